@@ -1,0 +1,50 @@
+# Dissemination Workbench — the two commands: `make run` and `make test`.
+# Everything is installed into .venv from pyproject.toml; reinstalled only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATASET ?= data/example
+OUT    ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test lab report bench lint example clean help
+
+help:
+	@echo "make run      set up and run the pipeline on $(DATASET); prints where report.html is"
+	@echo "make test     set up and run the whole test suite"
+	@echo "make lab      open JupyterLab on the notebooks"
+	@echo "make report DATASET=path/to/dataset   run the pipeline on another dataset"
+	@echo "make bench    run the benchmarks (writes benchmarks/RESULTS.md)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "Python (workbench)" >/dev/null
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/workbench run $(DATASET) $(if $(OUT),--out $(OUT),)
+
+report: run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check workbench tests benchmarks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+example: $(STAMP)
+	$(BIN)/workbench simulate --out data/example --force
+
+clean:
+	rm -rf $(VENV) reports/*/

@@ -1,0 +1,2 @@
+"""Dissemination Workbench."""
+__version__ = "0.1.0"

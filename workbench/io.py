@@ -1,0 +1,92 @@
+"""Atomic file writes: a temp file in the target folder, then an atomic rename.
+
+A crash mid-write leaves either the old file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; on success rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _write_with(path: str | Path, writer: Callable[[Path], None]) -> Path:
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically."""
+    return _write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` atomically."""
+    return _write_with(path, lambda p: p.write_bytes(data))
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if obj is pd.NA:
+        return None
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _clean_floats(obj: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _clean_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_floats(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            return _clean_floats(obj.item())
+        except (ValueError, AttributeError):
+            return obj
+    return obj
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically; NaN becomes null."""
+    text = json.dumps(_clean_floats(obj), indent=2, default=_json_default, ensure_ascii=False)
+    return write_text(path, text + "\n")
+
+
+def write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
+    """Write ``df`` to Parquet atomically (index dropped)."""
+    return _write_with(path, lambda p: df.to_parquet(p, index=False))
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
+    """Write ``df`` to CSV (UTF-8, no index) atomically."""
+    return _write_with(path, lambda p: df.to_csv(p, index=False))

@@ -1,0 +1,129 @@
+"""Canonical tables (DESIGN.md §4): column names, dtypes and the checks run at every stage boundary."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import InputError
+
+PLATFORMS = ("x", "facebook", "instagram", "linkedin", "bluesky", "mastodon")
+
+#: Count metrics of a post. Int64 with NA where the platform does not report the metric (never 0).
+POST_METRICS = (
+    "impressions",
+    "engagements",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "bookmarks",
+    "url_clicks",
+    "profile_clicks",
+    "media_views",
+    "follows",
+    "reach",
+)
+
+#: posts table: column -> pandas dtype.
+POSTS_SCHEMA: dict[str, str] = {
+    "post_id": "string",
+    "platform": "category",
+    "account": "string",
+    "published_at": "datetime64[ns, UTC]",
+    "text": "string",
+    "permalink": "string",
+    **{m: "Int64" for m in POST_METRICS},
+    "media_type": "category",
+    "is_reply": "boolean",
+    "is_repost": "boolean",
+    "source_format": "string",
+    "source_file": "string",
+    "source_row": "Int64",
+}
+
+ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts")
+
+#: account table: one row per account per date.
+ACCOUNT_SCHEMA: dict[str, str] = {
+    "date": "datetime64[ns]",
+    "platform": "category",
+    "account": "string",
+    **{m: "Int64" for m in ACCOUNT_METRICS},
+    "source_file": "string",
+}
+
+#: manual codes in long form, as read from the coding files.
+CODES_SCHEMA: dict[str, str] = {
+    "post_id": "string",
+    "coder": "string",
+    "code": "string",
+    "value": "string",
+    "source_file": "string",
+    "source_row": "Int64",
+}
+
+QUARANTINE_LEADING = ("source_file", "source_row", "reason")
+
+
+def empty_frame(schema: dict[str, str]) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of ``schema``."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
+
+
+def conform(df: pd.DataFrame, schema: dict[str, str], *, table: str) -> pd.DataFrame:
+    """Return ``df`` with exactly the schema's columns (missing ones added as NA) in schema order and dtypes.
+
+    Extra columns are kept after the schema's columns.
+    """
+    out = df.copy()
+    for col, dtype in schema.items():
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype=dtype if dtype != "category" else "string")
+        try:
+            if dtype.startswith("datetime64[ns, UTC]"):
+                out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[ns, UTC]")
+            elif dtype.startswith("datetime64"):
+                out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+            else:
+                out[col] = out[col].astype(dtype)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{table} table: cannot convert to {dtype}: {exc}", column=col) from exc
+    extra = [c for c in out.columns if c not in schema]
+    return out[list(schema) + extra].reset_index(drop=True)
+
+
+def check_columns(df: pd.DataFrame, required: list[str] | tuple[str, ...], *, table: str) -> None:
+    """Raise an InputError listing the missing columns *and* the existing ones."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{table} table is missing columns {missing}.\nExisting columns: {list(df.columns)}"
+        )
+
+
+def validate_posts(df: pd.DataFrame) -> pd.DataFrame:
+    """Check the posts table contract; return it unchanged."""
+    check_columns(df, list(POSTS_SCHEMA), table="posts")
+    if df["post_id"].isna().any():
+        raise InputError("posts table has rows without post_id", column="post_id")
+    dup = df["post_id"].duplicated()
+    if dup.any():
+        raise InputError(
+            f"posts table has {int(dup.sum())} duplicated post_id values, e.g. {df.loc[dup, 'post_id'].iloc[0]!r}",
+            column="post_id",
+        )
+    if str(df["published_at"].dtype) != "datetime64[ns, UTC]":
+        raise InputError(f"published_at must be datetime UTC, found {df['published_at'].dtype}")
+    for m in POST_METRICS:
+        if str(df[m].dtype) != "Int64":
+            raise InputError(f"metric must be Int64 (NA = not reported), found {df[m].dtype}", column=m)
+    return df
+
+
+def validate_account(df: pd.DataFrame) -> pd.DataFrame:
+    """Check the account table contract; return it unchanged."""
+    check_columns(df, list(ACCOUNT_SCHEMA), table="account")
+    for m in ACCOUNT_METRICS:
+        if str(df[m].dtype) != "Int64":
+            raise InputError(f"account metric must be Int64, found {df[m].dtype}", column=m)
+    return df
