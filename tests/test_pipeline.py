@@ -1,0 +1,165 @@
+"""The runner: parameter validation, manifest, skipping up-to-date stages, --only, --force, crash recovery.
+
+The notebooks are replaced by a fake executor that writes each stage's products, so these tests start no kernel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench import pipeline
+from workbench.errors import InputError, StageError
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    folder = tmp_path / "ds"
+    (folder / "raw").mkdir(parents=True)
+    (folder / "raw" / "posts.csv").write_text("a,b\n1,2\n")
+    (folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
+    return folder
+
+
+class FakeExecutor:
+    """Writes every product of a stage; can be told to fail at one stage."""
+
+    def __init__(self, fail_at: str | None = None):
+        self.calls: list[tuple[str, dict]] = []
+        self.fail_at = fail_at
+
+    def __call__(self, stage, *, ds, paths, parameters):
+        self.calls.append((stage.name, dict(parameters)))
+        if stage.name == self.fail_at:
+            raise StageError(f"stage '{stage.name}' failed in cell 3 of {stage.notebook}: ValueError: boom")
+        for attr in stage.writes:
+            p: Path = getattr(paths, attr)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(f"{stage.name}:{attr}:{(ds.root / 'raw' / 'posts.csv').read_text()}")
+
+
+def names(ex: FakeExecutor) -> list[str]:
+    return [c[0] for c in ex.calls]
+
+
+def test_first_run_runs_all_and_writes_manifest(dataset, tmp_path):
+    ex = FakeExecutor()
+    out = tmp_path / "run"
+    outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
+    assert names(ex) == list(pipeline.STAGE_NAMES)
+    assert [o.status for o in outcomes] == ["ran"] * 5
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = manifest["stages"]["ingest"]
+    assert set(entry) >= {"inputs", "parameters", "notebook_sha256", "code_sha256", "package_version", "seconds"}
+    assert "dataset:raw/posts.csv" in entry["inputs"] and "dataset:dataset.yml" in entry["inputs"]
+
+
+def test_rerun_with_nothing_changed_skips_everything(dataset, tmp_path):
+    out = tmp_path / "run"
+    pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(), echo=lambda s: None)
+    ex = FakeExecutor()
+    lines: list[str] = []
+    outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lines.append)
+    assert ex.calls == []
+    assert [o.status for o in outcomes] == ["up to date"] * 5
+    assert all("up to date" in line for line in lines)
+
+
+def test_changed_raw_file_reruns_ingest_and_downstream(dataset, tmp_path):
+    out = tmp_path / "run"
+    pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(), echo=lambda s: None)
+    (dataset / "raw" / "posts.csv").write_text("a,b\n1,3\n")
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
+    assert names(ex) == list(pipeline.STAGE_NAMES)  # new products change every downstream input
+
+
+def test_parameter_change_reruns_only_that_stage_and_its_dependents(dataset, tmp_path):
+    out = tmp_path / "run"
+    pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(), echo=lambda s: None)
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, parameters={"maxlags": 2}, executor=ex, echo=lambda s: None)
+    # the fake growth products do not change, so the report stays up to date
+    assert names(ex) == ["growth"]
+    assert ex.calls[0][1] == {"maxlags": 2}
+
+
+def test_deleted_product_reruns_its_stage(dataset, tmp_path):
+    out = tmp_path / "run"
+    pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(), echo=lambda s: None)
+    (out / "results" / "regression.csv").unlink()
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
+    assert names(ex) == ["regression"]
+
+
+def test_force_and_only(dataset, tmp_path):
+    out = tmp_path / "run"
+    pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(), echo=lambda s: None)
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, only=["growth"], force=True, executor=ex, echo=lambda s: None)
+    assert names(ex) == ["growth"]
+
+
+def test_only_without_upstream_products_fails_clearly(dataset, tmp_path):
+    with pytest.raises(StageError, match=r"stage 'regression' needs data/posts_coded\.parquet .* run the earlier stages"):
+        pipeline.run_pipeline(dataset, out=tmp_path / "run", only=["regression"], executor=FakeExecutor(),
+                              echo=lambda s: None)
+
+
+def test_crash_then_rerun_picks_up_where_it_stopped(dataset, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(StageError, match=r"stage 'regression' failed in cell 3"):
+        pipeline.run_pipeline(dataset, out=out, executor=FakeExecutor(fail_at="regression"), echo=lambda s: None)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {"ingest", "features"}
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
+    assert names(ex) == ["regression", "growth", "report"]
+
+
+def test_corrupt_manifest_means_run_everything(dataset, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text("{not json")
+    ex = FakeExecutor()
+    pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
+    assert len(ex.calls) == 5
+
+
+def test_unknown_parameter_lists_known_ones(dataset, tmp_path):
+    with pytest.raises(InputError, match=r"unknown parameter 'nboot'\. Known parameters: .*n_boot"):
+        pipeline.run_pipeline(dataset, out=tmp_path / "r", parameters={"nboot": 3}, executor=FakeExecutor())
+
+
+def test_runner_owned_parameters_cannot_be_overridden(dataset, tmp_path):
+    with pytest.raises(InputError, match=r"'run_dir' is set by the runner"):
+        pipeline.run_pipeline(dataset, out=tmp_path / "r", parameters={"run_dir": "x"}, executor=FakeExecutor())
+
+
+def test_unknown_stage(dataset, tmp_path):
+    with pytest.raises(InputError, match=r"unknown stage 'fit'\. Stages: ingest, features"):
+        pipeline.run_pipeline(dataset, out=tmp_path / "r", only=["fit"], executor=FakeExecutor())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("n_boot=500", ("n_boot", 500)), ("model_names=['ols_log']", ("model_names", ["ols_log"])),
+     ("label=hello world", ("label", "hello world")), ("x=1.5", ("x", 1.5)), ("flag=true", ("flag", True))],
+)
+def test_parse_parameter(text, expected):
+    assert pipeline.parse_parameter(text) == expected
+
+
+def test_parse_parameter_needs_equals():
+    with pytest.raises(InputError, match="NAME=VALUE"):
+        pipeline.parse_parameter("n_boot")
+
+
+def test_every_notebook_declares_dataset_and_run_dir():
+    for stage in pipeline.STAGES:
+        params = pipeline.notebook_parameters(stage.notebook_path)
+        assert {"dataset_dir", "run_dir"} <= set(params), stage.notebook

@@ -1,0 +1,123 @@
+"""Reading and writing the run folder's data and results files, and the tables the notebooks display.
+
+Stages hand data to each other only through these files (DESIGN.md §2, §5); this module is the one place
+that knows their names and shapes on both sides.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from . import io
+from .dataset import Dataset
+from .schema import ACCOUNT_SCHEMA, CODES_SCHEMA, POSTS_SCHEMA, conform, empty_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import PostModels
+    from .pipeline import RunPaths
+
+RELIABILITY_COLUMNS = ("code", "n_overlap", "percent_agreement", "cohen_kappa", "krippendorff_alpha")
+
+
+def _read_parquet(path, schema: dict[str, str], table: str) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    return conform(df, schema, table=table) if len(df.columns) else empty_frame(schema)
+
+
+def load_ingested(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ingest stage's posts, account and codes tables."""
+    return (
+        _read_parquet(paths.posts, POSTS_SCHEMA, "posts"),
+        _read_parquet(paths.account, ACCOUNT_SCHEMA, "account"),
+        _read_parquet(paths.codes, CODES_SCHEMA, "codes"),
+    )
+
+
+def load_posts_coded(paths: RunPaths) -> pd.DataFrame:
+    return pd.read_parquet(paths.posts_coded)
+
+
+def load_account(paths: RunPaths) -> pd.DataFrame:
+    return _read_parquet(paths.account, ACCOUNT_SCHEMA, "account")
+
+
+def feature_frequencies(posts_coded: pd.DataFrame) -> pd.DataFrame:
+    """How often each ``has_*`` feature is present and the distribution of each ``n_*`` count."""
+    rows = []
+    n = len(posts_coded)
+    for col in posts_coded.columns:
+        s = posts_coded[col]
+        if col.startswith("has_") or col.startswith("is_"):
+            b = s.astype("boolean")
+            rows.append({"feature": col, "kind": "yes/no", "n_known": int(b.notna().sum()),
+                         "n_yes": int(b.sum(skipna=True)),
+                         "share_yes": float(b.mean(skipna=True)) if b.notna().any() else float("nan"),
+                         "mean": float("nan"), "max": float("nan")})
+        elif col.startswith("n_"):
+            v = pd.to_numeric(s, errors="coerce")
+            rows.append({"feature": col, "kind": "count", "n_known": int(v.notna().sum()),
+                         "n_yes": int((v > 0).sum()), "share_yes": float((v > 0).mean()) if n else float("nan"),
+                         "mean": float(v.mean()), "max": float(v.max()) if v.notna().any() else float("nan")})
+    return pd.DataFrame(rows, columns=["feature", "kind", "n_known", "n_yes", "share_yes", "mean", "max"])
+
+
+def save_coding(paths: RunPaths, *, posts_coded: pd.DataFrame, coding_info: dict, reliability: pd.DataFrame) -> None:
+    """Write posts_coded.parquet, reliability.csv (contract columns first) and coding.json."""
+    io.write_parquet(paths.posts_coded, posts_coded)
+    rel = reliability if len(reliability.columns) else pd.DataFrame(columns=list(RELIABILITY_COLUMNS))
+    io.write_csv(paths.reliability, rel)
+    io.write_json(paths.coding, coding_info)
+
+
+def effects_table(table: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFrame:
+    """The predictor rows of one model, readable: outcome, term, % change and its CI, p and Holm p."""
+    t = table[(table["model"] == model) & (table["term"] != "Intercept")]
+    if "term_type" in t.columns:
+        t = t[t["term_type"] == "predictor"]
+    cols = [c for c in ("outcome", "term", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high", "estimate",
+                        "ci_low", "ci_high", "p_value", "p_holm", "std_beta", "n") if c in t.columns]
+    return t[cols].reset_index(drop=True)
+
+
+def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str = "ols_log") -> dict[str, Any]:
+    """Write regression.csv and models.json (sentences per outcome, warnings, diagnostics); return the latter."""
+    from .models import describe_effects
+
+    io.write_csv(paths.regression, fit.table)
+    outcomes = list(dict.fromkeys(fit.table["outcome"])) if len(fit.table) else []
+    summary = {
+        "primary_model": primary_model,
+        "sentences": {o: describe_effects(fit.table, outcome=o, model=primary_model) for o in outcomes},
+        "warnings": list(fit.warnings),
+        "diagnostics": fit.diagnostics,
+    }
+    io.write_json(paths.models, summary)
+    return summary
+
+
+def growth_settings(ds: Dataset, *, maxlags: int = -1) -> dict[str, Any]:
+    """The keyword arguments of ``growth.compare_growth`` that come from the dataset card."""
+    lag = ds.analysis.hac_maxlags if maxlags is None or maxlags < 0 else maxlags
+    return {
+        "interventions": ds.interventions,
+        "metric": ds.analysis.growth_metric,
+        "monthly_metric": ds.analysis.monthly_metrics[0] if ds.analysis.monthly_metrics else "impressions",
+        "maxlags": lag,
+        "equivalence_margin": ds.analysis.equivalence_margin,
+    }
+
+
+def save_growth(paths: RunPaths, growth_result: dict[str, Any]) -> None:
+    io.write_json(paths.growth, growth_result)
+
+
+def growth_table(growth_result: dict[str, Any]) -> pd.DataFrame:
+    """Per-period fits as a table: label, start, end, n, slope per day with CI, R²."""
+    rows = []
+    for p in growth_result.get("periods", []):
+        ci = p.get("slope_ci") or [None, None]
+        rows.append({"period": p.get("label"), "start": p.get("start"), "end": p.get("end"), "n": p.get("n"),
+                     "slope_per_day": p.get("slope_per_day"), "ci_low": ci[0], "ci_high": ci[1], "r2": p.get("r2")})
+    return pd.DataFrame(rows, columns=["period", "start", "end", "n", "slope_per_day", "ci_low", "ci_high", "r2"])
