@@ -1,0 +1,188 @@
+"""Shared pieces of the format readers: reason accumulation, count parsing, per-file outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..schema import QUARANTINE_LEADING
+
+#: Cell values that mean "no value" in exports and hand-kept sheets.
+NA_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a"})
+
+
+def normalize_name(name: str) -> str:
+    """Header cell → comparison key: BOM and surrounding spaces removed, lower case, single spaces."""
+    return " ".join(name.replace("\ufeff", "").strip().lower().split())
+
+
+@dataclass
+class ParseContext:
+    """What a format reader needs besides the raw table."""
+
+    source_file: str
+    column_map: dict[str, str] = field(default_factory=dict)
+    now: pd.Timestamp | None = None
+    binary_codes: frozenset[str] | None = None
+
+
+@dataclass
+class FileOutcome:
+    """What a format reader returns for one file.
+
+    ``frame`` holds the kept canonical rows (with ``source_format``, ``source_file``, ``source_row``);
+    ``kept_rows`` counts kept *file rows* when that differs from ``len(frame)`` (a coding-file row
+    becomes several long rows).
+    """
+
+    file: str
+    format: str
+    table: str
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_read: int
+    rows_superseded: int
+    warnings: list[str] = field(default_factory=list)
+    kept_rows: int | None = None
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    @property
+    def rows_kept(self) -> int:
+        """File rows kept (before de-duplication across files)."""
+        return len(self.frame) if self.kept_rows is None else self.kept_rows
+
+
+class Reasons:
+    """Per-row quarantine reasons, accumulated check by check (vectorized)."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.index = index
+        self.s = np.full(len(index), "", dtype=object)
+
+    def add(self, mask, message) -> None:
+        """Add ``message`` to the rows in ``mask``.
+
+        ``message`` is a string, a Series aligned with the rows, or a callable returning one (evaluated
+        only when some row is bad, so building per-row messages costs nothing for clean files).
+        """
+        if isinstance(mask, pd.Series):
+            m = mask.to_numpy(dtype=bool, na_value=False)
+        else:
+            m = np.asarray(mask, dtype=bool)
+        if not m.any():
+            return
+        if callable(message):
+            message = message()
+        part = np.asarray(message, dtype=object)[m] if isinstance(message, pd.Series) else message
+        cur = self.s[m]
+        self.s[m] = np.where(cur == "", part, cur + "; " + part)
+
+    @property
+    def bad(self) -> np.ndarray:
+        return self.s != ""
+
+    @property
+    def series(self) -> pd.Series:
+        return pd.Series(self.s, index=self.index, dtype=object)
+
+
+def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, pd.Series | None]:
+    """Parse a column of count strings.
+
+    Accepts ``1938``, ``"1938.0"``, ``1,234``, E-notation; ``""``, ``-`` and ``NA`` give NA.
+    Returns ``(values as Int64, bad mask, reason per row or None when no row is bad)``; reasons name the
+    column and the value.
+    """
+    s = raw.str.strip()
+    not_number = np.zeros(len(s), dtype=bool)
+    try:  # fast path: every cell a plain number (Arrow's C++ cast)
+        num = pc.cast(pa.array(s, type=pa.string()), pa.float64()).to_numpy(zero_copy_only=False).copy()
+        nan = np.zeros(len(s), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        num = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        nan = np.isnan(num)
+    if nan.any():
+        sub = s[nan]
+        is_na = sub.str.lower().isin(NA_TOKENS).to_numpy()
+        thousands = sub.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?").to_numpy(dtype=bool, na_value=False)
+        fixed = pd.to_numeric(sub.str.replace(",", "", regex=False), errors="coerce").to_numpy(dtype=float)
+        pos = np.flatnonzero(nan)
+        num[pos[thousands]] = fixed[thousands]
+        not_number[pos[~is_na & ~thousands]] = True
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(num)
+        negative = num < 0
+        fractional = ~infinite & ~negative & ~np.isnan(num) & (np.mod(num, 1) != 0)
+    bad = not_number | infinite | negative | fractional
+    if not bad.any():
+        return _int64(num, raw.index), bad, None
+    quoted = "'" + s + "'"
+    reason = pd.Series("", index=raw.index, dtype=object)
+    reason = reason.mask(not_number | infinite, f"column {label!r}: " + quoted + " is not a number")
+    reason = reason.mask(negative, f"column {label!r}: " + quoted + " is negative (a count cannot be)")
+    reason = reason.mask(fractional, f"column {label!r}: " + quoted + " is not a whole number")
+    num[bad] = np.nan
+    return _int64(num, raw.index), bad, reason
+
+
+def _int64(num: np.ndarray, index: pd.Index) -> pd.Series:
+    """Whole floats (NaN = NA) → Int64 Series, without pandas' per-element checks."""
+    mask = np.isnan(num)
+    values = np.where(mask, 0, num).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(values, mask), index=index)
+
+
+def quarantine_frame(raw: pd.DataFrame, rows: np.ndarray, reasons: pd.Series, *,
+                     source_file: str, mask: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Quarantine records (``source_file, source_row, reason`` then raw values) for the rows in ``mask``."""
+    m = np.asarray(mask, dtype=bool)
+    q = raw.loc[m].copy()
+    q.insert(0, "reason", np.asarray(reasons, dtype=object)[m])
+    q.insert(0, "source_row", np.asarray(rows)[m])
+    q.insert(0, "source_file", source_file)
+    return q.reset_index(drop=True)
+
+
+def file_quarantine(raw, reasons: Reasons, *, source_file: str) -> pd.DataFrame:
+    """A file's quarantine: rows with reasons plus rows with the wrong number of fields, in row order."""
+    quarantine = quarantine_frame(raw.data, raw.rows, reasons.s, source_file=source_file, mask=reasons.bad)
+    if len(raw.bad):
+        bad = raw.bad.copy()
+        bad.insert(0, "source_file", source_file)
+        quarantine = pd.concat([quarantine, bad], ignore_index=True).sort_values("source_row", kind="stable")
+    return quarantine.reset_index(drop=True)
+
+
+def combine_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack quarantine frames: leading columns first, then the union of raw columns (as strings)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string" if c != "source_row" else "Int64") for c in QUARANTINE_LEADING})
+    q = pd.concat(parts, ignore_index=True, sort=False)
+    rest = [c for c in q.columns if c not in QUARANTINE_LEADING]
+    q = q[list(QUARANTINE_LEADING) + rest]
+    q["source_row"] = q["source_row"].astype("Int64")
+    for c in ["source_file", "reason", *rest]:
+        q[c] = q[c].astype("string")
+    return q
+
+
+def file_log(outcome: FileOutcome, rows_kept: int, rows_superseded: int) -> dict[str, Any]:
+    """The ingest_log.json entry of one file."""
+    return {
+        "file": outcome.file,
+        "format": outcome.format,
+        "table": outcome.table,
+        "rows_read": int(outcome.rows_read),
+        "rows_kept": int(rows_kept),
+        "rows_quarantined": int(outcome.rows_quarantined),
+        "rows_superseded": int(rows_superseded),
+    }

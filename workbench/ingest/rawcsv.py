@@ -1,0 +1,208 @@
+"""Read a CSV export into strings: decoding, header, data rows with their spreadsheet row numbers.
+
+Row numbers (``source_row``) count the way a spreadsheet user counts: the header is row 1 and the first
+data row is row 2. A quoted field that spans several lines is still one row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..errors import InputError
+
+#: Control bytes that never appear in a text export; finding many of them means binary data.
+_CONTROL_BYTES = bytes(c for c in range(32) if chr(c) not in "\t\n\r\f") + b"\x7f"
+
+EXPECTED = "a CSV analytics export (text with a header row)"
+STRING = pd.StringDtype("pyarrow")
+
+
+@dataclass
+class RawTable:
+    """A CSV file as strings.
+
+    ``data`` has one column per header cell (names made unique with ``.1``, ``.2`` suffixes) and one row per
+    well-formed data row; ``rows`` holds each data row's spreadsheet row number. ``bad`` lists rows whose
+    number of fields differs from the header (``source_row``, ``reason``, then raw values).
+    """
+
+    path: Path
+    header: list[str]
+    data: pd.DataFrame
+    rows: np.ndarray
+    bad: pd.DataFrame
+    encoding: str = "utf-8"
+    warnings: list[str] = field(default_factory=list)
+    blank_rows: int = 0
+
+
+def decode_bytes(data: bytes, *, file: str | Path) -> tuple[bytes, str]:
+    """Check and normalise an export's bytes; return ``(UTF-8 bytes without BOM, encoding found)``.
+
+    UTF-8 (with or without BOM) first, then UTF-16 when a UTF-16 BOM is present, then Windows-1252 and
+    Latin-1. Raises InputError for binary content.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "cp1252", "latin-1"]
+    utf8 = None
+    encoding = ""
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        encoding = enc
+        if enc == "utf-8":
+            utf8 = data
+        elif enc == "utf-8-sig":
+            utf8 = data[len(codecs.BOM_UTF8):]
+        else:
+            utf8 = text.encode("utf-8")
+        del text
+        break
+    if utf8 is None:
+        raise InputError(f"cannot decode the file as {' or '.join(candidates)}; expected {EXPECTED}", file=file)
+    head = utf8[: 1 << 20]  # binary content shows in the first megabyte
+    n_control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if b"\x00" in utf8 or n_control > max(2, 0.01 * len(head)):
+        raise InputError(
+            f"the file holds binary data ({n_control} control characters), not text; expected {EXPECTED}. "
+            "Was a spreadsheet (.xlsx) or a zip saved with a .csv name?",
+            file=file,
+        )
+    return utf8, encoding
+
+
+def split_header(utf8: bytes, *, file: str | Path) -> list[str]:
+    """The header cells of a CSV file's UTF-8 bytes (first record), stripped of surrounding spaces."""
+    head = utf8[: 1 << 20].decode("utf-8", errors="ignore")
+    try:
+        first = next(csv.reader(io.StringIO(head)), None)
+    except csv.Error as exc:
+        raise InputError(f"cannot read the header row ({exc}); expected {EXPECTED}", file=file) from None
+    if not first or all(c.strip() == "" for c in first):
+        raise InputError(f"the first row is empty; expected a header row of {EXPECTED}", file=file)
+    return [c.strip() for c in first]
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Header cells made unique (``name``, ``name.1``, ...) so they can name DataFrame columns."""
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        if h in seen:
+            seen[h] += 1
+            out.append(f"{h}.{seen[h]}")
+        else:
+            seen[h] = 0
+            out.append(h)
+    return out
+
+
+def read_text_file(path: str | Path, *, label: str | None = None) -> tuple[bytes, str]:
+    """Read a whole file as checked UTF-8 bytes; return ``(bytes, encoding found)``.
+
+    ``label`` is the name used in messages.
+    """
+    path = Path(path)
+    label = label or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open the file ({exc.strerror}); expected {EXPECTED}", file=label) from None
+    if not data[:4096].strip() and not data.strip():
+        raise InputError(f"the file is empty; expected {EXPECTED}", file=label)
+    return decode_bytes(data, file=label)
+
+
+def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, list]:
+    bad: list = []
+
+    def handler(row):
+        bad.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    internal = [f"c{i}" for i in range(len(names))]
+    table = pacsv.read_csv(
+        pa.py_buffer(utf8),
+        read_options=pacsv.ReadOptions(use_threads=threads, column_names=internal, skip_rows=1),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in internal}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+    return table, bad
+
+
+def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | None = None,
+                 encoding: str = "utf-8") -> RawTable:
+    """Read a CSV export as strings (vectorized, with pyarrow); see :class:`RawTable`.
+
+    ``utf8``: the file's bytes as returned by :func:`read_text_file`, when already read.
+    """
+    path = Path(path)
+    label = label or str(path)
+    if utf8 is None:
+        utf8, encoding = read_text_file(path, label=label)
+    header = split_header(utf8, file=label)
+    names = unique_names(header)
+    try:
+        table, bad = _parse(utf8, names, threads=True)
+        if bad and any(b[0] is None for b in bad):
+            table, bad = _parse(utf8, names, threads=False)
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise InputError(f"cannot parse the CSV ({exc}); expected {EXPECTED}", file=label) from None
+    # Arrow-backed strings: no Python object per cell, and .str methods run in Arrow's C++ kernels.
+    data = table.to_pandas(types_mapper={pa.string(): STRING}.get)
+    data.columns = names
+    n_total = len(data) + len(bad)
+    bad_rows = {b[0] for b in bad}
+    all_rows = np.arange(2, n_total + 2)
+    rows = all_rows[~np.isin(all_rows, list(bad_rows))] if bad_rows else all_rows
+    data.index = pd.RangeIndex(len(data))
+    # A blank line is not a data row: drop it (row numbers stay as the spreadsheet shows them).
+    blank = np.zeros(len(data), dtype=bool)
+    if len(names) > 1 and len(data):
+        cand = np.flatnonzero((data.iloc[:, 0] == "").to_numpy(dtype=bool, na_value=False))
+        if len(cand):
+            blank[cand] = (data.iloc[cand] == "").all(axis=1).to_numpy(dtype=bool)
+    blank_rows = int(blank.sum())
+    if blank_rows:
+        data = data.loc[~blank].reset_index(drop=True)
+        rows = rows[~blank]
+    bad_records = []
+    for number, n_fields, raw_text in bad:  # only malformed rows: a handful at most
+        if raw_text.strip() == "":
+            blank_rows += 1
+            continue
+        try:
+            values = next(csv.reader(io.StringIO(raw_text)), [])
+        except csv.Error:
+            values = [raw_text]
+        what = "too few" if n_fields < len(names) else "too many"
+        rec = {"source_row": number,
+               "reason": f"{what} fields: expected {len(names)}, found {n_fields}"
+                         + (" (truncated line?)" if what == "too few" else "")}
+        rec.update({n: v for n, v in zip(names, values, strict=False)})
+        if len(values) > len(names):
+            rec["extra_fields"] = ",".join(values[len(names):])
+        bad_records.append(rec)
+    bad_df = pd.DataFrame(bad_records, columns=["source_row", "reason", *names]) if not bad_records else pd.DataFrame(bad_records)
+    warnings = []
+    if encoding not in ("utf-8", "utf-8-sig"):
+        warnings.append(f"{label}: not UTF-8; read as {encoding}. Check accented characters and emoji.")
+    return RawTable(path=path, header=header, data=data, rows=rows, bad=bad_df, encoding=encoding,
+                    warnings=warnings, blank_rows=blank_rows)

@@ -1,0 +1,196 @@
+"""X/Twitter legacy analytics exports (analytics.twitter.com, about 2014–2023).
+
+Two files per period (FORMATS.md §1):
+
+* ``tweet_activity_metrics_*.csv`` — one row per tweet → posts table (format ``x_legacy_tweets``).
+  Ids are read as strings, counts are written as ``"1938.0"``, promoted columns are ``-``, text may
+  span several lines and keeps HTML entities (decoded here), time is ``2021-11-30 16:00 +0000`` (UTC),
+  rows are newest first. The 2015 variant says ``favorites`` instead of ``likes``. Replies are the
+  rows whose text starts with ``@``; the export holds no retweets by the account and does not say the
+  media type (NA). quotes, bookmarks and reach are not reported (NA).
+* ``daily_tweet_activity_metrics_*.csv`` — one row per day → account table (format ``x_legacy_daily``):
+  date, impressions, engagements, posts (= ``Tweets published``). Its ``follows`` column counts follows
+  *attributed to tweets*, not all new followers, so ``new_follows`` is left NA; it has no follower total
+  either (``followers`` NA). The account handle comes from the file name when it looks like
+  ``daily_tweet_activity_metrics_<handle>_<start>_<end>...`` (a label only, never used for detection).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
+from .rawcsv import RawTable
+
+TWEETS_FORMAT = "x_legacy_tweets"
+DAILY_FORMAT = "x_legacy_daily"
+
+#: raw column (normalised) → posts column. ``likes`` is ``favorites`` in the 2015 variant.
+TWEET_METRICS = {
+    "impressions": "impressions",
+    "engagements": "engagements",
+    "retweets": "reposts",
+    "replies": "replies",
+    "likes": "likes",
+    "user profile clicks": "profile_clicks",
+    "url clicks": "url_clicks",
+    "media views": "media_views",
+    "follows": "follows",
+}
+TWEET_REQUIRED = ("tweet id", "tweet permalink", "tweet text", "time", *[k for k in TWEET_METRICS if k != "likes"])
+DAILY_METRICS = {"tweets published": "posts", "impressions": "impressions", "engagements": "engagements"}
+
+_PERMALINK = r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?P<handle>[A-Za-z0-9_]+)/status/"
+_DAILY_NAME = re.compile(r"^daily_tweet_activity_metrics_(.+?)_\d{8}_\d{8}")
+
+
+def _keys(header: list[str]) -> set[str]:
+    return {normalize_name(h) for h in header}
+
+
+def matches_tweets(header: list[str], column_map=None) -> bool:
+    """True when the header is the legacy per-tweet export's (either variant)."""
+    keys = _keys(header)
+    return all(k in keys for k in TWEET_REQUIRED) and ("likes" in keys or "favorites" in keys)
+
+
+def matches_daily(header: list[str], column_map=None) -> bool:
+    """True when the header is the legacy daily export's (starts ``Date, Tweets published``)."""
+    norm = [normalize_name(h) for h in header]
+    return norm[:2] == ["date", "tweets published"] and all(k in norm for k in DAILY_METRICS)
+
+
+def _column(raw: RawTable, key: str) -> str:
+    for name, h in zip(raw.data.columns, raw.header, strict=True):
+        if normalize_name(h) == key:
+            return name
+    raise KeyError(key)
+
+
+def _decode_entities(text: pd.Series) -> pd.Series:
+    has_entity = text.str.contains(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?", regex=True)
+    has_entity = has_entity.to_numpy(dtype=bool, na_value=False)
+    if not has_entity.any():
+        return text
+    arr = pa.array(text, type=pa.string())
+    decoded = [html.unescape(t) for t in arr.filter(pa.array(has_entity)).to_pylist()]  # only those rows
+    new = pc.replace_with_mask(arr, pa.array(has_entity), pa.array(decoded, type=pa.string()))
+    return pd.Series(pd.arrays.ArrowStringArray(new), index=text.index)
+
+
+def _handles(permalink: pd.Series) -> pd.Series:
+    """Account handle from ``https://twitter.com/<handle>/status/<id>`` (NA when the link is not like that)."""
+    found = pc.extract_regex(pa.array(permalink, type=pa.string()), _PERMALINK)
+    return pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(found, [0])), index=permalink.index)
+
+
+def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
+    """Legacy per-tweet export → posts rows (see the module docstring)."""
+    d = raw.data
+    reasons = Reasons(d.index)
+    post_id = d[_column(raw, "tweet id")].str.strip()
+    empty_id = (post_id == "").to_numpy(dtype=bool, na_value=False)
+    reasons.add(empty_id, "empty Tweet id")
+    numeric = post_id.str.fullmatch(r"\d+").to_numpy(dtype=bool, na_value=False)
+    reasons.add(~empty_id & ~numeric, lambda: "Tweet id '" + post_id + "' is not a number")
+    time_raw = d[_column(raw, "time")].str.strip()
+    published = pd.to_datetime(time_raw, format="%Y-%m-%d %H:%M %z", utc=True, errors="coerce")
+    reasons.add(published.isna(), lambda: "time '" + time_raw + "' is not a time like 2021-11-30 16:00 +0000")
+    now = pd.Timestamp.now(tz="UTC") if ctx.now is None else ctx.now
+    reasons.add(published > now + pd.Timedelta(days=1),
+                lambda: "time '" + time_raw + f"' is more than 1 day in the future (now is {now:%Y-%m-%d %H:%M} UTC)")
+    permalink = d[_column(raw, "tweet permalink")].str.strip()
+    text = d[_column(raw, "tweet text")]
+    cols: dict[str, object] = {
+        "post_id": post_id,
+        "platform": "x",
+        "account": _handles(permalink),
+        "published_at": published,
+        "text": _decode_entities(text),
+        "permalink": permalink,
+    }
+    keys = _keys(raw.header)
+    for key, col in TWEET_METRICS.items():
+        name = _column(raw, key if key != "likes" or "likes" in keys else "favorites")
+        values, bad, why = parse_counts(d[name], label=name)
+        reasons.add(bad, why)
+        cols[col] = values
+    na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
+                media_type=pd.array([pd.NA] * len(d), dtype="string"),
+                is_reply=text.str.startswith("@"), is_repost=False,
+                source_format=TWEETS_FORMAT, source_file=ctx.source_file, source_row=raw.rows)
+    return finish_posts(raw, ctx, pd.DataFrame(cols, index=d.index), reasons, TWEETS_FORMAT)
+
+
+METRIC_COLUMNS = ("impressions", "engagements", "likes", "reposts", "replies", "quotes", "bookmarks",
+                  "url_clicks", "profile_clicks", "media_views", "follows", "reach")
+
+
+def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: Reasons, fmt: str) -> FileOutcome:
+    """Quarantine bad rows and duplicate ids inside one file; return the file's outcome.
+
+    A post id seen twice in one file keeps its first row (newest-first exports: the first is the latest);
+    a repeat with identical metrics counts as superseded, a repeat with different metrics is quarantined.
+    """
+    valid = ~reasons.bad
+    dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
+    differ = np.zeros(len(out), dtype=bool)
+    if dup.any():
+        metrics = [c for c in METRIC_COLUMNS if c in out.columns]
+        firsts = out.loc[valid & ~dup, ["post_id", "source_row", *metrics]].rename(
+            columns={"source_row": "source_row_first"})
+        rep = out.loc[dup, ["post_id", *metrics]].reset_index()
+        merged = rep.merge(firsts, on="post_id", suffixes=("", "_first"), how="left")
+        same = np.ones(len(merged), dtype=bool)
+        for m in metrics:
+            a, b = merged[m], merged[f"{m}_first"]
+            same &= ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
+        differ[out.index.get_indexer(merged["index"][~same])] = True
+        first_row = out["post_id"].map(firsts.set_index("post_id")["source_row_first"]).astype("Int64")
+        reasons.add(differ, lambda: "duplicate post_id '" + out["post_id"] + "' with different metrics than row "
+                    + first_row.astype("string").fillna(""))
+    keep = valid & ~dup
+    superseded = int((dup & ~differ).sum())
+    frame = out.reset_index(drop=True) if keep.all() else out.loc[keep].reset_index(drop=True)
+    warnings = list(raw.warnings)
+    n_read = len(raw.data) + len(raw.bad)
+    if n_read == 0:
+        warnings.append(f"{ctx.source_file}: header only, no data rows")
+    return FileOutcome(file=ctx.source_file, format=fmt, table="posts", frame=frame,
+                       quarantine=file_quarantine(raw, reasons, source_file=ctx.source_file), rows_read=n_read,
+                       rows_superseded=superseded, warnings=warnings)
+
+
+def account_label_from_name(name: str) -> str:
+    """Handle in ``daily_tweet_activity_metrics_<handle>_<start>_<end>...``, else ``""``."""
+    m = _DAILY_NAME.match(name)
+    return m.group(1) if m else ""
+
+
+def parse_daily(raw: RawTable, ctx: ParseContext) -> FileOutcome:
+    """Legacy daily export → account rows (see the module docstring for why new_follows stays NA)."""
+    from .account_csv import finish_account  # shared date checks and de-duplication
+
+    d = raw.data
+    reasons = Reasons(d.index)
+    date_raw = d[_column(raw, "date")].str.strip()
+    dates = pd.to_datetime(date_raw, format="%Y-%m-%d", errors="coerce")
+    reasons.add(dates.isna(), lambda: "date '" + date_raw + "' is not a date like 2021-08-01")
+    cols: dict[str, object] = {"date": dates, "platform": "x", "account": account_label_from_name(raw.path.name)}
+    for key, col in DAILY_METRICS.items():
+        name = _column(raw, key)
+        values, bad, why = parse_counts(d[name], label=name)
+        reasons.add(bad, why)
+        cols[col] = values
+    na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    cols.update(followers=na_int, new_follows=na_int, unfollows=na_int, source_format=DAILY_FORMAT,
+                source_file=ctx.source_file, source_row=raw.rows)
+    out = pd.DataFrame(cols, index=d.index)
+    return finish_account(raw, ctx, out, reasons, DAILY_FORMAT, check_order=True, warn_na=False)
