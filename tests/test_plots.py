@@ -1,0 +1,259 @@
+"""Tests of the figures: each function returns the Axes with the expected artists drawn from its input."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection, PolyCollection, QuadMesh
+from matplotlib.figure import Figure
+
+from workbench.errors import InputError
+from workbench.plots import (
+    count_posting_times,
+    label_feature,
+    plot_forest,
+    plot_growth,
+    plot_monthly,
+    plot_posting_heatmap,
+)
+
+
+@pytest.fixture
+def ax() -> Axes:
+    """An Axes on a figure outside pyplot (nothing to close, no display needed)."""
+    return Figure().add_subplot()
+
+
+def regression_table(*, with_effect_pct: bool = True, with_term_type: bool = True) -> pd.DataFrame:
+    # estimates chosen so that 100·(exp(b) − 1) is a round number: log(1.5) → +50%, log(0.8) → −20%
+    terms = {
+        "Intercept": np.log(100),
+        "has_poll": np.log(1.5),
+        "has_graphic": np.log(1.1),
+        "n_hashtags": np.log(0.8),
+        "year": np.log(1.01),
+    }
+    rows = []
+    for outcome in ("impressions", "engagements"):
+        for model in ("ols_log", "negbin"):
+            for term, b in terms.items():
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "model": model,
+                        "term": term,
+                        "estimate": b,
+                        "ci_low": b - 0.1,
+                        "ci_high": b + 0.1,
+                        "term_type": "intercept"
+                        if term == "Intercept"
+                        else "control"
+                        if term == "year"
+                        else "predictor",
+                    }
+                )
+    table = pd.DataFrame(rows)
+    if with_effect_pct:
+        table["effect_pct"] = 100 * np.expm1(table["estimate"])
+        table["effect_pct_ci_low"] = 100 * np.expm1(table["ci_low"])
+        table["effect_pct_ci_high"] = 100 * np.expm1(table["ci_high"])
+    if not with_term_type:
+        table = table.drop(columns="term_type")
+    return table
+
+
+@pytest.mark.parametrize("with_effect_pct", [True, False])
+def test_forest_draws_one_point_per_predictor_with_its_ci_and_a_zero_line(ax, with_effect_pct):
+    out = plot_forest(regression_table(with_effect_pct=with_effect_pct), outcome="impressions", ax=ax)
+    assert out is ax
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Hashtags (count)", "Graphic", "Poll"]
+    points = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(points) == 1
+    np.testing.assert_allclose(points[0].get_xdata(), [-20.0, 10.0, 50.0])
+    zero = [line for line in ax.lines if list(line.get_xdata()) == [0, 0]]
+    assert len(zero) == 1
+    (bars,) = [c for c in ax.collections if len(c.get_segments()) == 3]
+    lows = sorted(seg[:, 0].min() for seg in bars.get_segments())
+    highs = sorted(seg[:, 0].max() for seg in bars.get_segments())
+    expected = np.array([0.8, 1.1, 1.5])
+    np.testing.assert_allclose(lows, 100 * (expected * np.exp(-0.1) - 1))
+    np.testing.assert_allclose(highs, 100 * (expected * np.exp(0.1) - 1))
+
+
+def test_forest_without_term_type_keeps_every_term_but_the_intercept(ax):
+    plot_forest(regression_table(with_term_type=False), outcome="engagements", model="negbin", ax=ax)
+    assert len(ax.get_yticklabels()) == 4
+    assert "Intercept" not in [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_forest_names_what_exists_when_the_outcome_is_missing(ax):
+    with pytest.raises(
+        InputError, match=r"no predictor rows for outcome 'reach'.*\('engagements', 'negbin'\)"
+    ):
+        plot_forest(regression_table(), outcome="reach", ax=ax)
+
+
+def growth_dict(*, counterfactual: bool = True) -> dict:
+    growth = {
+        "metric": "followers",
+        "origin": "2021-01-01",
+        "periods": [
+            {
+                "label": "before",
+                "start": "2021-01-01",
+                "end": "2021-01-11",
+                "intercept": 100.0,
+                "slope_per_day": 1.0,
+            },
+            {
+                "label": "after",
+                "start": "2021-01-11",
+                "end": "2021-01-21",
+                "intercept": 90.0,
+                "slope_per_day": 2.0,
+            },
+        ],
+        "series": [
+            {"date": f"2021-01-{d:02d}", "value": v, "period": p}
+            for d, v, p in [
+                (1, 100, "before"),
+                (6, 105, "before"),
+                (10, 109, "before"),
+                (11, 110, "after"),
+                (16, 122, "after"),
+                (21, 130, "after"),
+            ]
+        ],
+    }
+    if counterfactual:
+        growth["counterfactual"] = {
+            "dates": ["2021-01-11", "2021-01-16", "2021-01-21"],
+            "projected": [110, 115, 120],
+            "pi_low": [108, 112, 116],
+            "pi_high": [112, 118, 124],
+        }
+    return growth
+
+
+def test_growth_draws_points_fitted_segments_intervention_and_band(ax):
+    out = plot_growth(growth_dict(), ax=ax)
+    assert out is ax
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert [len(s.get_offsets()) for s in scatters] == [3, 3]
+    assert len(bands) == 1
+    # fitted segments: intercept + slope·days at the period ends (days since origin 1 Jan)
+    fitted = [line for line in ax.lines if line.get_label().startswith("fitted trend")]
+    assert [list(line.get_ydata()) for line in fitted] == [[100.0, 110.0], [110.0, 130.0]]
+    projected = [line for line in ax.lines if line.get_label() == "projected without the change"]
+    assert list(projected[0].get_ydata()) == [110, 115, 120]
+    assert len(ax.lines) == 4  # two segments, one intervention line, one projection
+    assert [t.get_text() for t in ax.texts] == ["after"]
+    assert tuple(scatters[0].get_facecolor()[0][:3]) == pytest.approx(sns.color_palette("colorblind")[0])
+
+
+def test_growth_with_named_interventions_and_no_counterfactual(ax):
+    plot_growth(
+        growth_dict(counterfactual=False),
+        interventions=[("2021-01-11", "Designer joined"), ("2021-01-15", "<Newsletter>")],
+        ax=ax,
+    )
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(ax.lines) == 4  # two segments, two intervention lines
+    assert [t.get_text() for t in ax.texts] == ["Designer joined", "<Newsletter>"]
+
+
+def test_growth_without_data_says_so(ax):
+    with pytest.raises(InputError, match="no follower data"):
+        plot_growth({"metric": "followers", "periods": [], "series": []}, ax=ax)
+
+
+def test_monthly_draws_a_bar_per_month_and_a_mean_line_per_period(ax):
+    growth = {
+        "monthly": {"metric": "impressions"},
+        "monthly_series": [
+            {"month": f"2021-{m:02d}-01", "impressions": v, "period": "before" if m <= 3 else "after"}
+            for m, v in zip(range(1, 7), [10, 20, 30, 100, 110, 120], strict=True)
+        ],
+    }
+    out = plot_monthly(growth, ax=ax)
+    assert out is ax
+    assert [p.get_height() for p in ax.patches] == [10, 20, 30, 100, 110, 120]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[20.0, 20.0], [110.0, 110.0]]
+    assert ax.get_ylabel() == "impressions per month"
+
+
+def test_monthly_requires_a_series(ax):
+    with pytest.raises(InputError, match="monthly_series"):
+        plot_monthly({"monthly": {"metric": "impressions"}}, ax=ax)
+
+
+def test_posting_heatmap_counts_posts_per_weekday_and_hour(ax):
+    posts = pd.DataFrame({"weekday_local": [0, 0, 0, 2, 6, None], "hour_local": [9, 9, 17, 23, 0, 5]})
+    counts = count_posting_times(posts)
+    assert counts.shape == (7, 24)
+    assert (
+        counts.loc[0, 9] == 2 and counts.loc[0, 17] == 1 and counts.loc[2, 23] == 1 and counts.loc[6, 0] == 1
+    )
+    assert counts.to_numpy().sum() == 5  # the row without a weekday is not counted
+    out = plot_posting_heatmap(posts, ax=ax)
+    assert out is ax
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(7, 24), counts.to_numpy())
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "1", "2"]  # empty cells stay blank
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert "descriptive" in ax.get_title()
+
+
+def test_posting_heatmap_lists_the_columns_it_found():
+    with pytest.raises(InputError, match=r"(?s)missing columns \['weekday_local', 'hour_local'\].*'text'"):
+        plot_posting_heatmap(pd.DataFrame({"text": ["a"]}))
+
+
+def test_without_an_axes_a_new_figure_is_made():
+    try:
+        ax = plot_posting_heatmap(pd.DataFrame({"weekday_local": [1], "hour_local": [12]}))
+        assert isinstance(ax, Axes)
+    finally:
+        plt.close("all")
+
+
+def test_feature_labels():
+    assert label_feature("has_poll") == "Poll"
+    assert label_feature("has_url") == "Link (URL)"
+    assert label_feature("n_hashtags") == "Hashtags (count)"
+    assert label_feature("followers_at_post") == "Followers at post"
+
+
+def test_monthly_greys_out_transition_months_without_a_mean(ax):
+    growth = {
+        "monthly": {"metric": "posts"},
+        "monthly_series": [
+            {"month": "2021-01-01", "posts": 4, "period": "before"},
+            {"month": "2021-02-01", "posts": 6, "period": "before"},
+            {"month": "2021-03-01", "posts": 50, "period": "transition"},
+            {"month": "2021-04-01", "posts": 9, "period": "after"},
+            {"month": "2021-05-01", "posts": 11, "period": "after"},
+        ],
+    }
+    plot_monthly(growth, ax=ax)
+    assert sorted(p.get_height() for p in ax.patches) == [4, 6, 9, 11, 50]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[5.0, 5.0], [10.0, 10.0]]
+    grey = [p for p in ax.patches if p.get_height() == 50][0]
+    assert grey.get_facecolor()[:3] == pytest.approx((0.75, 0.75, 0.75))
+
+
+def test_growth_takes_intervention_labels_from_the_results(ax):
+    growth = growth_dict(counterfactual=False)
+    growth["interventions"] = [{"date": "2021-01-11", "label": "Designer joined"}]
+    plot_growth(growth, ax=ax)
+    assert [t.get_text() for t in ax.texts] == ["Designer joined"]
+
+
+def test_categorical_level_labels():
+    assert label_feature("media_type[photo]") == "Media type: photo"
+    assert label_feature("year[T.2022]") == "Year: 2022"

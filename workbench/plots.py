@@ -1,0 +1,354 @@
+"""Figures for the notebooks and the report: data first, keyword-only options, each returns the Axes.
+
+Colours come from seaborn's ``colorblind`` palette (Okabe–Ito-like) and the ``cividis`` colour map, so every
+figure reads the same for people with the common colour-vision deficiencies. The functions draw on the Axes
+they are given; without one they draw on a new figure from pyplot (the report passes Axes of Agg-backed
+figures so batch runs never need a display).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+
+from .errors import InputError
+from .schema import check_columns
+
+#: period label growth.json gives a month that contains an intervention date (left out of the comparison).
+TRANSITION = "transition"
+_FEATURE_NAMES = {"url": "Link (URL)", "gif": "GIF", "cta": "Call to action (CTA)"}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def palette(n: int) -> list[tuple[float, float, float]]:
+    """Return ``n`` colour-blind-safe colours (seaborn ``colorblind``, cycled)."""
+    base = sns.color_palette("colorblind")
+    return [base[i % len(base)] for i in range(max(n, 1))]
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def label_feature(term: str) -> str:
+    """Return a readable name for a feature column: ``has_poll`` → "Poll", ``n_hashtags`` → "Hashtags (count)"."""
+    if term.startswith("has_"):
+        return _FEATURE_NAMES.get(term[4:], term[4:].replace("_", " ").capitalize())
+    if term.startswith("n_"):
+        return f"{term[2:].replace('_', ' ').capitalize()} (count)"
+    if term.endswith("]") and "[" in term:  # a level of a categorical column, e.g. media_type[photo]
+        column, level = term[:-1].split("[", 1)
+        return f"{column.replace('_', ' ').capitalize()}: {level.removeprefix('T.')}"
+    return term.replace("_", " ").capitalize()
+
+
+def _effect_pct_bounds(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """% change and its 95% CI: the table's effect_pct columns, else 100·(exp(b) − 1) of estimate and ci_*."""
+
+    def column(name: str, fallback: str) -> np.ndarray:
+        if name in rows.columns and rows[name].notna().all():
+            return rows[name].to_numpy(dtype=float)
+        return 100.0 * np.expm1(rows[fallback].to_numpy(dtype=float))
+
+    return (
+        column("effect_pct", "estimate"),
+        column("effect_pct_ci_low", "ci_low"),
+        column("effect_pct_ci_high", "ci_high"),
+    )
+
+
+def select_predictor_rows(table: pd.DataFrame, *, outcome: str, model: str = "ols_log") -> pd.DataFrame:
+    """Return the rows of a tidy regression table for one outcome and model, predictors only.
+
+    Predictors are the rows whose ``term_type`` is ``predictor`` when the table has that column; otherwise
+    every term but ``Intercept``.
+    """
+    check_columns(table, ["outcome", "model", "term", "estimate", "ci_low", "ci_high"], table="regression")
+    rows = table[(table["outcome"] == outcome) & (table["model"] == model)]
+    if "term_type" in rows.columns and rows["term_type"].notna().any():
+        rows = rows[rows["term_type"] == "predictor"]
+    else:
+        rows = rows[rows["term"] != "Intercept"]
+    return rows.reset_index(drop=True)
+
+
+def plot_forest(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", ax: Axes | None = None) -> Axes:
+    """Draw a forest plot of % change with 95% CI per predictor, with a line at no change; return the Axes.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Tidy regression table (``results/regression.csv``): outcome, model, term, estimate, ci_low, ci_high,
+        and optionally effect_pct, effect_pct_ci_low, effect_pct_ci_high, term_type.
+    outcome, model : str
+        Which outcome and model to draw (default the primary model, OLS on log1p).
+    """
+    rows = select_predictor_rows(table, outcome=outcome, model=model)
+    if rows.empty:
+        found = sorted(set(zip(table["outcome"].astype(str), table["model"].astype(str), strict=True)))
+        raise InputError(
+            f"regression table has no predictor rows for outcome {outcome!r} and model {model!r}. "
+            f"Found (outcome, model): {found}"
+        )
+    effect, low, high = _effect_pct_bounds(rows)
+    order = np.argsort(effect)
+    effect, low, high = effect[order], low[order], high[order]
+    labels = [label_feature(str(t)) for t in rows["term"].to_numpy()[order]]
+    ax = _new_axes(ax, (6.5, 0.45 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    colour = palette(1)[0]
+    ax.errorbar(
+        effect,
+        y,
+        xerr=np.vstack([effect - low, high - effect]),
+        fmt="o",
+        color=colour,
+        ecolor=colour,
+        capsize=3,
+        label="% change (95% CI)",
+    )
+    ax.axvline(0.0, color="0.4", linestyle="--", linewidth=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.set_xlabel(f"% change in {outcome} (95% CI)")
+    ax.set_title(f"What goes with more {outcome}")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def _to_date(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def plot_growth(
+    growth: Mapping[str, Any],
+    *,
+    interventions: Iterable[tuple[Any, str]] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw the observed series, the fitted line of each period, the interventions and the counterfactual band.
+
+    Parameters
+    ----------
+    growth : dict
+        ``results/growth.json``: ``series`` [{date, value, period}], ``periods`` [{label, start, end,
+        intercept, slope_per_day}], ``origin`` (the date where ``days`` = 0) and optionally ``counterfactual``
+        {dates, projected, pi_low, pi_high}.
+    interventions : iterable of (date, label), optional
+        Vertical lines to draw. By default ``growth["interventions"]`` [{date, label}], else one line at the
+        start of every period after the first, labelled with that period's label.
+
+    Returns
+    -------
+    Axes
+        One scatter per period (observed), one line per fitted period, one vertical line per intervention, and,
+        when there is a counterfactual, a dashed projection with its 95% prediction band.
+    """
+    periods = list(growth.get("periods") or [])
+    series = pd.DataFrame(growth.get("series") or [], columns=["date", "value", "period"])
+    if series.empty and not periods:
+        raise InputError("growth results hold no series and no periods: there is no follower data to plot")
+    ax = _new_axes(ax, (8, 4.5))
+    labels = [str(p.get("label", f"period {i + 1}")) for i, p in enumerate(periods)]
+    for extra in series["period"].dropna().astype(str).unique():
+        if extra not in labels:
+            labels.append(extra)
+    colours = dict(zip(labels, palette(len(labels)), strict=True))
+
+    if not series.empty:
+        series = series.assign(date=pd.to_datetime(series["date"]), value=pd.to_numeric(series["value"]))
+        for label in labels:
+            part = series[series["period"].astype(str) == label]
+            if not part.empty:
+                ax.scatter(
+                    part["date"],
+                    part["value"],
+                    s=12,
+                    color=colours[label],
+                    alpha=0.7,
+                    label=f"observed ({label})",
+                )
+
+    origin = growth.get("origin")
+    if origin is not None:
+        origin_ts = _to_date(origin)
+        for label, period in zip(labels, periods, strict=False):
+            if period.get("intercept") is None or period.get("slope_per_day") is None:
+                continue
+            ends = [_to_date(period["start"]), _to_date(period["end"])]
+            days = np.array([(d - origin_ts) / pd.Timedelta(days=1) for d in ends])
+            fitted = float(period["intercept"]) + float(period["slope_per_day"]) * days
+            ax.plot(ends, fitted, color=colours[label], linewidth=2.2, label=f"fitted trend ({label})")
+
+    if interventions is None and growth.get("interventions"):
+        interventions = [(iv["date"], str(iv.get("label", ""))) for iv in growth["interventions"]]
+    if interventions is None:
+        interventions = [(p["start"], str(p.get("label", ""))) for p in periods[1:] if p.get("start")]
+    for date, label in interventions:
+        when = _to_date(date)
+        ax.axvline(when, color="0.25", linestyle=":", linewidth=1.2)
+        ax.annotate(
+            str(label),
+            xy=(when, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            ha="left",
+            fontsize=8,
+            rotation=90,
+            color="0.25",
+        )
+
+    cf = growth.get("counterfactual") or {}
+    if cf.get("dates") and cf.get("projected"):
+        dates = pd.to_datetime(pd.Series(cf["dates"]))
+        projected = np.asarray(cf["projected"], dtype=float)
+        colour = palette(len(labels) + 1)[len(labels)]
+        ax.plot(
+            dates,
+            projected,
+            color=colour,
+            linestyle="--",
+            linewidth=1.5,
+            label="projected without the change",
+        )
+        if cf.get("pi_low") and cf.get("pi_high"):
+            ax.fill_between(
+                dates,
+                np.asarray(cf["pi_low"], dtype=float),
+                np.asarray(cf["pi_high"], dtype=float),
+                color=colour,
+                alpha=0.2,
+                label="95% prediction band",
+            )
+    ax.set_xlabel("date")
+    ax.set_ylabel(str(growth.get("metric", "value")))
+    ax.set_title(f"{str(growth.get('metric', 'value')).capitalize()} over time")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _monthly_metric(growth: Mapping[str, Any], frame: pd.DataFrame) -> str:
+    metric = (growth.get("monthly") or {}).get("metric")
+    if metric and metric in frame.columns:
+        return str(metric)
+    candidates = [c for c in frame.columns if c not in ("month", "period")]
+    if len(candidates) != 1:
+        raise InputError(
+            f"growth monthly_series: cannot tell which column is the metric (monthly.metric = {metric!r}). "
+            f"Found columns: {list(frame.columns)}"
+        )
+    return str(candidates[0])
+
+
+def plot_monthly(growth: Mapping[str, Any], *, ax: Axes | None = None) -> Axes:
+    """Draw the monthly metric as bars coloured by period, with each period's mean as a dashed line.
+
+    Months labelled ``transition`` (they contain an intervention date) are drawn in grey, without a mean.
+
+    Parameters
+    ----------
+    growth : dict
+        ``results/growth.json`` with ``monthly_series`` [{month, <metric>, period}] and ``monthly.metric``.
+
+    Returns
+    -------
+    Axes
+        One bar per month and one mean line per period (transition months excluded).
+    """
+    frame = pd.DataFrame(growth.get("monthly_series") or [])
+    if frame.empty or "month" not in frame.columns:
+        raise InputError("growth results hold no monthly_series [{month, <metric>, period}] to plot")
+    metric = _monthly_metric(growth, frame)
+    frame = frame.assign(month=pd.to_datetime(frame["month"]), value=pd.to_numeric(frame[metric]))
+    if "period" not in frame.columns:
+        frame["period"] = "all"
+    frame["period"] = frame["period"].astype(str)
+    labels = [p for p in dict.fromkeys(frame["period"]) if p != TRANSITION]
+    colours = dict(zip(labels, palette(len(labels)), strict=True))
+    ax = _new_axes(ax, (8, 4))
+    transition = frame[frame["period"] == TRANSITION]
+    if not transition.empty:  # months that contain an intervention date belong to no period
+        ax.bar(
+            transition["month"],
+            transition["value"],
+            width=25,
+            color="0.75",
+            align="edge",
+            label="month with a change (not compared)",
+        )
+    for label in labels:
+        part = frame[frame["period"] == label]
+        ax.bar(
+            part["month"], part["value"], width=25, color=colours[label], alpha=0.8, label=label, align="edge"
+        )
+        mean = float(part["value"].mean())
+        ax.plot(
+            [part["month"].min(), part["month"].max() + dt.timedelta(days=25)],
+            [mean, mean],
+            color="0.15",
+            linestyle="--",
+            linewidth=1.5,
+        )
+    ax.set_xlabel("month")
+    ax.set_ylabel(f"{metric} per month")
+    ax.set_title(f"Monthly {metric} by period (dashed: period mean)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def count_posting_times(posts: pd.DataFrame) -> pd.DataFrame:
+    """Return a 7 × 24 frame of post counts: weekday (0 = Monday) by local hour."""
+    check_columns(posts, ["weekday_local", "hour_local"], table="posts_coded")
+    both = posts[["weekday_local", "hour_local"]].dropna()
+    counts = pd.crosstab(both["weekday_local"].astype(int), both["hour_local"].astype(int))
+    return counts.reindex(index=range(7), columns=range(24), fill_value=0).astype(int)
+
+
+def plot_posting_heatmap(posts: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Draw how many posts went out at each weekday × local hour (descriptive counts); return the Axes."""
+    counts = count_posting_times(posts)
+    ax = _new_axes(ax, (10, 3.6))
+    values = counts.to_numpy()
+    sns.heatmap(
+        counts,
+        ax=ax,
+        cmap="cividis",
+        annot=False,
+        cbar_kws={"label": "posts"},
+        linewidths=0.3,
+        linecolor="white",
+        vmin=0,
+    )
+    if values.max() < 1000:  # counts in the non-empty cells while they stay legible (at most 7 × 24 labels)
+        top = values.max()
+        for day, hour in zip(*np.nonzero(values), strict=True):
+            ax.text(
+                hour + 0.5,
+                day + 0.5,
+                str(values[day, hour]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if values[day, hour] > top / 2 else "white",
+            )
+    ax.set_yticks(np.arange(7) + 0.5)
+    ax.set_yticklabels(WEEKDAYS, rotation=0)
+    ax.set_xlabel("hour of day (local time)")
+    ax.set_ylabel("")
+    ax.set_title("When posts were published (counts; descriptive, not an effect)")
+    return ax
