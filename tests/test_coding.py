@@ -1,0 +1,422 @@
+"""Manual codes: merge rules and inter-rater reliability against hand-computed and published values."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.coding import RELIABILITY_COLUMNS, compute_reliability, list_disagreements, merge_codes
+from workbench.errors import InputError
+from workbench.schema import CODES_SCHEMA, conform
+
+
+def make_codes(rows, code: str = "has_poll") -> pd.DataFrame:
+    """rows: (post_id, coder, value) or (post_id, coder, code, value)."""
+    recs = [r if len(r) == 4 else (r[0], r[1], code, r[2]) for r in rows]
+    df = pd.DataFrame(recs, columns=["post_id", "coder", "code", "value"]).astype({"value": str})
+    df["source_file"] = "coding/test.csv"
+    df["source_row"] = range(1, len(df) + 1)
+    return conform(df, CODES_SCHEMA, table="codes")
+
+
+def two_coder_codes(a, b, code="has_poll") -> pd.DataFrame:
+    rows = [(f"p{i}", "ann", code, str(x)) for i, x in enumerate(a)]
+    rows += [(f"p{i}", "ben", code, str(x)) for i, x in enumerate(b)]
+    return make_codes(rows)
+
+
+# --- independent references (written for the tests, not shared with the code under test) ---------------
+
+
+def kappa_reference(a, b) -> float:
+    """Cohen's kappa from the confusion matrix (numpy, no sklearn)."""
+    labels = sorted(set(a) | set(b))
+    idx = {v: i for i, v in enumerate(labels)}
+    table = np.zeros((len(labels), len(labels)))
+    np.add.at(table, ([idx[x] for x in a], [idx[x] for x in b]), 1)
+    p = table / table.sum()
+    p_o = np.trace(p)
+    p_e = p.sum(axis=1) @ p.sum(axis=0)
+    return (p_o - p_e) / (1 - p_e)
+
+
+def alpha_reference(units: list[list]) -> float:
+    """Nominal Krippendorff's alpha by counting ordered pairs of values within units (Krippendorff 2011)."""
+    pairable = [[v for v in u if v is not None] for u in units]
+    pairable = [u for u in pairable if len(u) >= 2]
+    coincidences: dict[tuple, float] = {}
+    for u in pairable:
+        for i, j in itertools.permutations(range(len(u)), 2):
+            key = (u[i], u[j])
+            coincidences[key] = coincidences.get(key, 0.0) + 1.0 / (len(u) - 1)
+    values = sorted({v for u in pairable for v in u})
+    n_c = {c: sum(coincidences.get((c, k), 0.0) for k in values) for c in values}
+    n = sum(n_c.values())
+    d_o = sum(w for (c, k), w in coincidences.items() if c != k)
+    d_e = sum(n_c[c] * n_c[k] for c in values for k in values if c != k) / (n - 1)
+    return 1 - d_o / d_e
+
+
+# Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: nominal data, 4 observers,
+# 12 units, missing values (None). Published result: alpha = 0.743.
+KRIPPENDORFF_2011 = {
+    "A": [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    "C": [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+}
+
+
+def krippendorff_codes() -> pd.DataFrame:
+    rows = [
+        (f"u{u + 1:02d}", coder, "topic", str(v))
+        for coder, values in KRIPPENDORFF_2011.items()
+        for u, v in enumerate(values)
+        if v is not None
+    ]
+    return make_codes(rows)
+
+
+# --- reliability ---------------------------------------------------------------------------------------
+
+
+def test_reliability_columns_are_exactly_the_contract():
+    rel = compute_reliability(two_coder_codes([1, 0, 1], [1, 1, 1]), n_boot=10)
+    assert list(rel.columns) == list(RELIABILITY_COLUMNS)
+    assert list(rel.columns[:5]) == [
+        "code",
+        "n_overlap",
+        "percent_agreement",
+        "cohen_kappa",
+        "krippendorff_alpha",
+    ]
+
+
+def test_krippendorff_published_example():
+    rel = compute_reliability(krippendorff_codes(), n_boot=0).iloc[0]
+    assert rel["krippendorff_alpha"] == pytest.approx(0.743, abs=5e-4)
+    units = [list(u) for u in zip(*KRIPPENDORFF_2011.values(), strict=True)]
+    assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
+    assert rel["n_overlap"] == 11  # unit 12 has a single value: not pairable
+    assert rel["n_coders"] == 4
+    assert pd.isna(rel["cohen_kappa"])  # four coders: kappa is not defined
+    assert rel["percent_agreement"] == pytest.approx(8 / 11)  # units 1,3,4,5,7,9,10,11 unanimous
+    assert rel["interpretation"] == "tentative"
+
+
+def test_small_hand_computed_case():
+    # units (a,a), (a,b), (b,b): o_aa = 2, o_ab = o_ba = 1, o_bb = 2; n_a = n_b = 3, n = 6
+    # alpha = 1 - (n - 1) * (o_ab + o_ba) / (n^2 - n_a^2 - n_b^2) = 1 - 5 * 2 / 18 = 4/9
+    # kappa: p_o = 2/3, p_e = 2/3 * 1/3 + 1/3 * 2/3 = 4/9, kappa = (2/9) / (5/9) = 0.4
+    rel = compute_reliability(two_coder_codes(["a", "a", "b"], ["a", "b", "b"]), n_boot=0).iloc[0]
+    assert rel["krippendorff_alpha"] == pytest.approx(4 / 9)
+    assert rel["cohen_kappa"] == pytest.approx(0.4)
+    assert rel["percent_agreement"] == pytest.approx(2 / 3)
+    assert rel["interpretation"] == "unreliable"
+
+
+def test_cohen_kappa_two_by_two_by_hand():
+    # both yes 20, ann yes / ben no 5, ann no / ben yes 10, both no 15 (n = 50)
+    # p_o = 35/50 = .7; p_e = .5 * .6 + .5 * .4 = .5; kappa = (.7 - .5) / .5 = .4
+    a = [1] * 20 + [1] * 5 + [0] * 10 + [0] * 15
+    b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=0).iloc[0]
+    assert rel["cohen_kappa"] == pytest.approx(0.4)
+    assert rel["percent_agreement"] == pytest.approx(0.7)
+    assert rel["n_overlap"] == 50 and rel["n_coders"] == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kappa_and_alpha_match_independent_references_on_random_codes(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.choice(["low", "mid", "high"], size=60, p=[0.5, 0.3, 0.2])
+    b = np.where(rng.random(60) < 0.7, a, rng.choice(["low", "mid", "high"], size=60))
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=0).iloc[0]
+    assert rel["cohen_kappa"] == pytest.approx(kappa_reference(list(a), list(b)), abs=1e-12)
+    assert rel["krippendorff_alpha"] == pytest.approx(
+        alpha_reference([[x, y] for x, y in zip(a, b, strict=True)]), abs=1e-12
+    )
+    assert rel["percent_agreement"] == pytest.approx(np.mean(a == b))
+
+
+def test_alpha_with_three_coders_and_missing_values_matches_reference():
+    rng = np.random.default_rng(11)
+    coders = {c: rng.choice(["0", "1"], size=40) for c in ("x", "y", "z")}
+    missing = {c: rng.random(40) < 0.3 for c in coders}
+    rows = [(f"p{i}", c, coders[c][i]) for c in coders for i in range(40) if not missing[c][i]]
+    rel = compute_reliability(make_codes(rows), n_boot=0).iloc[0]
+    units = [[None if missing[c][i] else coders[c][i] for c in coders] for i in range(40)]
+    assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
+    assert rel["n_overlap"] == sum(sum(v is not None for v in u) >= 2 for u in units)
+    assert pd.isna(rel["cohen_kappa"])
+
+
+def test_simulated_coders_recover_known_kappa():
+    # truth 50/50; each coder errs independently with probability e = .1:
+    # agreement = .9^2 + .1^2 = .82, chance agreement = .5, kappa = (.82 - .5) / .5 = .64
+    rng = np.random.default_rng(2024)
+    truth = rng.integers(0, 2, 4000)
+    a = np.where(rng.random(4000) < 0.1, 1 - truth, truth)
+    b = np.where(rng.random(4000) < 0.1, 1 - truth, truth)
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=200, seed=5).iloc[0]
+    assert rel["cohen_kappa"] == pytest.approx(0.64, abs=0.04)
+    assert rel["percent_agreement"] == pytest.approx(0.82, abs=0.02)
+    assert rel["cohen_kappa_ci_low"] < 0.64 < rel["cohen_kappa_ci_high"]
+
+
+def test_adjudicator_is_not_a_rater():
+    codes = make_codes(
+        [
+            ("p1", "ann", "1"),
+            ("p1", "ben", "0"),
+            ("p1", "adjudicated", "1"),
+            ("p2", "ann", "1"),
+            ("p2", "ben", "1"),
+        ]
+    )
+    rel = compute_reliability(codes, n_boot=0).iloc[0]
+    assert rel["n_coders"] == 2 and rel["n_overlap"] == 2
+    assert rel["percent_agreement"] == pytest.approx(0.5)
+
+
+def test_bootstrap_ci_contains_estimate_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2, 300)
+    b = np.where(rng.random(300) < 0.8, a, 1 - a)
+    codes = two_coder_codes(a, b)
+    first = compute_reliability(codes, n_boot=500, seed=42)
+    again = compute_reliability(codes, n_boot=500, seed=42)
+    other = compute_reliability(codes, n_boot=500, seed=43)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+    row = first.iloc[0]
+    for stat in ("percent_agreement", "cohen_kappa", "krippendorff_alpha"):
+        assert row[f"{stat}_ci_low"] <= row[stat] <= row[f"{stat}_ci_high"], stat
+        assert row[f"{stat}_ci_low"] < row[f"{stat}_ci_high"], stat
+    assert 0 <= row["percent_agreement_ci_low"] and row["percent_agreement_ci_high"] <= 1
+
+
+def test_bootstrap_matches_a_loop_over_resamples():
+    """The matrix bootstrap equals resampling posts one replicate at a time with the same weights."""
+    rng = np.random.default_rng(8)
+    a = rng.integers(0, 3, 50)
+    b = np.where(rng.random(50) < 0.6, a, rng.integers(0, 3, 50))
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=300, seed=9).iloc[0]
+    # independent: draw resamples of posts, compute kappa by the reference formula, percentile interval
+    kappas = []
+    boot_rng = np.random.default_rng(0)
+    for _ in range(2000):
+        idx = boot_rng.integers(0, 50, 50)
+        kappas.append(kappa_reference(list(a[idx]), list(b[idx])))
+    low, high = np.nanpercentile(kappas, [2.5, 97.5])
+    assert rel["cohen_kappa_ci_low"] == pytest.approx(low, abs=0.06)
+    assert rel["cohen_kappa_ci_high"] == pytest.approx(high, abs=0.06)
+
+
+def test_no_overlap_and_no_variation():
+    only_one = make_codes([("p1", "ann", "1"), ("p2", "ben", "0")])
+    rel = compute_reliability(only_one, n_boot=50).iloc[0]
+    assert (
+        rel["n_overlap"] == 0 and pd.isna(rel["krippendorff_alpha"]) and rel["interpretation"] == "undefined"
+    )
+    constant = two_coder_codes([1, 1, 1], [1, 1, 1])
+    rel = compute_reliability(constant, n_boot=50).iloc[0]
+    assert rel["percent_agreement"] == 1.0
+    assert pd.isna(rel["krippendorff_alpha"]) and pd.isna(rel["cohen_kappa"])
+
+
+def test_codes_in_order_of_appearance():
+    codes = make_codes(
+        [
+            ("p1", "ann", "b_code", "1"),
+            ("p1", "ben", "b_code", "1"),
+            ("p1", "ann", "a_code", "x"),
+            ("p1", "ben", "a_code", "y"),
+        ]
+    )
+    assert compute_reliability(codes, n_boot=0)["code"].tolist() == ["b_code", "a_code"]
+
+
+# --- merging -------------------------------------------------------------------------------------------
+
+
+def posts_frame(ids) -> pd.DataFrame:
+    return pd.DataFrame({"post_id": pd.array(ids, dtype="string"), "has_url": [True] * len(ids)})
+
+
+def test_merge_rules():
+    codes = make_codes(
+        [
+            ("p1", "ann", "1"),
+            ("p1", "ben", "0"),
+            ("p1", "Adjudicated", "0"),  # adjudicated wins
+            ("p2", "ann", "1"),
+            ("p2", "ben", "1"),  # agreement
+            ("p3", "ann", "1"),
+            ("p3", "ben", "0"),
+            ("p3", "cat", "1"),  # majority
+            ("p4", "ann", "1"),
+            ("p4", "ben", "0"),  # tie -> NA
+            ("p5", "ann", "0"),  # single coder
+        ]
+    )
+    posts = posts_frame(["p6", "p5", "p4", "p3", "p2", "p1"])
+    out, info = merge_codes(posts, codes)
+    assert out["post_id"].tolist() == posts["post_id"].tolist()
+    assert str(out["has_poll"].dtype) == "boolean"
+    assert out["has_poll"].tolist()[1:] == [False, pd.NA, True, True, False]
+    assert pd.isna(out["has_poll"].iloc[0])  # not coded
+    c = info["codes"]["has_poll"]
+    assert (c["n_coded"], c["n_missing"], c["n_adjudicated"], c["n_unresolved_ties"]) == (4, 2, 1, 1)
+    assert (c["n_agreement"], c["n_majority"]) == (2, 1)
+    assert any("tie" in w for w in info["warnings"])
+
+
+def test_categorical_codes_and_value_spellings():
+    codes = make_codes(
+        [
+            ("p1", "ann", "tone", "positive"),
+            ("p1", "ben", "tone", "positive"),
+            ("p2", "ann", "tone", "negative"),
+            ("p1", "ann", "has_graphic", "1.0"),
+            ("p1", "ben", "has_graphic", "1"),
+            ("p2", "ann", "has_graphic", "TRUE"),
+            ("p2", "ben", "has_graphic", "true"),
+        ]
+    )
+    out, info = merge_codes(posts_frame(["p1", "p2", "p3"]), codes)
+    assert isinstance(out["tone"].dtype, pd.CategoricalDtype)
+    assert list(out["tone"].cat.categories) == ["negative", "positive"]
+    assert out["tone"].astype(object).tolist()[:2] == ["positive", "negative"]
+    assert pd.isna(out["tone"].iloc[2])
+    assert out["has_graphic"].tolist()[:2] == [True, True]
+    assert info["codes"]["has_graphic"]["n_agreement"] == 2  # "1.0" and "1" are the same value
+    assert info["codes"]["tone"]["kind"] == "categorical"
+
+
+def test_unknown_post_ids_are_counted_and_listed():
+    codes = make_codes([("p1", "ann", "1"), ("x9", "ann", "1"), ("x8", "ben", "0"), ("x9", "ben", "1")])
+    out, info = merge_codes(posts_frame(["p1"]), codes)
+    assert info["unknown_post_ids"]["count"] == 2
+    assert info["unknown_post_ids"]["examples"] == ["x9", "x8"]
+    assert info["codes"]["has_poll"]["n_unknown_post_ids"] == 2
+    assert any("not in the posts table" in w for w in info["warnings"])
+    assert len(out) == 1
+
+
+def test_manual_code_replaces_automatic_column():
+    codes = make_codes([("p1", "ann", "has_url", "0")])
+    posts = posts_frame(["p1"])
+    out, info = merge_codes(posts, codes)
+    assert out["has_url"].tolist() == [False]
+    assert info["replaced_columns"] == ["has_url"]
+    assert any("replaces" in w for w in info["warnings"])
+    assert posts["has_url"].tolist() == [True]  # input not mutated
+
+
+def test_merge_does_not_mutate_inputs_and_is_json_friendly():
+    import json
+
+    codes = make_codes([("p1", "ann", "1"), ("p1", "ben", "1")])
+    posts = posts_frame(["p1", "p2"])
+    codes_before, posts_before = codes.copy(deep=True), posts.copy(deep=True)
+    _, info = merge_codes(posts, codes)
+    pd.testing.assert_frame_equal(codes, codes_before)
+    pd.testing.assert_frame_equal(posts, posts_before)
+    json.dumps(info)
+
+
+def test_code_named_like_a_posts_column_is_an_error():
+    codes = make_codes([("p1", "ann", "impressions", "1")])
+    with pytest.raises(InputError, match=r"manual codes \['impressions'\] are named like columns"):
+        merge_codes(posts_frame(["p1"]), codes)
+
+
+def test_missing_code_columns_are_named():
+    with pytest.raises(InputError, match=r"missing columns \['coder'\]"):
+        merge_codes(posts_frame(["p1"]), pd.DataFrame({"post_id": ["p1"], "code": ["a"], "value": ["1"]}))
+
+
+def test_duplicate_codes_keep_last_and_warn():
+    codes = make_codes([("p1", "ann", "0"), ("p1", "ann", "1")])
+    out, info = merge_codes(posts_frame(["p1"]), codes)
+    assert out["has_poll"].tolist() == [True]
+    assert any("repeated" in w for w in info["warnings"])
+
+
+# --- disagreements -------------------------------------------------------------------------------------
+
+
+def test_list_disagreements():
+    codes = make_codes(
+        [
+            ("p1", "ann", "1"),
+            ("p1", "ben", "0"),
+            ("p1", "adjudicated", "1"),
+            ("p2", "ann", "1"),
+            ("p2", "ben", "1"),
+            ("p3", "ann", "0"),
+            ("p3", "ben", "1"),
+            ("p4", "ann", "1"),
+            ("p1", "ann", "tone", "pos"),
+            ("p1", "ben", "tone", "neg"),
+        ]
+    )
+    dis = list_disagreements(codes)
+    assert list(dis.columns) == ["post_id", "code", "ann", "ben", "adjudicated"]
+    assert dis[["post_id", "code"]].values.tolist() == [
+        ["p1", "has_poll"],
+        ["p3", "has_poll"],
+        ["p1", "tone"],
+    ]
+    assert dis["adjudicated"].tolist()[:2] == ["1", pd.NA]
+    assert dis["ann"].tolist() == ["1", "0", "pos"]
+
+
+def test_list_disagreements_empty_when_all_agree():
+    dis = list_disagreements(two_coder_codes([1, 0], [1, 0]))
+    assert len(dis) == 0
+    assert list(dis.columns) == ["post_id", "code", "ann", "ben", "adjudicated"]
+
+
+def test_simulated_coding_files_end_to_end():
+    """Coding files of the simulator (two coders with errors + adjudication) against their known truth."""
+    from workbench.simulate import simulate_tables
+
+    tables = simulate_tables(seed=11, n_posts=400, coder_error_rate=0.05)
+    frames = []
+    for df in tables.coding.values():
+        long = df.melt(id_vars=["post_id", "coder"], var_name="code", value_name="value")
+        frames.append(long.astype({"value": str}))
+    codes = conform(pd.concat(frames, ignore_index=True), CODES_SCHEMA, table="codes")
+    a, b, adj = tables.coding["coder_a"], tables.coding["coder_b"], tables.coding["adjudicated"]
+    both = a.merge(b, on="post_id", suffixes=("_a", "_b"))
+
+    rel = compute_reliability(codes, n_boot=100, seed=1).set_index("code")
+    dis = list_disagreements(codes)
+    posts = tables.posts[["post_id"]].astype({"post_id": "string"})
+    merged, info = merge_codes(posts, codes)
+    for c in ("has_poll", "has_graphic"):
+        assert rel.loc[c, "n_overlap"] == len(both)
+        assert rel.loc[c, "cohen_kappa"] == pytest.approx(
+            kappa_reference(list(both[f"{c}_a"]), list(both[f"{c}_b"]))
+        )
+        assert (dis["code"] == c).sum() == int((both[f"{c}_a"] != both[f"{c}_b"]).sum())
+        # expected final value: adjudicated (the truth) where present, else the (agreeing or only) coder
+        expected = pd.concat([adj, a, b]).drop_duplicates("post_id", keep="first").set_index("post_id")[c]
+        got = merged.set_index("post_id")[c]
+        assert got.loc[expected.index].astype(int).tolist() == expected.astype(int).tolist()
+        assert info["codes"][c]["n_unresolved_ties"] == 0
+        assert info["codes"][c]["n_coded"] == len(expected)
+    assert info["unknown_post_ids"]["count"] == 0
+
+
+def test_empty_codes():
+    empty = conform(pd.DataFrame(columns=list(CODES_SCHEMA)), CODES_SCHEMA, table="codes")
+    out, info = merge_codes(posts_frame(["p1"]), empty)
+    assert list(out.columns) == ["post_id", "has_url"] and info["codes"] == {}
+    assert list(compute_reliability(empty).columns) == list(RELIABILITY_COLUMNS)
+    assert len(list_disagreements(empty)) == 0

@@ -1,0 +1,491 @@
+"""Automatic, vectorized feature coding of posts (DESIGN.md §4 ``posts_coded``).
+
+Every feature is computed with pandas ``.str`` methods and compiled regular expressions, or with numpy
+on whole columns: nothing loops over posts in Python, so a million posts cost seconds, not minutes.
+The meaning of each feature is stated once, in :data:`FEATURE_DESCRIPTIONS` (the report prints it).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import emoji
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .schema import check_columns
+
+#: Characters a URL counts for in X's length rule (every link is shortened to a 23-character t.co link).
+URL_WEIGHT = 23
+
+#: Days a follower count is carried before the first / after the last known count of the account table.
+FOLLOWERS_CARRY_DAYS = 45
+
+#: What each automatic feature means, in words (printed by the report).
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "n_urls": (
+        "Links in the text: http(s) URLs (t.co included) and bare domains such as example.org/x or "
+        "doi.org/10.1/abc (e-mail addresses are not links). In X legacy exports a photo or video shows up as "
+        "one t.co link at the end of the text; when the post has media, that trailing link is the media and "
+        "is not counted."
+    ),
+    "has_url": "The text contains at least one link (n_urls > 0).",
+    "n_hashtags": (
+        "Hashtags as X defines them: # followed by letters, digits or underscores, with at least one letter "
+        "(#1 is not a hashtag), not preceded by a word character and not part of a link."
+    ),
+    "n_mentions": (
+        "Mentions: @handle with 1-15 letters, digits or underscores, not part of an e-mail address or a link."
+    ),
+    "n_emoji": (
+        "Emoji in the text, as listed by the `emoji` package; a multi-code-point emoji (a ZWJ family, a skin "
+        "tone, a flag, a heart with variation selector) counts once."
+    ),
+    "has_emoji": "The text contains at least one emoji (n_emoji > 0).",
+    "has_media": (
+        "The post carries native media (photo, video, GIF): media views > 0 where the export reports media "
+        "views (a lower bound: media nobody opened is missed); else from the export's media type where it "
+        "gives one; NA where neither is reported."
+    ),
+    "n_chars": (
+        "Length of the text in Unicode code points, with every link counted as 23 characters (X shortens "
+        "links to t.co) and the trailing media link of X legacy exports not counted. X's own weighted count "
+        "(CJK characters and emoji weigh 2) is not implemented."
+    ),
+    "is_question": "The text (outside links) contains a question mark (? or the full-width ？).",
+    "has_thread_marker": (
+        "The text marks a thread: the 🧵 emoji, a numbering in brackets such as (1/n) or [2/5], a bare "
+        "'k/' token anywhere, '1/5' or '1/n' opening the text, or a numbering such as 2/5 closing it."
+    ),
+    "hour_local": "Hour of publication (0-23) in the dataset's time zone, daylight saving time included.",
+    "weekday_local": "Weekday of publication in the dataset's time zone: 0 = Monday ... 6 = Sunday.",
+    "year": "Calendar year of publication in the dataset's time zone.",
+    "month": "First day of the month of publication in the dataset's time zone (for monthly aggregation).",
+    "followers_at_post": (
+        "Follower count when the post went out: linearly interpolated in time between the neighbouring known "
+        "counts of the account table (dates taken as midnight in the dataset's time zone); the first/last "
+        f"known count is carried up to {FOLLOWERS_CARRY_DAYS} days before/after it, NA further out."
+    ),
+    "engagement_rate": "Engagements / impressions; NA where impressions is 0 or not reported.",
+}
+
+# --- regular expressions -------------------------------------------------------------------------------
+
+# Every pattern that scans all posts starts with a literal or a character class and is case-insensitive
+# through explicit classes ([hH]), not re.IGNORECASE: that keeps the prefix search that makes Python's re
+# fast. Look-behinds come after the first character for the same reason.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# Generic top-level domains a bare domain (no http://) may end with. Country-code domains (any two letters)
+# count only when followed by a path, as in X's own rules, so "e.g." or "node.js" are not links.
+_GTLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|io|ai|app|dev|co|me|ly|tv|fm|gl|news|blog|page|site|online|"
+    "science|research|health|tech|museum|xyz|social"
+)
+_URL_TAIL = r"[^\s<>\"]*[^\s<>\"'.,;:!?)\]}…]"  # a link may not end with punctuation
+#: http(s) links (t.co included), not glued to a preceding word character or @.
+HTTP_RE = re.compile(r"[hH](?<![\w@][hH])[tT][tT][pP][sS]?://" + _URL_TAIL)
+#: bare domains, tried only on text that still contains ".x" after http links were removed.
+BARE_URL_RE = re.compile(
+    r"(?<![\w@.\-/:])(?:"
+    r"(?:" + _LABEL + r"\.)+(?:" + _GTLDS + r")(?![\w-])(?:/(?:" + _URL_TAIL + r")?)?"
+    r"|(?:" + _LABEL + r"\.)+[a-z]{2}(?![\w-])/(?:" + _URL_TAIL + r")?"
+    r"|www\.(?:" + _LABEL + r"\.)+[a-z]{2,}(?![\w-])(?:/(?:" + _URL_TAIL + r")?)?)",
+    re.IGNORECASE,
+)
+_BARE_CANDIDATE_RE = re.compile(r"\.[a-zA-Z]{2}")
+#: Each link is replaced by this character in the text outside links (so links are counted once, and
+#: their characters measured, in one pass).
+_LINK = "\x00"
+_LINK_RE = re.compile(_LINK)
+# X legacy exports: native media appears as ONE t.co link at the very end of the text.
+MEDIA_TAIL_RE = re.compile(r"[hH][tT][tT][pP][sS]?://t\.co/[A-Za-z0-9]+\s*\Z")
+HASHTAG_RE = re.compile(r"[#＃](?<![\w&#＃/][#＃])[0-9_]*[^\W\d_]\w*")
+MENTION_RE = re.compile(r"[@＠](?<![\w!#$%&*@＠][@＠])[A-Za-z0-9_]{1,15}(?![\w@＠])")
+# Thread markers, anchored on the "/" (or 🧵) so the search skips quickly to candidates; the numerator
+# (1-2 digits starting a token, or after a bracket) is checked by look-behinds.
+_NUMERATOR = r"(?:(?<=\d/)(?<!\S\d/)|(?<=\d\d/)(?<!\S\d\d/))"
+_BRACKETED = r"(?:(?<=[(\[]\d/)|(?<=[(\[]\d\d/))"
+THREAD_RE = re.compile(
+    r"🧵"
+    r"|/(?:" + _BRACKETED + r"(?:\d{1,2}|[nN])[)\]]"  # (1/n), [2/5]
+    r"|" + _NUMERATOR + r"(?:(?![^\s\x00])|(?:\d{1,2}|[nN])[\s\x00]*\Z))"  # a bare "1/" token; "2/5" closing
+)
+THREAD_START_RE = re.compile(r"\s*1/(?:\d{1,2}|[nN])?(?![^\s\x00])")  # "1/", "1/5", "1/n" opening the text
+
+_MEDIA_TYPES_WITH_MEDIA = {
+    "photo",
+    "image",
+    "multi_image",
+    "video",
+    "gif",
+    "reel",
+    "story",
+    "carousel",
+    "audio",
+    "album",
+}
+_MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "status"}
+
+
+def _trie_pattern(node: dict) -> str:
+    """Regex source for a trie node; longest match first (greedy optional continuations)."""
+    alts = [re.escape(ch) + _trie_pattern(child) for ch, child in sorted(node.items()) if ch != ""]
+    if not alts:
+        return ""
+    body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+def _char_class(codepoints: list[int], *, gap: int) -> str:
+    """A character class covering ``codepoints``, merging runs closer than ``gap`` into one range."""
+    cps = sorted(codepoints)
+    ranges = [[cps[0], cps[0]]]
+    for c in cps[1:]:
+        if c - ranges[-1][1] <= gap:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    parts = [re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges]
+    return "[" + "".join(parts) + "]"
+
+
+@lru_cache(maxsize=1)
+def emoji_pattern() -> re.Pattern:
+    """One compiled pattern matching every emoji of ``emoji.EMOJI_DATA`` (longest sequence first).
+
+    Built as a trie so a ZWJ sequence, a skin-tone modifier or a flag matches as one emoji. Python's
+    ``re`` tests alternatives one by one and checks astral character classes range by range, so the trie's
+    first level is split into blocks of 64 code points (largest first), each guarded by a one-range
+    look-ahead, and the whole pattern by a coarse look-ahead built from the first characters of the emoji
+    data (not a hand-written range: it is computed, and only filters where the exact trie is tried).
+    """
+    trie: dict = {}
+    for key in emoji.EMOJI_DATA:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    blocks: dict[int, list[str]] = {}
+    for ch in trie:
+        blocks.setdefault(ord(ch) >> 6, []).append(ch)
+    alts = []
+    for _, chars in sorted(blocks.items(), key=lambda kv: -len(kv[1])):  # big (common) blocks first
+        sub = "|".join(re.escape(ch) + _trie_pattern(trie[ch]) for ch in sorted(chars))
+        if len(chars) == 1:
+            alts.append(sub)
+        else:
+            lo, hi = min(chars), max(chars)
+            alts.append(f"(?=[{re.escape(lo)}-{re.escape(hi)}])(?:{sub})")
+    first_ascii = [ord(c) for c in trie if ord(c) < 128]
+    first_other = [ord(c) for c in trie if ord(c) >= 128]
+    guard = _char_class(first_other, gap=256)
+    if first_ascii:  # keycaps: '1' + U+FE0F + U+20E3 — an ASCII first character followed by a non-ASCII one
+        guard += "|" + _char_class(first_ascii, gap=0) + r"[^\x00-\x7f]"
+    return re.compile(f"(?={guard})(?:" + "|".join(alts) + ")")
+
+
+@lru_cache(maxsize=1)
+def _ascii_outside_emoji() -> re.Pattern:
+    """Runs of ASCII characters that occur in no emoji (all but '#', '*' and digits, used by keycaps)."""
+    in_emoji = {c for key in emoji.EMOJI_DATA for c in key if ord(c) < 128}
+    return re.compile(_char_class([c for c in range(128) if chr(c) not in in_emoji], gap=0) + "+")
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(
+            f"unknown time zone {timezone!r}; expected an IANA name such as 'UTC' or 'America/New_York'"
+        ) from exc
+
+
+def _utc(values: pd.Series, *, table: str, column: str) -> pd.Series:
+    """``values`` as datetime64[ns, UTC]; naive datetimes are an error (we cannot guess the zone)."""
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(values.dtype):
+            raise InputError(
+                f"{table} table: expected time-zone-aware UTC datetimes, found naive {values.dtype}",
+                column=column,
+            )
+        try:
+            values = pd.to_datetime(values, utc=True)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{table} table: cannot read as datetimes: {exc}", column=column) from exc
+    return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def _has(text: pd.Series, literal: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Rows whose text contains ``literal`` (a plain substring test: far cheaper than any regex).
+
+    Only ``rows`` are tested when given (e.g. the non-ASCII rows for a non-ASCII literal).
+    """
+    if rows is None:
+        return text.str.contains(literal, regex=False, na=False).to_numpy(dtype=bool)
+    out = np.zeros(len(text), dtype=bool)
+    if rows.any():
+        out[rows] = text[rows].str.contains(literal, regex=False, na=False).to_numpy(dtype=bool)
+    return out
+
+
+def _count(text: pd.Series, pattern: re.Pattern, rows: np.ndarray) -> pd.Series:
+    """Matches of ``pattern`` per row as Int64: NA where text is NA, 0 outside ``rows`` (only they are scanned)."""
+    out = pd.Series(0, index=text.index, dtype="Int64")
+    out[text.isna().to_numpy()] = pd.NA
+    if rows.any():
+        out[rows] = text[rows].str.count(pattern).astype("Int64")
+    return out
+
+
+def _contains(text: pd.Series, pattern: re.Pattern, rows: np.ndarray) -> pd.Series:
+    """Whether ``pattern`` occurs, as boolean: NA where text is NA, False outside ``rows``."""
+    out = pd.Series(False, index=text.index, dtype="boolean")
+    out[text.isna().to_numpy()] = pd.NA
+    if rows.any():
+        out[rows] = text[rows].str.contains(pattern, regex=True).astype("boolean")
+    return out
+
+
+def _replace(text: pd.Series, pattern: re.Pattern, rows: np.ndarray, repl: str = " ") -> pd.Series:
+    """``text`` with ``pattern`` replaced in ``rows`` only."""
+    out = text.copy()
+    if rows.any():
+        out[rows] = text[rows].str.replace(pattern, repl, regex=True)
+    return out
+
+
+def _media_flags(posts: pd.DataFrame) -> pd.Series:
+    media_views = posts["media_views"].astype("Int64")
+    has_media = (media_views > 0).astype("boolean")
+    if "media_type" in posts.columns:
+        unknown = (has_media.isna() & posts["media_type"].notna()).to_numpy(dtype=bool)
+        if unknown.any():
+            kind = posts.loc[unknown, "media_type"].astype("string").str.strip().str.lower()
+            known = kind.isin(_MEDIA_TYPES_WITH_MEDIA | _MEDIA_TYPES_WITHOUT_MEDIA).to_numpy(dtype=bool)
+            values = kind.isin(_MEDIA_TYPES_WITH_MEDIA).to_numpy(dtype=bool)
+            rows = np.flatnonzero(unknown)[known]
+            has_media.iloc[rows] = values[known]
+    return has_media
+
+
+def _account_key(df: pd.DataFrame) -> pd.Series:
+    platform = df["platform"].astype("string").str.strip().str.lower().fillna("")
+    account = df["account"].astype("string").str.strip().str.lstrip("@").str.lower().fillna("")
+    return platform + "\x1f" + account
+
+
+def interpolate_followers(posts: pd.DataFrame, account: pd.DataFrame, *, timezone: str = "UTC") -> pd.Series:
+    """Follower count at each post's ``published_at``, linearly interpolated between known counts (Float64).
+
+    Parameters
+    ----------
+    posts
+        Needs ``published_at`` (UTC), and ``platform``/``account`` when the account table holds several
+        accounts.
+    account
+        The account table (``date``, ``platform``, ``account``, ``followers``). Rows with NA followers are
+        skipped. Dates are taken as midnight in ``timezone`` (exports print local dates). When the table
+        holds a single account, its series is used for every post; otherwise each post uses the series of
+        its own platform and account (handles compared case-insensitively, without a leading ``@``).
+    timezone
+        IANA time zone of the account table's dates.
+
+    Returns
+    -------
+    pandas.Series
+        Float64, aligned with ``posts``: NA for posts more than 45 days before the first or after the last
+        known count (within 45 days the nearest count is carried), for posts of accounts without counts,
+        and for posts without ``published_at``.
+    """
+    check_columns(account, ["date", "followers"], table="account")
+    zone = _zone(timezone)
+    t_post = _utc(posts["published_at"], table="posts", column="published_at")
+    result = np.full(len(posts), np.nan)
+    known = account[account["followers"].notna()]
+    if len(known) == 0 or len(posts) == 0:
+        return pd.Series(result, index=posts.index, dtype="Float64")
+
+    dates = known["date"]
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        t_known = dates.dt.tz_convert("UTC")
+    else:
+        try:
+            naive = pd.to_datetime(dates)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"account table: cannot read dates: {exc}", column="date") from exc
+        t_known = naive.dt.tz_localize(
+            zone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward"
+        )
+    frame = pd.DataFrame(
+        {
+            "t": t_known.astype("datetime64[ns, UTC]").astype("int64").to_numpy(),
+            "followers": known["followers"].astype("Float64").to_numpy(dtype=float),
+            "key": (
+                _account_key(known).to_numpy()
+                if {"platform", "account"} <= set(known.columns)
+                else np.full(len(known), "")
+            ),
+        }
+    )
+    frame = frame[t_known.notna().to_numpy()]
+    # one count per account and instant (the last row wins, as for post snapshots)
+    frame = frame.drop_duplicates(["key", "t"], keep="last").sort_values(["key", "t"])
+    keys = frame["key"].unique()
+    post_ns = t_post.astype("int64").to_numpy()
+    post_ok = t_post.notna().to_numpy()
+    if len(keys) == 1:
+        targets = {keys[0]: post_ok}
+    else:
+        if not {"platform", "account"} <= set(posts.columns):
+            raise InputError(
+                "the account table holds several accounts, so posts need 'platform' and 'account' columns "
+                f"to find theirs. Existing columns: {list(posts.columns)}"
+            )
+        post_key = _account_key(posts).to_numpy()
+        targets = {k: post_ok & (post_key == k) for k in keys}
+    carry = FOLLOWERS_CARRY_DAYS * 86_400 * 10**9
+    for key, rows in targets.items():  # a handful of accounts, each vectorized over its posts
+        if not rows.any():
+            continue
+        series = frame[frame["key"] == key]
+        tk, fk = series["t"].to_numpy(dtype=float), series["followers"].to_numpy()
+        t = post_ns[rows].astype(float)
+        values = np.interp(t, tk, fk)
+        values[(t < tk[0] - carry) | (t > tk[-1] + carry)] = np.nan
+        result[rows] = values
+    return pd.Series(result, index=posts.index, dtype="Float64").where(~np.isnan(result), pd.NA)
+
+
+# --- the public entry point ---------------------------------------------------------------------------
+
+
+def code_features(
+    posts: pd.DataFrame, *, account: pd.DataFrame | None = None, timezone: str = "UTC"
+) -> pd.DataFrame:
+    """Return a new frame: ``posts`` plus the automatic features of every post.
+
+    Parameters
+    ----------
+    posts
+        The posts table (DESIGN.md §4). Needs ``published_at`` (UTC), ``text``, ``media_views``,
+        ``impressions`` and ``engagements``; other columns are kept as they are.
+    account
+        The account table; when given (and it has follower counts) ``followers_at_post`` is filled.
+    timezone
+        IANA time zone in which posting hour, weekday, year and month are read (daylight saving time
+        included) and in which the account table's dates are midnight.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``posts`` with these columns added (replaced when already present; ``is_reply`` is kept):
+
+        - ``n_urls`` (Int64), ``has_url`` (boolean): links in the text — http(s) URLs including t.co
+          and bare domains (``example.org/x``, ``doi.org/...``; a bare domain with a two-letter
+          country-code ending counts only with a path), never e-mail addresses. **X legacy quirk**: native
+          media (a photo or video) appears in the text as ONE trailing t.co link. When ``has_media`` is
+          true and the text ends with a t.co link, that last link is the media, not a link, and is not
+          counted (nor, with the whitespace before it, in ``n_chars``).
+        - ``n_hashtags`` (Int64): ``#`` + letters/digits/underscores with at least one letter (``#1`` is
+          not a hashtag), not after a word character, not inside a link.
+        - ``n_mentions`` (Int64): ``@handle`` of 1-15 letters/digits/underscores, not inside an e-mail
+          address or a link, not followed by further word characters.
+        - ``n_emoji`` (Int64), ``has_emoji`` (boolean): emoji of the ``emoji`` package's data; a
+          multi-code-point emoji (ZWJ family, skin tone, flag, ❤️ with variation selector) counts once.
+          Only rows with non-ASCII characters are scanned (ASCII rows have 0).
+        - ``has_media`` (boolean): ``media_views > 0`` where media views are reported; where they are NA
+          and the export gives a ``media_type``, whether that type is a photo/video/GIF/...; else NA.
+        - ``n_chars`` (Int64): length in Unicode code points with every link counted as 23 characters
+          (X's t.co length) and the trailing media link not counted; X's weighted count (CJK and emoji
+          weigh 2) is not implemented.
+        - ``is_question`` (boolean): a ``?`` (or full-width ``？``) outside links.
+        - ``has_thread_marker`` (boolean): 🧵, a bracketed numbering ``(1/n)``/``[2/5]``, a bare ``k/``
+          token anywhere (``1/ Here we go``), ``1/5``/``1/n`` opening the text, or a numbering such as
+          ``2/5`` closing it (``24/7 support`` or ``1/2 cup`` mid-text are not thread markers).
+        - ``hour_local`` (0-23), ``weekday_local`` (0 = Monday ... 6 = Sunday), ``year`` (all Int64) and
+          ``month`` (first day of the local month, naive datetime) from ``published_at`` converted to
+          ``timezone``.
+        - ``followers_at_post`` (Float64): see :func:`interpolate_followers`; NA when ``account`` is None.
+        - ``engagement_rate`` (Float64): engagements / impressions, NA where impressions is 0 or NA.
+
+        Text features are NA where the text is NA.
+    """
+    check_columns(posts, ["published_at", "text", "media_views", "impressions", "engagements"], table="posts")
+    zone = _zone(timezone)
+    out = posts.copy()
+    # object dtype: pandas' .str methods carry less per-call overhead there than on the "string" dtype
+    text = posts["text"].astype("string").astype(object)
+
+    # str.isascii is O(1) on Python strings: non-ASCII literals (＃, ＠, ？, 🧵) are looked for only there
+    non_ascii = ~text.fillna("").map(str.isascii).to_numpy(dtype=bool)
+    has_media = _media_flags(posts)
+    # X legacy quirk: the trailing t.co link of a post with native media is the media itself.
+    media_rows = has_media.fillna(False).to_numpy(dtype=bool) & text.notna().to_numpy()
+    tail_rows = media_rows.copy()
+    if tail_rows.any():
+        tail_rows[tail_rows] = text[tail_rows].str.contains(MEDIA_TAIL_RE).to_numpy(dtype=bool)
+    body = text.copy()
+    if tail_rows.any():  # drop the media link and the whitespace before it
+        body[tail_rows] = text[tail_rows].str.replace(MEDIA_TAIL_RE, "", regex=True).str.rstrip()
+    body = _replace(body, _LINK_RE, _has(body, _LINK))  # the placeholder must not occur in the text
+
+    # text outside links: hashtags, mentions and question marks inside a link do not count
+    outside = _replace(body, HTTP_RE, _has(body, "://"), repl=_LINK)
+    bare_rows = _has(outside, ".")
+    bare_rows[bare_rows] = outside[bare_rows].str.contains(_BARE_CANDIDATE_RE).to_numpy(dtype=bool)
+    outside = _replace(outside, BARE_URL_RE, bare_rows, repl=_LINK)
+    n_urls = _count(outside, _LINK_RE, _has(outside, _LINK))
+    # every link became one placeholder: link characters = len(body) - len(outside) + n_urls
+    body_len = body.str.len().astype("Int64")
+    link_chars = body_len - outside.str.len().astype("Int64") + n_urls
+    n_chars = body_len - link_chars + URL_WEIGHT * n_urls
+
+    # Only the non-ASCII rows are scanned for emoji. There, every run of ASCII characters that no emoji
+    # contains becomes one space (which no emoji contains either): the text shrinks about tenfold and no
+    # emoji is joined to or split from another.
+    emoji_text = _replace(text, _ascii_outside_emoji(), non_ascii)
+    n_emoji = _count(emoji_text, emoji_pattern(), non_ascii)
+
+    out["n_urls"] = n_urls
+    out["has_url"] = (n_urls > 0).astype("boolean")
+    out["n_hashtags"] = _count(outside, HASHTAG_RE, _has(outside, "#") | _has(outside, "＃", non_ascii))
+    out["n_mentions"] = _count(outside, MENTION_RE, _has(outside, "@") | _has(outside, "＠", non_ascii))
+    out["n_emoji"] = n_emoji
+    out["has_emoji"] = (n_emoji > 0).astype("boolean")
+    out["has_media"] = has_media
+    out["n_chars"] = n_chars.astype("Int64")
+    question = pd.Series(
+        _has(outside, "?") | _has(outside, "？", non_ascii), index=text.index, dtype="boolean"
+    )
+    out["is_question"] = question.mask(text.isna(), pd.NA)
+    thread_rows = _has(outside, "/") | _has(outside, "🧵", non_ascii)
+    thread = _contains(outside, THREAD_RE, thread_rows)
+    thread_rows &= ~thread.fillna(False).to_numpy(dtype=bool)
+    if thread_rows.any():
+        thread[thread_rows] = outside[thread_rows].str.match(THREAD_START_RE).astype("boolean")
+    out["has_thread_marker"] = thread
+
+    published = _utc(posts["published_at"], table="posts", column="published_at")
+    local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
+    out["hour_local"] = local.dt.hour.astype("Int64")
+    out["weekday_local"] = local.dt.weekday.astype("Int64")
+    out["year"] = local.dt.year.astype("Int64")
+    out["month"] = local.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+
+    if account is not None and "followers" in account.columns:
+        out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
+    else:
+        out["followers_at_post"] = pd.Series(pd.NA, index=posts.index, dtype="Float64")
+
+    impressions = posts["impressions"].astype("Float64")
+    engagements = posts["engagements"].astype("Float64")
+    out["engagement_rate"] = (engagements / impressions.where((impressions > 0).fillna(False))).astype(
+        "Float64"
+    )
+    return out
