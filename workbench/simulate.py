@@ -1202,9 +1202,15 @@ def simulate_dataset(
     start: str | dt.date = "2020-01-01",
     end: str | dt.date = "2023-12-31",
     intervention: str | dt.date = "2022-01-01",
+    coder_error_rate: float = 0.01,
     force: bool = False,
 ) -> SimulationTruth:
     """Write a complete example dataset folder with known truth to ``out`` and return the truth.
+
+    ``coder_error_rate`` is the chance that a coder miscodes a post. The example uses 1%: its codes (is there a
+    poll, is there a graphic) are objective, and for a rare code such as a poll (≈10% of posts) every
+    single-coded false positive dilutes the estimated effect, so a larger rate would make the example test
+    the coders rather than the models. ``simulate_coding`` keeps 3% as its own default for reliability tests.
 
     Refuses to write into a non-empty folder unless ``force`` is true; then it overwrites the files it
     writes and removes monthly exports of an earlier simulation (``raw/tweet_activity_metrics_<handle>_*``)
@@ -1220,7 +1226,9 @@ def simulate_dataset(
             "(--force) to overwrite the simulated files",
             file=out,
         )
-    tables = simulate_tables(seed=seed, n_posts=n_posts, start=start, end=end, intervention=intervention)
+    tables = simulate_tables(
+        seed=seed, n_posts=n_posts, start=start, end=end, intervention=intervention, coder_error_rate=coder_error_rate
+    )
     truth, posts = tables.truth, tables.posts
 
     files: dict[str, str] = {}
