@@ -1,0 +1,658 @@
+"""Post-level models: R reference values, hand computations, simulations with known truth, warnings."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from workbench import models as wm
+from workbench.errors import InputError
+from workbench.models import (
+    TABLE_COLUMNS,
+    ModelWarning,
+    PostModels,
+    compute_vif,
+    describe_effects,
+    fit_post_models,
+)
+
+REFS = Path(__file__).resolve().parent / "results" / "models"
+PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
+
+pytestmark = pytest.mark.filterwarnings("ignore::workbench.models.ModelWarning")
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------
+
+
+def as_posts_coded(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame of plain numbers the posts_coded dtypes (boolean/Int64/Float64 with NA)."""
+    out = df.copy()
+    for c in out.columns:
+        if c.startswith("has_") or c == "is_reply":
+            out[c] = out[c].astype("boolean")
+        elif c in ("impressions", "engagements", "year") or c.startswith("n_"):
+            out[c] = out[c].astype("Int64")
+        elif c == "followers_at_post":
+            out[c] = out[c].astype("Float64")
+    return out
+
+
+@pytest.fixture(scope="module")
+def ref_data() -> pd.DataFrame:
+    return as_posts_coded(pd.read_csv(REFS / "model_data.csv", dtype={"post_id": "string"}))
+
+
+@pytest.fixture(scope="module")
+def ref_models(ref_data) -> PostModels:
+    return fit_post_models(ref_data)
+
+
+def simulate_posts(
+    n: int,
+    seed: int,
+    *,
+    effects: dict[str, float],
+    hetero: bool = True,
+    count: str = "lognormal",
+    alpha: float = 0.5,
+) -> pd.DataFrame:
+    """Posts with known log-scale effects of has_poll, has_url and n_hashtags (and controls)."""
+    rng = np.random.default_rng(seed)
+    has_poll = rng.random(n) < 0.3
+    has_url = rng.random(n) < 0.5
+    n_hashtags = rng.poisson(1.5, n)
+    year = rng.choice([2021, 2022, 2023], n)
+    followers = np.round(1000 * np.exp(0.3 * (year - 2021) + rng.normal(0, 0.3, n)))
+    eta = (
+        effects["Intercept"]
+        + effects["has_poll"] * has_poll
+        + effects["has_url"] * has_url
+        + effects["n_hashtags"] * n_hashtags
+        + effects["log_followers_at_post"] * np.log1p(followers)
+        + effects["year[2022]"] * (year == 2022)
+        + effects["year[2023]"] * (year == 2023)
+    )
+    if count == "lognormal":
+        # heteroscedastic errors, noisier for the (rarer) polls: classical SEs of has_poll would be ~30% too
+        # small here (coverage ≈ 0.83); HC3 is what keeps the CI honest
+        sd = 0.3 + 0.7 * has_poll if hetero else np.full(n, 0.5)
+        y = np.round(np.expm1(eta + rng.normal(0, 1, n) * sd))
+    else:
+        y = rng.poisson(rng.gamma(1 / alpha, np.exp(eta) * alpha))
+    return as_posts_coded(
+        pd.DataFrame(
+            {
+                "post_id": [f"s{i}" for i in range(n)],
+                "impressions": y,
+                "has_poll": has_poll.astype(int),
+                "has_url": has_url.astype(int),
+                "n_hashtags": n_hashtags,
+                "followers_at_post": followers,
+                "year": year,
+            }
+        )
+    )
+
+
+TRUTH = {
+    "Intercept": 3.0,
+    "has_poll": 0.25,
+    "has_url": -0.2,
+    "n_hashtags": 0.05,
+    "log_followers_at_post": 0.5,
+    "year[2022]": 0.1,
+    "year[2023]": -0.3,
+}
+SIM_PREDICTORS = ("has_poll", "has_url", "n_hashtags")
+
+
+def hand_design(df: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Complete cases and the design [1, predictors, log1p(followers), year dummies], written independently."""
+    cols = [outcome, *PREDICTORS, "followers_at_post", "year"]
+    d = df[cols].astype("float64").dropna()
+    years = sorted(d["year"].unique())
+    X = np.column_stack(
+        [np.ones(len(d))]
+        + [d[p].to_numpy() for p in PREDICTORS]
+        + [np.log(1 + d["followers_at_post"].to_numpy())]
+        + [(d["year"].to_numpy() == yr).astype(float) for yr in years[1:]]
+    )
+    names = ["Intercept", *PREDICTORS, "log_followers_at_post"] + [f"year[{int(yr)}]" for yr in years[1:]]
+    return X, d[outcome].to_numpy(), names
+
+
+def rows_of(table: pd.DataFrame, outcome: str, model: str) -> pd.DataFrame:
+    return table[(table["outcome"] == outcome) & (table["model"] == model)].set_index("term")
+
+
+# --------------------------------------------------------------------------------------------------
+# against R (tests/results/make_model_refs.R: lm + sandwich::vcovHC HC3, MASS::glm.nb)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["ols_log", "ols_std"])
+def test_ols_matches_r(ref_models, model):
+    ref = pd.read_csv(REFS / f"ref_{model}.csv")
+    for outcome, r in ref.groupby("outcome"):
+        ours = rows_of(ref_models.table, outcome, model)
+        assert sorted(ours.index) == sorted(r["term"])
+        ours = ours.loc[r["term"]]
+        for col in ("estimate", "std_error", "ci_low", "ci_high", "p_value"):
+            np.testing.assert_allclose(ours[col], r[col], rtol=1e-6, atol=1e-12, err_msg=f"{outcome} {col}")
+        assert (ours["n"] == r["n"].to_numpy()).all()
+        np.testing.assert_allclose(ours["r2"], r["r2"], rtol=1e-6)
+
+
+def test_negbin_matches_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_negbin.csv")
+    assert ref["score_sum_max"].max() < 1e-6  # glm.nb really converged
+    for outcome, r in ref.groupby("outcome"):
+        ours = rows_of(ref_models.table, outcome, "negbin").loc[r["term"]]
+        for col in ("estimate", "std_error", "ci_low", "ci_high", "p_value"):
+            np.testing.assert_allclose(ours[col], r[col], rtol=1e-4, atol=1e-8, err_msg=f"{outcome} {col}")
+        assert (ours["n"] == r["n"].to_numpy()).all()
+        disp = ref_models.diagnostics[outcome]["dispersion"]
+        assert disp["negbin_alpha"] == pytest.approx(r["alpha"].iloc[0], rel=1e-4)
+        # McFadden pseudo-R² against R's null glm.nb on the same posts
+        np.testing.assert_allclose(ours["pseudo_r2"], r["pseudo_r2"], rtol=1e-6)
+        np.testing.assert_allclose(
+            ours["effect_pct"].iloc[1:], 100 * np.expm1(r["estimate"].iloc[1:]), rtol=1e-4
+        )
+
+
+def test_negbin_start_values_near_r(ref_models):
+    # the glm.nb-style start values alone are already close to R's estimates; statsmodels then polishes them
+    ref = pd.read_csv(REFS / "ref_negbin.csv").query("outcome == 'engagements'")
+    model = ref_models.fits[("engagements", "negbin")].model
+    start = wm._nb2_start(model.endog, model.exog)
+    np.testing.assert_allclose(start[:-1], ref["estimate"], rtol=1e-3, atol=1e-5)
+    assert start[-1] == pytest.approx(ref["alpha"].iloc[0], rel=1e-3)
+
+
+@pytest.mark.parametrize("transparams", [False, True])
+def test_negbin_analytic_scores_match_numerical(ref_models, transparams):
+    res = ref_models.fits[("impressions", "negbin")]
+    model = res.model
+    params = np.asarray(res.params) * 1.01  # away from the optimum too
+    model._transparams = transparams
+    try:
+        if transparams:
+            params[-1] = math.log(params[-1])
+        numerical = type(model).score_obs(model, params)  # statsmodels: complex-step derivative
+        np.testing.assert_allclose(model.score_obs(params), numerical, rtol=1e-7, atol=1e-10)
+    finally:
+        model._transparams = False
+
+
+def test_vif_matches_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_vif.csv")
+    for outcome, r in ref.groupby("outcome"):
+        vif = ref_models.diagnostics[outcome]["vif"]
+        np.testing.assert_allclose([vif[t] for t in r["term"]], r["vif"], rtol=1e-8)
+        assert ref_models.diagnostics[outcome]["vif_flags"] == [
+            t for t, v in zip(r["term"], r["vif"], strict=True) if v > 5
+        ]
+
+
+# --------------------------------------------------------------------------------------------------
+# hand computations
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ols_log_hand_hc3_and_std_beta(ref_data, ref_models):
+    X, y, names = hand_design(ref_data, "engagements")
+    ly = np.log1p(y)
+    b, *_ = np.linalg.lstsq(X, ly, rcond=None)
+    e = ly - X @ b
+    XtXi = np.linalg.inv(X.T @ X)
+    h = np.einsum("ij,jk,ik->i", X, XtXi, X)
+    V = XtXi @ (X.T * (e / (1 - h)) ** 2) @ X @ XtXi
+    ours = rows_of(ref_models.table, "engagements", "ols_log").loc[names]
+    np.testing.assert_allclose(ours["estimate"], b, rtol=1e-9)
+    np.testing.assert_allclose(ours["std_error"], np.sqrt(np.diag(V)), rtol=1e-9)
+    std_beta = b[1:] * X[:, 1:].std(axis=0, ddof=1) / ly.std(ddof=1)
+    np.testing.assert_allclose(ours["std_beta"].iloc[1:], std_beta, rtol=1e-9)
+    assert np.isnan(ours.loc["Intercept", "std_beta"])
+    r2 = 1 - (e @ e) / ((ly - ly.mean()) @ (ly - ly.mean()))
+    assert ours["r2"].iloc[0] == pytest.approx(r2, rel=1e-10)
+    # effect_pct and its CI are exp-transformed estimate and CI bounds
+    slopes = ours.iloc[1:]
+    np.testing.assert_allclose(slopes["effect_pct"], 100 * (np.exp(slopes["estimate"]) - 1), rtol=1e-12)
+    np.testing.assert_allclose(slopes["effect_pct_ci_low"], 100 * (np.exp(slopes["ci_low"]) - 1), rtol=1e-12)
+    np.testing.assert_allclose(
+        slopes["effect_pct_ci_high"], 100 * (np.exp(slopes["ci_high"]) - 1), rtol=1e-12
+    )
+    tq = stats.t.ppf(0.975, len(y) - X.shape[1])
+    np.testing.assert_allclose(ours["ci_low"], b - tq * np.sqrt(np.diag(V)), rtol=1e-9)
+
+
+def test_ols_std_is_zscored_lstsq(ref_data, ref_models):
+    X, y, names = hand_design(ref_data, "impressions")
+    Z = (X[:, 1:] - X[:, 1:].mean(axis=0)) / X[:, 1:].std(axis=0, ddof=1)
+    zy = (y - y.mean()) / y.std(ddof=1)
+    beta, *_ = np.linalg.lstsq(Z, zy, rcond=None)  # no constant needed: everything is centered
+    ours = rows_of(ref_models.table, "impressions", "ols_std")
+    assert "Intercept" not in ours.index
+    ours = ours.loc[names[1:]]
+    np.testing.assert_allclose(ours["estimate"], beta, rtol=1e-9)
+    np.testing.assert_allclose(ours["std_beta"], beta, rtol=1e-12)
+    # standardized β = raw OLS slope × sd(x) / sd(y)
+    b_raw, *_ = np.linalg.lstsq(X, y, rcond=None)
+    np.testing.assert_allclose(beta, b_raw[1:] * X[:, 1:].std(axis=0, ddof=1) / y.std(ddof=1), rtol=1e-9)
+    assert ours["effect_pct"].isna().all()
+    # classical SE: sigma² (Z'Z)^-1 with n - p - 1 residual df (the constant counts)
+    e = zy - Z @ beta
+    s2 = e @ e / (len(zy) - Z.shape[1] - 1)
+    np.testing.assert_allclose(ours["std_error"], np.sqrt(np.diag(s2 * np.linalg.inv(Z.T @ Z))), rtol=1e-9)
+
+
+def holm_by_hand(p: np.ndarray) -> np.ndarray:
+    m = len(p)
+    order = np.argsort(p)
+    adj = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adj[i] = running
+    return adj
+
+
+def test_holm_within_outcome_model_over_predictors(ref_models):
+    t = ref_models.table
+    groups = list(t.groupby(["outcome", "model"]))
+    assert len(groups) == 6
+    for _key, g in groups:
+        pred = g[g["term_type"] == "predictor"]
+        assert len(pred) == len(PREDICTORS)
+        np.testing.assert_allclose(pred["p_holm"], holm_by_hand(pred["p_value"].to_numpy()), rtol=1e-12)
+        assert g.loc[g["term_type"] != "predictor", "p_holm"].isna().all()
+
+
+def test_table_contract(ref_models):
+    t = ref_models.table
+    assert list(t.columns[:12]) == [
+        "outcome",
+        "model",
+        "term",
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "std_beta",
+        "effect_pct",
+        "n",
+        "r2",
+    ]
+    assert list(t.columns) == list(TABLE_COLUMNS)
+    assert set(t["model"]) == {"ols_log", "ols_std", "negbin"}
+    assert set(t["term_type"]) == {"predictor", "control", "intercept"}
+    assert set(t.loc[t["term_type"] == "control", "term"]) == {
+        "log_followers_at_post",
+        "year[2021]",
+        "year[2022]",
+    }
+    assert set(t.loc[t["term_type"] == "predictor", "term"]) == set(PREDICTORS)
+    assert t.loc[t["model"] == "negbin", "r2"].isna().all()
+    assert t.loc[t["model"] == "negbin", "pseudo_r2"].between(0, 1).all()
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    assert set(ref_models.fits) == {
+        (o, m) for o in ("impressions", "engagements") for m in ("ols_log", "ols_std", "negbin")
+    }
+
+
+def test_input_not_mutated(ref_data):
+    before = ref_data.copy()
+    fit_post_models(ref_data, models=("ols_log",))
+    pd.testing.assert_frame_equal(ref_data, before)
+
+
+def test_compute_vif_against_hand_regressions():
+    rng = np.random.default_rng(3)
+    n = 300
+    a = rng.normal(size=n)
+    b = 0.8 * a + rng.normal(scale=0.5, size=n)
+    c = rng.random(n) < 0.3
+    d = a - b + rng.normal(scale=0.2, size=n)
+    design = pd.DataFrame({"Intercept": 1.0, "a": a, "b": b, "c": c.astype(float), "d": d})
+    vif = compute_vif(design)
+    assert list(vif.index) == ["a", "b", "c", "d"]
+    X = design.to_numpy()
+    for j, name in enumerate(design.columns[1:], start=1):
+        others = np.delete(X, j, axis=1)  # includes the constant
+        coef, *_ = np.linalg.lstsq(others, X[:, j], rcond=None)
+        resid = X[:, j] - others @ coef
+        r2 = 1 - resid @ resid / ((X[:, j] - X[:, j].mean()) @ (X[:, j] - X[:, j].mean()))
+        assert vif[name] == pytest.approx(1 / (1 - r2), rel=1e-9)
+    assert vif["d"] > 5  # d is nearly a − b
+    # a design passed without its constant gives the same (centered) VIF
+    pd.testing.assert_series_equal(compute_vif(design.drop(columns="Intercept")), vif)
+
+
+def test_compute_vif_exact_collinearity_and_na():
+    design = pd.DataFrame({"const": 1.0, "x": [1.0, 2, 3, 4, 5], "z": [2.0, 1, 4, 3, 5]})
+    design["w"] = design["x"] + 2 * design["z"]
+    vif = compute_vif(design)
+    assert math.isinf(vif["w"]) and math.isinf(vif["x"])
+    with pytest.raises(InputError, match="NA in columns \\['x'\\]"):
+        compute_vif(design.assign(x=[1.0, np.nan, 3, 4, 5]))
+
+
+# --------------------------------------------------------------------------------------------------
+# simulation with known truth
+# --------------------------------------------------------------------------------------------------
+
+
+def test_recovers_known_effects_ols_log():
+    df = simulate_posts(6000, seed=11, effects=TRUTH)
+    t = fit_post_models(df, outcomes=("impressions",), predictors=SIM_PREDICTORS, models=("ols_log",)).table
+    est = t.set_index("term")
+    for term, true in TRUTH.items():
+        assert abs(est.loc[term, "estimate"] - true) < 4 * est.loc[term, "std_error"], term
+    for term in SIM_PREDICTORS:
+        assert est.loc[term, "std_error"] < 0.05
+    poll = est.loc["has_poll"]
+    assert poll["effect_pct"] == pytest.approx(100 * (math.exp(0.25) - 1), abs=6)
+
+
+def test_recovers_known_effects_negbin():
+    df = simulate_posts(4000, seed=5, effects=TRUTH, count="negbin", alpha=0.5)
+    pm = fit_post_models(df, outcomes=("impressions",), predictors=SIM_PREDICTORS, models=("negbin",))
+    est = pm.table.set_index("term")
+    for term, true in TRUTH.items():
+        assert abs(est.loc[term, "estimate"] - true) < 4 * est.loc[term, "std_error"], term
+    alpha = pm.diagnostics["impressions"]["dispersion"]["negbin_alpha"]
+    lo, hi = pm.diagnostics["impressions"]["dispersion"]["negbin_alpha_ci"]
+    assert lo < 0.5 < hi and alpha == pytest.approx(0.5, abs=0.06)
+
+
+def coverage(n_seeds: int, n_posts: int, model: str, count: str) -> dict[str, float]:
+    hits = {t: 0 for t in SIM_PREDICTORS}
+    for seed in range(n_seeds):
+        df = simulate_posts(n_posts, seed=1000 + seed, effects=TRUTH, count=count)
+        t = fit_post_models(df, outcomes=("impressions",), predictors=SIM_PREDICTORS, models=(model,)).table
+        t = t.set_index("term")
+        for term in hits:
+            hits[term] += t.loc[term, "ci_low"] <= TRUTH[term] <= t.loc[term, "ci_high"]
+    return {t: h / n_seeds for t, h in hits.items()}
+
+
+def test_ols_log_hc3_ci_coverage():
+    # heteroscedastic errors (sd depends on has_poll): HC3 CIs should still cover about 95%
+    cov = coverage(200, 300, "ols_log", "lognormal")
+    for term, c in cov.items():
+        assert 0.90 <= c <= 0.99, (term, c)
+
+
+@pytest.mark.slow
+def test_coverage_large():
+    for term, c in coverage(1000, 300, "ols_log", "lognormal").items():
+        assert 0.93 <= c <= 0.97, (term, c)
+    for term, c in coverage(300, 400, "negbin", "negbin").items():
+        assert 0.91 <= c <= 0.98, (term, c)
+
+
+# --------------------------------------------------------------------------------------------------
+# warnings and awkward input
+# --------------------------------------------------------------------------------------------------
+
+
+def small_posts(n: int = 120, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return as_posts_coded(
+        pd.DataFrame(
+            {
+                "impressions": rng.poisson(200, n),
+                "engagements": rng.poisson(10, n),
+                "has_poll": rng.random(n) < 0.4,
+                "has_url": rng.random(n) < 0.5,
+                "n_hashtags": rng.poisson(1, n),
+                "followers_at_post": rng.integers(500, 900, n),
+                "year": rng.choice([2021, 2022], n),
+            }
+        )
+    )
+
+
+def test_absent_predictor_warns_and_is_dropped():
+    df = small_posts()
+    with pytest.warns(ModelWarning, match="Predictor 'has_gif' is not a column of posts_coded"):
+        pm = fit_post_models(df, predictors=("has_poll", "has_gif"), models=("ols_log",))
+    assert "has_gif" not in set(pm.table["term"])
+    assert any("has_gif" in w for w in pm.warnings)
+
+
+def test_all_na_and_constant_predictors_dropped():
+    df = small_posts().assign(
+        has_emoji=pd.array([pd.NA] * 120, dtype="boolean"),
+        has_graphic=pd.array([True] * 120, dtype="boolean"),
+    )
+    with pytest.warns(ModelWarning) as rec:
+        pm = fit_post_models(df, predictors=("has_poll", "has_emoji", "has_graphic"), models=("ols_log",))
+    msgs = [str(r.message) for r in rec]
+    assert any("'has_emoji' is entirely NA" in m for m in msgs)
+    assert any("'has_graphic' is constant (every post has True)" in m for m in msgs)
+    assert set(pm.table.loc[pm.table["term_type"] == "predictor", "term"]) == {"has_poll"}
+    assert pm.diagnostics["impressions"]["n"] == 120  # the all-NA predictor does not empty the sample
+
+
+def test_rare_level_warns():
+    df = small_posts()
+    poll = np.zeros(120, dtype=bool)
+    poll[:6] = True
+    df["has_poll"] = pd.array(poll, dtype="boolean")
+    with pytest.warns(
+        ModelWarning, match=r"impressions: only 6 of 120 posts with 'has_poll' \(fewer than 10\)"
+    ):
+        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert "has_poll" in set(pm.table["term"])
+    assert "rare level: has_poll (with: 6)" in pm.diagnostics["impressions"]["flags"]
+
+
+def test_na_rows_dropped_and_counted():
+    df = small_posts()
+    df.loc[[0, 1, 2], "impressions"] = pd.NA
+    df.loc[[2, 3], "has_url"] = pd.NA
+    df.loc[[4], "followers_at_post"] = pd.NA
+    with pytest.warns(
+        ModelWarning,
+        match=r"impressions: 5 of 120 posts dropped for missing values "
+        r"\(impressions is NA: 3, has_url is NA: 2, followers_at_post is NA: 1\)",
+    ):
+        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log", "negbin"))
+    d = pm.diagnostics["impressions"]
+    assert (d["n"], d["n_total"], d["n_dropped"]) == (115, 120, 5)
+    assert d["dropped"] == {"impressions is NA": 3, "has_url is NA": 2, "followers_at_post is NA": 1}
+    assert (pm.table.loc[pm.table["outcome"] == "impressions", "n"] == 115).all()
+    # engagements loses only the rows with NA predictors/controls
+    assert pm.diagnostics["engagements"]["n"] == 117
+    # the same fit as on the complete rows by hand
+    keep = df.dropna(subset=["impressions", "has_url", "followers_at_post"])
+    ref = fit_post_models(
+        keep, outcomes=("impressions",), predictors=("has_poll", "has_url"), models=("ols_log",)
+    )
+    np.testing.assert_allclose(
+        rows_of(pm.table, "impressions", "ols_log")["estimate"],
+        ref.table.set_index("term")["estimate"],
+        rtol=1e-12,
+    )
+
+
+def test_all_na_control_dropped_and_single_year_dropped():
+    df = small_posts().assign(followers_at_post=pd.array([pd.NA] * 120, dtype="Float64"), year=2022)
+    df["year"] = df["year"].astype("Int64")
+    with pytest.warns(ModelWarning) as rec:
+        pm = fit_post_models(df, predictors=("has_poll",), models=("ols_log",))
+    msgs = [str(r.message) for r in rec]
+    assert any("Control 'followers_at_post' is entirely NA; dropped" in m for m in msgs)
+    assert any("Control 'year' is constant" in m for m in msgs)
+    assert set(pm.table["term"]) == {"Intercept", "has_poll"}
+
+
+def test_year_constant_after_na_drop_and_collinear_predictor():
+    df = small_posts()
+    df["n_links"] = df["has_url"].astype("Int64")  # same information as has_url
+    df.loc[df["year"] == 2021, "impressions"] = pd.NA
+    with pytest.warns(ModelWarning) as rec:
+        pm = fit_post_models(df, predictors=("has_poll", "has_url", "n_links"), models=("ols_log",))
+    msgs = [str(r.message) for r in rec]
+    assert any("impressions: control 'year' has a single value" in m for m in msgs)
+    assert any("'n_links' is an exact linear combination" in m for m in msgs)
+    assert "year[2022]" in set(rows_of(pm.table, "engagements", "ols_log").index)
+    assert "year[2022]" not in set(rows_of(pm.table, "impressions", "ols_log").index)
+
+
+def test_categorical_predictor_enters_as_dummies():
+    df = small_posts()
+    df["tone"] = pd.Series(
+        np.random.default_rng(0).choice(["neutral", "positive", "alarm"], 120), dtype="string"
+    )
+    pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll", "tone"), models=("ols_log",))
+    assert {"tone[neutral]", "tone[positive]"} <= set(pm.table["term"])  # 'alarm' is the reference
+    assert pm.diagnostics["impressions"]["reference_levels"] == {"tone": "alarm", "year": "2021"}
+    assert len(pm.table.query("term_type == 'predictor'")) == 3
+
+
+def test_missing_outcome_and_unknown_model():
+    df = small_posts().drop(columns="engagements")
+    with pytest.warns(ModelWarning, match="Outcome 'engagements' is not a column"):
+        pm = fit_post_models(df, predictors=("has_poll",), models=("ols_log",))
+    assert set(pm.table["outcome"]) == {"impressions"}
+    df["engagements"] = pd.array([pd.NA] * 120, dtype="Int64")
+    with pytest.warns(ModelWarning, match="Outcome 'engagements' is entirely NA"):
+        fit_post_models(df, predictors=("has_poll",), models=("ols_log",))
+    with pytest.raises(InputError, match=r"unknown model\(s\) \['poisson'\]"):
+        fit_post_models(df, models=("poisson",))
+
+
+def test_nothing_usable_gives_empty_table():
+    df = small_posts()
+    pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_gif",))
+    assert pm.table.empty and list(pm.table.columns) == list(TABLE_COLUMNS)
+    assert pm.warnings[1] == "No usable predictor left (see the warnings above); no models fitted."
+    df["impressions"] = pd.array([7] * 120, dtype="Int64")
+    with pytest.warns(ModelWarning, match=r"impressions: every used post has the same value \(7\)"):
+        pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",))
+    assert pm.table.empty
+    with pytest.warns(ModelWarning, match=r"only 3 usable posts for \d coefficients; not modelled"):
+        fit_post_models(
+            small_posts().iloc[:3], outcomes=("impressions",), predictors=("has_poll", "has_url"), controls=()
+        )
+
+
+def test_negbin_on_poisson_counts_explains_itself():
+    # Poisson counts: the NB dispersion runs to 0 and the fit is refused with a reason, not a crash
+    rng = np.random.default_rng(8)
+    df = small_posts(300).assign(impressions=pd.array(rng.poisson(50, 300), dtype="Int64"))
+    with pytest.warns(ModelWarning, match=r"not overdispersed \(variance/mean = 0\.\d\d\)"):
+        pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",), models=("negbin",))
+    assert pm.table.empty or (pm.table["model"] == "negbin").all()
+
+
+def test_negbin_failure_is_a_warning_not_a_crash(monkeypatch):
+    def explode(self, *args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(wm.sm.NegativeBinomial, "fit", explode)
+    with pytest.warns(ModelWarning, match="negative binomial model did not converge .*LinAlgError"):
+        pm = fit_post_models(small_posts(), predictors=("has_poll",), models=("ols_log", "negbin"))
+    assert set(pm.table["model"]) == {"ols_log"}
+    assert pm.diagnostics["impressions"]["converged"]["negbin"] is False
+
+
+# --------------------------------------------------------------------------------------------------
+# describe_effects
+# --------------------------------------------------------------------------------------------------
+
+
+def effect_row(term, b, lo, hi, p, p_holm, term_type="predictor", model="ols_log"):
+    return {
+        "outcome": "impressions",
+        "model": model,
+        "term": term,
+        "estimate": b,
+        "std_error": 0.1,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": p,
+        "std_beta": np.nan,
+        "effect_pct": 100 * math.expm1(b),
+        "n": 500,
+        "r2": 0.2,
+        "p_holm": p_holm,
+        "term_type": term_type,
+        "effect_pct_ci_low": 100 * math.expm1(lo),
+        "effect_pct_ci_high": 100 * math.expm1(hi),
+    }
+
+
+def test_describe_effects_sentences():
+    ln = math.log
+    table = pd.DataFrame(
+        [
+            effect_row("Intercept", 3.0, 2.8, 3.2, 0.0, np.nan, "intercept"),
+            effect_row("has_poll", ln(1.32), ln(1.18), ln(1.47), 1e-5, 1e-4),
+            effect_row("has_url", ln(0.8), ln(0.7), ln(0.9), 1e-4, 5e-4),
+            effect_row("has_emoji", ln(1.05), ln(0.9), ln(1.25), 0.4, 0.8),
+            effect_row("n_hashtags", ln(1.1), ln(1.05), ln(1.15), 0.001, 0.004),
+            effect_row("has_graphic", ln(1.2), ln(1.01), ln(1.4), 0.03, 0.09),  # significant only unadjusted
+            effect_row("log_followers_at_post", 0.5, 0.4, 0.6, 1e-9, np.nan, "control"),
+            effect_row("year[2022]", 0.1, 0.0, 0.2, 0.05, np.nan, "control"),
+        ]
+    )
+    s = describe_effects(table, outcome="impressions")
+    hold = "holding the other features, audience size and year fixed."
+    assert s == [
+        f"Posts with a poll received 32% more impressions (95% CI 18% to 47%), {hold}",
+        f"Posts with a link received 20% fewer impressions (95% CI 10% to 30% fewer), {hold}",
+        "No detectable difference in impressions for posts with an emoji; the data are compatible with "
+        "−10% to +25%.",
+        f"Each additional hashtag was associated with 10% more impressions (95% CI 5.0% to 15%), {hold}",
+        "No detectable difference in impressions for posts with a graphic; the data are compatible with "
+        "+1.0% to +40%.",
+    ]
+    # without p_holm the raw p decides; with alpha 0.1 the Holm p of has_graphic is significant
+    assert (
+        "Posts with a graphic received 20% more"
+        in describe_effects(table.drop(columns="p_holm"), outcome="impressions")[4]
+    )
+    assert describe_effects(table, outcome="impressions", alpha=0.1)[4].startswith("Posts with a graphic")
+
+
+def test_describe_effects_on_fitted_models(ref_models):
+    for model in ("ols_log", "negbin", "ols_std"):
+        s = describe_effects(ref_models.table, outcome="impressions", model=model)
+        assert len(s) == len(PREDICTORS)
+        assert all(x.endswith(".") for x in s)
+    s = describe_effects(ref_models.table, outcome="engagements", model="ols_std")
+    assert "standardized β" in s[0]
+    with pytest.raises(InputError, match="no rows for outcome 'likes'"):
+        describe_effects(ref_models.table, outcome="likes")
+    no_negbin = ref_models.table[ref_models.table["model"] != "negbin"]
+    assert describe_effects(no_negbin, outcome="impressions", model="negbin") == []
+
+
+@pytest.mark.parametrize(
+    ("term", "phrase"),
+    [
+        ("has_poll", "Posts with a poll"),
+        ("has_graphic", "Posts with a graphic"),
+        ("has_url", "Posts with a link"),
+        ("has_emoji", "Posts with an emoji"),
+        ("has_alt_text", "Posts with an alt text"),
+        ("n_hashtags", "Each additional hashtag"),
+        ("n_mentions", "Each additional mention"),
+        ("n_urls", "Each additional link"),
+    ],
+)
+def test_feature_phrases(term, phrase):
+    table = pd.DataFrame([effect_row(term, 0.3, 0.2, 0.4, 1e-6, 1e-6)])
+    assert describe_effects(table, outcome="impressions")[0].startswith(phrase + " ")

@@ -1,0 +1,921 @@
+"""Post-level models: how post features relate to impressions and engagements (DESIGN.md §6).
+
+Three models per outcome, all on the same complete-case sample of posts:
+
+``ols_log`` (primary)
+    OLS of ``log1p(outcome)`` on the predictors and controls with HC3 standard errors; coefficients are
+    reported as a percentage difference, ``effect_pct = 100·(exp(b) − 1)``, with the 95% CI transformed
+    the same way, and as a standardized β.
+``ols_std`` (the published form)
+    OLS of the *raw* outcome with the outcome and every regressor z-scored and classical (non-robust)
+    standard errors, as the original study did in SPSS. ``estimate`` is the standardized coefficient. It is
+    kept so that users can compare with the published numbers; it is not our primary model (raw counts are
+    heavily skewed, so its errors are neither normal nor homoscedastic).
+``negbin``
+    Negative binomial (NB2) regression of the raw count with the dispersion α estimated by maximum
+    likelihood and robust (HC0 sandwich) standard errors: the count-model check. ``effect_pct`` is the
+    incidence-rate ratio − 1, in %.
+
+How the controls enter
+----------------------
+``followers_at_post``
+    as ``log_followers_at_post = log(1 + followers_at_post)``: reach scales multiplicatively with audience
+    size, so on the log outcome scale the log of the audience is the natural (elasticity) form; ``1 +``
+    keeps accounts with zero followers.
+``year``
+    as categories ``year[2021]``, ``year[2022]``, … (treatment coding, the earliest year in the sample is the
+    reference). Platform changes (ranking algorithms, the 2023 X changes) shift reach in steps rather than
+    along a straight line, and a handful of year dummies costs little at post level.
+other controls
+    booleans as 0/1, numbers linearly, text/categorical columns as dummies ``name[level]``.
+
+Predictors enter the same way (booleans as 0/1, counts linearly, categorical codes as dummies with the first
+level in sorted order as reference).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings as pywarnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import optimize, special
+
+from .errors import InputError
+
+MODELS = ("ols_log", "ols_std", "negbin")
+
+#: regression.csv contract columns (DESIGN.md §5), in order.
+CONTRACT_COLUMNS = (
+    "outcome",
+    "model",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "std_beta",
+    "effect_pct",
+    "n",
+    "r2",
+)
+#: columns appended after the contract columns.
+EXTRA_COLUMNS = ("p_holm", "term_type", "effect_pct_ci_low", "effect_pct_ci_high", "pseudo_r2")
+TABLE_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+
+DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
+DEFAULT_CONTROLS = ("followers_at_post", "year")
+
+#: a binary predictor with fewer posts than this in either level gets a warning.
+MIN_LEVEL_POSTS = 10
+#: VIF above this is flagged in the diagnostics.
+VIF_FLAG = 5.0
+CONF_LEVEL = 0.95
+
+
+class ModelWarning(UserWarning):
+    """A problem with the data of a model that does not stop the fit (a dropped predictor, dropped rows...)."""
+
+
+@dataclass
+class PostModels:
+    """Fitted post-level models.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Tidy regression table: the ``regression.csv`` contract columns, then ``p_holm``, ``term_type``,
+        ``effect_pct_ci_low``, ``effect_pct_ci_high`` and ``pseudo_r2`` (McFadden, negbin only).
+    warnings : list of str
+        Everything the analyst should know: dropped predictors/controls, rows dropped for NA, rare levels,
+        models that did not converge.
+    diagnostics : dict
+        Per outcome: ``n``, ``n_total``, ``n_dropped``, ``dropped`` (reason → rows), ``terms`` (term →
+        term_type), ``reference_levels`` (categorical column → reference level, e.g. ``{"year": "2020"}``),
+        ``vif`` (term → value), ``vif_flags``, ``flags``, ``dispersion`` (mean, variance, variance_to_mean,
+        negbin_alpha, negbin_alpha_ci), ``converged`` (model → bool).
+    fits : dict
+        ``(outcome, model)`` → statsmodels results object (not serialized).
+    """
+
+    table: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)
+    fits: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Design matrix
+# --------------------------------------------------------------------------------------------------
+
+
+def _warn(messages: list[str], message: str) -> None:
+    messages.append(message)
+    pywarnings.warn(message, ModelWarning, stacklevel=3)
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    """True for category/text columns (entered as dummies); object columns of bools or numbers are numeric."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return True
+    if pd.api.types.is_object_dtype(s.dtype):
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        return kind not in ("boolean", "integer", "floating", "mixed-integer-float", "decimal", "empty")
+    return pd.api.types.is_string_dtype(s.dtype)
+
+
+def _numeric(s: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN for NA (booleans as 0/1)."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    try:
+        return pd.to_numeric(s).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"expected a number, boolean or category column, found {s.dtype}", column=s.name
+        ) from exc
+
+
+def _screen_columns(posts: pd.DataFrame, names, *, role: str, messages: list[str]) -> list[str]:
+    """Keep the columns of ``names`` that exist, are not entirely NA and are not constant."""
+    kept = []
+    for name in dict.fromkeys(names):
+        if name not in posts.columns:
+            _warn(
+                messages,
+                f"{role.capitalize()} {name!r} is not a column of posts_coded; dropped from the "
+                f"models. Columns starting with has_/n_: "
+                f"{[c for c in posts.columns if c.startswith(('has_', 'n_'))]}",
+            )
+            continue
+        col = posts[name]
+        if col.isna().all():
+            _warn(messages, f"{role.capitalize()} {name!r} is entirely NA; dropped from the models.")
+            continue
+        values = col.dropna().unique()
+        if len(values) < 2:
+            _warn(
+                messages,
+                f"{role.capitalize()} {name!r} is constant (every post has {values[0]}); "
+                f"dropped from the models.",
+            )
+            continue
+        kept.append(name)
+    return kept
+
+
+def _usable_mask(posts: pd.DataFrame, outcome: str, columns: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows usable for a fit of ``outcome``: no NA anywhere used; returns the mask and NA counts per reason."""
+    reasons: dict[str, int] = {}
+    ok = np.ones(len(posts), dtype=bool)
+    y = _numeric(posts[outcome])
+    bad = np.isnan(y)
+    reasons[f"{outcome} is NA"] = int(bad.sum())
+    neg = ~bad & (y < 0)
+    reasons[f"{outcome} is negative"] = int(neg.sum())
+    ok &= ~bad & ~neg
+    for name in columns:
+        na = posts[name].isna().to_numpy()
+        if name == "followers_at_post":
+            with np.errstate(invalid="ignore"):
+                neg = ~na & (_numeric(posts[name]) < 0)
+            reasons["followers_at_post is negative"] = int(neg.sum())
+            ok &= ~neg
+        reasons[f"{name} is NA"] = int(na.sum())
+        ok &= ~na
+    return ok, {k: v for k, v in reasons.items() if v}
+
+
+def _encode(sample: pd.DataFrame, name: str, *, role: str) -> tuple[pd.DataFrame, str | None]:
+    """The design columns of one predictor or control; also the reference level of a categorical one."""
+    col = sample[name]
+    if role == "control" and name == "followers_at_post":
+        return pd.DataFrame({"log_followers_at_post": np.log1p(_numeric(col))}, index=sample.index), None
+    if (role == "control" and name == "year") or (
+        _is_categorical(col) and not pd.api.types.is_bool_dtype(col.dtype)
+    ):
+        values = col.astype("Int64") if name == "year" else col.astype("string")
+        levels = sorted(values.unique().tolist())
+        out = pd.DataFrame(
+            {f"{name}[{lev}]": (values == lev).to_numpy(dtype="float64") for lev in levels[1:]},
+            index=sample.index,
+        )
+        return out, str(levels[0])
+    return pd.DataFrame({name: _numeric(col)}, index=sample.index), None
+
+
+def _build_design(
+    sample: pd.DataFrame, predictors: list[str], controls: list[str], *, outcome: str, messages: list[str]
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """Design matrix without constant, term → term_type, and categorical column → its reference level."""
+    parts, term_type, references = [], {}, {}
+    for role, names in (("predictor", predictors), ("control", controls)):
+        for name in names:
+            cols, ref = _encode(sample, name, role=role)
+            if cols.shape[1] == 0:
+                _warn(
+                    messages,
+                    f"{outcome}: {role} {name!r} has a single value in the posts used for this "
+                    f"outcome; dropped.",
+                )
+                continue
+            for c in cols.columns:
+                term_type[c] = role
+            if ref is not None:
+                references[name] = ref
+            parts.append(cols)
+    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=sample.index)
+    # Constant within this sample (possible after dropping NA rows).
+    for c in list(X.columns):
+        v = X[c].to_numpy()
+        if v.size and np.all(v == v[0]):
+            _warn(
+                messages,
+                f"{outcome}: {term_type[c]} term {c!r} is constant in the {len(v)} posts used "
+                f"for this outcome (every value {v[0]:g}); dropped.",
+            )
+            X = X.drop(columns=c)
+    # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
+    dependent = _dependent_columns(X.to_numpy(dtype="float64"))
+    for j in dependent:
+        c = X.columns[j]
+        _warn(
+            messages,
+            f"{outcome}: {term_type[c]} term {c!r} is an exact linear combination of the terms "
+            f"before it; dropped.",
+        )
+    X = X.drop(columns=[X.columns[j] for j in dependent])
+    return X, {c: term_type[c] for c in X.columns}, references
+
+
+def _dependent_columns(X: np.ndarray, tol: float = 1e-9) -> list[int]:
+    """Indices of columns that are (numerically) linear combinations of earlier columns and the constant."""
+    if X.shape[1] == 0:
+        return []
+    Xc = X - X.mean(axis=0)
+    sd = Xc.std(axis=0)
+    sd[sd == 0] = 1.0
+    Xc = Xc / sd
+    G = Xc.T @ Xc / len(X)
+    kept: list[int] = []
+    dependent = []
+    for j in range(X.shape[1]):
+        if kept:
+            g = G[np.ix_(kept, kept)]
+            coef = np.linalg.lstsq(g, G[kept, j], rcond=None)[0]
+            resid = G[j, j] - G[j, kept] @ coef
+        else:
+            resid = G[j, j]
+        if resid < tol:
+            dependent.append(j)
+        else:
+            kept.append(j)
+    return dependent
+
+
+def compute_vif(design: pd.DataFrame) -> pd.Series:
+    """Return the variance inflation factor of every non-constant column of a design matrix.
+
+    Parameters
+    ----------
+    design : DataFrame
+        Regressors as numbers, *including* the constant column (a column named ``Intercept``/``const`` or
+        any column with a single value). If the design has no constant, one is added: a VIF computed
+        without it measures uncentered R² and is meaningless.
+
+    Returns
+    -------
+    Series
+        Term → VIF, in the design's column order, constant columns omitted. ``inf`` for a column that is an
+        exact linear combination of the others. Values above 5 deserve a look (``VIF_FLAG``).
+
+    Notes
+    -----
+    VIF_j = 1 / (1 − R²_j), where R²_j is the R² of regressing column j on all other columns and the
+    constant. Computed from the centered cross-product matrix (one pass over the rows), so it costs
+    O(n·p²) however many columns there are.
+    """
+    X = design.astype("float64")
+    if X.isna().any().any():
+        bad = X.columns[X.isna().any()].tolist()
+        raise InputError(f"compute_vif: the design has NA in columns {bad}; drop incomplete rows first")
+    arr = X.to_numpy()
+    constant = np.all(arr == arr[:1], axis=0) if len(arr) else np.ones(arr.shape[1], dtype=bool)
+    cols = [c for c, is_const in zip(X.columns, constant, strict=True) if not is_const]
+    Z = arr[:, ~constant]
+    Z = Z - Z.mean(axis=0)
+    C = Z.T @ Z
+    out = {}
+    for j, name in enumerate(cols):
+        others = [k for k in range(len(cols)) if k != j]
+        tss = C[j, j]
+        if others:
+            coef = np.linalg.lstsq(C[np.ix_(others, others)], C[others, j], rcond=None)[0]
+            ess = float(C[j, others] @ coef)
+        else:
+            ess = 0.0
+        rss = tss - ess
+        out[name] = math.inf if rss <= 1e-12 * tss else tss / rss
+    return pd.Series(out, dtype="float64", name="vif")
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------
+
+
+def _rows(
+    res,
+    *,
+    outcome: str,
+    model: str,
+    term_type: dict[str, str],
+    n: int,
+    r2: float,
+    std_beta: dict[str, float] | None,
+    effect: bool,
+    pseudo_r2: float = np.nan,
+    skip_intercept: bool = False,
+) -> pd.DataFrame:
+    params = pd.Series(res.params)
+    ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))
+    terms = [t for t in params.index if t in term_type or t == "Intercept"]
+    idx = [list(params.index).index(t) for t in terms]
+    est = params.to_numpy()[idx]
+    rows = pd.DataFrame(
+        {
+            "outcome": outcome,
+            "model": model,
+            "term": terms,
+            "estimate": est,
+            "std_error": np.asarray(res.bse)[idx],
+            "ci_low": ci[idx, 0],
+            "ci_high": ci[idx, 1],
+            "p_value": np.asarray(res.pvalues)[idx],
+            "std_beta": [np.nan if std_beta is None else std_beta.get(t, np.nan) for t in terms],
+            "effect_pct": np.nan,
+            "n": n,
+            "r2": r2,
+            "p_holm": np.nan,
+            "term_type": [term_type.get(t, "intercept") for t in terms],
+            "effect_pct_ci_low": np.nan,
+            "effect_pct_ci_high": np.nan,
+            "pseudo_r2": pseudo_r2,
+        }
+    )
+    if effect:
+        slope = rows["term_type"] != "intercept"
+        rows.loc[slope, "effect_pct"] = 100 * np.expm1(rows.loc[slope, "estimate"])
+        rows.loc[slope, "effect_pct_ci_low"] = 100 * np.expm1(rows.loc[slope, "ci_low"])
+        rows.loc[slope, "effect_pct_ci_high"] = 100 * np.expm1(rows.loc[slope, "ci_high"])
+    if skip_intercept:
+        rows = rows[rows["term_type"] != "intercept"]
+    pred = (rows["term_type"] == "predictor") & rows["p_value"].notna()
+    if pred.any():
+        rows.loc[pred, "p_holm"] = _holm(rows.loc[pred, "p_value"].to_numpy())
+    return rows
+
+
+def _with_intercept(X: pd.DataFrame) -> pd.DataFrame:
+    exog = X.copy()
+    exog.insert(0, "Intercept", 1.0)
+    return exog
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (Holm 1979)."""
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]).clip(max=1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def _fit_ols_log(y: np.ndarray, X: pd.DataFrame):
+    exog = _with_intercept(X)
+    return sm.OLS(np.log1p(y), exog).fit(cov_type="HC3", use_t=True)
+
+
+def _zscore(a: np.ndarray) -> np.ndarray:
+    return (a - a.mean(axis=0)) / a.std(axis=0, ddof=1)
+
+
+def _fit_ols_std(y: np.ndarray, X: pd.DataFrame):
+    Z = pd.DataFrame(_zscore(X.to_numpy(dtype="float64")), columns=X.columns, index=X.index)
+    exog = _with_intercept(Z)
+    return sm.OLS(_zscore(y), exog).fit()
+
+
+def _nb2_score_obs(model):
+    """Analytic per-observation score of statsmodels' NB2 model in (β, α) (or (β, log α) while fitting)."""
+
+    def score_obs(params):
+        params = np.asarray(params, dtype="float64")
+        alpha = math.exp(params[-1]) if model._transparams else params[-1]
+        y, X = model.endog, model.exog
+        mu = np.exp(X @ params[:-1])
+        r = 1.0 / alpha
+        s_beta = X * ((y - mu) / (1.0 + alpha * mu))[:, None]
+        d_r = special.digamma(y + r) - special.digamma(r) + np.log(r / (r + mu)) + (mu - y) / (r + mu)
+        s_alpha = -d_r / alpha**2
+        if model._transparams:
+            s_alpha = s_alpha * alpha
+        return np.column_stack([s_beta, s_alpha])
+
+    return score_obs
+
+
+def _nb2_start(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50, tol: float = 1e-6) -> np.ndarray | None:
+    """Approximate NB2 estimates (β, α) to start statsmodels' Newton iterations from.
+
+    Alternates IRLS for β at fixed θ = 1/α with Newton steps for log θ at fixed β, as ``MASS::glm.nb``
+    does. The sums over digamma/trigamma terms of y are taken over the distinct values of y, so an
+    iteration costs a few passes over the rows. Returns None when it does not settle (statsmodels then
+    starts from its own Poisson fit).
+    """
+    values, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    beta = np.linalg.lstsq(X, np.log(y + 0.5), rcond=None)[0]
+    log_theta = 0.0
+    for _ in range(max_iter):
+        eta = np.clip(X @ beta, -50, 50)
+        mu = np.exp(eta)
+        for _ in range(3):  # Newton in log θ, profile over θ at this β
+            th = math.exp(log_theta)
+            w = th + mu
+            g = (
+                counts @ special.digamma(values + th)
+                - len(y) * special.digamma(th)
+                + np.sum(np.log(th) + 1.0 - np.log(w) - (y + th) / w)
+            )
+            h = (
+                counts @ special.polygamma(1, values + th)
+                - len(y) * special.polygamma(1, th)
+                + np.sum(1.0 / th - 1.0 / w + (y - mu) / w**2)
+            )
+            # derivative in log θ: g·θ, curvature g·θ + h·θ²
+            d1, d2 = g * th, g * th + h * th * th
+            step = -d1 / d2 if d2 < 0 else math.copysign(1.0, d1)
+            log_theta = float(np.clip(log_theta + np.clip(step, -2.0, 2.0), -15.0, 15.0))
+        th = math.exp(log_theta)
+        weights = mu / (1.0 + mu / th)
+        z = eta + (y - mu) / mu
+        XtW = X.T * weights
+        new_beta = np.linalg.solve(XtW @ X, XtW @ z)
+        change = np.max(np.abs(new_beta - beta))
+        beta = new_beta
+        if not np.all(np.isfinite(beta)):
+            return None
+        if change < tol:
+            return np.r_[beta, 1.0 / th]
+    return None
+
+
+def _fit_negbin(y: np.ndarray, X: pd.DataFrame):
+    """NB2 by ML with HC0 sandwich errors; returns (results, None) or (None, reason)."""
+    exog = _with_intercept(X)
+    model = sm.NegativeBinomial(y, exog, loglike_method="nb2")
+    # statsmodels differentiates the log-likelihood numerically (complex step) for the per-post scores the
+    # sandwich needs: ~10 s at a million posts. The analytic NB2 score gives the same matrix in 0.1 s.
+    model.score_obs = _nb2_score_obs(model)
+    with np.errstate(all="ignore"):
+        try:
+            start = _nb2_start(y, exog.to_numpy(dtype="float64"))
+        except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError):
+            start = None
+    attempts = [("newton", {"maxiter": 100}, None), ("bfgs", {"maxiter": 2000, "gtol": 1e-8}, None)]
+    if start is not None:
+        attempts.insert(0, ("newton", {"maxiter": 100}, start))
+    last_reason = "unknown"
+    for method, kwargs, start_params in attempts:
+        with pywarnings.catch_warnings():
+            pywarnings.simplefilter("ignore")
+            try:
+                res = model.fit(
+                    start_params=start_params, method=method, disp=False, cov_type="HC0", **kwargs
+                )
+            except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError) as exc:
+                last_reason = f"{method}: {type(exc).__name__}: {exc}"
+                continue
+        converged = bool(res.mle_retvals.get("converged", False))
+        finite = np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.bse))
+        if converged and finite and res.params.iloc[-1] > 0:
+            return res, None
+        last_reason = f"{method}: " + ("did not converge" if not converged else "non-finite estimates")
+    return None, last_reason
+
+
+def _negbin_llnull(y: np.ndarray) -> float:
+    """Log-likelihood of the intercept-only NB2 model (for McFadden's pseudo-R²).
+
+    The intercept's MLE is log(mean y) whatever α is, so only α is optimized, over the distinct values of y
+    (statsmodels' ``llnull`` refits the null model on every row, which costs seconds at a million posts).
+    """
+    values, counts = np.unique(y, return_counts=True)
+    mu = float(y.mean())
+
+    def negll(log_alpha: float) -> float:
+        a = math.exp(log_alpha)
+        r = 1.0 / a
+        ll = (
+            special.gammaln(values + r)
+            - special.gammaln(r)
+            - special.gammaln(values + 1)
+            - r * np.log1p(a * mu)
+            + values * (math.log(a * mu) - np.log1p(a * mu))
+        )
+        return -float(counts @ ll)
+
+    best = optimize.minimize_scalar(negll, bounds=(-20.0, 10.0), method="bounded", options={"xatol": 1e-10})
+    return -float(best.fun)
+
+
+def fit_post_models(
+    posts_coded: pd.DataFrame,
+    *,
+    outcomes=("impressions", "engagements"),
+    predictors=DEFAULT_PREDICTORS,
+    controls=DEFAULT_CONTROLS,
+    models=MODELS,
+) -> PostModels:
+    """Return the post-level models of each outcome as a tidy table with warnings and diagnostics.
+
+    Parameters
+    ----------
+    posts_coded : DataFrame
+        The canonical posts table plus feature columns (``has_*`` boolean, ``n_*`` counts, ``year``,
+        ``followers_at_post``). Not modified.
+    outcomes : sequence of str
+        Count columns to model (Int64, NA = not reported).
+    predictors : sequence of str
+        Feature columns whose effects are reported. An absent, entirely-NA or constant predictor is dropped
+        with a warning; a binary one with fewer than 10 posts in either level is kept with a warning.
+    controls : sequence of str
+        Adjustment columns (see the module docstring for how ``followers_at_post`` and ``year`` enter).
+        An entirely-NA control is dropped with a warning.
+    models : sequence of str
+        Any of ``"ols_log"`` (primary), ``"ols_std"`` (the published form), ``"negbin"``.
+
+    Returns
+    -------
+    PostModels
+        ``table`` has one row per outcome × model × term (the ``Intercept`` is omitted for ``ols_std``, whose
+        z-scored intercept is zero by construction). ``p_holm`` is Holm-adjusted within outcome × model over
+        the predictor terms. Posts with NA in the outcome or any used column are left out of that outcome's
+        fits and counted in ``diagnostics[outcome]["dropped"]``.
+
+    Notes
+    -----
+    ``ols_log`` CIs and p-values use the t distribution with the residual degrees of freedom and the HC3
+    covariance (Long & Ervin 2000), as R's ``coeftest(fit, vcovHC(fit, "HC3"))``; ``std_beta`` is
+    b·sd(x)/sd(log1p y). ``negbin`` uses normal-theory intervals from the HC0 sandwich over (β, α) with the
+    observed information. Effects on the log scale are reported as 100·(exp(b) − 1) %.
+    """
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+    messages: list[str] = []
+    predictors = _screen_columns(posts_coded, predictors, role="predictor", messages=messages)
+    controls = [
+        c
+        for c in _screen_columns(posts_coded, controls, role="control", messages=messages)
+        if c not in predictors
+    ]
+    tables, diagnostics, fits = [], {}, {}
+    if not predictors:
+        _warn(messages, "No usable predictor left (see the warnings above); no models fitted.")
+        outcomes = ()
+
+    for outcome in dict.fromkeys(outcomes):
+        if outcome not in posts_coded.columns:
+            _warn(messages, f"Outcome {outcome!r} is not a column of posts_coded; not modelled.")
+            continue
+        if posts_coded[outcome].isna().all():
+            _warn(
+                messages, f"Outcome {outcome!r} is entirely NA (not reported by these exports); not modelled."
+            )
+            continue
+        used = predictors + controls
+        mask, reasons = _usable_mask(posts_coded, outcome, used)
+        n_total = len(posts_coded)
+        n = int(mask.sum())
+        diag: dict = {
+            "n": n,
+            "n_total": n_total,
+            "n_dropped": n_total - n,
+            "dropped": reasons,
+            "terms": {},
+            "reference_levels": {},
+            "vif": {},
+            "vif_flags": [],
+            "flags": [],
+            "dispersion": {},
+            "converged": {},
+        }
+        diagnostics[outcome] = diag
+        if n < n_total:
+            detail = ", ".join(f"{k}: {v}" for k, v in reasons.items())
+            _warn(
+                messages,
+                f"{outcome}: {n_total - n} of {n_total} posts dropped for missing values ({detail}).",
+            )
+        sample = posts_coded.loc[mask, used]
+        y = _numeric(posts_coded.loc[mask, outcome])
+        X, term_type, references = _build_design(
+            sample, predictors, controls, outcome=outcome, messages=messages
+        )
+        diag["terms"] = dict(term_type)
+        diag["reference_levels"] = references
+        if n <= X.shape[1] + 2:
+            _warn(
+                messages, f"{outcome}: only {n} usable posts for {X.shape[1] + 1} coefficients; not modelled."
+            )
+            diag["flags"].append("too few posts")
+            continue
+        for c in X.columns:
+            if term_type[c] != "predictor":
+                continue
+            v = X[c].to_numpy()
+            if np.isin(v, (0.0, 1.0)).all():
+                n1 = int(v.sum())
+                for count, what in ((n1, "with"), (n - n1, "without")):
+                    if count < MIN_LEVEL_POSTS:
+                        msg = (
+                            f"{outcome}: only {count} of {n} posts {what} {c!r} (fewer than "
+                            f"{MIN_LEVEL_POSTS}); its estimate is imprecise."
+                        )
+                        _warn(messages, msg)
+                        diag["flags"].append(f"rare level: {c} ({what}: {count})")
+        if float(np.var(y)) == 0.0:
+            _warn(messages, f"{outcome}: every used post has the same value ({y[0]:g}); not modelled.")
+            diag["flags"].append("constant outcome")
+            continue
+
+        vif = compute_vif(X)
+        diag["vif"] = {k: float(v) for k, v in vif.items()}
+        diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
+        if diag["vif_flags"]:
+            diag["flags"].append(f"VIF > {VIF_FLAG:g}: {', '.join(diag['vif_flags'])}")
+        mean, var = float(y.mean()), float(y.var(ddof=1))
+        diag["dispersion"] = {
+            "mean": mean,
+            "variance": var,
+            "variance_to_mean": var / mean if mean > 0 else math.nan,
+        }
+
+        log_y = np.log1p(y)
+        sd_log_y = log_y.std(ddof=1)
+        sd_x = X.std(ddof=1)
+        if "ols_log" in models:
+            res = _fit_ols_log(y, X)
+            fits[(outcome, "ols_log")] = res
+            std_beta = {t: float(res.params[t] * sd_x[t] / sd_log_y) for t in X.columns}
+            tables.append(
+                _rows(
+                    res,
+                    outcome=outcome,
+                    model="ols_log",
+                    term_type=term_type,
+                    n=n,
+                    r2=float(res.rsquared),
+                    std_beta=std_beta,
+                    effect=True,
+                )
+            )
+            diag["converged"]["ols_log"] = True
+        if "ols_std" in models:
+            res = _fit_ols_std(y, X)
+            fits[(outcome, "ols_std")] = res
+            std_beta = {t: float(res.params[t]) for t in X.columns}
+            tables.append(
+                _rows(
+                    res,
+                    outcome=outcome,
+                    model="ols_std",
+                    term_type=term_type,
+                    n=n,
+                    r2=float(res.rsquared),
+                    std_beta=std_beta,
+                    effect=False,
+                    skip_intercept=True,
+                )
+            )
+            diag["converged"]["ols_std"] = True
+        if "negbin" in models:
+            res, reason = _fit_negbin(y, X)
+            diag["converged"]["negbin"] = res is not None
+            if res is None:
+                hint = ""
+                if diag["dispersion"]["variance_to_mean"] <= 1.1:
+                    hint = (
+                        f" The counts are not overdispersed (variance/mean = "
+                        f"{diag['dispersion']['variance_to_mean']:.2f}), so the dispersion estimate runs to 0:"
+                        f" a Poisson model would fit."
+                    )
+                _warn(
+                    messages,
+                    f"{outcome}: the negative binomial model did not converge ({reason}); "
+                    f"no negbin rows.{hint}",
+                )
+                diag["flags"].append("negbin did not converge")
+            else:
+                fits[(outcome, "negbin")] = res
+                alpha = float(res.params.iloc[-1])
+                ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
+                diag["dispersion"].update(
+                    {"negbin_alpha": alpha, "negbin_alpha_ci": [float(ci[0]), float(ci[1])]}
+                )
+                tables.append(
+                    _rows(
+                        res,
+                        outcome=outcome,
+                        model="negbin",
+                        term_type=term_type,
+                        n=n,
+                        r2=np.nan,
+                        std_beta=None,
+                        effect=True,
+                        pseudo_r2=1.0 - float(res.llf) / _negbin_llnull(y),
+                    )
+                )
+
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
+    table = table[list(TABLE_COLUMNS)].astype(
+        {"outcome": "string", "model": "string", "term": "string", "term_type": "string", "n": "int64"}
+    )
+    float_cols = [c for c in TABLE_COLUMNS if c not in ("outcome", "model", "term", "term_type", "n")]
+    table[float_cols] = table[float_cols].astype("float64")
+    return PostModels(
+        table=table.reset_index(drop=True), warnings=messages, diagnostics=diagnostics, fits=fits
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain-language effects
+# --------------------------------------------------------------------------------------------------
+
+#: readable phrases for feature names: used after "posts with".
+_PHRASES = {
+    "url": "a link",
+    "link": "a link",
+    "poll": "a poll",
+    "graphic": "a graphic",
+    "emoji": "an emoji",
+    "image": "an image",
+    "photo": "a photo",
+    "video": "a video",
+    "gif": "a GIF",
+    "hashtag": "a hashtag",
+    "mention": "a mention",
+    "question": "a question",
+    "media": "media",
+}
+#: readable nouns for count features: used after "each additional".
+_COUNT_NOUNS = {
+    "urls": "link",
+    "links": "link",
+    "emojis": "emoji",
+    "emoji": "emoji",
+    "words": "word",
+    "chars": "character",
+    "characters": "character",
+}
+#: readable names of controls for the "holding ... fixed" clause.
+_CONTROL_NAMES = {
+    "log_followers_at_post": "audience size",
+    "followers_at_post": "audience size",
+    "year": "year",
+    "hour_local": "posting hour",
+    "weekday_local": "weekday",
+}
+
+
+def _article(words: str) -> str:
+    return ("an " if words[:1].lower() in "aeiou" else "a ") + words
+
+
+def _feature_phrase(term: str) -> tuple[str, str]:
+    """(kind, phrase) for a term: kind 'binary' → 'posts with <phrase>', 'count' → 'each additional <phrase>'."""
+    if "[" in term and term.endswith("]"):
+        name, level = term[:-1].split("[", 1)
+        return "binary", f"{name.replace('_', ' ')} '{level}'"
+    if term.startswith("has_"):
+        key = term[4:]
+        return "binary", _PHRASES.get(key, _article(key.replace("_", " ")))
+    if term.startswith("is_"):
+        return "binary", f"the '{term[3:].replace('_', ' ')}' flag"
+    if term.startswith("n_"):
+        key = term[2:]
+        noun = _COUNT_NOUNS.get(key, key[:-1] if key.endswith("s") else key)
+        return "count", noun.replace("_", " ")
+    return "count", f"unit of {term}"
+
+
+def _fmt_pct(x: float, *, signed: bool = False) -> str:
+    x = round(x, 1)  # so that 9.99 prints as 10%, not 10.0%
+    digits = 0 if abs(x) >= 10 else 1
+    s = f"{abs(x):.{digits}f}%"
+    if not signed:
+        return s
+    return ("−" if x < 0 else "+") + s
+
+
+def _fmt_num(x: float, *, signed: bool = False) -> str:
+    s = f"{abs(x):.2f}"
+    if not signed:
+        return ("−" if x < 0 else "") + s
+    return ("−" if x < 0 else "+") + s
+
+
+def _holding_clause(table: pd.DataFrame, term: str) -> str:
+    others = table.loc[(table["term_type"] == "predictor") & (table["term"] != term), "term"]
+    controls = []
+    for t in table.loc[table["term_type"] == "control", "term"]:
+        base = t.split("[", 1)[0]
+        name = _CONTROL_NAMES.get(base, base.replace("_", " "))
+        if name not in controls:
+            controls.append(name)
+    parts = (["the other features"] if len(others) else []) + controls
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f", holding {listed} fixed"
+
+
+def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", alpha=0.05) -> list[str]:
+    """Return one plain-language sentence per predictor of one outcome × model.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``PostModels.table`` (or ``regression.csv`` read back).
+    outcome, model : str
+        Which fit to describe.
+    alpha : float
+        Significance level, judged on the Holm-adjusted p (``p_holm``) where present, else ``p_value``.
+        The intervals quoted are the table's 95% intervals whatever ``alpha`` is.
+
+    Returns
+    -------
+    list of str
+        E.g. "Posts with a poll received 32% more impressions (95% CI 18% to 47%), holding the other
+        features, audience size and year fixed." Non-significant effects are stated as no detectable
+        difference with the range the data are compatible with. For ``ols_std`` (no % effect) the
+        standardized β is quoted instead. Empty when the table has this outcome but no rows of ``model``
+        (a model that did not converge); an outcome absent from the table is an InputError.
+    """
+    if not (table["outcome"] == outcome).any():
+        have = sorted({str(o) for o in table["outcome"]})
+        raise InputError(f"no rows for outcome {outcome!r} in the regression table; it has outcomes {have}")
+    sub = table[(table["outcome"] == outcome) & (table["model"] == model)]
+    if sub.empty:  # e.g. negbin did not converge for this outcome: fit_post_models' warnings say why
+        return []
+    if "term_type" in sub.columns:
+        preds = sub[sub["term_type"] == "predictor"]
+    else:
+        preds = sub[
+            (sub["term"] != "Intercept") & ~sub["term"].str.contains(r"^year\[|followers", regex=True)
+        ]
+    sentences = []
+    for row in preds.itertuples(index=False):
+        kind, phrase = _feature_phrase(row.term)
+        p = (
+            row.p_holm
+            if "p_holm" in sub.columns and pd.notna(getattr(row, "p_holm", np.nan))
+            else row.p_value
+        )
+        significant = pd.notna(p) and p < alpha
+        holding = _holding_clause(sub, row.term)
+        subject = f"Posts with {phrase}" if kind == "binary" else f"Each additional {phrase}"
+        pct = pd.notna(row.effect_pct) and pd.notna(getattr(row, "effect_pct_ci_low", np.nan))
+        if pct:
+            lo, hi, eff = row.effect_pct_ci_low, row.effect_pct_ci_high, row.effect_pct
+            if significant:
+                word = "more" if eff > 0 else "fewer"
+                verb = "received" if kind == "binary" else "was associated with"
+                if eff > 0:
+                    ci = f"95% CI {_fmt_pct(lo)} to {_fmt_pct(hi)}"
+                else:
+                    ci = f"95% CI {_fmt_pct(hi)} to {_fmt_pct(lo)} fewer"
+                sentences.append(f"{subject} {verb} {_fmt_pct(eff)} {word} {outcome} ({ci}){holding}.")
+            else:
+                where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
+                sentences.append(
+                    f"No detectable difference in {outcome} {where}; the data are compatible with "
+                    f"{_fmt_pct(lo, signed=True)} to {_fmt_pct(hi, signed=True)}."
+                )
+        else:
+            est, lo, hi = row.estimate, row.ci_low, row.ci_high
+            beta = f"standardized β {_fmt_num(est)} (95% CI {_fmt_num(lo)} to {_fmt_num(hi)})"
+            if significant:
+                direction = "higher" if est > 0 else "lower"
+                verb = "had" if kind == "binary" else "went with"
+                sentences.append(f"{subject} {verb} {direction} {outcome}: {beta}{holding}.")
+            else:
+                where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
+                sentences.append(f"No detectable difference in {outcome} {where}: {beta}{holding}.")
+    return sentences
