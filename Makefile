@@ -9,7 +9,7 @@ DATASET ?= data/example
 OUT    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lab report bench lint example clean help
+.PHONY: run test lab report bench lint example clean help browser
 
 help:
 	@echo "make run      set up and run the pipeline on $(DATASET); prints where report.html is"
@@ -26,12 +26,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "Python (workbench)" >/dev/null
 	@touch $(STAMP)
 
+# The report's browser tests need Debian's Chromium (and pdftotext for the printed PDF). Installed when missing
+# and we may (root with apt-get, as on CI); otherwise those tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null && command -v pdftotext >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and poppler-utils for the report's browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null) \
+	    || echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "chromium not found and not root: the browser tests will be skipped"; fi
+
 run: $(STAMP)
 	$(BIN)/workbench run $(DATASET) $(if $(OUT),--out $(OUT),)
 
 report: run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)

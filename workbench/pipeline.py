@@ -326,6 +326,9 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             progress_bar=False,
             log_output=False,
             cwd=str(NOTEBOOK_DIR),
+            # The kernel's start-up warnings (e.g. "running over TCP without encryption" on a local
+            # loopback kernel) are noise on the console of a batch run; errors still show.
+            extra_arguments=["--log-level=ERROR"],
         )
     except PapermillExecutionError as exc:
         last_line = (exc.evalue or "").strip().splitlines()
