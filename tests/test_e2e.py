@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e_example")]
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
@@ -149,3 +148,32 @@ def test_stage_without_inputs_exits_1(tmp_path):
     proc = run_cli("run", str(EXAMPLE), "--out", str(tmp_path / "out"), "--only", "regression")
     assert proc.returncode == 1
     assert "stage 'regression' needs data/posts_coded.parquet" in proc.stderr
+
+
+def _truth() -> dict:
+    import re
+
+    text = (EXAMPLE / "TRUTH.md").read_text()
+    return json.loads(re.findall(r"```json\n(.*?)\n```", text, re.S)[-1])
+
+
+@pytest.mark.parametrize("outcome", ["impressions", "engagements"])
+def test_report_recovers_the_true_post_effects(example_run, outcome):
+    out, _ = example_run
+    truth = _truth()[f"{outcome}_effects_pct"]
+    reg = pd.read_csv(out / "results" / "regression.csv")
+    rows = reg[(reg["model"] == "ols_log") & (reg["outcome"] == outcome)].set_index("term")
+    for term, true_pct in truth.items():
+        low, high = rows.loc[term, "effect_pct_ci_low"], rows.loc[term, "effect_pct_ci_high"]
+        assert low <= true_pct <= high, f"{outcome} {term}: true {true_pct}% outside 95% CI [{low:.1f}, {high:.1f}]"
+
+
+def test_report_recovers_the_true_growth_change(example_run):
+    out, _ = example_run
+    truth = _truth()
+    g = json.loads((out / "results" / "growth.json").read_text())
+    low, high = g["slope_ratio_ci"]
+    assert low <= truth["slope_ratio"] <= high, (g["slope_ratio"], g["slope_ratio_ci"])
+    change = truth["net_per_day_after"] - truth["net_per_day_before"]
+    assert g["slope_change"]["ci"][0] <= change <= g["slope_change"]["ci"][1]
+    assert g["slope_change"]["p_value"] < 0.05
