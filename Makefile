@@ -41,8 +41,11 @@ run: $(STAMP)
 
 report: run
 
+# Two runs: the test suite on two workers, then the notebooks (nbval) in order in one kernel each — they hand
+# data to each other through the run folder, so they must not be split across workers.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks

@@ -54,3 +54,15 @@ def test_notebook_is_narrative_with_short_calls(path):
         assert not re.search(r"['\"](/|[A-Za-z]:\\)", cell.source), f"{path.name}: hard-coded absolute path"
         imports += any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
     assert imports == 1, f"{path.name}: imports belong in one cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_reads_every_parameter(path):
+    from papermill.inspection import inspect_notebook
+
+    from workbench.pipeline import notebook_parameters
+
+    seen = inspect_notebook(str(path))
+    assert set(seen) == set(notebook_parameters(path))
+    for name, info in seen.items():
+        assert info["inferred_type_name"] != "None" and info["help"], f"{path.name}: papermill cannot parse {name!r}"
