@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import html
 import json
+import math
 import re
 from html.parser import HTMLParser
 from io import BytesIO
@@ -38,6 +39,7 @@ from workbench.report import (
     render_report,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 EVIL_TEXT = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 EVIL_FILE = 'raw/<b onmouseover="x">march</b>.csv'
 ORIGIN = dt.date(2021, 1, 1)
@@ -665,7 +667,8 @@ def test_links_inside_post_text_are_not_urls_in_the_page(tmp_path, quick_figures
     run = write_run(tmp_path, posts=posts)
     page = build_report_html(run, today=TODAY)
     assert "New paper: [link] and [link] #science" in page
-    assert "t.co" not in page and "example.org" not in page
+    # the methods appendix names t.co and example.org in the feature definitions; the post's links are gone
+    assert "t.co/AbC123" not in page and "www.example.org" not in page
 
 
 def test_permalinks_that_are_not_http_are_not_links(tmp_path, quick_figures):
@@ -979,3 +982,320 @@ def test_growth_results_of_the_wrong_shape_are_not_read(tmp_path, quick_figures)
         "growth.json: 'periods' must be a list of objects"
     ) in section(page, "growth")
     assert "Growth before and after interventions was not analysed" in section(page, "summary")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Before/after medians, "cannot tell", handles, codebook and feature definitions, accessibility, screenshot
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_median_ci_ranks_match_hand_computed_binomial_tails():
+    # n = 10: P(B ≤ 1) = 11/1024 < 0.025 ≤ P(B ≤ 2) = 56/1024, so x(2)..x(9) with coverage 1 − 22/1024
+    assert report.median_ci_ranks(10) == (2, 9, pytest.approx(1 - 22 / 1024))
+    assert report.median_ci_ranks(6) == (1, 6, pytest.approx(1 - 2 / 64))  # P(B ≤ 0) = 1/64
+    assert report.median_ci_ranks(5) is None  # 1/32 > 0.025: no 95% interval exists
+    assert report.median_ci_ranks(0) is None
+    for n in (7, 30, 101, 1000):
+        low, high, coverage = report.median_ci_ranks(n)
+        assert high == n - low + 1 and coverage >= 0.95
+        # one rank further in would fall below 95%
+        assert 1 - 2 * sum(math.comb(n, k) for k in range(low + 1)) / 2**n < 0.95
+
+
+def test_ratio_of_medians_by_hand():
+    before = np.arange(1.0, 12.0)  # median 6; n = 11 → ranks 2 and 10, coverage 1 − 24/2048
+    res = report.ratio_of_medians(before, 2 * before)
+    assert (res["median_before"], res["median_after"], res["ratio"]) == (6.0, 12.0, 2.0)
+    z_c = 2.5205  # Φ⁻¹(1 − 12/2048), from a normal table
+    se = (math.log(10) - math.log(2)) / (2 * z_c)
+    half = 1.959964 * math.sqrt(2) * se
+    assert res["ratio_ci"] == pytest.approx([2 * math.exp(-half), 2 * math.exp(half)], rel=1e-4)
+    swapped = report.ratio_of_medians(2 * before, before)
+    assert swapped["ratio_ci"] == pytest.approx([1 / res["ratio_ci"][1], 1 / res["ratio_ci"][0]])
+    scaled = report.ratio_of_medians(7 * before, 14 * before)
+    assert scaled["ratio_ci"] == pytest.approx(res["ratio_ci"])  # units do not matter
+    small = report.ratio_of_medians([1, 2, 3], [4, 5, 6, 7, 8, 9])
+    assert small["ratio"] == 6.5 / 2 and small["ratio_ci"] == [None, None]  # n = 3: no interval
+    zero = report.ratio_of_medians([0, 0, 0, 1], [1, 2])
+    assert zero["ratio"] is None and zero["ratio_ci"] == [None, None]
+    with_na = report.ratio_of_medians(pd.array([1, None, 3], dtype="Int64"), [2.0, np.nan, 6.0])
+    assert (with_na["n_before"], with_na["median_before"], with_na["ratio"]) == (2, 2.0, 2.0)
+
+
+def test_ratio_of_medians_interval_agrees_with_a_bootstrap():
+    rng = np.random.default_rng(11)
+    before, after = rng.lognormal(7, 1.0, 400), rng.lognormal(7.4, 1.2, 300)
+    res = report.ratio_of_medians(before, after)
+    boot_b = np.median(rng.choice(before, size=(2000, before.size)), axis=1)
+    boot_a = np.median(rng.choice(after, size=(2000, after.size)), axis=1)
+    reference = np.percentile(boot_a / boot_b, [2.5, 97.5])
+    assert res["ratio"] == pytest.approx(np.median(after) / np.median(before))
+    assert res["ratio_ci"] == pytest.approx(reference, rel=0.08)
+
+
+def test_ratio_of_medians_covers_the_true_ratio_about_95_percent_of_the_time():
+    rng = np.random.default_rng(3)
+    truth = 1.5  # lognormal medians e^6 and 1.5·e^6
+    hits = 0
+    reps = 400
+    for _ in range(reps):
+        low, high = report.ratio_of_medians(
+            rng.lognormal(6, 1.0, 40), rng.lognormal(6 + np.log(truth), 1.0, 60)
+        )["ratio_ci"]
+        hits += low <= truth <= high
+    assert 0.92 <= hits / reps <= 0.99
+
+
+def test_compare_post_medians_splits_on_the_local_date():
+    posts = pd.DataFrame(
+        {
+            # 03:00 UTC on 1 Jan 2022 is still 31 Dec 2021 in New York: before the change
+            "published_at": pd.to_datetime(
+                [
+                    "2021-12-01 12:00",
+                    "2022-01-01 03:00",
+                    "2021-11-01 12:00",
+                    "2022-01-01 06:00",
+                    "2022-02-01 12:00",
+                    "2022-03-01 12:00",
+                ],
+                utc=True,
+            ),
+            "impressions": pd.array([100, 300, 200, 1000, 2000, None], dtype="Int64"),
+            "engagements": pd.array([10, 3, 4, 100, 100, 5], dtype="Int64"),
+        }
+    )
+    table = report.compare_post_medians(posts, split=CHANGE, timezone="America/New_York").set_index("metric")
+    imp = table.loc["impressions"]
+    assert (imp["n_before"], imp["n_after"]) == (3, 2)
+    assert (imp["median_before"], imp["median_after"], imp["ratio"]) == (200, 1500, 7.5)
+    assert np.isnan(imp["ratio_ci_low"])  # too few posts for a distribution-free interval
+    rate = table.loc["engagement_rate"]
+    assert rate["median_before"] == pytest.approx(0.02) and rate["median_after"] == pytest.approx(0.075)
+    utc = report.compare_post_medians(posts, split=CHANGE).set_index("metric").loc["impressions"]
+    assert (utc["n_before"], utc["n_after"]) == (2, 3)
+
+
+def test_key_figures_show_the_change_at_the_first_intervention(full):
+    run, page = full
+    posts = pd.read_parquet(run / "data/posts_coded.parquet")
+    local = posts["published_at"].dt.tz_convert("America/New_York").dt.date
+    imp = posts["impressions"].astype(float)
+    before, after = imp[local < CHANGE], imp[local >= CHANGE]
+    block = html.unescape(section(page, "key-figures"))
+    assert "<h3>Before and after Designer <joined></h3>" in block
+    row = re.search(r'<th scope="row">Impressions per post, median</th>(.*?)</tr>', block).group(1)
+    assert f"{np.median(before):,.0f} ({len(before)} posts)" in row
+    assert f"{np.median(after):,.0f} ({len(after)} posts)" in row
+    assert format_ratio(np.median(after) / np.median(before)) + " (95% CI " in row
+    growth_row = re.search(r'<th scope="row">Followers gained per day.*?</tr>', block).group(0)
+    assert "+1.00" in growth_row and "+2.00" in growth_row and "2.0× (95% CI 1.7× to 2.3×)" in growth_row
+    assert "2.7× (95% CI 1.2× to 5.1×)" in block  # the monthly fold change from growth.json
+    summary = " ".join(summary_text(page))
+    ratio = format_ratio(np.median(after) / np.median(before))
+    assert f"After Designer &lt;joined&gt;, the median post was seen {ratio} as often as before" in summary
+
+
+def test_no_intervention_means_no_change_table(tmp_path, quick_figures):
+    run = write_run(tmp_path, growth=make_growth(periods=False))
+    dataset = Dataset(root=run, name="lab", title="Lab")
+    block = html.unescape(section(build_report_html(run, dataset=dataset, today=TODAY), "key-figures"))
+    assert "No intervention is set in the dataset card" in block and "Change at" not in block
+
+
+def test_thin_features_are_found_in_diagnostics_and_warnings():
+    models = {
+        "diagnostics": {
+            "impressions": {"flags": ["rare level: has_poll (with: 4)", "too few posts", 3]},
+            "engagements": {"flags": ["rare level: has_poll (with: 4)", "rare level: has_gif (without: 1)"]},
+            "broken": "not a mapping",
+        },
+        "warnings": [
+            "impressions: only 4 of 40 posts with 'has_poll' (fewer than 10); its estimate is imprecise.",
+            "likes: only 2 of 40 posts without 'has_url' (fewer than 10); its estimate is imprecise.",
+            "VIF of year is 6.2",
+        ],
+    }
+    assert report.find_thin_effects(models) == {
+        ("impressions", "has_poll"): "only 4 posts with it",
+        ("engagements", "has_poll"): "only 4 posts with it",
+        ("engagements", "has_gif"): "only 1 post without it",
+        ("likes", "has_url"): "only 2 posts without it",
+    }
+    for junk in (None, {}, {"diagnostics": [1], "warnings": "x"}, []):
+        assert report.find_thin_effects(junk) == {}
+
+
+def test_thin_features_match_what_fit_post_models_writes():
+    from workbench.models import fit_post_models
+
+    posts = make_posts(120)
+    posts["has_poll"] = np.arange(120) < 4  # four polls
+    with pytest.warns(Warning):
+        fitted = fit_post_models(posts, predictors=("has_poll", "has_graphic"), controls=())
+    models = json.loads(json.dumps({"warnings": fitted.warnings, "diagnostics": fitted.diagnostics}))
+    thin = report.find_thin_effects(models)
+    assert thin[("impressions", "has_poll")] == "only 4 posts with it"
+    assert ("impressions", "has_graphic") not in thin
+    assert report.find_thin_effects({"warnings": models["warnings"]}) == thin
+
+
+def test_a_feature_with_too_few_posts_is_cannot_tell_not_a_finding(tmp_path, quick_figures):
+    models = dict(MODELS, diagnostics={"impressions": {"flags": ["rare level: has_poll (with: 4)"]}})
+    run = write_run(tmp_path, models=models)
+    page = html.unescape(build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    summary = " ".join(summary_text(page))
+    clearest = summary.split("The clearest effect:")[1]
+    assert clearest.startswith(" posts with a poll received 16% more engagements")  # not the thin 32%
+    assert "1 of 6 feature–outcome estimates held up" in clearest
+    assert (
+        "the data cannot tell for poll: too few posts with or without the feature (fewer than 10)" in summary
+    )
+    block = section(page, "what-works")
+    assert "Cannot tell for poll: only 4 posts with it (fewer than 10 posts in a group)" in block
+    impressions = block.split("<h3>Impressions</h3>")[1].split("<h3>")[0]
+    poll_row = re.search(r"<tr><td>Poll</td>(.*?)</tr>", impressions).group(1)
+    assert "cannot tell: only 4 posts with it" in poll_row
+    engagements = block.split("<h3>Engagements</h3>")[1]
+    assert "<td>clear</td>" in re.search(r"<tr><td>Poll</td>(.*?)</tr>", engagements).group(1)
+    assert "Forest plot for impressions: every feature" in page  # the alt text claims no clear effect
+
+
+def test_other_peoples_handles_are_masked_unless_allowed(tmp_path, quick_figures):
+    texts = pd.Series(
+        ["Thanks @Alice_S and @LAB! mail a@b.org", "@lab_team cc ＠bob", None, "no mentions"], dtype="string"
+    )
+    masked = report.mask_handles(texts, own=["@lab"])
+    assert masked.iloc[0] == "Thanks @… and @LAB! mail a@b.org"
+    assert masked.iloc[1] == "@… cc @…"
+    assert pd.isna(masked.iloc[2]) and masked.iloc[3] == "no mentions"
+    assert texts.iloc[0].startswith("Thanks @Alice_S")  # the input is not changed
+
+    posts = make_posts()
+    posts.loc[7, "text"] = "Great talk by @Alice_S with @lab"
+    run = write_run(tmp_path, posts=posts)
+    hidden = build_report_html(run, today=TODAY)
+    assert "Great talk by @… with @lab" in hidden and "Alice_S" not in hidden
+    assert "@handles of other accounts are shown as @…" in html.unescape(hidden)
+    shown = build_report_html(run, today=TODAY, show_handles=True)
+    assert "Great talk by @Alice_S with @lab" in shown and "shown as @…" not in shown
+
+
+def test_the_codebook_is_read_defensively(tmp_path):
+    codes, problems = report.read_codebook(REPO / "data/example/codebook.yml")
+    assert [c["name"] for c in codes] == ["has_poll", "has_graphic"]
+    assert codes[0]["type"] == "binary" and codes[0]["definition"].startswith(
+        "The post contains a native X poll"
+    )
+    assert " · " in codes[0]["examples"] and problems == []
+    odd = tmp_path / "odd.yml"
+    odd.write_text(
+        "codes:\n  - {name: tone, definition: [a, b], examples: one}\n  - just text\n  - {type: binary}\n",
+        encoding="utf-8",
+    )
+    codes, problems = report.read_codebook(odd)
+    assert codes == [
+        {"name": "tone", "type": "", "definition": "a · b", "include": "", "exclude": "", "examples": "one"}
+    ]
+    assert problems == [
+        "odd.yml: code entry 2 has no name; skipped.",
+        "odd.yml: code entry 3 has no name; skipped.",
+    ]
+    for text, message in (
+        ("codes: {a: 1}", r"odd.yml.*expected a 'codes:' list.*found dict"),
+        ("- a\n- b", r"expected a 'codes:' list.*found list"),
+        ("codes: [unclosed", r"odd.yml.*could not be read: (ParserError|ScannerError)"),
+    ):
+        odd.write_text(text, encoding="utf-8")
+        with pytest.raises(report.InputError, match=message):
+            report.read_codebook(odd)
+
+
+def test_methods_appendix_prints_feature_and_codebook_definitions(tmp_path, quick_figures):
+    from workbench.features import FEATURE_DESCRIPTIONS
+
+    run = write_run(tmp_path / "run")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    (folder / "codebook.yml").write_text(
+        (REPO / "data/example/codebook.yml")
+        .read_text(encoding="utf-8")
+        .replace("A photo from the annual meeting", "A photo <b>from</b> the meeting"),
+        encoding="utf-8",
+    )
+    dataset = Dataset(root=folder, name="lab", title="Lab", codebook="codebook.yml")
+    page = build_report_html(run, dataset=dataset, today=TODAY)
+    block = section(page, "methods-appendix")
+    for name, text in FEATURE_DESCRIPTIONS.items():
+        assert f"<td>{name}</td><td>{html.escape(text)}</td>" in block
+    assert "Manual codes as defined in codebook.yml" in block
+    assert '<th scope="row">has_poll</th><td>binary</td><td>The post contains a native X poll' in block
+    assert "Questions asked in text without a poll" in html.unescape(block)  # exclude
+    assert "A photo &lt;b&gt;from&lt;/b&gt; the meeting" in block
+    missing = Dataset(root=tmp_path / "nowhere", name="lab", title="Lab", codebook="codebook.yml")
+    no_file = html.unescape(section(build_report_html(run, dataset=missing, today=TODAY), "methods-appendix"))
+    assert "The codebook is not available: codebook.yml was not found in the dataset folder." in no_file
+    none = html.unescape(
+        section(build_report_html(run, dataset=make_dataset(run), today=TODAY), "methods-appendix")
+    )
+    assert "The dataset card names no codebook" in none
+
+
+class _Outline(HTMLParser):
+    """Headings in order, tables with their captions, header cells with their scope."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[int] = []
+        self.tables = 0
+        self.captions = 0
+        self.th_scopes: list[str | None] = []
+        self.lang: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        elif tag == "table":
+            self.tables += 1
+        elif tag == "caption":
+            self.captions += 1
+        elif tag == "th":
+            self.th_scopes.append(attrs.get("scope"))
+        elif tag == "html":
+            self.lang = attrs.get("lang")
+
+
+@pytest.mark.parametrize("folder", ["full", "empty"])
+def test_headings_nest_and_every_table_has_a_caption_and_scoped_headers(
+    full, tmp_path, folder, quick_figures
+):
+    page = full[1] if folder == "full" else build_report_html(tmp_path, today=TODAY)
+    outline = _Outline()
+    outline.feed(page)
+    assert outline.lang == "en"
+    assert outline.headings[0] == 1 and outline.headings.count(1) == 1
+    assert all(b <= a + 1 for a, b in zip(outline.headings, outline.headings[1:], strict=False))
+    assert outline.tables == outline.captions and outline.tables >= (10 if folder == "full" else 1)
+    assert outline.th_scopes and set(outline.th_scopes) <= {"col", "row"}
+
+
+def test_screenshot_report_says_why_it_cannot_take_one(tmp_path, monkeypatch, caplog):
+    page = tmp_path / "report.html"
+    page.write_text("<!DOCTYPE html><html lang='en'><title>t</title><h1>t</h1></html>", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_CHROMIUM", str(tmp_path / "no-such-browser"))
+    with caplog.at_level("WARNING", logger="workbench.report"):
+        assert report.screenshot_report(page, tmp_path / "shot.png") is None
+        assert report.screenshot_report(tmp_path / "missing.html", tmp_path / "shot.png") is None
+    assert "no Chromium found" in caplog.text and "WORKBENCH_CHROMIUM" in caplog.text
+    assert "missing.html does not exist" in caplog.text
+    assert not (tmp_path / "shot.png").exists()
+
+    fake = tmp_path / "fake-chromium"
+    fake.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("WORKBENCH_CHROMIUM", str(fake))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="workbench.report"):
+        assert report.screenshot_report(page, tmp_path / "shot.png") is None
+    assert "wrote no PNG (cannot open display)" in caplog.text

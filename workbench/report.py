@@ -7,7 +7,11 @@ report renders what exists and says plainly what is not available.
 
 Safety: every string that comes from the data (post text, file names, labels, handles, warnings) is escaped with
 :func:`html.escape`; the page has no scripts and no external resources (figures are inline base64 PNG), and the
-only links are the posts' own permalinks (``http(s)`` only).
+only links are the posts' own permalinks (``http(s)`` only). Other accounts' @handles in post texts are shown
+as "@…" unless ``show_handles=True``.
+
+Checked in a real browser by ``tests/test_report_browser.py`` (offline load, no dialogs, images decode, A4
+print, phone width, headings, captions, contrast); :func:`screenshot_report` keeps a PNG of the first screen.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ import base64
 import datetime as dt
 import html
 import json
+import logging
 import math
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +40,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from scipy import stats
 
 from . import __version__
 from .dataset import Dataset, Goal
 from .errors import InputError
+from .features import FEATURE_DESCRIPTIONS, MENTION_RE
 from .io import write_bytes, write_text
+from .models import MIN_LEVEL_POSTS
 from .plots import (
     WEEKDAYS,
     count_posting_times,
@@ -51,6 +63,8 @@ from .schema import check_columns
 #: Krippendorff's α below which a manual code is too unreliable to draw conclusions from (Krippendorff 2004).
 ALPHA_TENTATIVE = 0.667
 SIGNIFICANCE = 0.05
+
+log = logging.getLogger(__name__)
 
 REGRESSION_COLUMNS = ("outcome", "model", "term", "estimate", "ci_low", "ci_high")
 POST_COLUMNS = (
@@ -679,6 +693,289 @@ def low_reliability_codes(reliability: pd.DataFrame | None, terms: Iterable[str]
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Before/after change of post-level medians, thin features, handles, codebook
+# --------------------------------------------------------------------------------------------------------------
+
+
+def median_ci_ranks(n: int, *, level: float = 0.95) -> tuple[int, int, float] | None:
+    """Return the 1-based ranks (l, u) of the distribution-free CI of a median and its exact coverage.
+
+    The interval [x₍ₗ₎, x₍ᵤ₎] with u = n − l + 1 covers the population median with probability
+    1 − 2·P(Binomial(n, ½) ≤ l − 1) ≥ ``level`` for any continuous distribution. None when n is too small for
+    such an interval (n ≤ 5 at 95%).
+    """
+    if n < 1:
+        return None
+    alpha = 1.0 - level
+    lower = int(stats.binom.ppf(alpha / 2, n, 0.5))  # smallest k with P(B ≤ k) ≥ α/2, so P(B ≤ k − 1) < α/2
+    if lower < 1:
+        return None
+    coverage = 1.0 - 2.0 * float(stats.binom.cdf(lower - 1, n, 0.5))
+    return lower, n - lower + 1, coverage
+
+
+def _log_median_se(sorted_values: np.ndarray, *, level: float) -> float | None:
+    ranks = median_ci_ranks(len(sorted_values), level=level)
+    if ranks is None:
+        return None
+    lower, upper, coverage = ranks
+    lo, hi = sorted_values[lower - 1], sorted_values[upper - 1]
+    if lo <= 0:
+        return None
+    z = float(stats.norm.ppf(1.0 - (1.0 - coverage) / 2.0))
+    return (math.log(hi) - math.log(lo)) / (2.0 * z)
+
+
+def ratio_of_medians(before: Any, after: Any, *, level: float = 0.95) -> dict[str, Any]:
+    """Return the medians of two samples, their ratio (after ÷ before) and a distribution-free CI of the ratio.
+
+    Returns
+    -------
+    dict
+        ``n_before``, ``n_after``, ``median_before``, ``median_after``, ``ratio`` (None unless the earlier
+        median is > 0) and ``ratio_ci`` ([low, high], or [None, None] when a group is too small (n ≤ 5) or
+        its lower order statistic is not positive). Missing values are dropped.
+
+    Notes
+    -----
+    Each median's standard error on the log scale is read off its distribution-free (binomial order
+    statistic) confidence interval: se = (ln x₍ᵤ₎ − ln x₍ₗ₎) / (2·z), with z matching the interval's exact
+    coverage; the two are combined as for independent samples, ln(ratio) ± z₀.₉₇₅·√(se₁² + se₂²). This is the
+    construction of Price & Bonett (2002, J. Stat. Comput. Simul. 72:119–124) with the 95% order statistics.
+    It needs no resampling, so it costs one sort even at a million posts.
+    """
+    a = np.sort(pd.to_numeric(pd.Series(before, dtype="object"), errors="coerce").dropna().to_numpy(float))
+    b = np.sort(pd.to_numeric(pd.Series(after, dtype="object"), errors="coerce").dropna().to_numpy(float))
+    out: dict[str, Any] = {
+        "n_before": len(a),
+        "n_after": len(b),
+        "median_before": float(np.median(a)) if len(a) else None,
+        "median_after": float(np.median(b)) if len(b) else None,
+        "ratio": None,
+        "ratio_ci": [None, None],
+        "level": level,
+    }
+    if not len(a) or not len(b) or out["median_before"] <= 0:
+        return out
+    out["ratio"] = out["median_after"] / out["median_before"]
+    se_a, se_b = _log_median_se(a, level=level), _log_median_se(b, level=level)
+    if se_a is None or se_b is None or out["ratio"] <= 0:
+        return out
+    half = float(stats.norm.ppf(0.5 + level / 2)) * math.hypot(se_a, se_b)
+    out["ratio_ci"] = [out["ratio"] * math.exp(-half), out["ratio"] * math.exp(half)]
+    return out
+
+
+def compare_post_medians(
+    posts: pd.DataFrame, *, split: dt.date, timezone: str = "UTC", level: float = 0.95
+) -> pd.DataFrame:
+    """Return median impressions per post and median engagement rate before vs from ``split``, with CIs.
+
+    A post belongs to "after" when its publication date in ``timezone`` is on or after ``split``. One row per
+    metric (``impressions``, ``engagement_rate``; a metric the posts lack is left out): metric, n_before,
+    n_after, median_before, median_after, ratio (after ÷ before), ratio_ci_low, ratio_ci_high (floats, NaN
+    where not estimable) — see :func:`ratio_of_medians` for the interval.
+    """
+    check_columns(posts, ["published_at"], table="posts_coded")
+    when = pd.to_datetime(posts["published_at"])
+    when = when.dt.tz_localize("UTC") if when.dt.tz is None else when
+    local_day = when.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    after = (local_day >= pd.Timestamp(split)).to_numpy()
+    known = when.notna().to_numpy()
+    samples = {}
+    if "impressions" in posts:
+        samples["impressions"] = pd.to_numeric(posts["impressions"], errors="coerce").astype(float)
+    if {"impressions", "engagements"} <= set(posts.columns):
+        samples["engagement_rate"] = engagement_rates(posts).reindex(posts.index)
+    rows = []
+    for metric, values in samples.items():  # two metrics
+        v = values.to_numpy(dtype=float)
+        res = ratio_of_medians(v[known & ~after], v[known & after], level=level)
+        low, high = res["ratio_ci"]
+        rows.append(
+            {
+                "metric": metric,
+                "n_before": res["n_before"],
+                "n_after": res["n_after"],
+                "median_before": res["median_before"],
+                "median_after": res["median_after"],
+                "ratio": res["ratio"],
+                "ratio_ci_low": low,
+                "ratio_ci_high": high,
+            }
+        )
+    values = ["median_before", "median_after", "ratio", "ratio_ci_low", "ratio_ci_high"]
+    table = pd.DataFrame(rows, columns=["metric", "n_before", "n_after", *values])
+    # None (no estimate) becomes NaN so the value columns are plain floats
+    return table.astype({"n_before": "int64", "n_after": "int64", **dict.fromkeys(values, "float64")})
+
+
+_RARE_FLAG = re.compile(r"^rare level: (?P<term>.+) \((?P<what>with|without): (?P<count>\d+)\)$")
+_RARE_WARNING = re.compile(
+    r"^(?P<outcome>[^:]+): only (?P<count>\d+) of (?P<n>\d+) posts (?P<what>with|without) "
+    r"'(?P<term>[^']+)' \(fewer than"
+)
+
+
+def find_thin_effects(models: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
+    """Return {(outcome, term): reason} for binary features with too few posts in a level to judge.
+
+    Read from ``results/models.json``: ``diagnostics[outcome]["flags"]`` entries ``rare level: TERM (with: N)``
+    and, for files without diagnostics, the matching warnings (``OUTCOME: only N of M posts with 'TERM' …``).
+    Anything else in the file is ignored, so an older or partial models.json gives an empty result.
+    """
+    found: dict[tuple[str, str], list[str]] = {}
+
+    def add(outcome: str, term: str, what: str, count: str) -> None:
+        reason = f"only {int(count)} post{'s' if int(count) != 1 else ''} {what} it"
+        reasons = found.setdefault((outcome, term), [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    models = models if isinstance(models, Mapping) else {}
+    diagnostics = models.get("diagnostics")
+    if isinstance(diagnostics, Mapping):
+        for outcome, diag in diagnostics.items():
+            flags = diag.get("flags") if isinstance(diag, Mapping) else None
+            for flag in flags if isinstance(flags, list) else []:
+                m = _RARE_FLAG.match(str(flag))
+                if m:
+                    add(str(outcome), m["term"], m["what"], m["count"])
+    warnings_list = models.get("warnings")
+    for text in warnings_list if isinstance(warnings_list, list) else []:
+        m = _RARE_WARNING.match(str(text))
+        if m:
+            add(m["outcome"], m["term"], m["what"], m["count"])
+    return {key: " and ".join(reasons) for key, reasons in found.items()}
+
+
+def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
+    """Return the texts with every @mention replaced by "@…", except the handles in ``own``.
+
+    Mentions are found as the feature ``n_mentions`` counts them (:data:`workbench.features.MENTION_RE`);
+    ``own`` handles are compared case-insensitively, with or without a leading @.
+    """
+    keep = {str(h).strip().lstrip("@＠").lower() for h in own if isinstance(h, str) and h.strip()}
+
+    def replace(match: re.Match) -> str:
+        return match.group(0) if match.group(0)[1:].lower() in keep else "@…"
+
+    return texts.astype("string").str.replace(MENTION_RE, replace, regex=True)
+
+
+CODEBOOK_FIELDS = ("name", "type", "definition", "include", "exclude", "examples")
+
+
+def read_codebook(path: str | Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Return the codebook's codes (name, type, definition, include, exclude, examples as text) and problems.
+
+    The file is YAML with a ``codes:`` list of mappings. It is read defensively: an entry that is not a
+    mapping or has no name is skipped and named in the problems; missing fields become empty text; a list of
+    examples is joined with " · ". A file that cannot be read or parsed raises :class:`InputError`.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(
+            f"the codebook could not be read: {type(exc).__name__}: {exc}", file=path.name
+        ) from exc
+    codes = data.get("codes") if isinstance(data, Mapping) else None
+    if not isinstance(codes, list):
+        raise InputError(
+            f"expected a 'codes:' list of entries with {list(CODEBOOK_FIELDS)}; found "
+            f"{type(codes).__name__ if isinstance(data, Mapping) else type(data).__name__}",
+            file=path.name,
+        )
+    out, problems = [], []
+    for i, entry in enumerate(codes, start=1):
+        if not isinstance(entry, Mapping) or not entry.get("name"):
+            problems.append(f"{path.name}: code entry {i} has no name; skipped.")
+            continue
+        row = {}
+        for key in CODEBOOK_FIELDS:
+            value = entry.get(key)
+            if isinstance(value, (list, tuple)):
+                value = " · ".join(str(v) for v in value if v is not None)
+            row[key] = "" if value is None else str(value).strip()
+        out.append(row)
+    return out, problems
+
+
+def find_chromium() -> str | None:
+    """Return the path of a Chromium/Chrome executable: ``$WORKBENCH_CHROMIUM``, else the first on PATH."""
+    explicit = os.environ.get("WORKBENCH_CHROMIUM")
+    names = (
+        [explicit] if explicit else ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+    )
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot_report(
+    report_path: str | Path,
+    png_path: str | Path,
+    *,
+    width: int = 1280,
+    height: int = 900,
+    timeout: float = 60.0,
+) -> Path | None:
+    """Save a PNG of the report's first screen (``width`` × ``height`` CSS pixels) with headless Chromium.
+
+    The page is opened from the file with every host name unresolvable, so nothing leaves the machine (the
+    report itself has no scripts and no external resources). Returns ``png_path``, or None with the reason logged (warning) when no Chromium is
+    found (set ``WORKBENCH_CHROMIUM`` to point at one), the report does not exist, or the browser fails.
+    """
+    report_path, png_path = Path(report_path), Path(png_path)
+    if not report_path.is_file():
+        log.warning("No screenshot of the report: %s does not exist.", report_path)
+        return None
+    browser = find_chromium()
+    if browser is None:
+        log.warning(
+            "No screenshot of the report: no Chromium found on PATH (chromium, chromium-browser, google-chrome); "
+            "set WORKBENCH_CHROMIUM to a Chromium executable to keep one."
+        )
+        return None
+    with tempfile.TemporaryDirectory(prefix="workbench-chromium-") as tmp:
+        shot = Path(tmp) / "shot.png"
+        command = [
+            browser,
+            "--headless",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={Path(tmp) / 'profile'}",
+            f"--window-size={int(width)},{int(height)}",
+            f"--screenshot={shot}",
+            report_path.resolve().as_uri(),
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # Chromium refuses to start as root with its sandbox
+            command.insert(2, "--no-sandbox")
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("No screenshot of the report: %s failed: %s", browser, exc)
+            return None
+        png = shot.read_bytes() if shot.is_file() else b""
+        if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+            detail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+            log.warning("No screenshot of the report: %s wrote no PNG (%s)", browser, detail[0])
+            return None
+    return write_bytes(png_path, png)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # HTML building blocks
 # --------------------------------------------------------------------------------------------------------------
 
@@ -726,18 +1023,32 @@ def _ul(items: Iterable[str]) -> str:
 
 
 def _table(
-    caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[int] = ()
+    caption: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    numeric: Sequence[int] = (),
+    row_headers: bool = False,
 ) -> str:
+    """A captioned table; header cells carry ``scope``; with ``row_headers`` each row's first cell is a th.
+
+    The wrapper scrolls sideways on narrow screens; it is focusable so keyboard users can scroll it (the
+    table's caption names it).
+    """
     head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
     body = []
     for row in rows:
         cells = "".join(
-            f'<td class="num">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>"
+            f'<th scope="row">{esc(c)}</th>'
+            if row_headers and i == 0
+            else f'<td class="num">{esc(c)}</td>'
+            if i in numeric
+            else f"<td>{esc(c)}</td>"
             for i, c in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
     return (
-        f'<div class="table-wrap"><table><caption>{esc(caption)}</caption>'
+        f'<div class="table-wrap" tabindex="0"><table><caption>{esc(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -803,9 +1114,17 @@ def _figure_png(draw: Callable[[Axes], Any], *, figsize: tuple[float, float]) ->
 
 
 class _ReportBuilder:
-    def __init__(self, results: RunResults, dataset: Dataset | None, *, today: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        results: RunResults,
+        dataset: Dataset | None,
+        *,
+        today: dt.date | None = None,
+        show_handles: bool = False,
+    ) -> None:
         self.r = results
         self.ds = dataset
+        self.show_handles = show_handles
         self.today = today or dt.datetime.now(dt.UTC).date()
         self.figures: dict[str, bytes] = {}
         self.tz = ZoneInfo(dataset.timezone if dataset else "UTC")
@@ -815,6 +1134,7 @@ class _ReportBuilder:
         self.metric = str(growth.get("metric") or "followers")
         since = dataset.interventions[-1].date if dataset and dataset.interventions else None
         terms = results.regression["term"].astype(str).unique() if results.regression is not None else []
+        self.thin = self._derive("the too-little-data check", lambda: find_thin_effects(results.models), {})
         self.effects = self._derive("the primary model's effects", self._effects, None)
         self.key = self._derive(
             "the key figures",
@@ -825,6 +1145,16 @@ class _ReportBuilder:
             "the growth comparisons",
             lambda: growth_comparisons(growth, interventions=dataset.interventions if dataset else ()),
             [],
+        )
+        self.split = self._split()
+        self.period_change = self._derive(
+            "the before/after medians",
+            lambda: (
+                compare_post_medians(results.posts, split=self.split[0], timezone=str(self.tz))
+                if self.split is not None and results.posts is not None and "published_at" in results.posts
+                else None
+            ),
+            None,
         )
         self.goals = self._derive(
             "the goals",
@@ -866,7 +1196,25 @@ class _ReportBuilder:
             return None
         if not (reg["model"] == self.primary).any():
             return None
-        return primary_effects(reg, model=self.primary)
+        eff = primary_effects(reg, model=self.primary)
+        # a binary feature with too few posts in a level is "cannot tell", never a finding (models.json)
+        keys = zip(eff["outcome"].astype(str), eff["term"].astype(str), strict=True)
+        eff["cannot_tell"] = [self.thin.get(key, "") for key in keys]
+        eff["supported"] = eff["supported"] & (eff["cannot_tell"] == "")
+        return eff
+
+    def _split(self) -> tuple[dt.date, str] | None:
+        """The first intervention: (date, label) from the card, else the start of growth.json's second period."""
+        if self.ds is not None and self.ds.interventions:
+            first = self.ds.interventions[0]
+            return first.date, first.label
+        if self.comparisons:
+            start = self.comparisons[0].after.get("start")
+            try:
+                return pd.Timestamp(start).date(), self.comparisons[0].label
+            except (TypeError, ValueError):
+                return None
+        return None
 
     def _outcomes(self) -> list[str]:
         if self.effects is None:
@@ -920,7 +1268,15 @@ class _ReportBuilder:
                 if k["impressions_total"] is not None
                 else ""
             )
-            out.append(f"This report covers {format_int(k['n_posts'])} posts{when}{imp}.")
+            sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
+            change = self._median_change_row("impressions")
+            if change is not None and _num(change["ratio"]) is not None:
+                sentence += (
+                    f" After {self.split[1]}, the median post was seen {format_ratio(change['ratio'])} as often "
+                    f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
+                    f"impressions; {_ci([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)})."
+                )
+            out.append(sentence)
         else:
             out.append("No post data were available for this report.")
 
@@ -941,13 +1297,15 @@ class _ReportBuilder:
                 out.append(
                     f"The clearest effect: {phrase[:-1]}; {kind} {_p_is(best['p_used'])}); "
                     f"{len(supported)} of {len(eff)} feature–outcome estimates held up "
-                    f"{'after correction for multiple testing' if kind.startswith('Holm') else 'at p < 0.05'}."
+                    f"{'after correction for multiple testing' if kind.startswith('Holm') else 'at p < 0.05'}"
+                    f"{self._thin_clause(eff)}."
                 )
             else:
                 out.append(
                     f"No post feature had a clear effect on {' or '.join(self._outcomes())}: none of the "
                     f"{len(eff)} feature–outcome estimates held up "
-                    f"{'after correction for multiple testing' if kind.startswith('Holm') else 'at p < 0.05'}."
+                    f"{'after correction for multiple testing' if kind.startswith('Holm') else 'at p < 0.05'}"
+                    f"{self._thin_clause(eff)}."
                 )
         else:
             out.append("Post-level models were not available, so no claim is made about which features work.")
@@ -997,6 +1355,23 @@ class _ReportBuilder:
                 f"models, so effects involving them are tentative."
             )
         return out[:5]
+
+    @staticmethod
+    def _thin_clause(eff: pd.DataFrame) -> str:
+        thin = eff[eff["cannot_tell"] != ""]
+        if not len(thin):
+            return ""
+        names = ", ".join(dict.fromkeys(label_feature(str(t)).lower() for t in thin["term"]))
+        return (
+            f"; the data cannot tell for {names}: too few posts with or without the feature "
+            f"(fewer than {MIN_LEVEL_POSTS})"
+        )
+
+    def _median_change_row(self, metric: str) -> Mapping[str, Any] | None:
+        table = self.period_change
+        if table is None or not (table["metric"] == metric).any():
+            return None
+        return table[table["metric"] == metric].iloc[0].to_dict()
 
     # -- sections ----------------------------------------------------------------------------------------------
 
@@ -1054,7 +1429,84 @@ class _ReportBuilder:
         )
         return (
             f'<section id="key-figures"><h2>Key figures</h2><dl class="keys">{cards}</dl>'
-            f"{definition}{''.join(notes)}</section>"
+            f"{definition}{''.join(notes)}{self._change_table()}</section>"
+        )
+
+    def _change_table(self) -> str:
+        """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results."""
+        if self.split is None:
+            return "<h3>Before and after</h3>" + _note(
+                "No intervention is set in the dataset card, so no period-over-period change is shown."
+            )
+        date, label = self.split
+        rows = []
+        for metric, name, fmt in (
+            ("impressions", "Impressions per post, median", format_int),
+            (
+                "engagement_rate",
+                "Engagement rate, median",
+                lambda v: format_pct(None if v is None else 100 * v),
+            ),
+        ):
+            row = self._median_change_row(metric)
+            if row is None:
+                continue
+            ratio = _num(row["ratio"])
+            change = (
+                f"{format_ratio(ratio)} ({_ci([row['ratio_ci_low'], row['ratio_ci_high']], format_ratio)})"
+                if ratio is not None
+                else "not available (too few posts, or a median of zero)"
+            )
+            rows.append(
+                (
+                    name,
+                    f"{fmt(_num(row['median_before']))} ({format_int(row['n_before'])} posts)",
+                    f"{fmt(_num(row['median_after']))} ({format_int(row['n_after'])} posts)",
+                    change,
+                )
+            )
+        if self.comparisons:
+            comp = self.comparisons[0]
+            r = comp.results
+            rows.append(
+                (
+                    f"{self.metric.capitalize()} gained per day (fitted slope)",
+                    format_number(comp.before.get("slope_per_day"), signed=True),
+                    format_number(comp.after.get("slope_per_day"), signed=True),
+                    f"{format_ratio(r.get('slope_ratio'))} ({_ci(r.get('slope_ratio_ci'), format_ratio)})",
+                )
+            )
+            monthly = r.get("monthly") or {}
+            if _num(monthly.get("fold_change")) is not None:
+                rows.append(
+                    (
+                        f"Monthly {monthly.get('metric', 'metric')}, mean",
+                        format_int(monthly.get("before_mean")),
+                        format_int(monthly.get("after_mean")),
+                        f"{format_ratio(monthly.get('fold_change'))} "
+                        f"({_ci(monthly.get('fold_change_ci'), format_ratio)})",
+                    )
+                )
+        if not rows:
+            return f"<h3>Before and after {esc(label)}</h3>" + _note(
+                "The change at the first intervention is not available: no posts or growth results."
+            )
+        return (
+            f"<h3>Before and after {esc(label)}</h3>"
+            + _table(
+                f"Change at {label} ({format_date(date)}): after ÷ before, with 95% CI",
+                ["Measure", "Before", "After", "Change (after ÷ before)"],
+                rows,
+                numeric=(1, 2, 3),
+                row_headers=True,
+            )
+            + _p(
+                "Medians of single posts compare the typical post, which a few viral posts cannot move; their "
+                "95% intervals are distribution-free (order statistics of each period, combined on the log "
+                "scale). Growth and monthly figures come from the growth comparison below. A change here "
+                f"went with {label}; it is not proof that {label} caused it.",
+                "meta",
+            )
         )
 
     def what_works(self) -> str:
@@ -1092,6 +1544,16 @@ class _ReportBuilder:
                 said = [said]
             if said:
                 parts.append(_ul(str(s) for s in said))
+            for term, why in zip(eff["term"], eff["cannot_tell"], strict=True):
+                if why:
+                    parts.append(
+                        _p(
+                            f"Cannot tell for {label_feature(str(term)).lower()}: {why} (fewer than "
+                            f"{MIN_LEVEL_POSTS} posts in a group), so its estimate for {outcome} is too "
+                            "imprecise to judge either way — whatever it says above.",
+                            "warning",
+                        )
+                    )
             supported = eff[eff["supported"]]
             if len(supported):
                 alt = "; ".join(
@@ -1147,13 +1609,16 @@ class _ReportBuilder:
                     f"{format_pct(lo, signed=True)} to {format_pct(hi, signed=True)}",
                     format_p(p),
                     nb.get(str(t), NA_TEXT),
+                    f"cannot tell: {thin}" if thin else "clear" if ok else "not clear",
                 )
-                for t, e, lo, hi, p in zip(
+                for t, e, lo, hi, p, thin, ok in zip(
                     eff["term"],
                     eff["effect_pct"],
                     eff["effect_pct_ci_low"],
                     eff["effect_pct_ci_high"],
                     eff["p_used"],
+                    eff["cannot_tell"],
+                    eff["supported"],
                     strict=True,
                 )
             ]
@@ -1167,6 +1632,7 @@ class _ReportBuilder:
                         "95% CI",
                         f"{kind} p",
                         "Count-model check (negative binomial), % (95% CI)",
+                        "Verdict",
                     ],
                     rows,
                     numeric=(1, 2, 3),
@@ -1499,6 +1965,10 @@ class _ReportBuilder:
             if "published_at" in top
             else pd.Series(NA_TEXT, index=top.index)
         )
+        if "text" in top and not self.show_handles:
+            # other people's handles are not printed unless the card's owner allows it (show_handles)
+            own = top["account"].dropna().astype(str).unique() if "account" in top else ()
+            top = top.assign(text=mask_handles(top["text"], own=own))
         rows = []
         for idx, post in top.iterrows():  # five rows at most
             text = "" if "text" not in top or pd.isna(post.get("text")) else str(post["text"])
@@ -1704,10 +2174,47 @@ class _ReportBuilder:
             "that may reflect what was posted about, when, and to whom.",
             "Posting-time counts are descriptive and are not adjusted for anything.",
         ]
+        if not self.show_handles:
+            items.append(
+                "Top posts: @handles of other accounts are shown as @… (the organization's own handle is kept)."
+            )
+        features = _table(
+            "Automatic features: what each column of posts_coded means",
+            ["Feature", "Column", "Definition"],
+            [(label_feature(name), name, text) for name, text in FEATURE_DESCRIPTIONS.items()],
+            row_headers=True,
+        )
         return (
             '<section id="methods-appendix"><h2>Methods appendix</h2><h3>Definitions and methods</h3>'
-            f"{_ul(items)}<h3>Caveats</h3>{_ul(caveats)}</section>"
+            f"{_ul(items)}<h3>Automatic features</h3>{features}<h3>Manual codes (codebook)</h3>"
+            f"{self._codebook()}<h3>Caveats</h3>{_ul(caveats)}</section>"
         )
+
+    def _codebook(self) -> str:
+        if self.ds is None:
+            return _note("The codebook is not available: the report was built without the dataset card.")
+        path = self.ds.codebook_path()
+        if path is None:
+            return _note("The dataset card names no codebook, so no manual code definitions are shown.")
+        relpath = self.ds.codebook
+        if not path.is_file():
+            return _note(f"The codebook is not available: {relpath} was not found in the dataset folder.")
+        try:
+            codes, problems = read_codebook(path)
+        except InputError as exc:
+            return _note(f"The codebook is not available: {relpath}: {exc}")
+        if not codes:
+            return _note(f"The codebook {relpath} lists no codes.") + _ul(problems)
+        rows = [
+            (c["name"], c["type"], c["definition"], c["include"], c["exclude"], c["examples"]) for c in codes
+        ]
+        table = _table(
+            f"Manual codes as defined in {relpath}",
+            ["Code", "Type", "Definition", "Include", "Exclude", "Examples"],
+            rows,
+            row_headers=True,
+        )
+        return table + (_ul(problems) if problems else "")
 
     def _safely(self, build: Callable[[], str], ident: str, heading: str) -> str:
         """Build one section; an unexpected error becomes a note in that section instead of no report at all."""
@@ -1741,15 +2248,19 @@ class _ReportBuilder:
 
 
 def _build(
-    run_dir: str | Path, dataset: Dataset | None, today: dt.date | None = None
+    run_dir: str | Path, dataset: Dataset | None, today: dt.date | None = None, show_handles: bool = False
 ) -> tuple[str, dict[str, bytes]]:
-    builder = _ReportBuilder(read_run_results(run_dir), dataset, today=today)
+    builder = _ReportBuilder(read_run_results(run_dir), dataset, today=today, show_handles=show_handles)
     page = builder.build()
     return page, builder.figures
 
 
 def build_report_html(
-    run_dir: str | Path, *, dataset: Dataset | None = None, today: dt.date | None = None
+    run_dir: str | Path,
+    *,
+    dataset: Dataset | None = None,
+    today: dt.date | None = None,
+    show_handles: bool = False,
 ) -> str:
     """Return the self-contained HTML report for a run folder, without writing anything.
 
@@ -1763,8 +2274,12 @@ def build_report_html(
     today : date, optional
         The date printed as "generated" and used to decide whether a goal's deadline has passed (default: today,
         UTC).
+    show_handles : bool
+        Print other accounts' @handles in the top posts' texts. By default they become "@…" (only the
+        organization's own handle, the posts' ``account``, is kept): people named in posts did not agree to
+        appear in a report.
     """
-    return _build(run_dir, dataset, today)[0]
+    return _build(run_dir, dataset, today, show_handles)[0]
 
 
 def render_report(
@@ -1773,13 +2288,15 @@ def render_report(
     dataset: Dataset | None = None,
     out: str | Path | None = None,
     today: dt.date | None = None,
+    show_handles: bool = False,
 ) -> Path:
     """Write the report to ``run_dir/report.html`` (or ``out``) and its figures to ``results/figures/*.png``.
 
-    Every write is atomic. Returns the path of the HTML file.
+    Every write is atomic. Returns the path of the HTML file. ``dataset``, ``today`` and ``show_handles``
+    are as in :func:`build_report_html`.
     """
     run_dir = Path(run_dir)
-    page, figures = _build(run_dir, dataset, today)
+    page, figures = _build(run_dir, dataset, today, show_handles)
     for name, png in figures.items():
         write_bytes(run_dir / "results" / "figures" / f"{name}.png", png)
     return write_text(Path(out) if out is not None else run_dir / "report.html", page)
