@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.coding import RELIABILITY_COLUMNS, compute_reliability, list_disagreements, merge_codes
+from workbench.coding import (
+    RELIABILITY_COLUMNS,
+    compare_manual_automatic,
+    compute_reliability,
+    confusion_table,
+    disagreement_posts,
+    list_disagreements,
+    merge_codes,
+    sample_overlap,
+)
 from workbench.errors import InputError
 from workbench.schema import CODES_SCHEMA, conform
 
@@ -420,3 +429,135 @@ def test_empty_codes():
     assert list(out.columns) == ["post_id", "has_url"] and info["codes"] == {}
     assert list(compute_reliability(empty).columns) == list(RELIABILITY_COLUMNS)
     assert len(list_disagreements(empty)) == 0
+
+
+# --- confusion tables -----------------------------------------------------------------------------------
+
+
+def test_confusion_table_by_hand():
+    # p0..p4: ann 1 1 0 0 1, ben 1 0 0 1 1; p5 coded by ann only; the adjudicator is not a rater
+    codes = two_coder_codes([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    extra = make_codes([("p5", "ann", "1"), ("p1", "adjudicated", "1")])
+    codes = pd.concat([codes, extra], ignore_index=True)
+    table = confusion_table(codes, "has_poll")
+    assert table.index.name == "ann" and table.columns.name == "ben"
+    assert table.index.tolist() == ["0", "1"] and table.columns.tolist() == ["0", "1"]
+    assert table.to_numpy().tolist() == [[1, 1], [1, 2]]
+    assert str(table.to_numpy().dtype) == "int64"
+    # the table holds what compute_reliability reports
+    rel = compute_reliability(codes, n_boot=0).iloc[0]
+    p = table.to_numpy() / table.to_numpy().sum()
+    assert np.trace(p) == pytest.approx(rel["percent_agreement"])
+    p_e = p.sum(axis=1) @ p.sum(axis=0)
+    assert (np.trace(p) - p_e) / (1 - p_e) == pytest.approx(rel["cohen_kappa"])
+
+
+def test_confusion_table_categorical_and_coder_choice():
+    codes = make_codes(
+        [
+            ("p1", "ann", "tone", "pos"),
+            ("p1", "ben", "tone", "pos"),
+            ("p1", "cat", "tone", "neg"),
+            ("p2", "ann", "tone", "neu"),
+            ("p2", "ben", "tone", "pos"),
+            ("p3", "cat", "tone", "neg"),
+        ]
+    )
+    with pytest.raises(InputError, match=r"code 'tone' has 3 coders \['ann', 'ben', 'cat'\]; pass coders="):
+        confusion_table(codes, "tone")
+    table = confusion_table(codes, "tone", coders=("ben", "ann"))
+    assert table.index.tolist() == ["neg", "neu", "pos"]  # every value any rater gave
+    assert table.loc["pos", "pos"] == 1 and table.loc["pos", "neu"] == 1 and table.to_numpy().sum() == 2
+    with pytest.raises(InputError, match=r"coder 'dan' did not code 'tone'"):
+        confusion_table(codes, "tone", coders=("ann", "dan"))
+    with pytest.raises(InputError, match=r"no code 'has_poll' in the manual codes; codes: \['tone'\]"):
+        confusion_table(codes, "has_poll")
+
+
+# --- manual codes against automatic features -----------------------------------------------------------
+
+
+def test_compare_manual_automatic_by_hand():
+    from workbench.coding import parse_codebook
+
+    book = parse_codebook(
+        {"codes": [{"name": "has_graphic", "type": "binary", "definition": "d", "automatic": "has_media"}]}
+    )
+    posts = pd.DataFrame(
+        {
+            "post_id": [f"p{i}" for i in range(6)],
+            "has_link": pd.array([True, True, False, False, None, True], dtype="boolean"),
+            "has_url": pd.array([True, False, False, False, True, None], dtype="boolean"),
+            "has_graphic": pd.array([True, False, True, False, False, False], dtype="boolean"),
+            "has_media": pd.array([True, False, False, False, False, False], dtype="boolean"),
+        }
+    )
+    out = compare_manual_automatic(posts, book).set_index("manual")
+    link = out.loc["has_link"]  # default pair; compared on p0..p3 (NA on either side left out)
+    assert link["automatic"] == "has_url" and link["source"] == "default"
+    assert (link["n_compared"], link["n_agree"], link["n_manual_only"], link["n_automatic_only"]) == (
+        4,
+        3,
+        1,
+        0,
+    )
+    assert link["percent_agreement"] == pytest.approx(0.75)
+    assert link["cohen_kappa"] == pytest.approx(kappa_reference([1, 1, 0, 0], [1, 0, 0, 0]))
+    graphic = out.loc["has_graphic"]
+    assert graphic["source"] == "codebook" and graphic["n_compared"] == 6
+    assert graphic["cohen_kappa"] == pytest.approx(kappa_reference([1, 0, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]))
+    assert (graphic["n_manual_yes"], graphic["n_automatic_yes"]) == (2, 1)
+    only = compare_manual_automatic(posts, pairs={"has_graphic": "has_media"})
+    assert only["source"].tolist() == ["default", "argument"]
+    with pytest.raises(InputError, match=r"missing columns \['is_question'\]"):
+        compare_manual_automatic(posts, pairs={"has_link": "is_question"})
+    with pytest.raises(InputError, match="has the name of the automatic feature"):
+        compare_manual_automatic(posts, pairs={"has_url": "has_url"})
+    assert compare_manual_automatic(posts[["post_id"]]).empty
+
+
+def test_compare_manual_automatic_recovers_known_agreement():
+    # automatic = truth (prevalence .3); the coder misses/adds with probability .1:
+    # agreement .9; p_manual = .3 * .9 + .7 * .1 = .34; chance = .34 * .3 + .66 * .7 = .564
+    # kappa = (.9 - .564) / (1 - .564) = .7706
+    rng = np.random.default_rng(12)
+    truth = rng.random(20_000) < 0.3
+    manual = np.where(rng.random(20_000) < 0.1, ~truth, truth)
+    posts = pd.DataFrame(
+        {"has_link": pd.array(manual, dtype="boolean"), "has_url": pd.array(truth, dtype="boolean")}
+    )
+    row = compare_manual_automatic(posts).iloc[0]
+    assert row["percent_agreement"] == pytest.approx(0.9, abs=0.01)
+    assert row["cohen_kappa"] == pytest.approx(0.7706, abs=0.02)
+
+
+# --- samples for coding ---------------------------------------------------------------------------------
+
+
+def test_sample_overlap_depends_on_the_ids_only():
+    posts = posts_frame([f"p{i:03d}" for i in range(100)])
+    first = sample_overlap(posts, size=20, seed=4)
+    again = sample_overlap(posts.iloc[::-1], size=20, seed=4)
+    assert len(first) == 20 and len(set(first)) == 20
+    assert set(first) == set(again) and again == [p for p in posts["post_id"][::-1] if p in set(first)]
+    assert set(sample_overlap(posts, size=20, seed=5)) != set(first)
+    assert set(sample_overlap(posts, size=100, seed=4)) == set(posts["post_id"])
+    for bad in (0, 101, 2.5):
+        with pytest.raises(InputError, match="overlap size must be a whole number from 1 to 100"):
+            sample_overlap(posts, size=bad, seed=4)
+
+
+def test_disagreement_posts():
+    codes = make_codes(
+        [
+            ("p2", "ann", "1"),
+            ("p2", "ben", "0"),
+            ("p1", "ann", "tone", "pos"),
+            ("p1", "ben", "tone", "neg"),
+            ("p1", "ann", "1"),
+            ("p1", "ben", "0"),
+            ("p3", "ann", "1"),
+            ("p3", "ben", "1"),
+        ]
+    )
+    assert disagreement_posts(codes) == {"p1": ["has_poll", "tone"], "p2": ["has_poll"]}

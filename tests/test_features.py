@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 
 import emoji
 import numpy as np
@@ -335,3 +336,143 @@ def test_rows_align_with_a_non_default_index():
     assert out["n_urls"].tolist() == [1, 0, 0]
     assert out["has_media"].tolist()[:2] == [False, False] and pd.isna(out["has_media"].iloc[2])
     assert out["followers_at_post"].tolist() == pytest.approx([131.5] * 3)  # 1 June noon: 31.5 of 61 days
+
+
+# --- links to the research and calls to action ---------------------------------------------------------
+
+# text, has_research_link, has_call_to_action
+RESEARCH_CTA_CASES = [
+    ("New paper https://doi.org/10.1000/xyz", True, False),
+    ("see dx.doi.org/10.1000/abc", True, False),
+    ("DOI.ORG/10.1/ABC in capitals", True, False),
+    ("PubMed: https://pubmed.ncbi.nlm.nih.gov/12345678/", True, False),
+    ("PMC https://www.ncbi.nlm.nih.gov/pmc/articles/PMC123/", True, False),
+    ("preprint www.medRxiv.org/content/10.1101/2021", True, False),
+    ("preprint https://www.biorxiv.org/content/x", True, False),
+    ("written out doi: 10.1001/jama.2020.1234", True, False),
+    ("(https://doi.org/10.1/x)", True, False),
+    ("notdoi.org/x is another site", False, False),
+    ("mail editor@doi.org", False, False),
+    ("doi.org.evil.com/x is a look-alike", False, False),
+    ("DOI.ORG.Evil.com/x too", False, False),
+    ("doi:10.1 is too short to be a DOI", False, False),
+    ("X hides it: https://t.co/AbC123", False, False),  # t.co hides the destination
+    ("we cite the DOI in the paper", False, False),
+    ("Read the paper https://t.co/x", False, True),
+    ("READ IT NOW", False, True),
+    ("Sign-up today", False, True),
+    ("sign  up here", False, True),
+    ("Learn more: nejm.org/x", False, True),
+    ("Check out our poster!", False, True),
+    ("Please vote.", False, True),
+    ("already reading, registered, rejoined", False, False),
+    ("#VoteNow and #read are hashtags, @join_us a handle", False, False),
+    ("link https://example.org/read/register", False, False),  # inside a link
+    ("read-only file", False, False),
+    ("naïveread is one word", False, False),
+]
+
+
+@pytest.mark.parametrize(("text", "research", "cta"), RESEARCH_CTA_CASES)
+def test_research_link_and_call_to_action(text, research, cta):
+    row = code_features(make_posts([text])).iloc[0]
+    assert (bool(row["has_research_link"]), bool(row["has_call_to_action"])) == (research, cta)
+
+
+def test_research_domains_from_the_codebook():
+    texts = ["Out now in nejm.org/doi/full/x", "https://www.JAMAnetwork.com/journals/x", "mynejm.org/x", None]
+    plain = code_features(make_posts(texts))
+    assert plain["has_research_link"].tolist()[:3] == [False, False, False]
+    extra = code_features(make_posts(texts), research_domains=["www.NEJM.org", "jamanetwork.com"])
+    assert extra["has_research_link"].tolist()[:3] == [True, True, False]
+    for col in ("has_research_link", "has_call_to_action"):
+        assert pd.isna(extra[col].iloc[3]) and str(extra[col].dtype) == "boolean"
+    with pytest.raises(InputError, match="research domain 'https://nejm.org' is not a host name"):
+        code_features(make_posts(["a"]), research_domains=["https://nejm.org"])
+
+
+def test_trailing_media_link_and_research_link():
+    # X legacy: a photo's trailing t.co link is no research link, a written DOI still is
+    out = code_features(make_posts(["Fig 1 of doi:10.1000/182 https://t.co/Media1"], media_views=[5]))
+    assert out["has_research_link"].iloc[0] and out["n_urls"].iloc[0] == 0
+
+
+CTA_WORDS = ["read", "Register", "JOIN", "sign", "up", "learn", "more", "vote", "download", "watch", "rsvp"]
+OTHER_WORDS = ["the", "paper", "reading", "-", "#", "@", "é", "日本", "_", "!", ".", "x-", "'"]
+
+
+def cta_reference(text: str) -> bool:
+    """Independent reference with Python's re (Unicode word boundaries) on text without links."""
+    words = (
+        r"read|register|join|sign[\s-]+up|signup|download|learn[\s-]+more|click|vote|subscribe|watch|listen|"
+    )
+    words += r"rsvp|donate|enroll|enrol|check[\s-]+out|find[\s-]+out|tune[\s-]+in|save[\s-]+the[\s-]+date|"
+    words += r"apply[\s-]+now|fill[\s-]+out|take[\s-]+the[\s-]+survey|take[\s-]+our[\s-]+survey"
+    pattern = r"(?<![^\W_]|[_@#＠＃])(?:" + words + r")(?![^\W_]|[_-])"
+    return re.search(pattern, text, flags=re.IGNORECASE) is not None
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(CTA_WORDS + OTHER_WORDS), max_size=8), min_size=1, max_size=40),
+    st.sampled_from(["", " ", "  ", "-"]),
+)
+def test_call_to_action_matches_a_python_reference(token_lists, sep):
+    texts = [sep.join(tokens) if sep else " ".join(tokens) for tokens in token_lists]
+    texts = [t.replace("# ", "#").replace("@ ", "@") for t in texts]
+    out = code_features(make_posts(texts))
+    assert out["has_call_to_action"].tolist() == [cta_reference(t) for t in texts]
+
+
+def research_reference(text: str, domains=("doi.org", "ncbi.nlm.nih.gov", "medrxiv.org")) -> bool:
+    """Token by token: the host of each whitespace-separated token (scheme and path stripped)."""
+    for token in text.split():
+        if "@" in token:
+            continue
+        host = re.sub(r"^https?://", "", token.lower()).split("/")[0].rstrip(".,;:!?")
+        if any(host == d or host.endswith("." + d) for d in domains):
+            return True
+    return False
+
+
+HOST_TOKENS = [
+    "doi.org/10.1/x",
+    "https://dx.doi.org/10.1/abc",
+    "notdoi.org/x",
+    "jane@doi.org",
+    "doi.org.",
+    "pubmed.ncbi.nlm.nih.gov/1",
+    "https://t.co/AbC",
+    "www.medrxiv.org",
+    "medrxiv.org.uk/x",
+    "doi",
+    "org",
+    "paper",
+    "ncbi.nlm.nih.gov,",
+    "x.doi.org/a?b=1",
+]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(HOST_TOKENS), max_size=6), min_size=1, max_size=40))
+def test_research_link_matches_a_token_reference(token_lists):
+    texts = [" ".join(tokens) for tokens in token_lists]
+    out = code_features(make_posts(texts))
+    assert out["has_research_link"].tolist() == [research_reference(t) for t in texts]
+
+
+def test_real_exports_research_links_only_where_a_domain_is_visible(ropensci_dir):
+    """Real X legacy text shows t.co links only: a research link is found exactly where a domain is written."""
+    from workbench.features import RESEARCH_DOMAINS
+
+    frames = [
+        pd.read_csv(f, dtype=str) for f in sorted(glob.glob(str(ropensci_dir / "tweet_activity_*.csv")))
+    ]
+    texts = pd.concat([f["Tweet text"] for f in frames if "Tweet text" in f.columns], ignore_index=True)
+    if texts.empty:
+        pytest.skip("no legacy exports with 'Tweet text'")
+    out = code_features(make_posts(texts.tolist()))
+    expected = [research_reference(t, RESEARCH_DOMAINS) for t in texts]
+    assert out["has_research_link"].tolist() == expected
+    cta = out["has_call_to_action"].to_numpy(dtype=bool)
+    assert 0 < cta.sum() < len(texts)

@@ -7,10 +7,14 @@ value settles disagreements and is left out of the reliability statistics.
 
 from __future__ import annotations
 
+import re
 import zlib
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from .errors import InputError
 from .schema import POSTS_SCHEMA, check_columns
@@ -39,11 +43,15 @@ _BINARY_SPELLINGS = {"0": "0", "1": "1", "0.0": "0", "1.0": "1", "false": "0", "
 _N_EXAMPLES = 5
 
 
-def _clean_codes(codes: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+def _clean_codes(
+    codes: pd.DataFrame, codebook: Codebook | None = None
+) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
     """Long codes with normalized strings, one row per (post, coder, code); the kind of every code.
 
     Returns the cleaned frame (columns post_id, coder, code, value, is_adjudicator), ``{code: "binary" |
-    "categorical"}`` in order of first appearance, and warnings.
+    "categorical"}`` in order of first appearance, and warnings. The kind of a code the ``codebook``
+    defines is the codebook's; its values outside the codebook's (0/1 or the levels) are dropped with a
+    warning. Other codes are binary when every value is a 0/1 spelling.
     """
     check_columns(codes, ["post_id", "coder", "code", "value"], table="codes")
     warnings: list[str] = []
@@ -59,9 +67,31 @@ def _clean_codes(codes: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str], lis
     lowered = df["value"].str.lower()
     is_binary_value = lowered.isin(list(_BINARY_SPELLINGS)).to_numpy()
     binary_codes = set(df.loc[is_binary_value, "code"]) - set(df.loc[~is_binary_value, "code"])
+    defined = {} if codebook is None else {c.name: c for c in codebook.codes}
+    binary_codes = (binary_codes - set(defined)) | {n for n, c in defined.items() if c.type == "binary"}
     kinds = {c: ("binary" if c in binary_codes else "categorical") for c in order}
     binary_rows = df["code"].isin(binary_codes).to_numpy()
+    original = df["value"].copy()
     df.loc[binary_rows, "value"] = lowered[binary_rows].map(_BINARY_SPELLINGS).astype("string")
+    if codebook is not None:
+        undefined = [c for c in order if c not in defined]
+        if undefined:
+            warnings.append(
+                f"codes {undefined} are not defined in the codebook {codebook.path or ''}".rstrip()
+            )
+        invalid = pd.Series(binary_rows, index=df.index) & df["value"].isna()
+        for name, code in defined.items():  # a handful of codes
+            if code.type == "categorical":
+                invalid |= (df["code"] == name) & ~df["value"].isin(list(code.levels))
+        if invalid.any():
+            bad = df[invalid]
+            for name in dict.fromkeys(bad["code"]):
+                values = original[invalid & (df["code"] == name)]
+                warnings.append(
+                    f"code {name!r}: {len(values)} values not allowed by the codebook were ignored "
+                    f"(allowed: {list(defined[name].values)}; found e.g. {values.unique().tolist()[:_N_EXAMPLES]})"
+                )
+            df = df[~invalid]
     dup = df.duplicated(["post_id", "coder", "code"], keep="last")
     if dup.any():
         first = df[dup].iloc[0]
@@ -93,7 +123,9 @@ def _resolve(df: pd.DataFrame) -> pd.DataFrame:
     return final.drop_duplicates(["post_id", "code"], keep="first").reset_index(drop=True)
 
 
-def merge_codes(posts: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def merge_codes(
+    posts: pd.DataFrame, codes: pd.DataFrame, *, codebook: Codebook | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Return posts with one column per manual code (final values) and a summary of how they were settled.
 
     Parameters
@@ -102,6 +134,10 @@ def merge_codes(posts: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame,
         Posts (usually with automatic features); needs ``post_id``.
     codes
         Manual codes in long form (``CODES_SCHEMA``): post_id, coder, code, value.
+    codebook
+        When given, a code it defines has the codebook's type (binary or categorical) and, when
+        categorical, the codebook's levels as categories (in the codebook's order); values the codebook
+        does not allow are ignored with a warning, and codes it does not define are named in a warning.
 
     Returns
     -------
@@ -119,7 +155,7 @@ def merge_codes(posts: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame,
         not in ``posts``; their codes are not merged), ``replaced_columns`` and ``warnings``.
     """
     check_columns(posts, ["post_id"], table="posts")
-    df, kinds, warnings = _clean_codes(codes)
+    df, kinds, warnings = _clean_codes(codes, codebook)
     reserved = [c for c in kinds if c in POSTS_SCHEMA]
     if reserved:
         raise InputError(
@@ -149,7 +185,10 @@ def merge_codes(posts: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame,
             levels = ["0", "1"]
             out[code] = mapped.map({"1": True, "0": False}).astype("boolean").array
         else:
-            levels = sorted(df.loc[df["code"] == code, "value"].unique().tolist())
+            if codebook is not None and code in codebook.names:
+                levels = list(codebook.code(code).levels)
+            else:
+                levels = sorted(df.loc[df["code"] == code, "value"].unique().tolist())
             out[code] = pd.Categorical(mapped.astype(object).where(mapped.notna(), None), categories=levels)
         code_rows = df[df["code"] == code]
         per_code[code] = {
@@ -364,3 +403,458 @@ def list_disagreements(codes: pd.DataFrame) -> pd.DataFrame:
     out = wide[columns].astype("string").reset_index(drop=True)
     out.columns.name = None
     return out
+
+
+# --- codebook ------------------------------------------------------------------------------------------
+
+#: Keys of a codebook file (``codes`` is required).
+CODEBOOK_KEYS = ("title", "description", "research_domains", "codes")
+#: Keys of one code (``name``, ``type`` and ``definition`` are required; ``levels`` for categorical codes).
+CODE_KEYS = ("name", "type", "label", "definition", "include", "exclude", "examples", "levels", "automatic")
+CODE_TYPES = ("binary", "categorical")
+#: The values a binary code takes in coding files.
+BINARY_VALUES = ("0", "1")
+_CODE_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+
+#: Manual codes that measure what an automatic feature measures, compared by
+#: :func:`compare_manual_automatic` even when the codebook does not say so (``automatic:``).
+DEFAULT_MANUAL_AUTOMATIC = {
+    "has_link": "has_url",
+    "has_question": "is_question",
+    "has_thread": "has_thread_marker",
+    "has_cta": "has_call_to_action",
+}
+
+
+class CodebookError(InputError):
+    """An invalid codebook file: names the file, the code and the key, and what was expected."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """One manual code of a codebook."""
+
+    name: str
+    type: str  # "binary" or "categorical"
+    definition: str
+    label: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()  # categorical codes only
+    automatic: str | None = None  # the automatic feature that measures the same thing, if any
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The values a coding file may hold for this code: ``("0", "1")`` or the levels."""
+        return BINARY_VALUES if self.type == "binary" else self.levels
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A validated, frozen codebook (see :func:`load_codebook`)."""
+
+    codes: tuple[Code, ...]
+    research_domains: tuple[str, ...] = ()
+    title: str = ""
+    description: str = ""
+    path: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.codes)
+
+    @property
+    def binary_codes(self) -> frozenset[str]:
+        """Names of the binary codes (for ingest's ``binary_codes=``)."""
+        return frozenset(c.name for c in self.codes if c.type == "binary")
+
+    def code(self, name: str) -> Code:
+        """The code called ``name``; an InputError lists the codes there are."""
+        for c in self.codes:
+            if c.name == name:
+                return c
+        raise InputError(f"no code {name!r} in the codebook; codes: {list(self.names)}", file=self.path)
+
+
+def _texts(value, *, where: str, key: str, file) -> tuple[str, ...]:
+    """A text or a list of texts as a tuple of stripped, non-empty strings."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str | int | float) for v in items):
+        raise CodebookError(
+            f"{where}: key {key!r} must be a text or a list of texts, found {value!r}", file=file
+        )
+    return tuple(s for s in (str(v).strip() for v in items) if s)
+
+
+def _parse_code(entry, index: int, *, file, seen: set[str]) -> Code:
+    from .features import FEATURE_DESCRIPTIONS  # features does not import coding: no cycle
+
+    where = f"codes[{index}]"
+    if not isinstance(entry, dict):
+        raise CodebookError(
+            f"{where}: expected a mapping with keys {list(CODE_KEYS)}, found {entry!r}", file=file
+        )
+    name = entry.get("name")
+    if name is not None:
+        where = f"code {name!r} ({where})"
+    unknown = [k for k in entry if k not in CODE_KEYS]
+    if unknown:
+        raise CodebookError(f"{where}: unknown keys {unknown}; allowed keys: {list(CODE_KEYS)}", file=file)
+    for key in ("name", "type", "definition"):
+        if entry.get(key) is None or str(entry[key]).strip() == "":
+            raise CodebookError(f"{where}: missing required key {key!r}", file=file)
+    name = str(name).strip()
+    if not isinstance(entry["name"], str) or not _CODE_NAME_RE.fullmatch(name):
+        raise CodebookError(
+            f"{where}: name {entry['name']!r} must be lower case letters, digits and _ starting with a letter "
+            "(it is the column name in the coding files, e.g. has_poll)",
+            file=file,
+        )
+    if name in seen:
+        raise CodebookError(f"{where}: code {name!r} is defined twice", file=file)
+    if name in POSTS_SCHEMA or name in ("coder", "coded_at"):
+        raise CodebookError(
+            f"{where}: name {name!r} is a column of the posts table or of the coding files; choose another",
+            file=file,
+        )
+    kind = str(entry["type"]).strip().lower()
+    if kind not in CODE_TYPES:
+        raise CodebookError(f"{where}: type {entry['type']!r} is not one of {list(CODE_TYPES)}", file=file)
+    levels: tuple[str, ...] = ()
+    if kind == "categorical":
+        raw = entry.get("levels")
+        if not isinstance(raw, list) or len(raw) < 2:
+            raise CodebookError(
+                f"{where}: a categorical code needs 'levels', a list of at least two level names; found {raw!r}",
+                file=file,
+            )
+        levels = tuple(str(v).strip() for v in raw)
+        if any(v == "" or "\n" in v for v in levels) or len(set(levels)) != len(levels):
+            raise CodebookError(
+                f"{where}: levels must be distinct, non-empty one-line names; found {raw!r}", file=file
+            )
+    elif "levels" in entry:
+        raise CodebookError(
+            f"{where}: a binary code takes 0/1 and has no 'levels'; remove them or use type: categorical",
+            file=file,
+        )
+    automatic = entry.get("automatic")
+    if automatic is not None:
+        allowed = sorted(f for f in FEATURE_DESCRIPTIONS if f.startswith(("has_", "is_")))
+        if automatic == name:
+            raise CodebookError(
+                f"{where}: 'automatic' names the code itself; a manual code named like an automatic feature "
+                "replaces it, so rename the manual code (e.g. has_link with automatic: has_url)",
+                file=file,
+            )
+        if kind != "binary" or automatic not in allowed:
+            raise CodebookError(
+                f"{where}: 'automatic' names the yes/no automatic feature a binary code is compared with; "
+                f"found {automatic!r} (type {kind}); allowed: {allowed}",
+                file=file,
+            )
+    examples = entry.get("examples", [])
+    if not isinstance(examples, list):
+        raise CodebookError(f"{where}: 'examples' must be a list of texts, found {examples!r}", file=file)
+    return Code(
+        name=name,
+        type=kind,
+        definition=" ".join(str(entry["definition"]).split()),
+        label=str(entry.get("label") or name).strip(),
+        include=_texts(entry.get("include", []), where=where, key="include", file=file),
+        exclude=_texts(entry.get("exclude", []), where=where, key="exclude", file=file),
+        examples=_texts(examples, where=where, key="examples", file=file),
+        levels=levels,
+        automatic=automatic,
+    )
+
+
+def parse_codebook(data, *, file: str | Path | None = None) -> Codebook:
+    """Return a validated :class:`Codebook` from the parsed YAML ``data`` (see :func:`load_codebook`)."""
+    from .features import normalize_research_domains
+
+    if not isinstance(data, dict):
+        raise CodebookError(
+            f"expected a mapping with keys {list(CODEBOOK_KEYS)}, found {type(data).__name__}", file=file
+        )
+    unknown = [k for k in data if k not in CODEBOOK_KEYS]
+    if unknown:
+        raise CodebookError(f"unknown keys {unknown}; allowed keys: {list(CODEBOOK_KEYS)}", file=file)
+    entries = data.get("codes")
+    if not isinstance(entries, list):
+        raise CodebookError(
+            f"key 'codes' must be a list of codes (each with {list(CODE_KEYS[:4])}); found {entries!r}",
+            file=file,
+        )
+    seen: set[str] = set()
+    codes = []
+    for i, entry in enumerate(entries):
+        code = _parse_code(entry, i, file=file, seen=seen)
+        seen.add(code.name)
+        codes.append(code)
+    domains = data.get("research_domains") or []
+    if not isinstance(domains, list):
+        raise CodebookError(f"key 'research_domains' must be a list of domains, found {domains!r}", file=file)
+    try:
+        research = normalize_research_domains([str(d) for d in domains])
+    except InputError as exc:
+        raise CodebookError(f"key 'research_domains': {exc}", file=file) from None
+    return Codebook(
+        codes=tuple(codes),
+        research_domains=research,
+        title=str(data.get("title") or "").strip(),
+        description=" ".join(str(data.get("description") or "").split()),
+        path=None if file is None else str(file),
+    )
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Return the validated codebook in ``path`` (YAML).
+
+    The file (``codebook.yml``)::
+
+        title: Manual codes of our network          # optional
+        description: ...                            # optional
+        research_domains: [nejm.org, jamanetwork.com]   # optional: journal/publisher domains
+        codes:
+          - name: has_poll            # required: the column name in the coding files ([a-z][a-z0-9_]*)
+            type: binary              # required: binary (0/1) or categorical
+            label: Poll               # optional (default: the name)
+            definition: ...           # required
+            include: ...              # optional: a text or a list of texts
+            exclude: ...              # optional: a text or a list of texts
+            examples: [..., ...]      # optional: a list of texts
+            automatic: has_url        # optional (binary codes): the automatic feature measuring the same
+          - name: tone
+            type: categorical
+            levels: [negative, neutral, positive]   # required for categorical codes
+            definition: ...
+
+    Raises :class:`CodebookError` naming the file, the code and the key: unknown keys are listed with the
+    allowed ones, missing required keys are named, names must be valid and unique, types known,
+    categorical codes need at least two distinct levels, binary codes have none, ``automatic`` must name a
+    yes/no automatic feature, research domains must be host names.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CodebookError(f"cannot read the codebook: {exc.strerror or exc}", file=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CodebookError(f"not valid YAML: {exc}", file=path) from None
+    return parse_codebook(data, file=path)
+
+
+def codebook_table(codebook: Codebook) -> pd.DataFrame:
+    """One row per code for a methods table: code, label, type, values, definition, include, exclude,
+    examples (lists joined with "; "), automatic (the automatic feature compared with, or "")."""
+    rows = [
+        {
+            "code": c.name,
+            "label": c.label,
+            "type": c.type,
+            "values": "0 = no, 1 = yes" if c.type == "binary" else ", ".join(c.levels),
+            "definition": c.definition,
+            "include": "; ".join(c.include),
+            "exclude": "; ".join(c.exclude),
+            "examples": "; ".join(c.examples),
+            "automatic": c.automatic or "",
+        }
+        for c in codebook.codes
+    ]
+    columns = ["code", "label", "type", "values", "definition", "include", "exclude", "examples", "automatic"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def codebook_markdown(codebook: Codebook) -> str:
+    """The codebook as Markdown for the report's methods section (one subsection per code)."""
+    lines = [f"## {codebook.title or 'Codebook'}", ""]
+    if codebook.description:
+        lines += [codebook.description, ""]
+    for c in codebook.codes:
+        values = "0 = no, 1 = yes" if c.type == "binary" else ", ".join(c.levels)
+        lines += [f"### {c.label} (`{c.name}`, {c.type}: {values})", "", c.definition, ""]
+        for title, items in (("Include", c.include), ("Exclude", c.exclude), ("Examples", c.examples)):
+            if items:
+                lines += [f"**{title}:**", "", *[f"- {item}" for item in items], ""]
+        if c.automatic:
+            lines += [f"Compared with the automatic feature `{c.automatic}`.", ""]
+    if codebook.research_domains:
+        lines += [
+            "**Research domains** (links to these count as links to the research): "
+            + ", ".join(codebook.research_domains),
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- agreement tables ----------------------------------------------------------------------------------
+
+
+def confusion_table(codes: pd.DataFrame, code: str, *, coders: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Return the confusion table of two coders for one code: counts of posts by (value of A, value of B).
+
+    Parameters
+    ----------
+    codes
+        Manual codes in long form (``CODES_SCHEMA``).
+    code
+        The code to tabulate.
+    coders
+        The two coders (rows, columns). Default: the two raters of ``code`` (the ``adjudicated`` coder is
+        not a rater); with more than two, an InputError asks which pair.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square, int64 counts over the posts both coders coded; index = values of the first coder (index
+        name = that coder), columns = values of the second (columns name = that coder); every value either
+        gave appears in both, sorted. The diagonal holds the agreements: its sum over the total is
+        ``percent_agreement`` and the table gives Cohen's kappa of :func:`compute_reliability`.
+    """
+    df, kinds, _ = _clean_codes(codes)
+    if code not in kinds:
+        raise InputError(f"no code {code!r} in the manual codes; codes: {list(kinds)}", column="code")
+    rows = df[(df["code"] == code) & ~df["is_adjudicator"]]
+    found = list(dict.fromkeys(rows["coder"].tolist()))
+    if coders is None:
+        if len(found) != 2:
+            raise InputError(
+                f"code {code!r} has {len(found)} coders {found}; pass coders=(first, second) to choose two"
+            )
+        coders = (found[0], found[1])
+    a, b = coders
+    for c in coders:
+        if c not in found:
+            raise InputError(f"coder {c!r} did not code {code!r}; its coders: {found}", column="coder")
+    pair = rows[rows["coder"] == a][["post_id", "value"]].merge(
+        rows[rows["coder"] == b][["post_id", "value"]], on="post_id", suffixes=("_a", "_b")
+    )
+    levels = sorted(set(rows["value"]))
+    table = pd.crosstab(
+        pd.Categorical(pair["value_a"], categories=levels),
+        pd.Categorical(pair["value_b"], categories=levels),
+        dropna=False,
+    )
+    table = table.reindex(index=levels, columns=levels, fill_value=0).astype("int64")
+    table.index = pd.Index(levels, name=a)
+    table.columns = pd.Index(levels, name=b)
+    return table
+
+
+def _two_by_two_kappa(x: np.ndarray, y: np.ndarray) -> float:
+    """Cohen's kappa of two 0/1 vectors (NaN when chance agreement is 1)."""
+    p_o = float(np.mean(x == y))
+    p_e = float(x.mean() * y.mean() + (1 - x.mean()) * (1 - y.mean()))
+    return float("nan") if np.isclose(p_e, 1.0) else (p_o - p_e) / (1.0 - p_e)
+
+
+def compare_manual_automatic(
+    posts_coded: pd.DataFrame,
+    codebook: Codebook | None = None,
+    *,
+    pairs: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Return how well manual codes agree with the automatic features that measure the same thing.
+
+    Parameters
+    ----------
+    posts_coded
+        Posts with automatic features and merged manual codes (:func:`merge_codes`).
+    codebook
+        Codes with ``automatic: <feature>`` are compared with that feature.
+    pairs
+        Further ``{manual code: automatic feature}`` pairs. Besides these and the codebook's, the pairs of
+        :data:`DEFAULT_MANUAL_AUTOMATIC` (e.g. a manual ``has_link`` and the automatic ``has_url``) are
+        compared whenever both columns are present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair present in ``posts_coded``: ``manual``, ``automatic``, ``source`` (codebook,
+        argument or default), ``n_compared`` (posts where both are known), ``n_agree``,
+        ``percent_agreement`` (fraction), ``cohen_kappa`` (NA when chance agreement is 1),
+        ``n_manual_yes``, ``n_automatic_yes``, ``n_manual_only`` (manual yes, automatic no) and
+        ``n_automatic_only``. A pair named by the codebook or ``pairs`` whose columns are missing is an
+        InputError; a manual code named like its automatic feature (which :func:`merge_codes` replaces) is
+        an InputError too, since the automatic values are gone.
+    """
+    wanted: dict[str, tuple[str, str]] = {}
+    for manual, automatic in DEFAULT_MANUAL_AUTOMATIC.items():
+        if manual in posts_coded.columns and automatic in posts_coded.columns:
+            wanted[manual] = (automatic, "default")
+    if codebook is not None:
+        wanted.update({c.name: (c.automatic, "codebook") for c in codebook.codes if c.automatic})
+    wanted.update({m: (a, "argument") for m, a in (pairs or {}).items()})
+    rows = []
+    for manual, (automatic, source) in wanted.items():  # a handful of codes
+        if manual == automatic:
+            raise InputError(
+                f"manual code {manual!r} has the name of the automatic feature it is compared with, so "
+                "merge_codes replaced the automatic values; rename the manual code (e.g. has_link)"
+            )
+        missing = [c for c in (manual, automatic) if c not in posts_coded.columns]
+        if missing:
+            raise InputError(
+                f"cannot compare manual {manual!r} with automatic {automatic!r}: missing columns {missing}. "
+                f"Existing columns: {list(posts_coded.columns)}"
+            )
+        m = posts_coded[manual].astype("boolean")
+        a = posts_coded[automatic].astype("boolean")
+        both = (m.notna() & a.notna()).to_numpy()
+        x = m.to_numpy(dtype=bool, na_value=False)[both].astype(float)
+        y = a.to_numpy(dtype=bool, na_value=False)[both].astype(float)
+        n = int(both.sum())
+        rows.append(
+            {
+                "manual": manual,
+                "automatic": automatic,
+                "source": source,
+                "n_compared": n,
+                "n_agree": int((x == y).sum()),
+                "percent_agreement": float(np.mean(x == y)) if n else float("nan"),
+                "cohen_kappa": _two_by_two_kappa(x, y) if n else float("nan"),
+                "n_manual_yes": int(x.sum()),
+                "n_automatic_yes": int(y.sum()),
+                "n_manual_only": int(((x == 1) & (y == 0)).sum()),
+                "n_automatic_only": int(((x == 0) & (y == 1)).sum()),
+            }
+        )
+    columns = [
+        "manual", "automatic", "source", "n_compared", "n_agree", "percent_agreement", "cohen_kappa",
+        "n_manual_yes", "n_automatic_yes", "n_manual_only", "n_automatic_only",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- samples for coding -------------------------------------------------------------------------------
+
+
+def sample_overlap(posts: pd.DataFrame, *, size: int, seed: int) -> list[str]:
+    """Return the post_ids of a random sample for double coding: the same for every coder.
+
+    The sample depends only on the set of post_ids, ``size`` and ``seed`` (ids are sorted before the
+    seeded draw), not on the order of ``posts`` or on who codes; returned in the order of ``posts``.
+    """
+    check_columns(posts, ["post_id"], table="posts")
+    ids = posts["post_id"].astype("string").str.strip()
+    unique = np.array(sorted(set(ids.dropna())), dtype=object)
+    if not isinstance(size, int | np.integer) or not 0 < size <= len(unique):
+        raise InputError(
+            f"overlap size must be a whole number from 1 to {len(unique)} (the posts); found {size!r}"
+        )
+    chosen = set(np.random.default_rng(seed).permutation(unique)[:size].tolist())
+    return list(dict.fromkeys(ids[ids.isin(chosen)].tolist()))
+
+
+def disagreement_posts(codes: pd.DataFrame) -> dict[str, list[str]]:
+    """Return ``{post_id: [codes the coders disagree on]}`` for adjudication, posts sorted by post_id.
+
+    Uses :func:`list_disagreements`: posts coded by two or more raters with different values, whether or
+    not an adjudicated value already exists.
+    """
+    dis = list_disagreements(codes)
+    return {str(k): list(v) for k, v in dis.groupby("post_id", sort=True)["code"].agg(list).items()}

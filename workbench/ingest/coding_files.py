@@ -9,6 +9,7 @@ code is taken as binary when at least 90 % of its non-empty values are binary to
 quarantined when post_id or coder is empty, when post_id looks like a number Excel rewrote in
 scientific notation (``1.46e+18``: the digits are lost), or when a binary code holds anything else.
 A post coded twice by the same coder in one file: the later row wins, the earlier counts as superseded.
+A ``coded_at`` column (the time stamp the coding panel writes) is metadata, not a code, and is skipped.
 
 Output (format ``coding_csv``): the long table of ``CODES_SCHEMA`` (post_id, coder, code, value,
 source_file, source_row) plus ``source_format``.
@@ -25,6 +26,8 @@ from .rawcsv import RawTable
 FORMAT = "coding_csv"
 BINARY_TOKENS = {"0": "0", "1": "1", "0.0": "0", "1.0": "1", "no": "0", "yes": "1", "false": "0", "true": "1"}
 BINARY_SHARE = 0.9
+#: Columns after post_id and coder that are metadata, not codes (compared after normalize_name).
+METADATA_COLUMNS = ("coded_at",)
 
 
 def matches_coding(header: list[str], column_map=None) -> bool:
@@ -38,7 +41,7 @@ def parse_coding(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     d = raw.data
     names = list(d.columns)
     id_col, coder_col = names[0], names[1]
-    code_cols = names[2:]
+    code_cols = [c for c in names[2:] if normalize_name(c) not in METADATA_COLUMNS]
     reasons = Reasons(d.index)
     post_id = d[id_col].str.strip()
     coder = d[coder_col].str.strip()

@@ -1,0 +1,396 @@
+"""The coding panel: decisions saved at once, resumed, blind to metrics; sampling and adjudication modes."""
+
+from __future__ import annotations
+
+import os
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import widgets
+from workbench.coding import list_disagreements, merge_codes, parse_codebook
+from workbench.errors import InputError
+from workbench.ingest import read_files
+from workbench.schema import CODES_SCHEMA, POST_METRICS, POSTS_SCHEMA, conform
+from workbench.widgets import DISPLAY_COLUMNS, CodingPanel
+
+CODEBOOK = parse_codebook(
+    {
+        "codes": [
+            {"name": "has_poll", "type": "binary", "label": "Poll", "definition": "A native poll."},
+            {
+                "name": "tone",
+                "type": "categorical",
+                "levels": ["negative", "neutral", "positive"],
+                "definition": "The tone of the post.",
+            },
+        ]
+    }
+)
+N_POSTS = 12
+# distinctive metric values: if any of them shows up in a widget, the coder was not blind
+METRIC_BASE = 918_273_000
+
+
+def make_posts(n: int = N_POSTS, *, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    published = pd.Timestamp("2022-01-01", tz="UTC") + pd.to_timedelta(rng.permutation(n) * 3600, unit="s")
+    frame = {
+        "post_id": [f"17{i:05d}" for i in range(n)],
+        "platform": "x",
+        "account": "lab",
+        "published_at": published,
+        "text": [f"Post number {i} about our study" for i in range(n)],
+        "permalink": [f"https://x.com/lab/status/17{i:05d}" for i in range(n)],
+        **{m: [METRIC_BASE + 10 * j + i for i in range(n)] for j, m in enumerate(POST_METRICS)},
+    }
+    return conform(pd.DataFrame(frame), POSTS_SCHEMA, table="posts")
+
+
+def chronological(posts: pd.DataFrame) -> list[str]:
+    return posts.sort_values("published_at")["post_id"].tolist()
+
+
+def code_long(rows) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["post_id", "coder", "code", "value"])
+    return conform(df, CODES_SCHEMA, table="codes")
+
+
+# --- saving, resuming and reading back -----------------------------------------------------------------
+
+
+def test_closing_mid_way_and_resuming_loses_and_duplicates_nothing(tmp_path):
+    posts = make_posts()
+    order = chronological(posts)
+    path = tmp_path / "coding" / "ann.csv"
+    intended: dict[str, dict[str, str]] = {}
+
+    panel = CodingPanel(posts, CODEBOOK, coder="ann", path=path)
+    assert panel.post_id == order[0] and panel.progress == f"0 of {N_POSTS}"
+    for i in range(5):
+        poll, tone = str(i % 2), ["negative", "neutral", "positive"][i % 3]
+        panel.set_code("has_poll", poll)
+        panel.set_code("tone", tone)
+        intended[order[i]] = {"has_poll": poll, "tone": tone}
+        panel.next()
+    panel.back()
+    panel.back()  # re-decide post 4 (index 3): a new row, the latest wins
+    panel.set_code("has_poll", "1" if intended[order[3]]["has_poll"] == "0" else "0")
+    intended[order[3]]["has_poll"] = panel.codes_of(order[3])["has_poll"]
+    panel.next()
+    panel.next()
+    panel.set_code("has_poll", True)  # post 6 half coded when the coder closes the browser
+    assert panel.progress == f"5 of {N_POSTS}"
+    del panel  # the browser closes: nothing is flushed on close, everything is already on disk
+
+    again = CodingPanel(posts, CODEBOOK, coder="ann", path=path)
+    assert again.post_id == order[5]  # resumes at the first post not fully coded
+    assert again.codes_of(order[5]) == {"has_poll": "1"}
+    assert again.progress == f"5 of {N_POSTS}"
+    for pid in order[5:]:
+        again.set_code("tone", "neutral")
+        again.set_code("has_poll", "0")
+        intended[pid] = {"has_poll": "0", "tone": "neutral"}
+        again.next()
+    assert again.finished and again.progress == f"{N_POSTS} of {N_POSTS}"
+
+    # the file is a coding file for ingest; the later row of a post wins there too
+    result = read_files([path], binary_codes={"has_poll"})
+    assert result.quarantine.empty
+    log = result.log["files"][0]
+    assert log["format"] == "coding_csv" and log["table"] == "codes"
+    n_lines = len(path.read_text(encoding="utf-8").splitlines()) - 1
+    assert log["rows_read"] == n_lines and log["rows_kept"] == N_POSTS
+    assert log["rows_superseded"] == n_lines - N_POSTS
+    codes = result.codes
+    assert set(codes["code"]) == {"has_poll", "tone"}  # coded_at is not a code
+    assert not codes.duplicated(["post_id", "coder", "code"]).any()
+    merged, info = merge_codes(posts, codes, codebook=CODEBOOK)
+    got = merged.set_index("post_id")
+    for pid, values in intended.items():
+        assert got.loc[pid, "has_poll"] == (values["has_poll"] == "1"), pid
+        assert got.loc[pid, "tone"] == values["tone"], pid
+    assert info["codes"]["has_poll"]["n_coded"] == N_POSTS
+    assert list(merged["tone"].cat.categories) == ["negative", "neutral", "positive"]
+
+
+def test_each_decision_is_one_append_write_and_fsync(tmp_path, monkeypatch):
+    calls = {"write": [], "fsync": 0}
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd, data):
+        calls["write"].append(data)
+        return real_write(fd, data)
+
+    def fsync(fd):
+        calls["fsync"] += 1
+        return real_fsync(fd)
+
+    monkeypatch.setattr(widgets.os, "write", write)
+    monkeypatch.setattr(widgets.os, "fsync", fsync)
+    path = tmp_path / "ann.csv"
+    panel = CodingPanel(make_posts(3), CODEBOOK, coder="ann", path=path)
+    assert not path.exists()  # nothing written before the first decision
+    panel.set_code("has_poll", 1)
+    panel.set_code("tone", "positive")
+    panel.set_code("tone", "positive")  # unchanged: no new row
+    assert len(calls["write"]) == 2
+    assert calls["write"][0].startswith(b"post_id,coder,has_poll,tone,coded_at\n")
+    assert calls["write"][1].count(b"\n") == 1 and calls["write"][1].endswith(b"\n")
+    assert calls["fsync"] >= 2
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith(f"{panel.post_id},ann,1,,") and lines[2].startswith(
+        f"{panel.post_id},ann,1,positive,"
+    )
+
+
+def test_torn_last_line_is_repaired_on_reopening(tmp_path):
+    path = tmp_path / "ann.csv"
+    panel = CodingPanel(make_posts(4), CODEBOOK, coder="ann", path=path)
+    panel.set_code("has_poll", 0)
+    panel.set_code("tone", "neutral")
+    first = panel.post_id
+    with open(path, "ab") as f:  # a crash in the middle of writing the next decision
+        f.write(b"170000")
+    again = CodingPanel(make_posts(4), CODEBOOK, coder="ann", path=path)
+    assert any("incomplete" in m for m in again.warnings)
+    assert path.read_bytes().endswith(b"\n")
+    assert again.codes_of(first) == {"has_poll": "0", "tone": "neutral"}
+    again.set_code("has_poll", 1)
+    assert read_files([path]).quarantine.empty
+
+
+def test_a_cleared_code_makes_the_post_uncoded_again(tmp_path):
+    panel = CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=tmp_path / "ann.csv")
+    panel.set_code("has_poll", 0)
+    panel.set_code("tone", "neutral")
+    assert panel.progress == "1 of 2"
+    panel.set_code("tone", None)
+    assert panel.progress == "0 of 2"
+    again = CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=tmp_path / "ann.csv")
+    assert again.index == 0 and again.codes_of(again.post_id) == {"has_poll": "0"}
+
+
+def test_file_of_another_coder_and_changed_codebook(tmp_path):
+    path = tmp_path / "ann.csv"
+    path.write_text("post_id,coder,has_poll,coded_at\n1700000,ben,1,2024-01-01T00:00:00Z\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"other coders \['ben'\]"):
+        CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=path)
+    # a file written before the codebook gained 'tone' is rewritten with the new column
+    path.write_text("post_id,coder,has_poll,coded_at\n1700000,ann,1,2024-01-01T00:00:00Z\n", encoding="utf-8")
+    panel = CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=path)
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "post_id,coder,has_poll,tone,coded_at"
+    assert panel.codes_of("1700000") == {"has_poll": "1"}
+    path.write_text("post_id,coder,has_video,coded_at\n1700000,ann,1,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="do not fit the codebook"):
+        CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=path)
+
+
+# --- the logic the buttons call ------------------------------------------------------------------------
+
+
+def test_navigation_and_skip(tmp_path):
+    posts = make_posts(4)
+    order = chronological(posts)
+    panel = CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv")
+    panel.back()
+    assert panel.index == 0
+    panel.skip()  # leave post 1 for later
+    assert panel.post_id == order[1]
+    for _ in range(3):
+        panel.set_code("has_poll", 0)
+        panel.set_code("tone", "neutral")
+        panel.next()
+    assert panel.finished and panel.post_id is None and panel.current is None
+    panel.next()
+    assert panel.finished
+    with pytest.raises(InputError, match="past the last of 4 posts"):
+        panel.set_code("has_poll", 1)
+    panel.goto(order[2])
+    panel.skip()  # wraps around to the post left uncoded
+    assert panel.post_id == order[0]
+    panel.skip()  # no other uncoded post: the end
+    assert panel.finished
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "match"),
+    [
+        ("has_video", 1, r"no code 'has_video' in the codebook; codes: \['has_poll', 'tone'\]"),
+        ("has_poll", "maybe", "code 'has_poll' is binary: expected 0/1"),
+        ("tone", "angry", r"'angry' is not one of its levels \['negative', 'neutral', 'positive'\]"),
+    ],
+)
+def test_invalid_decisions_are_refused_and_not_saved(tmp_path, code, value, match):
+    path = tmp_path / "ann.csv"
+    panel = CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=path)
+    with pytest.raises(InputError, match=match):
+        panel.set_code(code, value)
+    assert not path.exists()
+
+
+def test_bad_arguments(tmp_path):
+    posts = make_posts(3)
+    with pytest.raises(InputError, match="mode 'some' is not one of"):
+        CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv", mode="some")
+    with pytest.raises(InputError, match="coder must be a non-empty name"):
+        CodingPanel(posts, CODEBOOK, path=tmp_path / "a.csv")
+    with pytest.raises(InputError, match="overlap mode needs overlap_size"):
+        CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv", mode="overlap")
+    with pytest.raises(InputError, match="adjudicate mode needs other_codes"):
+        CodingPanel(posts, CODEBOOK, path=tmp_path / "a.csv", mode="adjudicate")
+    with pytest.raises(InputError, match="adjudicate mode writes the coder 'adjudicated'"):
+        CodingPanel(
+            posts,
+            CODEBOOK,
+            coder="ann",
+            path=tmp_path / "a.csv",
+            mode="adjudicate",
+            other_codes=code_long([]),
+        )
+    with pytest.raises(InputError, match=r"missing columns \['text'\]"):
+        CodingPanel(posts.drop(columns=["text"]), CODEBOOK, coder="ann", path=tmp_path / "a.csv")
+
+
+# --- blindness and the widget layer --------------------------------------------------------------------
+
+
+def widget_strings(widget) -> list[str]:
+    """Every string a widget tree can show: values, descriptions, tooltips, options, placeholders."""
+    out = []
+    stack = [widget]
+    while stack:
+        x = stack.pop()
+        for attr in (
+            "value",
+            "description",
+            "tooltip",
+            "placeholder",
+            "tooltips",
+            "options",
+            "_options_labels",
+        ):
+            v = getattr(x, attr, None)
+            if v is not None:
+                out.append(repr(v))
+        stack.extend(getattr(x, "children", ()))
+    return out
+
+
+def test_coders_never_see_metrics(tmp_path):
+    posts = make_posts()
+    panel = CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "ann.csv")
+    assert set(panel._posts.reset_index().columns) <= set(DISPLAY_COLUMNS)
+    assert set(panel.current) == {*DISPLAY_COLUMNS, "codes"}
+    assert isinstance(panel.widget, w.VBox)  # built
+    for _ in range(N_POSTS + 1):  # every post and the end screen
+        shown = " ".join(widget_strings(panel.widget)).lower()
+        assert str(METRIC_BASE)[:6] not in shown
+        for metric in ("impression", "engagement", "likes", "reposts", "media views", "url_clicks"):
+            assert metric not in shown
+        panel._next.click()
+    assert panel.finished
+
+
+def test_widget_layer_saves_and_navigates(tmp_path):
+    posts = make_posts(3)
+    posts.loc[0, "text"] = "<script>alert('x')</script> & more"
+    order = chronological(posts)
+    path = tmp_path / "ann.csv"
+    panel = CodingPanel(posts, CODEBOOK, coder="ann", path=path)
+    panel.goto(posts.loc[0, "post_id"])
+    box = panel.widget
+    assert isinstance(box, w.VBox)
+    assert "&lt;script&gt;" in panel._card.value and "<script>" not in panel._card.value
+    assert "x.com/lab/status" in panel._card.value  # the link, but nothing else of the row
+    panel._controls["has_poll"].value = "1"  # a click on "yes"
+    panel._controls["tone"].value = "negative"
+    assert panel.codes_of(posts.loc[0, "post_id"]) == {"has_poll": "1", "tone": "negative"}
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 3
+    assert "1 of 3" in panel._header.value
+    panel.goto(order[0])
+    panel._render()
+    panel._next.click()
+    assert panel.post_id == order[1]
+    assert panel._controls["has_poll"].value == panel.codes_of(order[1]).get("has_poll")
+    panel._back.click()
+    assert panel.post_id == order[0]
+    n_lines = len(path.read_text(encoding="utf-8").splitlines())
+    panel._back.click()  # re-rendering sets the controls: that must not write rows
+    panel._next.click()
+    assert len(path.read_text(encoding="utf-8").splitlines()) == n_lines
+    for b in (panel._back, panel._skip, panel._next):
+        assert b.description and b.tooltip
+
+
+# --- sampling modes -------------------------------------------------------------------------------------
+
+
+def test_overlap_sample_is_the_same_for_every_coder(tmp_path):
+    posts = make_posts(40)
+    shuffled = posts.sample(frac=1.0, random_state=3)
+    ann = CodingPanel(
+        posts, CODEBOOK, coder="ann", path=tmp_path / "ann.csv", mode="overlap", overlap_size=10, seed=7
+    )
+    ben = CodingPanel(
+        shuffled, CODEBOOK, coder="ben", path=tmp_path / "ben.csv", mode="overlap", overlap_size=10, seed=7
+    )
+    other = CodingPanel(
+        posts, CODEBOOK, coder="cat", path=tmp_path / "cat.csv", mode="overlap", overlap_size=10, seed=8
+    )
+    assert ann.queue == ben.queue and len(ann.queue) == 10 and ann.progress == "0 of 10"
+    assert ann.queue == [p for p in chronological(posts) if p in set(ann.queue)]  # oldest first
+    assert set(other.queue) != set(ann.queue)
+    with pytest.raises(InputError, match="overlap size must be a whole number from 1 to 40"):
+        CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "x.csv", mode="overlap", overlap_size=41)
+
+
+def test_adjudication_lists_exactly_the_disagreements(tmp_path):
+    posts = make_posts(8)
+    ids = posts["post_id"].tolist()
+    # (ann's has_poll, ben's has_poll, ann's tone, ben's tone) of posts 1-6
+    values = [
+        ("1", "1", "positive", "positive"),  # agreement (but see 'topic' below)
+        ("1", "0", "positive", "positive"),  # has_poll in dispute
+        ("0", "0", "negative", "positive"),  # tone in dispute
+        ("0", "0", "neutral", "neutral"),
+        ("0", "1", "negative", "positive"),  # both in dispute
+        ("1", "1", "negative", "negative"),
+    ]
+    rows = []
+    for pid, (poll_a, poll_b, tone_a, tone_b) in zip(ids[:6], values, strict=True):
+        rows += [(pid, "ann", "has_poll", poll_a), (pid, "ben", "has_poll", poll_b)]
+        rows += [(pid, "ann", "tone", tone_a), (pid, "ben", "tone", tone_b)]
+    # posts 7 and 8 are coded by one coder only: nothing to adjudicate
+    rows += [(ids[6], "ann", "has_poll", "1"), (ids[7], "ben", "tone", "neutral")]
+    rows += [(ids[0], "ann", "topic", "a"), (ids[0], "ben", "topic", "b")]  # not in the codebook
+    codes = code_long(rows)
+    dis = list_disagreements(codes)
+    expected = set(dis.loc[dis["code"] != "topic", "post_id"])
+    assert expected == {ids[1], ids[2], ids[4]}  # the hand-made table above
+    panel = CodingPanel(
+        posts, CODEBOOK, path=tmp_path / "adjudicated.csv", mode="adjudicate", other_codes=codes
+    )
+    assert panel.coder == "adjudicated"
+    assert set(panel.queue) == expected
+    assert panel.disputed == {ids[1]: ["has_poll"], ids[2]: ["tone"], ids[4]: ["has_poll", "tone"]}
+    assert panel.queue == [p for p in chronological(posts) if p in expected]
+    assert any("topic" in m for m in panel.warnings)
+    # a post is done when the codes in dispute are decided; the coders' values are shown as hints
+    pid = panel.post_id
+    disputed = dis.loc[dis["post_id"] == pid, "code"].tolist()
+    assert isinstance(panel.widget, w.VBox)
+    hint = panel._hints[disputed[0]].value
+    assert "ann = " in hint and "ben = " in hint
+    value = {"has_poll": "1", "tone": "neutral"}
+    for code in disputed:
+        panel.set_code(code, value[code])
+    assert panel.is_done(pid) and panel.progress == f"1 of {len(expected)}"
+    # the adjudicated file settles those disagreements in merge_codes
+    adjudicated = read_files([tmp_path / "adjudicated.csv"]).codes
+    merged, _ = merge_codes(posts, pd.concat([codes, adjudicated], ignore_index=True), codebook=CODEBOOK)
+    row = merged.set_index("post_id").loc[pid]
+    for code in disputed:
+        assert str(row[code]) == {"1": "True", "neutral": "neutral"}[value[code]]
