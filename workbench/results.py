@@ -43,6 +43,37 @@ def load_account(paths: RunPaths) -> pd.DataFrame:
     return _read_parquet(paths.account, ACCOUNT_SCHEMA, "account")
 
 
+def dataset_codebook(ds: Dataset):
+    """The dataset's validated codebook (``workbench.coding.Codebook``), or None when the card names none."""
+    from .coding import load_codebook
+
+    path = ds.codebook_path()
+    return None if path is None else load_codebook(path)
+
+
+def coding_settings(ds: Dataset) -> dict[str, Any]:
+    """Keyword arguments the coding steps take from the dataset card and its codebook.
+
+    ``binary_codes`` for ``ingest.read_exports``; ``research_domains`` for ``features.code_features``;
+    ``codebook`` for ``coding.merge_codes``. Empty when the card names no codebook.
+    """
+    cb = dataset_codebook(ds)
+    if cb is None:
+        return {"codebook": None, "binary_codes": None, "research_domains": ()}
+    return {"codebook": cb, "binary_codes": cb.binary_codes, "research_domains": tuple(cb.research_domains)}
+
+
+def codebook_overview(codebook) -> pd.DataFrame:
+    """The codebook as a table (empty, with a note in its caption attribute, when there is none)."""
+    from .coding import codebook_table
+
+    if codebook is None:
+        df = pd.DataFrame(columns=["code", "type", "definition"])
+        df.attrs["note"] = "The dataset card names no codebook."
+        return df
+    return codebook_table(codebook)
+
+
 def feature_frequencies(posts_coded: pd.DataFrame) -> pd.DataFrame:
     """How often each ``has_*`` feature is present and the distribution of each ``n_*`` count."""
     rows = []

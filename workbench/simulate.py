@@ -1010,6 +1010,7 @@ codes:
       post.
     exclude: >-
       Link preview cards generated from a URL; images inside a quoted post; emoji.
+    automatic: has_media
     examples:
       - "A visual abstract of a new paper attached to the post"
       - "A photo from the annual meeting"
