@@ -1,40 +1,86 @@
 """Growth comparison before and after interventions (DESIGN.md §5 ``growth.json``, §6 "Growth").
 
-Three public functions:
+Public functions:
 
 - :func:`prepare_growth_series` turns the canonical account table into a level series in *days* (never rows);
+- :func:`prepare_growth_increments` turns it into growth increments (change of the level over [start, end));
 - :func:`monthly_metrics` sums daily account rows (or posts) into calendar months;
-- :func:`compare_growth` fits the per-period trends, tests the slope change in one segmented model with
-  Newey–West (HAC) errors, computes the slope ratio with a delta-method CI, an equivalence test (TOST), the
-  monthly fold change with Welch and Mann–Whitney tests, and a counterfactual projection of the pre-period
-  trend. It returns the JSON-serializable dict written to ``results/growth.json``.
+- :func:`compare_growth` estimates each period's growth rate from the increments, tests the rate change,
+  computes the rate ratio with a CI, an equivalence test (TOST), the monthly fold change with Welch and
+  Mann–Whitney tests and a counterfactual projection of the pre-period rate; it also keeps the published
+  per-period level fits and the segmented level regression for comparison. It returns the JSON-serializable
+  dict written to ``results/growth.json``;
+- :func:`newey_west_lags` and :func:`fixed_b_df` state the lag rule and the degrees of freedom used.
 
 Notes
 -----
-Conventions, stated once so the report can cite them:
+Why increments. A follower count is a cumulative sum of daily net follows (gross follows minus unfollows): a
+counting process, i.e. a random walk with drift. Its deviations from a straight line are not stationary noise
+— their variance grows with time — so a regression of the *level* on time understates the slope's
+uncertainty however the errors are corrected (Newey–West assumes stationarity and cannot fix a unit root;
+Granger & Newbold 1974 on regressions of integrated series, Nelson & Kang 1984 on detrending a random walk,
+Durlauf & Phillips 1988 on trend regressions with I(1) errors). In simulations of a count observed monthly
+(48 months) the level model's HAC slope-change test rejects a true "no change" about 63% of the time and its
+95% ratio CI covers the truth about 37% of the time. The increments of a counting process over disjoint
+intervals are independent with variance proportional to the interval's length, which is what the model
+below uses (the maximum-likelihood drift of a random walk is the total increase over the total time).
 
-- Per-period slopes are ordinary least squares of the level on days with classical (iid) 95% CIs and R² —
-  the published form, kept for comparability.
-- The slope change is the ``days:post`` coefficient of ``value ~ days + post + days:post`` fitted on two
-  consecutive periods. Its covariance is Newey–West: Bartlett kernel, ``maxlags`` lags counted in *rows*,
-  no prewhitening, small-sample factor n/(n − k) (statsmodels ``cov_type="HAC"`` with
-  ``use_correction=True``; R ``sandwich::NeweyWest(fit, lag=L, prewhite=FALSE, adjust=TRUE)``). Tests and
-  intervals use Student t with n − 4 degrees of freedom. Without a lag from the dataset card,
-  ``maxlags = floor(4 (n/100)^(2/9))`` (Newey & West 1994). HAC tests are a large-sample method: in
-  simulations with AR(1) noise (φ = 0.3) the false-positive rate of the slope change is ≈ 0.06 with 730 daily
-  points but ≈ 0.11 with 100 and ≈ 0.20 with 36 monthly points, so results from fewer than 100 points carry a
-  warning.
-- The slope ratio (after/before) and its CI come from the same model by the delta method on log(ratio) when
-  both slopes are positive (on the ratio itself otherwise). Equivalence is two one-sided tests (TOST) of the
-  ratio against the margin with the same standard error: equivalent means *both* one-sided tests reject at
-  ``alpha``, i.e. the (1 − 2α) CI lies inside the margin. A non-significant difference is never read as
-  "equal".
-- Monthly metrics are compared on complete calendar months that lie wholly inside a period: fold change =
-  ratio of means with a CI by the delta method on the log scale (Welch–Satterthwaite df), Welch t-tests
-  (two-sided and after > before), Mann–Whitney U (exact without ties when both groups have < 50 months, as
-  R's ``wilcox.test``; otherwise normal approximation with continuity correction) and Hedges' g.
-- The counterfactual projects the pre-period OLS trend over the post-period dates; the prediction interval
-  adds the residual variance to the HAC variance of the fitted trend (t with n − 2 df).
+The increments model (the rigorous form, at the top level and in ``comparisons``):
+
+- For consecutive observations i−1 → i (irregular dates; a missing month simply makes a longer interval)
+  ``Δvalue_i = Σ_p r_p · d_{p,i} + e_i``, with ``d_{p,i}`` the days of [t_{i−1}, t_i) in period p (an
+  interval spanning an intervention counts in both periods — no data thrown away) and ``Var(e_i) ∝
+  Δdays_i``: weighted least squares with weights 1/Δdays. ``r_p`` is period p's growth rate (per day). With
+  new follows/unfollows and no level, the increments are the net flows themselves, each over its own
+  reporting interval (its day; its calendar month in a monthly sheet). One model holds all periods; each
+  comparison contrasts two consecutive rates. A period covered by fewer than two increments gets no rate.
+- Covariance: Newey–West on top of the WLS (for residual autocorrelation): Bartlett kernel, ``maxlags`` lags
+  counted in increments (default ``floor(4 (n/100)^(2/9))``, Newey & West 1994, n = increments), no
+  prewhitening, factor n/(n − k) (statsmodels ``WLS(..., weights=1/Δdays)`` with ``cov_type="HAC"``,
+  ``use_correction=True``; R ``sandwich::NeweyWest(lm(dv ~ 0 + D, weights = 1/dt), lag, prewhite = FALSE,
+  adjust = TRUE)``).
+- Small samples: Newey–West with a few dozen points is biased down and noisy, so tests and intervals use
+  Student t with ``fixed_b_df`` degrees of freedom: the t whose 97.5% point is the fixed-b critical value of
+  the Bartlett kernel, ``1.96 + 2.9694 b + 0.4160 b² − 0.5324 b³``, ``b = (maxlags + 1)/n`` (Kiefer &
+  Vogelsang 2005), capped at n − k. With plain t(n − k) the simulated false-positive rate at 48 monthly
+  points was 0.07–0.09; with this rule 0.06 at 48 and 36 months, 0.05 at 96 months and 0.06 at 730 daily
+  points, and the 95% ratio CI covers the truth 94–95% of the time (tests/test_growth.py).
+- ``slope_change`` = r_after − r_before with that covariance. ``slope_ratio`` = r_after / r_before with a CI by
+  the delta method on log(ratio) when both rates are positive (on the ratio itself otherwise; Fieller's
+  interval is not used). Equivalence is two one-sided tests (TOST) of the ratio against the margin with the
+  same standard error: equivalent means *both* one-sided tests reject at ``alpha``, i.e. the (1 − 2α) CI lies
+  inside the margin (simulated size at a true ratio on the margin: 0.05). A non-significant difference is
+  never read as "equal".
+- The counterfactual projects the before rate from the last before-period observation: value_L + r·h at
+  horizon h days. Its prediction variance is σ²·h (the sum of h days of future independent increments, σ²
+  the WLS residual variance per day) + Var(r)·h² (the rate's Newey–West variance), with the same t: the
+  interval grows like sqrt(h) at first and like h later.
+
+Kept for comparison (the published form):
+
+- ``periods``: per-period OLS of the level on days with classical (iid) 95% CIs and R² (``slope_per_day``,
+  ``slope_ci``, ``r2``, ``intercept``), next to the increments model's ``rate_per_day`` and ``rate_ci``.
+- ``level_model``: the segmented regression ``value ~ days + post + days:post`` on two consecutive periods
+  with Newey–West errors in rows (t with n − 4 df), its slope ratio by the delta method and the naive
+  (iid OLS) p-value, also at the top level as ``naive_p_value``. Valid for a trend plus stationary noise;
+  misleading for counts (see above).
+
+Monthly metrics are compared on complete calendar months that lie wholly inside a period: fold change =
+ratio of means with a CI by the delta method on the log scale (Welch–Satterthwaite df), Welch t-tests
+(two-sided and after > before), Mann–Whitney U (exact without ties when both groups have < 50 months, as
+R's ``wilcox.test``; otherwise normal approximation with continuity correction) and Hedges' g.
+
+References
+----------
+Granger, C. W. J. & Newbold, P. (1974). Spurious regressions in econometrics. J. Econometrics 2, 111–120.
+Nelson, C. R. & Kang, H. (1984). Pitfalls in the use of time as an explanatory variable in regression.
+J. Business & Economic Statistics 2, 73–82.
+Durlauf, S. N. & Phillips, P. C. B. (1988). Trends versus random walks in time series analysis.
+Econometrica 56, 1333–1354.
+Newey, W. K. & West, K. D. (1994). Automatic lag selection in covariance matrix estimation. Rev. Economic
+Studies 61, 631–653.
+Kiefer, N. M. & Vogelsang, T. J. (2005). A new asymptotic theory for heteroskedasticity-autocorrelation
+robust tests. Econometric Theory 21, 1130–1164.
 """
 
 from __future__ import annotations
@@ -47,19 +93,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
+from scipy import optimize, stats
 
 from .errors import InputError
 from .io import _clean_floats
 
-__all__ = ["prepare_growth_series", "monthly_metrics", "compare_growth", "newey_west_lags"]
+__all__ = [
+    "prepare_growth_series",
+    "prepare_growth_increments",
+    "monthly_metrics",
+    "compare_growth",
+    "newey_west_lags",
+    "fixed_b_df",
+]
 
 MAXLAGS_RULE = "floor(4*(n/100)^(2/9)) (Newey & West 1994), n = observations in the model"
 REBUILT_WARNING = "level rebuilt from new follows; absolute level unknown, slopes are still valid"
 POST_DERIVABLE = ("impressions", "engagements", "posts")
+#: what ``level_model`` keeps of the segmented level regression (for comparison with the published form)
+LEVEL_MODEL_KEYS = ("slope_change", "slope_ratio", "slope_ratio_ci", "naive_p_value")
 _DAY = pd.Timedelta(days=1)
-#: below this many points in the segmented model the HAC test is flagged as approximate (see tests).
-SHORT_SERIES = 100
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -241,6 +294,95 @@ def prepare_growth_series(
     origin = frame["date"].iloc[0]
     frame["days"] = (frame["date"] - origin) / _DAY
     return frame[["date", "days", "value"]].reset_index(drop=True), warnings
+
+
+def _uses_flows(sel: pd.DataFrame, metric: str) -> bool:
+    """True when :func:`prepare_growth_series` rebuilds the level from new follows (no level in the table)."""
+    if metric != "followers" or ("followers" in sel.columns and sel["followers"].notna().any()):
+        return False
+    return "new_follows" in sel.columns and pd.to_numeric(sel["new_follows"], errors="coerce").notna().any()
+
+
+def _increments(
+    account: pd.DataFrame, series: pd.DataFrame, *, metric: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Increments of the growth series and, per row of ``series``, the days of growth counted up to it.
+
+    Level data: one increment per pair of consecutive observations. Flow data (new follows minus unfollows):
+    each row's flow is one increment over the row's own reporting interval — its day for daily rows (or
+    the typical spacing for weekly rows), its calendar month when the rows are a monthly sheet (dates
+    typically ≥ 20 days apart). Rows without a value contribute nothing (their interval is not counted).
+    """
+    empty = pd.DataFrame(
+        {
+            "start": pd.Series(dtype="datetime64[ns]"),
+            "end": pd.Series(dtype="datetime64[ns]"),
+            "days": pd.Series(dtype=float),
+            "delta": pd.Series(dtype=float),
+        }
+    )
+    if series.empty:
+        return empty, np.array([], dtype=float)
+    sel, _, _ = _select_account(account, metric)
+    if not _uses_flows(sel, metric):
+        dates = series["date"].reset_index(drop=True)
+        values = series["value"].to_numpy(float)
+        inc = pd.DataFrame(
+            {
+                "start": dates.iloc[:-1].to_numpy(),
+                "end": dates.iloc[1:].to_numpy(),
+                "days": np.diff(series["days"].to_numpy(float)),
+                "delta": np.diff(values),
+            }
+        )
+        return inc, series["days"].to_numpy(float)
+    follows = pd.to_numeric(sel["new_follows"], errors="coerce").astype(float)
+    unfollows = (
+        pd.to_numeric(sel["unfollows"], errors="coerce").astype(float).fillna(0.0)
+        if "unfollows" in sel.columns
+        else 0.0
+    )
+    flows = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date"), "delta": follows - unfollows})
+    # Same rows, same order and same per-date sums as the rebuilt level of prepare_growth_series.
+    flows = flows.dropna().groupby("date", sort=True)["delta"].sum().reset_index()
+    gap = flows["date"].diff().dt.total_seconds().div(86400.0).median() if len(flows) > 1 else 1.0
+    if gap >= 20.0:
+        start = _month_start(flows["date"])
+        end = start + pd.offsets.MonthBegin(1)
+    else:
+        start = flows["date"]
+        end = start + pd.Timedelta(days=max(1, round(float(gap))))
+    days = ((end - start) / _DAY).to_numpy(float)
+    inc = pd.DataFrame(
+        {"start": start.to_numpy(), "end": end.to_numpy(), "days": days, "delta": flows["delta"]}
+    )
+    return inc, np.cumsum(days)
+
+
+def prepare_growth_increments(
+    account: pd.DataFrame, *, metric: str = "followers"
+) -> tuple[pd.DataFrame, list[str]]:
+    """Return the growth increments (``start``, ``end``, ``days``, ``delta``) and the warnings raised.
+
+    Parameters
+    ----------
+    account : DataFrame
+        The canonical account table (see :func:`prepare_growth_series`).
+    metric : str
+        As in :func:`prepare_growth_series`.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        One row per increment, in time order: ``start`` and ``end`` (Timestamps; the increment is the growth
+        over [start, end)), ``days`` (float, end − start in days) and ``delta`` (float, the change of the
+        level). For a level these are the differences between consecutive observations (a missing month
+        simply makes a longer interval); for new follows/unfollows without a level they are the net flows
+        of each row over its own day (or calendar month for a monthly sheet).
+    """
+    series, warnings = prepare_growth_series(account, metric=metric)
+    inc, _ = _increments(account, series, metric=metric)
+    return inc, warnings
 
 
 # ------------------------------------------------------------------------------------------- monthly
@@ -506,13 +648,6 @@ def _compare_slopes(
     }
     out["naive_p_value"] = _f(naive.pvalues[3])
     out["maxlags_rule"] = rule
-    if n < SHORT_SERIES:
-        warnings.append(
-            f"the segmented model has {n} points: Newey–West p-values and intervals are optimistic in short "
-            "series (simulated false-positive rate about 0.2 at 36 monthly points with AR(1) noise, "
-            "0.06 at 730 daily points); read them as approximate"
-        )
-
     s0, s1 = b[1], b[1] + b[3]
     if s0 == 0:
         warnings.append("slope ratio undefined: the before slope is exactly 0")
@@ -557,47 +692,228 @@ def _compare_slopes(
     return out
 
 
-def _counterfactual(
-    before: pd.DataFrame, after: pd.DataFrame, *, maxlags: int | None, alpha: float, warnings: list[str]
+def fixed_b_df(n: int, maxlags: int, df_resid: float) -> float:
+    """Degrees of freedom of the t used with a Newey–West variance of ``n`` points and ``maxlags`` lags.
+
+    The Student t whose 97.5% point equals the Kiefer & Vogelsang (2005) fixed-b critical value of the
+    Bartlett kernel, ``1.96 + 2.9694 b + 0.4160 b² − 0.5324 b³`` with ``b = (maxlags + 1) / n``, capped at
+    ``df_resid`` (the classical t when it is wider).
+    """
+    if n <= 0 or df_resid <= 0:
+        return float("nan")
+    b = min(1.0, (maxlags + 1) / n)
+    cv = 1.96 + 2.9694 * b + 0.4160 * b**2 - 0.5324 * b**3
+    if stats.t.ppf(0.975, df_resid) >= cv:
+        return float(df_resid)
+    return float(optimize.brentq(lambda v: stats.t.ppf(0.975, v) - cv, 0.05, df_resid, xtol=1e-12))
+
+
+def _exposure(inc: pd.DataFrame, cut: np.ndarray) -> np.ndarray:
+    """Days of each increment's interval [start, end) in each period (columns: before, after cut 1, …)."""
+    start = inc["start"].to_numpy("datetime64[ns]").astype("int64")
+    end = inc["end"].to_numpy("datetime64[ns]").astype("int64")
+    origin = start.min()
+    # whole nanoseconds relative to the first start: exact, then days as float
+    edges = np.concatenate([[np.iinfo(np.int64).min], np.clip(cut, origin, None), [np.iinfo(np.int64).max]])
+    lo = np.maximum(start[:, None], edges[None, :-1])
+    hi = np.minimum(end[:, None], edges[None, 1:])
+    return np.clip(hi - lo, 0, None).astype(float) / _DAY.value
+
+
+def _fit_rates(
+    inc: pd.DataFrame, cut: np.ndarray, labels: Sequence[str], *, maxlags: int | None, warnings: list[str]
+) -> dict | None:
+    """WLS of the increments on the days spent in each period (weights 1/days), Newey–West covariance."""
+    n_periods = len(cut) + 1
+    if inc.empty:
+        return None
+    exposure = _exposure(inc, cut)
+    covered = exposure > 0
+    # A rate needs ≥ 2 increments (one alone is fitted exactly and says nothing about the noise). Increments
+    # that touch a period without a rate are left out — with a free rate of their own they would be fitted
+    # exactly anyway — which can leave another period short: repeat until stable (≤ number of periods).
+    rows = inc["days"].to_numpy(float) > 0
+    estimable = np.ones(n_periods, dtype=bool)
+    while True:
+        now = estimable & (covered[rows].sum(axis=0) >= 2)
+        now_rows = rows & ~covered[:, ~now].any(axis=1)
+        if (now == estimable).all() and (now_rows == rows).all():
+            break
+        estimable, rows = now, now_rows
+    for p in np.flatnonzero(~estimable & covered.any(axis=0)):
+        warnings.append(
+            f"period {labels[p]!r} is covered by fewer than two usable increments: its growth rate is not "
+            "estimated"
+        )
+    X = exposure[rows][:, estimable]
+    y = inc["delta"].to_numpy(float)[rows]
+    dt = inc["days"].to_numpy(float)[rows]
+    n, k = X.shape
+    if k == 0 or n - k < 1:
+        warnings.append(f"growth rates not estimated: {n} increment(s) for {k} rate(s)")
+        return None
+    lags, rule = _hac_lags(n, maxlags, warnings, "increments model")
+    res = sm.WLS(y, X, weights=1.0 / dt).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
+    )
+    params = np.full(n_periods, np.nan)
+    params[estimable] = res.params
+    cov = np.full((n_periods, n_periods), np.nan)
+    cov[np.ix_(estimable, estimable)] = np.asarray(res.cov_params())
+    df_resid = float(n - k)
+    return {
+        "params": params,
+        "cov": cov,
+        "scale": float(res.scale),
+        "n": int(n),
+        "k": int(k),
+        "df_resid": df_resid,
+        "df": fixed_b_df(n, lags, df_resid),
+        "maxlags": int(lags),
+        "maxlags_rule": rule,
+    }
+
+
+def _rate_ci(fit: dict | None, p: int, alpha: float) -> tuple[float | None, list[float | None]]:
+    if fit is None or not math.isfinite(fit["params"][p]):
+        return None, [None, None]
+    est, se = fit["params"][p], math.sqrt(max(fit["cov"][p, p], 0.0))
+    half = stats.t.ppf(1 - alpha / 2, fit["df"]) * se
+    return _f(est), [_f(est - half), _f(est + half)]
+
+
+def _compare_rates(
+    fit: dict | None, k: int, *, margin: tuple[float, float], alpha: float, warnings: list[str]
 ) -> dict:
-    """Before-period trend projected over the after-period dates, with a prediction interval."""
+    """Rate change, rate ratio (delta method on the log) and TOST between periods ``k`` and ``k + 1``."""
+    out: dict[str, Any] = {
+        "slope_ratio": None,
+        "slope_ratio_ci": [None, None],
+        "slope_ratio_method": None,
+        "slope_change": {
+            "estimate": None,
+            "ci": [None, None],
+            "p_value": None,
+            "cov_type": "HAC",
+            "maxlags": None,
+        },
+        "maxlags_rule": None,
+        "equivalence": {
+            "margin": [float(margin[0]), float(margin[1])],
+            "p_value": None,
+            "equivalent": False,
+            "method": None,
+        },
+        "growth_model": None,
+        "n_increments": None,
+    }
+    if fit is None or not (math.isfinite(fit["params"][k]) and math.isfinite(fit["params"][k + 1])):
+        warnings.append("growth change not estimated: a period has no growth rate")
+        return out
+    r0, r1 = fit["params"][k], fit["params"][k + 1]
+    V = fit["cov"][np.ix_([k, k + 1], [k, k + 1])]
+    df = fit["df"]
+    tcrit = stats.t.ppf(1 - alpha / 2, df)
+    diff = r1 - r0
+    se_d = math.sqrt(max(V[0, 0] + V[1, 1] - 2 * V[0, 1], 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_d = 2 * stats.t.sf(abs(np.float64(diff) / se_d), df) if (se_d > 0 or diff != 0) else np.nan
+    df_text = f"t({df:.4g})" if df < fit["df_resid"] else f"t({int(fit['df_resid'])})"
+    model = (
+        f"WLS of the {fit['n']} increments on the days spent in each period (weights 1/days: independent "
+        f"increments of a counting process), Newey–West covariance with {fit['maxlags']} lag(s), {df_text}"
+    )
+    short = f"increments model (WLS, weights 1/days), Newey–West {fit['maxlags']} lag(s), {df_text}"
+    out.update(
+        slope_change={
+            "estimate": _f(diff),
+            "ci": [_f(diff - tcrit * se_d), _f(diff + tcrit * se_d)],
+            "p_value": _f(p_d),
+            "cov_type": "HAC",
+            "maxlags": fit["maxlags"],
+        },
+        maxlags_rule=fit["maxlags_rule"],
+        growth_model=model,
+        n_increments=fit["n"],
+    )
+    if r0 == 0:
+        warnings.append("growth ratio undefined: the before growth rate is exactly 0")
+        return out
+    ratio = r1 / r0
+    lo_m, hi_m = margin
+    if r0 > 0 and r1 > 0:
+        g = np.array([-1.0 / r0, 1.0 / r1])  # gradient of log r1 − log r0
+        se = float(np.sqrt(max(g @ V @ g, 0.0)))
+        est = math.log(ratio)
+        ci = [math.exp(est - tcrit * se), math.exp(est + tcrit * se)]
+        method = "delta method on log(after rate / before rate); " + short
+        lo_b, hi_b = math.log(lo_m), math.log(hi_m)
+    else:
+        g = np.array([-r1 / r0**2, 1.0 / r0])
+        se = float(np.sqrt(max(g @ V @ g, 0.0)))
+        est = ratio
+        ci = [ratio - tcrit * se, ratio + tcrit * se]
+        method = "delta method on the ratio (a rate is not positive, so no log scale); " + short
+        lo_b, hi_b = lo_m, hi_m
+        warnings.append("a period's growth rate is not positive: the growth ratio is hard to interpret")
+    out["slope_ratio"] = _f(ratio)
+    out["slope_ratio_ci"] = [_f(ci[0]), _f(ci[1])]
+    out["slope_ratio_method"] = method
+    if se > 0:
+        p_lower = float(stats.t.sf((est - lo_b) / se, df))  # H0: ratio ≤ lower margin
+        p_upper = float(stats.t.cdf((est - hi_b) / se, df))  # H0: ratio ≥ upper margin
+        p = max(p_lower, p_upper)
+        out["equivalence"] = {
+            "margin": [float(lo_m), float(hi_m)],
+            "p_value": _f(p),
+            "equivalent": bool(p < alpha),
+            "method": "TOST: two one-sided t tests of the growth ratio against the margin, " + method,
+        }
+    return out
+
+
+def _counterfactual(
+    fit: dict | None, k: int, series: pd.DataFrame, clock: np.ndarray, *, alpha: float
+) -> dict:
+    """Period ``k``'s growth rate projected from its last observation over the dates of period ``k + 1``."""
     out: dict[str, Any] = {
         "dates": [],
         "projected": [],
         "pi_low": [],
         "pi_high": [],
+        "anchor": {"date": None, "value": None},
         "observed_end": None,
         "projected_end": None,
         "excess_end": None,
         "excess_ci": [None, None],
         "pi_method": None,
     }
-    if len(before) < 3 or len(after) == 0 or np.ptp(before["days"]) == 0:
+    period = series["period"].to_numpy(int) if len(series) else np.array([], dtype=int)
+    before, after = np.flatnonzero(period == k), np.flatnonzero(period == k + 1)
+    if fit is None or not math.isfinite(fit["params"][k]) or len(before) == 0 or len(after) == 0:
         return out
-    n = len(before)
-    lags, _ = _hac_lags(n, maxlags, warnings, "counterfactual")
-    x = before["days"].to_numpy(float)
-    res = sm.OLS(before["value"].to_numpy(float), _design(x)).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True
-    )
-    X0 = _design(after["days"].to_numpy(float))
-    mean = X0 @ res.params
-    V = np.asarray(res.cov_params())
-    var = np.einsum("ij,jk,ik->i", X0, V, X0) + res.scale
-    half = stats.t.ppf(1 - alpha / 2, res.df_resid) * np.sqrt(var)
-    observed_end = float(after["value"].iloc[-1])
+    last = before[-1]
+    rate, var_rate = fit["params"][k], max(fit["cov"][k, k], 0.0)
+    horizon = clock[after] - clock[last]
+    anchor = float(series["value"].iloc[last])
+    mean = anchor + rate * horizon
+    var = fit["scale"] * horizon + var_rate * horizon**2
+    half = stats.t.ppf(1 - alpha / 2, fit["df"]) * np.sqrt(var)
+    observed_end = float(series["value"].iloc[after[-1]])
     out.update(
-        dates=[_iso(d) for d in after["date"]],
+        dates=[_iso(d) for d in series["date"].iloc[after]],
         projected=[_f(v) for v in mean],
         pi_low=[_f(v) for v in mean - half],
         pi_high=[_f(v) for v in mean + half],
+        anchor={"date": _iso(series["date"].iloc[last]), "value": _f(anchor)},
         observed_end=_f(observed_end),
         projected_end=_f(mean[-1]),
         excess_end=_f(observed_end - mean[-1]),
         excess_ci=[_f(observed_end - mean[-1] - half[-1]), _f(observed_end - mean[-1] + half[-1])],
         pi_method=(
-            f"before-period OLS trend; variance = HAC variance of the fitted trend (maxlags {lags}) + residual "
-            f"variance; t({int(res.df_resid)}) at {1 - alpha:.0%}"
+            "before-period growth rate of the increments model projected from the last before-period "
+            "observation; variance = σ² per day × horizon (sum of future independent increments) + "
+            f"Var(rate) × horizon² (Newey–West, {fit['maxlags']} lag(s)); t({fit['df']:.4g}) at {1 - alpha:.0%}"
         ),
     )
     return out
@@ -694,9 +1010,10 @@ def compare_growth(
         Column of :func:`monthly_metrics` compared month by month (e.g. ``impressions``,
         ``impressions_per_post``).
     maxlags : int, optional
-        Newey–West lag; default ``floor(4 (n/100)^(2/9))``.
+        Newey–West lag (of the increments model, and of the level model); default
+        ``floor(4 (n/100)^(2/9))`` with n the increments (observations for the level model).
     equivalence_margin : (float, float)
-        Slope-ratio bounds of the equivalence test (TOST).
+        Growth-ratio bounds of the equivalence test (TOST).
     alpha : float
         Test level; CIs are 1 − alpha.
 
@@ -704,9 +1021,14 @@ def compare_growth(
     -------
     dict
         JSON-serializable: ``metric``, ``unit``, ``origin``, ``periods`` (label, start, end, n, slope_per_day,
-        slope_ci, r2, intercept), the comparison of the first intervention at the top level (``slope_ratio``,
-        ``slope_ratio_ci``, ``slope_ratio_method``, ``slope_change``, ``naive_p_value``, ``maxlags_rule``,
-        ``equivalence``, ``monthly``, ``counterfactual``), ``comparisons`` (one such dict per consecutive pair
+        slope_ci, r2, intercept — the published level fit — and rate_per_day, rate_ci from the increments
+        model), the comparison of the first intervention at the top level (from the increments model:
+        ``slope_ratio``, ``slope_ratio_ci``, ``slope_ratio_method``, ``slope_change`` {estimate, ci, p_value,
+        cov_type, maxlags}, ``maxlags_rule``, ``equivalence``, ``growth_model`` (the model in words),
+        ``n_increments``; from the level regression: ``naive_p_value`` and ``level_model`` {slope_change,
+        slope_ratio, slope_ratio_ci, naive_p_value}; then ``monthly`` and ``counterfactual`` {dates,
+        projected, pi_low, pi_high, anchor {date, value}, observed_end, projected_end, excess_end, excess_ci,
+        pi_method}), ``comparisons`` (one such dict per consecutive pair
         of periods, with ``before``, ``after`` and ``intervention_date``), ``series`` (date, value, period
         label), ``monthly_series`` (month, the monthly metric, period label, or ``"transition"`` for a month
         that contains an intervention date and is left out of the monthly comparison), ``interventions`` and
@@ -741,10 +1063,14 @@ def compare_growth(
         period=np.searchsorted(cut, series["date"].to_numpy("datetime64[ns]").astype("int64"), side="right")
     )
     by_period = [series.loc[series["period"] == k] for k in range(len(labels))]
+    inc, clock = _increments(account, series, metric=metric)
+    fit = _fit_rates(inc, cut, labels, maxlags=maxlags, warnings=warnings) if len(series) > 1 else None
     periods: list[dict] = []
     if not series.empty:
         for k, lab in enumerate(labels):
-            periods.append(_fit_period(by_period[k], lab, alpha, warnings))
+            period = _fit_period(by_period[k], lab, alpha, warnings)
+            period["rate_per_day"], period["rate_ci"] = _rate_ci(fit, k, alpha)
+            periods.append(period)
         for k, (d, lab) in enumerate(ivs):
             if by_period[k + 1].empty:
                 warnings.append(f"intervention {lab!r} ({_iso(d)}) is followed by no data in its period")
@@ -794,7 +1120,12 @@ def compare_growth(
         b, a = by_period[k], by_period[k + 1]
         cw: list[str] = []
         comp: dict[str, Any] = {"before": labels[k], "after": lab, "intervention_date": _iso(d)}
-        comp.update(_compare_slopes(b, a, maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=cw))
+        comp.update(_compare_rates(fit, k, margin=(lo_m, hi_m), alpha=alpha, warnings=cw))
+        lw: list[str] = []
+        level = _compare_slopes(b, a, maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=lw)
+        cw += [f"level model: {w}" for w in lw]
+        comp["naive_p_value"] = level["naive_p_value"]
+        comp["level_model"] = {key: level[key] for key in LEVEL_MODEL_KEYS}
         comp["monthly"] = _compare_monthly(
             mvals[usable & (mperiod == k)],
             mvals[usable & (mperiod == k + 1)],
@@ -802,22 +1133,23 @@ def compare_growth(
             alpha=alpha,
             warnings=cw,
         )
-        comp["counterfactual"] = _counterfactual(b, a, maxlags=maxlags, alpha=alpha, warnings=cw)
+        comp["counterfactual"] = _counterfactual(fit, k, series, clock, alpha=alpha)
         warnings += [f"{labels[k]} → {lab}: {w}" for w in cw]
         comparisons.append(comp)
 
     if comparisons:
         top = {k: v for k, v in comparisons[0].items() if k not in ("before", "after", "intervention_date")}
     else:
-        top = _compare_slopes(
+        top = _compare_rates(None, 0, margin=(lo_m, hi_m), alpha=alpha, warnings=[])
+        level = _compare_slopes(
             series.iloc[:0], series.iloc[:0], maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=[]
         )
+        top["naive_p_value"] = None
+        top["level_model"] = {key: level[key] for key in LEVEL_MODEL_KEYS}
         top["monthly"] = _compare_monthly(
             np.array([]), np.array([]), metric=monthly_metric, alpha=alpha, warnings=[]
         )
-        top["counterfactual"] = _counterfactual(
-            series.iloc[:0], series.iloc[:0], maxlags=maxlags, alpha=alpha, warnings=[]
-        )
+        top["counterfactual"] = _counterfactual(None, 0, series, clock, alpha=alpha)
 
     period_label = np.array(labels, dtype=object)
     mlabel = np.where(mperiod >= 0, period_label[np.clip(mperiod, 0, None)], "transition")

@@ -1,7 +1,9 @@
 # Reference values for tests/test_growth.py, computed independently of workbench/growth.py.
 #
 # Run from the repo root:  Rscript tests/results/growth/make_reference.R  (made with R 4.2.2, sandwich 3.0.2)
-# Writes tests/results/growth/account_monthly.csv (the deterministic input series) and
+# Writes tests/results/growth/account_monthly.csv (the deterministic input series),
+# tests/results/growth/account_counts.csv (a simulated counting process: daily Poisson follows minus Poisson
+# unfollows, observed as monthly snapshots with missing months; two interventions) and
 # tests/results/growth/reference.csv (name, value: every statistic the test compares, 17 significant digits).
 #
 # Conventions matched (see workbench/growth.py module notes):
@@ -10,6 +12,10 @@
 #     adjust = TRUE (n/(n-k)); this equals statsmodels cov_type="HAC", use_correction=True
 #   * tests / intervals with Student t on the residual degrees of freedom
 #   * default lag: floor(4 * (n/100)^(2/9))
+#   * increments model (the rigorous form): for consecutive observations, dv = sum_p r_p * d_p + e with d_p the
+#     days of the interval in period p, lm(dv ~ 0 + D, weights = 1/dt), NeweyWest(prewhite = FALSE,
+#     adjust = TRUE) with the lag rule on n = number of increments; t with the degrees of freedom whose 97.5%
+#     point is the Kiefer-Vogelsang (2005) fixed-b critical value of the Bartlett kernel, capped at n - k
 library(sandwich)
 
 out_dir <- "tests/results/growth"
@@ -83,31 +89,9 @@ segmented <- function(L, tag) {
   put(paste0(tag, "ratio"), r)
   put(paste0(tag, "ratio_ci_low"), exp(log(r) - q * se_log))
   put(paste0(tag, "ratio_ci_high"), exp(log(r) + q * se_log))
-  p_low <- pt((log(r) - log(0.8)) / se_log, df, lower.tail = FALSE)
-  p_high <- pt((log(r) - log(1.25)) / se_log, df)
-  put(paste0(tag, "tost_p"), max(p_low, p_high))
 }
 segmented(nw_rule(nrow(d)), "hac_rule_")
 segmented(1, "hac_lag1_")
-
-# counterfactual: before-period trend projected over the after dates
-b0 <- d[d$post == 0, ]
-a0 <- d[d$post == 1, ]
-f0 <- lm(value ~ days, data = b0)
-L0 <- nw_rule(nrow(b0))
-V0 <- NeweyWest(f0, lag = L0, prewhite = FALSE, adjust = TRUE)
-X0 <- cbind(1, a0$days)
-proj <- drop(X0 %*% coef(f0))
-half <- qt(0.975, df.residual(f0)) * sqrt(rowSums((X0 %*% V0) * X0) + sigma(f0)^2)
-put("cf_maxlags", L0)
-put("cf_projected_first", proj[1])
-put("cf_pi_low_first", proj[1] - half[1])
-put("cf_pi_high_first", proj[1] + half[1])
-last <- nrow(a0)
-put("cf_projected_end", proj[last])
-put("cf_excess_end", a0$value[last] - proj[last])
-put("cf_excess_ci_low", a0$value[last] - proj[last] - half[last])
-put("cf_excess_ci_high", a0$value[last] - proj[last] + half[last])
 
 # ---- monthly impressions: all rows (including the one without a follower level) ----
 x <- impressions[!after_all]
@@ -128,6 +112,106 @@ put("fold_change_ci_low", exp(log(fc) - qt(0.975, dfw) * sqrt(ux + uy)))
 put("fold_change_ci_high", exp(log(fc) + qt(0.975, dfw) * sqrt(ux + uy)))
 sp <- sqrt(((length(x) - 1) * var(x) + (length(y) - 1) * var(y)) / (length(x) + length(y) - 2))
 put("hedges_g", (1 - 3 / (4 * (length(x) + length(y)) - 9)) * (mean(y) - mean(x)) / sp)
+
+
+# ---- increments model (counting process: independent increments, variance proportional to days) ----
+fixed_b_df <- function(n, L, df_resid) {
+  b <- min(1, (L + 1) / n)
+  cv <- 1.96 + 2.9694 * b + 0.4160 * b^2 - 0.5324 * b^3
+  if (qt(0.975, df_resid) >= cv) return(df_resid)
+  uniroot(function(v) qt(0.975, v) - cv, c(0.05, df_resid), tol = 1e-14)$root
+}
+
+increments_model <- function(dates, value, cuts, L = NULL) {
+  t <- as.numeric(dates - dates[1])
+  s <- head(t, -1)
+  e <- tail(t, -1)
+  dv <- diff(value)
+  dt <- e - s
+  edges <- c(-Inf, as.numeric(cuts - dates[1]), Inf)
+  D <- sapply(seq_len(length(edges) - 1), function(p) pmax(0, pmin(e, edges[p + 1]) - pmax(s, edges[p])))
+  fit <- lm(dv ~ 0 + D, weights = 1 / dt)
+  n <- length(dv)
+  k <- ncol(D)
+  if (is.null(L)) L <- nw_rule(n)
+  V <- NeweyWest(fit, lag = L, prewhite = FALSE, adjust = TRUE)
+  list(fit = fit, rates = unname(coef(fit)), V = unname(V), n = n, L = L, df = fixed_b_df(n, L, n - k),
+       sigma2 = sigma(fit)^2, t = t)
+}
+
+put_increments <- function(m, tag, dates, value, cuts) {
+  q <- qt(0.975, m$df)
+  put(paste0(tag, "n_increments"), m$n)
+  put(paste0(tag, "maxlags"), m$L)
+  put(paste0(tag, "df"), m$df)
+  for (p in seq_along(m$rates)) {
+    se <- sqrt(m$V[p, p])
+    put(paste0(tag, "rate", p - 1), m$rates[p])
+    put(paste0(tag, "rate", p - 1, "_ci_low"), m$rates[p] - q * se)
+    put(paste0(tag, "rate", p - 1, "_ci_high"), m$rates[p] + q * se)
+  }
+  period <- findInterval(as.numeric(dates), as.numeric(cuts))  # 0 before the first cut
+  for (k in seq_len(length(m$rates) - 1)) {
+    ct <- paste0(tag, "cmp", k - 1, "_")
+    i <- c(k, k + 1)
+    r0 <- m$rates[k]
+    r1 <- m$rates[k + 1]
+    Vk <- m$V[i, i]
+    d <- r1 - r0
+    se_d <- sqrt(Vk[1, 1] + Vk[2, 2] - 2 * Vk[1, 2])
+    put(paste0(ct, "change"), d)
+    put(paste0(ct, "change_ci_low"), d - q * se_d)
+    put(paste0(ct, "change_ci_high"), d + q * se_d)
+    put(paste0(ct, "change_p"), 2 * pt(-abs(d / se_d), m$df))
+    g <- c(-1 / r0, 1 / r1)
+    se_log <- sqrt(drop(t(g) %*% Vk %*% g))
+    put(paste0(ct, "ratio"), r1 / r0)
+    put(paste0(ct, "ratio_ci_low"), exp(log(r1 / r0) - q * se_log))
+    put(paste0(ct, "ratio_ci_high"), exp(log(r1 / r0) + q * se_log))
+    p_low <- pt((log(r1 / r0) - log(0.8)) / se_log, m$df, lower.tail = FALSE)
+    p_high <- pt((log(r1 / r0) - log(1.25)) / se_log, m$df)
+    put(paste0(ct, "tost_p"), max(p_low, p_high))
+    # counterfactual: rate of period k projected from its last observation over the dates of period k + 1
+    last <- max(which(period == k - 1))
+    after <- which(period == k)
+    h <- m$t[after] - m$t[last]
+    proj <- value[last] + r0 * h
+    half <- q * sqrt(m$sigma2 * h + m$V[k, k] * h^2)
+    j <- length(after)
+    put(paste0(ct, "cf_projected_first"), proj[1])
+    put(paste0(ct, "cf_pi_low_first"), proj[1] - half[1])
+    put(paste0(ct, "cf_pi_high_first"), proj[1] + half[1])
+    put(paste0(ct, "cf_projected_end"), proj[j])
+    put(paste0(ct, "cf_pi_low_end"), proj[j] - half[j])
+    put(paste0(ct, "cf_pi_high_end"), proj[j] + half[j])
+    put(paste0(ct, "cf_excess_end"), value[after[j]] - proj[j])
+  }
+}
+
+# (a) the deterministic monthly series above, one intervention, lag rule and lag 1
+m <- increments_model(d$date, d$value, intervention)
+put_increments(m, "inc_rule_", d$date, d$value, intervention)
+m1 <- increments_model(d$date, d$value, intervention, L = 1)
+put_increments(m1, "inc_lag1_", d$date, d$value, intervention)
+
+# (b) a simulated counting process with two interventions (the second mid-month, inside an interval)
+set.seed(20241123)
+start <- as.Date("2019-01-01")
+cuts2 <- as.Date(c("2020-07-01", "2021-10-17"))
+days <- seq(start, as.Date("2022-12-31"), by = "day")
+net_rate <- ifelse(days < cuts2[1], 1.0, ifelse(days < cuts2[2], 1.5, 2.2))
+unf_rate <- ifelse(days < cuts2[1], 0.4, 0.5)
+net <- rpois(length(days), net_rate + unf_rate) - rpois(length(days), unf_rate)
+level_at_start <- 800 + c(0, cumsum(net))[seq_along(days)]  # the count at the start of each day
+snap <- seq(start, by = "month", length.out = 48) + c(0, sample(0:6, 47, replace = TRUE))
+counts <- level_at_start[match(snap, days)]
+counts[c(9, 22, 37)] <- NA
+acc2 <- data.frame(date = format(snap), platform = "x", account = "simacct", followers = counts,
+                   source_file = "raw/monthly_sheet.csv")
+write.csv(acc2, file.path(out_dir, "account_counts.csv"), row.names = FALSE, na = "")
+ok2 <- !is.na(counts)
+m2 <- increments_model(snap[ok2], counts[ok2], cuts2)
+put_increments(m2, "counts_", snap[ok2], counts[ok2], cuts2)
 
 res <- data.frame(name = names(ref), value = vapply(ref, function(v) format(v, digits = 17), ""))
 write.csv(res, file.path(out_dir, "reference.csv"), row.names = FALSE, quote = FALSE)
