@@ -433,6 +433,14 @@ def growth_comparisons(
     return out
 
 
+def _rate(period: Mapping[str, Any]) -> tuple[float | None, Any]:
+    """A period's growth rate per day and its CI: the increments model's ``rate_per_day`` where growth.json has
+    it (the rigorous form), else the published per-period level fit (``slope_per_day``)."""
+    if _num(period.get("rate_per_day")) is not None:
+        return _num(period.get("rate_per_day")), period.get("rate_ci")
+    return _num(period.get("slope_per_day")), period.get("slope_ci")
+
+
 def describe_growth(comparison: GrowthComparison, *, metric: str = "followers") -> str:
     """Return the plain verdict on one comparison: faster/slower with its CI and HAC p, equivalent, or unknown."""
     r = comparison.results
@@ -440,7 +448,7 @@ def describe_growth(comparison: GrowthComparison, *, metric: str = "followers") 
     p = _num(change.get("p_value"))
     ratio = _num(r.get("slope_ratio"))
     ratio_ci = r.get("slope_ratio_ci")
-    before_slope = _num(comparison.before.get("slope_per_day"))
+    before_slope = _rate(comparison.before)[0]
     usable_ratio = ratio is not None and before_slope is not None and before_slope > 0 and ratio > 0
     equivalence = r.get("equivalence") or {}
     after = f"after {comparison.label}"
@@ -602,7 +610,7 @@ def _current_rate(
 ) -> float | None:
     """Per-day rate of ``metric`` now: the last period's fitted slope, else a straight-line fit since ``since``."""
     if growth and growth.get("metric") == metric and growth.get("periods"):
-        slope = _num(growth["periods"][-1].get("slope_per_day"))
+        slope = _rate(growth["periods"][-1])[0]
         if slope is not None:
             return slope
     recent = series if since is None else series[series["date"] >= pd.Timestamp(since)]
@@ -1322,7 +1330,7 @@ class _ReportBuilder:
                 verdict += f" The growth section also compares the later change(s): {later}."
             out.append(verdict)
         else:
-            per_day = _num(growth["periods"][0].get("slope_per_day"))
+            per_day = _rate(growth["periods"][0])[0]
             out.append(
                 f"There was no intervention to compare; {self.metric} grew by "
                 f"{format_number(per_day)} per day."
@@ -1470,9 +1478,9 @@ class _ReportBuilder:
             r = comp.results
             rows.append(
                 (
-                    f"{self.metric.capitalize()} gained per day (fitted slope)",
-                    format_number(comp.before.get("slope_per_day"), signed=True),
-                    format_number(comp.after.get("slope_per_day"), signed=True),
+                    f"{self.metric.capitalize()} gained per day",
+                    format_number(_rate(comp.before)[0], signed=True),
+                    format_number(_rate(comp.after)[0], signed=True),
                     f"{format_ratio(r.get('slope_ratio'))} ({_ci(r.get('slope_ratio_ci'), format_ratio)})",
                 )
             )
@@ -1766,9 +1774,13 @@ class _ReportBuilder:
             return f"{format_number(p.get('slope_per_day'))} per day (R² = {format_number(p.get('r2'))})"
 
         def slope_rig(p: Mapping[str, Any]) -> str:
-            return (
-                f"{format_number(p.get('slope_per_day'))} per day ({_ci(p.get('slope_ci'), format_number)})"
-            )
+            rate, ci = _rate(p)
+            return f"{format_number(rate)} per day ({_ci(ci, format_number)})"
+
+        # the published form compares the per-period level fits; growth.json keeps that model as level_model
+        published = r.get("level_model") or {}
+        published_ratio = published.get("slope_ratio", r.get("slope_ratio"))
+        naive_p = published.get("naive_p_value", change.get("naive_p_value", r.get("naive_p_value")))
 
         lags = change.get("maxlags")
         lag_text = f", Newey–West with {format_int(lags)} lag(s)" if _num(lags) is not None else ""
@@ -1790,8 +1802,8 @@ class _ReportBuilder:
             (f"Growth after ({a.get('label', '')})", slope_pub(a), slope_rig(a)),
             (
                 "Change in growth",
-                f"slope ratio {format_ratio(r.get('slope_ratio'))}; naive OLS "
-                f"{_p_is(change.get('naive_p_value', r.get('naive_p_value')))} "
+                f"slope ratio {format_ratio(published_ratio)}; naive OLS "
+                f"{_p_is(naive_p)} "
                 "(ignores autocorrelation)",
                 f"ratio {format_ratio(r.get('slope_ratio'))} ({_ci(r.get('slope_ratio_ci'), format_ratio)}{method}); "
                 f"difference {format_number(change.get('estimate'), signed=True)} per day "
