@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..io import write_csv, write_json, write_parquet
 from ..schema import ACCOUNT_SCHEMA, CODES_SCHEMA, POSTS_SCHEMA, conform
 from .common import FileOutcome, ParseContext, combine_quarantine, file_log
-from .detect import FORMAT_READERS, FormatReader, detect_format, detect_header
+from .detect import FORMAT_READERS, FormatReader, detect_format, detect_header, read_document, sniff_container
 from .rawcsv import read_raw_csv, read_text_file, split_header
 
 __all__ = [
@@ -63,7 +63,12 @@ def _relative(path: Path, root: Path | None) -> str:
 
 
 def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, now, binary_codes,
-              expect_table: str | None, listed_as: str | None) -> FileOutcome:
+              expect_table: str | None, listed_as: str | None) -> list[FileOutcome]:
+    container = sniff_container(path)
+    if container is not None:  # a workbook or JSON file: one outcome per table it feeds
+        ctx = ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
+                           binary_codes=None if binary_codes is None else frozenset(binary_codes))
+        return read_document(path, container, ctx, expect_table=expect_table, listed_as=listed_as)
     utf8, encoding = read_text_file(path, label=label)
     header = split_header(utf8, file=label)
     reader = detect_header(header, file=label, column_map=column_map)
@@ -79,7 +84,7 @@ def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, n
     outcome = reader.parse(raw, ctx)
     if raw.blank_rows:
         outcome.warnings.append(f"{label}: {raw.blank_rows} blank line(s) ignored")
-    return outcome
+    return [outcome]
 
 
 def _latest_wins(frame: pd.DataFrame, keys: list[str], rank: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -96,7 +101,8 @@ def _latest_wins(frame: pd.DataFrame, keys: list[str], rank: pd.Series) -> tuple
 
 def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     order = {o.file: i for i, o in enumerate(sorted(outcomes, key=lambda o: o.file))}
-    superseded_across: dict[str, int] = {o.file: 0 for o in outcomes}
+    # keyed by (file, table): one workbook may feed two tables (LinkedIn content: posts and account)
+    superseded_across: dict[tuple[str, str], int] = {(o.file, o.table): 0 for o in outcomes}
 
     # posts: latest snapshot wins
     post_parts = [o.frame for o in outcomes if o.table == "posts" and len(o.frame)]
@@ -108,7 +114,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
         rank = snapshot.rank(method="dense").astype("int64") * n + posts["source_file"].map(order).astype("int64")
         posts, dropped = _latest_wins(posts, ["post_id"], rank)
         for f, c in dropped["source_file"].value_counts().items():
-            superseded_across[f] += int(c)
+            superseded_across[(f, "posts")] += int(c)
         posts = posts.sort_values(["published_at", "post_id"], kind="stable")
     else:
         posts = pd.DataFrame()
@@ -121,7 +127,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
         rank = account["source_file"].map(order)
         account, dropped = _latest_wins(account, ["platform", "account", "date", "source_format"], rank)
         for f, c in dropped["source_file"].value_counts().items():
-            superseded_across[f] += int(c)
+            superseded_across[(f, "account")] += int(c)
         account = _fill_account_identity(account, posts, warnings)
         account = account.sort_values(["platform", "account", "date"], kind="stable", na_position="last")
     else:
@@ -134,14 +140,14 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
         rank = codes["source_file"].map(order)
         codes, dropped = _latest_wins(codes, ["post_id", "coder"], rank)
         for f, c in dropped.drop_duplicates(["source_file", "source_row"])["source_file"].value_counts().items():
-            superseded_across[f] += int(c)
+            superseded_across[(f, "codes")] += int(c)
     else:
         codes = pd.DataFrame()
     codes = conform(codes, CODES_SCHEMA, table="codes")
 
     files = []
     for o in outcomes:
-        extra = superseded_across[o.file]
+        extra = superseded_across[(o.file, o.table)]
         entry = file_log(o, rows_kept=o.rows_kept - extra, rows_superseded=o.rows_superseded + extra)
         files.append(entry)
         warnings.extend(o.warnings)
@@ -184,7 +190,7 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
         if key in seen:
             continue
         seen.add(key)
-        outcomes.append(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
+        outcomes.extend(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
                                   binary_codes=binary_codes, expect_table=expect, listed_as=listed_as))
     return _assemble(outcomes, [])
 

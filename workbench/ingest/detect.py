@@ -4,6 +4,10 @@ Every supported format is one :class:`FormatReader` in :data:`FORMAT_READERS`: a
 table it feeds, a header-signature check and a parser. To support a new export family, write one module
 with a ``matches_*`` and a ``parse_*`` function and add a reader to the list *before* the generic ones
 (the first match wins, so specific signatures come first and ``account_csv`` comes last).
+
+Files that are not CSV text — spreadsheet workbooks (``.xls``: BIFF or XML Spreadsheet 2003) and JSON API
+responses — are first recognised by their first bytes (:data:`CONTAINERS`), loaded whole, and then matched by
+content against :data:`DOCUMENT_READERS`; such a reader may feed several tables (one outcome per table).
 """
 
 from __future__ import annotations
@@ -11,9 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import UnknownFormatError
-from . import account_csv, coding_files, x_legacy
+from ..errors import InputError, UnknownFormatError
+from . import (
+    account_csv,
+    coding_files,
+    facebook_legacy,
+    linkedin,
+    meta_suite,
+    social_json,
+    workbook,
+    x_current,
+    x_legacy,
+)
 from .common import FileOutcome, ParseContext
 from .rawcsv import RawTable, read_text_file, split_header
 
@@ -34,8 +49,24 @@ FORMAT_READERS: list[FormatReader] = [
                  x_legacy.matches_tweets, x_legacy.parse_tweets),
     FormatReader(x_legacy.DAILY_FORMAT, "account", "X/Twitter legacy daily export (daily_tweet_activity_metrics)",
                  x_legacy.matches_daily, x_legacy.parse_daily),
+    FormatReader(x_current.CONTENT_FORMAT_A, "posts", "X content export, header variant A (Post id, Date, Link, Share…)",
+                 x_current.matches_content_a, x_current.parse_content),
+    FormatReader(x_current.CONTENT_FORMAT_B, "posts", "X content export, header variant B (Post id, Date, Post Link…)",
+                 x_current.matches_content_b, x_current.parse_content),
+    FormatReader(x_current.OVERVIEW_FORMAT, "account", "X account overview export (daily New follows, Unfollows…)",
+                 x_current.matches_overview, x_current.parse_overview),
+    FormatReader(meta_suite.FACEBOOK_FORMAT, "posts", "Meta Business Suite content export, Facebook Pages",
+                 meta_suite.matches_facebook, meta_suite.parse_content),
+    FormatReader(meta_suite.INSTAGRAM_FORMAT, "posts", "Meta Business Suite content export, Instagram accounts",
+                 meta_suite.matches_instagram, meta_suite.parse_content),
+    FormatReader(meta_suite.PAGE_SERIES_FORMAT, "account",
+                 "Meta Business Suite page-level daily series (sep=, line, metric title, Date, Primary)",
+                 meta_suite.matches_page_series, meta_suite.parse_page_series),
     FormatReader(coding_files.FORMAT, "codes", "manual coding file (post_id, coder, one column per code)",
                  coding_files.matches_coding, coding_files.parse_coding),
+    *[FormatReader(name, table, f"a {table} export re-saved with ';' separators (rejected)",
+                   meta_suite.semicolon_matcher(table), meta_suite.parse_semicolon)
+      for table, name in meta_suite.SEMICOLON_FORMATS.items()],
     FormatReader(account_csv.FORMAT, "account",
                  "generic account CSV (date + followers/new_follows/unfollows/impressions/engagements/posts)",
                  account_csv.matches_account_csv, account_csv.parse_account_csv),
@@ -71,6 +102,107 @@ def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = No
 
     Raises UnknownFormatError when no format matches and InputError when the file cannot be read.
     """
+    container = sniff_container(path)
+    if container is not None:
+        return detect_document(container.load(path, label=str(path)), container, file=path).name
     utf8, _ = read_text_file(path)
     header = split_header(utf8, file=path)
     return detect_header(header, file=path, column_map=column_map).name
+
+
+# ---- files that are not CSV text: workbooks (.xls) and JSON API responses ----------------------------------
+# Sniffed from the first bytes (magic number, XML root, JSON bracket), loaded whole, then matched by content.
+
+
+@dataclass(frozen=True)
+class Container:
+    """A non-CSV file kind: ``sniff`` looks at the first 64 KiB, ``load`` reads the whole file."""
+
+    name: str
+    description: str
+    sniff: Callable[[bytes], bool]
+    load: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class DocumentReader:
+    """One supported format inside a container; ``parse`` returns one outcome per table it feeds."""
+
+    name: str
+    tables: tuple[str, ...]  # posts, account (a LinkedIn content export feeds both)
+    description: str
+    container: str
+    matches: Callable[[Any], bool]
+    parse: Callable[[Any, ParseContext], FileOutcome | list[FileOutcome]]
+
+    @property
+    def table(self) -> str:
+        return self.tables[0]
+
+
+CONTAINERS: list[Container] = [
+    Container("workbook", "spreadsheet workbook (Excel 97-2003 .xls, or XML Spreadsheet 2003)",
+              workbook.sniff_workbook, workbook.read_workbook),
+    Container("json", "JSON API response (as saved by `workbench fetch`)", social_json.sniff_json,
+              social_json.load_json),
+]
+
+DOCUMENT_READERS: list[DocumentReader] = [
+    DocumentReader(facebook_legacy.POSTS_FORMAT, ("posts",), "Facebook legacy Insights post-level export (.xls XML)",
+                   "workbook", facebook_legacy.matches_posts, facebook_legacy.parse_posts),
+    DocumentReader(facebook_legacy.PAGE_FORMAT, ("account",), "Facebook legacy Insights page-level export (.xls XML)",
+                   "workbook", facebook_legacy.matches_page, facebook_legacy.parse_page),
+    DocumentReader(linkedin.POSTS_FORMAT, ("posts", "account"),
+                   "LinkedIn Page content export (All posts + daily Metrics sheets)",
+                   "workbook", linkedin.matches_content, linkedin.parse_content),
+    DocumentReader(linkedin.FOLLOWERS_FORMAT, ("account",), "LinkedIn Page followers export (New followers sheet)",
+                   "workbook", linkedin.matches_followers, linkedin.parse_followers),
+    DocumentReader(social_json.BLUESKY_FEED_FORMAT, ("posts",), "Bluesky author feed page (app.bsky.feed.getAuthorFeed)",
+                   "json", social_json.matches_bluesky_feed, social_json.parse_bluesky_feed),
+    DocumentReader(social_json.BLUESKY_PROFILE_FORMAT, ("account",), "Bluesky profile snapshot (workbench fetch)",
+                   "json", social_json.matches_bluesky_profile, social_json.parse_bluesky_profile),
+    DocumentReader(social_json.MASTODON_STATUSES_FORMAT, ("posts",), "Mastodon statuses page (/api/v1/accounts/:id/statuses)",
+                   "json", social_json.matches_mastodon_statuses, social_json.parse_mastodon_statuses),
+    DocumentReader(social_json.MASTODON_PROFILE_FORMAT, ("account",), "Mastodon account snapshot (workbench fetch)",
+                   "json", social_json.matches_mastodon_profile, social_json.parse_mastodon_profile),
+]
+
+
+def sniff_container(path: str | Path) -> Container | None:
+    """The container the file at ``path`` is (by its first bytes), or None for CSV text."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None  # the CSV reader reports unreadable files
+    return next((c for c in CONTAINERS if c.sniff(head)), None)
+
+
+def detect_document(doc: Any, container: Container, *, file: str | Path) -> DocumentReader:
+    """The reader whose content signature matches a loaded container; UnknownFormatError naming what was found."""
+    for reader in DOCUMENT_READERS:
+        if reader.container == container.name and reader.matches(doc):
+            return reader
+    if container.name == "workbook":
+        found = f"sheets {list(doc.sheets)[:8]}"
+    elif isinstance(doc.response, dict):
+        found = f"keys {sorted(doc.response)[:8]}" + (f", endpoint {doc.endpoint!r}" if doc.meta else "")
+    else:
+        found = f"a {type(doc.response).__name__} of {len(doc.response) if hasattr(doc.response, '__len__') else '?'} item(s)"
+    known = "; ".join(f"{r.name}: {r.description}" for r in DOCUMENT_READERS if r.container == container.name)
+    raise UnknownFormatError(f"a {container.description}, but not one we know: found {found}. "
+                             f"Formats we recognise in this kind of file: {known}.", file=file)
+
+
+def read_document(path: str | Path, container: Container, ctx: ParseContext, *,
+                  expect_table: str | None = None, listed_as: str | None = None) -> list[FileOutcome]:
+    """Load, detect and parse a container file; one outcome per table (InputError when listed under the wrong key)."""
+    doc = container.load(path, label=ctx.source_file)
+    reader = detect_document(doc, container, file=ctx.source_file)
+    if expect_table is not None and expect_table not in reader.tables:
+        raise InputError(
+            f"listed under {listed_as!r} in dataset.yml but it is a {reader.description} "
+            f"(feeds the {' and '.join(reader.tables)} table). Move it to the right list in dataset.yml.",
+            file=ctx.source_file)
+    out = reader.parse(doc, ctx)
+    return out if isinstance(out, list) else [out]
