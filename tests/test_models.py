@@ -13,12 +13,18 @@ from scipy import stats
 from workbench import models as wm
 from workbench.errors import InputError
 from workbench.models import (
+    SENSITIVITY_COLUMNS,
     TABLE_COLUMNS,
     ModelWarning,
     PostModels,
+    check_overdispersion,
+    check_residuals,
+    choose_primary_model,
+    compute_cooks_distance,
     compute_vif,
     describe_effects,
     fit_post_models,
+    residual_frame,
 )
 
 REFS = Path(__file__).resolve().parent / "results" / "models"
@@ -265,15 +271,36 @@ def holm_by_hand(p: np.ndarray) -> np.ndarray:
     return adj
 
 
-def test_holm_within_outcome_model_over_predictors(ref_models):
+def bh_by_hand(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg written as the textbook loop: min over j ≥ i of m·p_(j)/j."""
+    m = len(p)
+    order = np.argsort(p)
+    sorted_p = p[order]
+    adj_sorted = np.array([min(1.0, min(m * sorted_p[j] / (j + 1) for j in range(i, m))) for i in range(m)])
+    adj = np.empty(m)
+    adj[order] = adj_sorted
+    return adj
+
+
+def test_holm_and_bh_within_outcome_model_over_predictors(ref_models):
     t = ref_models.table
     groups = list(t.groupby(["outcome", "model"]))
-    assert len(groups) == 6
+    assert len(groups) == 7  # 3 models × 2 outcomes + negbin_rate for engagements
     for _key, g in groups:
         pred = g[g["term_type"] == "predictor"]
         assert len(pred) == len(PREDICTORS)
-        np.testing.assert_allclose(pred["p_holm"], holm_by_hand(pred["p_value"].to_numpy()), rtol=1e-12)
-        assert g.loc[g["term_type"] != "predictor", "p_holm"].isna().all()
+        p = pred["p_value"].to_numpy()
+        np.testing.assert_allclose(pred["p_holm"], holm_by_hand(p), rtol=1e-12)
+        np.testing.assert_allclose(pred["p_bh"], bh_by_hand(p), rtol=1e-12)
+        np.testing.assert_allclose(pred["p_bh"], stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+        assert (pred["p_bh"] <= pred["p_holm"] + 1e-15).all()  # BH never stricter than Holm
+        assert g.loc[g["term_type"] != "predictor", ["p_holm", "p_bh"]].isna().all().all()
+
+
+def test_bh_worked_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 → 0.02, 0.02, 0.04, 0.04
+    np.testing.assert_allclose(wm._bh(np.array([0.01, 0.04, 0.03, 0.005])), [0.02, 0.04, 0.04, 0.02])
+    np.testing.assert_allclose(wm._bh(np.array([0.9, 0.8])), [0.9, 0.9])
 
 
 def test_table_contract(ref_models):
@@ -293,7 +320,8 @@ def test_table_contract(ref_models):
         "r2",
     ]
     assert list(t.columns) == list(TABLE_COLUMNS)
-    assert set(t["model"]) == {"ols_log", "ols_std", "negbin"}
+    assert set(t["model"]) == {"ols_log", "ols_std", "negbin", "negbin_rate"}
+    assert set(t.loc[t["model"] == "negbin_rate", "outcome"]) == {"engagements"}
     assert set(t["term_type"]) == {"predictor", "control", "intercept"}
     assert set(t.loc[t["term_type"] == "control", "term"]) == {
         "log_followers_at_post",
@@ -301,12 +329,15 @@ def test_table_contract(ref_models):
         "year[2022]",
     }
     assert set(t.loc[t["term_type"] == "predictor", "term"]) == set(PREDICTORS)
-    assert t.loc[t["model"] == "negbin", "r2"].isna().all()
-    assert t.loc[t["model"] == "negbin", "pseudo_r2"].between(0, 1).all()
+    counts = t["model"].isin(["negbin", "negbin_rate"])
+    assert t.loc[counts, "r2"].isna().all()
+    assert t.loc[counts, "pseudo_r2"].between(0, 1).all()
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
     assert set(ref_models.fits) == {
-        (o, m) for o in ("impressions", "engagements") for m in ("ols_log", "ols_std", "negbin")
-    }
+        (o, m)
+        for o in ("impressions", "engagements")
+        for m in ("ols_log", "ols_std", "negbin", "ols_log_no_controls")
+    } | {("engagements", "negbin_rate")}
 
 
 def test_input_not_mutated(ref_data):
@@ -656,3 +687,348 @@ def test_describe_effects_on_fitted_models(ref_models):
 def test_feature_phrases(term, phrase):
     table = pd.DataFrame([effect_row(term, 0.3, 0.2, 0.4, 1e-6, 1e-6)])
     assert describe_effects(table, outcome="impressions")[0].startswith(phrase + " ")
+
+
+# --------------------------------------------------------------------------------------------------
+# engagement-rate model, overdispersion, residual checks, influence, sensitivity: against R
+# --------------------------------------------------------------------------------------------------
+
+
+def test_negbin_rate_matches_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_negbin_rate.csv")
+    assert ref["score_sum_max"].max() < 1e-6  # glm.nb really converged
+    ours = rows_of(ref_models.table, "engagements", "negbin_rate")
+    assert sorted(ours.index) == sorted(ref["term"])
+    ours = ours.loc[ref["term"]]
+    for col in ("estimate", "std_error", "ci_low", "ci_high", "p_value"):
+        np.testing.assert_allclose(ours[col], ref[col], rtol=1e-4, atol=1e-8, err_msg=col)
+    assert (ours["n"] == ref["n"].to_numpy()).all()  # impressions NA (3) and 0 (1) left out
+    np.testing.assert_allclose(ours["pseudo_r2"], ref["pseudo_r2"], rtol=1e-6)
+    disp = ref_models.diagnostics["engagements"]["dispersion"]
+    assert disp["negbin_rate_alpha"] == pytest.approx(ref["alpha"].iloc[0], rel=1e-4)
+    slopes = ours.iloc[1:]
+    np.testing.assert_allclose(slopes["effect_pct"], 100 * np.expm1(slopes["estimate"]), rtol=1e-12)
+    assert ref_models.diagnostics["engagements"]["rate_model"] == {
+        "exposure": "impressions",
+        "n": 189,
+        "dropped": {"impressions is NA": 3, "impressions is 0": 1},
+    }
+    assert "impressions" not in {o for (o, m) in ref_models.fits if m == "negbin_rate"}
+
+
+def test_overdispersion_matches_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_overdispersion.csv")
+    assert len(ref) == 3
+    for r in ref.itertuples(index=False):
+        ours = ref_models.diagnostics[r.outcome]["overdispersion"][r.model]
+        for col in ("ct_alpha", "ct_stat", "ct_p", "poisson_llf", "lr_stat"):
+            assert ours[col] == pytest.approx(getattr(r, col), rel=1e-6), (r.outcome, r.model, col)
+        assert ours["nb_llf"] == pytest.approx(r.nb_llf, rel=1e-8)
+        assert ours["lr_p"] == pytest.approx(r.lr_p, rel=1e-3, abs=1e-300)
+        assert ours["overdispersed"] is True
+
+
+def test_residual_checks_match_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_residual_checks.csv")
+    for r in ref.itertuples(index=False):
+        ours = ref_models.diagnostics[r.outcome]["residuals"]["ols_log"]
+        for col in ("skew", "excess_kurtosis", "bp_stat", "bp_p", "bp_r2"):
+            assert ours[col] == pytest.approx(getattr(r, col), rel=1e-8), (r.outcome, col)
+        assert ours["bp_df"] == r.bp_df
+
+
+def test_cooks_distance_matches_r_and_statsmodels(ref_data, ref_models):
+    ref = pd.read_csv(REFS / "ref_cooks.csv", dtype={"post_id": "string"})
+    for outcome, r in ref.groupby("outcome"):
+        fit = ref_models.fits[(outcome, "ols_log")]
+        cook = compute_cooks_distance(fit)
+        ours = pd.Series(cook.to_numpy(), index=ref_data.loc[cook.index, "post_id"].to_numpy())
+        np.testing.assert_allclose(ours.loc[r["post_id"]], r["cook_d"], rtol=1e-8)
+        np.testing.assert_allclose(cook, fit.get_influence().cooks_distance[0], rtol=1e-9)
+        top = r.sort_values("cook_d", ascending=False).head(10)
+        listed = ref_models.diagnostics[outcome]["influential"]
+        assert [x["post_id"] for x in listed] == list(top["post_id"])
+        np.testing.assert_allclose([x["cook_d"] for x in listed], top["cook_d"], rtol=1e-8)
+        assert all(x["permalink"] is None for x in listed)  # the reference data have no permalink column
+        n = len(r)
+        assert ref_models.diagnostics[outcome]["n_cook_above_4_over_n"] == int((r["cook_d"] > 4 / n).sum())
+
+
+def test_controls_sensitivity_matches_r(ref_models):
+    ref = pd.read_csv(REFS / "ref_sensitivity.csv")
+    sens = ref_models.sensitivity
+    assert list(sens.columns) == list(SENSITIVITY_COLUMNS)
+    assert len(sens) == len(ref)
+    merged = sens.merge(ref, on=["outcome", "term"], suffixes=("", "_r"))
+    for col in SENSITIVITY_COLUMNS[2:]:
+        if col in ("change_pct_points", "n"):
+            continue
+        np.testing.assert_allclose(merged[col], merged[f"{col}_r"], rtol=1e-8, err_msg=col)
+    np.testing.assert_allclose(
+        merged["change_pct_points"],
+        merged["effect_pct_with_controls_r"] - merged["effect_pct_without_controls_r"],
+        rtol=1e-7,
+        atol=1e-9,
+    )
+    assert (merged["n"] == merged["n_r"]).all()
+    # the "with controls" side is exactly the ols_log table's effect
+    main = rows_of(ref_models.table, "impressions", "ols_log")
+    imp = sens[sens["outcome"] == "impressions"].set_index("term")
+    np.testing.assert_allclose(imp["effect_pct_with_controls"], main.loc[imp.index, "effect_pct"], rtol=1e-12)
+    # and it is in the diagnostics, per outcome and as records
+    d = ref_models.diagnostics["impressions"]["controls_sensitivity"]["has_poll"]
+    assert d["effect_pct_with_controls"] == pytest.approx(imp.loc["has_poll", "effect_pct_with_controls"])
+    assert len(ref_models.diagnostics["sensitivity"]) == len(sens)
+
+
+def test_no_controls_means_no_sensitivity():
+    pm = fit_post_models(small_posts(), predictors=("has_poll", "has_url"), controls=(), models=("ols_log",))
+    assert pm.sensitivity.empty and list(pm.sensitivity.columns) == list(SENSITIVITY_COLUMNS)
+    assert "controls_sensitivity" not in pm.diagnostics["impressions"]
+
+
+# --------------------------------------------------------------------------------------------------
+# engagement-rate model: known truth and awkward input
+# --------------------------------------------------------------------------------------------------
+
+
+def test_negbin_rate_recovers_simulated_rate_effects():
+    from workbench.simulate import DEFAULT_RATE_EFFECTS_PCT, simulate_tables
+
+    posts = simulate_tables(seed=7, n_posts=4000).posts
+    pm = fit_post_models(
+        posts, outcomes=("engagements",), controls=("followers_at_post",), models=("negbin_rate",)
+    )
+    est = rows_of(pm.table, "engagements", "negbin_rate")
+    for term, pct in DEFAULT_RATE_EFFECTS_PCT.items():
+        true = math.log1p(pct / 100)
+        assert abs(est.loc[term, "estimate"] - true) < 4 * est.loc[term, "std_error"], term
+    # the engagement rate does not depend on the audience once impressions are the exposure
+    assert (
+        abs(est.loc["log_followers_at_post", "estimate"]) < 4 * est.loc["log_followers_at_post", "std_error"]
+    )
+    # the intercept is the baseline rate (1.5%; the noise has mean 1 on the rate scale)
+    assert math.exp(est.loc["Intercept", "estimate"]) * 1000 ** est.loc[
+        "log_followers_at_post", "estimate"
+    ] == pytest.approx(0.015, rel=0.35)
+    # ...while the plain engagements model mixes in the impressions effects
+    pm2 = fit_post_models(
+        posts, outcomes=("engagements",), controls=("followers_at_post",), models=("negbin",)
+    )
+    poll = rows_of(pm2.table, "engagements", "negbin").loc["has_poll", "effect_pct"]
+    assert poll == pytest.approx(100 * (1.35 * 1.5 - 1), abs=20)
+
+
+def test_negbin_rate_needs_impressions():
+    df = small_posts().drop(columns="impressions")
+    with pytest.warns(ModelWarning, match="engagement-rate model \\(negbin_rate\\) needs impressions"):
+        pm = fit_post_models(df, outcomes=("engagements",), predictors=("has_poll",), models=("negbin_rate",))
+    assert pm.table.empty
+    assert "negbin_rate: no impressions" in pm.diagnostics["engagements"]["flags"]
+    df["impressions"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    with pytest.warns(ModelWarning, match="needs impressions"):
+        fit_post_models(df, outcomes=("engagements",), predictors=("has_poll",), models=("negbin_rate",))
+    # never for impressions itself, silently
+    pm = fit_post_models(
+        small_posts(), outcomes=("impressions",), predictors=("has_poll",), models=("negbin_rate",)
+    )
+    assert pm.table.empty and not any("negbin_rate" in w for w in pm.warnings)
+
+
+def test_negbin_rate_uses_offset_exactly():
+    # doubling every post's impressions shifts only the intercept, by −log 2
+    rng = np.random.default_rng(4)
+    df = small_posts(400, seed=4)
+    df["engagements"] = pd.array(
+        rng.poisson(rng.gamma(2.0, 0.5 * 0.02 * df["impressions"].to_numpy(float))), "Int64"
+    )
+    kw = dict(outcomes=("engagements",), predictors=("has_poll", "has_url"), models=("negbin_rate",))
+    a = rows_of(fit_post_models(df, **kw).table, "engagements", "negbin_rate")
+    df2 = df.assign(impressions=df["impressions"] * 2)
+    b = rows_of(fit_post_models(df2, **kw).table, "engagements", "negbin_rate")
+    assert b.loc["Intercept", "estimate"] == pytest.approx(
+        a.loc["Intercept", "estimate"] - math.log(2), abs=1e-6
+    )
+    np.testing.assert_allclose(b["estimate"].iloc[1:], a["estimate"].iloc[1:], rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------------
+# diagnostics: overdispersion size, separation, residual_frame
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ct_test_size_under_poisson_and_power_under_nb():
+    rng = np.random.default_rng(12)
+    mu = np.exp(rng.normal(2.0, 0.5, 300))
+    p_null = [check_overdispersion(rng.poisson(mu), mu)["ct_p"] for _ in range(400)]
+    size = np.mean(np.array(p_null) < 0.05)
+    assert 0.02 <= size <= 0.09, size
+    p_alt = [check_overdispersion(rng.poisson(rng.gamma(1 / 0.3, mu * 0.3)), mu)["ct_p"] for _ in range(50)]
+    assert np.mean(np.array(p_alt) < 0.05) > 0.95
+    # the α estimate is about right under NB2 with α = 0.3
+    y = rng.poisson(rng.gamma(1 / 0.3, np.repeat(mu, 20) * 0.3))
+    assert check_overdispersion(y, np.repeat(mu, 20))["ct_alpha"] == pytest.approx(0.3, abs=0.05)
+
+
+def test_lr_boundary_p():
+    out = check_overdispersion(np.array([1, 2, 3, 4.0]), np.full(4, 2.5), poisson_llf=-10.0, nb_llf=-8.0)
+    assert out["lr_stat"] == pytest.approx(4.0)
+    assert out["lr_p"] == pytest.approx(0.5 * stats.chi2.sf(4.0, 1))
+    same = check_overdispersion(np.array([1, 2, 3, 4.0]), np.full(4, 2.5), poisson_llf=-10.0, nb_llf=-10.0)
+    assert same["lr_stat"] == 0.0 and same["lr_p"] == 1.0
+
+
+def test_separation_warns():
+    df = small_posts(200, seed=3)
+    poll = df["has_poll"].to_numpy(dtype=bool)
+    df.loc[poll, "engagements"] = 0
+    with pytest.warns(
+        ModelWarning, match=r"engagements: all \d+ posts with 'has_poll' have 0 engagements \(separation\)"
+    ):
+        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log", "negbin"))
+    sep = pm.diagnostics["engagements"]["separation"]
+    assert sep == [{"term": "has_poll", "level": 1, "n_posts": int(poll.sum()), "outcome_value": 0}]
+    assert pm.diagnostics["impressions"]["separation"] == []
+    assert any(f.startswith("separation: has_poll") for f in pm.diagnostics["engagements"]["flags"])
+
+
+def test_residual_frame_ols_and_negbin(ref_data, ref_models):
+    fit = ref_models.fits[("engagements", "ols_log")]
+    rf = residual_frame(fit)
+    assert list(rf.columns) == ["fitted", "residual", "std_residual", "theoretical_quantile"]
+    used = ref_data.dropna(subset=["engagements", *PREDICTORS, "followers_at_post", "year"])
+    assert list(rf.index) == list(used.index)
+    np.testing.assert_allclose(
+        rf["fitted"] + rf["residual"], np.log1p(used["engagements"].astype(float)), rtol=1e-12
+    )
+    infl = fit.get_influence()
+    np.testing.assert_allclose(rf["std_residual"], infl.resid_studentized_internal, rtol=1e-9)
+    # QQ: the k-th smallest residual gets the k-th normal quantile
+    order = np.argsort(rf["std_residual"].to_numpy())
+    n = len(rf)
+    np.testing.assert_allclose(
+        rf["theoretical_quantile"].to_numpy()[order], stats.norm.ppf((np.arange(n) + 0.5) / n)
+    )
+    nb = ref_models.fits[("engagements", "negbin_rate")]
+    rn = residual_frame(nb)
+    y = nb.model.endog
+    mu = np.exp(nb.model.exog @ nb.params.to_numpy()[:-1] + nb.model.offset)
+    alpha = nb.params.iloc[-1]
+    np.testing.assert_allclose(rn["fitted"], mu, rtol=1e-10)
+    np.testing.assert_allclose(rn["residual"], (y - mu) / np.sqrt(mu + alpha * mu**2), rtol=1e-10)
+    with pytest.raises(InputError, match="residual_frame takes an OLS or negative binomial fit"):
+        residual_frame(wm.sm.GLM(y, np.ones((len(y), 1)), family=wm.sm.families.Poisson()).fit())
+
+
+# --------------------------------------------------------------------------------------------------
+# choose_primary_model
+# --------------------------------------------------------------------------------------------------
+
+
+def diag_entry(*, zero_share=0.0, skew=0.1, bp_p=0.5, bp_r2=0.01, nb=True, over=True) -> dict:
+    return {
+        "n": 1000,
+        "zero_share": zero_share,
+        "converged": {"ols_log": True, "negbin": nb},
+        "residuals": {"ols_log": {"skew": skew, "bp_p": bp_p, "bp_r2": bp_r2}},
+        "overdispersion": {
+            "negbin": {"ct_p": 1e-6 if over else 0.4, "lr_p": math.nan, "overdispersed": over}
+        },
+    }
+
+
+def test_choose_primary_model_rule():
+    fine = {"impressions": diag_entry(), "engagements": diag_entry()}
+    model, reason = choose_primary_model(fine)
+    assert model == "ols_log" and reason.startswith("OLS on log(1 + count) with HC3 errors leads")
+    zeros = {"impressions": diag_entry(), "engagements": diag_entry(zero_share=0.25)}
+    model, reason = choose_primary_model(zeros)
+    assert model == "negbin"
+    assert "for engagements, 25% of posts have 0" in reason and "engagements p < 0.001" in reason
+    skewed = {"impressions": diag_entry(skew=-1.5)}
+    assert choose_primary_model(skewed)[0] == "negbin"
+    # heteroskedasticity: significant but immaterial (large n) is no reason; material is
+    assert choose_primary_model({"impressions": diag_entry(bp_p=1e-9, bp_r2=0.01)})[0] == "ols_log"
+    assert choose_primary_model({"impressions": diag_entry(bp_p=1e-9, bp_r2=0.2)})[0] == "negbin"
+    # negbin must have converged and the counts be overdispersed for every outcome
+    model, reason = choose_primary_model(
+        {"impressions": diag_entry(skew=2.0), "engagements": diag_entry(nb=False)}
+    )
+    assert model == "ols_log" and "did not converge for every outcome" in reason
+    model, reason = choose_primary_model({"impressions": diag_entry(skew=2.0, over=False)})
+    assert model == "ols_log" and "not overdispersed" in reason
+    # the summary keys beside the outcomes are ignored
+    with_summary = {**zeros, "primary": {"model": "x"}, "sensitivity": []}
+    assert choose_primary_model(with_summary) == choose_primary_model(zeros)
+    assert choose_primary_model({})[0] == "ols_log"
+
+
+def test_primary_model_on_simulated_data():
+    # large lognormal counts, no zeros: ols_log leads
+    df = simulate_posts(3000, seed=2, effects=TRUTH, hetero=False)
+    pm = fit_post_models(
+        df, outcomes=("impressions",), predictors=SIM_PREDICTORS, models=("ols_log", "negbin")
+    )
+    assert pm.diagnostics["primary"]["model"] == "ols_log"
+    # small overdispersed counts with many zeros: log1p bends them, negbin leads
+    small = dict(TRUTH, Intercept=-3.0)
+    df = simulate_posts(3000, seed=2, effects=small, count="negbin", alpha=1.0)
+    pm = fit_post_models(
+        df, outcomes=("impressions",), predictors=SIM_PREDICTORS, models=("ols_log", "negbin")
+    )
+    primary = pm.diagnostics["primary"]
+    assert primary["model"] == "negbin", primary
+    assert pm.diagnostics["impressions"]["zero_share"] >= 0.1
+    assert primary["log_scale_problems"]["impressions"]
+
+
+def test_check_residuals_against_statsmodels(ref_models):
+    from statsmodels.stats.diagnostic import het_breuschpagan
+
+    fit = ref_models.fits[("impressions", "ols_log")]
+    ours = check_residuals(fit)
+    lm, lm_p, _, _ = het_breuschpagan(fit.resid, fit.model.exog, robust=True)  # Koenker's version
+    assert ours["bp_stat"] == pytest.approx(lm, rel=1e-9)
+    assert ours["bp_p"] == pytest.approx(lm_p, rel=1e-9)
+    assert ours["skew"] == pytest.approx(stats.skew(fit.resid), rel=1e-12)
+
+
+def test_poisson_irls_matches_statsmodels_glm(ref_models):
+    nb = ref_models.fits[("engagements", "negbin_rate")]
+    y, exog, offset = nb.model.endog, nb.model.exog, nb.model.offset
+    X = pd.DataFrame(exog[:, 1:])
+    mu, llf = wm._fit_poisson(y, X, offset=offset)
+    ref = wm.sm.GLM(y, exog, family=wm.sm.families.Poisson(), offset=offset).fit(tol=1e-12)
+    np.testing.assert_allclose(mu, ref.mu, rtol=1e-7)
+    assert llf == pytest.approx(ref.llf, rel=1e-10)
+
+
+def test_describe_effects_rate_model_says_per_impression(ref_models):
+    s = describe_effects(ref_models.table, outcome="engagements", model="negbin_rate")
+    assert len(s) == len(PREDICTORS)
+    assert all("engagements per impression" in x for x in s)
+    t = pd.DataFrame(
+        [effect_row("has_poll", math.log(1.5), math.log(1.3), math.log(1.7), 1e-6, 1e-6)]
+    ).assign(outcome="engagements", model="negbin_rate")
+    assert describe_effects(t, outcome="engagements", model="negbin_rate") == [
+        "Posts with a poll received 50% more engagements per impression (95% CI 30% to 70%)."
+    ]
+
+
+def test_influential_posts_with_a_duplicated_index(ref_data, ref_models):
+    dup = ref_data.set_axis(np.zeros(len(ref_data), dtype=int))  # every row labelled 0
+    pm = fit_post_models(dup, outcomes=("impressions",), models=("ols_log",))
+    ours = [x["post_id"] for x in pm.diagnostics["impressions"]["influential"]]
+    assert ours == [x["post_id"] for x in ref_models.diagnostics["impressions"]["influential"]]
+
+
+def test_choose_primary_model_when_ols_log_missing():
+    only_nb = {"impressions": {"n": 10, "converged": {"negbin": True}}}
+    assert choose_primary_model(only_nb)[0] == "negbin"
+    only_std = {"impressions": {"n": 10, "converged": {"ols_std": True, "negbin": False}}}
+    assert choose_primary_model(only_std)[0] == "ols_std"
+    nothing = {
+        "impressions": {"n": 10, "converged": {}},
+        "engagements": {"n": 10, "converged": {"negbin_rate": True}},
+    }
+    assert choose_primary_model(nothing)[0] == "ols_log"

@@ -1,4 +1,4 @@
-"""``workbench run | ingest | simulate`` — the command line.
+"""``workbench run | ingest | simulate | fetch | power`` — the command line.
 
 Exit status (DESIGN.md §5): 0 every stage ran or was up to date; 1 a stage failed; 2 bad arguments or an
 invalid dataset card / unreadable input.
@@ -93,6 +93,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from .fetch import FetchError, describe_fetch, fetch_bluesky, fetch_mastodon
+
+    fetcher = fetch_bluesky if args.platform == "bluesky" else fetch_mastodon
+    try:
+        result = fetcher(args.account, out=args.out, max_pages=args.max_pages, since=args.since)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except FetchError as exc:
+        _err(str(exc))
+        return 1
+    print(describe_fetch(result))
+    return 0
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from .power import estimate_power, posts_needed
+
+    kw = dict(effect_pct=args.effect, prevalence=args.prevalence, n_sims=args.n_sims, alpha=args.alpha,
+              noise_sd=args.noise_sd, seed=args.seed)
+    try:
+        if args.posts is not None:
+            result = estimate_power(args.posts, **kw)
+        else:
+            result = posts_needed(power=args.power, **kw)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    print(result["sentence"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +153,25 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=2024)
     sim.add_argument("--force", action="store_true", help="overwrite an existing folder")
     sim.set_defaults(func=cmd_simulate)
+
+    fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files")
+    fet.add_argument("platform", choices=["bluesky", "mastodon"])
+    fet.add_argument("account", help="Bluesky handle (name.bsky.social) or Mastodon @user@instance")
+    fet.add_argument("--out", required=True, help="folder for the JSON files (a dataset's raw/)")
+    fet.add_argument("--max-pages", type=int, default=None, help="stop after this many pages")
+    fet.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="stop once posts are older than this date")
+    fet.set_defaults(func=cmd_fetch)
+
+    pw = sub.add_parser("power", help="posts needed to detect a feature effect (or the power with --posts), by simulation")
+    pw.add_argument("--effect", type=float, required=True, metavar="PCT", help="true %% difference, e.g. 20 for +20%%")
+    pw.add_argument("--prevalence", type=float, required=True, help="share of posts with the feature, e.g. 0.15")
+    pw.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    pw.add_argument("--posts", type=int, default=None, metavar="N", help="report the power with N posts instead")
+    pw.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    pw.add_argument("--noise-sd", type=float, default=0.5, help="residual SD of log1p(outcome) (default 0.5)")
+    pw.add_argument("--n-sims", type=int, default=200, help="simulated datasets per size (default 200)")
+    pw.add_argument("--seed", type=int, default=0)
+    pw.set_defaults(func=cmd_power)
     return parser
 
 

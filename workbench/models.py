@@ -1,6 +1,7 @@
 """Post-level models: how post features relate to impressions and engagements (DESIGN.md §6).
 
-Three models per outcome, all on the same complete-case sample of posts:
+Up to four models per outcome, all on the same complete-case sample of posts (the rate model also needs
+impressions > 0):
 
 ``ols_log`` (primary)
     OLS of ``log1p(outcome)`` on the predictors and controls with HC3 standard errors; coefficients are
@@ -15,6 +16,36 @@ Three models per outcome, all on the same complete-case sample of posts:
     Negative binomial (NB2) regression of the raw count with the dispersion α estimated by maximum
     likelihood and robust (HC0 sandwich) standard errors: the count-model check. ``effect_pct`` is the
     incidence-rate ratio − 1, in %.
+``negbin_rate`` (engagements — any outcome but impressions — when impressions are reported)
+    The same NB2 model of the engagement count with ``log(impressions)`` as an offset (exposure), so
+    ``effect_pct`` is the % change in the *engagement rate* (engagements per impression) — a different
+    question from "more engagements", which mixes "seen by more people" with "engaged more when seen". Posts
+    with impressions NA or 0 are left out of this fit (a rate needs an exposure). Why NB with an offset rather
+    than a binomial or fractional-logit model of engagements/impressions: (1) its coefficients are rate
+    ratios, exactly the "% change in engagement rate" we report, where a logit gives odds ratios (close to rate
+    ratios only because rates are ~1 %); (2) a binomial model treats every impression as an independent
+    trial and its standard errors are far too small when the rate varies from post to post (it does: that is
+    the overdispersion the NB α measures); (3) a binomial needs engagements ≤ impressions on every post,
+    which the exports do not promise (engagements are not one per impression: one viewer can click several
+    times); (4) it is the count model already used for the other outcomes, so the diagnostics (overdispersion
+    test, convergence) are shared, and the HC0 sandwich keeps the CI honest if the NB variance function is
+    not exactly right.
+
+Which model leads
+-----------------
+:func:`choose_primary_model` applies a documented rule to the diagnostics (log-scale residual checks of
+``ols_log``, zeros, the overdispersion test, convergence); ``fit_post_models`` stores its answer in
+``diagnostics["primary"]``.
+
+Diagnostics
+-----------
+Per outcome: VIF; the overdispersion tests of each count model against a Poisson model of the same design
+(Cameron–Trivedi auxiliary regression and the boundary-corrected LR test of α = 0, :func:`check_overdispersion`);
+skewness, kurtosis and the Koenker–Breusch–Pagan test of the ``ols_log`` residuals (:func:`check_residuals`);
+the ten most influential posts by Cook's distance in ``ols_log`` (:func:`compute_cooks_distance`); a
+separation warning for a yes/no feature one of whose levels has only zero outcomes; and the controls
+sensitivity (each feature's ``ols_log`` effect without and with the controls, on the same posts).
+:func:`residual_frame` returns fitted values and residuals of any fit for residual and QQ plots.
 
 How the controls enter
 ----------------------
@@ -42,11 +73,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from .errors import InputError
 
-MODELS = ("ols_log", "ols_std", "negbin")
+MODELS = ("ols_log", "ols_std", "negbin", "negbin_rate")
+#: the exposure of the rate model: ``negbin_rate`` models outcome / EXPOSURE (any outcome but EXPOSURE itself).
+EXPOSURE = "impressions"
 
 #: regression.csv contract columns (DESIGN.md §5), in order.
 CONTRACT_COLUMNS = (
@@ -64,7 +97,7 @@ CONTRACT_COLUMNS = (
     "r2",
 )
 #: columns appended after the contract columns.
-EXTRA_COLUMNS = ("p_holm", "term_type", "effect_pct_ci_low", "effect_pct_ci_high", "pseudo_r2")
+EXTRA_COLUMNS = ("p_holm", "p_bh", "term_type", "effect_pct_ci_low", "effect_pct_ci_high", "pseudo_r2")
 TABLE_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -75,6 +108,28 @@ MIN_LEVEL_POSTS = 10
 #: VIF above this is flagged in the diagnostics.
 VIF_FLAG = 5.0
 CONF_LEVEL = 0.95
+#: how many of the most influential posts (Cook's distance, ols_log) the diagnostics list.
+N_INFLUENTIAL = 10
+#: choose_primary_model: thresholds of its rule (see its docstring).
+ZERO_SHARE_LIMIT = 0.10
+SKEW_LIMIT = 1.0
+HETERO_P = 0.01
+HETERO_R2 = 0.05
+OVERDISPERSION_P = 0.05
+#: keys of ``PostModels.diagnostics`` that are not outcomes.
+SUMMARY_KEYS = ("primary", "sensitivity")
+SENSITIVITY_COLUMNS = (
+    "outcome",
+    "term",
+    "effect_pct_without_controls",
+    "effect_pct_ci_low_without_controls",
+    "effect_pct_ci_high_without_controls",
+    "effect_pct_with_controls",
+    "effect_pct_ci_low_with_controls",
+    "effect_pct_ci_high_with_controls",
+    "change_pct_points",
+    "n",
+)
 
 
 class ModelWarning(UserWarning):
@@ -88,8 +143,9 @@ class PostModels:
     Attributes
     ----------
     table : DataFrame
-        Tidy regression table: the ``regression.csv`` contract columns, then ``p_holm``, ``term_type``,
-        ``effect_pct_ci_low``, ``effect_pct_ci_high`` and ``pseudo_r2`` (McFadden, negbin only).
+        Tidy regression table: the ``regression.csv`` contract columns, then ``p_holm``, ``p_bh``,
+        ``term_type``, ``effect_pct_ci_low``, ``effect_pct_ci_high`` and ``pseudo_r2`` (McFadden, count
+        models only).
     warnings : list of str
         Everything the analyst should know: dropped predictors/controls, rows dropped for NA, rare levels,
         models that did not converge.
@@ -97,15 +153,30 @@ class PostModels:
         Per outcome: ``n``, ``n_total``, ``n_dropped``, ``dropped`` (reason → rows), ``terms`` (term →
         term_type), ``reference_levels`` (categorical column → reference level, e.g. ``{"year": "2020"}``),
         ``vif`` (term → value), ``vif_flags``, ``flags``, ``dispersion`` (mean, variance, variance_to_mean,
-        negbin_alpha, negbin_alpha_ci), ``converged`` (model → bool).
+        negbin_alpha, negbin_alpha_ci, negbin_rate_alpha, negbin_rate_alpha_ci), ``converged`` (model → bool),
+        ``zero_share`` (share of posts with outcome 0), ``residuals`` (``{"ols_log": {skew,
+        excess_kurtosis, bp_stat, bp_df, bp_p, bp_r2}}``: Koenker–Breusch–Pagan test of the log-scale
+        residuals), ``overdispersion`` (count model → ``{ct_alpha, ct_stat, ct_p, poisson_llf, nb_llf,
+        lr_stat, lr_p, overdispersed}``), ``influential`` (the ``N_INFLUENTIAL`` posts with the largest
+        Cook's distance in ``ols_log``: ``post_id``, ``permalink``, ``cook_d``), ``n_cook_above_4_over_n``,
+        ``separation`` (list of ``{term, level, n_posts, outcome_value}``), ``rate_model`` (n and dropped posts of
+        ``negbin_rate``), ``controls_sensitivity`` (term → the ``sensitivity`` row).
+        Two summary keys sit beside the outcomes: ``primary`` (``{"model", "reason",
+        "log_scale_problems"}``, from :func:`choose_primary_model`; ``log_scale_problems`` lists per outcome
+        what speaks against ols_log) and ``sensitivity`` (the records of ``sensitivity``).
     fits : dict
-        ``(outcome, model)`` → statsmodels results object (not serialized).
+        ``(outcome, model)`` → statsmodels results object (not serialized); ``(outcome,
+        "ols_log_no_controls")`` for the sensitivity fit.
+    sensitivity : DataFrame
+        Controls sensitivity, one row per outcome × predictor term (``SENSITIVITY_COLUMNS``): the ols_log %
+        effect and CI without controls and with them (same posts), and the change in percentage points.
     """
 
     table: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     diagnostics: dict = field(default_factory=dict)
     fits: dict = field(default_factory=dict)
+    sensitivity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SENSITIVITY_COLUMNS)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,6 +432,7 @@ def _rows(
             "n": n,
             "r2": r2,
             "p_holm": np.nan,
+            "p_bh": np.nan,
             "term_type": [term_type.get(t, "intercept") for t in terms],
             "effect_pct_ci_low": np.nan,
             "effect_pct_ci_high": np.nan,
@@ -377,6 +449,7 @@ def _rows(
     pred = (rows["term_type"] == "predictor") & rows["p_value"].notna()
     if pred.any():
         rows.loc[pred, "p_holm"] = _holm(rows.loc[pred, "p_value"].to_numpy())
+        rows.loc[pred, "p_bh"] = _bh(rows.loc[pred, "p_value"].to_numpy())
     return rows
 
 
@@ -391,6 +464,16 @@ def _holm(p: np.ndarray) -> np.ndarray:
     m = len(p)
     order = np.argsort(p, kind="stable")
     adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]).clip(max=1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate, Benjamini & Hochberg 1995)."""
+    m = len(p)
+    order = np.argsort(p, kind="stable")[::-1]  # largest first
+    adjusted = np.minimum.accumulate(p[order] * m / (m - np.arange(m))).clip(max=1.0)
     out = np.empty(m)
     out[order] = adjusted
     return out
@@ -418,7 +501,7 @@ def _nb2_score_obs(model):
         params = np.asarray(params, dtype="float64")
         alpha = math.exp(params[-1]) if model._transparams else params[-1]
         y, X = model.endog, model.exog
-        mu = np.exp(X @ params[:-1])
+        mu = np.exp(X @ params[:-1] + getattr(model, "offset", 0.0))
         r = 1.0 / alpha
         s_beta = X * ((y - mu) / (1.0 + alpha * mu))[:, None]
         d_r = special.digamma(y + r) - special.digamma(r) + np.log(r / (r + mu)) + (mu - y) / (r + mu)
@@ -430,7 +513,9 @@ def _nb2_score_obs(model):
     return score_obs
 
 
-def _nb2_start(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50, tol: float = 1e-6) -> np.ndarray | None:
+def _nb2_start(
+    y: np.ndarray, X: np.ndarray, *, offset: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-6
+) -> np.ndarray | None:
     """Approximate NB2 estimates (β, α) to start statsmodels' Newton iterations from.
 
     Alternates IRLS for β at fixed θ = 1/α with Newton steps for log θ at fixed β, as ``MASS::glm.nb``
@@ -439,10 +524,11 @@ def _nb2_start(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50, tol: float =
     starts from its own Poisson fit).
     """
     values, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    beta = np.linalg.lstsq(X, np.log(y + 0.5), rcond=None)[0]
+    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype="float64")
+    beta = np.linalg.lstsq(X, np.log(y + 0.5) - off, rcond=None)[0]
     log_theta = 0.0
     for _ in range(max_iter):
-        eta = np.clip(X @ beta, -50, 50)
+        eta = np.clip(X @ beta + off, -50, 50)
         mu = np.exp(eta)
         for _ in range(3):  # Newton in log θ, profile over θ at this β
             th = math.exp(log_theta)
@@ -463,7 +549,7 @@ def _nb2_start(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50, tol: float =
             log_theta = float(np.clip(log_theta + np.clip(step, -2.0, 2.0), -15.0, 15.0))
         th = math.exp(log_theta)
         weights = mu / (1.0 + mu / th)
-        z = eta + (y - mu) / mu
+        z = eta - off + (y - mu) / mu
         XtW = X.T * weights
         new_beta = np.linalg.solve(XtW @ X, XtW @ z)
         change = np.max(np.abs(new_beta - beta))
@@ -475,16 +561,16 @@ def _nb2_start(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50, tol: float =
     return None
 
 
-def _fit_negbin(y: np.ndarray, X: pd.DataFrame):
-    """NB2 by ML with HC0 sandwich errors; returns (results, None) or (None, reason)."""
+def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None):
+    """NB2 by ML with HC0 sandwich errors (``offset``: log exposure); returns (results, None) or (None, reason)."""
     exog = _with_intercept(X)
-    model = sm.NegativeBinomial(y, exog, loglike_method="nb2")
+    model = sm.NegativeBinomial(y, exog, loglike_method="nb2", offset=offset)
     # statsmodels differentiates the log-likelihood numerically (complex step) for the per-post scores the
     # sandwich needs: ~10 s at a million posts. The analytic NB2 score gives the same matrix in 0.1 s.
     model.score_obs = _nb2_score_obs(model)
     with np.errstate(all="ignore"):
         try:
-            start = _nb2_start(y, exog.to_numpy(dtype="float64"))
+            start = _nb2_start(y, exog.to_numpy(dtype="float64"), offset=offset)
         except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError):
             start = None
     attempts = [("newton", {"maxiter": 100}, None), ("bfgs", {"maxiter": 2000, "gtol": 1e-8}, None)]
@@ -509,12 +595,15 @@ def _fit_negbin(y: np.ndarray, X: pd.DataFrame):
     return None, last_reason
 
 
-def _negbin_llnull(y: np.ndarray) -> float:
+def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None) -> float:
     """Log-likelihood of the intercept-only NB2 model (for McFadden's pseudo-R²).
 
-    The intercept's MLE is log(mean y) whatever α is, so only α is optimized, over the distinct values of y
-    (statsmodels' ``llnull`` refits the null model on every row, which costs seconds at a million posts).
+    Without an offset the intercept's MLE is log(mean y) whatever α is, so only α is optimized, over the
+    distinct values of y (statsmodels' ``llnull`` refits the null model on every row, which costs seconds at a
+    million posts). With an offset the intercept is profiled out by Newton steps for each α.
     """
+    if offset is not None:
+        return _negbin_llnull_offset(y, np.asarray(offset, dtype="float64"))
     values, counts = np.unique(y, return_counts=True)
     mu = float(y.mean())
 
@@ -532,6 +621,517 @@ def _negbin_llnull(y: np.ndarray) -> float:
 
     best = optimize.minimize_scalar(negll, bounds=(-20.0, 10.0), method="bounded", options={"xatol": 1e-10})
     return -float(best.fun)
+
+
+def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray) -> float:
+    """Intercept-only NB2 log-likelihood with an offset: maximize over (b0, α), b0 profiled for each α."""
+    values, inverse = np.unique(y, return_inverse=True)
+    b0_start = math.log(max(y.sum(), 0.5) / np.exp(offset).sum())  # the Poisson MLE
+
+    def profile(log_alpha: float) -> tuple[float, float]:
+        a = math.exp(log_alpha)
+        b0 = b0_start
+        for _ in range(50):  # Newton for b0: score Σ (y − μ)/(1 + αμ), concave in b0
+            mu = np.exp(b0 + offset)
+            g = np.sum((y - mu) / (1.0 + a * mu))
+            h = -np.sum(mu * (1.0 + a * y) / (1.0 + a * mu) ** 2)
+            step = g / h
+            b0 -= step
+            if abs(step) < 1e-12:
+                break
+        mu = np.exp(b0 + offset)
+        r = 1.0 / a
+        ll_y = special.gammaln(values + r) - special.gammaln(r) - special.gammaln(values + 1)
+        ll = ll_y[inverse].sum() + np.sum(-r * np.log1p(a * mu) + y * (np.log(a * mu) - np.log1p(a * mu)))
+        return float(ll), b0
+
+    best = optimize.minimize_scalar(
+        lambda la: -profile(la)[0], bounds=(-20.0, 10.0), method="bounded", options={"xatol": 1e-10}
+    )
+    return -float(best.fun)
+
+
+# --------------------------------------------------------------------------------------------------
+# Diagnostics
+# --------------------------------------------------------------------------------------------------
+
+
+def _leverage(exog: np.ndarray) -> np.ndarray:
+    """Diagonal of the hat matrix X(X'X)⁻¹X' from a thin QR (one pass, O(n·p²))."""
+    q, _ = np.linalg.qr(exog, mode="reduced")
+    return np.einsum("ij,ij->i", q, q)
+
+
+def _fit_poisson(
+    y: np.ndarray,
+    X: pd.DataFrame,
+    *,
+    offset: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> tuple[np.ndarray, float] | None:
+    """Poisson GLM of the same design by IRLS (the null of the overdispersion tests): (fitted means, log-likelihood).
+
+    Written out because statsmodels' GLM costs seconds at 10⁵–10⁶ posts for what is a few weighted least-squares
+    passes; None when it does not converge.
+    """
+    exog = _with_intercept(X).to_numpy(dtype="float64")
+    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype="float64")
+    with np.errstate(all="ignore"):
+        beta = np.linalg.lstsq(exog, np.log(y + 0.5) - off, rcond=None)[0]
+        for _ in range(max_iter):
+            eta = np.clip(exog @ beta + off, -50, 50)
+            mu = np.exp(eta)
+            z = eta - off + (y - mu) / mu
+            XtW = exog.T * mu
+            try:
+                new = np.linalg.solve(XtW @ exog, XtW @ z)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.all(np.isfinite(new)):
+                return None
+            change = np.max(np.abs(new - beta))
+            beta = new
+            if change < tol * (1.0 + np.max(np.abs(beta))):
+                break
+        else:
+            return None
+        mu = np.exp(exog @ beta + off)
+        llf = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
+    return mu, llf
+
+
+def check_overdispersion(
+    y: np.ndarray, mu: np.ndarray, *, poisson_llf: float | None = None, nb_llf: float | None = None
+) -> dict:
+    """Return the Cameron–Trivedi test of Poisson against NB2 and, given both log-likelihoods, the LR test.
+
+    Parameters
+    ----------
+    y : array
+        Observed counts.
+    mu : array
+        Fitted means of the Poisson model of ``y``.
+    poisson_llf, nb_llf : float, optional
+        Maximized log-likelihoods of the Poisson and NB2 models of the same design (full likelihoods).
+
+    Returns
+    -------
+    dict
+        ``ct_alpha`` (the auxiliary-regression estimate of α in Var y = μ + αμ²), ``ct_stat`` (its t
+        statistic), ``ct_p`` (one-sided normal p for α > 0), ``poisson_llf``, ``nb_llf``, ``lr_stat`` =
+        2(ℓ_NB − ℓ_Poisson), ``lr_p`` = ½·P(χ²₁ > lr_stat) (α = 0 lies on the boundary of the parameter
+        space, so the LR statistic is a 50:50 mixture of χ²₀ and χ²₁; Self & Liang 1987), ``overdispersed``
+        (either p < 0.05).
+
+    Notes
+    -----
+    Cameron & Trivedi (1990): regress ((y − μ)² − y)/μ on μ without a constant; under the Poisson null the
+    coefficient is 0. This is ``AER::dispersiontest(fit, trafo = 2)`` in R.
+    """
+    y = np.asarray(y, dtype="float64")
+    mu = np.asarray(mu, dtype="float64")
+    z = ((y - mu) ** 2 - y) / mu
+    a = float(z @ mu / (mu @ mu))
+    resid = z - a * mu
+    s2 = float(resid @ resid) / (len(y) - 1)
+    stat = a / math.sqrt(s2 / float(mu @ mu)) if s2 > 0 else math.nan
+    out = {
+        "ct_alpha": a,
+        "ct_stat": stat,
+        "ct_p": float(stats.norm.sf(stat)) if np.isfinite(stat) else math.nan,
+        "poisson_llf": math.nan if poisson_llf is None else float(poisson_llf),
+        "nb_llf": math.nan if nb_llf is None else float(nb_llf),
+        "lr_stat": math.nan,
+        "lr_p": math.nan,
+    }
+    if poisson_llf is not None and nb_llf is not None:
+        lr = max(2.0 * (nb_llf - poisson_llf), 0.0)
+        out["lr_stat"] = lr
+        out["lr_p"] = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
+    out["overdispersed"] = bool(
+        (np.isfinite(out["ct_p"]) and out["ct_p"] < OVERDISPERSION_P)
+        or (np.isfinite(out["lr_p"]) and out["lr_p"] < OVERDISPERSION_P)
+    )
+    return out
+
+
+def check_residuals(fit_result) -> dict:
+    """Return the shape and heteroskedasticity checks of an OLS fit's residuals.
+
+    Returns
+    -------
+    dict
+        ``skew`` and ``excess_kurtosis`` (moment estimators, as ``scipy.stats.skew``/``kurtosis`` with
+        ``bias=True``), and the Koenker (studentized) Breusch–Pagan test of the squared residuals on the
+        regressors: ``bp_stat`` = n·R² of that auxiliary regression, ``bp_df``, ``bp_p`` and ``bp_r2`` (the
+        R² itself: how much of the variation in squared residuals the features explain, an effect size
+        that does not grow with n the way the p-value does).
+    """
+    e = np.asarray(fit_result.resid, dtype="float64")
+    exog = np.asarray(fit_result.model.exog, dtype="float64")
+    e2 = e * e
+    coef, *_ = np.linalg.lstsq(exog, e2, rcond=None)
+    u = e2 - exog @ coef
+    tss = float(((e2 - e2.mean()) ** 2).sum())
+    r2 = 1.0 - float(u @ u) / tss if tss > 0 else 0.0
+    df = exog.shape[1] - 1
+    stat = len(e) * r2
+    return {
+        "skew": float(stats.skew(e)),
+        "excess_kurtosis": float(stats.kurtosis(e)),
+        "bp_stat": float(stat),
+        "bp_df": int(df),
+        "bp_p": float(stats.chi2.sf(stat, df)) if df > 0 else math.nan,
+        "bp_r2": float(r2),
+    }
+
+
+def compute_cooks_distance(fit_result) -> pd.Series:
+    """Return Cook's distance of every post in an OLS fit, indexed like the fit's rows.
+
+    Notes
+    -----
+    D_i = e_i² h_i / (p s² (1 − h_i)²) with h the leverage, p the number of coefficients and s² the residual
+    variance (Cook 1977; R's ``cooks.distance``). Posts with D above 4/n are commonly looked at.
+    """
+    exog = np.asarray(fit_result.model.exog, dtype="float64")
+    e = np.asarray(fit_result.resid, dtype="float64")
+    h = _leverage(exog)
+    p = exog.shape[1]
+    s2 = float(e @ e) / (len(e) - p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = e * e * h / (p * s2 * (1.0 - h) ** 2)
+    labels = fit_result.model.data.row_labels
+    return pd.Series(d, index=labels if labels is not None else None, name="cook_d")
+
+
+def _influential_posts(
+    cook: pd.Series, posts: pd.DataFrame, positions: np.ndarray, k: int = N_INFLUENTIAL
+) -> list[dict]:
+    """The k posts with the largest Cook's distance: row label, post_id, permalink (where the table has them), cook_d.
+
+    ``positions`` are the fit's rows as positions in ``posts`` (so a duplicated index cannot mix posts up).
+    """
+    values = cook.to_numpy()
+    k = min(k, len(values))
+    if k == 0:
+        return []
+    top = np.argpartition(-np.nan_to_num(values, nan=-np.inf), k - 1)[:k]
+    top = top[np.argsort(-values[top], kind="stable")]
+    rows = posts.iloc[positions[top]]
+    out = []
+    for i, (label, d) in enumerate(zip(rows.index, values[top], strict=True)):
+        row = {"row": label.item() if hasattr(label, "item") else label}
+        for col in ("post_id", "permalink"):
+            value = rows[col].iloc[i] if col in rows.columns else None
+            row[col] = None if value is None or pd.isna(value) else str(value)
+        row["cook_d"] = float(d)
+        out.append(row)
+    return out
+
+
+def _separation(X: pd.DataFrame, y: np.ndarray, term_type: dict[str, str]) -> list[dict]:
+    """Binary predictor levels in which every post has outcome 0 (quasi-complete separation for count models)."""
+    found = []
+    zero = y == 0
+    if not zero.any():
+        return found
+    for c in X.columns:
+        if term_type.get(c) != "predictor":
+            continue
+        v = X[c].to_numpy()
+        if not np.isin(v, (0.0, 1.0)).all():
+            continue
+        for level in (1.0, 0.0):
+            in_level = v == level
+            if in_level.any() and zero[in_level].all():
+                found.append(
+                    {"term": c, "level": int(level), "n_posts": int(in_level.sum()), "outcome_value": 0}
+                )
+    return found
+
+
+def residual_frame(fit_result) -> pd.DataFrame:
+    """Return fitted values and residuals of one fit, ready for residual-vs-fitted and QQ plots.
+
+    Parameters
+    ----------
+    fit_result
+        A results object from ``PostModels.fits`` (``ols_log``, ``ols_std``, ``negbin``, ``negbin_rate``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like the posts of the fit (the index of ``posts_coded``), with ``fitted``, ``residual``,
+        ``std_residual`` and ``theoretical_quantile``. For OLS fits ``fitted`` and ``residual`` are on the
+        model's scale (log1p for ``ols_log``) and ``std_residual`` is the internally studentized residual
+        e/(s·√(1 − h)). For the count models ``fitted`` is the fitted mean count and ``residual`` and
+        ``std_residual`` are the Pearson residual (y − μ)/√(μ + αμ²). ``theoretical_quantile`` is the
+        standard normal quantile Φ⁻¹((rank − ½)/n) of each post's ``std_residual``: plot ``std_residual``
+        against it for a QQ plot.
+    """
+    model = fit_result.model
+    labels = model.data.row_labels
+    y = np.asarray(model.endog, dtype="float64")
+    if isinstance(model, sm.OLS):
+        fitted = np.asarray(fit_result.fittedvalues, dtype="float64")
+        resid = y - fitted
+        exog = np.asarray(model.exog, dtype="float64")
+        h = _leverage(exog)
+        s = math.sqrt(float(resid @ resid) / (len(y) - exog.shape[1]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            std = resid / (s * np.sqrt(1.0 - h))
+    elif isinstance(model, sm.NegativeBinomial):
+        fitted = np.asarray(fit_result.predict(), dtype="float64")
+        alpha = float(np.asarray(fit_result.params)[-1])
+        resid = (y - fitted) / np.sqrt(fitted + alpha * fitted**2)
+        std = resid
+    else:
+        raise InputError(
+            f"residual_frame takes an OLS or negative binomial fit from PostModels.fits, found {type(model).__name__}"
+        )
+    n = len(y)
+    ranks = stats.rankdata(std, method="ordinal", nan_policy="omit") if n else np.array([])
+    quantile = stats.norm.ppf((ranks - 0.5) / n) if n else np.array([])
+    return pd.DataFrame(
+        {"fitted": fitted, "residual": resid, "std_residual": std, "theoretical_quantile": quantile},
+        index=labels if labels is not None else None,
+    )
+
+
+def _outcome_entries(diagnostics: dict) -> dict[str, dict]:
+    return {
+        k: v for k, v in diagnostics.items() if k not in SUMMARY_KEYS and isinstance(v, dict) and "n" in v
+    }
+
+
+def _log_scale_problems(diag: dict) -> list[str]:
+    """Why ols_log's reading as a % change is doubtful for one outcome (empty when it is fine)."""
+    problems = []
+    zero_share = diag.get("zero_share", math.nan)
+    if np.isfinite(zero_share) and zero_share >= ZERO_SHARE_LIMIT:
+        problems.append(f"{100 * zero_share:.0f}% of posts have 0 (log1p bends small counts)")
+    res = (diag.get("residuals") or {}).get("ols_log") or {}
+    skew = res.get("skew", math.nan)
+    if np.isfinite(skew) and abs(skew) > SKEW_LIMIT:
+        problems.append(f"its log-scale residuals are skewed (skew {skew:.2f})")
+    bp_p, bp_r2 = res.get("bp_p", math.nan), res.get("bp_r2", math.nan)
+    if np.isfinite(bp_p) and bp_p < HETERO_P and np.isfinite(bp_r2) and bp_r2 >= HETERO_R2:
+        problems.append(
+            f"the spread of its residuals depends on the features (Breusch–Pagan p = {_fmt_p(bp_p)}, "
+            f"R² {bp_r2:.2f}), so exp(b) is not the ratio of means"
+        )
+    return problems
+
+
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
+    """Return the model whose effects should lead the report, and a plain sentence saying why.
+
+    Parameters
+    ----------
+    diagnostics : dict
+        ``PostModels.diagnostics`` (outcome → diagnostics; the summary keys ``primary``/``sensitivity`` are
+        ignored).
+
+    Returns
+    -------
+    (str, str)
+        The model (``ols_log`` or ``negbin``; ``ols_std`` only when it is the one model fitted) and the reason.
+
+    Notes
+    -----
+    The rule, in order:
+
+    1. Outcomes where no model was fitted are ignored. Candidates are ``ols_log`` and ``negbin``, which
+       answer the same question (% difference in the outcome per feature) for every outcome. ``ols_std`` is
+       the published form, kept for comparison, preferred only when neither was fitted; ``negbin_rate``
+       answers a different question (engagement *rate*) and is reported beside the primary.
+    2. ``ols_log`` leads unless, for at least one outcome, its log-scale reading is doubtful: 10% or more
+       of posts have 0 (log1p(y) is far from log y for small counts, which shrinks effects toward 0), or the
+       residuals are strongly skewed (|skew| > 1), or their spread depends materially on the features
+       (Koenker–Breusch–Pagan p < 0.01 *and* auxiliary R² ≥ 0.05: then exp(b) estimates a ratio of geometric
+       means, not of means). Heteroskedasticity alone does not disqualify it: HC3 errors cover it.
+    3. Even then ``negbin`` leads only if it converged for every outcome and the overdispersion test rejects
+       the Poisson model (Cameron–Trivedi or boundary-corrected LR p < 0.05) for every outcome — so the count
+       model that fits is the negative binomial, not a Poisson. Otherwise ``ols_log`` stays, and the reason
+       says what is doubtful about it.
+    """
+    entries = {
+        o: d for o, d in _outcome_entries(diagnostics).items() if any((d.get("converged") or {}).values())
+    }
+    fitted = {m for d in entries.values() for m, ok in (d.get("converged") or {}).items() if ok}
+    if not entries or not fitted:
+        return "ols_log", "ols_log is the default primary model (no fitted model to judge)."
+    if "ols_log" not in fitted:
+        for m in ("negbin", "ols_std"):
+            if m in fitted:
+                return (
+                    m,
+                    f"{m} leads because ols_log was not fitted (order of preference: ols_log, negbin, ols_std).",
+                )
+        return (
+            "ols_log",
+            "ols_log is the default primary model (none of ols_log, negbin, ols_std was fitted).",
+        )
+    problems = {o: _log_scale_problems(d) for o, d in entries.items()}
+    doubtful = {o: p for o, p in problems.items() if p}
+    if not doubtful:
+        return "ols_log", (
+            "OLS on log(1 + count) with HC3 errors leads: for every outcome its residuals are roughly symmetric "
+            f"(|skew| ≤ {SKEW_LIMIT:g}), fewer than {100 * ZERO_SHARE_LIMIT:.0f}% of posts have 0, and the "
+            "spread of the residuals does not depend materially on the features."
+        )
+    detail = "; ".join(f"for {o}, {' and '.join(p)}" for o, p in doubtful.items())
+    nb_ok = all((d.get("converged") or {}).get("negbin") for d in entries.values())
+    over = {o: (d.get("overdispersion") or {}).get("negbin") or {} for o, d in entries.items()}
+    overdispersed = all(v.get("overdispersed") for v in over.values())
+    if nb_ok and overdispersed:
+        ps = ", ".join(
+            f"{o} p {_fmt_p(min(x for x in (v.get('ct_p', math.nan), v.get('lr_p', math.nan)) if np.isfinite(x)))}"
+            for o, v in over.items()
+        )
+        return "negbin", (
+            f"The negative binomial model leads: {detail}, while the counts are overdispersed against a Poisson "
+            f"model ({ps}), so the negative binomial is the count model that fits."
+        )
+    why = (
+        "it did not converge for every outcome"
+        if not nb_ok
+        else "the counts are not overdispersed for every outcome"
+    )
+    return "ols_log", (
+        f"OLS on log(1 + count) with HC3 errors stays primary although {detail}: the negative binomial model "
+        f"cannot replace it because {why}. Read its effects with that caveat."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------------------
+
+
+def _overdispersion(y: np.ndarray, X: pd.DataFrame, nb_res, *, offset: np.ndarray | None = None) -> dict:
+    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the NB2 fit, if any)."""
+    pois = _fit_poisson(y, X, offset=offset)
+    if pois is None:
+        return {"error": "the Poisson model of the same design could not be fitted"}
+    nb_llf = None if nb_res is None else float(nb_res.llf)
+    return check_overdispersion(y, pois[0], poisson_llf=pois[1], nb_llf=nb_llf)
+
+
+def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int):
+    """ols_log without the controls on the same posts: (sensitivity rows, fit), or None without controls."""
+    preds = [c for c in X.columns if term_type[c] == "predictor"]
+    if len(preds) == X.shape[1]:
+        return None
+    res_without = _fit_ols_log(y, X[preds])
+
+    out = pd.DataFrame({"outcome": outcome, "term": preds})
+    for label, res in (("without_controls", res_without), ("with_controls", res_with)):
+        names = list(res.model.exog_names)
+        idx = [names.index(t) for t in preds]
+        ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[idx]
+        values = {"": np.asarray(res.params)[idx], "_ci_low": ci[:, 0], "_ci_high": ci[:, 1]}
+        for kind, v in values.items():
+            out[f"effect_pct{kind}_{label}"] = 100 * np.expm1(v)
+    out["change_pct_points"] = out["effect_pct_with_controls"] - out["effect_pct_without_controls"]
+    out["n"] = n
+    return out[list(SENSITIVITY_COLUMNS)], res_without
+
+
+def _fit_rate_model(
+    posts_coded: pd.DataFrame,
+    mask: np.ndarray,
+    *,
+    outcome: str,
+    predictors: list[str],
+    controls: list[str],
+    X: pd.DataFrame,
+    term_type: dict[str, str],
+    diag: dict,
+    tables: list,
+    fits: dict,
+    messages: list[str],
+) -> None:
+    """Fit ``negbin_rate`` (outcome with log(impressions) offset) on the posts with impressions > 0."""
+    if EXPOSURE not in posts_coded.columns or posts_coded[EXPOSURE].isna().all():
+        _warn(
+            messages,
+            f"{outcome}: the engagement-rate model (negbin_rate) needs {EXPOSURE}, which these exports do not "
+            f"report; not fitted.",
+        )
+        diag["flags"].append("negbin_rate: no impressions")
+        return
+    exposure = _numeric(posts_coded[EXPOSURE])
+    with np.errstate(invalid="ignore"):
+        usable = mask & ~np.isnan(exposure) & (exposure > 0)
+    n_na = int((mask & np.isnan(exposure)).sum())
+    with np.errstate(invalid="ignore"):
+        n_zero = int((mask & ~np.isnan(exposure) & (exposure <= 0)).sum())
+    n_rate = int(usable.sum())
+    diag["rate_model"] = {
+        "exposure": EXPOSURE,
+        "n": n_rate,
+        "dropped": {f"{EXPOSURE} is NA": n_na, f"{EXPOSURE} is 0": n_zero},
+    }
+    if n_na or n_zero:
+        _warn(
+            messages,
+            f"{outcome}: {n_na + n_zero} of {int(mask.sum())} posts left out of the engagement-rate model "
+            f"({EXPOSURE} NA: {n_na}, {EXPOSURE} 0: {n_zero}).",
+        )
+    y = _numeric(posts_coded.loc[usable, outcome])
+    if usable.sum() == mask.sum():
+        Xr, tt = X, term_type
+    else:
+        Xr, tt, _ = _build_design(
+            posts_coded.loc[usable, predictors + controls],
+            predictors,
+            controls,
+            outcome=outcome,
+            messages=messages,
+        )
+    if n_rate <= Xr.shape[1] + 2 or float(np.var(y)) == 0.0:
+        _warn(
+            messages, f"{outcome}: too few usable posts ({n_rate}) for the engagement-rate model; not fitted."
+        )
+        diag["converged"]["negbin_rate"] = False
+        return
+    offset = np.log(exposure[usable])
+    res, reason = _fit_negbin(y, Xr, offset=offset)
+    diag["converged"]["negbin_rate"] = res is not None
+    if res is None:
+        _warn(
+            messages,
+            f"{outcome}: the engagement-rate model (negbin_rate) did not converge ({reason}); no rows.",
+        )
+        diag["flags"].append("negbin_rate did not converge")
+    else:
+        fits[(outcome, "negbin_rate")] = res
+        alpha = float(res.params.iloc[-1])
+        ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
+        diag["dispersion"].update(
+            {"negbin_rate_alpha": alpha, "negbin_rate_alpha_ci": [float(ci[0]), float(ci[1])]}
+        )
+        tables.append(
+            _rows(
+                res,
+                outcome=outcome,
+                model="negbin_rate",
+                term_type=tt,
+                n=n_rate,
+                r2=np.nan,
+                std_beta=None,
+                effect=True,
+                pseudo_r2=1.0 - float(res.llf) / _negbin_llnull(y, offset),
+            )
+        )
+    diag["overdispersion"]["negbin_rate"] = _overdispersion(y, Xr, res, offset=offset)
 
 
 def fit_post_models(
@@ -558,15 +1158,19 @@ def fit_post_models(
         Adjustment columns (see the module docstring for how ``followers_at_post`` and ``year`` enter).
         An entirely-NA control is dropped with a warning.
     models : sequence of str
-        Any of ``"ols_log"`` (primary), ``"ols_std"`` (the published form), ``"negbin"``.
+        Any of ``"ols_log"`` (primary), ``"ols_std"`` (the published form), ``"negbin"``,
+        ``"negbin_rate"`` (fitted for every outcome but impressions, and only where impressions are reported;
+        for ``impressions`` itself it is skipped silently).
 
     Returns
     -------
     PostModels
         ``table`` has one row per outcome × model × term (the ``Intercept`` is omitted for ``ols_std``, whose
-        z-scored intercept is zero by construction). ``p_holm`` is Holm-adjusted within outcome × model over
-        the predictor terms. Posts with NA in the outcome or any used column are left out of that outcome's
-        fits and counted in ``diagnostics[outcome]["dropped"]``.
+        z-scored intercept is zero by construction). ``p_holm`` (Holm, family-wise) and ``p_bh``
+        (Benjamini–Hochberg, false discovery rate) are adjusted within outcome × model over the predictor
+        terms. Posts with NA in the outcome or any used column are left out of that outcome's fits and counted
+        in ``diagnostics[outcome]["dropped"]``. ``diagnostics["primary"]`` holds
+        :func:`choose_primary_model`'s answer; ``sensitivity`` the controls sensitivity of ``ols_log``.
 
     Notes
     -----
@@ -585,7 +1189,7 @@ def fit_post_models(
         for c in _screen_columns(posts_coded, controls, role="control", messages=messages)
         if c not in predictors
     ]
-    tables, diagnostics, fits = [], {}, {}
+    tables, diagnostics, fits, sensitivity = [], {}, {}, []
     if not predictors:
         _warn(messages, "No usable predictor left (see the warnings above); no models fitted.")
         outcomes = ()
@@ -615,6 +1219,11 @@ def fit_post_models(
             "flags": [],
             "dispersion": {},
             "converged": {},
+            "zero_share": math.nan,
+            "residuals": {},
+            "overdispersion": {},
+            "influential": [],
+            "separation": [],
         }
         diagnostics[outcome] = diag
         if n < n_total:
@@ -660,6 +1269,17 @@ def fit_post_models(
         diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
         if diag["vif_flags"]:
             diag["flags"].append(f"VIF > {VIF_FLAG:g}: {', '.join(diag['vif_flags'])}")
+        diag["zero_share"] = float(np.mean(y == 0))
+        for sep in _separation(X, y, term_type):
+            what = "with" if sep["level"] == 1 else "without"
+            _warn(
+                messages,
+                f"{outcome}: all {sep['n_posts']} posts {what} {sep['term']!r} have 0 {outcome} (separation): "
+                f"the count models' estimate for {sep['term']} runs off towards −∞ and is meaningless; "
+                f"treat every model's estimate for it as unusable.",
+            )
+            diag["separation"].append(sep)
+            diag["flags"].append(f"separation: {sep['term']} ({what}: all 0)")
         mean, var = float(y.mean()), float(y.var(ddof=1))
         diag["dispersion"] = {
             "mean": mean,
@@ -687,6 +1307,18 @@ def fit_post_models(
                 )
             )
             diag["converged"]["ols_log"] = True
+            diag["residuals"]["ols_log"] = check_residuals(res)
+            cook = compute_cooks_distance(res)
+            diag["influential"] = _influential_posts(cook, posts_coded, np.flatnonzero(mask))
+            diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
+            sens = _controls_sensitivity(y, X, term_type, res, outcome=outcome, n=n)
+            if sens is not None:
+                fits[(outcome, "ols_log_no_controls")] = sens[1]
+                sensitivity.append(sens[0])
+                diag["controls_sensitivity"] = {
+                    r["term"]: {k: v for k, v in r.items() if k not in ("outcome", "term")}
+                    for r in sens[0].to_dict("records")
+                }
         if "ols_std" in models:
             res = _fit_ols_std(y, X)
             fits[(outcome, "ols_std")] = res
@@ -742,6 +1374,21 @@ def fit_post_models(
                         pseudo_r2=1.0 - float(res.llf) / _negbin_llnull(y),
                     )
                 )
+            diag["overdispersion"]["negbin"] = _overdispersion(y, X, res)
+        if "negbin_rate" in models and outcome != EXPOSURE:
+            _fit_rate_model(
+                posts_coded,
+                mask,
+                outcome=outcome,
+                predictors=predictors,
+                controls=controls,
+                X=X,
+                term_type=term_type,
+                diag=diag,
+                tables=tables,
+                fits=fits,
+                messages=messages,
+            )
 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
     table = table[list(TABLE_COLUMNS)].astype(
@@ -749,8 +1396,21 @@ def fit_post_models(
     )
     float_cols = [c for c in TABLE_COLUMNS if c not in ("outcome", "model", "term", "term_type", "n")]
     table[float_cols] = table[float_cols].astype("float64")
+    sens_table = (
+        pd.concat(sensitivity, ignore_index=True)
+        if sensitivity
+        else pd.DataFrame(columns=list(SENSITIVITY_COLUMNS))
+    )
+    model, reason = choose_primary_model(diagnostics)
+    by_outcome = {o: _log_scale_problems(d) for o, d in _outcome_entries(diagnostics).items()}
+    diagnostics["primary"] = {"model": model, "reason": reason, "log_scale_problems": by_outcome}
+    diagnostics["sensitivity"] = sens_table.to_dict("records")
     return PostModels(
-        table=table.reset_index(drop=True), warnings=messages, diagnostics=diagnostics, fits=fits
+        table=table.reset_index(drop=True),
+        warnings=messages,
+        diagnostics=diagnostics,
+        fits=fits,
+        sensitivity=sens_table,
     )
 
 
@@ -865,7 +1525,8 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
         E.g. "Posts with a poll received 32% more impressions (95% CI 18% to 47%), holding the other
         features, audience size and year fixed." Non-significant effects are stated as no detectable
         difference with the range the data are compatible with. For ``ols_std`` (no % effect) the
-        standardized β is quoted instead. Empty when the table has this outcome but no rows of ``model``
+        standardized β is quoted instead; for ``negbin_rate`` the outcome reads "engagements per
+        impression" (the engagement rate). Empty when the table has this outcome but no rows of ``model``
         (a model that did not converge); an outcome absent from the table is an InputError.
     """
     if not (table["outcome"] == outcome).any():
@@ -880,6 +1541,8 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
         preds = sub[
             (sub["term"] != "Intercept") & ~sub["term"].str.contains(r"^year\[|followers", regex=True)
         ]
+    # the rate model's effects are on engagements per impression, and the sentences say so
+    noun = f"{outcome} per {EXPOSURE.removesuffix('s')}" if model == "negbin_rate" else outcome
     sentences = []
     for row in preds.itertuples(index=False):
         kind, phrase = _feature_phrase(row.term)
@@ -901,11 +1564,11 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
                     ci = f"95% CI {_fmt_pct(lo)} to {_fmt_pct(hi)}"
                 else:
                     ci = f"95% CI {_fmt_pct(hi)} to {_fmt_pct(lo)} fewer"
-                sentences.append(f"{subject} {verb} {_fmt_pct(eff)} {word} {outcome} ({ci}){holding}.")
+                sentences.append(f"{subject} {verb} {_fmt_pct(eff)} {word} {noun} ({ci}){holding}.")
             else:
                 where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
                 sentences.append(
-                    f"No detectable difference in {outcome} {where}; the data are compatible with "
+                    f"No detectable difference in {noun} {where}; the data are compatible with "
                     f"{_fmt_pct(lo, signed=True)} to {_fmt_pct(hi, signed=True)}."
                 )
         else:
@@ -914,8 +1577,8 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
             if significant:
                 direction = "higher" if est > 0 else "lower"
                 verb = "had" if kind == "binary" else "went with"
-                sentences.append(f"{subject} {verb} {direction} {outcome}: {beta}{holding}.")
+                sentences.append(f"{subject} {verb} {direction} {noun}: {beta}{holding}.")
             else:
                 where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
-                sentences.append(f"No detectable difference in {outcome} {where}: {beta}{holding}.")
+                sentences.append(f"No detectable difference in {noun} {where}: {beta}{holding}.")
     return sentences
