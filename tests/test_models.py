@@ -647,8 +647,9 @@ def test_describe_effects_sentences():
         "No detectable difference in impressions for posts with an emoji; the data are compatible with "
         "−10% to +25%.",
         f"Each additional hashtag was associated with 10% more impressions (95% CI 5.0% to 15%), {hold}",
-        "No detectable difference in impressions for posts with a graphic; the data are compatible with "
-        "+1.0% to +40%.",
+        "Posts with a graphic received 20% more impressions (95% CI +1.0% to +40%), holding the other features, "
+        "audience size and year fixed, but with 5 features tested at once this could be chance "
+        "(Holm-adjusted p = 0.09); treat it as a lead to check, not a finding.",
     ]
     # without p_holm the raw p decides; with alpha 0.1 the Holm p of has_graphic is significant
     assert (
@@ -1032,3 +1033,28 @@ def test_choose_primary_model_when_ols_log_missing():
         "engagements": {"n": 10, "converged": {"negbin_rate": True}},
     }
     assert choose_primary_model(nothing)[0] == "ols_log"
+
+
+def test_sentence_for_an_effect_that_does_not_survive_holm():
+    from workbench.models import describe_effects
+
+    table = pd.DataFrame(
+        {
+            "outcome": ["impressions"] * 2,
+            "model": ["ols_log"] * 2,
+            "term": ["has_poll", "has_emoji"],
+            "term_type": ["predictor"] * 2,
+            "estimate": [0.2, 0.01],
+            "ci_low": [0.06, -0.1],
+            "ci_high": [0.33, 0.12],
+            "p_value": [0.01, 0.8],
+            "p_holm": [0.07, 0.8],
+            "effect_pct": [22.0, 1.0],
+            "effect_pct_ci_low": [6.2, -9.5],
+            "effect_pct_ci_high": [39.4, 12.7],
+        }
+    )
+    poll, emoji = describe_effects(table, outcome="impressions")
+    assert poll.startswith("Posts with a poll received 22% more impressions (95% CI +6.2% to +39%)")
+    assert "2 features tested at once this could be chance (Holm-adjusted p = 0.07)" in poll
+    assert emoji.startswith("No detectable difference in impressions for posts with an emoji")

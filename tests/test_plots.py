@@ -257,3 +257,19 @@ def test_growth_takes_intervention_labels_from_the_results(ax):
 def test_categorical_level_labels():
     assert label_feature("media_type[photo]") == "Media type: photo"
     assert label_feature("year[T.2022]") == "Year: 2022"
+
+
+def test_plot_residuals_draws_both_panels():
+    import numpy as np
+
+    from workbench.plots import plot_residuals
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"fitted": rng.normal(size=50), "std_residual": rng.normal(size=50)})
+    frame["theoretical_quantile"] = np.sort(rng.normal(size=50))
+    left, right = plot_residuals(frame, title="impressions")
+    assert len(left.collections) == 1 and len(left.collections[0].get_offsets()) == 50
+    assert len(right.collections) == 1 and len(right.lines) == 1
+    assert "impressions" in left.get_title()
+    with pytest.raises(InputError, match="missing columns"):
+        plot_residuals(frame.drop(columns="fitted"))

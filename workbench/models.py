@@ -1466,8 +1466,8 @@ def _feature_phrase(term: str) -> tuple[str, str]:
     if term.startswith("has_"):
         key = term[4:]
         return "binary", _PHRASES.get(key, _article(key.replace("_", " ")))
-    if term.startswith("is_"):
-        return "binary", f"the '{term[3:].replace('_', ' ')}' flag"
+    if term.startswith("is_"):  # is_reply → "Posts that are a reply (vs. posts that are not)"
+        return "flag", term[3:].replace("_", " ")
     if term.startswith("n_"):
         key = term[2:]
         noun = _COUNT_NOUNS.get(key, key[:-1] if key.endswith("s") else key)
@@ -1504,6 +1504,12 @@ def _holding_clause(table: pd.DataFrame, term: str) -> str:
         return ""
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f", holding {listed} fixed"
+
+
+def _nominal_only(row, alpha: float) -> bool:
+    """True when a term is significant before the Holm adjustment but not after it."""
+    p_holm = getattr(row, "p_holm", np.nan)
+    return pd.notna(p_holm) and p_holm >= alpha and pd.notna(row.p_value) and row.p_value < alpha
 
 
 def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", alpha=0.05) -> list[str]:
@@ -1553,7 +1559,11 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
         )
         significant = pd.notna(p) and p < alpha
         holding = _holding_clause(sub, row.term)
-        subject = f"Posts with {phrase}" if kind == "binary" else f"Each additional {phrase}"
+        if kind == "flag":
+            kind, subject, posts_with = "binary", f"Posts that are {_article(phrase)}", f"posts that are {_article(phrase)}"
+        else:
+            subject = f"Posts with {phrase}" if kind == "binary" else f"Each additional {phrase}"
+            posts_with = f"posts with {phrase}"
         pct = pd.notna(row.effect_pct) and pd.notna(getattr(row, "effect_pct_ci_low", np.nan))
         if pct:
             lo, hi, eff = row.effect_pct_ci_low, row.effect_pct_ci_high, row.effect_pct
@@ -1565,8 +1575,17 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
                 else:
                     ci = f"95% CI {_fmt_pct(hi)} to {_fmt_pct(lo)} fewer"
                 sentences.append(f"{subject} {verb} {_fmt_pct(eff)} {word} {noun} ({ci}){holding}.")
+            elif _nominal_only(row, alpha):
+                # the unadjusted CI excludes zero but the Holm-adjusted p does not clear alpha: say both
+                word = "more" if eff > 0 else "fewer"
+                verb = "received" if kind == "binary" else "was associated with"
+                sentences.append(
+                    f"{subject} {verb} {_fmt_pct(eff)} {word} {noun} (95% CI {_fmt_pct(lo, signed=True)} to "
+                    f"{_fmt_pct(hi, signed=True)}){holding}, but with {len(preds)} features tested at once this "
+                    f"could be chance (Holm-adjusted p = {_fmt_num(p)}); treat it as a lead to check, not a finding."
+                )
             else:
-                where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
+                where = f"for {posts_with}" if kind == "binary" else f"per additional {phrase}"
                 sentences.append(
                     f"No detectable difference in {noun} {where}; the data are compatible with "
                     f"{_fmt_pct(lo, signed=True)} to {_fmt_pct(hi, signed=True)}."
@@ -1579,6 +1598,6 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
                 verb = "had" if kind == "binary" else "went with"
                 sentences.append(f"{subject} {verb} {direction} {noun}: {beta}{holding}.")
             else:
-                where = f"for posts with {phrase}" if kind == "binary" else f"per additional {phrase}"
+                where = f"for {posts_with}" if kind == "binary" else f"per additional {phrase}"
                 sentences.append(f"No detectable difference in {noun} {where}: {beta}{holding}.")
     return sentences

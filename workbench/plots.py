@@ -352,3 +352,31 @@ def plot_posting_heatmap(posts: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     ax.set_ylabel("")
     ax.set_title("When posts were published (counts; descriptive, not an effect)")
     return ax
+
+
+def plot_residuals(frame: pd.DataFrame, *, title: str = "", axes: Any = None) -> Any:
+    """Draw residuals against fitted values and a normal QQ plot side by side; return the two Axes.
+
+    ``frame`` is ``workbench.models.residual_frame(fit)``: columns fitted, std_residual, theoretical_quantile.
+    A curve in the first panel suggests a missing term; a funnel, unequal spread (the reason the primary model
+    uses HC3 errors); points far off the line in the second, heavy tails.
+    """
+    check_columns(frame, ["fitted", "std_residual", "theoretical_quantile"], table="residual frame")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4))
+    left, right = axes
+    colour = palette(1)[0]
+    left.scatter(frame["fitted"], frame["std_residual"], s=8, alpha=0.5, color=colour)
+    left.axhline(0, color="0.3", linewidth=1)
+    left.set_xlabel("fitted value")
+    left.set_ylabel("standardized residual")
+    left.set_title(f"Residuals vs fitted{': ' + title if title else ''}")
+    q = np.sort(frame["std_residual"].to_numpy(dtype=float))
+    t = np.sort(frame["theoretical_quantile"].to_numpy(dtype=float))
+    right.scatter(t, q, s=8, alpha=0.5, color=colour)
+    lim = [float(np.nanmin([t.min(), q.min()])), float(np.nanmax([t.max(), q.max()]))]
+    right.plot(lim, lim, color="0.3", linewidth=1)
+    right.set_xlabel("normal quantile")
+    right.set_ylabel("standardized residual")
+    right.set_title("Normal QQ plot")
+    return axes

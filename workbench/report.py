@@ -350,6 +350,10 @@ def describe_effect(term: str, outcome: str, pct: Any, low: Any, high: Any) -> s
         words = term[4:].replace("_", " ")
         noun = _NOUNS.get(term[4:], words)
         return f"posts with {noun} received {size} {more} {outcome} than comparable posts without ({ci})"
+    if term.startswith("is_"):
+        noun = term[3:].replace("_", " ")
+        plural = noun if noun.endswith("s") else f"{noun}s"
+        return f"{plural} received {size} {more} {outcome} than comparable posts that are not ({ci})"
     if term.startswith("n_"):
         words = term[2:].replace("_", " ")
         singular = words[:-1] if words.endswith("s") else words
@@ -1533,15 +1537,21 @@ class _ReportBuilder:
             parts.append("</section>")
             return "".join(parts)
         kind = str(self.effects["p_kind"].iloc[0])
+        model_text = {
+            "ols_log": "OLS on log(1 + count) with robust HC3 errors",
+            "negbin": "a negative binomial count model with robust errors",
+        }.get(self.primary, self.primary)
         parts.append(
             _p(
                 "Each row is the % difference in a post's impressions or engagements that goes with a feature, "
-                "holding the other features, audience size and year constant (OLS on log(1 + count) with robust "
-                "HC3 errors). Percentages come with 95% confidence intervals; p-values are "
-                f"{kind} for the number of features tested. These are associations in observational data, "
-                "not proof of cause."
+                f"holding the other features, audience size and year constant ({model_text}). Percentages come "
+                f"with 95% confidence intervals; p-values are {kind} for the number of features tested. These are "
+                "associations in observational data, not proof of cause."
             )
         )
+        reason = (self.r.models or {}).get("primary_reason")
+        if reason:
+            parts.append(_p(f"Why this model: {reason}", "meta"))
         sentences = (self.r.models or {}).get("sentences") or {}
         reg = self.r.regression
         for outcome in self._outcomes():

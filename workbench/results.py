@@ -112,20 +112,84 @@ def effects_table(table: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFram
     return t[cols].reset_index(drop=True)
 
 
-def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str = "ols_log") -> dict[str, Any]:
-    """Write regression.csv and models.json (sentences per outcome, warnings, diagnostics); return the latter."""
+def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str | None = None) -> dict[str, Any]:
+    """Write regression.csv and models.json; return the latter.
+
+    models.json holds the model the diagnostics favour (``primary_model`` and ``primary_reason``, from
+    ``models.choose_primary_model`` unless ``primary_model`` is given), one plain sentence per predictor and
+    outcome from that model, the warnings, the diagnostics and the controls-sensitivity table.
+    """
     from .models import describe_effects
 
     io.write_csv(paths.regression, fit.table)
+    chosen = (fit.diagnostics or {}).get("primary") or {}
+    model = primary_model or chosen.get("model") or "ols_log"
+    reason = chosen.get("reason", "") if model == chosen.get("model") else "chosen by the analyst"
     outcomes = list(dict.fromkeys(fit.table["outcome"])) if len(fit.table) else []
     summary = {
-        "primary_model": primary_model,
-        "sentences": {o: describe_effects(fit.table, outcome=o, model=primary_model) for o in outcomes},
+        "primary_model": model,
+        "primary_reason": reason,
+        "sentences": {o: describe_effects(fit.table, outcome=o, model=model) for o in outcomes},
         "warnings": list(fit.warnings),
         "diagnostics": fit.diagnostics,
     }
     io.write_json(paths.models, summary)
     return summary
+
+
+def modelled_outcomes(table: pd.DataFrame, *, model: str = "ols_log") -> list[str]:
+    """Outcomes with at least one predictor row for ``model`` (an outcome a platform does not report has none)."""
+    if table.empty:
+        return []
+    rows = table[(table["model"] == model) & (table["term"] != "Intercept")]
+    return list(dict.fromkeys(rows["outcome"]))
+
+
+def show_forest(table: pd.DataFrame, *, model: str = "ols_log"):
+    """Forest plots of every modelled outcome, side by side; a note when nothing could be modelled."""
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_forest
+
+    outcomes = modelled_outcomes(table, model=model)
+    if not outcomes:
+        print(f"No {model} estimates to plot: see the warnings above.")
+        return None
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(6.5 * len(outcomes), 4.5), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
+        plot_forest(table, outcome=outcome, model=model, ax=ax)
+        ax.set_title(outcome)
+    fig.tight_layout()
+    return fig
+
+
+def influential_posts(fit: PostModels) -> pd.DataFrame:
+    """The posts with the largest Cook's distance in the OLS-on-log1p fit, per outcome (with their links)."""
+    rows = [
+        {"outcome": outcome, **item}
+        for outcome, diag in (fit.diagnostics or {}).items()
+        if isinstance(diag, dict)
+        for item in diag.get("influential") or []
+    ]
+    return pd.DataFrame(rows)
+
+
+def show_residuals(fit: PostModels, *, model: str = "ols_log"):
+    """Residual-vs-fitted and QQ plots of ``model`` for every modelled outcome."""
+    import matplotlib.pyplot as plt
+
+    from .models import residual_frame
+    from .plots import plot_residuals
+
+    keys = [k for k in fit.fits if k[1] == model]
+    if not keys:
+        print(f"No {model} fits to diagnose.")
+        return None
+    fig, axes = plt.subplots(len(keys), 2, figsize=(10, 4 * len(keys)), squeeze=False)
+    for row, (outcome, _) in zip(axes, keys, strict=True):
+        plot_residuals(residual_frame(fit.fits[(outcome, model)]), title=outcome, axes=row)
+    fig.tight_layout()
+    return fig
 
 
 def growth_settings(ds: Dataset, *, maxlags: int = -1) -> dict[str, Any]:
