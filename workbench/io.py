@@ -11,9 +11,10 @@ import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is written: the runner's no-op path must start fast
+    import pandas as pd
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -60,7 +61,7 @@ def _json_default(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
-    if obj is pd.NA:
+    if type(obj).__name__ == "NAType":  # pandas.NA, without importing pandas
         return None
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 

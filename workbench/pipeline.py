@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from . import __version__
 from .dataset import Dataset, load_dataset
 from .errors import InputError, StageError
@@ -169,11 +167,14 @@ def default_run_dir(ds: Dataset) -> Path:
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """The default values of a notebook's ``parameters`` cell (literals only, as papermill requires)."""
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+    # plain JSON, not nbformat: importing nbformat's validator costs seconds, and a no-op re-run must be fast
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
             params: dict[str, Any] = {}
-            for node in ast.parse(cell.source).body:
+            for node in ast.parse(source).body:
                 target = None
                 if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                     target, value = node.target.id, node.value
