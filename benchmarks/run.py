@@ -109,7 +109,8 @@ def bench_pipeline(repeat: int) -> dict:
     for _ in range(repeat):
         t0 = time.perf_counter()
         for _ in range(5):
-            pm.execute_notebook(str(nb_path), str(out / "empty_out.ipynb"), progress_bar=False, kernel_name="python3")
+            pm.execute_notebook(str(nb_path), str(out / "empty_out.ipynb"), progress_bar=False, kernel_name="python3",
+                                extra_arguments=["--log-level=ERROR"])
         kernels.append(time.perf_counter() - t0)
     return {"full": statistics.median(full), "noop": statistics.median(noop), "kernels": statistics.median(kernels),
             "repeat": repeat}

@@ -178,3 +178,14 @@ def test_report_recovers_the_true_growth_change(example_run):
     change = truth["net_per_day_after"] - truth["net_per_day_before"]
     assert g["slope_change"]["ci"][0] <= change <= g["slope_change"]["ci"][1]
     assert g["slope_change"]["p_value"] < 0.05
+
+
+def test_example_report_reads_offline_in_a_real_browser(example_run):
+    from browser import SKIP_REASON, assert_reads_offline, inspect_report
+
+    out, _ = example_run
+    seen = inspect_report(out / "report.html")
+    if seen is None:
+        pytest.skip(SKIP_REASON)
+    assert_reads_offline(seen, out / "report.html")
+    assert (out / "results" / "report_first_screen.png").stat().st_size > 10_000

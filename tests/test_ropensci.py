@@ -80,3 +80,13 @@ def test_report_and_models_on_real_data(ropensci_run):
     assert {"has_url", "n_hashtags", "is_reply"} <= set(reg["term"])
     html = (out / "report.html").read_text()
     assert "<script" not in html.lower()
+
+
+def test_ropensci_report_reads_offline_in_a_real_browser(ropensci_run):
+    from browser import SKIP_REASON, assert_reads_offline, inspect_report
+
+    _, out = ropensci_run
+    seen = inspect_report(out / "report.html")
+    if seen is None:
+        pytest.skip(SKIP_REASON)
+    assert_reads_offline(seen, out / "report.html")

@@ -1,0 +1,78 @@
+"""Open a report in headless Chromium, offline, and collect what a reader's browser would see.
+
+Shared by the end-to-end tests (the example and rOpenSci reports). ``open_report`` returns None when no
+Chromium or no playwright is available; callers skip with ``SKIP_REASON``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.report import find_chromium
+
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SKIP_REASON = "Chromium or the playwright package is not available: browser checks of the report are skipped"
+
+
+def inspect_report(report: Path) -> dict | None:
+    """Load ``report`` with every other request aborted; return requests, console messages, dialogs, the
+    decoded state of every image, the h2 headings and the page count of the A4 print. None without a browser."""
+    chromium = find_chromium() or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if chromium is None:
+        return None
+    url = report.resolve().as_uri()
+    seen: dict = {"requests": [], "aborted": [], "console": [], "page_errors": [], "dialogs": []}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS, timeout=60_000)
+        try:
+            context = browser.new_context()
+
+            def route(r):
+                if r.request.url == url:
+                    r.continue_()
+                else:
+                    seen["aborted"].append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("request", lambda r: seen["requests"].append(r.url))
+            page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+            page.on("pageerror", lambda e: seen["page_errors"].append(str(e)))
+            page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+            page.goto(url, wait_until="load", timeout=60_000)
+            seen["images"] = page.evaluate(
+                "[...document.images].map(i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt}))"
+            )
+            seen["h2"] = page.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent.trim())")
+            seen["scripts"] = page.evaluate("document.scripts.length")
+            pdf = page.pdf(format="A4", print_background=True)
+            seen["pdf_pages"] = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+        finally:
+            browser.close()
+    return seen
+
+
+SECTION_HEADINGS = [
+    "Executive summary", "Key figures", "What works", "Growth before and after", "Goals",
+    "Best times to post and top posts", "Data appendix", "Methods appendix",
+]
+
+
+def assert_reads_offline(seen: dict, report: Path) -> None:
+    """The checks every generated report must pass in a real browser."""
+    url = report.resolve().as_uri()
+    assert [u for u in seen["requests"] if not u.startswith("data:")] == [url], seen["requests"]
+    assert seen["aborted"] == []
+    assert [m for m in seen["console"] if m[0] in ("error", "warning")] == []
+    assert seen["page_errors"] == [] and seen["dialogs"] == [] and seen["scripts"] == 0
+    assert seen["images"] and all(i["ok"] and len(i["alt"]) > 20 for i in seen["images"]), seen["images"]
+    assert seen["h2"] == SECTION_HEADINGS
+    assert seen["pdf_pages"] >= len(SECTION_HEADINGS)
