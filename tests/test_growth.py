@@ -26,6 +26,8 @@ from workbench.errors import InputError
 from workbench.growth import (
     REBUILT_WARNING,
     _compare_slopes,
+    _fit_rates,
+    _placebo,
     compare_growth,
     fixed_b_df,
     monthly_metrics,
@@ -1140,3 +1142,191 @@ def test_example_dataset_recovers_the_true_growth_change():
     # the final count (3,447, TRUTH.md) is above what the before-rate projects, and outside its interval
     cf = res["counterfactual"]
     assert cf["observed_end"] == 3447 and cf["excess_ci"][0] > 0
+
+
+# ------------------------------------------------------------------------------- placebo interventions
+
+
+def _placebo_of(account: pd.DataFrame, cut: pd.Timestamp) -> dict:
+    """The placebo analysis of one account's first comparison, without the rest of compare_growth."""
+    inc, _ = prepare_growth_increments(account)
+    cuts = np.array([cut.value], dtype="int64")
+    fit = _fit_rates(inc, cuts, ["before", "after"], maxlags=None, warnings=[])
+    return _placebo(inc, cuts, 0, fit=fit, maxlags=None, before="before")
+
+
+def test_placebo_hand_made_dates_estimates_and_newey_west():
+    # snapshots on every 1st, 2020-01 … 2021-12, intervention 2021-01-01: the before period holds the 12
+    # increments Jan 2020 → Jan 2021; month starts with ≥ 3 whole increments each side: Apr … Oct 2020
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2020-01-01", "2021-12-01", freq="MS")
+    steps = np.where(dates[1:] <= pd.Timestamp("2021-01-01"), 30, 60) + rng.integers(-9, 10, len(dates) - 1)
+    values = 1000 + np.concatenate([[0], np.cumsum(steps)])
+    account = account_frame(dates, values)
+    res = compare_growth(account, interventions=[("2021-01-01", "change")])
+    pl = res["placebo"]
+    assert pl["n"] == 7
+    assert pl["dates"] == [f"2020-{m:02d}-01" for m in range(4, 11)]
+    # month-start fakes cut no increment, so each WLS rate is Σ increments / Σ days on its side
+    days = np.diff(dates.to_numpy("datetime64[D]").astype(float))[:12]
+    delta = np.diff(values.astype(float))[:12]
+    for j, m in enumerate(range(4, 11)):
+        cut = m - 1  # increments before the fake: Jan→Feb … (m−1)→m
+        expected = delta[cut:].sum() / days[cut:].sum() - delta[:cut].sum() / days[:cut].sum()
+        assert pl["estimates"][j] == pytest.approx(expected, rel=1e-9)
+    # t and p against the independent numpy Newey–West of this file (lag rule on the 12 pre increments)
+    X = np.stack(
+        [
+            np.column_stack([np.arange(12) < m - 1, np.arange(12) >= m - 1]) * days[:, None]
+            for m in range(4, 11)
+        ]
+    ).astype(float)
+    lags = np.full(7, newey_west_lags(12))
+    beta, cov, _, n = wls_newey_west(
+        np.broadcast_to(delta, (7, 12)), X, np.broadcast_to(1 / days, (7, 12)), np.ones((7, 12), bool), lags
+    )
+    t = (beta[:, 1] - beta[:, 0]) / np.sqrt(cov[:, 0, 0] + cov[:, 1, 1] - 2 * cov[:, 0, 1])
+    assert pl["t_values"] == pytest.approx(t.tolist(), rel=1e-7)
+    df = t_df_fixed_b(n, lags, n - 2.0)
+    assert pl["p_values"] == pytest.approx((2 * stats.t.sf(np.abs(t), df)).tolist(), rel=1e-7)
+    # the rank: (1 + placebo |t| ≥ the real |t|) / (1 + 7), the real t from the reported change
+    sc = res["slope_change"]
+    se = (sc["ci"][1] - sc["ci"][0]) / (2 * stats.t.ppf(0.975, fixed_b_df(23, newey_west_lags(23), 21.0)))
+    real_t = sc["estimate"] / se
+    assert pl["real_t"] == pytest.approx(real_t, rel=1e-7)
+    n_ge = int((np.abs(t) >= abs(real_t)).sum())
+    assert pl["rank_p"] == pytest.approx((1 + n_ge) / 8)
+    assert f"larger than {7 - n_ge} of 7 placebo changes" in pl["summary"]
+    assert res["comparisons"][0]["placebo"] == pl
+    json.dumps(res, allow_nan=False)
+
+
+def test_placebo_uses_only_the_before_period_and_needs_three_increments_each_side():
+    # daily levels Jan 1 … Jun 30 2023, intervention May 1: whole pre increments end by May 1; fakes Feb–Apr 1
+    dates = pd.date_range("2023-01-01", "2023-06-30", freq="D")
+    rng = np.random.default_rng(1)
+    values = 100 + np.cumsum(rng.poisson(2.0, len(dates)))
+    pl = _placebo_of(account_frame(dates, values), pd.Timestamp("2023-05-01"))
+    assert pl["dates"] == ["2023-02-01", "2023-03-01", "2023-04-01"] and pl["n"] == 3
+    # a second intervention: the second comparison's placebos lie in the middle period only
+    res = compare_growth(
+        account_frame(dates, values), interventions=[("2023-03-01", "a"), ("2023-06-01", "b")]
+    )
+    assert res["comparisons"][1]["placebo"]["dates"] == ["2023-04-01", "2023-05-01"]
+    assert res["comparisons"][0]["placebo"]["dates"] == ["2023-02-01"]
+    # too short a before period: no placebo, and no crash
+    short = compare_growth(account_frame(dates[:40], values[:40]), interventions=[("2023-01-05", "x")])
+    assert short["placebo"]["n"] == 0 and short["placebo"]["rank_p"] is None
+    assert "too few" in short["placebo"]["summary"]
+
+
+def test_placebo_rank_is_not_extreme_without_a_change_and_small_with_one():
+    # 48 monthly snapshots of a counting process (as data/example), change date 2022-01-01
+    cut = pd.Timestamp("2022-01-01")
+    null = simulate_counts(60, seed=31, rate_after=1.0)
+    ranks = np.array([_placebo_of(account_of(*null[:3], i), cut)["rank_p"] for i in range(60)])
+    assert np.isfinite(ranks).all()
+    # a roughly uniform rank: centred, rarely extreme (about 5% would be ≤ 0.05 if exactly uniform)
+    assert 0.35 < ranks.mean() < 0.65
+    assert (ranks <= 0.05).mean() < 0.15
+    assert (ranks > 0.5).mean() > 0.3
+    real = simulate_counts(20, seed=32, rate_after=1.7)
+    placebos = [_placebo_of(account_of(*real[:3], i), cut) for i in range(20)]
+    ranks_real = np.array([p["rank_p"] for p in placebos])
+    floor = np.array([1 / (1 + p["n"]) for p in placebos])
+    assert np.median(ranks_real) < 0.15 and (ranks_real == floor).mean() > 0.5
+
+
+# ------------------------------------------------------------------------------- state-space second opinion
+
+
+def _monthly_account(values, start="2019-01-01") -> pd.DataFrame:
+    dates = pd.date_range(start, periods=len(values), freq="MS")
+    return account_frame(dates, np.round(values).astype(int))
+
+
+def test_state_space_projects_a_noisy_line():
+    rng = np.random.default_rng(7)
+    m = np.arange(48)
+    truth = 1000 + 30.0 * m
+    account = _monthly_account(truth + rng.normal(0, 5, 48))
+    res = compare_growth(account, interventions=[("2022-01-01", "change")])
+    ss = res["state_space"]
+    assert "error" not in ss and ss["converged"] is True
+    assert ss["dates"][0] == "2022-01-01" and ss["dates"][-1] == "2022-12-01" and len(ss["forecast"]) == 12
+    assert ss["forecast_end"] == pytest.approx(truth[-1], rel=0.03)
+    assert ss["pi_low"][-1] < ss["observed_end"] < ss["pi_high"][-1]
+    assert ss["excess_ci"][0] < 0 < ss["excess_ci"][1]
+    assert ss["excess_end"] == pytest.approx(ss["observed_end"] - ss["forecast_end"])
+    assert all(lo < f < hi for lo, f, hi in zip(ss["pi_low"], ss["forecast"], ss["pi_high"], strict=True))
+    widths = np.subtract(ss["pi_high"], ss["pi_low"])
+    assert (np.diff(widths) > 0).all()  # uncertainty grows with the horizon
+    assert res["comparisons"][0]["state_space"] == ss
+    json.dumps(res, allow_nan=False)
+
+
+def test_state_space_interval_covers_an_unchanged_counting_process_with_missing_months():
+    t, y, keep, change = simulate_counts(6, seed=41, rate_after=1.0)
+    cut = pd.Timestamp("2022-01-01")
+    covered, missing = 0, []
+    for i in range(6):
+        ss = compare_growth(account_of(t, y, keep, i), interventions=[(cut, "change")])["state_space"]
+        assert "error" not in ss
+        covered += ss["excess_ci"][0] <= 0 <= ss["excess_ci"][1] or (
+            ss["pi_low"][-1] <= ss["observed_end"] <= ss["pi_high"][-1]
+        )
+        missing.append(ss["months_missing"])
+        assert ss["observed_end"] == y[i, keep[i]][-1]
+    assert covered >= 5
+    # months without a snapshot are missing values of the monthly grid, not dropped months
+    # (the grid runs from the first to the last observed before-period month, Jan 2020 … Dec 2021)
+    last_pre = [int(np.flatnonzero(keep[i, :24])[-1]) for i in range(6)]
+    n_missing_pre = [int((~keep[i, : last_pre[i] + 1]).sum()) for i in range(6)]
+    assert missing == n_missing_pre
+
+
+def test_state_space_never_crashes(monkeypatch):
+    # too few before months: an error entry and a warning
+    res = compare_growth(_monthly_account(1000 + 10.0 * np.arange(12)), interventions=[("2019-05-01", "x")])
+    assert set(res["state_space"]) == {"error"} and "4 month(s)" in res["state_space"]["error"]
+    assert any("state-space forecast not fitted" in w for w in res["warnings"])
+    # the model itself failing
+    import statsmodels.api as sm
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("singular")
+
+    monkeypatch.setattr(sm.tsa, "UnobservedComponents", broken)
+    res = compare_growth(_monthly_account(1000 + 10.0 * np.arange(24)), interventions=[("2020-01-01", "x")])
+    assert res["state_space"] == {"error": "LinAlgError: singular"}
+    assert any("state-space forecast failed" in w for w in res["warnings"])
+    assert res["slope_change"]["estimate"] is not None  # the rest of the comparison is unaffected
+    # no intervention: nothing to forecast
+    none = compare_growth(_monthly_account(1000 + 10.0 * np.arange(24)), interventions=[])
+    assert "error" in none["state_space"] and none["placebo"]["n"] == 0
+    json.dumps(none, allow_nan=False)
+
+
+def test_example_dataset_placebo_and_state_space():
+    from workbench.dataset import load_dataset
+    from workbench.ingest import read_exports
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "example"
+    if not (folder / "dataset.yml").exists():
+        pytest.skip("data/example not present")
+    dataset = load_dataset(folder)
+    tables = read_exports(dataset)
+    res = compare_growth(tables.account, interventions=dataset.interventions, posts=tables.posts)
+    pl = res["placebo"]
+    # fakes at the month starts of 2020-04 … 2021-09 (3 whole increments each side before 2022-01-01)
+    assert pl["n"] == 18 and pl["dates"][0] == "2020-04-01" and pl["dates"][-1] == "2021-09-01"
+    # the real change (1.0 → 1.7 followers/day) is larger than every placebo change
+    assert max(abs(v) for v in pl["t_values"]) < abs(pl["real_t"])
+    assert pl["rank_p"] == pytest.approx(1 / 19)
+    assert pl["summary"].startswith("The real change is larger than 18 of 18 placebo changes")
+    ss = res["state_space"]
+    assert ss["converged"] is True and ss["observed_end"] == 3447
+    # a second opinion agreeing with the counterfactual: the final count is above the forecast interval
+    assert ss["excess_ci"][0] > 0
+    assert ss["forecast_end"] == pytest.approx(res["counterfactual"]["projected_end"], rel=0.03)
+    json.dumps(res, allow_nan=False)
