@@ -53,6 +53,7 @@ def test_every_tweet_is_kept_or_quarantined(ropensci_run):
     assert sum(f["rows_read"] for f in post_files) == 1668
     for f in log["files"]:
         assert f["rows_read"] == f["rows_kept"] + f["rows_quarantined"] + f["rows_superseded"], f
+        assert f["file"].startswith("raw/"), f  # relative to the dataset folder, although raw/ is a link
     posts = pd.read_parquet(out / "data" / "posts.parquet")
     quarantine = pd.read_csv(out / "data" / "quarantine.csv")
     assert len(posts) == sum(f["rows_kept"] for f in post_files)

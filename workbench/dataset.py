@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,11 +125,14 @@ class Dataset:
 
     def relative(self, path: str | Path) -> str:
         """``path`` relative to the dataset folder (as written in logs)."""
-        p = Path(path).resolve()
-        try:
-            return p.relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        # lexically first (a raw/ folder may be a link to where the exports really live), then resolved
+        for p, root in ((Path(os.path.abspath(path)), Path(os.path.abspath(self.root))),
+                        (Path(path).resolve(), self.root.resolve())):
+            try:
+                return p.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
 
 def _fail(msg: str, card: Path) -> DatasetCardError:

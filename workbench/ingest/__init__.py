@@ -12,22 +12,44 @@ Overlapping post exports: the same post_id in several files is kept once, from t
 file whose own latest ``published_at`` is latest (ties: the later file in sorted path order). Account rows
 repeated across files of the same format (same platform, account and date) keep the later file's row;
 codes repeated across files (same post and coder) keep the later file's rows.
+
+Zip archives (recognised by their magic bytes, never their name) may be listed or globbed like any export:
+every member in a supported format is read as if it were its own file, and named
+``<zip path relative to the dataset>!<member path>`` (e.g. ``raw/exports.zip!2021/tweets.csv``) in
+``source_file``, the quarantine and ``ingest_log.json`` (one log entry per member). Directories,
+``__MACOSX/`` and dot-files inside are skipped; members in formats we do not know and nested zips are
+skipped with a warning, unless no member can be read (then UnknownFormatError). Members are unpacked one at a
+time into a temporary directory (never next to the raw data) and refused when they would unpack to more
+than ``ZIP_MAX_MEMBER_BYTES`` or by a ratio above ``ZIP_MAX_RATIO`` (zip bombs).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from ..dataset import Dataset
-from ..errors import InputError
+from ..errors import InputError, UnknownFormatError
 from ..io import write_csv, write_json, write_parquet
 from ..schema import ACCOUNT_SCHEMA, CODES_SCHEMA, POSTS_SCHEMA, conform
 from .common import FileOutcome, ParseContext, combine_quarantine, file_log
-from .detect import FORMAT_READERS, FormatReader, detect_format, detect_header, read_document, sniff_container
+from .detect import (
+    DOCUMENT_READERS,
+    FORMAT_READERS,
+    FormatReader,
+    detect_format,
+    detect_header,
+    read_document,
+    sniff_container,
+)
 from .rawcsv import read_raw_csv, read_text_file, split_header
 
 __all__ = [
@@ -35,8 +57,10 @@ __all__ = [
     "FormatReader",
     "IngestResult",
     "detect_format",
+    "is_zip",
     "read_exports",
     "read_files",
+    "read_zip_members",
     "summarize_ingest",
     "write_ingest_outputs",
 ]
@@ -54,37 +78,261 @@ class IngestResult:
 
 
 def _relative(path: Path, root: Path | None) -> str:
+    """``path`` relative to the dataset folder: lexically first (``raw/`` may be a link to where the exports
+    live), then with links resolved; else as given."""
     if root is None:
         return path.as_posix()
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    for p, r in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (path.resolve(), root.resolve())):
+        try:
+            return p.relative_to(r).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
+
+
+def _detect_text(path: Path, *, label: str, column_map: Mapping[str, str] | None) -> tuple[FormatReader, bytes, str]:
+    """Decode a CSV file and find its format: ``(reader, UTF-8 bytes, encoding found)``."""
+    utf8, encoding = read_text_file(path, label=label)
+    header = split_header(utf8, file=label)
+    return detect_header(header, file=label, column_map=column_map), utf8, encoding
+
+
+def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ctx: ParseContext) -> FileOutcome:
+    raw = read_raw_csv(path, label=ctx.source_file, utf8=utf8, encoding=encoding)
+    outcome = reader.parse(raw, ctx)
+    if raw.blank_rows:
+        outcome.warnings.append(f"{ctx.source_file}: {raw.blank_rows} blank line(s) ignored")
+    return outcome
+
+
+def _context(label: str, column_map, now, binary_codes) -> ParseContext:
+    return ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
+                        binary_codes=None if binary_codes is None else frozenset(binary_codes))
 
 
 def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, now, binary_codes,
-              expect_table: str | None, listed_as: str | None) -> list[FileOutcome]:
+              expect_table: str | None, listed_as: str | None,
+              warnings: list[str] | None = None) -> list[FileOutcome]:
+    if is_zip(path):  # a zip of exports: every supported member is read as its own file
+        return read_zip_members(path, label=label, column_map=column_map, now=now, binary_codes=binary_codes,
+                                listed_as=listed_as, warnings=warnings if warnings is not None else [])
     container = sniff_container(path)
+    ctx = _context(label, column_map, now, binary_codes)
     if container is not None:  # a workbook or JSON file: one outcome per table it feeds
-        ctx = ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
-                           binary_codes=None if binary_codes is None else frozenset(binary_codes))
         return read_document(path, container, ctx, expect_table=expect_table, listed_as=listed_as)
-    utf8, encoding = read_text_file(path, label=label)
-    header = split_header(utf8, file=label)
-    reader = detect_header(header, file=label, column_map=column_map)
+    reader, utf8, encoding = _detect_text(path, label=label, column_map=column_map)
     if expect_table is not None and reader.table != expect_table:
         raise InputError(
             f"listed under {listed_as!r} in dataset.yml but it is a {reader.description} "
             f"(feeds the {reader.table} table). Move it to the right list in dataset.yml.",
             file=label,
         )
-    raw = read_raw_csv(path, label=label, utf8=utf8, encoding=encoding)
-    ctx = ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
-                       binary_codes=None if binary_codes is None else frozenset(binary_codes))
-    outcome = reader.parse(raw, ctx)
-    if raw.blank_rows:
-        outcome.warnings.append(f"{label}: {raw.blank_rows} blank line(s) ignored")
-    return [outcome]
+    return [_parse_text(path, reader, utf8, encoding, ctx)]
+
+
+# ---- zip archives of exports -------------------------------------------------------------------------------
+# A zip is recognised by its first bytes (never its name). Each member in a supported format is read as if it
+# were its own file, labelled ``<zip path>!<member path>`` (the ``!`` convention of jar: URLs) in source_file,
+# the quarantine and ingest_log.json. Members are copied, one at a time, into a fresh temporary directory
+# under their base name only (so a member named ``../../x.csv`` cannot write outside it); the zip itself is
+# only ever opened for reading.
+
+#: First bytes of a zip archive: a local file header, an empty archive's end record, a spanned archive.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+#: Largest uncompressed size of one zip member we read (bytes).
+ZIP_MAX_MEMBER_BYTES = 2 * 1024**3
+#: Largest uncompressed/compressed size ratio of one zip member (zip-bomb guard) ...
+ZIP_MAX_RATIO = 200
+#: ... checked for members larger than this (bytes): a small member cannot exhaust memory or disk.
+ZIP_RATIO_GRACE_BYTES = 1024**2
+_COPY_CHUNK = 1 << 20
+
+
+def is_zip(path: str | Path) -> bool:
+    """True when the file at ``path`` starts with a zip archive's magic bytes (whatever its name)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in ZIP_MAGIC
+    except OSError:
+        return False  # the regular readers report unreadable files
+
+
+def _skipped_entry(info: zipfile.ZipInfo) -> bool:
+    """Directories, macOS resource forks (``__MACOSX/``) and dot-files are not exports."""
+    parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+    return (info.is_dir() or not parts or parts[0] == "__MACOSX"
+            or any(p.startswith(".") and p not in (".", "..") for p in parts))
+
+
+def _check_member_size(info: zipfile.ZipInfo, *, label: str) -> None:
+    """InputError for a member that would unpack to more than ZIP_MAX_MEMBER_BYTES or by more than ZIP_MAX_RATIO."""
+    if info.file_size > ZIP_MAX_MEMBER_BYTES:
+        raise InputError(
+            f"the zip member unpacks to {info.file_size:,} bytes, more than the {ZIP_MAX_MEMBER_BYTES:,} bytes we "
+            "read from one member (a zip bomb?). Unzip it yourself and list the export file instead.", file=label)
+    if info.file_size > ZIP_RATIO_GRACE_BYTES:
+        ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
+        if ratio > ZIP_MAX_RATIO:
+            raise InputError(
+                f"the zip member is compressed {ratio:,.0f}-fold ({info.compress_size:,} → {info.file_size:,} "
+                f"bytes), more than the {ZIP_MAX_RATIO}-fold we accept (a zip bomb?). Unzip it yourself and list "
+                "the export file instead.", file=label)
+
+
+def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, label: str) -> None:
+    """Copy one member's bytes to ``dest``, never more than its declared size (checked)."""
+    written = 0
+    try:
+        with archive.open(info) as src, open(dest, "wb") as out:
+            while chunk := src.read(_COPY_CHUNK):
+                written += len(chunk)
+                if written > min(info.file_size, ZIP_MAX_MEMBER_BYTES):
+                    raise InputError("the zip member unpacks to more bytes than it declares; the archive is "
+                                     "damaged or crafted", file=label)
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError(f"cannot unpack the zip member ({exc}); the archive is damaged. Download it again.",
+                         file=label) from None
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted, or a compression method we lack
+        raise InputError(f"cannot unpack the zip member ({exc}); expected an unencrypted zip (deflate, bzip2 or "
+                         "lzma). Unzip it yourself and list the export files instead.", file=label) from None
+
+
+def _member_file_name(member: str) -> str:
+    """A safe local file name for a member: its base name only (readers take account names from it)."""
+    name = PurePosixPath(member.replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else "member"
+
+
+def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, str] | None = None, now=None,
+                     binary_codes: Collection[str] | None = None, listed_as: str | None = None,
+                     warnings: list[str]) -> list[FileOutcome]:
+    """Read every member of a zip archive that is a supported export, as if it were its own file.
+
+    Parameters
+    ----------
+    path
+        The zip archive (recognised by its magic bytes; its name does not matter).
+    label
+        The archive's name in messages and provenance; members are labelled ``f"{label}!{member path}"``.
+    column_map, now, binary_codes
+        As for :func:`read_files`, applied to each member.
+    listed_as
+        The dataset.yml list naming the archive, if any: each member feeds the table of its own format, and a
+        member feeding another table is read with a warning.
+    warnings
+        Appended to: skipped entries (directories, ``__MACOSX/``, dot-files; counted in one warning), nested
+        zips, members in formats we do not know.
+
+    Returns
+    -------
+    list of FileOutcome
+        One outcome per (member, table), like reading each member with :func:`read_files`.
+
+    Raises
+    ------
+    InputError
+        The archive is damaged or an Office Open XML file such as ``.xlsx`` (named), or a member is too large or too compressed (a zip bomb; see
+        ``ZIP_MAX_MEMBER_BYTES``, ``ZIP_MAX_RATIO``), encrypted or damaged (named ``zip!member``).
+    UnknownFormatError
+        No member is a supported export (names the archive and its members).
+    """
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError(f"the file holds binary data that starts like a zip archive but cannot be opened as one "
+                         f"({exc}): a damaged or incomplete download? We expected a CSV analytics export or a zip "
+                         "of exports; download it again.", file=label) from None
+    except OSError as exc:
+        raise InputError(f"cannot open the zip archive ({exc.strerror})", file=label) from None
+    outcomes: list[FileOutcome] = []
+    skipped: list[str] = []
+    unusable: list[tuple[str, str]] = []  # (member, why)
+    with archive, tempfile.TemporaryDirectory(prefix="workbench-zip-") as tmp:
+        infos = archive.infolist()
+        if any(i.filename == "[Content_Types].xml" for i in infos):
+            kind = ("an Excel .xlsx workbook" if any(i.filename.startswith("xl/") for i in infos)
+                    else "an Office Open XML document (.docx/.pptx)")
+            raise InputError(f"{kind}, not a zip of exports (it is a zip of XML parts). We read CSV exports, "
+                             ".xls workbooks and JSON responses: save each sheet as CSV, or list the export as "
+                             "the platform delivered it.", file=label)
+        last = {i.filename: i for i in infos}  # a name stored twice: the later copy, as unzip tools do
+        for index, info in enumerate(infos):
+            if last[info.filename] is not info:
+                warnings.append(f"{label}!{info.filename}: stored twice in the zip; the later copy is read")
+                continue
+            if _skipped_entry(info):
+                skipped.append(info.filename)
+                continue
+            member_label = f"{label}!{info.filename}"
+            _check_member_size(info, label=member_label)
+            folder = Path(tmp) / str(index)
+            folder.mkdir()
+            local = folder / _member_file_name(info.filename)
+            _copy_member(archive, info, local, label=member_label)
+            try:
+                if is_zip(local):
+                    unusable.append((info.filename, "a zip inside the zip (nested zips are not read; unzip it "
+                                                    "and list the inner zip instead)"))
+                    continue
+                got = _read_member(local, label=member_label, column_map=column_map, now=now,
+                                   binary_codes=binary_codes, unusable=unusable, member=info.filename)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            for o in got:
+                if listed_as is not None and o.table != listed_as:
+                    warnings.append(f"{member_label}: a {o.format} export (feeds the {o.table} table) read although "
+                                    f"the zip is listed under {listed_as!r} in dataset.yml")
+            outcomes.extend(got)
+    members = [n for n in last if n not in set(skipped)]
+    if not outcomes:
+        shown = members[:20] + ([f"… ({len(members)} members)"] if len(members) > 20 else [])
+        why = "; ".join(f"{m}: {w}" for m, w in unusable[:5])
+        raise UnknownFormatError(
+            (f"a zip archive without any export we can read. Members: {shown}"
+             + (f" (and {len(skipped)} skipped entries: directories, __MACOSX/, dot-files)" if skipped else "")
+             + (f". Why: {why}" if why else "")
+             + f". Formats we recognise: {_known_formats()}.")
+            if members else
+            f"an empty zip archive (no files{f'; {len(skipped)} skipped entries' if skipped else ''}); "
+            f"expected a zip of exports in the formats we recognise: {_known_formats()}.",
+            file=label)
+    if skipped:
+        warnings.append(f"{label}: {len(skipped)} zip entr{'y' if len(skipped) == 1 else 'ies'} skipped "
+                        f"(directories, __MACOSX/, dot-files): {skipped[:5]}{' …' if len(skipped) > 5 else ''}")
+    for member, why in unusable:
+        warnings.append(f"{label}!{member}: not read: {why}. Formats we recognise: {_known_formats()}.")
+    return outcomes
+
+
+def _known_formats() -> str:
+    return ", ".join([r.name for r in FORMAT_READERS] + [r.name for r in DOCUMENT_READERS])
+
+
+def _read_member(local: Path, *, label: str, column_map, now, binary_codes, unusable: list[tuple[str, str]],
+                 member: str) -> list[FileOutcome]:
+    """Read one unpacked zip member; a member whose format we do not know is added to ``unusable``."""
+    ctx = _context(label, column_map, now, binary_codes)
+    container = sniff_container(local)
+    if container is not None:
+        try:
+            return read_document(local, container, ctx)
+        except UnknownFormatError as exc:
+            unusable.append((member, _reason(exc, label)))
+            return []
+    try:  # decoding, the header and its format: failing any of these means "not an export we know"
+        reader, utf8, encoding = _detect_text(local, label=label, column_map=column_map)
+    except InputError as exc:
+        unusable.append((member, _reason(exc, label)))
+        return []
+    return [_parse_text(local, reader, utf8, encoding, ctx)]
+
+
+def _reason(exc: InputError, label: str) -> str:
+    """An error's message without its ``file:`` prefix and the list of formats (said once per warning)."""
+    text = str(exc).removeprefix(f"{label}: ")
+    return text.split(" Formats we recognise")[0].rstrip(".")
 
 
 def _latest_wins(frame: pd.DataFrame, keys: list[str], rank: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -183,6 +431,7 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
         now = pd.Timestamp(now)
         now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     outcomes = []
+    warnings: list[str] = []
     seen = set()
     for path, cmap, expect, listed_as in items:
         path = Path(path)
@@ -191,8 +440,9 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
             continue
         seen.add(key)
         outcomes.extend(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
-                                  binary_codes=binary_codes, expect_table=expect, listed_as=listed_as))
-    return _assemble(outcomes, [])
+                                  binary_codes=binary_codes, expect_table=expect, listed_as=listed_as,
+                                  warnings=warnings))
+    return _assemble(outcomes, warnings)
 
 
 def read_exports(dataset: Dataset, *, now: pd.Timestamp | None = None,
@@ -225,6 +475,7 @@ def read_files(paths: Sequence[str | Path], *, root: str | Path | None = None,
     """Read export files of any supported format; each file's table follows from its detected format.
 
     ``root``: folder the logged file names are relative to (default: the paths as given).
+    A zip archive among ``paths`` contributes its members, named ``<zip>!<member>`` (see the module notes).
     ``column_map``: raw column name → canonical name, applied to generic account CSVs.
     """
     items = [(Path(p), column_map, None, None) for p in paths]
