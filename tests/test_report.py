@@ -9,6 +9,7 @@ import html
 import json
 import math
 import re
+import warnings
 from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
@@ -1299,3 +1300,349 @@ def test_screenshot_report_says_why_it_cannot_take_one(tmp_path, monkeypatch, ca
     with caplog.at_level("WARNING", logger="workbench.report"):
         assert report.screenshot_report(page, tmp_path / "shot.png") is None
     assert "wrote no PNG (cannot open display)" in caplog.text
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Model diagnostics and controls sensitivity (results/models.json)
+# ----------------------------------------------------------------------------------------------------------------
+
+EVIL_ID = '<b id="x">9</b>'
+
+
+def make_diagnosed_models() -> dict:
+    """A hand-made models.json in the shape save_post_models writes, with numbers chosen to check formatting."""
+    impressions = {
+        "n": 37,
+        "n_total": 40,
+        "n_dropped": 3,
+        "dropped": {"followers_at_post is NA": 3, "year is NA": 0},
+        "terms": {
+            "has_poll": "predictor",
+            "has_graphic": "predictor",
+            "n_hashtags": "predictor",
+            "followers_at_post": "control",
+            "year": "control",
+        },
+        "vif": {
+            "has_poll": 1.2,
+            "has_graphic": 1.1,
+            "n_hashtags": 1.0,
+            "followers_at_post": 3.1,
+            "year": 6.25,
+        },
+        "vif_flags": ["year"],
+        "flags": [
+            "rare level: has_poll (with: 4)",
+            "VIF > 5: year",
+            "separation: has_graphic (without: all 0)",
+        ],
+        "zero_share": 0.05,
+        "residuals": {"ols_log": {"skew": 1.234, "excess_kurtosis": 2.5, "bp_p": 0.0042, "bp_r2": 0.21}},
+        "overdispersion": {"negbin": {"ct_p": 0.03, "lr_p": 0.0004, "overdispersed": True}},
+        "n_cook_above_4_over_n": 4,
+        "influential": [
+            {"row": 3, "post_id": "103", "permalink": "https://x.com/lab/status/103?a=1&b=2", "cook_d": 0.31},
+            {"row": 1, "post_id": "101", "permalink": "https://x.com/lab/status/101", "cook_d": 0.05},
+            {"row": 5, "post_id": EVIL_ID, "permalink": "javascript:alert(5)", "cook_d": 0.42},
+            {"row": 2, "post_id": "102", "permalink": "https://x.com/lab/status/102", "cook_d": 0.12},
+        ],
+        "separation": [{"term": "has_graphic", "level": 0, "n_posts": 3, "outcome_value": 0}],
+        "converged": {"ols_log": True, "ols_std": True, "negbin": True},
+    }
+    engagements = {
+        "n": 40,
+        "n_total": 40,
+        "n_dropped": 0,
+        "dropped": {},
+        "vif": {"has_poll": 1.5},
+        "flags": [],
+        "separation": [],
+        "zero_share": 0.0,
+        "residuals": {"ols_log": {"skew": -0.4, "bp_p": 0.5}},
+        "overdispersion": {"negbin": {"error": "the Poisson model of the same design could not be fitted"}},
+        "n_cook_above_4_over_n": 0,
+        "influential": [],
+        "rate_model": {
+            "exposure": "impressions",
+            "n": 38,
+            "dropped": {"impressions is NA": 2, "impressions is 0": 0},
+        },
+        # no top-level sensitivity rows for engagements: read from here instead
+        "controls_sensitivity": {
+            "has_poll": {
+                "effect_pct_without_controls": 40.0,
+                "effect_pct_with_controls": 16.0,
+                "change_pct_points": -24.0,
+                "n": 40,
+            },
+        },
+        "converged": {"ols_log": True, "negbin": True, "negbin_rate": True},
+    }
+    sensitivity = [
+        {
+            "outcome": "impressions",
+            "term": "has_poll",
+            "effect_pct_without_controls": 19.35,
+            "effect_pct_with_controls": 32.0,
+            "change_pct_points": 12.65,
+            "n": 37,
+        },
+        {
+            "outcome": "impressions",
+            "term": "has_graphic",
+            "effect_pct_without_controls": 8.0,
+            "effect_pct_with_controls": 5.0,
+            "change_pct_points": -3.0,
+            "n": 37,
+        },
+        # a control never appears in the "only predictors" table
+        {
+            "outcome": "impressions",
+            "term": "followers_at_post",
+            "effect_pct_without_controls": 1.0,
+            "effect_pct_with_controls": 1.0,
+            "change_pct_points": 0.0,
+            "n": 37,
+        },
+        {
+            "outcome": "impressions",
+            "term": "n_hashtags",
+            "effect_pct_without_controls": None,
+            "effect_pct_with_controls": -3.0,
+            "change_pct_points": None,
+            "n": 37,
+        },
+    ]
+    return dict(
+        MODELS,
+        primary_reason="Residuals <roughly> symmetric.",
+        diagnostics={
+            "impressions": impressions,
+            "engagements": engagements,
+            "primary": {"model": "ols_log", "reason": "from diagnostics"},
+            "sensitivity": sensitivity,
+        },
+    )
+
+
+def _block(page: str, start: str, end: str) -> str:
+    assert start in page, start
+    return page.split(start, 1)[1].split(end, 1)[0]
+
+
+def _check_rows(table_html: str) -> dict[str, str]:
+    """{check: raw cell HTML} of a (check, result) table."""
+    found = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td></tr>', table_html)
+    return {html.unescape(check): cell for check, cell in found}
+
+
+@pytest.fixture(scope="module")
+def diagnosed(tmp_path_factory) -> str:
+    run = write_run(tmp_path_factory.mktemp("diag"), models=make_diagnosed_models())
+    return build_report_html(run, dataset=make_dataset(run), today=TODAY)
+
+
+def test_controls_sensitivity_follows_each_outcome_table_with_the_file_numbers(diagnosed):
+    block = section(diagnosed, "what-works")
+    impressions = _block(block, "<h3>Impressions</h3>", "<h3>")
+    main, sens = impressions.split("<h4>How much does this depend on the controls?</h4>")
+    assert "% change per feature (primary model" in main  # the sensitivity comes after the outcome's table
+    assert (
+        "<caption>Impressions: % change per feature without and with the controls (OLS on log scale; n = 37 posts)"
+        in sens
+    )
+    assert re.findall(r'<th scope="col">(.*?)</th>', sens) == [
+        "Feature",
+        "% change without controls",
+        "% change with controls",
+        "Change (percentage points)",
+    ]
+    rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", sens)
+    cells = {f: re.findall(r'<td class="num">(.*?)</td>', rest) for f, rest in rows}
+    assert list(cells) == ["Poll", "Graphic", "Hashtags (count)"]  # file order, the control left out
+    assert cells["Poll"] == ["+19%", "+32%", "+12.7 points"]
+    assert cells["Graphic"] == ["+8.0%", "+5.0%", "−3.00 points"]
+    assert cells["Hashtags (count)"] == ["n/a", "−3.0%", "not available"]
+    # engagements: no top-level records, so the per-outcome controls_sensitivity is used
+    engagements = _block(block, "<h3>Engagements</h3>", "<h3>")
+    sens = engagements.split("<h4>How much does this depend on the controls?</h4>")[1].split("</table>")[0]
+    assert re.findall(r'<td class="num">(.*?)</td>', sens) == ["+40%", "+16%", "−24.0 points"]
+    assert "n = 40 posts" in sens
+
+
+def test_model_diagnostics_table_shows_the_file_numbers(diagnosed):
+    block = section(diagnosed, "methods-appendix")
+    diag = _block(block, "<h3>Model diagnostics</h3>", "<h3>")
+    impressions = _block(diag, "<h4>Impressions</h4>", "<h4>")
+    assert "<caption>Impressions: model diagnostics</caption>" in impressions
+    rows = {k: html.unescape(v) for k, v in _check_rows(impressions).items()}
+    assert rows["Posts used"] == "37 of 40"
+    assert rows["Posts dropped (missing values)"] == "3 (followers_at_post is NA: 3)"
+    assert rows["Largest VIF"] == "year: 6.25 — above 5: collinear"
+    assert rows["Terms with VIF above 5"] == "year (6.25, control)"
+    assert rows["Share of posts with 0 impressions"] == "5.0%"
+    assert rows["Residual skew (log scale)"] == "1.23 (excess kurtosis 2.50)"
+    assert rows["Heteroskedasticity (Breusch–Pagan) p"] == "p = 0.004 (R² of the squared residuals 0.21)"
+    assert (
+        rows["Overdispersion vs Poisson p (negbin)"] == "Cameron–Trivedi p = 0.03; likelihood ratio p < 0.001"
+    )
+    assert rows["Posts with Cook's distance > 4/n"] == "4"
+    assert rows["Separation and rare levels"] == (
+        "rare level: has_poll (with: 4); separation: has_graphic (without: all 0)"
+    )
+    assert "Posts in the engagement-rate model" not in rows  # impressions has no rate model
+    # the three largest Cook's distances, largest first; 101 (D = 0.05) is the fourth
+    influential = _check_rows(impressions)["Most influential posts"]
+    assert "101" not in influential
+    order = [influential.index(s) for s in ("alert(5)", "status/103", "status/102")]
+    assert order == sorted(order)
+    assert "(D = 0.42)" in influential and "(D = 0.31)" in influential and "(D = 0.12)" in influential
+
+    engagements = _block(diag, "<h4>Engagements</h4>", "<h4>")
+    rows = {k: html.unescape(v) for k, v in _check_rows(engagements).items()}
+    assert rows["Posts dropped (missing values)"] == "0"
+    assert rows["Largest VIF"] == "has_poll: 1.50 (all ≤ 5)" and rows["Terms with VIF above 5"] == "none"
+    assert rows["Share of posts with 0 engagements"] == "0.0%"
+    assert rows["Residual skew (log scale)"] == "−0.40"
+    assert rows["Heteroskedasticity (Breusch–Pagan) p"] == "p = 0.50"
+    assert rows["Overdispersion vs Poisson p (negbin)"] == (
+        "not available: the Poisson model of the same design could not be fitted"
+    )
+    assert rows["Posts in the engagement-rate model"] == "38 (left out: impressions is NA: 2)"
+    assert rows["Most influential posts"] == "none" and rows["Separation and rare levels"] == "none"
+
+    text = html.unescape(_block(diag, "<h4>Primary model</h4>", "<h4>"))
+    assert "Primary model: ols_log." in text and "Why: Residuals <roughly> symmetric." in text
+    fitted = html.unescape(diag.split("<h4>Models fitted</h4>")[1])
+    items = re.findall(r"<li>(.*?)</li>", fitted)
+    assert [i.split(":")[0] for i in items] == ["ols_log", "ols_std", "negbin", "negbin_rate"]
+    assert "the primary model. (fitted)" in items[0]
+    assert "published form" in items[1] and "count-model check" in items[2]
+    assert "engagement rate per impression" in items[3] and items[3].endswith("(fitted)")
+
+
+def test_influential_permalinks_are_escaped_and_only_http_ones_are_links(diagnosed):
+    diag = _block(section(diagnosed, "methods-appendix"), "<h3>Model diagnostics</h3>", "<h3>")
+    links = re.findall(r'<a href="([^"]*)" rel="noopener noreferrer">([^<]*)</a>', diag)
+    assert links == [
+        ("https://x.com/lab/status/103?a=1&amp;b=2", "post 103"),
+        ("https://x.com/lab/status/102", "post 102"),
+    ]
+    assert 'href="javascript' not in diagnosed and "javascript:alert(5)" in diag  # shown as text only
+    assert html.escape(f"post {EVIL_ID}") in diag and EVIL_ID not in diagnosed
+    assert "<script" not in diagnosed.lower()
+
+
+def test_the_new_tables_keep_headings_nested_and_captioned(diagnosed):
+    outline = _Outline()
+    outline.feed(diagnosed)
+    assert all(b <= a + 1 for a, b in zip(outline.headings, outline.headings[1:], strict=False))
+    assert outline.tables == outline.captions
+    assert set(outline.th_scopes) <= {"col", "row"}
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        {"primary_model": "ols_log"},  # an old models.json: no diagnostics at all
+        {"diagnostics": {"impressions": {"n": 40}, "engagements": {"vif": "broken"}, "sensitivity": "x"}},
+        {"diagnostics": [1, 2]},
+        {
+            "diagnostics": {
+                "impressions": {"n": 40, "influential": [None, {"cook_d": "big"}], "residuals": []},
+                "primary": [],
+                "sensitivity": [{"outcome": "impressions"}, 3],
+            }
+        },
+    ],
+)
+def test_missing_or_malformed_diagnostics_say_not_available(tmp_path, quick_figures, models):
+    run = write_run(tmp_path, models=dict(MODELS, **models) if "diagnostics" in models else models)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="report", category=RuntimeWarning)
+        page = build_report_html(run, dataset=make_dataset(run), today=TODAY)
+    what = html.unescape(section(page, "what-works"))
+    assert "How much the impressions effects depend on the controls is not available" in what
+    methods = html.unescape(section(page, "methods-appendix"))
+    assert "This section could not be built" not in page
+    diag = _block(methods, "<h3>Model diagnostics</h3>", "<h3>")
+    if "<h4>Impressions</h4>" in diag:
+        rows = _check_rows(_block(diag, "<h4>Impressions</h4>", "<h4>"))
+        assert rows.pop("Posts used") == "40"
+        assert rows and set(rows.values()) == {"not available"}
+    else:
+        assert (
+            "Model diagnostics are not available: results/models.json has no diagnostics per outcome." in diag
+        )
+    assert "Primary model: ols_log." in diag
+
+
+def test_no_models_json_gives_a_note_in_the_diagnostics(tmp_path, quick_figures):
+    run = write_run(tmp_path, skip=("results/models.json",))
+    page = html.unescape(build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    diag = _block(section(page, "methods-appendix"), "<h3>Model diagnostics</h3>", "<h3>")
+    assert "Model checking is not available: results/models.json was not found in the run folder." in diag
+    assert (
+        "<h4>" not in diag
+        and "How much the impressions effects depend on the controls is not available" in page
+    )
+
+
+def test_summarize_diagnostics_of_nothing_is_all_not_available():
+    for models in (None, {}, {"diagnostics": None}, {"diagnostics": {"impressions": "x"}}):
+        rows = report.summarize_diagnostics(models, outcome="impressions")
+        assert len(rows) >= 9 and {v for _, v in rows} == {"not available"}
+        assert report.tabulate_controls_sensitivity(models, outcome="impressions").empty
+        assert report.list_diagnosed_outcomes(models) == []
+
+
+def test_diagnostics_of_a_real_fit_match_an_independent_computation():
+    """fit_post_models → JSON → report: the shown numbers are the fit's, and the fit's agree with numpy."""
+    from workbench.models import fit_post_models
+
+    rng = np.random.default_rng(11)
+    posts = make_posts(150)
+    posts["followers_at_post"] = 1000 + 3 * np.arange(150)
+    poll = np.where(posts["has_poll"], 1.4, 1.0)
+    posts["impressions"] = pd.array((np.exp(rng.normal(6, 0.5, 150)) * poll).astype(int), dtype="Int64")
+    posts.loc[[4, 9], "followers_at_post"] = np.nan
+    with pytest.warns(Warning, match="2 of 150 posts dropped"):
+        fitted = fit_post_models(
+            posts, predictors=("has_poll", "has_graphic"), outcomes=("impressions",), models=("ols_log",)
+        )
+    models = json.loads(json.dumps({"diagnostics": fitted.diagnostics}, default=float))
+    rows = dict(report.summarize_diagnostics(models, outcome="impressions"))
+    assert rows["Posts used"] == "148 of 150"
+    assert rows["Posts dropped (missing values)"].startswith("2 (")
+    sens = report.tabulate_controls_sensitivity(models, outcome="impressions")
+    assert sens["term"].tolist() == ["has_poll", "has_graphic"]
+
+    # independent: OLS of log1p(y) on the predictors alone, same 148 posts, by numpy least squares
+    keep = posts["followers_at_post"].notna().to_numpy()
+    y = np.log1p(posts.loc[keep, "impressions"].to_numpy(dtype=float))
+    X = np.column_stack(
+        [
+            np.ones(keep.sum()),
+            posts.loc[keep, "has_poll"].astype(float),
+            posts.loc[keep, "has_graphic"].astype(float),
+        ]
+    )
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    np.testing.assert_allclose(sens["effect_pct_without_controls"], 100 * np.expm1(b[1:]), rtol=1e-9)
+    np.testing.assert_allclose(
+        sens["change_pct_points"], sens["effect_pct_with_controls"] - sens["effect_pct_without_controls"]
+    )
+    # Cook's distance > 4/n, recomputed from the full-design OLS by the textbook formula
+    Xf = np.column_stack([X, np.log1p(posts.loc[keep, "followers_at_post"].to_numpy(dtype=float))])
+    Xf = np.column_stack([Xf, pd.get_dummies(posts.loc[keep, "year"], drop_first=True).to_numpy(dtype=float)])
+    beta = np.linalg.lstsq(Xf, y, rcond=None)[0]
+    e = y - Xf @ beta
+    h = np.einsum("ij,ji->i", Xf, np.linalg.pinv(Xf.T @ Xf) @ Xf.T)
+    p = Xf.shape[1]
+    d = e**2 * h / (p * (e @ e) / (len(y) - p) * (1 - h) ** 2)
+    assert rows["Posts with Cook's distance > 4/n"] == str(int((d > 4 / len(y)).sum()))
+    assert rows["Posts with Cook's distance > 4/n"] != "0"
+    top = posts.loc[keep, "post_id"].to_numpy()[np.argsort(-d, kind="stable")[:3]]
+    shown = re.findall(r">post (\d+)</a> \(D = ([0-9.]+)\)", rows["Most influential posts"])
+    assert {p for p, _ in shown} == set(top)
+    np.testing.assert_allclose([float(v) for _, v in shown], np.sort(d)[::-1][:3], rtol=5e-3)

@@ -47,7 +47,7 @@ from .dataset import Dataset, Goal
 from .errors import InputError
 from .features import FEATURE_DESCRIPTIONS, MENTION_RE
 from .io import write_bytes, write_text
-from .models import MIN_LEVEL_POSTS
+from .models import MIN_LEVEL_POSTS, SUMMARY_KEYS, VIF_FLAG
 from .plots import (
     WEEKDAYS,
     count_posting_times,
@@ -861,6 +861,247 @@ def find_thin_effects(models: Mapping[str, Any] | None) -> dict[tuple[str, str],
     return {key: " and ".join(reasons) for key, reasons in found.items()}
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Model diagnostics (results/models.json), read defensively: an older or partial file gives "not available"
+# --------------------------------------------------------------------------------------------------------------
+
+NOT_AVAILABLE = "not available"
+#: the only permalinks that become links (the posts' own http(s) URLs).
+_HTTP_URL = re.compile(r"^https?://[^\s\"'<>]+$")
+#: how many of the most influential posts the report links to per outcome.
+N_INFLUENTIAL_SHOWN = 3
+_DIAGNOSTIC_KEYS = (
+    "n",
+    "n_total",
+    "n_dropped",
+    "dropped",
+    "vif",
+    "flags",
+    "zero_share",
+    "residuals",
+    "overdispersion",
+    "influential",
+    "n_cook_above_4_over_n",
+    "separation",
+    "controls_sensitivity",
+    "rate_model",
+)
+
+
+def _as_mapping(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _as_records(x: Any) -> list[Mapping[str, Any]]:
+    return [r for r in x if isinstance(r, Mapping)] if isinstance(x, list) else []
+
+
+def list_diagnosed_outcomes(models: Mapping[str, Any] | None) -> list[str]:
+    """Return the outcomes that have a diagnostics entry in ``results/models.json``, in file order.
+
+    An entry counts when it is an object with at least one of the keys ``fit_post_models`` writes; the summary
+    keys (``primary``, ``sensitivity``) and anything else are ignored.
+    """
+    diagnostics = _as_mapping(_as_mapping(models).get("diagnostics"))
+    return [
+        str(outcome)
+        for outcome, diag in diagnostics.items()
+        if outcome not in SUMMARY_KEYS
+        and isinstance(diag, Mapping)
+        and any(key in diag for key in _DIAGNOSTIC_KEYS)
+    ]
+
+
+def tabulate_controls_sensitivity(models: Mapping[str, Any] | None, *, outcome: str) -> pd.DataFrame:
+    """Return the controls sensitivity of one outcome's features (ols_log) from ``results/models.json``.
+
+    Read from ``diagnostics["sensitivity"]`` (records), else from ``diagnostics[outcome]["controls_sensitivity"]``
+    (term → row). Only predictors are kept: a term that the outcome's ``terms`` map names as anything but a
+    predictor (a control, the intercept) is left out.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``term``, ``effect_pct_without_controls``, ``effect_pct_with_controls``, ``change_pct_points``
+        and ``n`` (floats; NaN where the file has no number), one row per feature in file order; empty when the
+        file has no sensitivity for ``outcome``.
+    """
+    columns = ["term", "effect_pct_without_controls", "effect_pct_with_controls", "change_pct_points", "n"]
+    diagnostics = _as_mapping(_as_mapping(models).get("diagnostics"))
+    diag = _as_mapping(diagnostics.get(outcome))
+    records = [
+        r
+        for r in _as_records(diagnostics.get("sensitivity"))
+        if str(r.get("outcome")) == outcome and "term" in r
+    ]
+    if not records:
+        records = [
+            {**row, "term": term}
+            for term, row in _as_mapping(diag.get("controls_sensitivity")).items()
+            if isinstance(row, Mapping)
+        ]
+    terms = _as_mapping(diag.get("terms"))
+    rows = [
+        [str(r["term"]), *(_num(r.get(c)) for c in columns[1:])]
+        for r in records
+        if str(r["term"]) != "Intercept" and terms.get(str(r["term"]), "predictor") == "predictor"
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({c: "float64" for c in columns[1:]})
+
+
+def _post_link(url: Any, label: str) -> str:
+    """``label`` as a link to the post when ``url`` is http(s); otherwise ``label`` and the url as plain text."""
+    if isinstance(url, str) and _HTTP_URL.match(url.strip()):
+        return f'<a href="{esc(url.strip())}" rel="noopener noreferrer">{esc(label)}</a>'
+    if isinstance(url, str) and url.strip():
+        return f"{esc(label)} ({esc(url)})"
+    return f"{esc(label)} (no link)"
+
+
+def _describe_counts(counts: Mapping[str, Any]) -> str:
+    parts = [f"{reason}: {format_int(n)}" for reason, n in counts.items() if (_num(n) or 0) > 0]
+    return "; ".join(parts)
+
+
+def _p_or_na(p: Any) -> str:
+    return NOT_AVAILABLE if _num(p) is None else _p_is(p)
+
+
+def summarize_diagnostics(models: Mapping[str, Any] | None, *, outcome: str) -> list[tuple[str, str]]:
+    """Return one outcome's model diagnostics as (check, value) rows for the methods appendix.
+
+    Parameters
+    ----------
+    models : mapping
+        ``results/models.json`` as read (``diagnostics[outcome]`` as described in ``fit_post_models``).
+    outcome : str
+        The outcome whose entry is summarized.
+
+    Returns
+    -------
+    list of (str, str)
+        Posts used and dropped (with reasons), the largest VIF and the terms above the VIF flag, the share of
+        zeros, residual skew, the Breusch–Pagan p, the overdispersion p-values, the engagement-rate model's
+        posts, the number of posts with Cook's distance above 4/n, the most influential posts and the
+        separation / rare-level flags. Values are plain text, except the influential posts, which are
+        :class:`Safe` HTML (links only for http(s) permalinks, everything escaped). A key that is missing or
+        malformed gives "not available".
+    """
+    diag = _as_mapping(_as_mapping(_as_mapping(models).get("diagnostics")).get(outcome))
+    rows: list[tuple[str, str]] = []
+
+    n, n_total = _num(diag.get("n")), _num(diag.get("n_total"))
+    used = (
+        NOT_AVAILABLE
+        if n is None
+        else format_int(n) + ("" if n_total is None else f" of {format_int(n_total)}")
+    )
+    rows.append(("Posts used", used))
+    n_dropped = _num(diag.get("n_dropped"))
+    if n_dropped is None and n is not None and n_total is not None:
+        n_dropped = n_total - n
+    reasons = _describe_counts(_as_mapping(diag.get("dropped")))
+    dropped = (
+        NOT_AVAILABLE if n_dropped is None else format_int(n_dropped) + (f" ({reasons})" if reasons else "")
+    )
+    rows.append(("Posts dropped (missing values)", dropped))
+
+    vif = {str(k): _num(v) for k, v in _as_mapping(diag.get("vif")).items() if _num(v) is not None}
+    terms = _as_mapping(diag.get("terms"))
+    if vif:
+        term, value = max(vif.items(), key=lambda kv: kv[1])
+        flag = f" — above {VIF_FLAG:g}: collinear" if value > VIF_FLAG else f" (all ≤ {VIF_FLAG:g})"
+        rows.append(("Largest VIF", f"{term}: {format_number(value)}{flag}"))
+        above = [
+            f"{t} ({format_number(v)}{', control' if terms.get(t) == 'control' else ''})"
+            for t, v in sorted(vif.items(), key=lambda kv: -kv[1])
+            if v > VIF_FLAG
+        ]
+        rows.append((f"Terms with VIF above {VIF_FLAG:g}", ", ".join(above) if above else "none"))
+    else:
+        rows.append(("Largest VIF", NOT_AVAILABLE))
+
+    zero = _num(diag.get("zero_share"))
+    rows.append(
+        (f"Share of posts with 0 {outcome}", NOT_AVAILABLE if zero is None else format_pct(100 * zero))
+    )
+
+    resid = _as_mapping(_as_mapping(diag.get("residuals")).get("ols_log"))
+    skew, kurt = _num(resid.get("skew")), _num(resid.get("excess_kurtosis"))
+    skew_text = NOT_AVAILABLE if skew is None else format_number(skew)
+    if skew is not None and kurt is not None:
+        skew_text += f" (excess kurtosis {format_number(kurt)})"
+    rows.append(("Residual skew (log scale)", skew_text))
+    bp_text = _p_or_na(resid.get("bp_p"))
+    if _num(resid.get("bp_p")) is not None and _num(resid.get("bp_r2")) is not None:
+        bp_text += f" (R² of the squared residuals {format_number(resid['bp_r2'])})"
+    rows.append(("Heteroskedasticity (Breusch–Pagan) p", bp_text))
+
+    over = _as_mapping(diag.get("overdispersion"))
+    for model, label in (("negbin", "Overdispersion vs Poisson p (negbin)"), ("negbin_rate", None)):
+        test = over.get(model)
+        if label is None:
+            if not isinstance(test, Mapping):
+                continue
+            label = "Overdispersion vs Poisson p (negbin_rate)"
+        test = _as_mapping(test)
+        if "error" in test and _num(test.get("ct_p")) is None and _num(test.get("lr_p")) is None:
+            rows.append((label, f"{NOT_AVAILABLE}: {test['error']}"))
+            continue
+        ct, lr = _num(test.get("ct_p")), _num(test.get("lr_p"))
+        bits = [
+            f"Cameron–Trivedi {_p_is(ct)}" if ct is not None else "",
+            f"likelihood ratio {_p_is(lr)}" if lr is not None else "",
+        ]
+        rows.append((label, "; ".join(b for b in bits if b) or NOT_AVAILABLE))
+
+    rate = diag.get("rate_model")
+    if isinstance(rate, Mapping):
+        rate_n = _num(rate.get("n"))
+        rate_reasons = _describe_counts(_as_mapping(rate.get("dropped")))
+        text = NOT_AVAILABLE if rate_n is None else format_int(rate_n)
+        rows.append(
+            (
+                "Posts in the engagement-rate model",
+                text + (f" (left out: {rate_reasons})" if rate_reasons else ""),
+            )
+        )
+
+    cook = _num(diag.get("n_cook_above_4_over_n"))
+    rows.append(("Posts with Cook's distance > 4/n", NOT_AVAILABLE if cook is None else format_int(cook)))
+    influential = [r for r in _as_records(diag.get("influential")) if _num(r.get("cook_d")) is not None]
+    influential.sort(key=lambda r: -_num(r["cook_d"]))
+    if influential:
+        links = []
+        for r in influential[:N_INFLUENTIAL_SHOWN]:
+            post_id = r.get("post_id")
+            label = f"post {post_id}" if post_id not in (None, "") else f"row {r.get('row', '?')}"
+            links.append(f"{_post_link(r.get('permalink'), label)} (D = {_num(r['cook_d']):.3g})")
+        rows.append(("Most influential posts", Safe("; ".join(links))))
+    else:
+        raw = diag.get("influential")
+        rows.append(
+            ("Most influential posts", "none" if isinstance(raw, list) and not raw else NOT_AVAILABLE)
+        )
+
+    flags = diag.get("flags")
+    found = (
+        [str(f) for f in flags if str(f).startswith(("rare level:", "separation:"))]
+        if isinstance(flags, list)
+        else []
+    )
+    if not any(f.startswith("separation:") for f in found):
+        for sep in _as_records(diag.get("separation")):
+            what = "with" if _num(sep.get("level")) == 1 else "without"
+            found.append(f"separation: {sep.get('term')} ({what}: all 0)")
+    known = isinstance(flags, list) or isinstance(diag.get("separation"), list)
+    rows.append(
+        ("Separation and rare levels", "; ".join(found) if found else "none" if known else NOT_AVAILABLE)
+    )
+    return rows
+
+
 def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
     """Return the texts with every @mention replaced by "@…", except the handles in ``own``.
 
@@ -1067,7 +1308,7 @@ def _table(
 
 def _permalink(url: Any) -> str:
     """A link to the post when its permalink is an http(s) URL; other schemes are shown as text only."""
-    if not isinstance(url, str) or not re.match(r"^https?://[^\s\"'<>]+$", url.strip()):
+    if not isinstance(url, str) or not _HTTP_URL.match(url.strip()):
         return "no link" if not isinstance(url, str) or not url else esc(url)
     return f'<a href="{esc(url.strip())}" rel="noopener noreferrer">open post</a>'
 
@@ -1656,9 +1897,48 @@ class _ReportBuilder:
                     numeric=(1, 2, 3),
                 )
             )
+            parts.append(self._sensitivity_table(outcome))
         parts.append(self._published_table())
         parts.append("</section>")
         return "".join(parts)
+
+    def _sensitivity_table(self, outcome: str) -> str:
+        heading = "<h4>How much does this depend on the controls?</h4>"
+        sens = tabulate_controls_sensitivity(self.r.models, outcome=outcome)
+        if sens.empty:
+            return heading + _note(
+                f"How much the {outcome} effects depend on the controls is not available: results/models.json "
+                "has no controls sensitivity for this outcome."
+            )
+        n = sens["n"].dropna()
+        n_text = f"; n = {format_int(n.iloc[0])} posts" if len(n) else ""
+        rows = [
+            (
+                label_feature(t),
+                format_pct(without, signed=True),
+                format_pct(with_, signed=True),
+                NOT_AVAILABLE if _num(change) is None else f"{format_number(change, signed=True)} points",
+            )
+            for t, without, with_, change in zip(
+                sens["term"],
+                sens["effect_pct_without_controls"],
+                sens["effect_pct_with_controls"],
+                sens["change_pct_points"],
+                strict=True,
+            )
+        ]
+        table = _table(
+            f"{outcome.capitalize()}: % change per feature without and with the controls (OLS on log scale{n_text})",
+            ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
+            rows,
+            numeric=(1, 2, 3),
+        )
+        note = _p(
+            "The controls are audience size (followers at the time of posting) and year. A large change means "
+            "part of the feature's raw difference went with when the post was made or how big the audience was.",
+            "meta",
+        )
+        return heading + table + note
 
     @staticmethod
     def _fit_text(rows: pd.DataFrame) -> str:
@@ -2208,9 +2488,100 @@ class _ReportBuilder:
         )
         return (
             '<section id="methods-appendix"><h2>Methods appendix</h2><h3>Definitions and methods</h3>'
-            f"{_ul(items)}<h3>Automatic features</h3>{features}<h3>Manual codes (codebook)</h3>"
+            f"{_ul(items)}<h3>Model diagnostics</h3>{self._diagnostics()}<h3>Automatic features</h3>{features}<h3>Manual codes (codebook)</h3>"
             f"{self._codebook()}<h3>Caveats</h3>{_ul(caveats)}</section>"
         )
+
+    def _fitted_models(self) -> set[str] | None:
+        """Models with rows in regression.csv or that converged per models.json; None when neither says."""
+        found: set[str] = set()
+        known = False
+        reg = self.r.regression
+        if reg is not None:
+            known = True
+            found |= set(reg["model"].astype(str))
+        diagnostics = _as_mapping(_as_mapping(self.r.models).get("diagnostics"))
+        for outcome in list_diagnosed_outcomes(self.r.models):
+            converged = diagnostics[outcome].get("converged")
+            if isinstance(converged, Mapping):
+                known = True
+                found |= {str(m) for m, ok in converged.items() if ok is True}
+        return found if known else None
+
+    def _diagnostics(self) -> str:
+        models = self.r.models
+        if models is None:
+            return _note(self.r.missing_note("results/models.json", "Model checking"))
+        outcomes = list_diagnosed_outcomes(models)
+        outcomes = [o for o in self._outcomes() if o in outcomes] + [
+            o for o in outcomes if o not in self._outcomes()
+        ]
+        parts = [
+            _p(
+                "Checks of the post-level models, per outcome (of ols_log unless stated). VIF above "
+                f"{VIF_FLAG:g} means a term is strongly collinear with the others (between controls such as "
+                "year and audience size it does not affect the features' estimates). Many zeros, skewed "
+                "residuals or a small heteroskedasticity p-value speak against the log-scale model; a small "
+                "overdispersion p-value means a Poisson model would understate the uncertainty of a count "
+                "model. Influential posts (Cook's distance) move the estimates most; worth a look, not "
+                "removal.",
+                "meta",
+            )
+        ]
+        if not outcomes:
+            parts.append(
+                _note(
+                    "Model diagnostics are not available: results/models.json has no diagnostics per outcome."
+                )
+            )
+        for outcome in outcomes:
+            parts.append(f"<h4>{esc(outcome.capitalize())}</h4>")
+            parts.append(
+                _table(
+                    f"{outcome.capitalize()}: model diagnostics",
+                    ["Check", "Result"],
+                    summarize_diagnostics(models, outcome=outcome),
+                    row_headers=True,
+                )
+            )
+        primary = _as_mapping(_as_mapping(models.get("diagnostics")).get("primary"))
+        model = models.get("primary_model") or primary.get("model")
+        reason = models.get("primary_reason") or primary.get("reason")
+        parts.append("<h4>Primary model</h4>")
+        parts.append(_p(f"Primary model: {model if model else NOT_AVAILABLE}."))
+        why = str(reason).strip() if reason else NOT_AVAILABLE
+        parts.append(_p(f"Why: {why}" + ("" if why.endswith(".") else ".")))
+        fitted = self._fitted_models()
+        lines = {
+            "ols_log": "OLS on log(1 + count) with HC3 robust errors — "
+            + (
+                "the primary model."
+                if self.primary == "ols_log"
+                else f"a check; the primary model is {self.primary}."
+            ),
+            "ols_std": "OLS with standardized variables — the published form (standardized β), for comparison "
+            "with the literature only.",
+            "negbin": "Negative binomial regression of the count — "
+            + (
+                "the primary model."
+                if self.primary == "negbin"
+                else "the count-model check of the primary model."
+            ),
+            "negbin_rate": "Negative binomial regression of engagements with log(impressions) as offset — "
+            "the engagement rate per impression.",
+        }
+        items = []
+        for name, text in lines.items():
+            status = (
+                "whether it was fitted is not available"
+                if fitted is None
+                else "fitted"
+                if name in fitted
+                else "not fitted in this run"
+            )
+            items.append(f"{name}: {text} ({status})")
+        parts.append("<h4>Models fitted</h4>" + _ul(items))
+        return "".join(parts)
 
     def _codebook(self) -> str:
         if self.ds is None:
