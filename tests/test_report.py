@@ -1646,3 +1646,20 @@ def test_diagnostics_of_a_real_fit_match_an_independent_computation():
     shown = re.findall(r">post (\d+)</a> \(D = ([0-9.]+)\)", rows["Most influential posts"])
     assert {p for p, _ in shown} == set(top)
     np.testing.assert_allclose([float(v) for _, v in shown], np.sort(d)[::-1][:3], rtol=5e-3)
+
+
+def test_placebo_and_state_space_sentences():
+    from workbench.report import describe_placebo, describe_state_space
+
+    assert describe_placebo({"n": 0, "summary": "no placebo"}) is None
+    assert describe_placebo({"n": 18, "summary": "The real change is larger than 18 of 18 placebo changes"}) == (
+        "Placebo check: The real change is larger than 18 of 18 placebo changes"
+    )
+    assert describe_state_space({"error": "too few months"}) is None
+    text = describe_state_space(
+        {"forecast_end": 2973.4, "observed_end": 3447, "excess_end": 473.6, "excess_ci": [377.3, 569.9],
+         "converged": True}
+    )
+    assert "forecast 2,973 followers against 3,447 observed" in text and "+474" in text
+    assert "caution" in describe_state_space({"forecast_end": 1, "observed_end": 2, "excess_end": 1,
+                                              "excess_ci": [0, 2], "converged": False})

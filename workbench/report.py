@@ -505,6 +505,27 @@ def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers")
     )
 
 
+def describe_placebo(placebo: Mapping[str, Any]) -> str | None:
+    """Say how unusual the real change is among placebo changes at earlier dates, or None."""
+    summary = placebo.get("summary") if isinstance(placebo, Mapping) else None
+    if not summary or not _num(placebo.get("n")):
+        return None
+    return f"Placebo check: {summary}"
+
+
+def describe_state_space(ss: Mapping[str, Any], *, metric: str = "followers") -> str | None:
+    """The local-linear-trend model's forecast as a second opinion on the counterfactual, or None."""
+    if not isinstance(ss, Mapping) or ss.get("error") or _num(ss.get("forecast_end")) is None:
+        return None
+    ci = _ci(ss.get("excess_ci"), lambda v: format_number(v, signed=True))
+    caveat = "" if ss.get("converged", True) else " (the model's fit did not fully converge; treat with caution)"
+    return (
+        f"Second opinion (a local linear trend state-space model of the earlier months): it forecast "
+        f"{format_number(ss.get('forecast_end'))} {metric} against {format_number(ss.get('observed_end'))} observed, "
+        f"a difference of {format_number(ss.get('excess_end'), signed=True)} ({ci}){caveat}."
+    )
+
+
 def describe_monthly(monthly: Mapping[str, Any]) -> str | None:
     """Say how the monthly metric changed: fold change with CI and the Mann–Whitney p, or None."""
     fold = _num(monthly.get("fold_change"))
@@ -2013,6 +2034,8 @@ class _ReportBuilder:
             for extra in (
                 describe_monthly(comp.results.get("monthly") or {}),
                 describe_counterfactual(comp.results.get("counterfactual") or {}, metric=self.metric),
+                describe_state_space(comp.results.get("state_space") or {}, metric=self.metric),
+                describe_placebo(comp.results.get("placebo") or {}),
             ):
                 if extra:
                     parts.append(_p(extra))
