@@ -668,30 +668,44 @@ def _compare_slopes(
     if s0 == 0:
         warnings.append("slope ratio undefined: the before slope is exactly 0")
         return out
-    ratio = s1 / s0
+    A = np.array([[1.0, 0.0], [1.0, 1.0]])  # (before, after) slopes = A · (b1, b3)
+    out.update(
+        _ratio_and_tost(
+            s0, s1, A @ V[np.ix_([1, 3], [1, 3])] @ A.T, df=df, tcrit=tcrit, margin=margin, alpha=alpha,
+            noun="slope", ratio_word="slope", method_suffix="HAC covariance of the segmented model, t(n-4)",
+            warnings=warnings,
+        )
+    )
+    return out
+
+
+def _ratio_and_tost(
+    r0: float, r1: float, V: np.ndarray, *, df: float, tcrit: float, margin: tuple[float, float], alpha: float,
+    noun: str, ratio_word: str, method_suffix: str, warnings: list[str],
+) -> dict[str, Any]:
+    """The ratio r1/r0 of two rates with covariance ``V`` (2×2): estimate, CI and TOST equivalence.
+
+    Delta method on log(r1/r0) when both rates are positive (the CI stays positive and is symmetric on the
+    ratio's natural scale), else on the ratio itself; the TOST tests the margin on the same scale.
+    """
+    out: dict[str, Any] = {}
+    ratio = r1 / r0
     lo_m, hi_m = margin
-    if s0 > 0 and s1 > 0:
-        # log r = log(b1 + b3) − log(b1); gradient w.r.t. (b1, b3).
-        g = np.array([1.0 / s1 - 1.0 / s0, 1.0 / s1])
-        se = float(np.sqrt(g @ V[np.ix_([1, 3], [1, 3])] @ g))
+    if r0 > 0 and r1 > 0:
+        g = np.array([-1.0 / r0, 1.0 / r1])  # gradient of log r1 − log r0
+        se = float(np.sqrt(max(g @ V @ g, 0.0)))
         est = math.log(ratio)
         ci = [math.exp(est - tcrit * se), math.exp(est + tcrit * se)]
-        method = (
-            "delta method on log(after slope / before slope), HAC covariance of the segmented model, t(n-4)"
-        )
+        method = f"delta method on log(after {noun} / before {noun}); " + method_suffix
         lo_b, hi_b = math.log(lo_m), math.log(hi_m)
     else:
-        # r = 1 + b3/b1; gradient w.r.t. (b1, b3).
-        g = np.array([-b[3] / s0**2, 1.0 / s0])
-        se = float(np.sqrt(g @ V[np.ix_([1, 3], [1, 3])] @ g))
+        g = np.array([-r1 / r0**2, 1.0 / r0])  # gradient of r1 / r0
+        se = float(np.sqrt(max(g @ V @ g, 0.0)))
         est = ratio
         ci = [ratio - tcrit * se, ratio + tcrit * se]
-        method = (
-            "delta method on the ratio (a slope is not positive, so no log scale), HAC covariance of the "
-            "segmented model, t(n-4)"
-        )
+        method = f"delta method on the ratio (a {noun} is not positive, so no log scale); " + method_suffix
         lo_b, hi_b = lo_m, hi_m
-        warnings.append("a period's slope is not positive: the slope ratio is hard to interpret")
+        warnings.append(f"a period's {noun} is not positive: the {ratio_word} ratio is hard to interpret")
     out["slope_ratio"] = _f(ratio)
     out["slope_ratio_ci"] = [_f(ci[0]), _f(ci[1])]
     out["slope_ratio_method"] = method
@@ -703,7 +717,7 @@ def _compare_slopes(
             "margin": [float(lo_m), float(hi_m)],
             "p_value": _f(p),
             "equivalent": bool(p < alpha),
-            "method": "TOST: two one-sided t tests of the slope ratio against the margin, " + method,
+            "method": f"TOST: two one-sided t tests of the {ratio_word} ratio against the margin, " + method,
         }
     return out
 
@@ -855,36 +869,12 @@ def _compare_rates(
     if r0 == 0:
         warnings.append("growth ratio undefined: the before growth rate is exactly 0")
         return out
-    ratio = r1 / r0
-    lo_m, hi_m = margin
-    if r0 > 0 and r1 > 0:
-        g = np.array([-1.0 / r0, 1.0 / r1])  # gradient of log r1 − log r0
-        se = float(np.sqrt(max(g @ V @ g, 0.0)))
-        est = math.log(ratio)
-        ci = [math.exp(est - tcrit * se), math.exp(est + tcrit * se)]
-        method = "delta method on log(after rate / before rate); " + short
-        lo_b, hi_b = math.log(lo_m), math.log(hi_m)
-    else:
-        g = np.array([-r1 / r0**2, 1.0 / r0])
-        se = float(np.sqrt(max(g @ V @ g, 0.0)))
-        est = ratio
-        ci = [ratio - tcrit * se, ratio + tcrit * se]
-        method = "delta method on the ratio (a rate is not positive, so no log scale); " + short
-        lo_b, hi_b = lo_m, hi_m
-        warnings.append("a period's growth rate is not positive: the growth ratio is hard to interpret")
-    out["slope_ratio"] = _f(ratio)
-    out["slope_ratio_ci"] = [_f(ci[0]), _f(ci[1])]
-    out["slope_ratio_method"] = method
-    if se > 0:
-        p_lower = float(stats.t.sf((est - lo_b) / se, df))  # H0: ratio ≤ lower margin
-        p_upper = float(stats.t.cdf((est - hi_b) / se, df))  # H0: ratio ≥ upper margin
-        p = max(p_lower, p_upper)
-        out["equivalence"] = {
-            "margin": [float(lo_m), float(hi_m)],
-            "p_value": _f(p),
-            "equivalent": bool(p < alpha),
-            "method": "TOST: two one-sided t tests of the growth ratio against the margin, " + method,
-        }
+    out.update(
+        _ratio_and_tost(
+            r0, r1, V, df=df, tcrit=tcrit, margin=margin, alpha=alpha, noun="growth rate", ratio_word="growth",
+            method_suffix=short, warnings=warnings,
+        )
+    )
     return out
 
 
