@@ -1663,3 +1663,17 @@ def test_placebo_and_state_space_sentences():
     assert "forecast 2,973 followers against 3,447 observed" in text and "+474" in text
     assert "caution" in describe_state_space({"forecast_end": 1, "observed_end": 2, "excess_end": 1,
                                               "excess_ci": [0, 2], "converged": False})
+
+
+def test_monthly_metrics_table_rows():
+    from workbench.report import monthly_metrics_table
+
+    rows = monthly_metrics_table(
+        {
+            "posts": {"before_mean": 10.2, "after_mean": 13.5, "fold_change": 1.325, "fold_change_ci": [1.15, 1.52],
+                      "welch_p_two_sided": 0.00016, "mannwhitney_p": 0.00036, "effect_size": 1.1},
+            "engagements": {"fold_change": None},
+        }
+    )
+    assert len(rows) == 1 and rows[0][0] == "posts" and rows[0][3].startswith("1.3")
+    assert monthly_metrics_table(None) == [] and monthly_metrics_table({"x": "bad"}) == []

@@ -1306,6 +1306,36 @@ def compare_growth(
             "monthly comparison"
         )
 
+    # Every monthly metric the data hold (impressions, engagements, posts, impressions per post), compared the
+    # same way as the headline metric: months wholly inside one period, complete months only.
+    try:
+        months_all = monthly_metrics(account, posts)
+    except InputError:
+        months_all = None
+    all_cols: list[str] = []
+    if months_all is not None and len(months_all):
+        a_start = months_all["month"]
+        a_end = a_start + pd.offsets.MonthBegin(1)
+        a_p0 = np.searchsorted(cut, a_start.to_numpy("datetime64[ns]").astype("int64"), side="right")
+        a_p1 = np.searchsorted(
+            cut, (a_end - pd.Timedelta(1, "ns")).to_numpy("datetime64[ns]").astype("int64"), side="right"
+        )
+        a_period = np.where(a_p0 == a_p1, a_p0, -1)
+        a_ok = (a_period >= 0) & months_all["complete"].to_numpy(bool)
+        all_cols = [
+            c for c in ("impressions", "engagements", "posts", "impressions_per_post")
+            if c in months_all.columns and pd.to_numeric(months_all[c], errors="coerce").notna().any()
+        ]
+
+    def _monthly_all(k: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for col in all_cols:
+            v = pd.to_numeric(months_all[col], errors="coerce").astype(float).to_numpy()
+            ok = a_ok & ~np.isnan(v)
+            out[col] = _compare_monthly(v[ok & (a_period == k)], v[ok & (a_period == k + 1)], metric=col,
+                                        alpha=alpha, warnings=[])
+        return out
+
     comparisons = []
     for k, (d, lab) in enumerate(ivs):
         b, a = by_period[k], by_period[k + 1]
@@ -1324,6 +1354,7 @@ def compare_growth(
             alpha=alpha,
             warnings=cw,
         )
+        comp["monthly_all"] = _monthly_all(k)
         comp["counterfactual"] = _counterfactual(fit, k, series, clock, alpha=alpha)
         comp["placebo"] = _placebo(inc, cut, k, fit=fit, maxlags=maxlags, before=labels[k])
         comp["state_space"] = _state_space(series, k, alpha=alpha, warnings=cw)
@@ -1342,6 +1373,7 @@ def compare_growth(
         top["monthly"] = _compare_monthly(
             np.array([]), np.array([]), metric=monthly_metric, alpha=alpha, warnings=[]
         )
+        top["monthly_all"] = {}
         top["counterfactual"] = _counterfactual(None, 0, series, clock, alpha=alpha)
         top["placebo"] = _placebo(inc, cut, 0, fit=None, maxlags=maxlags, before=labels[0])
         top["state_space"] = {"error": "no intervention: nothing to forecast"}

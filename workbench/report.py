@@ -505,6 +505,29 @@ def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers")
     )
 
 
+def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
+    """Rows (metric, before, after, fold change with CI, Welch p, Mann–Whitney p, Hedges g) of growth.json's
+    ``monthly_all``; [] when it is absent or malformed."""
+    if not isinstance(monthly_all, Mapping):
+        return []
+    rows = []
+    for metric, m in monthly_all.items():
+        if not isinstance(m, Mapping) or _num(m.get("fold_change")) is None:
+            continue
+        rows.append(
+            (
+                str(metric).replace("_", " "),
+                format_number(m.get("before_mean")),
+                format_number(m.get("after_mean")),
+                f"{format_ratio(m.get('fold_change'))} ({_ci(m.get('fold_change_ci'), format_ratio)})",
+                format_p(m.get("welch_p_two_sided")),
+                format_p(m.get("mannwhitney_p")),
+                format_number(m.get("effect_size")),
+            )
+        )
+    return rows
+
+
 def describe_placebo(placebo: Mapping[str, Any]) -> str | None:
     """Say how unusual the real change is among placebo changes at earlier dates, or None."""
     summary = placebo.get("summary") if isinstance(placebo, Mapping) else None
@@ -2060,6 +2083,19 @@ class _ReportBuilder:
         )
         for comp in self.comparisons:
             parts.append(self._comparison_table(comp, unit))
+            monthly_all = monthly_metrics_table(comp.results.get("monthly_all"))
+            if monthly_all:
+                parts.append(
+                    _table(
+                        f"Monthly metrics before and after {comp.label}: means per month, fold change (after ÷ "
+                        "before) with 95% CI, Welch and Mann–Whitney p (two-sided), Hedges g",
+                        ["Metric", "Before", "After", "Fold change (95% CI)", "Welch p", "Mann–Whitney p",
+                         "Hedges g"],
+                        monthly_all,
+                        numeric=(1, 2, 3, 4, 5, 6),
+                        row_headers=True,
+                    )
+                )
         months = [row for row in growth.get("monthly_series") or [] if isinstance(row, Mapping)]
         if any(_num(v) is not None for row in months for k, v in row.items() if k not in ("month", "period")):
             monthly = growth.get("monthly") or {}
