@@ -1112,26 +1112,27 @@ def _fit_rate_model(
         )
         diag["flags"].append("negbin_rate did not converge")
     else:
-        fits[(outcome, "negbin_rate")] = res
-        alpha = float(res.params.iloc[-1])
-        ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
-        diag["dispersion"].update(
-            {"negbin_rate_alpha": alpha, "negbin_rate_alpha_ci": [float(ci[0]), float(ci[1])]}
-        )
         tables.append(
-            _rows(
-                res,
-                outcome=outcome,
-                model="negbin_rate",
-                term_type=tt,
-                n=n_rate,
-                r2=np.nan,
-                std_beta=None,
-                effect=True,
-                pseudo_r2=1.0 - float(res.llf) / _negbin_llnull(y, offset),
+            _record_negbin(
+                res, "negbin_rate", outcome=outcome, term_type=tt, n=n_rate, fits=fits, diag=diag,
+                llnull=_negbin_llnull(y, offset),
             )
         )
     diag["overdispersion"]["negbin_rate"] = _overdispersion(y, Xr, res, offset=offset)
+
+
+def _record_negbin(
+    res, model: str, *, outcome: str, term_type: dict, n: int, fits: dict, diag: dict, llnull: float
+) -> pd.DataFrame:
+    """Keep a converged negative binomial fit: the fit, its dispersion α with CI, and its table rows."""
+    fits[(outcome, model)] = res
+    alpha = float(res.params.iloc[-1])
+    ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
+    diag["dispersion"].update({f"{model}_alpha": alpha, f"{model}_alpha_ci": [float(ci[0]), float(ci[1])]})
+    return _rows(
+        res, outcome=outcome, model=model, term_type=term_type, n=n, r2=np.nan, std_beta=None, effect=True,
+        pseudo_r2=1.0 - float(res.llf) / llnull,
+    )
 
 
 def fit_post_models(
@@ -1355,23 +1356,10 @@ def fit_post_models(
                 )
                 diag["flags"].append("negbin did not converge")
             else:
-                fits[(outcome, "negbin")] = res
-                alpha = float(res.params.iloc[-1])
-                ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
-                diag["dispersion"].update(
-                    {"negbin_alpha": alpha, "negbin_alpha_ci": [float(ci[0]), float(ci[1])]}
-                )
                 tables.append(
-                    _rows(
-                        res,
-                        outcome=outcome,
-                        model="negbin",
-                        term_type=term_type,
-                        n=n,
-                        r2=np.nan,
-                        std_beta=None,
-                        effect=True,
-                        pseudo_r2=1.0 - float(res.llf) / _negbin_llnull(y),
+                    _record_negbin(
+                        res, "negbin", outcome=outcome, term_type=term_type, n=n, fits=fits, diag=diag,
+                        llnull=_negbin_llnull(y),
                     )
                 )
             diag["overdispersion"]["negbin"] = _overdispersion(y, X, res)
