@@ -609,6 +609,22 @@ def _hac_lags(n: int, maxlags: int | None, warnings: list[str], what: str) -> tu
     return lags, "given (dataset card analysis.hac_maxlags or the maxlags argument)"
 
 
+def _empty_change() -> dict[str, Any]:
+    """The keys of a comparison whose change could not be estimated (nulls in the contract's shapes)."""
+    return {
+        "slope_ratio": None,
+        "slope_ratio_ci": [None, None],
+        "slope_ratio_method": None,
+        "slope_change": {
+            "estimate": None,
+            "ci": [None, None],
+            "p_value": None,
+            "cov_type": "HAC",
+            "maxlags": None,
+        },
+    }
+
+
 def _compare_slopes(
     before: pd.DataFrame,
     after: pd.DataFrame,
@@ -620,16 +636,7 @@ def _compare_slopes(
 ) -> dict:
     """Segmented model on two consecutive periods: slope change (HAC), ratio (delta method), TOST."""
     out: dict[str, Any] = {
-        "slope_ratio": None,
-        "slope_ratio_ci": [None, None],
-        "slope_ratio_method": None,
-        "slope_change": {
-            "estimate": None,
-            "ci": [None, None],
-            "p_value": None,
-            "cov_type": "HAC",
-            "maxlags": None,
-        },
+        **_empty_change(),
         "naive_p_value": None,
         "maxlags_rule": MAXLAGS_RULE if maxlags is None else "given",
         "equivalence": {
@@ -817,16 +824,7 @@ def _compare_rates(
 ) -> dict:
     """Rate change, rate ratio (delta method on the log) and TOST between periods ``k`` and ``k + 1``."""
     out: dict[str, Any] = {
-        "slope_ratio": None,
-        "slope_ratio_ci": [None, None],
-        "slope_ratio_method": None,
-        "slope_change": {
-            "estimate": None,
-            "ci": [None, None],
-            "p_value": None,
-            "cov_type": "HAC",
-            "maxlags": None,
-        },
+        **_empty_change(),
         "maxlags_rule": None,
         "equivalence": {
             "margin": [float(margin[0]), float(margin[1])],
