@@ -17,6 +17,32 @@ LAUNCH_ARGS = [
 SKIP_REASON = "Chromium or the playwright package is not available: browser checks of the report are skipped"
 
 
+def open_offline(browser, url: str, *, timeout: float | None = None, **context_options):
+    """Open ``url`` with every other request aborted; return (page, log of what the page tried)."""
+    context = browser.new_context(**context_options)
+    seen: dict = {"requests": [], "aborted": [], "console": [], "page_errors": [], "dialogs": []}
+
+    def route(r):
+        if r.request.url == url:
+            r.continue_()
+        else:
+            seen["aborted"].append(r.request.url)
+            r.abort()
+
+    def dialog(d):
+        seen["dialogs"].append(d.message)
+        d.dismiss()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("request", lambda req: seen["requests"].append(req.url))
+    page.on("console", lambda msg: seen["console"].append((msg.type, msg.text)))
+    page.on("pageerror", lambda exc: seen["page_errors"].append(str(exc)))
+    page.on("dialog", dialog)
+    page.goto(url, wait_until="load", **({"timeout": timeout} if timeout else {}))
+    return page, seen
+
+
 def inspect_report(report: Path) -> dict | None:
     """Load ``report`` with every other request aborted; return requests, console messages, dialogs, the
     decoded state of every image, the h2 headings and the page count of the A4 print. None without a browser."""
@@ -28,26 +54,10 @@ def inspect_report(report: Path) -> dict | None:
     if chromium is None:
         return None
     url = report.resolve().as_uri()
-    seen: dict = {"requests": [], "aborted": [], "console": [], "page_errors": [], "dialogs": []}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS, timeout=60_000)
         try:
-            context = browser.new_context()
-
-            def route(r):
-                if r.request.url == url:
-                    r.continue_()
-                else:
-                    seen["aborted"].append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("request", lambda r: seen["requests"].append(r.url))
-            page.on("console", lambda m: seen["console"].append((m.type, m.text)))
-            page.on("pageerror", lambda e: seen["page_errors"].append(str(e)))
-            page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-            page.goto(url, wait_until="load", timeout=60_000)
+            page, seen = open_offline(browser, url, timeout=60_000)
             seen["images"] = page.evaluate(
                 "[...document.images].map(i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt}))"
             )

@@ -18,6 +18,7 @@ import pytest
 from workbench.report import find_chromium, render_report, screenshot_report
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser import LAUNCH_ARGS, SECTION_HEADINGS, open_offline  # noqa: E402
 from test_report import EVIL_TEXT, TODAY, make_dataset, make_posts, write_run  # noqa: E402
 
 CHROMIUM = find_chromium() or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
@@ -34,26 +35,6 @@ sync_api = pytest.importorskip(
 # one browser for the whole module, also under pytest-xdist's --dist loadgroup
 pytestmark = pytest.mark.xdist_group("report_browser")
 
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SECTION_HEADINGS = [
-    "Executive summary",
-    "Key figures",
-    "What works",
-    "Growth before and after",
-    "Goals",
-    "Best times to post and top posts",
-    "Data appendix",
-    "Methods appendix",
-]
 MENTION_TEXT = "Thanks @Alice_S and @lab for the talk"
 
 # WCAG 2.1 contrast of every element that holds text, against the first opaque background behind it.
@@ -104,33 +85,6 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, timeout=30_000)
         yield chromium
         chromium.close()
-
-
-def open_offline(browser, url: str, **context_options):
-    """Open ``url`` with every other request aborted; return (page, log of what the page tried)."""
-    context = browser.new_context(java_script_enabled=True, **context_options)
-    seen = {"requests": [], "aborted": [], "console": [], "page_errors": [], "dialogs": []}
-
-    def route(r):
-        if r.request.url == url:
-            r.continue_()
-        else:
-            seen["aborted"].append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("request", lambda req: seen["requests"].append(req.url))
-    page.on("console", lambda msg: seen["console"].append((msg.type, msg.text)))
-    page.on("pageerror", lambda exc: seen["page_errors"].append(str(exc)))
-
-    def dialog(d):
-        seen["dialogs"].append(d.message)
-        d.dismiss()
-
-    page.on("dialog", dialog)
-    page.goto(url, wait_until="load")
-    return page, seen
 
 
 @pytest.fixture(scope="module")
