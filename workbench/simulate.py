@@ -55,10 +55,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .ingest.x_current import SNOWFLAKE_EPOCH_MS  # the epoch ingest decodes ids with
 from .io import write_text
-
-#: X's snowflake epoch (2010-11-04 01:42:54.657 UTC) in Unix milliseconds.
-SNOWFLAKE_EPOCH_MS = 1288834974657
 
 #: The 40-column header of the X legacy per-tweet export (FORMATS.md §1a), in order.
 X_LEGACY_COLUMNS: tuple[str, ...] = (
