@@ -102,6 +102,30 @@ class RunPaths:
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 
+    @property
+    def findings(self) -> Path:
+        return self.results / "findings.json"
+
+    @property
+    def run_status(self) -> Path:
+        return self.results / "run_status.json"
+
+    @property
+    def report_posts(self) -> Path:
+        """Every post of the report's table, beside the report (formula-safe CSV)."""
+        return self.root / "report_posts.csv"
+
+    @property
+    def report_pdf(self) -> Path:
+        return self.root / "report.pdf"
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the run folder, as the report names it (``results/growth.json``)."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(path).name
+
 
 @dataclass(frozen=True)
 class Stage:

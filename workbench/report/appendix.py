@@ -1,0 +1,270 @@
+"""Posting times and all posts, the data appendix (sources, warnings, reliability) and the methods appendix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import InputError
+from ..features import MENTION_RE
+from ..findings import num
+from ..io import write_csv
+from ..plots import WEEKDAYS, count_posting_times, plot_posting_heatmap
+from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE
+from .blocks import Block, Details, Heading, Meta, Note, P, Warn, permalink, table, ul
+from .format import NA_TEXT, format_date, format_int, format_number, format_pct
+from .wording import describe_posting_times
+
+if TYPE_CHECKING:
+    from .render import ReportContext
+
+#: posts shown in the report's table; the rest are in a collapsed part and in report_posts.csv.
+N_POSTS_SHOWN = 50
+#: posts listed in the collapsed part (all of them up to this; beyond it only the CSV has them).
+N_POSTS_COLLAPSED = 950
+_URL_IN_TEXT = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", flags=re.IGNORECASE)
+#: spreadsheet formula prefixes neutralised in every CSV written from user data (DESIGN.md §7).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
+    """Return the texts with every @mention replaced by "@…", except the handles in ``own``.
+
+    Mentions are found as the feature ``n_mentions`` counts them (:data:`workbench.features.MENTION_RE`);
+    ``own`` handles are compared case-insensitively, with or without a leading @.
+    """
+    keep = {str(h).strip().lstrip("@＠").lower() for h in own if isinstance(h, str) and h.strip()}
+
+    def replace(match: re.Match) -> str:
+        return match.group(0) if match.group(0)[1:].lower() in keep else "@…"
+
+    return texts.astype("string").str.replace(MENTION_RE, replace, regex=True)
+
+
+def _ranked_posts(ctx: ReportContext) -> pd.DataFrame | None:
+    """Posts by impressions (most seen first; ties in file order), texts masked and links replaced."""
+    posts = ctx.r.posts
+    if posts is None or "impressions" not in posts or posts["impressions"].notna().sum() == 0:
+        return None
+    ranked = posts.assign(imp=pd.to_numeric(posts["impressions"], errors="coerce"))
+    ranked = ranked.sort_values("imp", ascending=False, kind="stable", na_position="last")
+    text = ranked["text"].astype("string") if "text" in ranked else pd.Series(pd.NA, index=ranked.index, dtype="string")
+    if not ctx.show_handles:
+        # other people's handles are not printed unless the card's owner allows it (show_handles)
+        own = ranked["account"].dropna().astype(str).unique() if "account" in ranked else ()
+        text = mask_handles(text, own=own)
+    # links inside a post are shown as [link]: the only URLs in the page are the posts' own permalinks
+    text = text.str.replace(_URL_IN_TEXT, "[link]", regex=True).fillna("")
+    text = text.where(text.str.len() <= 280, text.str.slice(0, 279) + "…")
+    when = (ctx.local(ranked["published_at"]).dt.strftime("%Y-%m-%d %H:%M") if "published_at" in ranked
+            else pd.Series(NA_TEXT, index=ranked.index))
+    eng = pd.to_numeric(ranked["engagements"], errors="coerce") if "engagements" in ranked else pd.Series(float("nan"), index=ranked.index)
+    rate = (eng / ranked["imp"]).where(ranked["imp"] > 0)
+    return pd.DataFrame({
+        "rank": range(1, len(ranked) + 1),
+        "published": when.fillna(NA_TEXT).to_numpy(),
+        "text": text.to_numpy(),
+        "impressions": ranked["imp"].to_numpy(),
+        "engagement_rate": rate.to_numpy(),
+        "permalink": ranked["permalink"].to_numpy() if "permalink" in ranked else None,
+        "post_id": ranked["post_id"].astype("string").to_numpy() if "post_id" in ranked else None,
+    })
+
+
+def _post_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    rates = [NA_TEXT if pd.isna(v) else format_pct(100 * v) for v in frame["engagement_rate"]]
+    return [
+        (p, t, format_int(i), r, permalink(u))
+        for p, t, i, r, u in zip(frame["published"], frame["text"], frame["impressions"], rates,
+                                 frame["permalink"], strict=True)
+    ]
+
+
+def write_posts_csv(ctx: ReportContext, path: Path) -> Path | None:
+    """Every post of the report's table as CSV beside the report (formula prefixes neutralised with ')."""
+    frame = _ranked_posts(ctx)
+    if frame is None:
+        return None
+    out = frame.copy()
+    for col in ("published", "text", "permalink", "post_id"):
+        values = out[col].astype("string")
+        risky = values.str.startswith(_FORMULA_START).fillna(False)
+        out[col] = values.where(~risky, "'" + values)
+    return write_csv(path, out)
+
+
+def posting_section(ctx: ReportContext) -> list[Block | None]:
+    posts = ctx.r.posts
+    if posts is None:
+        return [Note(ctx.r.missing_note(ctx.paths.posts_coded, "Posting times and top posts"))]
+    tzname = ctx.f.timezone
+    blocks: list[Block | None] = [Heading(3, "When posts went out (descriptive)")]
+    if {"weekday_local", "hour_local"} <= set(posts.columns) and posts[
+        ["weekday_local", "hour_local"]
+    ].notna().all(axis=1).any():
+        counts = count_posting_times(posts)
+        finding = describe_posting_times(counts, timezone=tzname)
+        blocks.append(P("Descriptive only: these counts show when posts were published, not which times "
+                        "work best; the models above hold audience size and year constant, these counts do not."))
+        blocks.append(ctx.figure("posting_heatmap", lambda ax: plot_posting_heatmap(posts, ax=ax), alt=finding,
+                                 caption=f"Posts per weekday and hour ({tzname}), counts", figsize=(10, 3.6)))
+        blocks.append(P(finding))
+        if "impressions" in posts:
+            frame = pd.DataFrame({"day": pd.to_numeric(posts["weekday_local"], errors="coerce"),
+                                  "imp": pd.to_numeric(posts["impressions"], errors="coerce")}).dropna(subset=["day"])
+            by_day = frame.groupby(frame["day"].astype(int))["imp"].agg(["size", "median"]).reindex(range(7))
+            rows = [(WEEKDAYS[d], format_int(0 if pd.isna(r["size"]) else r["size"]), format_int(r["median"]))
+                    for d, r in by_day.iterrows()]
+            blocks.append(table("Posts and median impressions by weekday (descriptive)",
+                                ["Weekday", "Posts", "Median impressions"], rows, numeric=(1, 2)))
+    else:
+        blocks.append(Note("Posting times are not available: posts_coded has no weekday_local/hour_local."))
+    blocks.append(Heading(3, "Top posts by impressions"))
+    ranked = _ranked_posts(ctx)
+    if ranked is None:
+        blocks.append(Note("Top posts are not available: no impressions were reported."))
+        return blocks
+    headers = ["Published", "Post", "Impressions", "Engagement rate", "Link"]
+    shown = ranked.head(N_POSTS_SHOWN)
+    blocks.append(table(f"Top {len(shown)} posts by impressions (times in {tzname})", headers,
+                        _post_rows(shown), numeric=(2, 3), wide=True))
+    rest = ranked.iloc[N_POSTS_SHOWN:N_POSTS_SHOWN + N_POSTS_COLLAPSED]
+    csv_name = ctx.paths.rel(ctx.paths.report_posts)
+    if len(rest):
+        blocks.append(Details(
+            f"The other {format_int(len(ranked) - N_POSTS_SHOWN)} posts",
+            (table(f"Posts ranked {N_POSTS_SHOWN + 1} to {N_POSTS_SHOWN + len(rest)} by impressions",
+                   headers, _post_rows(rest), numeric=(2, 3), wide=True),),
+        ))
+    blocks.append(Meta(f"All {format_int(len(ranked))} posts, ranked by impressions, are in {csv_name} beside "
+                       "this report (open it in a spreadsheet)."))
+    return blocks
+
+
+def _sources(ctx: ReportContext) -> list[Block | None]:
+    log = ctx.r.ingest_log
+    if log is None:
+        return [Note(ctx.r.missing_note(ctx.paths.ingest_log, "The list of sources"))]
+    files = [f for f in (log.get("files") or []) if isinstance(f, Mapping)]
+    keys = ("rows_read", "rows_kept", "rows_quarantined", "rows_superseded")
+    rows = [(f.get("file", ""), f.get("format", ""), f.get("table", ""), *(format_int(f.get(k)) for k in keys))
+            for f in files]
+    if files:
+        rows.append(("Total", "", "", *(format_int(sum(num(f.get(k)) or 0 for f in files)) for k in keys)))
+    return [
+        table("Source files as read by ingest",
+              ["File", "Format", "Table", "Rows read", "Kept", "Quarantined", "Superseded"], rows,
+              numeric=(3, 4, 5, 6)),
+        Meta("Superseded rows are older snapshots of a post that also appears in a later export (the latest "
+             "snapshot wins). Quarantined rows could not be used; they are kept in data/quarantine.csv with the "
+             "reason."),
+    ]
+
+
+def _warning_text(w: Any) -> str:
+    """A warning as text: typed records (code, message, …) give their message."""
+    if isinstance(w, Mapping):
+        return str(w.get("message") or w.get("code") or w)
+    return str(w)
+
+
+def data_appendix(ctx: ReportContext) -> list[Block | None]:
+    r = ctx.r
+    blocks: list[Block | None] = [Heading(3, "Sources"), *_sources(ctx)]
+    span = ctx.f.date_range
+    blocks.append(P(f"Date range of the data: {format_date(span[0])} to {format_date(span[1])}." if span
+                    else "Date range of the data: not available."))
+    reasons = r.quarantine_reasons
+    if reasons is not None and len(reasons):
+        blocks.append(table("Why rows were quarantined (most common reasons)", ["Reason", "Rows"],
+                            [(reason, format_int(n)) for reason, n in reasons.head(10).items()], numeric=(1,)))
+    notes = [f"{source}: {_warning_text(w)}"
+             for source, obj in (("ingest", r.ingest_log), ("models", r.models), ("growth", r.growth))
+             for w in (obj or {}).get("warnings") or []]
+    notes += [f"{path} could not be {'computed' if path.startswith('(') else 'read'}: {why}"
+              for path, why in r.problems.items()]
+    blocks += [Heading(3, "Warnings"), ul(notes) if notes else P("No warnings were recorded.")]
+    blocks += [Heading(3, "Coding reliability"), *_reliability(ctx)]
+    return blocks
+
+
+def _reliability(ctx: ReportContext) -> list[Block | None]:
+    rel = ctx.r.reliability
+    if rel is None:
+        return [Note(ctx.r.missing_note(ctx.paths.reliability, "Coding reliability")
+                     + " Manual codes, if any, were not checked for agreement between coders.")]
+    if rel.empty:
+        return [Note("Coding reliability is not available: no code was coded by two or more coders on the same "
+                     "posts (add a second coder's file under coding/ to check agreement).")]
+    blocks: list[Block | None] = [
+        Warn(f"Warning: the code {code} has Krippendorff’s α = {format_number(alpha)}, below {ALPHA_TENTATIVE}, "
+             "and enters a model; treat its effect as tentative.")
+        for code, alpha in zip(ctx.f.low_codes["code"], ctx.f.low_codes["krippendorff_alpha"], strict=True)
+    ]
+
+    def stat(row: Mapping[str, Any], name: str) -> str:
+        value = format_number(row.get(name))
+        lo, hi = num(row.get(f"{name}_ci_low")), num(row.get(f"{name}_ci_high"))
+        return f"{value} ({format_number(lo)} to {format_number(hi)})" if lo is not None and hi is not None else value
+
+    def agreement(x: Any) -> str:
+        v = num(x)
+        return format_pct(100 * v) if v is not None and v <= 1 else format_pct(x)
+
+    rows = [
+        (row.get("code", ""), format_int(row.get("n_overlap")), format_int(row.get("n_coders")),
+         agreement(row.get("percent_agreement")), stat(row, "cohen_kappa"), stat(row, "krippendorff_alpha"),
+         "" if pd.isna(row.get("interpretation")) else row.get("interpretation", ""))
+        for row in rel.to_dict("records")
+    ]
+    blocks.append(table("Agreement between coders on the overlap (95% CI in brackets)",
+                        ["Code", "Posts coded by ≥ 2", "Coders", "Agreement", "Cohen’s κ", "Krippendorff’s α",
+                         "Interpretation"], rows, numeric=(1, 2, 3, 4, 5)))
+    blocks.append(Meta(f"Krippendorff (2004): α ≥ {ALPHA_RELIABLE:.2f} reliable; {ALPHA_TENTATIVE} ≤ α < "
+                       f"{ALPHA_RELIABLE:.2f} tentative conclusions only; below {ALPHA_TENTATIVE} the code should "
+                       "not be used to draw conclusions."))
+    return blocks
+
+CODEBOOK_FIELDS = ("name", "type", "definition", "include", "exclude", "examples")
+
+
+def read_codebook(path: str | Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Return the codebook's codes (name, type, definition, include, exclude, examples as text) and problems.
+
+    The file is YAML with a ``codes:`` list of mappings. It is read defensively: an entry that is not a
+    mapping or has no name is skipped and named in the problems; missing fields become empty text; a list of
+    examples is joined with " · ". A file that cannot be read or parsed raises :class:`InputError`.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(
+            f"the codebook could not be read: {type(exc).__name__}: {exc}", file=path.name
+        ) from exc
+    codes = data.get("codes") if isinstance(data, Mapping) else None
+    if not isinstance(codes, list):
+        raise InputError(
+            f"expected a 'codes:' list of entries with {list(CODEBOOK_FIELDS)}; found "
+            f"{type(codes).__name__ if isinstance(data, Mapping) else type(data).__name__}",
+            file=path.name,
+        )
+    out, problems = [], []
+    for i, entry in enumerate(codes, start=1):
+        if not isinstance(entry, Mapping) or not entry.get("name"):
+            problems.append(f"{path.name}: code entry {i} has no name; skipped.")
+            continue
+        row = {}
+        for key in CODEBOOK_FIELDS:
+            value = entry.get(key)
+            if isinstance(value, (list, tuple)):
+                value = " · ".join(str(v) for v in value if v is not None)
+            row[key] = "" if value is None else str(value).strip()
+        out.append(row)
+    return out, problems

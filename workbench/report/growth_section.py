@@ -1,0 +1,165 @@
+"""The "Growth before and after" section: verdicts, the growth figure, per-period and comparison tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..findings import GrowthComparison, _rate, num
+from ..plots import plot_growth, plot_monthly
+from ..vocab import metric_name
+from .blocks import Block, Note, P, table
+from .format import NA_TEXT, ci_text, format_date, format_int, format_number, format_ratio, margin_text, p_is
+from .wording import (
+    after_phrase,
+    describe_counterfactual,
+    describe_growth,
+    describe_monthly,
+    describe_placebo,
+    describe_state_space,
+    monthly_metrics_table,
+)
+
+if TYPE_CHECKING:
+    from .render import ReportContext
+
+
+def growth_section(ctx: ReportContext) -> list[Block | None]:
+    growth, f = ctx.r.growth, ctx.f
+    metric = metric_name(f.metric)
+    if growth is None:
+        return [Note(ctx.r.missing_note(ctx.paths.growth, "The growth comparison"))]
+    periods = list(growth.get("periods") or [])
+    if not periods:
+        reason = growth.get("reason") or growth.get("not_available")
+        reason = reason.get("reason") if isinstance(reason, Mapping) else reason
+        return [Note(
+            f"Growth in {metric} could not be compared: {reason}" if reason else
+            f"No {metric} data: the run had no follower series, so growth before and after interventions could "
+            "not be compared."
+        )]
+    verdicts = [describe_growth(c, metric=f.metric) for c in f.comparisons]
+    ivs = [(iv.date, iv.label) for iv in ctx.ds.interventions] if ctx.ds and ctx.ds.interventions else None
+    alt = " ".join(verdicts) or f"{metric.capitalize()} over time, one period, no intervention."
+    blocks: list[Block | None] = [ctx.figure(
+        "growth",
+        lambda ax: plot_growth(growth, interventions=ivs, ax=ax),
+        alt=alt,
+        caption=f"{metric.capitalize()} over time: observed values, fitted trend per period, "
+        "interventions (dotted), and the earlier trend projected forward with its 95% band",
+        figsize=(8, 4.5),
+    )]
+    for comp, verdict in zip(f.comparisons, verdicts, strict=True):
+        blocks.append(P(verdict))
+        for extra in (
+            describe_monthly(comp.results.get("monthly") or {}),
+            describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric),
+            describe_state_space(comp.results.get("state_space") or {}, metric=f.metric),
+            describe_placebo(comp.results.get("placebo") or {}),
+        ):
+            if extra:
+                blocks.append(P(extra))
+    unit = str(growth.get("unit") or f"{metric} per day")
+    blocks.append(table(
+        f"Growth per period ({unit})",
+        ["Period", "Dates", "Observations", "Slope per day (95% CI)", "R²"],
+        [(p.get("label", ""), f"{format_date(p.get('start'))} – {format_date(p.get('end'))}", format_int(p.get("n")),
+          f"{format_number(p.get('slope_per_day'))} ({ci_text(p.get('slope_ci'), format_number)})",
+          format_number(p.get("r2"))) for p in periods],
+        numeric=(2, 3, 4),
+    ))
+    for comp in f.comparisons:
+        blocks.append(_comparison_table(comp, unit))
+        monthly_all = monthly_metrics_table(comp.results.get("monthly_all"))
+        if monthly_all:
+            blocks.append(table(
+                f"Monthly metrics before and {after_phrase(comp)}: means per month, fold change (after ÷ before) "
+                "with 95% CI, Welch and Mann–Whitney p (two-sided), Hedges g",
+                ["Metric", "Before", "After", "Fold change (95% CI)", "Welch p", "Mann–Whitney p", "Hedges g"],
+                monthly_all, numeric=(1, 2, 3, 4, 5, 6), row_headers=True,
+            ))
+    months = [row for row in growth.get("monthly_series") or [] if isinstance(row, Mapping)]
+    if any(num(v) is not None for row in months for k, v in row.items() if k not in ("month", "period")):
+        monthly = growth.get("monthly") or {}
+        blocks.append(ctx.figure(
+            "monthly",
+            lambda ax: plot_monthly(growth, ax=ax),
+            alt=describe_monthly(monthly) or "Monthly values by period.",
+            caption="Monthly values by period (dashed lines: period means)",
+            figsize=(8, 4),
+        ))
+    return blocks
+
+
+def _period_name(p: Mapping[str, Any], which: str) -> str:
+    """ "Growth before (1 Jan 2021 – 31 Dec 2021)": the dates, never the bare period label twice."""
+    dates = f"{format_date(p.get('start'))} – {format_date(p.get('end'))}" if p.get("start") else ""
+    return f"Growth {which}" + (f" ({dates})" if dates else "")
+
+
+def _comparison_table(comp: GrowthComparison, unit: str) -> Block:
+    r = comp.results
+    change = r.get("slope_change") or {}
+    eq = r.get("equivalence") or {}
+    monthly = r.get("monthly") or {}
+    cf = r.get("counterfactual") or {}
+    b, a = comp.before, comp.after
+
+    def slope_pub(p: Mapping[str, Any]) -> str:
+        return f"{format_number(p.get('slope_per_day'))} per day (R² = {format_number(p.get('r2'))})"
+
+    def slope_rig(p: Mapping[str, Any]) -> str:
+        rate, ci = _rate(p)
+        return f"{format_number(rate)} per day ({ci_text(ci, format_number)})"
+
+    # the published form compares the per-period level fits; growth.json keeps that model as level_model
+    published = r.get("level_model") or {}
+    published_ratio = published.get("slope_ratio", r.get("slope_ratio"))
+    naive_p = published.get("naive_p_value", change.get("naive_p_value", r.get("naive_p_value")))
+    lags = change.get("maxlags")
+    lag_text = f", Newey–West with {format_int(lags)} lag(s)" if num(lags) is not None else ""
+    method = f"; {r['slope_ratio_method']}" if r.get("slope_ratio_method") else ""
+    eq_verdict = ("equivalent within the margin" if eq.get("equivalent") is True
+                  else "equivalence not shown" if eq.get("equivalent") is False else NA_TEXT)
+    monthly_metric = metric_name(monthly.get("metric", "metric"))
+    no_months = num(monthly.get("before_mean")) is None or num(monthly.get("after_mean")) is None
+    effect_size = num(monthly.get("effect_size"))
+    rows = [
+        (_period_name(b, "before"), slope_pub(b), slope_rig(b)),
+        (_period_name(a, "after"), slope_pub(a), slope_rig(a)),
+        (
+            "Change in growth",
+            f"slope ratio {format_ratio(published_ratio)}; naive OLS {p_is(naive_p)} (ignores autocorrelation)",
+            f"ratio {format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)}{method}); "
+            f"difference {format_number(change.get('estimate'), signed=True)} per day "
+            f"({ci_text(change.get('ci'), lambda v: format_number(v, signed=True))}), "
+            f"{change.get('cov_type', 'HAC')} {p_is(change.get('p_value'))}{lag_text}",
+        ),
+        (
+            "Did growth stay the same?",
+            "not tested (p > 0.05 is often misread as “no change”)",
+            f"TOST equivalence test, margin {margin_text(eq.get('margin')) or NA_TEXT} on the slope ratio: "
+            f"{p_is(eq.get('p_value'))}, {eq_verdict}",
+        ),
+        (f"Monthly {monthly_metric}", "not available", "not compared: no complete months in one of the periods")
+        if no_months else (
+            f"Monthly {monthly_metric}",
+            f"mean {format_number(monthly.get('before_mean'))} → {format_number(monthly.get('after_mean'))}; "
+            f"one-tailed t-test {p_is(monthly.get('welch_p_one_sided'))}",
+            f"fold change {format_ratio(monthly.get('fold_change'))} "
+            f"({ci_text(monthly.get('fold_change_ci'), format_ratio)}); Welch two-sided "
+            f"{p_is(monthly.get('welch_p_two_sided'))}; Mann–Whitney {p_is(monthly.get('mannwhitney_p'))}; "
+            f"months {format_int(monthly.get('n_before'))} before, {format_int(monthly.get('n_after'))} after"
+            + (f"; effect size {format_number(effect_size)}" if effect_size is not None else ""),
+        ),
+        (
+            "Compared with the earlier trend projected forward",
+            "not reported",
+            f"observed {format_number(cf.get('observed_end'))} vs projected {format_number(cf.get('projected_end'))}: "
+            f"excess {format_number(cf.get('excess_end'), signed=True)} "
+            f"({ci_text(cf.get('excess_ci'), lambda v: format_number(v, signed=True))})",
+        ),
+    ]
+    where = f"“{comp.label}”" if comp.named else format_date(a.get("start"))
+    return table(f"Change at {where}: the published form side by side with the rigorous form ({unit})",
+                 ["Question", "As commonly published", "Rigorous (what we stand behind)"], rows, wide=True)

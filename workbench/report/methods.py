@@ -1,0 +1,120 @@
+"""The methods appendix: definitions, diagnostics, features, codebook, caveats and the software versions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..features import FEATURE_DESCRIPTIONS
+from ..findings import num
+from ..vocab import control_name, join_words, label_feature
+from .appendix import read_codebook
+from .blocks import Block, Heading, Note, table, ul
+from .format import format_int, margin_text
+from .what_works import diagnostics_blocks
+
+if TYPE_CHECKING:
+    from .render import ReportContext
+
+
+def _controls_text(ctx: ReportContext) -> str:
+    controls = [control_name(t) for terms in ctx.f.model_terms.values() for t in terms.get("controls") or []]
+    controls = list(dict.fromkeys(controls))
+    if not ctx.f.model_terms:
+        return "Controls: not available (no fitted model)."
+    if not controls:
+        return "Controls: none were in the fitted models (see the data appendix's warnings for why)."
+    return f"Controls in the fitted models: {join_words(controls)}."
+
+
+def methods_appendix(ctx: ReportContext) -> list[Block | None]:
+    growth = ctx.r.growth or {}
+    comp = ctx.f.comparisons[0].results if ctx.f.comparisons else growth
+    change = comp.get("slope_change") or {}
+    eq = comp.get("equivalence") or {}
+    lags = change.get("maxlags")
+    margin = eq.get("margin") or (ctx.ds.analysis.equivalence_margin if ctx.ds else None)
+    margin_words = margin_text(margin) or "as stated in the dataset card"
+    lag_text = (f"{format_int(lags)} lag(s)" if num(lags) is not None
+                else "floor(4·(n/100)^(2/9)) lags (Newey & West 1994)")
+    ratio_method = growth.get("slope_ratio_method") or comp.get("slope_ratio_method") or "delta method"
+    previous = ctx.f.previous
+    items = [
+        "Engagement rate = engagements ÷ impressions, computed per post for posts with impressions; the "
+        "report shows its median.",
+        "Impressions are the platform's count of times a post was shown; engagements are the platform's "
+        "count of interactions (clicks, likes, reposts, replies …). Metrics a platform does not report "
+        "are missing, never zero.",
+        "Post-level model (primary): ordinary least squares on log(1 + outcome) with HC3 heteroskedasticity-"
+        "robust standard errors; a coefficient b is reported as a % change 100·(exp(b) − 1) with its 95% "
+        f"CI; p-values are Holm-adjusted across the features tested. {_controls_text(ctx)}",
+        "Published form: OLS with standardized variables (standardized β), shown only for comparison with "
+        "the literature.",
+        "Count-model check: negative binomial regression with the dispersion estimated; agreement with the "
+        "primary model in direction and size supports the finding.",
+        "Growth: a straight line is fitted to the follower series in each period (slope per day, R², as "
+        "published). The change in slope is tested in one regression with a time × period interaction "
+        f"and Newey–West (HAC) standard errors with {lag_text}, because consecutive days are not "
+        f"independent. The slope ratio's 95% CI uses the {ratio_method}.",
+        f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
+        "a significant TOST supports “no meaningful change” — a large p-value alone never does.",
+        "Monthly metrics: fold change of the period means with a 95% CI, Welch's t-test and the "
+        "Mann–Whitney test; the one-tailed t-test is shown only as the published form.",
+        "Counterfactual: the first period's trend projected over the later period with a 95% prediction "
+        "band; the excess is observed minus projected at the end of the series.",
+        "Goals: the latest value of the metric against the target; the projection extends the current "
+        "slope in a straight line.",
+        "Key figures against the previous period: " + (previous["rule"] + "." if previous else
+                                                       "not available (no dated posts)."),
+    ]
+    caveats = [
+        "R² of a cumulative series such as followers is close to 1 whatever happens, so a high R² says "
+        "nothing about whether growth changed.",
+        "The data are observational: features were not assigned at random, so effects are associations "
+        "that may reflect what was posted about, when, and to whom.",
+        "Posting-time counts are descriptive and are not adjusted for anything.",
+    ]
+    if not ctx.show_handles:
+        items.append("Top posts: @handles of other accounts are shown as @… (the organization's own handle is kept).")
+    features = table(
+        "Automatic features: what each column of posts_coded means",
+        ["Feature", "Column", "Definition"],
+        [(label_feature(name), name, text) for name, text in FEATURE_DESCRIPTIONS.items()],
+        row_headers=True,
+    )
+    versions = table(
+        "Software that computed this report's numbers",
+        ["Package", "Version"],
+        sorted(ctx.f.versions.items()),
+        row_headers=True,
+    )
+    return [
+        Heading(3, "Definitions and methods"), ul(items),
+        Heading(3, "Model diagnostics"), *diagnostics_blocks(ctx),
+        Heading(3, "Automatic features"), features,
+        Heading(3, "Manual codes (codebook)"), *_codebook(ctx),
+        Heading(3, "Caveats"), ul(caveats),
+        Heading(3, "Software versions"), versions,
+    ]
+
+
+def _codebook(ctx: ReportContext) -> list[Block | None]:
+    ds = ctx.ds
+    if ds is None:
+        return [Note("The codebook is not available: the report was built without the dataset card.")]
+    path = ds.codebook_path()
+    if path is None:
+        return [Note("The dataset card names no codebook, so no manual code definitions are shown.")]
+    relpath = ds.codebook
+    if not path.is_file():
+        return [Note(f"The codebook is not available: {relpath} was not found in the dataset folder.")]
+    try:
+        codes, problems = read_codebook(path)
+    except InputError as exc:
+        return [Note(f"The codebook is not available: {relpath}: {exc}")]
+    if not codes:
+        return [Note(f"The codebook {relpath} lists no codes."), ul(problems)]
+    rows = [(c["name"], c["type"], c["definition"], c["include"], c["exclude"], c["examples"]) for c in codes]
+    return [table(f"Manual codes as defined in {relpath}",
+                  ["Code", "Type", "Definition", "Include", "Exclude", "Examples"], rows, row_headers=True),
+            ul(problems)]

@@ -1,0 +1,298 @@
+"""The reader's first page: stage failures, executive summary, key figures (with the previous period), goals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..findings import _rate, num
+from ..vocab import ALPHA_TENTATIVE, metric_name
+from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table
+from .format import (
+    ci_text,
+    format_date,
+    format_int,
+    format_number,
+    format_pct,
+    format_ratio,
+    p_is,
+)
+from .wording import after_phrase, describe_effect, describe_growth, thin_clause
+
+if TYPE_CHECKING:
+    from .render import ReportContext
+
+
+def failure_blocks(ctx: ReportContext) -> list[Block]:
+    """A warning under the title for every stage that failed: which stage, when, and what it said."""
+    out = []
+    for s in ctx.f.stages:
+        when = f" at {s['when']}" if s.get("when") else ""
+        cell = f" (cell {s['cell']})" if s.get("cell") else ""
+        what = f": {s['message']}" if s.get("message") else ""
+        out.append(Warn(
+            f"The {s['stage']} stage failed{when}{cell}{what}. Parts of this report that depend on it show "
+            "the results of an earlier successful run, or say that they are not available."
+        ))
+    return out
+
+
+def _median_change_row(ctx: ReportContext, metric: str) -> Mapping[str, Any] | None:
+    table_ = ctx.f.period_change
+    if table_ is None or not (table_["metric"] == metric).any():
+        return None
+    return table_[table_["metric"] == metric].iloc[0].to_dict()
+
+
+def summary_sentences(ctx: ReportContext) -> list[str]:
+    """At most five sentences: coverage, the clearest effect, growth, goals, unreliable codes."""
+    f, out = ctx.f, []
+    k = f.key
+    span = f.date_range
+    if k["n_posts"] is not None:
+        when = f" published between {format_date(span[0])} and {format_date(span[1])}" if span else ""
+        imp = (
+            f", which were seen {format_int(k['impressions_total'])} times in total "
+            f"(median {format_int(k['impressions_median'])} impressions per post)"
+            if k["impressions_total"] is not None
+            else ""
+        )
+        sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
+        change = _median_change_row(ctx, "impressions")
+        if change is not None and num(change["ratio"]) is not None and f.split is not None:
+            date, label = f.split
+            intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
+                     else f"From {format_date(date)} on")
+            sentence += (
+                f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
+                f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
+                f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)})."
+            )
+        out.append(sentence)
+    else:
+        out.append("No post data were available for this report.")
+
+    eff = f.effects
+    if eff is not None and len(eff):
+        supported = eff[eff["supported"]]
+        kind = str(eff["p_kind"].iloc[0])
+        held = "after correction for multiple testing" if kind.startswith("Holm") else "at p < 0.05"
+        if len(supported):
+            size = pd.to_numeric(supported["estimate"], errors="coerce").abs()
+            best = supported.iloc[int(np.argmax(size.fillna(-1.0).to_numpy()))]
+            phrase = describe_effect(str(best["term"]), str(best["outcome"]), best["effect_pct"],
+                                     best["effect_pct_ci_low"], best["effect_pct_ci_high"])
+            out.append(
+                f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
+                f"{len(supported)} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+            )
+        else:
+            out.append(
+                f"No post feature had a clear effect on {' or '.join(ctx.outcomes())}: none of the "
+                f"{len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+            )
+    else:
+        out.append("Post-level models were not available, so no claim is made about which features work.")
+
+    growth, metric = ctx.r.growth, metric_name(f.metric)
+    if growth is None:
+        out.append("Growth before and after interventions was not analysed (no growth results).")
+    elif not growth.get("periods"):
+        reason = growth.get("reason") or growth.get("not_available")
+        reason = reason.get("reason") if isinstance(reason, Mapping) else reason
+        out.append(f"Growth in {metric} could not be compared: "
+                   + (str(reason) if reason else f"there was no {metric} data."))
+    elif f.comparisons:
+        verdict = describe_growth(f.comparisons[0], metric=f.metric)
+        if len(f.comparisons) > 1:
+            later = ", ".join(after_phrase(c) for c in f.comparisons[1:])
+            verdict += f" The growth section also compares the later change(s): {later}."
+        out.append(verdict)
+    else:
+        per_day = _rate(growth["periods"][0])[0]
+        if per_day is not None:
+            out.append(f"There was no intervention to compare; {metric} grew by {format_number(per_day)} per day.")
+
+    goals = f.goals
+    if goals is not None and len(goals):
+        counts = goals["status"].value_counts()
+        parts = [f"{n} {status}" for status, n in counts.items()]
+        sentence = f"Of {len(goals)} goal(s): {', '.join(parts)}"
+        behind = goals[goals["status"].isin(["not on track", "not met (deadline passed)"])]
+        if len(behind):
+            g = behind.iloc[0]
+            sentence += (f"; {g['label']} stands at {format_number(g['actual'])} of {format_number(g['target'])} "
+                         f"due {format_date(g['by'])}")
+            if g["projected_date"] is not None:
+                sentence += f" and would be reached around {format_date(g['projected_date'])} at the current rate"
+        out.append(sentence + ".")
+
+    low = f.low_codes
+    if len(low):
+        codes = ", ".join(f"{c} (α = {format_number(a)})"
+                          for c, a in zip(low["code"], low["krippendorff_alpha"], strict=True))
+        out.append(f"Caution: the manual code(s) {codes} were coded unreliably (α below {ALPHA_TENTATIVE}) and "
+                   "enter the models, so effects involving them are tentative.")
+    return out[:5]
+
+
+def summary(ctx: ReportContext) -> list[Block]:
+    return [P(s) for s in summary_sentences(ctx)]
+
+
+def _change_text(row: Mapping[str, Any]) -> str:
+    """ "+12% vs 1 Jan – 31 Mar 2023 (95% CI …)" for one previous-period row."""
+    ratio = num(row.get("ratio"))
+    if row.get("kind") == "difference":
+        c, p = num(row.get("current")), num(row.get("previous"))
+        if c is None or p is None:
+            return "previous period: not available"
+        return f"previous period: {format_number(p, signed=True)}"
+    if ratio is None:
+        return "previous period: " + ("none" if num(row.get("previous")) in (None, 0) else "not comparable")
+    pct = format_pct(100 * (ratio - 1), signed=True)
+    ci = row.get("ratio_ci") or [None, None]
+    if num(ci[0]) is not None and num(ci[1]) is not None:
+        return f"{pct} vs previous period ({ci_text([100 * (ci[0] - 1), 100 * (ci[1] - 1)], lambda v: format_pct(v, signed=True))})"
+    return f"{pct} vs previous period"
+
+
+def key_figures(ctx: ReportContext) -> list[Block | None]:
+    f, k = ctx.f, ctx.f.key
+    prev = {row["key"]: row for row in (f.previous or {}).get("rows", [])}
+
+    def change(key: str) -> str:
+        return _change_text(prev[key]) if key in prev else ""
+
+    items = [
+        ("Posts", format_int(k["n_posts"]), change("n_posts")),
+        ("Impressions, total", format_int(k["impressions_total"]), change("impressions_total")),
+        ("Impressions per post, median", format_int(k["impressions_median"]), change("impressions_median")),
+        ("Engagement rate, median",
+         format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
+         change("engagement_rate_median")),
+        (f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
+        (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
+        ("Follower growth per day", format_number(k["followers_per_day"], signed=True), change("followers_gained")),
+    ]
+    blocks: list[Block | None] = [Keys(tuple(items))]
+    if f.previous:
+        p, c = f.previous["previous"], f.previous["current"]
+        blocks.append(Meta(
+            f"Change vs previous period: the latest {f.previous['days']} days of posts "
+            f"({format_date(c['start'])} – {format_date(c['end'])}) against the {f.previous['days']} days before "
+            f"them ({format_date(p['start'])} – {format_date(p['end'])}). Medians carry a distribution-free "
+            "95% interval of their ratio; counts and totals are all posts, not samples, so they have none."
+        ))
+    blocks.append(Meta(
+        "Engagement rate = engagements ÷ impressions, per post (posts with impressions); "
+        f"the median over {format_int(k['n_rated'])} posts is shown."
+        if k["n_rated"]
+        else "Engagement rate = engagements ÷ impressions, per post."
+    ))
+    if ctx.r.posts is None:
+        blocks.append(Note(ctx.r.missing_note(ctx.paths.posts_coded, "Post data")))
+    if k["followers_start"] is None:
+        blocks.append(Note(
+            "Follower counts are not available: the run has no follower data (no account table with a followers "
+            "column). Map a follower-count column of an account export in the card's account: entry "
+            "(e.g. {path: raw/followers.csv, columns: {Followers: followers}}) to show them."
+        ))
+    blocks.extend(_change_table(ctx))
+    return blocks
+
+
+def _change_table(ctx: ReportContext) -> list[Block | None]:
+    """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results."""
+    f = ctx.f
+    if f.split is None:
+        return [Heading(3, "Before and after"),
+                Note("No intervention is set in the dataset card, so no before/after change is shown.")]
+    date, label = f.split
+    named = ctx.ds is not None and bool(ctx.ds.interventions)
+    title = f"Before and after {label}" if named else f"Before and after {format_date(date)}"
+    rows = []
+    for metric, name, fmt in (
+        ("impressions", "Impressions per post, median", format_int),
+        ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
+    ):
+        row = _median_change_row(ctx, metric)
+        if row is None:
+            continue
+        ratio = num(row["ratio"])
+        change = (
+            f"{format_ratio(ratio)} ({ci_text([row['ratio_ci_low'], row['ratio_ci_high']], format_ratio)})"
+            if ratio is not None
+            else "not available (too few posts, or a median of zero)"
+        )
+        rows.append((name, f"{fmt(num(row['median_before']))} ({format_int(row['n_before'])} posts)",
+                     f"{fmt(num(row['median_after']))} ({format_int(row['n_after'])} posts)", change))
+    if f.comparisons:
+        comp = f.comparisons[0]
+        r = comp.results
+        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+            rows.append((
+                f"{metric_name(f.metric).capitalize()} gained per day",
+                format_number(_rate(comp.before)[0], signed=True),
+                format_number(_rate(comp.after)[0], signed=True),
+                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
+            ))
+        monthly = r.get("monthly") or {}
+        if num(monthly.get("fold_change")) is not None:
+            rows.append((
+                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean",
+                format_int(monthly.get("before_mean")),
+                format_int(monthly.get("after_mean")),
+                f"{format_ratio(monthly.get('fold_change'))} ({ci_text(monthly.get('fold_change_ci'), format_ratio)})",
+            ))
+    if not rows:
+        return [Heading(3, title),
+                Note("The change at the first intervention is not available: no posts or growth results.")]
+    event = label if named else f"the change on {format_date(date)}"
+    return [
+        Heading(3, title),
+        table(f"Change at {event} ({format_date(date)}): after ÷ before, with 95% CI",
+              ["Measure", "Before", "After", "Change (after ÷ before)"], rows, numeric=(1, 2, 3),
+              row_headers=True, wide=True),
+        Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; their "
+             "95% intervals are distribution-free (order statistics of each period, combined on the log "
+             f"scale). Growth and monthly figures come from the growth comparison below. A change here went with "
+             f"{event}; it is not proof that {event} caused it."),
+    ]
+
+
+def goals_section(ctx: ReportContext) -> list[Block | None]:
+    goals = ctx.f.goals
+    if goals is None:
+        return [Note(
+            "No goals are set in the dataset card (goals: metric, target, by), so none are tracked."
+            if ctx.ds is not None
+            else "Goals are not available: the report was built without the dataset card."
+        )]
+    rows = [
+        (
+            g["label"],
+            metric_name(g["metric"]),
+            format_number(g["target"]),
+            format_date(g["by"]),
+            f"{format_number(g['actual'])} ({format_date(g['actual_date'])})" if g["actual"] is not None
+            else "not available",
+            f"{format_number(g['rate_per_day'], signed=True)} per day" if g["rate_per_day"] is not None else "n/a",
+            g["status"],
+            format_date(g["projected_date"]) if g["projected_date"] is not None
+            else ("already met" if g["status"] == "met"
+                  else "not reached at the current rate" if g["actual"] is not None else "n/a"),
+        )
+        for g in goals.to_dict("records")
+    ]
+    return [
+        table("Goals: latest value against target",
+              ["Goal", "Metric", "Target", "Deadline", "Latest value", "Current rate", "Status",
+               "Projected date at current rate"], rows, numeric=(2, 4, 5)),
+        Meta("Met: the latest value reached the target. On track: the current rate (the fitted slope "
+             "of the latest period) reaches it by the deadline. The projection is a straight line, "
+             "not a forecast with uncertainty."),
+    ]

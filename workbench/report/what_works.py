@@ -1,0 +1,248 @@
+"""The "What works" section and the model diagnostics of the methods appendix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..findings import (
+    _as_mapping,
+    _effect_columns,
+    list_diagnosed_outcomes,
+    num,
+    tabulate_controls_sensitivity,
+)
+from ..models import MIN_LEVEL_POSTS, VIF_FLAG
+from ..plots import plot_forest, select_predictor_rows
+from ..vocab import MODEL_NAMES, control_name, join_words, label_feature
+from .blocks import Block, Heading, Meta, Note, P, Warn, table, ul
+from .diagnostics import NOT_AVAILABLE, summarize_diagnostics
+from .format import NA_TEXT, format_int, format_number, format_p, format_pct
+from .wording import describe_effect, describe_terms
+
+if TYPE_CHECKING:
+    from .render import ReportContext
+
+
+def _controls_phrase(ctx: ReportContext) -> str:
+    """ "holding the other features, audience size and year constant" — only what the models really had."""
+    controls, many = [], False
+    for terms in ctx.f.model_terms.values():
+        controls += [control_name(t) for t in terms.get("controls") or []]
+        many |= len(terms.get("predictors") or []) > 1
+    held = (["the other features"] if many else []) + list(dict.fromkeys(controls))
+    if not held:
+        return "without controls (no audience size or time was held constant)"
+    return f"holding {join_words(held)} constant"
+
+
+def what_works(ctx: ReportContext) -> list[Block | None]:
+    f, r = ctx.f, ctx.r
+    if f.effects is None:
+        if r.regression is None:
+            return [Note(r.missing_note(ctx.paths.regression, "The post-level model"))]
+        return [Note(f"The post-level model is not available: results/regression.csv has no rows for the "
+                     f"primary model {f.primary!r} with the expected columns.")]
+    kind = str(f.effects["p_kind"].iloc[0])
+    model_text = MODEL_NAMES.get(f.primary, f.primary)
+    blocks: list[Block | None] = [P(
+        "Each row is the % difference in a post's impressions or engagements that goes with a feature, "
+        f"{_controls_phrase(ctx)} ({model_text}). Percentages come with 95% confidence intervals; p-values are "
+        f"{kind} for the number of features tested. These are associations in observational data, not proof "
+        "of cause."
+    )]
+    reason = (r.models or {}).get("primary_reason")
+    if reason:
+        blocks.append(Meta(f"Why this model: {reason}"))
+    sentences = (r.models or {}).get("sentences") or {}
+    reg = r.regression
+    for outcome in ctx.outcomes():
+        eff = f.effects[f.effects["outcome"].astype(str) == outcome]
+        blocks.append(Heading(3, outcome.capitalize()))
+        terms = f.model_terms.get(outcome)
+        if terms:
+            blocks.extend(Meta(s) for s in describe_terms(terms, f.dropped, outcome=outcome))
+        said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
+        if isinstance(said, str):
+            said = [said]
+        if said:
+            blocks.append(ul(str(s) for s in said))
+        for term, why in zip(eff["term"], eff["cannot_tell"], strict=True):
+            if why:
+                blocks.append(Warn(
+                    f"Cannot tell for {label_feature(str(term)).lower()}: {why} (fewer than {MIN_LEVEL_POSTS} "
+                    f"posts in a group), so its estimate for {outcome} is too imprecise to judge either way — "
+                    "whatever it says above."
+                ))
+        supported = eff[eff["supported"]]
+        if len(supported):
+            alt = "; ".join(
+                describe_effect(str(t), outcome, e, lo, hi)
+                for t, e, lo, hi in zip(supported["term"], supported["effect_pct"], supported["effect_pct_ci_low"],
+                                        supported["effect_pct_ci_high"], strict=True)
+            )
+            alt = f"Forest plot for {outcome}: {alt}."
+        else:
+            alt = (f"Forest plot for {outcome}: every feature's 95% interval is wide or crosses zero; "
+                   f"no feature clearly changed {outcome}.")
+        blocks.append(ctx.figure(
+            f"forest_{outcome}",
+            lambda ax, o=outcome: plot_forest(reg, outcome=o, model=f.primary, ax=ax),
+            alt=alt,
+            caption=f"% change in {outcome} per feature, with 95% CI (primary model)",
+            figsize=(6.5, 0.45 * len(eff) + 1.6),
+        ))
+        negbin = (_effect_columns(select_predictor_rows(reg, outcome=outcome, model="negbin"))
+                  if (reg["model"] == "negbin").any() else None)
+        nb = {} if negbin is None else {
+            str(t): f"{format_pct(e, signed=True)} ({format_pct(lo, signed=True)} to {format_pct(hi, signed=True)})"
+            for t, e, lo, hi in zip(negbin["term"], negbin["effect_pct"], negbin["effect_pct_ci_low"],
+                                    negbin["effect_pct_ci_high"], strict=True)
+        }
+        rows = [
+            (
+                label_feature(str(t)),
+                format_pct(e, signed=True),
+                f"{format_pct(lo, signed=True)} to {format_pct(hi, signed=True)}",
+                format_p(p),
+                nb.get(str(t), NA_TEXT),
+                f"cannot tell: {thin}" if thin else "clear" if ok else "not clear",
+            )
+            for t, e, lo, hi, p, thin, ok in zip(
+                eff["term"], eff["effect_pct"], eff["effect_pct_ci_low"], eff["effect_pct_ci_high"],
+                eff["p_used"], eff["cannot_tell"], eff["supported"], strict=True)
+        ]
+        blocks.append(table(
+            f"{outcome.capitalize()}: % change per feature (primary model{_fit_text(eff)})",
+            ["Feature", "% change", "95% CI", f"{kind} p", "Count-model check (negative binomial), % (95% CI)",
+             "Verdict"],
+            rows, numeric=(1, 2, 3),
+        ))
+        blocks.extend(_sensitivity_table(ctx, outcome))
+    blocks.extend(_published_table(ctx))
+    return blocks
+
+
+def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
+    heading = Heading(4, "How much does this depend on the controls?")
+    sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome)
+    if sens.empty:
+        return [heading, Note(f"How much the {outcome} effects depend on the controls is not available: "
+                              "results/models.json has no controls sensitivity for this outcome.")]
+    n = sens["n"].dropna()
+    n_text = f"; n = {format_int(n.iloc[0])} posts" if len(n) else ""
+    rows = [
+        (label_feature(t), format_pct(without, signed=True), format_pct(with_, signed=True),
+         NOT_AVAILABLE if num(change) is None else f"{format_number(change, signed=True)} points")
+        for t, without, with_, change in zip(sens["term"], sens["effect_pct_without_controls"],
+                                             sens["effect_pct_with_controls"], sens["change_pct_points"], strict=True)
+    ]
+    controls = (ctx.f.model_terms.get(outcome) or {}).get("controls") or []
+    names = join_words(list(dict.fromkeys(control_name(t) for t in controls)))
+    return [
+        heading,
+        table(f"{outcome.capitalize()}: % change per feature without and with the controls "
+              f"(OLS on log scale{n_text})",
+              ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
+              rows, numeric=(1, 2, 3), wide=True),
+        Meta((f"The controls in this model are {names}. " if names else "")
+             + "A large change means part of the feature's raw difference went with when the post was made or "
+             "how big the audience was."),
+    ]
+
+
+def _fit_text(rows: pd.DataFrame) -> str:
+    bits = []
+    if "n" in rows and num(rows["n"].iloc[0]) is not None:
+        bits.append(f"n = {format_int(rows['n'].iloc[0])} posts")
+    if "r2" in rows and num(rows["r2"].iloc[0]) is not None:
+        bits.append(f"R² = {format_number(rows['r2'].iloc[0])}")
+    return "; " + ", ".join(bits) if bits else ""
+
+
+def _published_table(ctx: ReportContext) -> list[Block | None]:
+    reg = ctx.r.regression
+    caption = "As commonly published (standardized β, for comparison with the literature)"
+    if reg is None or not (reg["model"] == "ols_std").any():
+        return [Heading(3, caption), Note("The standardized (ols_std) model is not available in this run.")]
+    rows = []
+    for outcome in pd.unique(reg.loc[reg["model"] == "ols_std", "outcome"].astype(str)):
+        std = select_predictor_rows(reg, outcome=outcome, model="ols_std")
+        beta = pd.to_numeric(std["std_beta"], errors="coerce") if "std_beta" in std else std["estimate"]
+        beta = beta.fillna(pd.to_numeric(std["estimate"], errors="coerce"))
+        for t, b, p in zip(std["term"], beta, std.get("p_value", pd.Series(np.nan, index=std.index)), strict=True):
+            rows.append((label_feature(str(t)), outcome, format_number(b, signed=True), format_p(p)))
+    return [
+        table(caption, ["Feature", "Outcome", "Standardized β", "p (unadjusted)"], rows, numeric=(2, 3)),
+        Meta("Standardized β is the change in the outcome, in standard deviations, per standard deviation of "
+             "the feature. It is shown so these results can be compared with published studies; it cannot "
+             "be read as a % change, and its p-values are not adjusted for multiple testing."),
+    ]
+
+
+def _fitted_models(ctx: ReportContext) -> set[str] | None:
+    """Models with rows in regression.csv or that converged per models.json; None when neither says."""
+    found: set[str] = set()
+    known = False
+    if ctx.r.regression is not None:
+        known = True
+        found |= set(ctx.r.regression["model"].astype(str))
+    diagnostics = _as_mapping(_as_mapping(ctx.r.models).get("diagnostics"))
+    for outcome in list_diagnosed_outcomes(ctx.r.models):
+        converged = diagnostics[outcome].get("converged")
+        if isinstance(converged, Mapping):
+            known = True
+            found |= {str(m) for m, ok in converged.items() if ok is True}
+    return found if known else None
+
+
+def diagnostics_blocks(ctx: ReportContext) -> list[Block | None]:
+    models = ctx.r.models
+    if models is None:
+        return [Note(ctx.r.missing_note(ctx.paths.models, "Model checking"))]
+    outcomes = list_diagnosed_outcomes(models)
+    order = ctx.outcomes()
+    outcomes = [o for o in order if o in outcomes] + [o for o in outcomes if o not in order]
+    blocks: list[Block | None] = [Meta(
+        "Checks of the post-level models, per outcome (of ols_log unless stated). VIF above "
+        f"{VIF_FLAG:g} means a term is strongly collinear with the others (between controls such as "
+        "year and audience size it does not affect the features' estimates). Many zeros, skewed "
+        "residuals or a small heteroskedasticity p-value speak against the log-scale model; a small "
+        "overdispersion p-value means a Poisson model would understate the uncertainty of a count "
+        "model. Influential posts (Cook's distance) move the estimates most; worth a look, not removal."
+    )]
+    if not outcomes:
+        blocks.append(Note("Model diagnostics are not available: results/models.json has no diagnostics per "
+                           "outcome."))
+    for outcome in outcomes:
+        blocks.append(Heading(4, outcome.capitalize()))
+        blocks.append(table(f"{outcome.capitalize()}: model diagnostics", ["Check", "Result"],
+                            summarize_diagnostics(models, outcome=outcome), row_headers=True))
+    primary = _as_mapping(_as_mapping(models.get("diagnostics")).get("primary"))
+    model = models.get("primary_model") or primary.get("model")
+    reason = models.get("primary_reason") or primary.get("reason")
+    why = str(reason).strip() if reason else NOT_AVAILABLE
+    blocks += [Heading(4, "Primary model"), P(f"Primary model: {model if model else NOT_AVAILABLE}."),
+               P(f"Why: {why}" + ("" if why.endswith(".") else "."))]
+    fitted = _fitted_models(ctx)
+    p = ctx.f.primary
+    lines = {
+        "ols_log": "OLS on log(1 + count) with HC3 robust errors — "
+        + ("the primary model." if p == "ols_log" else f"a check; the primary model is {p}."),
+        "ols_std": "OLS with standardized variables — the published form (standardized β), for comparison "
+        "with the literature only.",
+        "negbin": "Negative binomial regression of the count — "
+        + ("the primary model." if p == "negbin" else "the count-model check of the primary model."),
+        "negbin_rate": "Negative binomial regression of engagements with log(impressions) as offset — "
+        "the engagement rate per impression.",
+    }
+    items = []
+    for name, text in lines.items():
+        status = ("whether it was fitted is not available" if fitted is None
+                  else "fitted" if name in fitted else "not fitted in this run")
+        items.append(f"{name}: {text} ({status})")
+    blocks += [Heading(4, "Models fitted"), ul(items)]
+    return blocks

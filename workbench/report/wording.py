@@ -1,0 +1,245 @@
+"""Sentences of the report, generated from the findings (what was fitted, on which posts, with which terms).
+
+Associational wording throughout ("received", "went with"): the data are observational. A sentence never
+quotes a number that means nothing: an interval of zero width, a p-value that was not computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..findings import GrowthComparison, _rate, num
+from ..models import MIN_LEVEL_POSTS
+from ..plots import WEEKDAYS
+from ..vocab import SIGNIFICANCE, control_name, feature_phrase, join_words, label_feature, metric_name
+from .format import (
+    ci_text,
+    format_date,
+    format_int,
+    format_number,
+    format_pct,
+    format_ratio,
+    margin_text,
+    p_is,
+)
+
+
+def describe_effect(term: str, outcome: str, pct: Any, low: Any, high: Any) -> str:
+    """Say what a % change means for a feature: "posts with a poll received 32% more impressions …"."""
+    v = num(pct)
+    if v is None:
+        return f"the effect of {label_feature(term).lower()} on {outcome} could not be estimated"
+    more = "more" if v >= 0 else "fewer"
+    size = format_pct(abs(v))
+    ci = ci_text([low, high], lambda x: format_pct(x, signed=True))
+    kind, phrase = feature_phrase(term)
+    if kind == "binary":
+        return f"posts with {phrase} received {size} {more} {outcome} than comparable posts without ({ci})"
+    if kind == "flag":
+        return f"posts that are {phrase} received {size} {more} {outcome} than comparable posts that are not ({ci})"
+    if kind == "level":
+        return f"posts with {phrase} received {size} {more} {outcome} than posts at the reference level ({ci})"
+    return f"each additional {phrase} went with {size} {more} {outcome} ({ci})"
+
+
+def after_phrase(comparison: GrowthComparison) -> str:
+    """ "after Designer joined", or "from 1 Jul 2022 on" when the label only names a period."""
+    if comparison.named:
+        return f"after {comparison.label}"
+    start = comparison.after.get("start")
+    return f"from {format_date(start)} on" if start else f"in the period {comparison.label}"
+
+
+def describe_growth(comparison: GrowthComparison, *, metric: str = "followers") -> str:
+    """Return the plain verdict on one comparison: faster/slower with its CI and HAC p, equivalent, or unknown."""
+    r = comparison.results
+    change = r.get("slope_change") or {}
+    p = num(change.get("p_value"))
+    ratio = num(r.get("slope_ratio"))
+    ratio_ci = r.get("slope_ratio_ci")
+    before_slope = _rate(comparison.before)[0]
+    usable_ratio = ratio is not None and before_slope is not None and before_slope > 0 and ratio > 0
+    equivalence = r.get("equivalence") or {}
+    after = after_phrase(comparison)
+    metric = metric_name(metric)
+    if r.get("reason") and p is None and ratio is None:
+        return f"Whether growth in {metric} changed {after} could not be estimated: {r['reason']}"
+    if p is not None and p < SIGNIFICANCE:
+        noise = f"the change is unlikely to be noise (HAC {p_is(p)})"
+        if usable_ratio:
+            ci = ci_text(ratio_ci, format_ratio)
+            if ratio >= 1:
+                return f"Growth in {metric} was {format_ratio(ratio)} faster {after} ({ci}); {noise}."
+            return f"Growth in {metric} slowed {after} to {format_ratio(ratio)} the earlier rate ({ci}); {noise}."
+        est = num(change.get("estimate"))
+        direction = "rose" if (est or 0) > 0 else "fell"
+        return (
+            f"Daily growth in {metric} {direction} by {format_number(abs(est or 0))} per day {after} "
+            f"({ci_text(change.get('ci'), lambda v: format_number(v, signed=True))}); {noise}."
+        )
+    if equivalence.get("equivalent") is True:
+        margin = margin_text(equivalence.get("margin")) or "the stated margin"
+        return (
+            f"Growth in {metric} was about the same before and {after}: the slope ratio lies within the "
+            f"equivalence margin {margin} (TOST {p_is(equivalence.get('p_value'))})."
+        )
+    parts = []
+    if ratio is not None:
+        parts.append(f"ratio {format_ratio(ratio)}, {ci_text(ratio_ci, format_ratio)}")
+    if p is not None:
+        parts.append(f"HAC {p_is(p)}")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return (
+        f"The data cannot tell whether growth in {metric} changed {after}{detail}; "
+        f"this is not evidence that it stayed the same."
+    )
+
+
+def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers") -> str | None:
+    """Say how the end of the series compares with the earlier trend projected forward, or None."""
+    observed, projected = num(cf.get("observed_end")), num(cf.get("projected_end"))
+    if observed is None or projected is None:
+        return None
+    excess = num(cf.get("excess_end"))
+    if excess is None:
+        excess = observed - projected
+    end = cf.get("dates")[-1] if cf.get("dates") else None
+    when = f"By {format_date(end)}" if end else "At the end of the series"
+    ci = ci_text(cf.get("excess_ci"), lambda v: format_number(v, signed=True))
+    return (
+        f"{when}, {metric_name(metric)} stood at {format_number(observed)} against {format_number(projected)} "
+        f"projected from the earlier trend: a difference of {format_number(excess, signed=True)} ({ci})."
+    )
+
+
+def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
+    """Rows (metric, before, after, fold change with CI, Welch p, Mann–Whitney p, Hedges g) of growth.json's
+    ``monthly_all``; [] when it is absent or malformed."""
+    from .format import format_p
+
+    if not isinstance(monthly_all, Mapping):
+        return []
+    rows = []
+    for metric, m in monthly_all.items():
+        if not isinstance(m, Mapping) or num(m.get("fold_change")) is None:
+            continue
+        rows.append(
+            (
+                metric_name(metric),
+                format_number(m.get("before_mean")),
+                format_number(m.get("after_mean")),
+                f"{format_ratio(m.get('fold_change'))} ({ci_text(m.get('fold_change_ci'), format_ratio)})",
+                format_p(m.get("welch_p_two_sided")),
+                format_p(m.get("mannwhitney_p")),
+                format_number(m.get("effect_size")),
+            )
+        )
+    return rows
+
+
+def describe_placebo(placebo: Mapping[str, Any]) -> str | None:
+    """Say how unusual the real change is among placebo changes at earlier dates, or None."""
+    summary = placebo.get("summary") if isinstance(placebo, Mapping) else None
+    n = num(placebo.get("n")) if isinstance(placebo, Mapping) else None
+    if not summary or not n:
+        return None
+    summary = str(summary).strip()
+    summary = summary[:1].lower() + summary[1:] if summary[:2] != summary[:2].upper() else summary
+    return (
+        f"Placebo check (the same comparison at {format_int(n)} earlier dates where nothing was changed): "
+        f"{summary}{'' if summary.endswith('.') else '.'}"
+    )
+
+
+def describe_state_space(ss: Mapping[str, Any], *, metric: str = "followers") -> str | None:
+    """The local-linear-trend model's forecast as a second opinion on the counterfactual, or None.
+
+    An interval of zero width (a degenerate fit) is not printed; the sentence says the interval is unusable.
+    """
+    if not isinstance(ss, Mapping) or ss.get("error") or num(ss.get("forecast_end")) is None:
+        return None
+    fmt = lambda v: format_number(v, signed=True)  # noqa: E731
+    ci = ci_text(ss.get("excess_ci"), fmt)
+    if ci.startswith("CI not available (zero"):
+        ci = "no usable interval: the model's interval has zero width, so its uncertainty is unknown"
+    caveat = "" if ss.get("converged", True) else " (the model's fit did not fully converge; treat with caution)"
+    return (
+        f"Second opinion (a local linear trend state-space model of the earlier months): it forecast "
+        f"{format_number(ss.get('forecast_end'))} {metric_name(metric)} against "
+        f"{format_number(ss.get('observed_end'))} observed, a difference of "
+        f"{format_number(ss.get('excess_end'), signed=True)} ({ci}){caveat}."
+    )
+
+
+def describe_monthly(monthly: Mapping[str, Any]) -> str | None:
+    """Say how the monthly metric changed: fold change with CI and the Mann–Whitney p, or None."""
+    fold = num(monthly.get("fold_change"))
+    if fold is None:
+        return None
+    metric = metric_name(monthly.get("metric", "the monthly metric"))
+    return (
+        f"Monthly {metric} averaged {format_number(monthly.get('before_mean'))} before and "
+        f"{format_number(monthly.get('after_mean'))} after, {format_ratio(fold)} the earlier level "
+        f"({ci_text(monthly.get('fold_change_ci'), format_ratio)}; Welch {p_is(monthly.get('welch_p_two_sided'))}, "
+        f"Mann–Whitney {p_is(monthly.get('mannwhitney_p'))})."
+    )
+
+
+def _busiest(counts: pd.Series, names: Sequence[str]) -> str:
+    top = counts[counts == counts.max()]
+    listed = " and ".join(names[i] for i in top.index)
+    each = " each" if len(top) > 1 else ""
+    return f"{listed} ({format_int(counts.max())} posts{each})"
+
+
+def describe_posting_times(counts: pd.DataFrame, *, timezone: str = "UTC") -> str:
+    """Say on which weekday(s) and at which hour(s) most posts went out, from a 7 × 24 count table."""
+    total = int(counts.to_numpy().sum())
+    if total == 0:
+        return "No post has a posting time."
+    hours = [f"{h:02d}:00–{h:02d}:59" for h in range(24)]
+    return (
+        f"Of {format_int(total)} posts, most went out on {_busiest(counts.sum(axis=1), WEEKDAYS)} and at "
+        f"{_busiest(counts.sum(axis=0), hours)} ({timezone} time)."
+    )
+
+
+def describe_terms(terms: Mapping[str, Any], dropped: Sequence[Mapping[str, Any]], *, outcome: str) -> list[str]:
+    """What one outcome's primary model really held constant, and which predictors it left out and why.
+
+    ``terms`` is a findings ``model_terms`` entry (predictors, controls, source); ``dropped`` the findings'
+    dropped records. Only terms that were in the fitted model are named as held constant.
+    """
+    controls = list(dict.fromkeys(control_name(t) for t in terms.get("controls") or []))
+    predictors = terms.get("predictors") or []
+    out = []
+    held = (["the other features"] if len(predictors) > 1 else []) + controls
+    if held:
+        out.append(f"The {outcome} model held {join_words(held)} constant.")
+    else:
+        out.append(f"The {outcome} model had no controls: each feature's difference is not adjusted for "
+                   "audience size, time or anything else.")
+    mine = [d for d in dropped if d.get("outcome") in (None, outcome)]
+    for role in ("control", "predictor"):
+        gone = [d for d in mine if d.get("role") == role]
+        if gone:
+            what = "Controls" if role == "control" else "Predictors"
+            listed = "; ".join(
+                f"{control_name(d['term']) if role == 'control' else label_feature(d['term']).lower()} "
+                f"({d['reason']})" for d in gone)
+            out.append(f"{what} left out of the models: {listed}.")
+    return out
+
+
+def thin_clause(eff: pd.DataFrame) -> str:
+    thin = eff[eff["cannot_tell"] != ""]
+    if not len(thin):
+        return ""
+    names = ", ".join(dict.fromkeys(label_feature(str(t)).lower() for t in thin["term"]))
+    return (
+        f"; the data cannot tell for {names}: too few posts with or without the feature "
+        f"(fewer than {MIN_LEVEL_POSTS})"
+    )

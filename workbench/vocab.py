@@ -1,0 +1,156 @@
+"""One vocabulary: how features, controls and metrics are named in figures, sentences and the report.
+
+Every module that prints a feature name or builds a sentence about it reads this module, so a feature has one
+label and one phrase everywhere (figures, models' sentences, the report, the notebooks). The meaning of each
+automatic feature (its definition) stays in :data:`workbench.features.FEATURE_DESCRIPTIONS`, next to the code
+that computes it.
+
+Also here: the thresholds the report and the stages share (significance level, Krippendorff's α cuts), so each
+is defined once.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Significance level of every verdict the report prints (judged on the Holm-adjusted p where present).
+SIGNIFICANCE = 0.05
+#: Krippendorff's α at or above which a manual code is reliable (Krippendorff 2004).
+ALPHA_RELIABLE = 0.800
+#: Krippendorff's α below which a manual code is too unreliable to draw conclusions from (Krippendorff 2004).
+ALPHA_TENTATIVE = 0.667
+
+#: Short labels of binary features (``has_<key>``) where "Key" capitalised would read badly.
+FEATURE_NAMES: dict[str, str] = {"url": "Link (URL)", "gif": "GIF", "cta": "Call to action (CTA)"}
+
+#: Phrases after "posts with …" for binary features ``has_<key>``.
+FEATURE_PHRASES: dict[str, str] = {
+    "url": "a link",
+    "link": "a link",
+    "poll": "a poll",
+    "graphic": "a graphic",
+    "emoji": "an emoji",
+    "image": "an image",
+    "photo": "a photo",
+    "video": "a video",
+    "gif": "a GIF",
+    "hashtag": "a hashtag",
+    "hashtags": "hashtags",
+    "mention": "a mention",
+    "mentions": "mentions",
+    "question": "a question",
+    "media": "media",
+    "thread": "a thread",
+    "cta": "a call to action",
+}
+
+#: Singular nouns after "each additional …" for count features ``n_<key>``.
+COUNT_NOUNS: dict[str, str] = {
+    "urls": "link",
+    "links": "link",
+    "emojis": "emoji",
+    "emoji": "emoji",
+    "words": "word",
+    "chars": "character",
+    "characters": "character",
+    "hashtags": "hashtag",
+    "mentions": "mention",
+}
+
+#: Readable names of the controls for "holding … constant" (the base column of a term such as ``year[T.2022]``).
+CONTROL_NAMES: dict[str, str] = {
+    "log_followers_at_post": "audience size",
+    "followers_at_post": "audience size",
+    "year": "year",
+    "hour_local": "posting hour",
+    "weekday_local": "weekday",
+    "post_type": "post type",
+    "is_reply": "whether the post is a reply",
+    "is_repost": "whether the post is a repost",
+}
+
+#: Readable names of account-level and post-level metrics.
+METRIC_NAMES: dict[str, str] = {
+    "followers": "followers",
+    "impressions": "impressions",
+    "engagements": "engagements",
+    "engagement_rate": "engagement rate",
+    "posts": "posts",
+    "impressions_per_post": "impressions per post",
+    "new_follows": "new follows",
+    "unfollows": "unfollows",
+    "likes": "likes",
+    "reposts": "reposts",
+    "replies": "replies",
+    "url_clicks": "link clicks",
+    "profile_clicks": "profile clicks",
+}
+
+#: Readable names of the model families a results file names by key.
+MODEL_NAMES: dict[str, str] = {
+    "ols_log": "OLS on log(1 + count) with robust HC3 errors",
+    "ols_std": "OLS with standardized variables (the published form)",
+    "negbin": "a negative binomial count model with robust errors",
+    "negbin_rate": "a negative binomial model of engagements per impression",
+}
+
+_LEVEL_TERM = re.compile(r"^(.+)\[(?:T\.)?(.+)\]$")
+
+
+def _article(words: str) -> str:
+    return ("an " if words[:1].lower() in "aeiou" else "a ") + words
+
+
+def label_feature(term: str) -> str:
+    """Return a readable name for a feature column: ``has_poll`` → "Poll", ``n_hashtags`` → "Hashtags (count)"."""
+    term = str(term)
+    if term.startswith("has_"):
+        return FEATURE_NAMES.get(term[4:], term[4:].replace("_", " ").capitalize())
+    if term.startswith("n_"):
+        return f"{term[2:].replace('_', ' ').capitalize()} (count)"
+    if term.startswith("is_"):
+        return f"{term[3:].replace('_', ' ').capitalize()} (yes/no)"
+    level = _LEVEL_TERM.match(term)
+    if level:  # a level of a categorical column, e.g. media_type[photo]
+        return f"{level.group(1).replace('_', ' ').capitalize()}: {level.group(2)}"
+    return CONTROL_NAMES.get(term, term.replace("_", " ")).capitalize()
+
+
+def feature_phrase(term: str) -> tuple[str, str]:
+    """(kind, phrase) of a term: ``binary`` → "posts with <phrase>", ``flag`` → "posts that are <phrase>",
+    ``count`` → "each additional <phrase>", ``level`` → "posts with <column> <level>"."""
+    term = str(term)
+    level = _LEVEL_TERM.match(term)
+    if level:
+        return "level", f"{level.group(1).replace('_', ' ')} '{level.group(2)}'"
+    if term.startswith("has_"):
+        key = term[4:]
+        return "binary", FEATURE_PHRASES.get(key, _article(key.replace("_", " ")))
+    if term.startswith("is_"):
+        return "flag", _article(term[3:].replace("_", " "))
+    if term.startswith("n_"):
+        key = term[2:]
+        noun = COUNT_NOUNS.get(key, key[:-1] if key.endswith("s") else key)
+        return "count", noun.replace("_", " ")
+    return "count", f"unit of {term.replace('_', ' ')}"
+
+
+def control_name(term: str) -> str:
+    """The readable name of a control term: ``year[T.2022]`` → "year", ``log_followers_at_post`` → "audience size"."""
+    base = str(term).split("[", 1)[0]
+    return CONTROL_NAMES.get(base, base.replace("_", " "))
+
+
+def metric_name(metric: str) -> str:
+    """The readable name of a metric column: ``url_clicks`` → "link clicks"."""
+    return METRIC_NAMES.get(str(metric), str(metric).replace("_", " "))
+
+
+def join_words(items: list[str] | tuple[str, ...], conj: str = "and") -> str:
+    """["a"] → "a"; ["a", "b"] → "a and b"; ["a", "b", "c"] → "a, b and c"."""
+    items = [str(i) for i in items]
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + f" {conj} " + items[-1]
