@@ -122,7 +122,7 @@ def feature_phrase(term: str) -> tuple[str, str]:
     term = str(term)
     level = _LEVEL_TERM.match(term)
     if level:
-        return "level", f"{level.group(1).replace('_', ' ')} '{level.group(2)}'"
+        return "level", f"{level.group(1).replace('_', ' ')} {level.group(2)}"
     if term.startswith("has_"):
         key = term[4:]
         return "binary", FEATURE_PHRASES.get(key, _article(key.replace("_", " ")))

@@ -108,7 +108,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     elif f.comparisons:
         verdict = describe_growth(f.comparisons[0], metric=f.metric)
         if len(f.comparisons) > 1:
-            later = ", ".join(after_phrase(c) for c in f.comparisons[1:])
+            later = ", ".join(c.label if c.named else after_phrase(c) for c in f.comparisons[1:])
             verdict += f" The growth section also compares the later change(s): {later}."
         out.append(verdict)
     else:

@@ -124,6 +124,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def cell_html(value: Any) -> str:
+    """One table cell (text, :class:`~workbench.report.blocks.Link` or a list of them) as escaped HTML."""
+    return str(_environment().get_template("blocks.html.j2").module.cell(value))
+
+
 def _css() -> str:
     return resources.files("workbench.report").joinpath("report.css").read_text(encoding="utf-8")
 
