@@ -161,8 +161,14 @@ def test_a_phone_screen_needs_no_horizontal_scrolling(browser, report_file):
         )
         assert width["inner"] == 390
         assert width["doc"] <= width["inner"] and width["body"] <= width["inner"], width
-        figure = page.evaluate("Math.max(...[...document.images].map(i => i.getBoundingClientRect().right))")
+        # a figure's box stays on screen; the image inside keeps a legible scale and scrolls within the box
+        figure = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('figure')].map(f => f.getBoundingClientRect().right))"
+        )
         assert figure <= 390
+        shown = page.evaluate("Math.min(...[...document.images].map(i => Math.max(i.clientWidth / 560, "
+                              "i.clientWidth / i.naturalWidth)))")
+        assert shown >= 0.99, shown  # at least 560 CSS px wide (or natural size), not squeezed to 370
         assert seen["aborted"] == []
     finally:
         page.context.close()
@@ -197,10 +203,12 @@ def test_the_printed_pdf_has_every_section_heading_at_the_top_of_a_page(pdf_byte
     starts = [t for t in tops if t in SECTION_HEADINGS]
     assert starts == SECTION_HEADINGS[1:] or starts == SECTION_HEADINGS  # the first follows the title
     flat = re.sub(r"\s+", " ", text)
-    positions = [flat.find(h) for h in SECTION_HEADINGS]
+    toc_end = flat.find(SECTION_HEADINGS[-1]) + len(SECTION_HEADINGS[-1])  # the contents list the headings first
+    positions = [flat.find(h, toc_end) for h in SECTION_HEADINGS]
     assert -1 not in positions and positions == sorted(positions)
     # printed as text (the table cell wraps it over two lines)
-    assert "<img src=x onerror=alert(1)> <script>alert(2)</script>" in flat
+    assert "<img src=x onerror=alert(1)>" in flat.replace("onerror= alert", "onerror=alert")
+    assert re.search(r"<script>\s?alert\(2\)</script>", flat)
 
 
 def test_screenshot_report_keeps_the_first_screen(report_file, tmp_path):
@@ -215,3 +223,76 @@ def test_screenshot_report_keeps_the_first_screen(report_file, tmp_path):
     pixels = matplotlib.image.imread(png)
     assert np.std(pixels[..., :3]) > 0.05  # the heading and text are drawn, not a blank page
     assert not list(png.parent.glob(".*"))
+
+
+def test_every_contents_anchor_resolves_to_its_section(loaded):
+    _, page, _ = loaded
+    links = page.evaluate(
+        "[...document.querySelectorAll('nav.toc a')].map(a => ({href: a.getAttribute('href'), text: a.textContent,"
+        " target: (document.getElementById(a.getAttribute('href').slice(1)) || {}).tagName || null,"
+        " heading: ((document.getElementById(a.getAttribute('href').slice(1)) || document).querySelector('h2')"
+        " || {}).textContent || null}))"
+    )
+    assert [link["text"] for link in links] == SECTION_HEADINGS
+    for link in links:
+        assert link["href"].startswith("#") and link["target"] == "SECTION", link
+        assert link["heading"] == link["text"], link
+
+
+TABLE_FIT_JS = """
+() => [...document.querySelectorAll('.table-wrap')].filter(w => w.offsetParent !== null).map(w => {
+  const t = w.querySelector('table');
+  return {caption: t.caption ? t.caption.textContent.slice(0, 60) : '', table: t.scrollWidth,
+          box: w.clientWidth, right: w.getBoundingClientRect().right};
+})
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_table_is_wider_than_its_box(browser, long_names_report, width):
+    url = long_names_report.resolve().as_uri()
+    page, _ = open_offline(browser, url, viewport={"width": width, "height": 900})
+    try:
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        fits = page.evaluate(TABLE_FIT_JS)
+        assert len(fits) >= 10
+        wide = [f for f in fits if f["table"] > f["box"] + 1 or f["right"] > width + 1]
+        assert wide == [], wide
+    finally:
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def long_names_report(tmp_path_factory) -> Path:
+    """A report whose Sources table has long file names without spaces (as real export names are)."""
+    from test_report import INGEST_LOG
+
+    log = {**INGEST_LOG, "files": [
+        {**f, "file": f"raw/{'tweet_activity_metrics_ResearchNetworkOfficial_20230101_20230201_en' * 2}_{i}.csv"}
+        for i, f in enumerate(INGEST_LOG["files"])
+    ]}
+    run = write_run(tmp_path_factory.mktemp("long"), ingest_log=log)
+    return render_report(run, dataset=make_dataset(run), today=TODAY)
+
+
+@pytest.mark.parametrize(("paper", "size"), [("A4", (595.3, 841.9)), ("Letter", (612.0, 792.0))])
+def test_printed_pdf_on_a4_and_letter_has_no_clipped_columns(browser, long_names_report, tmp_path, paper, size):
+    from workbench.report import print_pdf
+
+    pdf = print_pdf(long_names_report, tmp_path / f"report-{paper}.pdf", paper=paper)
+    data = pdf.read_bytes()
+    box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+    assert box and abs(float(box[1]) - size[0]) < 2 and abs(float(box[2]) - size[1]) < 2
+    # print layout at the paper's text width (page width less 2 × 15 mm margins, in CSS px): tables fit
+    width = round((size[0] / 72 * 25.4 - 30) / 25.4 * 96)
+    page, _ = open_offline(browser, long_names_report.resolve().as_uri(), viewport={"width": width, "height": 1000})
+    try:
+        page.emulate_media(media="print")
+        wide = [f for f in page.evaluate(TABLE_FIT_JS) if f["table"] > f["box"] + 1 or f["right"] > width + 1]
+        assert wide == [], wide
+    finally:
+        page.context.close()
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True, timeout=30).stdout
+        assert "Quarantined" in text and "Superseded" in text
