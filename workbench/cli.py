@@ -1,4 +1,4 @@
-"""``workbench run | ingest | simulate | fetch | power`` — the command line.
+"""``workbench run | report | ingest | simulate | fetch | power`` — the command line.
 
 Exit status (DESIGN.md §5): 0 every stage ran or was up to date; 1 a stage failed; 2 bad arguments or an
 invalid dataset card / unreadable input.
@@ -126,9 +126,54 @@ def cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the report of a run folder again (findings, HTML, posts CSV); with --pdf also print it."""
+    import json
+
+    from .dataset import load_dataset
+    from .pipeline import RunPaths
+    from .report import print_pdf, render_report
+
+    paths = RunPaths(Path(args.run_dir).resolve())
+    if not paths.results.is_dir():
+        _err(f"{args.run_dir} is not a run folder (no results/ inside); run `workbench run DATASET` first")
+        return 2
+    folder = args.dataset
+    if folder is None and paths.manifest.is_file():
+        try:
+            folder = (json.loads(paths.manifest.read_text(encoding="utf-8")).get("dataset") or {}).get("folder")
+        except (OSError, ValueError, AttributeError):
+            folder = None
+    try:
+        ds = load_dataset(folder) if folder and Path(folder).is_dir() else None
+        report = render_report(paths.root, dataset=ds)
+        print(f"report: {report}")
+        if ds is None:
+            print("note: no dataset card found (pass --dataset DIR): the report has no goals, title or timezone")
+        if args.pdf:
+            for paper in args.paper or ["A4"]:
+                out = paths.report_pdf if len(args.paper or []) <= 1 else paths.root / f"report-{paper}.pdf"
+                print(f"pdf ({paper}): {print_pdf(report, out, paper=paper)}")
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    rep = sub.add_parser("report", help="render a run folder's report again; --pdf also prints it (Chromium)")
+    rep.add_argument("run_dir", help="run folder (reports/<name>/)")
+    rep.add_argument("--dataset", default=None, help="dataset folder (default: the one in the run's manifest)")
+    rep.add_argument("--pdf", action="store_true", help="also write report.pdf with headless Chromium")
+    rep.add_argument("--paper", action="append", choices=["A4", "Letter"], default=None,
+                     help="paper size of the PDF (repeatable; default A4)")
+    rep.set_defaults(func=cmd_report)
 
     run = sub.add_parser("run", help="run the five notebooks on one or more dataset folders")
     run.add_argument("dataset", nargs="+", help="dataset folder(s) with a dataset.yml")

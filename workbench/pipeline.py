@@ -25,6 +25,21 @@ from .io import write_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = PACKAGE_DIR.parent / "notebooks"
+
+
+def notebook_file(name: str) -> Path:
+    """The notebook ``name``: the top-level ``notebooks/`` of a checkout, else the copy the wheel carries
+    (``workbench/notebooks/``, built from the top-level ones by ``setup.py``; read with importlib.resources)."""
+    top = NOTEBOOK_DIR / name
+    if top.is_file():
+        return top
+    from importlib import resources
+
+    shipped = resources.files("workbench").joinpath("notebooks", name)
+    if not shipped.is_file():
+        raise InputError(f"the notebook {name} is neither in {NOTEBOOK_DIR} nor shipped with the package; "
+                         "reinstall the package (pip install .)")
+    return Path(str(shipped))
 KERNEL_NAME = "workbench"
 
 
@@ -140,7 +155,8 @@ class Stage:
 
     @property
     def notebook_path(self) -> Path:
-        return NOTEBOOK_DIR / self.notebook
+        """The repository's ``notebooks/`` copy in a checkout; the package's copy when installed."""
+        return notebook_file(self.notebook)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -164,7 +180,7 @@ STAGES: tuple[Stage, ...] = (
         "report",
         "05_report.ipynb",
         reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
-        writes=("report",),
+        writes=("report", "findings"),
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -257,9 +273,10 @@ def hash_file(path: Path) -> str:
 
 
 def code_hash() -> str:
-    """A hash of the workbench package's source: a code change re-runs the stages."""
+    """A hash of the workbench package's source (report templates and CSS included): a code change re-runs
+    the stages."""
     h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    for path in sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".j2", ".css")):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -350,7 +367,7 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             kernel_name=_kernel_name(),
             progress_bar=False,
             log_output=False,
-            cwd=str(NOTEBOOK_DIR),
+            cwd=str(stage.notebook_path.parent),
             # The kernel's start-up warnings (e.g. "running over TCP without encryption" on a local
             # loopback kernel) are noise on the console of a batch run; errors still show.
             extra_arguments=["--log-level=ERROR"],
@@ -454,6 +471,9 @@ def run_pipeline(
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}
+        from .findings import library_versions  # Python and the analysis libraries behind the numbers
+
+        manifest["versions"] = library_versions()
         write_json(paths.manifest, manifest)
         echo(f"{label} ran in {seconds:.1f} s")
         outcomes.append(StageOutcome(stage.name, "ran", seconds))

@@ -71,6 +71,7 @@ FORMAT_READERS: list[FormatReader] = [
                  "generic account CSV (date + followers/new_follows/unfollows/impressions/engagements/posts)",
                  account_csv.matches_account_csv, account_csv.parse_account_csv),
 ]
+meta_suite.use_registry(FORMAT_READERS)  # the ;-re-save check consults the registry without importing detect
 
 
 def reader_for(name: str) -> FormatReader:

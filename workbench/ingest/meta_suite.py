@@ -435,14 +435,22 @@ def _semicolon_cells(header: list[str]) -> list[str] | None:
     return [c.strip().strip('"').strip() for c in joined.split(";")]
 
 
+#: the format registry, handed over by ``detect`` (:func:`use_registry`) so this module never imports it back.
+_REGISTRY: list = []
+
+
+def use_registry(readers: list) -> None:
+    """Let the ``;`` check consult ``detect.FORMAT_READERS`` (called once by ``detect``; breaks the import loop)."""
+    global _REGISTRY
+    _REGISTRY = readers  # the same list object: readers registered later are seen too
+
+
 def _resaved_reader(header: list[str], column_map, *, table: str | None = None):
     """The reader whose signature the header matches once split on ``;`` (None when there is none)."""
     cells = _semicolon_cells(header)
     if cells is None or len(cells) < 2:
         return None
-    from .detect import FORMAT_READERS  # the registry lists the semicolon readers too
-
-    return next((r for r in FORMAT_READERS if r.name not in SEMICOLON_FORMATS.values()
+    return next((r for r in _REGISTRY if r.name not in SEMICOLON_FORMATS.values()
                  and (table is None or r.table == table) and r.matches(cells, column_map)), None)
 
 
