@@ -18,6 +18,7 @@ import yaml
 
 from .errors import InputError
 from .schema import POSTS_SCHEMA, check_columns
+from .vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE
 
 #: Name of the pseudo-coder whose value is final (compared case-insensitively).
 ADJUDICATOR = "adjudicated"
@@ -288,9 +289,9 @@ def _bootstrap_weights(rng: np.random.Generator, n_units: int, n_boot: int) -> n
 def _interpret(alpha: float) -> str:
     if not np.isfinite(alpha):
         return "undefined"
-    if alpha >= 0.800:
+    if alpha >= ALPHA_RELIABLE:
         return "reliable"
-    if alpha >= 0.667:
+    if alpha >= ALPHA_TENTATIVE:
         return "tentative"
     return "unreliable"
 

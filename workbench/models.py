@@ -1406,40 +1406,9 @@ def fit_post_models(
 # Plain-language effects
 # --------------------------------------------------------------------------------------------------
 
-#: readable phrases for feature names: used after "posts with".
-_PHRASES = {
-    "url": "a link",
-    "link": "a link",
-    "poll": "a poll",
-    "graphic": "a graphic",
-    "emoji": "an emoji",
-    "image": "an image",
-    "photo": "a photo",
-    "video": "a video",
-    "gif": "a GIF",
-    "hashtag": "a hashtag",
-    "mention": "a mention",
-    "question": "a question",
-    "media": "media",
-}
-#: readable nouns for count features: used after "each additional".
-_COUNT_NOUNS = {
-    "urls": "link",
-    "links": "link",
-    "emojis": "emoji",
-    "emoji": "emoji",
-    "words": "word",
-    "chars": "character",
-    "characters": "character",
-}
-#: readable names of controls for the "holding ... fixed" clause.
-_CONTROL_NAMES = {
-    "log_followers_at_post": "audience size",
-    "followers_at_post": "audience size",
-    "year": "year",
-    "hour_local": "posting hour",
-    "weekday_local": "weekday",
-}
+from .vocab import CONTROL_NAMES as _CONTROL_NAMES  # noqa: E402 (one vocabulary for names and phrases)
+from .vocab import COUNT_NOUNS as _COUNT_NOUNS  # noqa: E402
+from .vocab import FEATURE_PHRASES as _PHRASES  # noqa: E402
 
 
 def _article(words: str) -> str:

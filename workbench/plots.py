@@ -20,10 +20,10 @@ from matplotlib.axes import Axes
 
 from .errors import InputError
 from .schema import check_columns
+from .vocab import label_feature  # noqa: F401 (one vocabulary; plots re-exports it)
 
 #: period label growth.json gives a month that contains an intervention date (left out of the comparison).
 TRANSITION = "transition"
-_FEATURE_NAMES = {"url": "Link (URL)", "gif": "GIF", "cta": "Call to action (CTA)"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -38,18 +38,6 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         return ax
     _, ax = plt.subplots(figsize=figsize)
     return ax
-
-
-def label_feature(term: str) -> str:
-    """Return a readable name for a feature column: ``has_poll`` → "Poll", ``n_hashtags`` → "Hashtags (count)"."""
-    if term.startswith("has_"):
-        return _FEATURE_NAMES.get(term[4:], term[4:].replace("_", " ").capitalize())
-    if term.startswith("n_"):
-        return f"{term[2:].replace('_', ' ').capitalize()} (count)"
-    if term.endswith("]") and "[" in term:  # a level of a categorical column, e.g. media_type[photo]
-        column, level = term[:-1].split("[", 1)
-        return f"{column.replace('_', ' ').capitalize()}: {level.removeprefix('T.')}"
-    return term.replace("_", " ").capitalize()
 
 
 def _effect_pct_bounds(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -113,7 +113,7 @@ def label_feature(term: str) -> str:
     level = _LEVEL_TERM.match(term)
     if level:  # a level of a categorical column, e.g. media_type[photo]
         return f"{level.group(1).replace('_', ' ').capitalize()}: {level.group(2)}"
-    return CONTROL_NAMES.get(term, term.replace("_", " ")).capitalize()
+    return term.replace("_", " ").capitalize()
 
 
 def feature_phrase(term: str) -> tuple[str, str]:

@@ -162,8 +162,9 @@ def render_html(ctx: ReportContext) -> str:
 
 
 def _build(run_dir: str | Path, dataset: Dataset | None, today: dt.date | None, show_handles: bool,
-           ) -> tuple[str, ReportContext]:
-    findings = compute_findings(read_run_results(run_dir), dataset, today=today)
+           findings: Findings | None = None) -> tuple[str, ReportContext]:
+    if findings is None:
+        findings = compute_findings(read_run_results(run_dir), dataset, today=today)
     ctx = ReportContext(findings, dataset, show_handles=show_handles)
     return render_html(ctx), ctx
 
@@ -202,17 +203,19 @@ def render_report(
     out: str | Path | None = None,
     today: dt.date | None = None,
     show_handles: bool = False,
+    findings: Findings | None = None,
 ) -> Path:
     """Write the report to ``run_dir/report.html`` (or ``out``), ``results/findings.json``, the figures
     (``results/figures/*.png``) and every post of the report's table (``report_posts.csv``, formula-safe).
 
     Every write is atomic. Returns the path of the HTML file. ``dataset``, ``today`` and ``show_handles``
-    are as in :func:`build_report_html`.
+    are as in :func:`build_report_html`; ``findings`` (from :func:`workbench.findings.compute_findings`) is
+    rendered as given instead of being computed again.
     """
     from .appendix import write_posts_csv
 
     run_dir = Path(run_dir)
-    page, ctx = _build(run_dir, dataset, today, show_handles)
+    page, ctx = _build(run_dir, dataset, today, show_handles, findings)
     paths = RunPaths(run_dir)
     write_findings(ctx.f, paths.findings)
     for name, png in ctx.figures.items():
