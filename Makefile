@@ -1,5 +1,7 @@
 # Dissemination Workbench — the two commands: `make run` and `make test`.
-# Everything is installed into .venv from pyproject.toml; reinstalled only when pyproject.toml changes.
+# Everything is installed into .venv at the exact versions of requirements.lock (so two machines get the same
+# numbers), then the package itself from pyproject.toml; reinstalled when either changes.
+# `make lock` refreshes requirements.lock from pyproject.toml's dependencies (after adding or raising one).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +11,9 @@ DATASET ?= data/example
 OUT    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lab report bench lint example clean help browser
+LOCK   := requirements.lock
+
+.PHONY: run test lab report bench lint example clean help browser lock
 
 help:
 	@echo "make run      set up and run the pipeline on $(DATASET); prints where report.html is"
@@ -17,12 +21,14 @@ help:
 	@echo "make lab      open JupyterLab on the notebooks"
 	@echo "make report DATASET=path/to/dataset   run the pipeline on another dataset"
 	@echo "make bench    run the benchmarks (writes benchmarks/RESULTS.md)"
+	@echo "make lock     refresh requirements.lock (pinned versions) from pyproject.toml"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'  # new, not yet locked deps too
 	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "Python (workbench)" >/dev/null
 	@touch $(STAMP)
 
@@ -35,6 +41,10 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null) \
 	    || echo "chromium could not be installed: the browser tests will be skipped"; \
 	else echo "chromium not found and not root: the browser tests will be skipped"; fi
+
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file $(LOCK) pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/workbench run $(DATASET) $(if $(OUT),--out $(OUT),)
