@@ -460,23 +460,18 @@ def _with_intercept(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (Holm 1979)."""
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]).clip(max=1.0)
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
+    """Holm step-down adjusted p-values (Holm 1979), by ``statsmodels.stats.multitest``."""
+    from statsmodels.stats.multitest import multipletests
+
+    return multipletests(np.asarray(p, dtype=float), method="holm")[1]
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate, Benjamini & Hochberg 1995)."""
-    m = len(p)
-    order = np.argsort(p, kind="stable")[::-1]  # largest first
-    adjusted = np.minimum.accumulate(p[order] * m / (m - np.arange(m))).clip(max=1.0)
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
+    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate, Benjamini & Hochberg 1995), by
+    ``statsmodels.stats.multitest``."""
+    from statsmodels.stats.multitest import multipletests
+
+    return multipletests(np.asarray(p, dtype=float), method="fdr_bh")[1]
 
 
 def _fit_ols_log(y: np.ndarray, X: pd.DataFrame):
