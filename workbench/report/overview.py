@@ -296,3 +296,16 @@ def goals_section(ctx: ReportContext) -> list[Block | None]:
              "of the latest period) reaches it by the deadline. The projection is a straight line, "
              "not a forecast with uncertainty."),
     ]
+
+
+def what_it_will_say(findings, dataset=None) -> str:
+    """The executive summary and, per outcome, what the primary model held constant and left out: the text
+    notebook 05 prints before rendering (one line per sentence)."""
+    from .render import ReportContext
+    from .wording import describe_terms
+
+    ctx = ReportContext(findings, dataset)
+    lines = [f"• {s}" for s in summary_sentences(ctx)]
+    for outcome, terms in findings.model_terms.items():
+        lines += [f"  {s}" for s in describe_terms(terms, findings.dropped, outcome=outcome)]
+    return "\n".join(lines)
