@@ -150,7 +150,7 @@ def _change_text(row: Mapping[str, Any]) -> str:
         c, p = num(row.get("current")), num(row.get("previous"))
         if c is None or p is None:
             return "previous period: not available"
-        return f"previous period: {format_number(p, signed=True)}"
+        return f"previous period: {format_number(p, signed=True)}"  # a difference of levels: no ratio
     if ratio is None:
         return "previous period: " + ("none" if num(row.get("previous")) in (None, 0) else "not comparable")
     pct = format_pct(100 * (ratio - 1), signed=True)
@@ -176,8 +176,12 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
          change("engagement_rate_median")),
         (f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
         (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
-        ("Follower growth per day", format_number(k["followers_per_day"], signed=True), change("followers_gained")),
+        ("Follower growth per day", format_number(k["followers_per_day"], signed=True), ""),
     ]
+    gained = prev.get("followers_gained")
+    if gained is not None and num(gained.get("current")) is not None:
+        items.append((f"Followers gained, latest {f.previous['days']} days",
+                      format_number(gained["current"], signed=True), change("followers_gained")))
     blocks: list[Block | None] = [Keys(tuple(items))]
     if f.previous:
         p, c = f.previous["previous"], f.previous["current"]
