@@ -158,6 +158,12 @@ def test_change_against_the_previous_period_by_hand():
     lo, hi = rows["impressions_median"]["ratio_ci"]
     assert lo < 155.5 / 65.5 < hi
     assert rows["impressions_total"]["ratio_ci"] == [None, None]  # a total has no interval
+    # followers counted monthly, +1 a day: the level is interpolated at each period's edges
+    month = pd.date_range("2021-12-01", "2022-08-01", freq="MS")
+    account = pd.DataFrame({"date": month, "followers": 1000.0 + (month - month[0]).days})
+    gained = {r["key"]: r for r in
+              findings.previous_period_change(posts, account, timezone="UTC", days=90)["rows"]}["followers_gained"]
+    assert gained["current"] == pytest.approx(90) and gained["previous"] == pytest.approx(90)
     short = findings.previous_period_change(posts.head(30), None, timezone="UTC", days=90)
     assert short["days"] == 15  # halves of a 30-day span
 

@@ -884,11 +884,17 @@ def previous_period_change(
         f_day = followers["date"].dt.tz_localize(None) if followers["date"].dt.tz is not None else followers["date"]
         f_day = f_day.dt.normalize()
 
+        x = ((f_day - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+        y = followers["value"].to_numpy(dtype=float)
+
         def gained(start: pd.Timestamp, end: pd.Timestamp) -> float | None:
-            inside = followers[(f_day >= start) & (f_day <= end)]
-            if len(inside) < 2:
+            """Level at the end of ``end`` minus level at the end of the day before ``start``, each linearly
+            interpolated between the nearest follower counts (None where a boundary is outside the series)."""
+            a = (start - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1) - 1
+            b = (end - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+            if a < x.min() or b > x.max():
                 return None
-            return float(inside["value"].iloc[-1] - inside["value"].iloc[0])
+            return float(np.interp(b, x, y) - np.interp(a, x, y))
 
         rows.append({"key": "followers_gained", "label": "Followers gained",
                      "current": gained(cur_start, last), "previous": gained(prev_start, cur_start - pd.Timedelta(days=1)),
@@ -900,7 +906,8 @@ def previous_period_change(
             row["ratio_ci"] = [None, None]
         row["source"] = (
             "ratio of medians, distribution-free CI (Price & Bonett 2002)" if row["kind"] == "median"
-            else "posts_coded (counted)" if row["key"] != "followers_gained" else "account table, main account"
+            else "posts_coded (counted)" if row["key"] != "followers_gained"
+            else "account table, main account: follower level at each period's edges, linearly interpolated"
         )
     return {
         "days": length,
