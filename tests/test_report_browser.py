@@ -6,6 +6,7 @@ serves the whole module. The tests skip, saying why, when Chromium or playwright
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -296,3 +297,11 @@ def test_printed_pdf_on_a4_and_letter_has_no_clipped_columns(browser, long_names
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                               check=True, timeout=30).stdout
         assert "Quarantined" in text and "Superseded" in text
+        # no heading stands alone at the foot of a page, and the first page is not left mostly empty
+        headings = {html.unescape(h) for h in re.findall(r"<h[234][^>]*>(.*?)</h[234]>",
+                                                          long_names_report.read_text(encoding="utf-8"))}
+        pages = [[line.strip() for line in p.splitlines() if line.strip()] for p in text.split("\f")]
+        pages = [p for p in pages if p]
+        assert [p[-1] for p in pages if p[-1] in headings] == []
+        first = " ".join(pages[0])
+        assert "Contents" in first and "Executive summary" in first and "goal(s)" in first and len(pages[0]) >= 15
