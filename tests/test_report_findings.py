@@ -231,3 +231,35 @@ def test_the_wheel_carries_the_top_level_notebooks_unchanged(tmp_path):
         assert "workbench/report/templates/report.html.j2" in names and "workbench/report/report.css" in names
     top = {p.name: p.read_bytes() for p in (REPO / "notebooks").glob("*.ipynb")}
     assert shipped == top and len(top) == 5
+
+
+def test_an_intervention_after_the_data_is_said_so(tmp_path, quick):
+    import dataclasses
+    import datetime as dt
+
+    from workbench.dataset import Intervention
+
+    run = write_run(tmp_path)
+    ds = dataclasses.replace(make_dataset(run), interventions=(Intervention(dt.date(2030, 1, 1), "Too late"),))
+    page = html.unescape(report.build_report_html(run, dataset=ds, today=TODAY))
+    key = section(page, "key-figures")
+    assert "The intervention date 1 Jan 2030 is after the last day of the data (4 Jan 2021 – 10 Nov 2022)" in key
+    summary = section(page, "summary")
+    assert "After Too late" not in summary
+    assert "Growth could not be compared at Too late: its date (1 Jan 2030) is outside the data" in summary
+    assert "n/a – n/a" not in page
+
+
+def test_per_post_and_account_totals_are_reconciled_by_hand(tmp_path, quick):
+    run = write_run(tmp_path)
+    posts = pd.read_parquet(run / "data" / "posts_coded.parquet")
+    account = pd.read_parquet(run / "data" / "account.parquet")
+    rec = {r["metric"]: r for r in findings.reconcile_totals(posts, account)}["impressions"]
+    first = posts["published_at"].min().tz_convert(None).normalize()
+    last = posts["published_at"].max().tz_convert(None).normalize()
+    inside = account[(account["date"] >= first) & (account["date"] <= last)]
+    assert rec["per_post"] == posts["impressions"].sum()
+    assert rec["account"] == inside["impressions"].sum() == 5000 * len(inside)
+    page = html.unescape(report.build_report_html(run, today=TODAY))
+    assert (f"Two totals of impressions: {rec['per_post']:,.0f} from the per-post exports (used in this report) "
+            f"and {rec['account']:,.0f} from the account-level files") in section(page, "key-figures")

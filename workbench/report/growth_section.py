@@ -63,7 +63,7 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
     blocks.append(table(
         f"Growth per period ({unit})",
         ["Period", "Dates", "Observations", "Slope per day (95% CI)", "R²"],
-        [(p.get("label", ""), f"{format_date(p.get('start'))} – {format_date(p.get('end'))}", format_int(p.get("n")),
+        [(p.get("label", ""), _dates(p), format_int(p.get("n")),
           f"{format_number(p.get('slope_per_day'))} ({ci_text(p.get('slope_ci'), format_number)})",
           format_number(p.get("r2"))) for p in periods],
         numeric=(2, 3, 4),
@@ -89,6 +89,14 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
             figsize=(8, 4),
         ))
     return blocks
+
+
+def _dates(p: Mapping[str, Any]) -> str:
+    """ "1 Jan 2021 – 31 Dec 2021", or "no data in this period" (never "n/a – n/a")."""
+    start, end = format_date(p.get("start")), format_date(p.get("end"))
+    if start == end == NA_TEXT:
+        return "no data in this period"
+    return f"{start} – {end}"
 
 
 def _period_name(p: Mapping[str, Any], which: str) -> str:

@@ -62,7 +62,8 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         )
         sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
         change = _median_change_row(ctx, "impressions")
-        if change is not None and num(change["ratio"]) is not None and f.split is not None:
+        if change is not None and num(change["ratio"]) is not None and f.split is not None \
+                and (span is None or span[0] < f.split[0] <= span[1]):
             date, label = f.split
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
@@ -105,6 +106,9 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         reason = reason.get("reason") if isinstance(reason, Mapping) else reason
         out.append(f"Growth in {metric} could not be compared: "
                    + (str(reason) if reason else f"there was no {metric} data."))
+    elif f.split is not None and f.date_range is not None and not f.date_range[0] < f.split[0] <= f.date_range[1]:
+        out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
+                   f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
     elif f.comparisons:
         verdict = describe_growth(f.comparisons[0], metric=f.metric)
         if len(f.comparisons) > 1:
@@ -197,6 +201,16 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         if k["n_rated"]
         else "Engagement rate = engagements ÷ impressions, per post."
     ))
+    for rec in f.reconciliation:
+        pct = num(rec.get("difference_pct"))
+        if pct is not None and abs(pct) > 0.5:
+            what = metric_name(rec["metric"])
+            blocks.append(Meta(
+                f"Two totals of {what}: {format_int(rec['per_post'])} from the per-post exports (used in this "
+                f"report) and {format_int(rec['account'])} from the account-level files over the same dates "
+                f"({format_pct(pct, signed=True)}). Account-level totals also count posts that are not in the "
+                "per-post files (replies, promoted or deleted posts, posts outside the exported months)."
+            ))
     if ctx.r.posts is None:
         blocks.append(Note(ctx.r.missing_note(ctx.paths.posts_coded, "Post data")))
     if k["followers_start"] is None:
@@ -218,6 +232,13 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     date, label = f.split
     named = ctx.ds is not None and bool(ctx.ds.interventions)
     title = f"Before and after {label}" if named else f"Before and after {format_date(date)}"
+    span = f.date_range
+    if span is not None and not span[0] < date <= span[1]:
+        side = "after the last" if date > span[1] else "on or before the first"
+        return [Heading(3, title), Note(
+            f"The intervention date {format_date(date)} is {side} day of the data ({format_date(span[0])} – "
+            f"{format_date(span[1])}), so there is nothing to compare on one side of it. Set an intervention date "
+            "inside the data's range in the dataset card.")]
     rows = []
     for metric, name, fmt in (
         ("impressions", "Impressions per post, median", format_int),
