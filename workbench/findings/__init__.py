@@ -1,0 +1,397 @@
+"""The findings step: every number and verdict the report shows, computed from the run folder's results.
+
+``compute_findings`` reads what the stages left in a run folder (:class:`RunResults`, through
+:class:`~workbench.pipeline.RunPaths`) and derives what the report states: the key figures and their change
+against the previous period of equal length, the before/after medians at the first intervention, the primary
+model's effects with their verdicts, the terms each model really had (predictors, controls, dropped terms with
+the reason), the growth comparisons, the goals, the unreliable manual codes and which stages failed. Each record
+names the model or rule it came from (``source``). ``write_findings`` stores them as ``results/findings.json``;
+:mod:`workbench.report` only renders them (no statistics there).
+
+``findings.json`` (``schema_version`` 1) holds: ``generated``, ``versions`` (Python and analysis libraries),
+``date_range``, ``key_figures``, ``previous_period``, ``split``, ``period_change``, ``effects``,
+``model_terms``, ``dropped``, ``growth``, ``goals``, ``low_reliability``, ``thin_effects``, ``stage_status``,
+``reconciliation``, ``problems``.
+
+Modules: ``runfolder`` (reading the run folder), ``posts`` (key figures, previous period, medians, goals,
+reliability), ``modelfit`` (effects, verdicts, fitted and dropped terms), ``comparisons`` (growth comparisons);
+this file puts them together (:class:`Findings`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import Dataset
+from ..io import write_json
+from ..pipeline import STAGE_NAMES, RunPaths
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, label_feature
+from .comparisons import GrowthComparison, _rate, growth_comparisons, growth_verdict
+from .modelfit import (
+    _DIAGNOSTIC_KEYS,
+    _effect_columns,
+    dropped_terms,
+    find_thin_effects,
+    fitted_terms,
+    list_diagnosed_outcomes,
+    primary_effects,
+    tabulate_controls_sensitivity,
+)
+from .posts import (
+    PREVIOUS_PERIOD_DAYS,
+    _main_account_series,
+    assess_goals,
+    compare_post_medians,
+    compute_key_figures,
+    engagement_rates,
+    low_reliability_codes,
+    median_ci_ranks,
+    metric_series,
+    previous_period_change,
+    ratio_of_medians,
+    reconcile_totals,
+)
+from .runfolder import (
+    ANALYSIS_LIBRARIES,
+    POST_COLUMNS,
+    REGRESSION_COLUMNS,
+    SCHEMA_VERSION,
+    RunResults,
+    _as_mapping,
+    _as_records,
+    _num,
+    library_versions,
+    num,
+    read_run_results,
+)
+
+
+def stage_status(manifest: Mapping[str, Any] | None, run_status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Return one record per stage that failed (or did not finish): stage, status, when, message.
+
+    Read from ``results/run_status.json`` (``{"stages": {name: {status, error|message, finished_at|when}}}`` or a
+    list of such records with ``stage``) and from the manifest's stage entries with a ``status`` of failed.
+    A stage absent from both is not reported (it may not have been asked for).
+    """
+    found: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, entry: Mapping[str, Any]) -> None:
+        status = str(entry.get("status") or "")
+        if status.lower() not in ("failed", "error", "crashed", "interrupted"):
+            return
+        found[name] = {
+            "stage": name,
+            "status": status.lower(),
+            "when": entry.get("failed_at") or entry.get("finished_at") or entry.get("when") or entry.get("at"),
+            "message": str(entry.get("error") or entry.get("message") or entry.get("reason") or ""),
+            "cell": entry.get("cell"),
+        }
+
+    for source in (_as_mapping(manifest).get("stages"), _as_mapping(run_status).get("stages"), run_status):
+        if isinstance(source, Mapping):
+            for name, entry in source.items():
+                if name in STAGE_NAMES and isinstance(entry, Mapping):
+                    add(str(name), entry)
+        elif isinstance(source, list):
+            for entry in _as_records(source):
+                if entry.get("stage") in STAGE_NAMES:
+                    add(str(entry["stage"]), entry)
+    return [found[s] for s in STAGE_NAMES if s in found]
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# All findings together
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    if frame is None:
+        return None
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+@dataclass
+class Findings:
+    """Every number and verdict the report shows (``to_dict`` is ``results/findings.json``).
+
+    Tables are kept as DataFrames for rendering; ``to_dict`` turns them into records, each block with the
+    ``source`` model or rule it came from.
+    """
+
+    results: RunResults
+    title: str
+    timezone: str
+    today: dt.date
+    date_range: tuple[dt.date, dt.date] | None
+    key: dict[str, Any]
+    previous: dict[str, Any] | None
+    split: tuple[dt.date, str] | None
+    period_change: pd.DataFrame | None
+    primary: str
+    effects: pd.DataFrame | None
+    thin: dict[tuple[str, str], str]
+    model_terms: dict[str, dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    metric: str
+    comparisons: list[GrowthComparison]
+    goals: pd.DataFrame | None
+    low_codes: pd.DataFrame
+    stages: list[dict[str, Any]]
+    versions: dict[str, str]
+    problems: dict[str, str] = field(default_factory=dict)
+    reconciliation: list[dict[str, Any]] = field(default_factory=list)
+
+    def outcomes(self, order: Sequence[str] = ()) -> list[str]:
+        """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
+        if self.effects is None:
+            return []
+        found = list(pd.unique(self.effects["outcome"].astype(str)))
+        first = [o for o in order if o in found]
+        return first + [o for o in found if o not in first]
+
+    def to_dict(self) -> dict[str, Any]:
+        eff = self.effects
+        effects = None
+        if eff is not None:
+            keep = [c for c in ("outcome", "term", "model", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high",
+                                "p_used", "p_kind", "supported", "cannot_tell", "n", "r2") if c in eff]
+            effects = _records(eff[keep].assign(
+                label=eff["term"].astype(str).map(label_feature),
+                verdict=np.where(eff["cannot_tell"] != "", "cannot tell",
+                                 np.where(eff["supported"], "clear", "not clear")),
+                source=f"regression.csv, model {self.primary} (Holm-adjusted p < {SIGNIFICANCE} where p_holm exists)",
+            ))
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generated": self.today.isoformat(),
+            "title": self.title,
+            "timezone": self.timezone,
+            "versions": self.versions,
+            "date_range": None if self.date_range is None else {
+                "start": self.date_range[0].isoformat(), "end": self.date_range[1].isoformat(),
+                "source": "posts_coded published_at (else the account table's dates)"},
+            "key_figures": {**{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.key.items()},
+                            "source": "posts_coded (counts, medians); account table, main account (followers)"},
+            "previous_period": self.previous,
+            "split": None if self.split is None else {
+                "date": self.split[0].isoformat(), "label": self.split[1],
+                "source": "first intervention of the dataset card (else growth.json's second period)"},
+            "period_change": None if self.period_change is None else {
+                "rows": _records(self.period_change),
+                "source": "ratio of medians before/after the split, distribution-free CI (Price & Bonett 2002)"},
+            "primary_model": self.primary,
+            "effects": effects,
+            "model_terms": self.model_terms,
+            "dropped": self.dropped,
+            "thin_effects": [{"outcome": o, "term": t, "reason": r, "source": "models.json flags/warnings"}
+                             for (o, t), r in self.thin.items()],
+            "growth": {
+                "metric": self.metric,
+                "available": bool(self.results.growth and self.results.growth.get("periods")),
+                "comparisons": [
+                    {"index": c.index, "label": c.label, "before": c.before.get("label"),
+                     "after": c.after.get("label"), "verdict": growth_verdict(c),
+                     "slope_ratio": num(c.results.get("slope_ratio")),
+                     "slope_ratio_ci": c.results.get("slope_ratio_ci"),
+                     "p_value": num(_as_mapping(c.results.get("slope_change")).get("p_value")),
+                     "source": "growth.json (time × period interaction, HAC errors; TOST equivalence)"}
+                    for c in self.comparisons
+                ],
+            },
+            "goals": None if self.goals is None else {
+                "rows": _records(self.goals),
+                "source": "latest value of the metric; rate = last growth period's slope, else a straight line "
+                          "since the last intervention"},
+            "low_reliability": {"rows": _records(self.low_codes),
+                                "source": f"reliability.csv, Krippendorff's alpha < {ALPHA_TENTATIVE}"},
+            "stage_status": self.stages,
+            "reconciliation": self.reconciliation,
+            "problems": dict(self.problems),
+        }
+
+
+
+def _date_range(results: RunResults, tz: str) -> tuple[dt.date, dt.date] | None:
+    posts = results.posts
+    if posts is not None and "published_at" in posts and posts["published_at"].notna().any():
+        ts = pd.to_datetime(posts["published_at"].dropna())
+        ts = ts.dt.tz_localize("UTC") if ts.dt.tz is None else ts
+        local = ts.dt.tz_convert(tz)
+        return local.min().date(), local.max().date()
+    if results.account is not None and "date" in results.account and len(results.account):
+        dates = pd.to_datetime(results.account["date"]).dropna()
+        if len(dates):
+            return dates.min().date(), dates.max().date()
+    return None
+
+
+def compute_findings(
+    results: RunResults | str | Path, dataset: Dataset | None = None, *, today: dt.date | None = None
+) -> Findings:
+    """Derive every number and verdict of the report from a run folder's results (nothing is written).
+
+    A derivation that fails on unexpected input is recorded in ``problems`` (shown in the report's data
+    appendix and warned) and its part of the report says it is not available; the rest still renders.
+    """
+    if not isinstance(results, RunResults):
+        results = read_run_results(results)
+    r = results
+    tz = dataset.timezone if dataset else "UTC"
+    today = today or dt.datetime.now(dt.UTC).date()
+
+    def derive(what: str, compute: Callable[[], Any], fallback: Any) -> Any:
+        try:
+            return compute()
+        except Exception as exc:  # the report still renders; the problem is named in it
+            message = f"{type(exc).__name__}: {exc}"
+            r.problems[f"({what})"] = message
+            warnings.warn(f"report: {what} could not be computed: {message}", RuntimeWarning, stacklevel=3)
+            return fallback
+
+    models = r.models or {}
+    primary = str(models.get("primary_model") or "ols_log")
+    growth = r.growth or {}
+    metric = str(growth.get("metric") or "followers")
+    since = dataset.interventions[-1].date if dataset and dataset.interventions else None
+    terms = r.regression["term"].astype(str).unique() if r.regression is not None else []
+    thin = derive("the too-little-data check", lambda: find_thin_effects(r.models), {})
+
+    def effects() -> pd.DataFrame | None:
+        reg = r.regression
+        if reg is None or not (reg["model"] == primary).any():
+            return None
+        eff = primary_effects(reg, model=primary)
+        # a binary feature with too few posts in a level is "cannot tell", never a finding (models.json)
+        keys = zip(eff["outcome"].astype(str), eff["term"].astype(str), strict=True)
+        eff["cannot_tell"] = [thin.get(key, "") for key in keys]
+        eff["supported"] = eff["supported"] & (eff["cannot_tell"] == "")
+        return eff
+
+    eff = derive("the primary model's effects", effects, None)
+    comparisons = derive(
+        "the growth comparisons",
+        lambda: growth_comparisons(growth, interventions=dataset.interventions if dataset else ()),
+        [],
+    )
+    split = None
+    if dataset is not None and dataset.interventions:
+        split = (dataset.interventions[0].date, dataset.interventions[0].label)
+    elif comparisons:
+        try:
+            split = (pd.Timestamp(comparisons[0].after.get("start")).date(), comparisons[0].label)
+        except (TypeError, ValueError):
+            split = None
+    period_change = derive(
+        "the before/after medians",
+        lambda: (
+            compare_post_medians(r.posts, split=split[0], timezone=tz)
+            if split is not None and r.posts is not None and "published_at" in r.posts
+            else None
+        ),
+        None,
+    )
+    goals = derive(
+        "the goals",
+        lambda: (
+            assess_goals(dataset.goals, account=r.account, growth=r.growth, since=since, today=today)
+            if dataset and dataset.goals
+            else None
+        ),
+        None,
+    )
+    model_terms: dict[str, dict[str, Any]] = {}
+    if eff is not None:
+        for outcome in pd.unique(eff["outcome"].astype(str)):
+            got, source = fitted_terms(models, r.regression, outcome=outcome, model=primary)
+            model_terms[outcome] = {
+                "model": primary,
+                "predictors": [t for t, role in got.items() if role == "predictor"],
+                "controls": [t for t, role in got.items() if role == "control"],
+                "source": source,
+            }
+    return Findings(
+        results=r,
+        title=dataset.title if dataset else r.run_dir.resolve().name,
+        timezone=tz,
+        today=today,
+        date_range=derive("the date range", lambda: _date_range(r, tz), None),
+        key=derive("the key figures", lambda: compute_key_figures(r.posts, r.account, r.growth),
+                   compute_key_figures(None, None)),
+        previous=derive("the change against the previous period",
+                        lambda: previous_period_change(r.posts, r.account, timezone=tz), None),
+        split=split,
+        period_change=period_change,
+        primary=primary,
+        effects=eff,
+        thin=thin,
+        model_terms=model_terms,
+        dropped=derive("the dropped terms", lambda: dropped_terms(models), []),
+        metric=metric,
+        comparisons=comparisons,
+        goals=goals,
+        low_codes=derive("the reliability check", lambda: low_reliability_codes(r.reliability, terms),
+                         low_reliability_codes(None, [])),
+        stages=stage_status(r.manifest, r.run_status),
+        versions=library_versions(),
+        problems=r.problems,
+        reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
+    )
+
+
+def write_findings(findings: Findings, path: str | Path | None = None) -> Path:
+    """Write ``findings.to_dict()`` atomically to ``results/findings.json`` of its run folder (or ``path``)."""
+    target = Path(path) if path is not None else RunPaths(findings.results.run_dir).findings
+    return write_json(target, findings.to_dict())
+
+
+__all__ = [
+    "ANALYSIS_LIBRARIES",
+    "Findings",
+    "GrowthComparison",
+    "POST_COLUMNS",
+    "PREVIOUS_PERIOD_DAYS",
+    "REGRESSION_COLUMNS",
+    "RunResults",
+    "SCHEMA_VERSION",
+    "_DIAGNOSTIC_KEYS",
+    "_as_mapping",
+    "_as_records",
+    "_effect_columns",
+    "_main_account_series",
+    "_num",
+    "_rate",
+    "assess_goals",
+    "compare_post_medians",
+    "compute_findings",
+    "compute_key_figures",
+    "dropped_terms",
+    "engagement_rates",
+    "find_thin_effects",
+    "fitted_terms",
+    "growth_comparisons",
+    "growth_verdict",
+    "library_versions",
+    "list_diagnosed_outcomes",
+    "low_reliability_codes",
+    "median_ci_ranks",
+    "metric_series",
+    "num",
+    "previous_period_change",
+    "primary_effects",
+    "ratio_of_medians",
+    "read_run_results",
+    "reconcile_totals",
+    "stage_status",
+    "tabulate_controls_sensitivity",
+    "write_findings",
+]

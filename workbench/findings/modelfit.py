@@ -1,0 +1,272 @@
+"""What the post-level models say and really had: effects and verdicts, thin effects, fitted and dropped terms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..models import SUMMARY_KEYS
+from ..plots import select_predictor_rows
+from ..vocab import SIGNIFICANCE
+from .runfolder import _as_mapping, _as_records, num
+
+_num = num
+
+def _effect_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add effect_pct and its CI where the table lacks them (100·(exp(b) − 1))."""
+    out = rows.copy()
+    for name, source in (
+        ("effect_pct", "estimate"),
+        ("effect_pct_ci_low", "ci_low"),
+        ("effect_pct_ci_high", "ci_high"),
+    ):
+        computed = 100.0 * np.expm1(pd.to_numeric(out[source], errors="coerce"))
+        out[name] = pd.to_numeric(out[name], errors="coerce").fillna(computed) if name in out else computed
+    return out
+
+
+def primary_effects(regression: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFrame:
+    """Return the predictor rows of the primary model with % change, CI, the p used and ``supported``.
+
+    ``supported`` means Holm-adjusted p < 0.05 (unadjusted p when the table has no ``p_holm``).
+    """
+    frames = [
+        select_predictor_rows(regression, outcome=o, model=model)
+        for o in pd.unique(regression["outcome"].astype(str))
+    ]
+    rows = pd.concat(frames, ignore_index=True) if frames else regression.iloc[0:0]
+    rows = _effect_columns(rows)
+    p_col = "p_holm" if "p_holm" in rows and rows["p_holm"].notna().any() else "p_value"
+    rows["p_used"] = pd.to_numeric(rows[p_col], errors="coerce") if p_col in rows else np.nan
+    rows["p_kind"] = "Holm-adjusted" if p_col == "p_holm" else "unadjusted"
+    rows["supported"] = rows["p_used"] < SIGNIFICANCE
+    return rows
+
+
+
+_RARE_FLAG = re.compile(r"^rare level: (?P<term>.+) \((?P<what>with|without): (?P<count>\d+)\)$")
+_RARE_WARNING = re.compile(
+    r"^(?P<outcome>[^:]+): only (?P<count>\d+) of (?P<n>\d+) posts (?P<what>with|without) "
+    r"'(?P<term>[^']+)' \(fewer than"
+)
+
+
+def find_thin_effects(models: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
+    """Return {(outcome, term): reason} for binary features with too few posts in a level to judge.
+
+    Read from ``results/models.json``: ``diagnostics[outcome]["flags"]`` entries ``rare level: TERM (with: N)``
+    and, for files without diagnostics, the matching warnings (``OUTCOME: only N of M posts with 'TERM' …``).
+    Anything else in the file is ignored, so an older or partial models.json gives an empty result.
+    """
+    found: dict[tuple[str, str], list[str]] = {}
+
+    def add(outcome: str, term: str, what: str, count: str) -> None:
+        reason = f"only {int(count)} post{'s' if int(count) != 1 else ''} {what} it"
+        reasons = found.setdefault((outcome, term), [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    models = models if isinstance(models, Mapping) else {}
+    diagnostics = models.get("diagnostics")
+    if isinstance(diagnostics, Mapping):
+        for outcome, diag in diagnostics.items():
+            flags = diag.get("flags") if isinstance(diag, Mapping) else None
+            for flag in flags if isinstance(flags, list) else []:
+                m = _RARE_FLAG.match(str(flag))
+                if m:
+                    add(str(outcome), m["term"], m["what"], m["count"])
+    warnings_list = models.get("warnings")
+    for text in warnings_list if isinstance(warnings_list, list) else []:
+        m = _RARE_WARNING.match(str(text))
+        if m:
+            add(m["outcome"], m["term"], m["what"], m["count"])
+    return {key: " and ".join(reasons) for key, reasons in found.items()}
+
+
+
+_DIAGNOSTIC_KEYS = (
+    "n",
+    "n_total",
+    "n_dropped",
+    "dropped",
+    "vif",
+    "flags",
+    "zero_share",
+    "residuals",
+    "overdispersion",
+    "influential",
+    "n_cook_above_4_over_n",
+    "separation",
+    "controls_sensitivity",
+    "rate_model",
+)
+
+
+
+def list_diagnosed_outcomes(models: Mapping[str, Any] | None) -> list[str]:
+    """Return the outcomes that have a diagnostics entry in ``results/models.json``, in file order.
+
+    An entry counts when it is an object with at least one of the keys ``fit_post_models`` writes; the summary
+    keys (``primary``, ``sensitivity``) and anything else are ignored.
+    """
+    diagnostics = _as_mapping(_as_mapping(models).get("diagnostics"))
+    return [
+        str(outcome)
+        for outcome, diag in diagnostics.items()
+        if outcome not in SUMMARY_KEYS
+        and isinstance(diag, Mapping)
+        and any(key in diag for key in _DIAGNOSTIC_KEYS)
+    ]
+
+
+def tabulate_controls_sensitivity(models: Mapping[str, Any] | None, *, outcome: str) -> pd.DataFrame:
+    """Return the controls sensitivity of one outcome's features (ols_log) from ``results/models.json``.
+
+    Read from ``diagnostics["sensitivity"]`` (records), else from ``diagnostics[outcome]["controls_sensitivity"]``
+    (term → row). Only predictors are kept: a term that the outcome's ``terms`` map names as anything but a
+    predictor (a control, the intercept) is left out.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``term``, ``effect_pct_without_controls``, ``effect_pct_with_controls``, ``change_pct_points``
+        and ``n`` (floats; NaN where the file has no number), one row per feature in file order; empty when the
+        file has no sensitivity for ``outcome``.
+    """
+    columns = ["term", "effect_pct_without_controls", "effect_pct_with_controls", "change_pct_points", "n"]
+    diagnostics = _as_mapping(_as_mapping(models).get("diagnostics"))
+    diag = _as_mapping(diagnostics.get(outcome))
+    records = [
+        r
+        for r in _as_records(diagnostics.get("sensitivity"))
+        if str(r.get("outcome")) == outcome and "term" in r
+    ]
+    if not records:
+        records = [
+            {**row, "term": term}
+            for term, row in _as_mapping(diag.get("controls_sensitivity")).items()
+            if isinstance(row, Mapping)
+        ]
+    terms = _as_mapping(diag.get("terms"))
+    rows = [
+        [str(r["term"]), *(_num(r.get(c)) for c in columns[1:])]
+        for r in records
+        if str(r["term"]) != "Intercept" and terms.get(str(r["term"]), "predictor") == "predictor"
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({c: "float64" for c in columns[1:]})
+
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the models really had: fitted predictors and controls, dropped terms with the reason
+# --------------------------------------------------------------------------------------------------------------
+
+#: models.json warnings about a dropped term (``fit_post_models``' wording) → the reason in words.
+_DROP_PATTERNS = (
+    (re.compile(r"^(?:(?P<outcome>[^:]+): )?(?P<role>predictor|control) (?:term )?'(?P<term>[^']+)' is not a column", re.I),
+     "not in the data (no such column in posts_coded)"),
+    (re.compile(r"^(?:(?P<outcome>[^:]+): )?(?P<role>predictor|control) (?:term )?'(?P<term>[^']+)' is entirely NA", re.I),
+     "no post has a value for it"),
+    (re.compile(r"^(?:(?P<outcome>[^:]+): )?(?P<role>predictor|control) (?:term )?'(?P<term>[^']+)' is constant", re.I),
+     "it has the same value for every post, so nothing can be compared"),
+    (re.compile(r"^(?:(?P<outcome>[^:]+): )?(?P<role>predictor|control) (?:term )?'(?P<term>[^']+)' has a single value", re.I),
+     "it has a single value in the posts used, so nothing can be compared"),
+    (re.compile(r"^(?:(?P<outcome>[^:]+): )?(?P<role>predictor|control) (?:term )?'(?P<term>[^']+)' is an exact linear", re.I),
+     "it duplicates the other terms (an exact combination of them)"),
+)
+_CONTROL_BASES = ("followers_at_post", "log_followers_at_post", "year", "hour_local", "weekday_local")
+
+
+def _typed_terms(models: Mapping[str, Any], outcome: str, model: str) -> dict[str, str] | None:
+    """``fitted_terms`` records of models.json (term → role) for one outcome × model, when the file has them."""
+    typed = _as_mapping(models).get("fitted_terms")
+    if isinstance(typed, list):
+        rows = [
+            r for r in _as_records(typed)
+            if str(r.get("outcome", outcome)) == outcome and str(r.get("model", model)) == model and "term" in r
+        ]
+        return {str(r["term"]): str(r.get("role") or r.get("term_type") or "predictor") for r in rows} or None
+    entry = _as_mapping(typed).get(outcome)
+    if isinstance(entry, Mapping) and model in entry:
+        entry = entry[model]
+    if isinstance(entry, Mapping):
+        return {str(t): str(role) for t, role in entry.items()}
+    if isinstance(entry, list):
+        return {
+            str(r.get("term")): str(r.get("role") or r.get("term_type") or "predictor")
+            for r in _as_records(entry)
+        } or {str(t): "predictor" for t in entry if isinstance(t, str)} or None
+    return None
+
+
+def fitted_terms(
+    models: Mapping[str, Any] | None, regression: pd.DataFrame | None, *, outcome: str, model: str
+) -> tuple[dict[str, str], str]:
+    """Return (term → role, source) of the terms one fitted model really had (roles: predictor, control).
+
+    Read, in this order, from models.json's typed ``fitted_terms`` records, from ``diagnostics[outcome].terms``
+    (ols_log), and from the rows of regression.csv (``term_type`` where present, else by the term's name).
+    """
+    typed = _typed_terms(models or {}, outcome, model)
+    if typed:
+        return ({t: r for t, r in typed.items() if t != "Intercept"}, "models.json fitted_terms")
+    diag = _as_mapping(_as_mapping(_as_mapping(models).get("diagnostics")).get(outcome))
+    terms = _as_mapping(diag.get("terms"))
+    if terms and model == "ols_log":
+        return ({str(t): str(r) for t, r in terms.items() if t != "Intercept"}, "models.json diagnostics terms")
+    if regression is None:
+        return {}, "not available"
+    rows = regression[(regression["outcome"].astype(str) == outcome) & (regression["model"].astype(str) == model)]
+    out = {}
+    for row in rows.to_dict("records"):
+        term = str(row["term"])
+        if term == "Intercept":
+            continue
+        role = row.get("term_type")
+        if not isinstance(role, str):
+            role = "control" if term.split("[", 1)[0] in _CONTROL_BASES else "predictor"
+        out[term] = role
+    return out, "regression.csv terms"
+
+
+def dropped_terms(models: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Return the predictors and controls the models left out, each with the reason in words.
+
+    Read from models.json's typed ``dropped`` records (``term``, ``role``, ``reason``/``message``, ``outcome``)
+    when present, else from its warnings (``fit_post_models``' wording). One record per term and reason.
+    """
+    models = _as_mapping(models)
+    out: list[dict[str, Any]] = []
+    seen = set()
+    typed = models.get("dropped")
+    for r in _as_records(typed):
+        if "term" not in r:
+            continue
+        reason = str(r.get("reason") or r.get("message") or r.get("code") or "dropped")
+        key = (str(r["term"]), reason)
+        if key not in seen:
+            seen.add(key)
+            out.append({"term": str(r["term"]), "role": str(r.get("role") or "predictor"), "reason": reason,
+                        "outcome": r.get("outcome"), "source": "models.json dropped"})
+    if out:
+        return out
+    for text in models.get("warnings") or []:
+        text = str(text.get("message", "")) if isinstance(text, Mapping) else str(text)
+        for pattern, reason in _DROP_PATTERNS:
+            m = pattern.match(text)
+            if m:
+                key = (m["term"], reason)
+                if key not in seen:
+                    seen.add(key)
+                    out.append({"term": m["term"], "role": m["role"].lower(), "reason": reason,
+                                "outcome": m["outcome"], "source": "models.json warnings"})
+                break
+    return out
+
+

@@ -1,0 +1,455 @@
+"""Key figures, the previous period, medians before/after with distribution-free CIs, goals, reliability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..dataset import Goal
+from ..schema import check_columns
+from ..vocab import ALPHA_TENTATIVE
+from .comparisons import _rate
+from .runfolder import num
+
+
+def _main_account_series(account: pd.DataFrame | None, metric: str) -> pd.DataFrame:
+    """Return date/value of ``metric`` for the main account (sorted, NA dropped).
+
+    The main account is chosen by the growth stage's rule (:func:`workbench.growth._select_account`: the
+    platform/account with the most observations of ``metric``), so the report and growth.json speak of one
+    account.
+    """
+    from ..growth import _select_account  # one rule for "which account" (growth owns it)
+
+    if account is None or metric not in account.columns or "date" not in account.columns:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float)})
+    frame = account.assign(
+        value=pd.to_numeric(account[metric], errors="coerce"), date=pd.to_datetime(account["date"])
+    )
+    frame = frame.dropna(subset=["value", "date"])
+    if frame.empty:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float)})
+    frame = _select_account(frame, metric)[0]
+    return frame[["date", "value"]].sort_values("date").reset_index(drop=True)
+
+
+def _growth_series(growth: Mapping[str, Any] | None, metric: str) -> pd.DataFrame:
+    if not growth or growth.get("metric") != metric or not growth.get("series"):
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float)})
+    frame = pd.DataFrame(growth["series"])
+    frame = pd.DataFrame({"date": pd.to_datetime(frame["date"]), "value": pd.to_numeric(frame["value"])})
+    return frame.dropna().sort_values("date").reset_index(drop=True)
+
+
+def metric_series(
+    account: pd.DataFrame | None, growth: Mapping[str, Any] | None, metric: str
+) -> pd.DataFrame:
+    """Return the dated values of an account-level metric: the account table, else the growth series."""
+    series = _main_account_series(account, metric)
+    return series if not series.empty else _growth_series(growth, metric)
+
+
+def engagement_rates(posts: pd.DataFrame) -> pd.Series:
+    """Return engagements / impressions per post, for posts with impressions > 0 and engagements reported."""
+    imp = pd.to_numeric(posts["impressions"], errors="coerce").astype(float)
+    eng = pd.to_numeric(posts["engagements"], errors="coerce").astype(float)
+    ok = (imp > 0) & eng.notna()
+    return (eng[ok] / imp[ok]).rename("engagement_rate")
+
+
+def compute_key_figures(
+    posts: pd.DataFrame | None, account: pd.DataFrame | None, growth: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the headline numbers: posts, impressions (total, median), median engagement rate, followers.
+
+    Missing inputs give None values. ``followers_per_day`` is (end − start) / days between the first and the
+    last follower count.
+    """
+    out: dict[str, Any] = dict.fromkeys(
+        (
+            "n_posts",
+            "impressions_total",
+            "impressions_median",
+            "engagement_rate_median",
+            "n_rated",
+            "followers_start",
+            "followers_end",
+            "followers_start_date",
+            "followers_end_date",
+            "followers_per_day",
+        )
+    )
+    if posts is not None:
+        out["n_posts"] = len(posts)
+        if "impressions" in posts:
+            imp = pd.to_numeric(posts["impressions"], errors="coerce").dropna()
+            out["impressions_total"] = float(imp.sum()) if len(imp) else None
+            out["impressions_median"] = float(imp.median()) if len(imp) else None
+        if {"impressions", "engagements"} <= set(posts.columns):
+            rates = engagement_rates(posts)
+            out["n_rated"] = len(rates)
+            out["engagement_rate_median"] = float(rates.median()) if len(rates) else None
+    followers = metric_series(account, growth, "followers")
+    if len(followers) >= 1:
+        first, last = followers.iloc[0], followers.iloc[-1]
+        out.update(
+            followers_start=float(first["value"]),
+            followers_end=float(last["value"]),
+            followers_start_date=first["date"],
+            followers_end_date=last["date"],
+        )
+        days = (last["date"] - first["date"]) / pd.Timedelta(days=1)
+        if days > 0:
+            out["followers_per_day"] = (float(last["value"]) - float(first["value"])) / days
+    return out
+
+
+def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """Per-post totals against the account table's totals of the same metric over the same dates.
+
+    One record per metric (impressions, engagements, posts) both tables report: ``per_post`` (sum over the posts
+    table: the figure the report uses), ``account`` (sum of the main account's rows dated within the posts' first
+    and last day), ``difference`` and ``difference_pct``. The report states the per-post figure and shows the
+    account figure beside it when they differ by more than 0.5%, with the usual reasons. [] when either is absent.
+    """
+    if posts is None or account is None or "date" not in account or "published_at" not in posts:
+        return []
+    when = pd.to_datetime(posts["published_at"]).dropna()
+    if when.empty:
+        return []
+    first, last = when.min(), when.max()
+    first = first.tz_convert(None) if first.tzinfo else first
+    last = last.tz_convert(None) if last.tzinfo else last
+    out = []
+    for metric in ("impressions", "engagements", "posts"):
+        if metric not in account.columns or not account[metric].notna().any():
+            continue
+        if metric == "posts":
+            per_post = float(len(posts))
+        elif metric in posts.columns and posts[metric].notna().any():
+            per_post = float(pd.to_numeric(posts[metric], errors="coerce").sum())
+        else:
+            continue
+        series = _main_account_series(account, metric)
+        dates = series["date"].dt.tz_localize(None) if series["date"].dt.tz is not None else series["date"]
+        inside = series[(dates >= first.normalize()) & (dates <= last.normalize())]
+        if inside.empty:
+            continue
+        total = float(inside["value"].sum())
+        diff = total - per_post
+        out.append({"metric": metric, "per_post": per_post, "account": total, "difference": diff,
+                    "difference_pct": 100 * diff / per_post if per_post else None,
+                    "source": "posts_coded (sum) vs account table, main account, rows dated within the posts' "
+                              "first and last day"})
+    return out
+
+
+def _current_rate(
+    series: pd.DataFrame, growth: Mapping[str, Any] | None, metric: str, since: dt.date | None
+) -> float | None:
+    """Per-day rate of ``metric`` now: the last period's fitted slope, else a straight-line fit since ``since``."""
+    if growth and growth.get("metric") == metric and growth.get("periods"):
+        slope = _rate(growth["periods"][-1])[0]
+        if slope is not None:
+            return slope
+    recent = series if since is None else series[series["date"] >= pd.Timestamp(since)]
+    if len(recent) < 3:
+        recent = series
+    if len(recent) < 2 or recent["date"].nunique() < 2:
+        return None
+    days = (recent["date"] - recent["date"].iloc[0]) / pd.Timedelta(days=1)
+    return float(np.polyfit(days.to_numpy(dtype=float), recent["value"].to_numpy(dtype=float), 1)[0])
+
+
+def assess_goals(
+    goals: Iterable[Goal],
+    *,
+    account: pd.DataFrame | None,
+    growth: Mapping[str, Any] | None = None,
+    since: dt.date | None = None,
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """Return one row per goal: target, deadline, actual (latest value), rate, projected date and status.
+
+    Status is ``met`` (latest value ≥ target), ``on track`` (the current rate reaches the target by the
+    deadline), ``not on track``, ``not met (deadline passed)`` or ``not available`` (no data for the metric). The current rate is the last growth period's fitted slope when the goal's metric is the growth
+    metric, else a straight-line fit of the metric since ``since`` (the last intervention).
+    """
+    today = today or dt.date.today()
+    rows = []
+    for goal in goals:
+        series = metric_series(account, growth, goal.metric)
+        row = {
+            "label": goal.label or f"{goal.metric} {goal.target:,g}",
+            "metric": goal.metric,
+            "target": goal.target,
+            "by": goal.by,
+            "actual": None,
+            "actual_date": None,
+            "rate_per_day": None,
+            "projected_date": None,
+            "status": "not available",
+        }
+        if not series.empty:
+            actual, when = float(series["value"].iloc[-1]), series["date"].iloc[-1]
+            rate = _current_rate(series, growth, goal.metric, since)
+            row.update(actual=actual, actual_date=when.date(), rate_per_day=rate)
+            if actual >= goal.target:
+                row["status"] = "met"
+            else:
+                if rate is not None and rate > 0:
+                    row["projected_date"] = (
+                        when + pd.Timedelta(days=math.ceil((goal.target - actual) / rate))
+                    ).date()
+                if today > goal.by:
+                    row["status"] = "not met (deadline passed)"
+                elif row["projected_date"] is not None and row["projected_date"] <= goal.by:
+                    row["status"] = "on track"
+                else:
+                    row["status"] = "not on track"
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "label",
+            "metric",
+            "target",
+            "by",
+            "actual",
+            "actual_date",
+            "rate_per_day",
+            "projected_date",
+            "status",
+        ],
+    )
+
+
+def low_reliability_codes(reliability: pd.DataFrame | None, terms: Iterable[str]) -> pd.DataFrame:
+    """Return the reliability rows of codes with Krippendorff's α < 0.667 that enter a model as a term."""
+    if reliability is None or "code" not in reliability or "krippendorff_alpha" not in reliability:
+        return pd.DataFrame(columns=["code", "term", "krippendorff_alpha"])
+    terms = set(map(str, terms))
+    rel = reliability.assign(alpha=pd.to_numeric(reliability["krippendorff_alpha"], errors="coerce"))
+    code = rel["code"].astype(str)
+    term = np.where(code.isin(terms), code, "has_" + code)
+    rel = rel.assign(term=term)
+    low = rel[(rel["alpha"] < ALPHA_TENTATIVE) & rel["term"].isin(terms)]
+    return (
+        low[["code", "term", "alpha"]].rename(columns={"alpha": "krippendorff_alpha"}).reset_index(drop=True)
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Before/after change of post-level medians, thin features, handles, codebook
+# --------------------------------------------------------------------------------------------------------------
+
+
+
+def median_ci_ranks(n: int, *, level: float = 0.95) -> tuple[int, int, float] | None:
+    """Return the 1-based ranks (l, u) of the distribution-free CI of a median and its exact coverage.
+
+    The interval [x₍ₗ₎, x₍ᵤ₎] with u = n − l + 1 covers the population median with probability
+    1 − 2·P(Binomial(n, ½) ≤ l − 1) ≥ ``level`` for any continuous distribution. None when n is too small for
+    such an interval (n ≤ 5 at 95%).
+    """
+    if n < 1:
+        return None
+    alpha = 1.0 - level
+    lower = int(stats.binom.ppf(alpha / 2, n, 0.5))  # smallest k with P(B ≤ k) ≥ α/2, so P(B ≤ k − 1) < α/2
+    if lower < 1:
+        return None
+    coverage = 1.0 - 2.0 * float(stats.binom.cdf(lower - 1, n, 0.5))
+    return lower, n - lower + 1, coverage
+
+
+def _log_median_se(sorted_values: np.ndarray, *, level: float) -> float | None:
+    ranks = median_ci_ranks(len(sorted_values), level=level)
+    if ranks is None:
+        return None
+    lower, upper, coverage = ranks
+    lo, hi = sorted_values[lower - 1], sorted_values[upper - 1]
+    if lo <= 0:
+        return None
+    z = float(stats.norm.ppf(1.0 - (1.0 - coverage) / 2.0))
+    return (math.log(hi) - math.log(lo)) / (2.0 * z)
+
+
+def ratio_of_medians(before: Any, after: Any, *, level: float = 0.95) -> dict[str, Any]:
+    """Return the medians of two samples, their ratio (after ÷ before) and a distribution-free CI of the ratio.
+
+    Returns
+    -------
+    dict
+        ``n_before``, ``n_after``, ``median_before``, ``median_after``, ``ratio`` (None unless the earlier
+        median is > 0) and ``ratio_ci`` ([low, high], or [None, None] when a group is too small (n ≤ 5) or
+        its lower order statistic is not positive). Missing values are dropped.
+
+    Notes
+    -----
+    Each median's standard error on the log scale is read off its distribution-free (binomial order
+    statistic) confidence interval: se = (ln x₍ᵤ₎ − ln x₍ₗ₎) / (2·z), with z matching the interval's exact
+    coverage; the two are combined as for independent samples, ln(ratio) ± z₀.₉₇₅·√(se₁² + se₂²). This is the
+    construction of Price & Bonett (2002, J. Stat. Comput. Simul. 72:119–124) with the 95% order statistics.
+    It needs no resampling, so it costs one sort even at a million posts.
+    """
+    a = np.sort(pd.to_numeric(pd.Series(before, dtype="object"), errors="coerce").dropna().to_numpy(float))
+    b = np.sort(pd.to_numeric(pd.Series(after, dtype="object"), errors="coerce").dropna().to_numpy(float))
+    out: dict[str, Any] = {
+        "n_before": len(a),
+        "n_after": len(b),
+        "median_before": float(np.median(a)) if len(a) else None,
+        "median_after": float(np.median(b)) if len(b) else None,
+        "ratio": None,
+        "ratio_ci": [None, None],
+        "level": level,
+    }
+    if not len(a) or not len(b) or out["median_before"] <= 0:
+        return out
+    out["ratio"] = out["median_after"] / out["median_before"]
+    se_a, se_b = _log_median_se(a, level=level), _log_median_se(b, level=level)
+    if se_a is None or se_b is None or out["ratio"] <= 0:
+        return out
+    half = float(stats.norm.ppf(0.5 + level / 2)) * math.hypot(se_a, se_b)
+    out["ratio_ci"] = [out["ratio"] * math.exp(-half), out["ratio"] * math.exp(half)]
+    return out
+
+
+def compare_post_medians(
+    posts: pd.DataFrame, *, split: dt.date, timezone: str = "UTC", level: float = 0.95
+) -> pd.DataFrame:
+    """Return median impressions per post and median engagement rate before vs from ``split``, with CIs.
+
+    A post belongs to "after" when its publication date in ``timezone`` is on or after ``split``. One row per
+    metric (``impressions``, ``engagement_rate``; a metric the posts lack is left out): metric, n_before,
+    n_after, median_before, median_after, ratio (after ÷ before), ratio_ci_low, ratio_ci_high (floats, NaN
+    where not estimable) — see :func:`ratio_of_medians` for the interval.
+    """
+    check_columns(posts, ["published_at"], table="posts_coded")
+    when = pd.to_datetime(posts["published_at"])
+    when = when.dt.tz_localize("UTC") if when.dt.tz is None else when
+    local_day = when.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    after = (local_day >= pd.Timestamp(split)).to_numpy()
+    known = when.notna().to_numpy()
+    samples = {}
+    if "impressions" in posts:
+        samples["impressions"] = pd.to_numeric(posts["impressions"], errors="coerce").astype(float)
+    if {"impressions", "engagements"} <= set(posts.columns):
+        samples["engagement_rate"] = engagement_rates(posts).reindex(posts.index)
+    rows = []
+    for metric, values in samples.items():  # two metrics
+        v = values.to_numpy(dtype=float)
+        res = ratio_of_medians(v[known & ~after], v[known & after], level=level)
+        low, high = res["ratio_ci"]
+        rows.append(
+            {
+                "metric": metric,
+                "n_before": res["n_before"],
+                "n_after": res["n_after"],
+                "median_before": res["median_before"],
+                "median_after": res["median_after"],
+                "ratio": res["ratio"],
+                "ratio_ci_low": low,
+                "ratio_ci_high": high,
+            }
+        )
+    values = ["median_before", "median_after", "ratio", "ratio_ci_low", "ratio_ci_high"]
+    table = pd.DataFrame(rows, columns=["metric", "n_before", "n_after", *values])
+    # None (no estimate) becomes NaN so the value columns are plain floats
+    return table.astype({"n_before": "int64", "n_after": "int64", **dict.fromkeys(values, "float64")})
+
+
+
+#: the key figures compare the latest this-many days with the same number of days before them (or halves of the
+#: data's span when it is shorter than twice this).
+PREVIOUS_PERIOD_DAYS = 90
+
+
+def previous_period_change(
+    posts: pd.DataFrame | None, account: pd.DataFrame | None, *, timezone: str = "UTC",
+    days: int = PREVIOUS_PERIOD_DAYS,
+) -> dict[str, Any] | None:
+    """Compare the latest period with the previous period of equal length (posts and followers).
+
+    The latest period is the last ``days`` days of the posts (by local publication date, the last day
+    included); the previous period the ``days`` days before it. When the posts span less than ``2·days`` days,
+    each period is half the span (whole days). Medians come with the distribution-free CI of their ratio
+    (:func:`ratio_of_medians`); counts and totals are whole-population figures and have no interval.
+    None when there are no dated posts or the span is under two days.
+    """
+    if posts is None or "published_at" not in posts or not posts["published_at"].notna().any():
+        return None
+    when = pd.to_datetime(posts["published_at"])
+    when = when.dt.tz_localize("UTC") if when.dt.tz is None else when
+    day = when.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    first, last = day.min(), day.max()
+    span = int((last - first) / pd.Timedelta(days=1)) + 1
+    length = days if span >= 2 * days else span // 2
+    if length < 1:
+        return None
+    cur_start = last - pd.Timedelta(days=length - 1)
+    prev_start = cur_start - pd.Timedelta(days=length)
+    cur = ((day >= cur_start) & (day <= last)).to_numpy()
+    prev = ((day >= prev_start) & (day < cur_start)).to_numpy()
+    rows = [{"key": "n_posts", "label": "Posts", "current": int(cur.sum()), "previous": int(prev.sum()),
+             "kind": "count"}]
+    if "impressions" in posts:
+        imp = pd.to_numeric(posts["impressions"], errors="coerce").astype(float).to_numpy()
+        rows.append({"key": "impressions_total", "label": "Impressions, total",
+                     "current": float(np.nansum(imp[cur])), "previous": float(np.nansum(imp[prev])),
+                     "kind": "total"})
+        res = ratio_of_medians(imp[prev], imp[cur])
+        rows.append({"key": "impressions_median", "label": "Impressions per post, median",
+                     "current": res["median_after"], "previous": res["median_before"], "kind": "median",
+                     "ratio": res["ratio"], "ratio_ci": res["ratio_ci"]})
+    if {"impressions", "engagements"} <= set(posts.columns):
+        rate = engagement_rates(posts).reindex(posts.index).to_numpy(dtype=float)
+        res = ratio_of_medians(rate[prev], rate[cur])
+        rows.append({"key": "engagement_rate_median", "label": "Engagement rate, median",
+                     "current": res["median_after"], "previous": res["median_before"], "kind": "median",
+                     "ratio": res["ratio"], "ratio_ci": res["ratio_ci"]})
+    followers = _main_account_series(account, "followers")
+    if len(followers) >= 2:
+        f_day = followers["date"].dt.tz_localize(None) if followers["date"].dt.tz is not None else followers["date"]
+        f_day = f_day.dt.normalize()
+
+        x = ((f_day - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+        y = followers["value"].to_numpy(dtype=float)
+
+        def gained(start: pd.Timestamp, end: pd.Timestamp) -> float | None:
+            """Level at the end of ``end`` minus level at the end of the day before ``start``, each linearly
+            interpolated between the nearest follower counts (None where a boundary is outside the series)."""
+            a = (start - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1) - 1
+            b = (end - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+            if a < x.min() or b > x.max():
+                return None
+            return float(np.interp(b, x, y) - np.interp(a, x, y))
+
+        rows.append({"key": "followers_gained", "label": "Followers gained",
+                     "current": gained(cur_start, last), "previous": gained(prev_start, cur_start - pd.Timedelta(days=1)),
+                     "kind": "difference"})
+    for row in rows:
+        if "ratio" not in row:
+            c, p = num(row["current"]), num(row["previous"])
+            row["ratio"] = c / p if c is not None and p is not None and p > 0 else None
+            row["ratio_ci"] = [None, None]
+        row["source"] = (
+            "ratio of medians, distribution-free CI (Price & Bonett 2002)" if row["kind"] == "median"
+            else "posts_coded (counted)" if row["key"] != "followers_gained"
+            else "account table, main account: follower level at each period's edges, linearly interpolated"
+        )
+    return {
+        "days": length,
+        "current": {"start": cur_start.date().isoformat(), "end": last.date().isoformat()},
+        "previous": {"start": prev_start.date().isoformat(),
+                     "end": (cur_start - pd.Timedelta(days=1)).date().isoformat()},
+        "rows": rows,
+        "rule": f"latest {length} days of posts against the {length} days before them",
+    }
+
+

@@ -1,0 +1,194 @@
+"""Reading the run folder for the findings: every stage result, absent or broken files named, never fatal."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import InputError
+from ..pipeline import RunPaths
+from ..schema import check_columns
+
+SCHEMA_VERSION = 1
+
+REGRESSION_COLUMNS = ("outcome", "model", "term", "estimate", "ci_low", "ci_high")
+POST_COLUMNS = (
+    "post_id",
+    "platform",
+    "account",
+    "published_at",
+    "text",
+    "permalink",
+    "impressions",
+    "engagements",
+    "hour_local",
+    "weekday_local",
+    "is_reply",
+    "is_repost",
+    "post_type",
+)
+#: libraries whose versions can change a number in the report (listed in the manifest and the report).
+ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")
+
+
+def num(x: Any) -> float | None:
+    """Return ``x`` as a finite float, or None for missing/NaN/non-numeric values."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+_num = num
+
+
+def library_versions() -> dict[str, str]:
+    """Python and the analysis libraries' versions, as installed ("not installed" where absent)."""
+    out = {"python": platform.python_version(), "workbench": __version__}
+    for name in ANALYSIS_LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading the run folder
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResults:
+    """What the earlier stages left in a run folder; ``None`` where a file is absent or unreadable."""
+
+    run_dir: Path
+    posts: pd.DataFrame | None = None
+    account: pd.DataFrame | None = None
+    quarantine_reasons: pd.Series | None = None
+    ingest_log: dict | None = None
+    reliability: pd.DataFrame | None = None
+    regression: pd.DataFrame | None = None
+    models: dict | None = None
+    growth: dict | None = None
+    manifest: dict | None = None
+    run_status: dict | None = None
+    #: relative path → why it could not be read (present but broken files).
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.run_dir)
+
+    def missing_note(self, relpath: str | Path, what: str) -> str:
+        """Say plainly why ``what`` is not in the report (``relpath``: relative, or a :class:`RunPaths` path)."""
+        relpath = self.paths.rel(relpath) if isinstance(relpath, Path) else relpath
+        if relpath in self.problems:
+            return f"{what} is not available: {relpath} could not be read ({self.problems[relpath]})."
+        return f"{what} is not available: {relpath} was not found in the run folder."
+
+
+def _read_optional(
+    run_dir: Path, relpath: str, reader: Callable[[Path], Any], problems: dict[str, str]
+) -> Any:
+    path = run_dir / relpath
+    if not path.is_file():
+        return None
+    try:
+        return reader(path)
+    except Exception as exc:  # a broken optional file must not stop the report; it is named in it instead
+        problems[relpath] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def _read_json_object(path: Path) -> dict:
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, found {type(obj).__name__}")
+    return obj
+
+
+def _read_posts(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    return pd.read_parquet(path, columns=[c for c in POST_COLUMNS if c in names])
+
+
+def _read_quarantine_reasons(path: Path) -> pd.Series:
+    reasons = pd.read_csv(path, usecols=["reason"], dtype="string")["reason"].fillna("(no reason given)")
+    return reasons.value_counts()
+
+
+def _read_growth(path: Path) -> dict:
+    growth = _read_json_object(path)
+    for key in ("periods", "series", "comparisons", "monthly_series", "interventions"):
+        value = growth.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            raise InputError(f"{key!r} must be a list of objects, found {value!r:.80}", file=path.name)
+    for key in ("slope_change", "equivalence", "monthly", "counterfactual"):
+        if growth.get(key) is not None and not isinstance(growth[key], dict):
+            raise InputError(f"{key!r} must be an object, found {growth[key]!r:.80}", file=path.name)
+    return growth
+
+
+def _read_regression(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    check_columns(table, REGRESSION_COLUMNS, table=f"regression ({path.name})")
+    return table
+
+
+def _read_reliability(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    check_columns(table, ["code"], table=f"reliability ({path.name})")
+    return table
+
+
+def read_run_results(run_dir: str | Path) -> RunResults:
+    """Return everything the report needs from a run folder; absent or unreadable files become ``None``.
+
+    Files that exist but cannot be read are listed in ``problems`` (shown in the report's data appendix).
+    """
+    run_dir = Path(run_dir)
+    paths = RunPaths(run_dir)
+    problems: dict[str, str] = {}
+
+    def read(path: Path, reader: Callable[[Path], Any]) -> Any:
+        return _read_optional(run_dir, paths.rel(path), reader, problems)
+
+    return RunResults(
+        run_dir=run_dir,
+        posts=read(paths.posts_coded, _read_posts),
+        account=read(paths.account, pd.read_parquet),
+        quarantine_reasons=read(paths.quarantine, _read_quarantine_reasons),
+        ingest_log=read(paths.ingest_log, _read_json_object),
+        reliability=read(paths.reliability, _read_reliability),
+        regression=read(paths.regression, _read_regression),
+        models=read(paths.models, _read_json_object),
+        growth=read(paths.growth, _read_growth),
+        manifest=read(paths.manifest, _read_json_object),
+        run_status=read(paths.run_status, _read_json_object),
+        problems=problems,
+    )
+
+
+def _as_mapping(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _as_records(x: Any) -> list[Mapping[str, Any]]:
+    return [r for r in x if isinstance(r, Mapping)] if isinstance(x, list) else []
+
+
