@@ -63,12 +63,36 @@ def inspect_report(report: Path) -> dict | None:
             )
             seen["h2"] = page.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent.trim())")
             seen["scripts"] = page.evaluate("document.scripts.length")
+            seen["toc"] = page.evaluate(TOC_JS)
+            seen["tables_too_wide"] = {}
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                seen["tables_too_wide"][width] = [
+                    t for t in page.evaluate(TABLE_FIT_JS) if t["table"] > t["box"] + 1 or t["right"] > width + 1
+                ]
             pdf = page.pdf(format="A4", print_background=True)
             seen["pdf_pages"] = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
         finally:
             browser.close()
     return seen
 
+
+#: every contents link: its target's tag and the h2 inside the target.
+TOC_JS = """
+() => [...document.querySelectorAll('nav.toc a')].map(a => {
+  const t = document.getElementById(a.getAttribute('href').slice(1));
+  return {text: a.textContent, tag: t ? t.tagName : null, h2: t && t.querySelector('h2') ? t.querySelector('h2').textContent : null};
+})
+"""
+#: every visible table: its width against its box's, and where the box ends.
+TABLE_FIT_JS = """
+() => [...document.querySelectorAll('.table-wrap')].filter(w => w.offsetParent !== null).map(w => {
+  const t = w.querySelector('table');
+  return {caption: t.caption ? t.caption.textContent.slice(0, 60) : '', table: t.scrollWidth,
+          box: w.clientWidth, right: w.getBoundingClientRect().right};
+})
+"""
 
 SECTION_HEADINGS = [
     "Executive summary", "Key figures", "What works", "Growth before and after", "Goals",
@@ -86,3 +110,5 @@ def assert_reads_offline(seen: dict, report: Path) -> None:
     assert seen["images"] and all(i["ok"] and len(i["alt"]) > 20 for i in seen["images"]), seen["images"]
     assert seen["h2"] == SECTION_HEADINGS
     assert seen["pdf_pages"] >= len(SECTION_HEADINGS)
+    assert [(t["text"], t["tag"], t["h2"]) for t in seen["toc"]] == [(h, "SECTION", h) for h in SECTION_HEADINGS]
+    assert seen["tables_too_wide"] == {1280: [], 390: []}, seen["tables_too_wide"]

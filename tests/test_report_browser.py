@@ -19,7 +19,7 @@ import pytest
 from workbench.report import find_chromium, render_report, screenshot_report
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser import LAUNCH_ARGS, SECTION_HEADINGS, open_offline  # noqa: E402
+from browser import LAUNCH_ARGS, SECTION_HEADINGS, TABLE_FIT_JS, open_offline  # noqa: E402
 from test_report import EVIL_TEXT, TODAY, make_dataset, make_posts, write_run  # noqa: E402
 
 CHROMIUM = find_chromium() or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
@@ -239,14 +239,6 @@ def test_every_contents_anchor_resolves_to_its_section(loaded):
         assert link["href"].startswith("#") and link["target"] == "SECTION", link
         assert link["heading"] == link["text"], link
 
-
-TABLE_FIT_JS = """
-() => [...document.querySelectorAll('.table-wrap')].filter(w => w.offsetParent !== null).map(w => {
-  const t = w.querySelector('table');
-  return {caption: t.caption ? t.caption.textContent.slice(0, 60) : '', table: t.scrollWidth,
-          box: w.clientWidth, right: w.getBoundingClientRect().right};
-})
-"""
 
 
 @pytest.mark.parametrize("width", [1280, 390])
