@@ -263,3 +263,19 @@ def test_per_post_and_account_totals_are_reconciled_by_hand(tmp_path, quick):
     page = html.unescape(report.build_report_html(run, today=TODAY))
     assert (f"Two totals of impressions: {rec['per_post']:,.0f} from the per-post exports (used in this report) "
             f"and {rec['account']:,.0f} from the account-level files") in section(page, "key-figures")
+
+
+def test_a_replies_heavy_account_is_told_so(tmp_path, quick):
+    posts = make_posts(n=40)
+    reply = np.arange(40) % 3 != 0  # 26 replies, 14 original posts
+    posts["is_reply"] = pd.array(reply, dtype="boolean")
+    posts["is_repost"] = pd.array(np.zeros(40, bool), dtype="boolean")
+    posts.loc[reply, "impressions"] = (posts.loc[reply, "impressions"] // 10).astype(posts["impressions"].dtype)
+    run = write_run(tmp_path, posts=posts)
+    counts = {t["type"]: t for t in findings.post_type_counts(pd.read_parquet(run / "data/posts_coded.parquet"))}
+    assert counts["reply"]["n"] == 26 and counts["original"]["n"] == 14
+    assert counts["reply"]["median_impressions"] == posts.loc[reply, "impressions"].median()
+    page = html.unescape(report.build_report_html(run, today=TODAY))
+    key = section(page, "key-figures")
+    assert "Posts by type: 14 original posts (median" in key and "26 replies (median" in key
+    assert "Replies are 65% of the posts and their median reach differs from original posts" in key

@@ -56,6 +56,7 @@ from .posts import (
     low_reliability_codes,
     median_ci_ranks,
     metric_series,
+    post_type_counts,
     previous_period_change,
     ratio_of_medians,
     reconcile_totals,
@@ -150,6 +151,7 @@ class Findings:
     versions: dict[str, str]
     problems: dict[str, str] = field(default_factory=dict)
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
+    post_types: list[dict[str, Any]] = field(default_factory=list)
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -216,6 +218,7 @@ class Findings:
                                 "source": f"reliability.csv, Krippendorff's alpha < {ALPHA_TENTATIVE}"},
             "stage_status": self.stages,
             "reconciliation": self.reconciliation,
+            "post_types": self.post_types,
             "problems": dict(self.problems),
         }
 
@@ -344,6 +347,7 @@ def compute_findings(
         stages=stage_status(r.manifest, r.run_status),
         versions=library_versions(),
         problems=r.problems,
+        post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
     )
 
@@ -386,6 +390,7 @@ __all__ = [
     "median_ci_ranks",
     "metric_series",
     "num",
+    "post_type_counts",
     "previous_period_change",
     "primary_effects",
     "ratio_of_medians",

@@ -453,3 +453,36 @@ def previous_period_change(
     }
 
 
+
+
+#: post types in the order the report lists them.
+POST_TYPES = ("original", "reply", "quote", "repost")
+
+
+def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """Posts per type (``post_type`` where ingest wrote it, else from ``is_reply``/``is_repost``) with each type's
+    median impressions. [] when the posts say nothing about their type."""
+    if posts is None or posts.empty:
+        return []
+    if "post_type" in posts and posts["post_type"].notna().any():
+        kind = posts["post_type"].astype("string").str.lower()
+    elif {"is_reply", "is_repost"} & set(posts.columns):
+        reply = posts["is_reply"].astype("boolean") if "is_reply" in posts else pd.Series(False, index=posts.index)
+        repost = posts["is_repost"].astype("boolean") if "is_repost" in posts else pd.Series(False, index=posts.index)
+        if reply.isna().all() and repost.isna().all():
+            return []
+        kind = pd.Series(np.where(repost.fillna(False), "repost", np.where(reply.fillna(False), "reply", "original")),
+                         index=posts.index, dtype="string")
+        kind = kind.mask(reply.isna() & repost.isna())
+    else:
+        return []
+    imp = pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts else None
+    out = []
+    order = [t for t in POST_TYPES if (kind == t).any()] + sorted(set(kind.dropna()) - set(POST_TYPES))
+    for t in order + (["unknown"] if kind.isna().any() else []):
+        mask = kind.isna() if t == "unknown" else (kind == t).fillna(False)
+        med = imp[mask].median() if imp is not None else None
+        out.append({"type": str(t), "n": int(mask.sum()), "share": float(mask.mean()),
+                    "median_impressions": num(med),
+                    "source": "posts_coded post_type (else is_reply / is_repost)"})
+    return out

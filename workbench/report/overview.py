@@ -40,6 +40,10 @@ def failure_blocks(ctx: ReportContext) -> list[Block]:
     return out
 
 
+_TYPE_WORDS = {"original": "original posts", "reply": "replies", "quote": "quotes", "repost": "reposts",
+               "unknown": "of unknown type"}
+
+
 def _median_change_row(ctx: ReportContext, metric: str) -> Mapping[str, Any] | None:
     table_ = ctx.f.period_change
     if table_ is None or not (table_["metric"] == metric).any():
@@ -201,6 +205,22 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         if k["n_rated"]
         else "Engagement rate = engagements ÷ impressions, per post."
     ))
+    types = [t for t in f.post_types if t["n"] > 0]
+    if len(types) > 1 or (types and types[0]["type"] != "original"):
+        listed = ", ".join(f"{format_int(t['n'])} {_TYPE_WORDS.get(t['type'], t['type'])}"
+                           f" (median {format_int(t['median_impressions'])} impressions)" for t in types)
+        blocks.append(Meta(f"Posts by type: {listed}. The key figures above count all of them."))
+        top = max(types, key=lambda t: t["n"])
+        others = [t for t in types if t is not top and num(t["median_impressions"])]
+        if top["share"] > 0.5 and top["type"] != "original" and others and num(top["median_impressions"]):
+            ref = max(others, key=lambda t: t["n"])
+            ratio = top["median_impressions"] / ref["median_impressions"]
+            if ratio < 0.5 or ratio > 2:
+                blocks.append(Warn(
+                    f"{_TYPE_WORDS.get(top['type'], top['type']).capitalize()} are {format_pct(100 * top['share'])} "
+                    f"of the posts and their median reach differs from {_TYPE_WORDS.get(ref['type'], ref['type'])} "
+                    f"({format_int(top['median_impressions'])} vs {format_int(ref['median_impressions'])} impressions): "
+                    "totals, medians and feature effects mix the two unless post type is controlled."))
     for rec in f.reconciliation:
         pct = num(rec.get("difference_pct"))
         if pct is not None and abs(pct) > 0.5:
