@@ -126,15 +126,20 @@ def test_no_empty_reliability_table(tmp_path, quick):
     assert "<table" not in block and "no code was coded by two or more coders" in block
 
 
-@pytest.mark.parametrize("where", ["run_status", "manifest"])
+@pytest.mark.parametrize("where", ["run_status", "manifest", "outcomes"])
 def test_a_failed_stage_is_named_with_its_time_at_the_top(tmp_path, quick, where):
     run = write_run(tmp_path)
-    entry = {"status": "failed", "failed_at": "2026-11-27T01:02:03Z",
-             "error": "InputError: growth results hold no series and no periods"}
+    # the pipeline's failed_stages record (manifest.json and results/run_status.json), or a failed outcome
+    entry = {"stage": "growth", "notebook": "04_growth_comparison.ipynb", "cell": None,
+             "error": "InputError: growth results hold no series and no periods",
+             "message": "stage 'growth' failed …", "at": "2026-11-27T01:02:03Z"}
     if where == "run_status":
-        (run / "results" / "run_status.json").write_text(json.dumps({"stages": {"growth": entry}}))
+        (run / "results" / "run_status.json").write_text(json.dumps({"failed_stages": {"growth": entry}}))
+    elif where == "manifest":
+        (run / "manifest.json").write_text(json.dumps({"stages": {}, "failed_stages": {"growth": entry}}))
     else:
-        (run / "manifest.json").write_text(json.dumps({"stages": {"growth": entry}}))
+        (run / "results" / "run_status.json").write_text(json.dumps({"stages": [
+            {"name": "growth", "status": "failed", "at": entry["at"], "message": entry["error"]}]}))
     page = html.unescape(report.build_report_html(run, today=TODAY))
     header = page.split("<nav")[0]
     assert ("The growth stage failed at 2026-11-27T01:02:03Z: InputError: growth results hold no series and no "

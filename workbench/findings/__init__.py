@@ -77,35 +77,39 @@ from .runfolder import (
 
 
 def stage_status(manifest: Mapping[str, Any] | None, run_status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Return one record per stage that failed (or did not finish): stage, status, when, message.
+    """Return one record per stage whose last attempt failed: stage, status, when, cell, message.
 
-    Read from ``results/run_status.json`` (``{"stages": {name: {status, error|message, finished_at|when}}}`` or a
-    list of such records with ``stage``) and from the manifest's stage entries with a ``status`` of failed.
-    A stage absent from both is not reported (it may not have been asked for).
+    Read from the ``failed_stages`` records (``{name: {stage, cell, error, message, at}}``) that the pipeline
+    keeps in ``manifest.json`` and ``results/run_status.json`` until the stage runs again, and from stage entries
+    (a mapping by name, or a list with ``stage``/``name``) whose ``status`` says failed. A stage absent from all
+    of them is not reported (it may not have been asked for).
     """
     found: dict[str, dict[str, Any]] = {}
 
-    def add(name: str, entry: Mapping[str, Any]) -> None:
-        status = str(entry.get("status") or "")
-        if status.lower() not in ("failed", "error", "crashed", "interrupted"):
+    def add(name: str, entry: Mapping[str, Any], *, failed: bool = False) -> None:
+        status = str(entry.get("status") or ("failed" if failed else "")).lower()
+        if name not in STAGE_NAMES or status not in ("failed", "error", "crashed", "interrupted"):
             return
+        message = str(entry.get("error") or entry.get("message") or entry.get("reason") or "")
         found[name] = {
             "stage": name,
-            "status": status.lower(),
-            "when": entry.get("failed_at") or entry.get("finished_at") or entry.get("when") or entry.get("at"),
-            "message": str(entry.get("error") or entry.get("message") or entry.get("reason") or ""),
+            "status": status,
+            "when": entry.get("at") or entry.get("failed_at") or entry.get("finished_at") or entry.get("when"),
+            "message": message.strip().splitlines()[0] if message.strip() else "",
             "cell": entry.get("cell"),
         }
 
-    for source in (_as_mapping(manifest).get("stages"), _as_mapping(run_status).get("stages"), run_status):
-        if isinstance(source, Mapping):
-            for name, entry in source.items():
-                if name in STAGE_NAMES and isinstance(entry, Mapping):
+    for record in (_as_mapping(manifest), _as_mapping(run_status)):
+        for name, entry in _as_mapping(record.get("failed_stages")).items():
+            if isinstance(entry, Mapping):
+                add(str(entry.get("stage") or name), entry, failed=True)
+        stages = record.get("stages")
+        if isinstance(stages, Mapping):
+            for name, entry in stages.items():
+                if isinstance(entry, Mapping):
                     add(str(name), entry)
-        elif isinstance(source, list):
-            for entry in _as_records(source):
-                if entry.get("stage") in STAGE_NAMES:
-                    add(str(entry["stage"]), entry)
+        for entry in _as_records(stages):
+            add(str(entry.get("stage") or entry.get("name")), entry)
     return [found[s] for s in STAGE_NAMES if s in found]
 
 
