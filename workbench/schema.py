@@ -39,9 +39,22 @@ POSTS_SCHEMA: dict[str, str] = {
     "source_format": "string",
     "source_file": "string",
     "source_row": "Int64",
+    # added for issues 10 and 19 (ingest); the columns above are the original contract
+    "post_type": "category",  # POST_TYPES; how each format decides: README "Formats" table
+    "is_quote": "boolean",
+    "published_time_reliable": "boolean",  # False: the export's time of day is known to be wrong
+    "is_own_post": "boolean",  # False: a collab post by another account (``author``), kept under ``account``
+    "author": "string",  # the account that published the post, as the export names it
 }
 
-ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts")
+#: values of posts.post_type: an original post, a reply, a quote (a post quoting another) or a repost
+#: (a retweet/boost/share of someone else's post, carrying that post's text).
+POST_TYPES = ("original", "reply", "quote", "repost")
+
+#: Account metrics. ``followers`` is a follower *level* (a total at that date, e.g. an Audience.csv anchor);
+#: ``new_follows`` are gross daily follows and are never summed into ``followers`` at ingest.
+ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts",
+                   "reach", "visits", "link_clicks")
 
 #: account table: one row per account per date.
 ACCOUNT_SCHEMA: dict[str, str] = {

@@ -147,6 +147,16 @@ def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, l
     return table, bad
 
 
+def _insert_padded(data: pd.DataFrame, rows: np.ndarray, padded: list[tuple[int, list[str]]],
+                   names: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """``data`` with the padded short rows put back in file order (row numbers kept)."""
+    extra = pd.DataFrame([v for _, v in padded], columns=names).astype(STRING)
+    both = pd.concat([data, extra], ignore_index=True)
+    all_rows = np.concatenate([rows, np.asarray([n for n, _ in padded], dtype=rows.dtype)])
+    order = np.argsort(all_rows, kind="stable")
+    return both.iloc[order].reset_index(drop=True), all_rows[order]
+
+
 def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | None = None,
                  encoding: str = "utf-8") -> RawTable:
     """Read a CSV export as strings (vectorized, with pyarrow); see :class:`RawTable`.
@@ -184,6 +194,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         data = data.loc[~blank].reset_index(drop=True)
         rows = rows[~blank]
     bad_records = []
+    padded: list[tuple[int, list[str]]] = []  # short rows read with their missing trailing fields empty
+    last_row = n_total + 1
+    cut = not utf8.endswith((b"\n", b"\r"))  # a file cut off mid-row (interrupted download)
     for number, n_fields, raw_text in bad:  # only malformed rows: a handful at most
         if raw_text.strip() == "":
             blank_rows += 1
@@ -192,6 +205,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
             values = next(csv.reader(io.StringIO(raw_text)), [])
         except csv.Error:
             values = [raw_text]
+        if 1 < len(values) < len(names) and len(values) == n_fields and not (cut and number == last_row):
+            padded.append((number, values + [""] * (len(names) - len(values))))
+            continue
         what = "too few" if n_fields < len(names) else "too many"
         rec = {"source_row": number,
                "reason": f"{what} fields: expected {len(names)}, found {n_fields}"
@@ -202,6 +218,12 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         bad_records.append(rec)
     bad_df = pd.DataFrame(bad_records, columns=["source_row", "reason", *names]) if not bad_records else pd.DataFrame(bad_records)
     warnings = []
+    if padded:
+        data, rows = _insert_padded(data, rows, padded, names)
+        shown = [n for n, _ in padded[:10]]
+        warnings.append(f"{label}: {len(padded)} row(s) shorter than the header (rows {shown}"
+                        f"{' …' if len(padded) > 10 else ''}) read with their missing trailing fields empty "
+                        "(Meta omits trailing empty columns on some rows)")
     if encoding not in ("utf-8", "utf-8-sig"):
         warnings.append(f"{label}: not UTF-8; read as {encoding}. Check accented characters and emoji.")
     return RawTable(path=path, header=header, data=data, rows=rows, bad=bad_df, encoding=encoding,

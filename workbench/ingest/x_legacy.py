@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
+from .integrity import classify_posts, plausibility, repair_mojibake
 from .rawcsv import RawTable
 
 TWEETS_FORMAT = "x_legacy_tweets"
@@ -138,7 +139,30 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
 
     A post id seen twice in one file keeps its first row (newest-first exports: the first is the latest);
     a repeat with identical metrics counts as superseded, a repeat with different metrics is quarantined.
+    Before that, the checks every format shares (:mod:`workbench.ingest.integrity`): mojibake repair,
+    plausibility of the metrics, post type; and the defaults of the columns a reader may set
+    (``published_time_reliable`` True where there is a time, ``is_own_post`` True, ``author`` = ``account``).
     """
+    warnings = list(raw.warnings)
+    out = out.copy()
+    if "text" in out.columns:
+        out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
+        if repaired:
+            warnings.append(f"{ctx.source_file}: {repaired} row(s) of text repaired from mojibake (UTF-8 that was "
+                            "read as Windows-1252 and saved again, e.g. 'ðŸ“©' for 📩) with ftfy")
+        if unsure:
+            warnings.append(f"{ctx.source_file}: {unsure} row(s) of text look like mojibake but could not be "
+                            "repaired with confidence; left as they are (emoji and accents there may be wrong)")
+    out, more = plausibility(out, reasons, source_file=ctx.source_file, rows=np.asarray(raw.rows),
+                             views="Views" if fmt.startswith("meta_bs") else "impressions")
+    warnings += more
+    out = classify_posts(out)
+    if "published_time_reliable" not in out.columns:
+        out["published_time_reliable"] = pd.Series(out["published_at"], index=out.index).notna().astype("boolean")
+    if "is_own_post" not in out.columns:
+        out["is_own_post"] = pd.array(np.ones(len(out), dtype=bool), dtype="boolean")
+    if "author" not in out.columns:
+        out["author"] = pd.Series(out["account"], index=out.index).astype("string")
     valid = ~reasons.bad
     dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
     differ = np.zeros(len(out), dtype=bool)
@@ -159,7 +183,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     keep = valid & ~dup
     superseded = int((dup & ~differ).sum())
     frame = out.reset_index(drop=True) if keep.all() else out.loc[keep].reset_index(drop=True)
-    warnings = list(raw.warnings)
     n_read = len(raw.data) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")
