@@ -155,7 +155,12 @@ def test_instagram_posts_several_accounts():
     assert (reel["impressions"], reel["reach"], reel["likes"], reel["replies"], reel["bookmarks"], reel["follows"]) == (
         1500, 900, 50, 6, 3, 2)
     assert reel["text"] == "Reel about the study 🧪\nsecond line"
-    assert pd.isna(p.loc["18000000000000002", "reposts"]) and p["engagements"].isna().all()
+    assert pd.isna(p.loc["18000000000000002", "reposts"])
+    # Instagram engagements = likes + comments + shares + saves (issue 19.10); an empty Shares cell is left out
+    assert p["engagements"].to_dict() == {"18000000000000001": 50 + 6 + 4 + 3, "18000000000000002": 30 + 1 + 5,
+                                          "18000000000000003": 20 + 2 + 1 + 0}
+    assert any("instagram engagements computed as reactions/likes + comments + shares + saves (3 row(s))" in w
+               for w in r.log["warnings"])
     assert p["media_type"].to_dict() == {"18000000000000001": "reel", "18000000000000002": "carousel",
                                          "18000000000000003": "photo"}
 
@@ -261,14 +266,15 @@ def test_page_series_stacked_blocks():
     r = read_files([DATA / "page_audience.csv"], root=DATA, now=NOW)
     check_accounting(r)
     (log,) = r.log["files"]
-    assert (log["rows_read"], log["rows_kept"], log["rows_quarantined"], log["rows_superseded"]) == (5, 3, 1, 1)
+    # Visits are read into the account table's visits column (issue 19.10), not quarantined "by design"
+    assert (log["rows_read"], log["rows_kept"], log["rows_quarantined"], log["rows_superseded"]) == (5, 4, 0, 1)
     a = r.account.sort_values(["source_format", "date"])
-    assert a["source_format"].tolist() == ["meta_bs_page_series:follows"] * 2 + ["meta_bs_page_series:views"]
+    assert a["source_format"].tolist() == ["meta_bs_page_series:follows"] * 2 + ["meta_bs_page_series:views",
+                                                                                 "meta_bs_page_series:visits"]
     assert a["new_follows"].tolist()[:2] == [5, 7] and a["impressions"].tolist()[2] == 1300  # later row wins
+    assert a["visits"].tolist()[3] == 40 and a["visits"].isna().sum() == 3
     assert a["platform"].eq("instagram").all()
-    assert r.quarantine["reason"].tolist() == [
-        "daily 'Instagram visits' has no column in the account table "
-        "(followers, new_follows, unfollows, impressions, engagements, posts)"]
+    assert r.quarantine.empty
     warnings = " | ".join(r.log["warnings"])
     assert "blocks that are not daily series skipped (not account rows): 'Age & gender' (Age, Women, Men, …): " \
            "2 row(s)" in warnings

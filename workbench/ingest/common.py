@@ -32,6 +32,8 @@ class ParseContext:
     column_map: dict[str, str] = field(default_factory=dict)
     now: pd.Timestamp | None = None
     binary_codes: frozenset[str] | None = None
+    #: the card's ``platform:`` for the account source this file came from (None: not given)
+    platform: str | None = None
 
 
 @dataclass
