@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import DatasetCardError
+from .schema import PLATFORMS
 
 CARD_NAME = "dataset.yml"
 
@@ -27,7 +28,7 @@ ANALYSIS_KEYS = (
 )
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
-ACCOUNT_KEYS = ("path", "columns")
+ACCOUNT_KEYS = ("path", "columns", "platform")
 
 DEFAULT_OUTCOMES = ("impressions", "engagements")
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -40,6 +41,8 @@ class AccountSource:
 
     path: str
     columns: tuple[tuple[str, str], ...] = ()
+    #: the platform of series whose file does not say it (a Business Suite "Views.csv"); None: from the file
+    platform: str | None = None
 
     @property
     def column_map(self) -> dict[str, str]:
@@ -200,7 +203,11 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
             cols = item.get("columns") or {}
             if not isinstance(cols, dict):
                 raise _fail(f"account columns must map raw name → canonical name, found {cols!r}", card)
-            account.append(AccountSource(str(item["path"]), tuple((str(k), str(v)) for k, v in cols.items())))
+            plat = item.get("platform")
+            if plat is not None and str(plat).lower() not in PLATFORMS:
+                raise _fail(f"account platform must be one of {', '.join(PLATFORMS)}, found {plat!r}", card)
+            account.append(AccountSource(str(item["path"]), tuple((str(k), str(v)) for k, v in cols.items()),
+                                         None if plat is None else str(plat).lower()))
         else:
             raise _fail(f"account entry must be a path or a {{path, columns}} map, found {item!r}", card)
 

@@ -8,10 +8,12 @@ or quarantined with its file, row number and reason, and the log says how many o
 Row numbers (``source_row``) count as a spreadsheet user does: the header is row 1, the first data row is
 row 2, and a quoted field spanning several lines stays one row.
 
-Overlapping post exports: the same post_id in several files is kept once, from the latest snapshot — the
-file whose own latest ``published_at`` is latest (ties: the later file in sorted path order). Account rows
-repeated across files of the same format (same platform, account and date) keep the later file's row;
-codes repeated across files (same post and coder) keep the later file's rows.
+Overlapping exports (the same post_id in several files; account rows repeated across files of the same
+format — same platform, account, date): resolved by evidence, not file order — the copy with more reported
+metrics (non-zero, non-NA), then the later export; disagreeing copies are counted in the log's warnings
+(:mod:`workbench.ingest.overlap`, which also assigns page series' platforms from the export's other files,
+dates Audience.csv follower totals and flags collab posts). Codes repeated across files (same post and coder)
+keep the later file's rows.
 
 Zip archives (recognised by their magic bytes, never their name) may be listed or globbed like any export:
 every member in a supported format is read as if it were its own file, and named
@@ -39,7 +41,7 @@ import pandas as pd
 from ..dataset import Dataset
 from ..errors import InputError, UnknownFormatError
 from ..io import write_csv, write_json, write_parquet
-from ..schema import ACCOUNT_SCHEMA, CODES_SCHEMA, POSTS_SCHEMA, conform
+from ..schema import ACCOUNT_METRICS, ACCOUNT_SCHEMA, CODES_SCHEMA, POST_METRICS, POSTS_SCHEMA, conform
 from .common import FileOutcome, ParseContext, combine_quarantine, file_log
 from .detect import (
     DOCUMENT_READERS,
@@ -50,6 +52,7 @@ from .detect import (
     read_document,
     sniff_container,
 )
+from .overlap import flag_collabs, resolve_overlap, resolve_series
 from .rawcsv import read_raw_csv, read_text_file, split_header
 
 __all__ = [
@@ -105,19 +108,20 @@ def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ct
     return outcome
 
 
-def _context(label: str, column_map, now, binary_codes) -> ParseContext:
+def _context(label: str, column_map, now, binary_codes, platform: str | None = None) -> ParseContext:
     return ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
-                        binary_codes=None if binary_codes is None else frozenset(binary_codes))
+                        binary_codes=None if binary_codes is None else frozenset(binary_codes), platform=platform)
 
 
 def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, now, binary_codes,
               expect_table: str | None, listed_as: str | None,
-              warnings: list[str] | None = None) -> list[FileOutcome]:
+              warnings: list[str] | None = None, platform: str | None = None) -> list[FileOutcome]:
     if is_zip(path):  # a zip of exports: every supported member is read as its own file
         return read_zip_members(path, label=label, column_map=column_map, now=now, binary_codes=binary_codes,
-                                listed_as=listed_as, warnings=warnings if warnings is not None else [])
+                                listed_as=listed_as, warnings=warnings if warnings is not None else [],
+                                platform=platform)
     container = sniff_container(path)
-    ctx = _context(label, column_map, now, binary_codes)
+    ctx = _context(label, column_map, now, binary_codes, platform)
     if container is not None:  # a workbook or JSON file: one outcome per table it feeds
         return read_document(path, container, ctx, expect_table=expect_table, listed_as=listed_as)
     reader, utf8, encoding = _detect_text(path, label=label, column_map=column_map)
@@ -206,7 +210,7 @@ def _member_file_name(member: str) -> str:
 
 def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, str] | None = None, now=None,
                      binary_codes: Collection[str] | None = None, listed_as: str | None = None,
-                     warnings: list[str]) -> list[FileOutcome]:
+                     warnings: list[str], platform: str | None = None) -> list[FileOutcome]:
     """Read every member of a zip archive that is a supported export, as if it were its own file.
 
     Parameters
@@ -277,7 +281,8 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
                                                     "and list the inner zip instead)"))
                     continue
                 got = _read_member(local, label=member_label, column_map=column_map, now=now,
-                                   binary_codes=binary_codes, unusable=unusable, member=info.filename)
+                                   binary_codes=binary_codes, unusable=unusable, member=info.filename,
+                                   platform=platform)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             for o in got:
@@ -311,9 +316,9 @@ def _known_formats() -> str:
 
 
 def _read_member(local: Path, *, label: str, column_map, now, binary_codes, unusable: list[tuple[str, str]],
-                 member: str) -> list[FileOutcome]:
+                 member: str, platform: str | None = None) -> list[FileOutcome]:
     """Read one unpacked zip member; a member whose format we do not know is added to ``unusable``."""
-    ctx = _context(label, column_map, now, binary_codes)
+    ctx = _context(label, column_map, now, binary_codes, platform)
     container = sniff_container(local)
     if container is not None:
         try:
@@ -352,28 +357,26 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     # keyed by (file, table): one workbook may feed two tables (LinkedIn content: posts and account)
     superseded_across: dict[tuple[str, str], int] = {(o.file, o.table): 0 for o in outcomes}
 
-    # posts: latest snapshot wins
+    # posts: the copy with more reported metrics, then the later export (overlap.py)
     post_parts = [o.frame for o in outcomes if o.table == "posts" and len(o.frame)]
     if post_parts:
         posts = pd.concat(post_parts, ignore_index=True)
-        snapshot = posts.groupby("source_file")["published_at"].transform("max")
-        # rank: the file's latest published_at first, then sorted path order.
-        n = len(order) + 1
-        rank = snapshot.rank(method="dense").astype("int64") * n + posts["source_file"].map(order).astype("int64")
-        posts, dropped = _latest_wins(posts, ["post_id"], rank)
+        posts, dropped = resolve_overlap(posts, ["post_id"], POST_METRICS, "published_at", "posts", warnings)
         for f, c in dropped["source_file"].value_counts().items():
             superseded_across[(f, "posts")] += int(c)
+        posts = flag_collabs(posts, warnings)
         posts = posts.sort_values(["published_at", "post_id"], kind="stable")
     else:
         posts = pd.DataFrame()
     posts = conform(posts, POSTS_SCHEMA, table="posts")
 
-    # account: one row per (platform, account, date, format); the later file wins
+    # account: one row per (platform, account, date, format); evidence, then the later export (overlap.py)
+    resolve_series(outcomes, warnings)
     acc_parts = [o.frame for o in outcomes if o.table == "account" and len(o.frame)]
     if acc_parts:
-        account = pd.concat(acc_parts, ignore_index=True)
-        rank = account["source_file"].map(order)
-        account, dropped = _latest_wins(account, ["platform", "account", "date", "source_format"], rank)
+        account = pd.concat(acc_parts, ignore_index=True).drop(columns=["series_title"], errors="ignore")
+        account, dropped = resolve_overlap(account, ["platform", "account", "date", "source_format"],
+                                           ACCOUNT_METRICS, "date", "account", warnings)
         for f, c in dropped["source_file"].value_counts().items():
             superseded_across[(f, "account")] += int(c)
         account = _fill_account_identity(account, posts, warnings)
@@ -405,27 +408,47 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
 
 
 def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    """Rows without platform/account (generic sheets) get the posts' single account, when there is one."""
-    missing_platform = account["platform"].isna()
-    missing_account = account["account"].isna() | (account["account"].astype("string") == "")
-    if not (missing_platform | missing_account).any() or posts.empty:
+    """Fill missing account identity from the posts, never guessing a platform for a platform's own series.
+
+    Rows without a platform (generic hand-kept sheets only: a Business Suite series without one was resolved
+    or quarantined before) get the posts' platform and account when the posts hold a single one. Rows with a
+    platform but no account (a Business Suite series names no account) get the posts' single own account of
+    that platform (collab posts by other accounts do not count).
+    """
+    if posts.empty:
         return account
-    pairs = posts[["platform", "account"]].astype("string").drop_duplicates().dropna()
-    if len(pairs) != 1:
-        return account
-    platform, handle = pairs.iloc[0]
+    own = posts
+    if "is_own_post" in posts:
+        own = posts.loc[posts["is_own_post"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
+    pairs = own[["platform", "account"]].astype("string").drop_duplicates().dropna()
     out = account.copy()
-    fill_p = missing_platform
-    fill_a = missing_account & (out["platform"].isna() | (out["platform"].astype("string") == platform))
-    out.loc[fill_p, "platform"] = platform
-    out.loc[fill_a, "account"] = handle
-    files = sorted(set(out.loc[fill_p | fill_a, "source_file"]))
-    warnings.append(f"account rows without platform/account in {files} assigned to the only account in the posts: "
-                    f"{platform}/{handle}")
+    missing_platform = out["platform"].isna()
+    if missing_platform.any() and len(pairs) == 1:
+        platform, handle = pairs.iloc[0]
+        out.loc[missing_platform, "platform"] = platform
+        files = sorted(set(out.loc[missing_platform, "source_file"]))
+        warnings.append(f"account rows without platform in {files} assigned to the only account in the posts: "
+                        f"{platform}/{handle}")
+    missing_account = out["account"].isna() | (out["account"].astype("string") == "")
+    plat = out["platform"].astype("string")
+    for platform, g in pairs.groupby("platform"):
+        fill = (missing_account & plat.eq(platform)).to_numpy(dtype=bool, na_value=False)
+        if not fill.any():
+            continue
+        if len(g) != 1:
+            files = sorted(set(out.loc[fill, "source_file"]))
+            warnings.append(f"account rows without an account name in {files}: the {platform} posts hold "
+                            f"{len(g)} accounts ({sorted(g['account'])}), so the rows are left unnamed")
+            continue
+        handle = g["account"].iloc[0]
+        out.loc[fill, "account"] = handle
+        files = sorted(set(out.loc[fill, "source_file"]))
+        warnings.append(f"account rows without an account name in {files} assigned to the only account in the "
+                        f"posts: {platform}/{handle}")
     return out
 
 
-def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | None]], *, root: Path | None,
+def _ingest(items: list[tuple], *, root: Path | None,
             now, binary_codes) -> IngestResult:
     if now is not None:
         now = pd.Timestamp(now)
@@ -433,7 +456,7 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
     outcomes = []
     warnings: list[str] = []
     seen = set()
-    for path, cmap, expect, listed_as in items:
+    for path, cmap, expect, listed_as, *card_platform in items:
         path = Path(path)
         key = path.resolve()
         if key in seen:
@@ -441,7 +464,7 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
         seen.add(key)
         outcomes.extend(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
                                   binary_codes=binary_codes, expect_table=expect, listed_as=listed_as,
-                                  warnings=warnings))
+                                  warnings=warnings, platform=card_platform[0] if card_platform else None))
     return _assemble(outcomes, warnings)
 
 
@@ -464,7 +487,9 @@ def read_exports(dataset: Dataset, *, now: pd.Timestamp | None = None,
         posts, account, codes, quarantine and the log (``ingest_log.json`` contents).
     """
     items = [(p, None, "posts", "posts") for p in dataset.post_files()]
-    items += [(p, cmap, "account", "account") for p, cmap in dataset.account_files()]
+    for src in dataset.account:  # each source with its column map and its platform: (if given)
+        items += [(p, src.column_map, "account", "account", src.platform)
+                  for p in dataset._expand((src.path,), "account")]
     items += [(p, None, "codes", "codes") for p in dataset.code_files()]
     return _ingest(items, root=dataset.root, now=now, binary_codes=binary_codes)
 

@@ -536,6 +536,7 @@ def parse_page_series(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     out["source_format"] = (PAGE_SERIES_FORMAT + ":" + metric).astype("string")
     out["source_file"] = ctx.source_file
     out["source_row"] = table["source_row"].astype("Int64")
+    out["series_title"] = titles.astype("string")  # for _assemble's messages; dropped there
     warnings: list[str] = list(platform_warnings)
     if delimiter != "," or encoding not in ("utf-16", "utf-8", "utf-8-sig") or not has_sep:
         how = {",": "commas", ";": "';'", "\t": "tabs"}[delimiter]
