@@ -54,6 +54,7 @@ from .detect import (
 )
 from .overlap import flag_collabs, resolve_overlap, resolve_series
 from .rawcsv import read_raw_csv, read_text_file, split_header
+from .workbook import is_xlsx
 
 __all__ = [
     "FORMAT_READERS",
@@ -116,7 +117,7 @@ def _context(label: str, column_map, now, binary_codes, platform: str | None = N
 def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, now, binary_codes,
               expect_table: str | None, listed_as: str | None,
               warnings: list[str] | None = None, platform: str | None = None) -> list[FileOutcome]:
-    if is_zip(path):  # a zip of exports: every supported member is read as its own file
+    if is_zip(path) and not is_xlsx(path):  # a zip of exports (an .xlsx is a zip too: a workbook, below)
         return read_zip_members(path, label=label, column_map=column_map, now=now, binary_codes=binary_codes,
                                 listed_as=listed_as, warnings=warnings if warnings is not None else [],
                                 platform=platform)
@@ -276,7 +277,7 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
             local = folder / _member_file_name(info.filename)
             _copy_member(archive, info, local, label=member_label)
             try:
-                if is_zip(local):
+                if is_zip(local) and not is_xlsx(local):
                     unusable.append((info.filename, "a zip inside the zip (nested zips are not read; unzip it "
                                                     "and list the inner zip instead)"))
                     continue

@@ -141,7 +141,7 @@ class DocumentReader:
 
 
 CONTAINERS: list[Container] = [
-    Container("workbook", "spreadsheet workbook (Excel 97-2003 .xls, or XML Spreadsheet 2003)",
+    Container("workbook", "spreadsheet workbook (Excel .xlsx, Excel 97-2003 .xls, or XML Spreadsheet 2003)",
               workbook.sniff_workbook, workbook.read_workbook),
     Container("json", "JSON API response (as saved by `workbench fetch`)", social_json.sniff_json,
               social_json.load_json),
@@ -157,6 +157,9 @@ DOCUMENT_READERS: list[DocumentReader] = [
                    "workbook", linkedin.matches_content, linkedin.parse_content),
     DocumentReader(linkedin.FOLLOWERS_FORMAT, ("account",), "LinkedIn Page followers export (New followers sheet)",
                    "workbook", linkedin.matches_followers, linkedin.parse_followers),
+    DocumentReader("sheet_export", ("posts", "account", "codes"),
+                   "a CSV export saved as a spreadsheet (.xlsx/.xls; the first sheet whose header is an export's)",
+                   "workbook", lambda book: matches_sheet_export(book), lambda book, ctx: parse_sheet_export(book, ctx)),
     DocumentReader(social_json.BLUESKY_FEED_FORMAT, ("posts",), "Bluesky author feed page (app.bsky.feed.getAuthorFeed)",
                    "json", social_json.matches_bluesky_feed, social_json.parse_bluesky_feed),
     DocumentReader(social_json.BLUESKY_PROFILE_FORMAT, ("account",), "Bluesky profile snapshot (workbench fetch)",
@@ -168,6 +171,43 @@ DOCUMENT_READERS: list[DocumentReader] = [
 ]
 
 
+# ---- a CSV export saved as a workbook (Meta's export opened in Excel and saved as .xlsx) -------------------
+#: the CSV formats that cannot come from a sheet (they re-read the file as text, or reject it)
+_NOT_IN_SHEETS = (meta_suite.PAGE_SERIES_FORMAT, *meta_suite.SEMICOLON_FORMATS.values())
+SHEET_EXPORT_FORMAT = "sheet_export"
+
+
+def _sheet_export(book) -> tuple[Any, int, FormatReader] | None:
+    """The first sheet whose first non-empty row (among its first 5) is a CSV export's header, with its reader."""
+    for sheet in book.sheets.values():
+        for i, row in enumerate(sheet.rows[:5]):
+            cells = [c.strip() for c in row]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if not cells:
+                continue
+            reader = next((r for r in FORMAT_READERS if r.name not in _NOT_IN_SHEETS and r.matches(cells, None)), None)
+            if reader is not None:
+                return sheet, i, reader
+            break
+    return None
+
+
+def matches_sheet_export(book) -> bool:
+    """True when a workbook sheet holds one of the CSV exports (saved as a workbook)."""
+    return _sheet_export(book) is not None
+
+
+def parse_sheet_export(book, ctx: ParseContext) -> FileOutcome:
+    """A CSV export saved as a workbook: its sheet read as the CSV would be (row numbers as in the sheet)."""
+    sheet, at, reader = _sheet_export(book)
+    raw = workbook.sheet_table(sheet, at, path=book.path, warnings=book.warnings)
+    if len(book.sheets) > 1:
+        raw.warnings.append(f"{ctx.source_file}: read sheet {sheet.name!r} (a {reader.description}); the other "
+                            f"sheets {[n for n in book.sheets if n != sheet.name][:5]} are not read")
+    return reader.parse(raw, ctx)
+
+
 def sniff_container(path: str | Path) -> Container | None:
     """The container the file at ``path`` is (by its first bytes), or None for CSV text."""
     try:
@@ -175,6 +215,8 @@ def sniff_container(path: str | Path) -> Container | None:
             head = fh.read(1 << 16)
     except OSError:
         return None  # the CSV reader reports unreadable files
+    if head.startswith(b"PK\x03\x04"):  # a zip: an .xlsx workbook is one, whatever order its parts are in
+        return CONTAINERS[0] if workbook.is_xlsx(path) else None
     return next((c for c in CONTAINERS if c.sniff(head)), None)
 
 
