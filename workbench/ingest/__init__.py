@@ -52,7 +52,7 @@ from .detect import (
     read_document,
     sniff_container,
 )
-from .overlap import flag_collabs, resolve_overlap, resolve_series
+from .overlap import flag_collabs, resolve_archive_dates, resolve_overlap, resolve_series
 from .rawcsv import read_raw_csv, read_text_file, split_header
 from .workbook import is_xlsx
 
@@ -373,6 +373,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
 
     # account: one row per (platform, account, date, format); evidence, then the later export (overlap.py)
     resolve_series(outcomes, warnings)
+    resolve_archive_dates(outcomes, warnings)
     acc_parts = [o.frame for o in outcomes if o.table == "account" and len(o.frame)]
     if acc_parts:
         account = pd.concat(acc_parts, ignore_index=True).drop(columns=["series_title"], errors="ignore")

@@ -143,7 +143,8 @@ class DocumentReader:
 CONTAINERS: list[Container] = [
     Container("workbook", "spreadsheet workbook (Excel .xlsx, Excel 97-2003 .xls, or XML Spreadsheet 2003)",
               workbook.sniff_workbook, workbook.read_workbook),
-    Container("json", "JSON API response (as saved by `workbench fetch`)", social_json.sniff_json,
+    Container("json", "JSON API response (as saved by `workbench fetch`) or Mastodon archive file (outbox.json, "
+              "actor.json)", social_json.sniff_json,
               social_json.load_json),
 ]
 
@@ -166,6 +167,12 @@ DOCUMENT_READERS: list[DocumentReader] = [
                    "json", social_json.matches_bluesky_profile, social_json.parse_bluesky_profile),
     DocumentReader(social_json.MASTODON_STATUSES_FORMAT, ("posts",), "Mastodon statuses page (/api/v1/accounts/:id/statuses)",
                    "json", social_json.matches_mastodon_statuses, social_json.parse_mastodon_statuses),
+    DocumentReader(social_json.MASTODON_OUTBOX_FORMAT, ("posts",),
+                   "Mastodon account archive outbox.json (Create/Note → posts, Announce → reposts)",
+                   "json", social_json.matches_mastodon_outbox, social_json.parse_mastodon_outbox),
+    DocumentReader(social_json.MASTODON_ACTOR_FORMAT, ("account",),
+                   "Mastodon account archive actor.json (follower count where present)",
+                   "json", social_json.matches_mastodon_actor, social_json.parse_mastodon_actor),
     DocumentReader(social_json.MASTODON_PROFILE_FORMAT, ("account",), "Mastodon account snapshot (workbench fetch)",
                    "json", social_json.matches_mastodon_profile, social_json.parse_mastodon_profile),
 ]

@@ -178,6 +178,29 @@ def resolve_series(outcomes, warnings: list[str]) -> None:
             o.frame = f.loc[~bad].reset_index(drop=True)
 
 
+def resolve_archive_dates(outcomes, warnings: list[str]) -> None:
+    """A Mastodon archive's actor.json follower count is dated at the latest activity of the outbox.json in the
+    same folder (the archive's own date is not in it); without one, the row is quarantined."""
+    actors = [o for o in outcomes if o.format == "mastodon_actor" and len(o.frame) and o.frame["date"].isna().any()]
+    for o in actors:
+        outboxes = [x for x in outcomes if x.format == "mastodon_outbox" and _folder(x.file) == _folder(o.file)
+                    and len(x.frame) and x.frame["published_at"].notna().any()]
+        f = o.frame
+        no_date = f["date"].isna().to_numpy()
+        if outboxes:
+            last = max(x.frame["published_at"].max() for x in outboxes)
+            f.loc[no_date, "date"] = last.tz_convert("UTC").tz_localize(None).normalize()
+            warnings.append(f"{o.file}: the follower count is dated {last:%Y-%m-%d}, the latest activity in the "
+                            "archive's outbox.json (the archive was made on or after that day)")
+            continue
+        q = pd.DataFrame({"source_file": o.file, "source_row": f.loc[no_date, "source_row"].to_numpy(),
+                          "reason": "a follower count without a date: no outbox.json of the same archive next to "
+                                    "it, so the archive's date is unknown; list actor.json with its outbox.json",
+                          "followers": f.loc[no_date, "followers"].astype("string").fillna("").to_numpy()})
+        o.quarantine = pd.concat([o.quarantine, q], ignore_index=True)
+        o.frame = f.loc[~no_date].reset_index(drop=True)
+
+
 def _series_value(f: pd.DataFrame) -> pd.Series:
     cols = [m for m in ACCOUNT_METRICS if m in f.columns]
     return f[cols].bfill(axis=1).iloc[:, 0].astype("string").fillna("")
@@ -221,4 +244,5 @@ def flag_collabs(posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     return out
 
 
-__all__ = ["POST_METRICS", "browser_copy", "flag_collabs", "resolve_overlap", "resolve_series"]
+__all__ = ["POST_METRICS", "browser_copy", "flag_collabs", "resolve_archive_dates", "resolve_overlap",
+           "resolve_series"]
