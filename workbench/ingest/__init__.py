@@ -48,12 +48,12 @@ from .detect import (
     FORMAT_READERS,
     FormatReader,
     detect_format,
-    detect_header,
+    detect_text,
     read_document,
     sniff_container,
 )
 from .overlap import flag_collabs, resolve_archive_dates, resolve_overlap, resolve_series
-from .rawcsv import read_raw_csv, read_text_file, split_header
+from .rawcsv import read_raw_csv, read_text_file
 from .workbook import is_xlsx
 
 __all__ = [
@@ -97,8 +97,7 @@ def _relative(path: Path, root: Path | None) -> str:
 def _detect_text(path: Path, *, label: str, column_map: Mapping[str, str] | None) -> tuple[FormatReader, bytes, str]:
     """Decode a CSV file and find its format: ``(reader, UTF-8 bytes, encoding found)``."""
     utf8, encoding = read_text_file(path, label=label)
-    header = split_header(utf8, file=label)
-    return detect_header(header, file=label, column_map=column_map), utf8, encoding
+    return detect_text(utf8, file=label, column_map=column_map), utf8, encoding
 
 
 def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ctx: ParseContext) -> FileOutcome:

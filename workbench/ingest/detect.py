@@ -64,7 +64,7 @@ FORMAT_READERS: list[FormatReader] = [
                  meta_suite.matches_page_series, meta_suite.parse_page_series),
     FormatReader(coding_files.FORMAT, "codes", "manual coding file (post_id, coder, one column per code)",
                  coding_files.matches_coding, coding_files.parse_coding),
-    *[FormatReader(name, table, f"a {table} export re-saved with ';' separators (rejected)",
+    *[FormatReader(name, table, f"a {table} export re-saved with ';' or tab separators (rejected)",
                    meta_suite.semicolon_matcher(table), meta_suite.parse_semicolon)
       for table, name in meta_suite.SEMICOLON_FORMATS.items()],
     FormatReader(account_csv.FORMAT, "account",
@@ -97,6 +97,57 @@ def detect_header(header: list[str], *, file: str | Path, column_map: Mapping[st
     )
 
 
+#: how many lines at the start and the end of a file are searched for a header that is not on line 1
+HEADER_SCAN_HEAD, HEADER_SCAN_TAIL = 50, 5
+
+
+def locate_header(utf8: bytes, *, column_map: Mapping[str, str] | None = None) -> tuple[int, int, FormatReader] | None:
+    """A known export header on another line than the first: ``(line number, lines in the file, reader)``.
+
+    Searches the first ``HEADER_SCAN_HEAD`` and the last ``HEADER_SCAN_TAIL`` lines (a hand-concatenated
+    file may end with its header); line numbers are the file's physical lines, as a text editor shows them.
+    """
+    import csv
+    import io
+
+    lines = utf8.split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    n = len(lines)
+    candidates = list(range(1, min(n, HEADER_SCAN_HEAD))) + list(range(max(HEADER_SCAN_HEAD, n - HEADER_SCAN_TAIL), n))
+    for i in candidates:
+        text = lines[i].decode("utf-8", errors="replace").rstrip("\r")
+        try:
+            cells = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
+        except csv.Error:
+            continue
+        if len(cells) < 2:
+            continue
+        reader = next((r for r in FORMAT_READERS if r.matches(cells, column_map)), None)
+        if reader is not None and reader.name not in _NOT_IN_SHEETS:
+            return i + 1, n, reader
+    return None
+
+
+def detect_text(utf8: bytes, *, file: str | Path, column_map: Mapping[str, str] | None = None) -> FormatReader:
+    """The reader of a CSV file's bytes; when line 1 is no known header but another line is, an InputError
+    says on which line it is (rather than showing a data row as "the header")."""
+    header = split_header(utf8, file=file)
+    try:
+        return detect_header(header, file=file, column_map=column_map)
+    except UnknownFormatError:
+        found = locate_header(utf8, column_map=column_map)
+        if found is None:
+            raise
+        line, total, reader = found
+        shown = ", ".join(header[:3])
+        raise InputError(
+            f"line 1 is not a header (it starts {shown[:80]!r}), but line {line} of {total} is the header of a "
+            f"{reader.description}{' — the last line: a hand-concatenated file?' if line == total else ''}. "
+            "Move that line to the top of the file (and delete any other copy of it), then run again.",
+            file=file) from None
+
+
 def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = None) -> str:
     """The format name of the file at ``path`` (e.g. ``x_legacy_tweets``).
 
@@ -106,8 +157,7 @@ def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = No
     if container is not None:
         return detect_document(container.load(path, label=str(path)), container, file=path).name
     utf8, _ = read_text_file(path)
-    header = split_header(utf8, file=path)
-    return detect_header(header, file=path, column_map=column_map).name
+    return detect_text(utf8, file=path, column_map=column_map).name
 
 
 # ---- files that are not CSV text: workbooks (.xls) and JSON API responses ----------------------------------

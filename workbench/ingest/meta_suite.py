@@ -599,11 +599,17 @@ def _resolve_platform(title_platform: pd.Series, titles: pd.Series, ctx: ParseCo
 # --------------------------------------------------------------------------- ';'-separated re-saves
 
 
-def _semicolon_cells(header: list[str]) -> list[str] | None:
+def _resave_separator(header: list[str]) -> str | None:
+    """The separator of a re-saved file's header line: ``;`` or a tab (None when it has neither)."""
     joined = ",".join(header)
-    if ";" not in joined:
+    return next((sep for sep in ("\t", ";") if sep in joined), None)
+
+
+def _semicolon_cells(header: list[str]) -> list[str] | None:
+    sep = _resave_separator(header)
+    if sep is None:
         return None
-    return [c.strip().strip('"').strip() for c in joined.split(";")]
+    return [c.strip().strip('"').strip() for c in ",".join(header).split(sep)]
 
 
 def _resaved_reader(header: list[str], column_map, *, table: str | None = None):
@@ -633,10 +639,14 @@ def semicolon_matcher(table: str):
 def parse_semicolon(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     """Reject a ``;``-separated re-save with a message saying what it is and how to fix it."""
     what = _resaved_reader(raw.header, ctx.column_map)
-    found = f" (split on ';', the header is that of {what.name}: {what.description})" if what else ""
+    sep = _resave_separator(raw.header)
+    name = "tabs" if sep == "\t" else "';'"
+    found = f" (split on {name}, the header is that of {what.name}: {what.description})" if what else ""
+    how = ("saved as tab-separated text (Excel's 'Unicode Text', "
+           f"{'UTF-16' if raw.encoding.startswith('utf-16') else raw.encoding})" if sep == "\t" else
+           "re-saved by a spreadsheet program whose list separator is ';'")
     raise InputError(
-        f"the columns are separated by ';', not ','{found}. The file was probably re-saved by a spreadsheet "
-        "program whose list separator is ';'. Use the file exactly as downloaded, or save it again as "
-        "'CSV (comma delimited)' / 'CSV UTF-8'.",
+        f"the columns are separated by {name}, not ','{found}. The file was probably {how}. Use the file exactly "
+        "as downloaded, or save it again as 'CSV (comma delimited)' / 'CSV UTF-8'.",
         file=ctx.source_file,
     )
