@@ -111,7 +111,7 @@ def plausibility(out: pd.DataFrame, reasons, *, source_file: str, rows: np.ndarr
     if zero.any():
         out = out.copy()
         out["impressions"] = imp.mask(zero)
-        shown = list(np.asarray(rows)[zero][:10])
+        shown = [int(x) for x in np.asarray(rows)[zero][:10]]
         warnings.append(f"{source_file}: {int(zero.sum())} row(s) with {views} 0 but reach > 0 (rows {shown}"
                         f"{' …' if zero.sum() > 10 else ''}): impossible (everyone reached saw the post), so "
                         f"{views} are read as not reported (NA) there, not 0")
@@ -122,7 +122,7 @@ def plausibility(out: pd.DataFrame, reasons, *, source_file: str, rows: np.ndarr
         eng = pd.Series(out["engagements"], index=out.index).astype("Int64")
         above = (eng > out["impressions"].astype("Int64")).to_numpy(dtype=bool, na_value=False) & ~reasons.bad
         if above.any():
-            shown = list(np.asarray(rows)[above][:10])
+            shown = [int(x) for x in np.asarray(rows)[above][:10]]
             warnings.append(f"{source_file}: {int(above.sum())} row(s) with more engagements than {views} (rows "
                             f"{shown}{' …' if above.sum() > 10 else ''}); possible (one viewer may engage "
                             "several times) but worth checking")
