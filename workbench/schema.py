@@ -45,6 +45,7 @@ POSTS_SCHEMA: dict[str, str] = {
     "published_time_reliable": "boolean",  # False: the export's time of day is known to be wrong
     "is_own_post": "boolean",  # False: a collab post by another account (``author``), kept under ``account``
     "author": "string",  # the account that published the post, as the export names it
+    "impressions_label": "string",  # the platform's own name of what ``impressions`` holds ("Views" on Meta)
 }
 
 #: values of posts.post_type: an original post, a reply, a quote (a post quoting another) or a repost

@@ -46,17 +46,15 @@ def repair_mojibake(text: pd.Series) -> tuple[pd.Series, int, int]:
     import ftfy
     from ftfy.badness import badness
 
-    before = s[candidate].tolist()  # only the suspicious rows go through ftfy (a Python call each)
-    after = []
-    unsure = 0
-    for t in before:
+    before = s[candidate].tolist()  # only the suspicious rows go through ftfy (a Python call per distinct text)
+    fixes: dict[str, tuple[str, bool]] = {}
+    for t in dict.fromkeys(before):
         bad_before = badness(t)
         fixed = ftfy.fix_encoding(t) if bad_before > 0 else t
-        if fixed != t and badness(fixed) == 0:
-            after.append(fixed)
-        else:
-            after.append(t)
-            unsure += bad_before > 0
+        ok = fixed != t and badness(fixed) == 0
+        fixes[t] = (fixed if ok else t, bad_before > 0 and not ok)
+    after = [fixes[t][0] for t in before]
+    unsure = sum(fixes[t][1] for t in before)
     changed = np.array([a != b for a, b in zip(after, before, strict=True)], dtype=bool)
     if not changed.any():
         return text, 0, unsure

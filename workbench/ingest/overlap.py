@@ -92,8 +92,12 @@ def resolve_overlap(frame: pd.DataFrame, keys: list[str], metrics, time_col: str
     kept, dropped = frame.loc[keep], frame.loc[~keep]
     cols = [m for m in metrics if m in frame.columns]
     if len(dropped) and cols:
-        kk = kept.assign(_key=k[keep].agg("\x01".join, axis=1).to_numpy(), _rep=reported[keep])
-        dd = dropped.assign(_key=k[~keep].agg("\x01".join, axis=1).to_numpy(), _rep=reported[~keep])
+        joined = k[keys[0]]
+        for c in keys[1:]:
+            joined = joined + "\x01" + k[c]  # vectorized string concatenation (Arrow), no per-row Python
+        in_dup = keep & dup_any
+        kk = kept.loc[in_dup[keep]].assign(_key=joined[in_dup].to_numpy(), _rep=reported[in_dup])
+        dd = dropped.assign(_key=joined[~keep].to_numpy(), _rep=reported[~keep])
         pair = dd[["_key", "source_file", "_rep", *cols]].merge(
             kk[["_key", "source_file", "_rep", *cols]], on="_key", suffixes=("", "_kept"))
         differ = np.zeros(len(pair), dtype=bool)

@@ -163,6 +163,9 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
         out["is_own_post"] = pd.array(np.ones(len(out), dtype=bool), dtype="boolean")
     if "author" not in out.columns:
         out["author"] = pd.Series(out["account"], index=out.index).astype("string")
+    if "impressions_label" not in out.columns:
+        has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
+        out["impressions_label"] = pd.Series(np.where(has, "Impressions", None), index=out.index, dtype="string")
     valid = ~reasons.bad
     dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
     differ = np.zeros(len(out), dtype=bool)
