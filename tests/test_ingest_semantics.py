@@ -454,3 +454,16 @@ def test_header_on_the_last_line_is_located(tmp_path):
     with pytest.raises(InputError, match=r"concatenated\.csv: line 1 is not a header .* line 3 of 3 is the header of "
                                          r"a X/Twitter legacy per-tweet export .*the last line: a hand-concatenated"):
         read_files([f], root=tmp_path)
+
+
+def test_card_platform_fills_a_hand_kept_sheet(tmp_path):
+    (tmp_path / "anchors.csv").write_text("date,followers,new_follows\n2025-08-01,30000,20\n2025-08-02,,12\n")
+    shutil.copy(META / "facebook_content.csv", tmp_path / "content.csv")
+    ds = parse_card({"name": "t", "posts": ["content.csv"],
+                     "account": [{"path": "anchors.csv", "platform": "facebook"}]}, tmp_path)
+    r = read_exports(ds, now=NOW)
+    check_accounting(r)
+    a = r.account
+    assert a["platform"].eq("facebook").all()
+    assert a["followers"].tolist()[0] == 30000 and pd.isna(a["followers"].tolist()[1])  # never filled from follows
+    assert a["new_follows"].tolist() == [20, 12]
