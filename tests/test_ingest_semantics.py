@@ -467,3 +467,14 @@ def test_card_platform_fills_a_hand_kept_sheet(tmp_path):
     assert a["platform"].eq("facebook").all()
     assert a["followers"].tolist()[0] == 30000 and pd.isna(a["followers"].tolist()[1])  # never filled from follows
     assert a["new_follows"].tolist() == [20, 12]
+
+
+def test_publish_time_bug_not_claimed_for_a_fixed_schedule_in_one_month():
+    from workbench.ingest.meta_suite import parse_publish_times, publish_time_bug
+
+    one_month = pd.Series(["05/01/2025 14:05", "05/08/2025 18:05", "05/15/2025 14:05"], dtype="string")
+    assert publish_time_bug(parse_publish_times(one_month)) == ""
+    months = pd.Series(["05/01/2025 09:05", "06/08/2025 03:06", "07/15/2025 10:07"], dtype="string")
+    assert "minute equals the month in 3 of 3" in publish_time_bug(parse_publish_times(months))
+    random = pd.Series(["05/01/2025 09:41", "06/08/2025 03:06", "07/15/2025 10:07"], dtype="string")
+    assert publish_time_bug(parse_publish_times(random)) == ""

@@ -343,15 +343,16 @@ def publish_time_bug(local: pd.Series) -> str:
     """A description of the Business Suite publish-time bug when a file shows it, else ``""``.
 
     The bug (seen in 2023-24 content exports): the minute of every ``Publish time`` equals the month and no
-    hour is above 10. Detected when at least 3 rows have a time and the minute equals the month in 90% of
-    them or more (by chance: about 1 in 60 per row).
+    hour is above 10. Detected when at least 3 rows have a time, the minute equals the month in 90% of them or
+    more (by chance: about 1 in 60 per row), and either the rows span several months (so a page that schedules
+    every post at the same minute within one month is not taken for it) or no hour is above 10.
     """
     ok = local.notna().to_numpy()
     if ok.sum() < 3:
         return ""
     t = local[ok]
     same = (t.dt.minute == t.dt.month).to_numpy()
-    if same.mean() < 0.9:
+    if same.mean() < 0.9 or (t.dt.month.nunique() < 2 and t.dt.hour.max() > 10):
         return ""
     return (f"the minute equals the month in {int(same.sum())} of {int(ok.sum())} publish times and the latest "
             f"hour is {int(t.dt.hour.max()):02d} (a known Business Suite export bug of 2023-24)")
