@@ -478,3 +478,16 @@ def test_publish_time_bug_not_claimed_for_a_fixed_schedule_in_one_month():
     assert "minute equals the month in 3 of 3" in publish_time_bug(parse_publish_times(months))
     random = pd.Series(["05/01/2025 09:41", "06/08/2025 03:06", "07/15/2025 10:07"], dtype="string")
     assert publish_time_bug(parse_publish_times(random)) == ""
+
+
+def test_ids_excel_turned_into_numbers_are_named(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = list(csv.reader(io.StringIO((META / "facebook_content.csv").read_text(encoding="utf-8-sig"))))
+    wb = openpyxl.Workbook()
+    wb.active.append(rows[0])
+    wb.active.append([float(rows[1][0]), *rows[1][1:]])  # Excel stores the long id as a number
+    wb.save(tmp_path / "resaved.xlsx")
+    r = read_files([tmp_path / "resaved.xlsx"], root=tmp_path, now=NOW)
+    check_accounting(r)
+    assert r.posts.empty
+    assert "a spreadsheet turned the id into a number and kept only 15 digits" in r.quarantine["reason"].iloc[0]

@@ -231,7 +231,10 @@ def parse_content(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     empty_id = (post_id == "").to_numpy(dtype=bool, na_value=False)
     reasons.add(empty_id, "empty Post ID")
     looks_ok = post_id.str.fullmatch(r"[0-9]+(_[0-9]+)?").to_numpy(dtype=bool, na_value=False)
-    reasons.add(~empty_id & ~looks_ok, lambda: "Post ID '" + post_id + "' is not a Meta id (digits)")
+    reasons.add(~empty_id & ~looks_ok, lambda: "Post ID '" + post_id + "' is not a Meta id (digits)" + pd.Series(
+        np.where(post_id.str.contains(r"^\d(?:\.\d+)?[eE]\+?\d+$", regex=True).to_numpy(dtype=bool, na_value=False),
+                 " — a spreadsheet turned the id into a number and kept only 15 digits; use the CSV as downloaded",
+                 ""), index=post_id.index))
 
     time_raw = d[cols_of["publish time"][0]].str.strip()
     local_time = parse_publish_times(time_raw)
