@@ -491,3 +491,20 @@ def test_ids_excel_turned_into_numbers_are_named(tmp_path):
     check_accounting(r)
     assert r.posts.empty
     assert "a spreadsheet turned the id into a number and kept only 15 digits" in r.quarantine["reason"].iloc[0]
+
+
+def test_page_export_inside_a_zip_resolves_like_a_folder(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    z = raw / "meta_export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted((META / "page_export_fb").glob("*.csv")):
+            zf.write(f, f.name)
+    # an Instagram series next to the zip is not one of the zip's neighbours
+    shutil.copy(META / "page_export_mixed" / "Follows (1).csv", raw / "Follows (1).csv")
+    r = read_files([z, raw / "Follows (1).csv"], root=tmp_path, now=NOW)
+    check_accounting(r)
+    assert r.quarantine.empty
+    views = r.account.loc[r.account["source_file"].eq("raw/meta_export.zip!Views.csv")]
+    assert len(views) == 3 and views["platform"].eq("facebook").all()
+    assert r.account.loc[r.account["source_file"].eq("raw/Follows (1).csv"), "platform"].eq("instagram").all()

@@ -53,7 +53,11 @@ def browser_copy(label: str) -> tuple[str, int]:
 
 
 def _folder(label: str) -> str:
-    return label.rsplit("/", 1)[0] if "/" in label else (label.rsplit("!", 1)[0] + "!" if "!" in label else "")
+    """The folder of a file label; a zip member's folder is ``<zip>!<folder in the zip>``."""
+    if "!" in label:
+        archive, member = label.rsplit("!", 1)
+        return archive + "!" + (member.rsplit("/", 1)[0] if "/" in member else "")
+    return label.rsplit("/", 1)[0] if "/" in label else ""
 
 
 def _export_order(frame: pd.DataFrame, time_col: str) -> pd.Series:
