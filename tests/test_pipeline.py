@@ -54,7 +54,8 @@ def test_first_run_runs_all_and_writes_manifest(dataset, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     entry = manifest["stages"]["ingest"]
     assert set(entry) >= {"inputs", "parameters", "notebook_sha256", "code_sha256", "package_version", "seconds"}
-    assert "dataset:raw/posts.csv" in entry["inputs"] and "dataset:dataset.yml" in entry["inputs"]
+    assert "dataset:raw/posts.csv" in entry["inputs"] and "card:posts" in entry["inputs"]
+    assert manifest["dataset"] == {"name": "demo", "folder": str(dataset.resolve())}
 
 
 def test_rerun_with_nothing_changed_skips_everything(dataset, tmp_path):
