@@ -450,6 +450,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     else:
         codes = pd.DataFrame()
     codes = conform(codes, CODES_SCHEMA, table="codes")
+    _warn_unmatched_codes(codes, posts, warnings)
 
     files = []
     for o in outcomes:
@@ -460,6 +461,26 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     quarantine = combine_quarantine([o.quarantine for o in outcomes])
     return IngestResult(posts=posts, account=account, codes=codes, quarantine=quarantine,
                         log={"files": files, "warnings": warnings})
+
+
+def _warn_unmatched_codes(codes: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> None:
+    """Warn (per coding file) about coded post ids that match no post: a decision nobody will see is never
+    dropped silently. Ids with 15 significant digits and then zeros are named: Excel keeps 15 digits of a number."""
+    if codes.empty or posts.empty:
+        return
+    ids = codes["post_id"].astype("string")
+    unmatched = ~ids.isin(posts["post_id"].astype("string")).to_numpy(dtype=bool)
+    if not unmatched.any():
+        return
+    miss = codes.loc[unmatched, ["post_id", "source_file", "source_row"]]
+    for file, part in miss.groupby("source_file", sort=True):
+        n_ids = part["post_id"].nunique()
+        first = part.iloc[0]
+        excel = part["post_id"].astype("string").str.fullmatch(r"[0-9]{15}0+").fillna(False)
+        hint = (f"; {int(excel.sum())} of them end in zeros after 15 digits (e.g. {part.loc[excel, 'post_id'].iloc[0]!r}): "
+                "Excel keeps only 15 digits of a number, so store ids as text and export again") if excel.any() else ""
+        warnings.append(f"{file}: {n_ids} coded post id(s) match no post in the exports (e.g. {first['post_id']!r}, "
+                        f"row {first['source_row']}); their decisions are not used{hint}")
 
 
 def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
