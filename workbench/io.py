@@ -126,11 +126,29 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _holds_carriage_return(df: pd.DataFrame) -> bool:
+    """Whether a text cell holds a CR, which Python's csv writer leaves unquoted when lines end in LF."""
+    import pandas as pd
+
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype) or isinstance(
+                s.dtype, pd.CategoricalDtype):
+            if s.astype("string").str.contains("\r", regex=False).fillna(False).any():
+                return True
+    return False
+
+
 def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) -> Path:
     """Write ``df`` to CSV (UTF-8, no index) atomically.
 
     Text cells that a spreadsheet would run as formulas are prefixed with ``'`` (:func:`neutralize_formulas`);
     ``neutralize=False`` only for files that are read back by the workbench and never opened in a spreadsheet.
+    A frame with a carriage return inside a text cell is written with every field quoted (the csv module
+    quotes a lone CR only when it is part of the line terminator), so the file still reads back row for row.
     """
+    import csv
+
     frame = neutralize_formulas(df) if neutralize else df
-    return _write_with(path, lambda p: frame.to_csv(p, index=False))
+    quoting = csv.QUOTE_ALL if _holds_carriage_return(frame) else csv.QUOTE_MINIMAL
+    return _write_with(path, lambda p: frame.to_csv(p, index=False, quoting=quoting))
