@@ -477,6 +477,13 @@ def test_ingest_fifo_refused_without_hanging(tmp_path):
     assert proc.returncode == 2 and "is a FIFO (named pipe), not a file" in proc.stderr
 
 
+def test_card_glob_matching_a_fifo_refused_unopened(tmp_path):
+    ds = make_dataset(tmp_path / "ds")
+    os.mkfifo(ds / "raw" / "pipe.csv")
+    with pytest.raises(DatasetCardError, match=r"matches 'raw/pipe\.csv', which is not a regular file"):
+        load_dataset(ds).post_files()
+
+
 def test_ingest_accepts_a_folder(tmp_path, capsys):
     raw = tmp_path / "raw"
     (raw / "2022").mkdir(parents=True)

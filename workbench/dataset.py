@@ -234,6 +234,9 @@ def resolve_card_glob(root: Path, pattern: Any, what: str, *, card: Path | None 
             continue
         if stat.S_ISREG(mode):
             matches.append(m)
+        elif not stat.S_ISDIR(mode):  # a FIFO would block the reader, a device never ends: named, never opened
+            raise _fail(f"{what} path {_visible(pattern)!r} matches {_visible(_rel(root, m))!r}, which is not a "
+                        "regular file (a pipe or a device?); expected export files", card)
     if not matches and not allow_empty:
         raise _fail(f"{what} pattern {_visible(pattern)!r} matches no file under {root}", card)
     return matches

@@ -701,19 +701,18 @@ def run_pipeline(
     ds.post_files()  # fail early (exit 2) when a glob matches nothing or leaves the dataset folder
     ds.account_files()
     ds.code_files()
-    deferred = check_card_vocabulary(ds)
+    ds.codebook_path()
     paths = RunPaths(Path(out).resolve() if out else default_run_dir(ds))
     manifest = read_manifest(paths)
     check_run_owner(ds, paths, manifest)
     _prepare_run_folder(paths)
     with run_lock(paths):
-        return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor,
-                           deferred=deferred)
+        return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
-                only: Sequence[str] | None, force: bool, echo: Callable[[str], None], executor: Callable[..., None],
-                deferred: Sequence[str]) -> list[StageOutcome]:
+                only: Sequence[str] | None, force: bool, echo: Callable[[str], None],
+                executor: Callable[..., None]) -> list[StageOutcome]:
     started = _now()
     manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}  # claimed before anything runs
     failures: dict[str, Any] = manifest.setdefault("failed_stages", {})
@@ -727,11 +726,12 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
         if name not in {s.name for s in selected} and isinstance(f, dict):
             echo(f"note: stage '{name}' failed at {f.get('at')} ({f.get('error') or f.get('message', '')}"
                  .splitlines()[0] + "); later stages use what it left from an earlier run")
+    # The names the card uses are checked before the first kernel starts, and only when one will: a no-op
+    # re-run must stay fast, and an unchanged card was checked when its stages last ran (the check imports
+    # the feature and growth modules, seconds of start-up).
+    deferred: list[str] | None = None
     data_checked = False
     for i, stage in enumerate(selected, 1):
-        if stage.name != "ingest" and not data_checked and paths.posts.exists():
-            check_ingested(ds, paths, deferred)
-            data_checked = True
         nb_hash = hash_file(stage.notebook_path)
         params = _jsonable(overrides.get(stage.name, {}))
         inputs = stage_inputs(stage, ds, paths)
@@ -762,6 +762,11 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
             echo(f"{label} up to date")
             outcomes.append(StageOutcome(stage.name, "up to date", 0.0))
             continue
+        if deferred is None:
+            deferred = check_card_vocabulary(ds)
+        if stage.name != "ingest" and not data_checked and paths.posts.exists():
+            check_ingested(ds, paths, deferred)
+            data_checked = True
         # Forget the stage before running it: a crash mid-stage must not leave it looking up to date.
         manifest["stages"].pop(stage.name, None)
         _save_manifest(paths, manifest)
@@ -800,7 +805,7 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
         echo(f"{label} ran in {seconds:.1f} s")
         outcomes.append(StageOutcome(stage.name, "ran", seconds))
         if stage.name == "ingest":
-            check_ingested(ds, paths, deferred)
+            check_ingested(ds, paths, deferred or ())
             data_checked = True
     _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed" if failures else "ok")
     return outcomes
