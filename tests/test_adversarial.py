@@ -244,6 +244,15 @@ def test_yaml_sizes_and_constructs_bounded(tmp_path, text, match):
         load_dataset(ds)
 
 
+def test_codebook_alias_bomb_refused(tmp_path):
+    ds = make_dataset(tmp_path / "ds", {"codebook": "codebook.yml"})
+    (ds / "codebook.yml").write_text(ALIAS_BOMB.replace("name: demo\nposts: [raw/*.csv]\n", "codes: []\n"))
+    t0 = time.perf_counter()
+    with pytest.raises(DatasetCardError, match=r"codebook\.yml: line 2, column 4: YAML anchors"):
+        load_dataset(ds).codebook_path()
+    assert time.perf_counter() - t0 < 5
+
+
 def test_oversize_card_refused_unread(tmp_path):
     ds = make_dataset(tmp_path / "ds")
     (ds / "dataset.yml").write_text("name: demo\nposts: [raw/*.csv]\n# " + "x" * 400_000 + "\n")

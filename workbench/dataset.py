@@ -121,7 +121,9 @@ class Dataset:
         """The codebook file (checked: inside the dataset folder and a regular file), or None."""
         if self.codebook is None:
             return None
-        return resolve_card_path(self.root, self.codebook, "codebook", card=self.card_path)
+        path = resolve_card_path(self.root, self.codebook, "codebook", card=self.card_path)
+        check_yaml_file(path, "codebook")
+        return path
 
     def relative(self, path: str | Path) -> str:
         """``path`` relative to the dataset folder (as written in logs)."""
@@ -655,6 +657,28 @@ def load_yaml_text(text: str) -> Any:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def check_yaml_file(path: Path, what: str) -> None:
+    """DatasetCardError unless the YAML file at ``path`` passes :class:`CardLoader`'s limits (no aliases or
+    anchors, bounded size, no duplicate keys): for YAML files the card names, such as the codebook, before
+    the module that reads them parses them."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CARD_BYTES:
+            raise DatasetCardError(f"the {what} is {size:,} bytes; at most {MAX_CARD_BYTES:,} are read", file=path)
+        with open(path, "rb") as fh:
+            text = decode_card(fh.read(MAX_CARD_BYTES + 1), file=path)
+    except OSError as exc:
+        raise DatasetCardError(f"cannot read the {what} ({exc.strerror})", file=path) from None
+    try:
+        load_yaml_text(text)
+    except CardYAMLError as exc:
+        raise DatasetCardError(str(exc), file=path) from None
+    except RecursionError:
+        raise DatasetCardError(f"lists and maps nested more than {MAX_CARD_DEPTH} deep", file=path) from None
+    except yaml.YAMLError:
+        pass  # a syntax error: the reader of the file reports it in its own words
 
 
 def decode_card(data: bytes, *, file: Path) -> str:
