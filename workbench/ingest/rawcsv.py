@@ -189,11 +189,15 @@ def _locate_long_record(utf8: bytes, limit: int) -> tuple[int, int] | None:
 
 def _too_long_record(utf8: bytes, *, file: str) -> InputError:
     where = _locate_long_record(utf8, MAX_RECORD_BYTES)
-    at = f" (the record starting on line {where[0]:,} runs to line {where[1]:,})" if where else ""
+    if where is None:
+        at = ""
+    elif where[0] == where[1]:
+        at = f" (line {where[0]:,})"
+    else:
+        at = f" (the record starting on line {where[0]:,} runs to line {where[1]:,}: an unclosed quote (\")?)"
     return InputError(
-        f"a field or row is longer than {MAX_RECORD_BYTES // 1024**2} MB{at}. No export has cells that large: an "
-        "unclosed quote (\") that swallows the lines after it, or a damaged file? Expected "
-        f"{EXPECTED}.", file=file)
+        f"a field or row is longer than {MAX_RECORD_BYTES // 1024**2} MB{at}. No export has cells that large: a "
+        f"damaged or hand-edited file? Expected {EXPECTED}.", file=file)
 
 
 def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, list]:
