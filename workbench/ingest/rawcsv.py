@@ -194,9 +194,10 @@ def _too_long_record(utf8: bytes, *, file: str) -> InputError:
     elif where[0] == where[1]:
         at = f" (line {where[0]:,})"
     else:
-        at = f" (the record starting on line {where[0]:,} runs to line {where[1]:,}: an unclosed quote (\")?)"
+        at = f" (the record starting on line {where[0]:,} is still open at line {where[1]:,}: an unclosed quote (\")?)"
+    limit = (f"{MAX_RECORD_BYTES // 1024**2} MB" if MAX_RECORD_BYTES >= 1024**2 else f"{MAX_RECORD_BYTES // 1024} KB")
     return InputError(
-        f"a field or row is longer than {MAX_RECORD_BYTES // 1024**2} MB{at}. No export has cells that large: a "
+        f"a field or row is longer than {limit}{at}. No export has cells that large: a "
         f"damaged or hand-edited file? Expected {EXPECTED}.", file=file)
 
 
