@@ -118,11 +118,16 @@ class Dataset:
         return self._expand(self.codes, "codes") if self.codes else []
 
     def codebook_path(self) -> Path | None:
-        """The codebook file (checked: inside the dataset folder and a regular file), or None."""
+        """The codebook file, or None when the card names none.
+
+        Checked: inside the dataset folder, and a regular file whose YAML passes the card loader's limits. A
+        codebook that does not exist (yet) is returned as a path: the report says it is not available.
+        """
         if self.codebook is None:
             return None
-        path = resolve_card_path(self.root, self.codebook, "codebook", card=self.card_path)
-        check_yaml_file(path, "codebook")
+        path = resolve_card_path(self.root, self.codebook, "codebook", card=self.card_path, must_exist=False)
+        if path.exists():
+            check_yaml_file(path, "codebook")
         return path
 
     def relative(self, path: str | Path) -> str:
@@ -244,15 +249,23 @@ def resolve_card_glob(root: Path, pattern: Any, what: str, *, card: Path | None 
     return matches
 
 
-def resolve_card_path(root: Path, path: Any, what: str, *, card: Path | None = None) -> Path:
-    """One file named in the card (no glob): inside the dataset folder and a regular file, else DatasetCardError."""
+def resolve_card_path(root: Path, path: Any, what: str, *, card: Path | None = None,
+                      must_exist: bool = True) -> Path:
+    """One file named in the card (no glob): inside the dataset folder and a regular file, else DatasetCardError.
+
+    ``must_exist=False``: a path that does not exist is returned unchecked beyond its text (it cannot lead
+    anywhere; a dangling link is still refused).
+    """
     root = Path(root)
     card = card or root / CARD_NAME
     path = check_card_pattern(path, what, card=card)
     full = root / path
     shown = _visible(path)
     if not full.exists():
-        raise _fail(f"{what} {shown!r} does not exist in {root}", card)
+        if not must_exist and not full.is_symlink():
+            return full
+        raise _fail(f"{what} {shown!r} does not exist in {root}" + (" (a link to nowhere)" if full.is_symlink()
+                                                                      else ""), card)
     if not _inside(root, full, _linked_roots(root)):
         raise _fail(f"{what} {shown!r} leads outside the dataset folder (a link?). Copy the file into the "
                     "dataset folder.", card)
@@ -514,7 +527,7 @@ def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[
     post_columns = [c for c in POSTS_SCHEMA if c not in not_features]
     codebook_codes: tuple[str, ...] = ()
     cb = ds.codebook_path()
-    if cb is not None:
+    if cb is not None and cb.exists():
         from .coding import load_codebook
 
         codebook_codes = load_codebook(cb).names

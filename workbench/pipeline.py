@@ -338,7 +338,7 @@ def dataset_inputs(ds: Dataset) -> list[Path]:
     """
     files = [*ds.post_files(), *(p for p, _ in ds.account_files()), *ds.code_files()]
     cb = ds.codebook_path()
-    if cb is not None:
+    if cb is not None and cb.exists():
         files.append(cb)
     seen: list[Path] = []
     for f in files:
