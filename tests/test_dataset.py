@@ -88,3 +88,11 @@ def test_invalid_yaml(tmp_path):
 def test_card_must_be_mapping(tmp_path):
     with pytest.raises(DatasetCardError, match="must be a mapping"):
         parse_card(["a"], tmp_path)
+
+
+def test_codebook_not_yet_written_is_a_path_not_an_error(tmp_path):
+    ds = load_dataset(write_card(tmp_path, {**MINIMAL, "codebook": "codebook.yml"}))
+    assert ds.codebook_path() == tmp_path.resolve() / "codebook.yml"  # the report says it is not available
+    (tmp_path / "codebook.yml").mkdir()
+    with pytest.raises(DatasetCardError, match=r"codebook 'codebook\.yml' is a folder"):
+        ds.codebook_path()

@@ -7,16 +7,33 @@ invalid dataset card / unreadable input.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InputError, StageError
+from .errors import InputError, StageError, WorkbenchError
+
+# C0 controls but newline and tab, DEL, C1 controls (ESC [ … is an ANSI sequence; CSI is U+009B), bidi overrides
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``): a file name or a cell value holding an ANSI
+    sequence must not recolour, move or clear the user's terminal."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def _out(msg: object = "") -> None:
+    print(terminal_safe(msg))
 
 
 def _err(msg: str) -> None:
-    print(f"workbench: error: {msg}", file=sys.stderr)
+    print(f"workbench: error: {terminal_safe(msg)}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -33,10 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = 0
     for dataset in args.dataset:
         t0 = time.perf_counter()
-        print(f"workbench run {dataset}")
+        _out(f"workbench run {dataset}")
         try:
             outcomes = run_pipeline(
-                dataset, out=args.out, parameters=params, only=args.only or None, force=args.force
+                dataset, out=args.out, parameters=params, only=args.only or None, force=args.force, echo=_out
             )
         except StageError as exc:
             _err(str(exc))
@@ -50,9 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         paths = RunPaths(Path(args.out).resolve() if args.out else default_run_dir(load_dataset(dataset)))
         ran = sum(o.status == "ran" for o in outcomes)
-        print(f"done in {time.perf_counter() - t0:.1f} s ({ran} stage(s) ran, {len(outcomes) - ran} up to date)")
+        _out(f"done in {time.perf_counter() - t0:.1f} s ({ran} stage(s) ran, {len(outcomes) - ran} up to date)")
         if paths.report.exists():
-            print(f"report: {paths.report}")
+            _out(f"report: {paths.report}")
     return status
 
 
@@ -67,18 +84,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raw, canonical = item.split("=", 1)
         column_map[raw] = canonical
     try:
-        result = read_files(args.paths, column_map=column_map or None)
+        files = expand_ingest_paths(args.paths)
+        result = read_files(files, column_map=column_map or None)
     except InputError as exc:
         _err(str(exc))
         return 2
     out = Path(args.out)
-    write_ingest_outputs(result, data_dir=out, results_dir=out)
+    try:
+        write_ingest_outputs(result, data_dir=out, results_dir=out)
+    except OSError as exc:
+        _err(f"cannot write to {out} ({exc.strerror or exc}); give a writable folder with --out")
+        return 2
     summary = summarize_ingest(result.log)
-    print(summary.to_string(index=False))
+    _out(summary.to_string(index=False))
     for w in result.log.get("warnings", []):
-        print(f"warning: {w}")
-    print(f"{len(result.posts)} posts, {len(result.account)} account rows, {len(result.quarantine)} quarantined → {out}")
+        _out(f"warning: {w}")
+    _out(f"{len(result.posts)} posts, {len(result.account)} account rows, {len(result.quarantine)} quarantined → {out}")
     return 0
+
+
+def expand_ingest_paths(paths: Sequence[str]) -> list[Path]:
+    """The files to ingest: each path as given, a folder replaced by the files in it and its subfolders (sorted;
+    dot-files and dot-folders skipped). InputError for a path that does not exist or a folder with no file."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                Path(dirpath) / name
+                for dirpath, dirnames, filenames in os.walk(p)
+                if not any(part.startswith(".") for part in Path(dirpath).relative_to(p).parts)
+                for name in filenames if not name.startswith(".")
+            )
+            if not found:
+                raise InputError("the folder holds no file to ingest", file=p)
+            files.extend(found)
+        elif not p.exists() and not p.is_symlink():
+            raise InputError("no such file or folder", file=p)
+        else:
+            files.append(p)
+    return files
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -89,7 +134,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except InputError as exc:
         _err(str(exc))
         return 2
-    print(f"wrote the example dataset to {args.out} (truth in {Path(args.out) / 'TRUTH.md'})")
+    _out(f"wrote the example dataset to {args.out} (truth in {Path(args.out) / 'TRUTH.md'})")
     return 0
 
 
@@ -105,7 +150,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     except FetchError as exc:
         _err(str(exc))
         return 1
-    print(describe_fetch(result))
+    _out(describe_fetch(result))
     return 0
 
 
@@ -122,7 +167,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     except InputError as exc:
         _err(str(exc))
         return 2
-    print(result["sentence"])
+    _out(result["sentence"])
     return 0
 
 
@@ -142,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     ing = sub.add_parser("ingest", help="read export files into canonical tables (no notebooks)")
-    ing.add_argument("paths", nargs="+", help="export files")
+    ing.add_argument("paths", nargs="+", help="export files, or folders of them (read with their subfolders)")
     ing.add_argument("--out", required=True, help="folder for posts.parquet, account.parquet, quarantine.csv, ingest_log.json")
     ing.add_argument("--columns", action="append", default=[], metavar="RAW=CANONICAL",
                      help="column map for generic account CSVs (repeatable)")
@@ -176,9 +221,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; every failure is a message and an exit status, never a traceback.
+
+    2: bad arguments, an invalid card or unusable input (InputError); 1: a stage failed (StageError) or an
+    unexpected error (its traceback goes to a log file named in the message); 130: interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except (StageError, WorkbenchError) as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except MemoryError:
+        _err("out of memory: an input is far larger than an analytics export (is it really one?)")
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _err(f"{exc.strerror or exc}{where}")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message and a log, not a traceback
+        log = _write_crash_log()
+        _err(f"unexpected error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). This is a "
+             f"bug in the workbench; the details are in {log}")
+        return 1
+
+
+def _write_crash_log() -> str:
+    try:
+        fd, path = tempfile.mkstemp(prefix="workbench-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return path
+    except OSError:
+        return "(no log: the temporary folder is not writable)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,14 +21,21 @@ every member in a supported format is read as if it were its own file, and named
 ``source_file``, the quarantine and ``ingest_log.json`` (one log entry per member). Directories,
 ``__MACOSX/`` and dot-files inside are skipped; members in formats we do not know and nested zips are
 skipped with a warning, unless no member can be read (then UnknownFormatError). Members are unpacked one at a
-time into a temporary directory (never next to the raw data) and refused when they would unpack to more
-than ``ZIP_MAX_MEMBER_BYTES`` or by a ratio above ``ZIP_MAX_RATIO`` (zip bombs).
+time into a temporary directory (never next to the raw data). Zip bombs are refused before anything is
+unpacked: more than ``ZIP_MAX_MEMBERS`` entries, a member that would unpack to more than
+``ZIP_MAX_MEMBER_BYTES``, members that together would unpack to more than ``ZIP_MAX_TOTAL_BYTES``, or a
+compression ratio above ``ZIP_MAX_RATIO`` (per member, and for the archive as a whole); and while unpacking,
+the bytes really written are counted against the same budgets (a member's declared size can lie).
+
+Only regular files are read: a folder, a FIFO (which would block), a device (``/dev/zero`` never ends) is refused
+by name before it is opened.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -147,9 +154,48 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 ZIP_MAX_MEMBER_BYTES = 2 * 1024**3
 #: Largest uncompressed/compressed size ratio of one zip member (zip-bomb guard) ...
 ZIP_MAX_RATIO = 200
-#: ... checked for members larger than this (bytes): a small member cannot exhaust memory or disk.
+#: ... checked for members (and archives) larger than this (bytes): a small one cannot exhaust memory or disk.
 ZIP_RATIO_GRACE_BYTES = 1024**2
+#: Largest total uncompressed size of all the members of one archive we unpack (bytes).
+ZIP_MAX_TOTAL_BYTES = 4 * 1024**3
+#: Most entries (files and folders) in one archive: a year of monthly exports is a few dozen.
+ZIP_MAX_MEMBERS = 10_000
 _COPY_CHUNK = 1 << 20
+
+
+def _check_archive_size(infos: list[zipfile.ZipInfo], *, label: str) -> None:
+    """InputError for an archive whose entries are too many, or whose members together unpack to more than
+    ZIP_MAX_TOTAL_BYTES or by a ratio above ZIP_MAX_RATIO (a bomb made of many small members)."""
+    advice = "Unzip it yourself and list the export files instead."
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise InputError(f"the zip archive has {len(infos):,} entries, more than the {ZIP_MAX_MEMBERS:,} we read "
+                         f"(a zip bomb?). {advice}", file=label)
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > ZIP_MAX_TOTAL_BYTES:
+        raise InputError(f"the zip archive unpacks to {total:,} bytes in all, more than the {ZIP_MAX_TOTAL_BYTES:,} "
+                         f"bytes we unpack from one archive (a zip bomb?). {advice}", file=label)
+    if total > ZIP_RATIO_GRACE_BYTES:
+        ratio = total / packed if packed else float("inf")
+        if ratio > ZIP_MAX_RATIO:
+            raise InputError(f"the zip archive's members are compressed {ratio:,.0f}-fold in all ({packed:,} → "
+                             f"{total:,} bytes), more than the {ZIP_MAX_RATIO}-fold we accept (a zip bomb?). "
+                             f"{advice}", file=label)
+
+
+def check_regular_file(path: Path, *, label: str) -> None:
+    """InputError naming ``path`` unless it is a regular file (checked without opening it: a FIFO would block)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"cannot open the file ({exc.strerror}); expected an analytics export", file=label) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a folder; list the export files in it (a glob such as raw/*.csv in dataset.yml, or the "
+                         "folder itself with `workbench ingest`)", file=label)
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise InputError(f"is {kind}, not a file; expected an analytics export saved as a file", file=label)
 
 
 def is_zip(path: str | Path) -> bool:
@@ -183,8 +229,10 @@ def _check_member_size(info: zipfile.ZipInfo, *, label: str) -> None:
                 "the export file instead.", file=label)
 
 
-def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, label: str) -> None:
-    """Copy one member's bytes to ``dest``, never more than its declared size (checked)."""
+def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, label: str,
+                 budget: int = ZIP_MAX_TOTAL_BYTES) -> int:
+    """Copy one member's bytes to ``dest``, never more than its declared size nor ``budget`` (the bytes the
+    archive may still unpack to); return the bytes written."""
     written = 0
     try:
         with archive.open(info) as src, open(dest, "wb") as out:
@@ -193,7 +241,12 @@ def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *,
                 if written > min(info.file_size, ZIP_MAX_MEMBER_BYTES):
                     raise InputError("the zip member unpacks to more bytes than it declares; the archive is "
                                      "damaged or crafted", file=label)
+                if written > budget:
+                    raise InputError(f"the zip archive unpacks to more than the {ZIP_MAX_TOTAL_BYTES:,} bytes we "
+                                     "unpack from one archive (a zip bomb?). Unzip it yourself and list the export "
+                                     "files instead.", file=label)
                 out.write(chunk)
+        return written
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"cannot unpack the zip member ({exc}); the archive is damaged. Download it again.",
                          file=label) from None
@@ -261,6 +314,11 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
             raise InputError(f"{kind}, not a zip of exports (it is a zip of XML parts). We read CSV exports, "
                              ".xls workbooks and JSON responses: save each sheet as CSV, or list the export as "
                              "the platform delivered it.", file=label)
+        for info in infos:  # every member's declared size first (the message names the member), then the totals
+            if not _skipped_entry(info):
+                _check_member_size(info, label=f"{label}!{info.filename}")
+        _check_archive_size(infos, label=label)
+        budget = ZIP_MAX_TOTAL_BYTES
         last = {i.filename: i for i in infos}  # a name stored twice: the later copy, as unzip tools do
         for index, info in enumerate(infos):
             if last[info.filename] is not info:
@@ -274,7 +332,7 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
             folder = Path(tmp) / str(index)
             folder.mkdir()
             local = folder / _member_file_name(info.filename)
-            _copy_member(archive, info, local, label=member_label)
+            budget -= _copy_member(archive, info, local, label=member_label, budget=budget)
             try:
                 if is_zip(local) and not is_xlsx(local):
                     unusable.append((info.filename, "a zip inside the zip (nested zips are not read; unzip it "
@@ -396,6 +454,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     else:
         codes = pd.DataFrame()
     codes = conform(codes, CODES_SCHEMA, table="codes")
+    _warn_unmatched_codes(codes, posts, warnings)
 
     files = []
     for o in outcomes:
@@ -406,6 +465,26 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     quarantine = combine_quarantine([o.quarantine for o in outcomes])
     return IngestResult(posts=posts, account=account, codes=codes, quarantine=quarantine,
                         log={"files": files, "warnings": warnings})
+
+
+def _warn_unmatched_codes(codes: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> None:
+    """Warn (per coding file) about coded post ids that match no post: a decision nobody will see is never
+    dropped silently. Ids with 15 significant digits and then zeros are named: Excel keeps 15 digits of a number."""
+    if codes.empty or posts.empty:
+        return
+    ids = codes["post_id"].astype("string")
+    unmatched = ~ids.isin(posts["post_id"].astype("string")).to_numpy(dtype=bool)
+    if not unmatched.any():
+        return
+    miss = codes.loc[unmatched, ["post_id", "source_file", "source_row"]]
+    for file, part in miss.groupby("source_file", sort=True):
+        n_ids = part["post_id"].nunique()
+        first = part.iloc[0]
+        excel = part["post_id"].astype("string").str.fullmatch(r"[0-9]{15}0+").fillna(False)
+        hint = (f"; {int(excel.sum())} of them end in zeros after 15 digits (e.g. {part.loc[excel, 'post_id'].iloc[0]!r}): "
+                "Excel keeps only 15 digits of a number, so store ids as text and export again") if excel.any() else ""
+        warnings.append(f"{file}: {n_ids} coded post id(s) match no post in the exports (e.g. {first['post_id']!r}, "
+                        f"row {first['source_row']}); their decisions are not used{hint}")
 
 
 def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
@@ -463,6 +542,7 @@ def _ingest(items: list[tuple], *, root: Path | None,
         if key in seen:
             continue
         seen.add(key)
+        check_regular_file(path, label=_relative(path, root))
         outcomes.extend(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
                                   binary_codes=binary_codes, expect_table=expect, listed_as=listed_as,
                                   warnings=warnings, platform=card_platform[0] if card_platform else None))

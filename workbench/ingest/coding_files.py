@@ -47,7 +47,7 @@ def parse_coding(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     coder = d[coder_col].str.strip()
     reasons.add(post_id == "", "empty post_id")
     reasons.add(coder == "", "empty coder")
-    sci = post_id.str.fullmatch(r"[0-9](\.[0-9]+)?[eE][+]?[0-9]+")
+    sci = post_id.str.fullmatch(r"[0-9]([.,][0-9]+)?[eE][+]?[0-9]+")  # 1.46E+18, and 1,46E+18 (comma locales)
     reasons.add(sci, lambda: "post_id '" + post_id + "' is in scientific notation (digits lost, e.g. by Excel); "
                 "store ids as text")
     values = {}
