@@ -111,7 +111,12 @@ def test_krippendorff_published_example():
     assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
     assert rel["n_overlap"] == 11  # unit 12 has a single value: not pairable
     assert rel["n_coders"] == 4
-    assert pd.isna(rel["cohen_kappa"])  # four coders: kappa is not defined
+    # four coders: Cohen's kappa of the pair sharing the most posts (B and D, C and D share 10; B x D first)
+    assert rel["cohen_kappa_pair"] == "B × D" and rel["cohen_kappa_n"] == 10
+    b, d = KRIPPENDORFF_2011["B"][:10], KRIPPENDORFF_2011["D"][:10]
+    assert rel["cohen_kappa"] == pytest.approx(kappa_reference(b, d), abs=1e-12)
+    assert "B × D" in rel["note"] and "C × D: " in rel["pairwise_kappa"]
+    assert rel["coders"] == "A, B, C, D" and rel["krippendorff_alpha_n"] == 11
     assert rel["percent_agreement"] == pytest.approx(8 / 11)  # units 1,3,4,5,7,9,10,11 unanimous
     assert rel["interpretation"] == "tentative"
 
@@ -160,7 +165,15 @@ def test_alpha_with_three_coders_and_missing_values_matches_reference():
     units = [[None if missing[c][i] else coders[c][i] for c in coders] for i in range(40)]
     assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
     assert rel["n_overlap"] == sum(sum(v is not None for v in u) >= 2 for u in units)
-    assert pd.isna(rel["cohen_kappa"])
+    pairs = {}
+    for a, b in itertools.combinations(coders, 2):
+        both = ~missing[a] & ~missing[b]
+        pairs[f"{a} × {b}"] = (int(both.sum()), kappa_reference(list(coders[a][both]), list(coders[b][both])))
+    best = max(pairs, key=lambda p: pairs[p][0])
+    assert rel["cohen_kappa_pair"] == best and rel["cohen_kappa_n"] == pairs[best][0]
+    assert rel["cohen_kappa"] == pytest.approx(pairs[best][1], abs=1e-12)
+    for pair, (n, kappa) in pairs.items():
+        assert f"{pair}: {kappa:.2f} (n={n})" in rel["pairwise_kappa"]
 
 
 def test_simulated_coders_recover_known_kappa():
@@ -561,3 +574,110 @@ def test_disagreement_posts():
         ]
     )
     assert disagreement_posts(codes) == {"p1": ["has_poll", "tone"], "p2": ["has_poll"]}
+
+
+# --- more than two coders: Fleiss' kappa and what each statistic rests on (issue 17.7) ----------------
+
+# Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters each, 5 categories.
+# Published: P-bar = 0.378, P-bar_e = 0.213, kappa = 0.210.
+FLEISS_WIKIPEDIA = [
+    [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+]
+
+
+def fleiss_codes(table, *, shuffle_raters: bool) -> pd.DataFrame:
+    """Long codes from a subjects x categories count table: rater r{j} gives each subject one category."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, counts in enumerate(table):
+        values = [str(c + 1) for c, n in enumerate(counts) for _ in range(n)]
+        if shuffle_raters:
+            values = list(rng.permutation(values))
+        rows += [(f"s{i:02d}", f"r{j:02d}", "category", v) for j, v in enumerate(values)]
+    return make_codes(rows)
+
+
+@pytest.mark.parametrize("shuffle_raters", [False, True])
+def test_fleiss_kappa_published_example(shuffle_raters):
+    codes = fleiss_codes(FLEISS_WIKIPEDIA, shuffle_raters=shuffle_raters)
+    rel = compute_reliability(codes, n_boot=200).iloc[0]
+    assert rel["fleiss_kappa"] == pytest.approx(0.210, abs=5e-4)
+    # by hand from the published intermediate values: (0.378022 - 0.212755) / (1 - 0.212755)
+    assert rel["fleiss_kappa"] == pytest.approx((0.378022 - 0.212755) / (1 - 0.212755), abs=1e-5)
+    assert rel["fleiss_kappa_n"] == 10 and rel["fleiss_kappa_raters"] == 14 and rel["n_coders"] == 14
+    assert rel["n_overlap"] == 10
+    assert rel["fleiss_kappa_ci_low"] < rel["fleiss_kappa"] < rel["fleiss_kappa_ci_high"]
+
+
+def test_fleiss_bootstrap_formula_matches_statsmodels_on_every_resample():
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    from workbench.coding import _bootstrap_weights, _fleiss_from_counts
+
+    counts = np.array(FLEISS_WIKIPEDIA, dtype=float)
+    weights = _bootstrap_weights(np.random.default_rng(1), 10, 30)
+    fast = _fleiss_from_counts(weights, counts, 14)
+    for w, k in zip(weights, fast, strict=True):
+        table = np.repeat(counts, w.astype(int), axis=0)
+        assert k == pytest.approx(fleiss_kappa(table), abs=1e-12)
+
+
+def test_a_third_coder_on_one_post_does_not_break_kappa():
+    """Issue 17.7: one extra coder coding one post turned Cohen's kappa into NaN for every code."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 2, 60)
+    b = np.where(rng.random(60) < 0.85, a, 1 - a)
+    two = two_coder_codes(a, b)
+    three = pd.concat([two, make_codes([("p0", "cat", "1")])], ignore_index=True)
+    before = compute_reliability(two, n_boot=200, seed=1).iloc[0]
+    after = compute_reliability(three, n_boot=200, seed=1).iloc[0]
+    assert after["cohen_kappa"] == pytest.approx(kappa_reference(list(a), list(b)), abs=1e-12)
+    assert after["cohen_kappa"] == before["cohen_kappa"]
+    assert after["cohen_kappa_pair"] == "ann × ben" and after["cohen_kappa_n"] == 60
+    assert after["n_coders"] == 3 and after["coders"] == "ann, ben, cat"
+    assert "ann × cat: too few shared posts (n=1)" in after["pairwise_kappa"]
+    # Fleiss: the 59 posts with two ratings (Scott's pi there); alpha: all 60
+    assert after["fleiss_kappa_n"] == 59 and after["fleiss_kappa_raters"] == 2
+    assert "59 posts with 2 ratings" in after["note"]
+    assert after["krippendorff_alpha_n"] == 60 and np.isfinite(after["krippendorff_alpha"])
+    for stat in ("cohen_kappa", "fleiss_kappa", "krippendorff_alpha"):
+        assert after[f"{stat}_ci_low"] < after[stat] < after[f"{stat}_ci_high"], stat
+
+
+def test_fleiss_kappa_equals_scotts_pi_with_two_coders():
+    a = [1] * 20 + [1] * 5 + [0] * 10 + [0] * 15
+    b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=0).iloc[0]
+    # Scott's pi: p_o = .7; pooled p(yes) = (25 + 30) / 100 = .55; p_e = .55^2 + .45^2 = .505
+    assert rel["fleiss_kappa"] == pytest.approx((0.7 - 0.505) / (1 - 0.505))
+    assert rel["cohen_kappa_pair"] == "ann × ben" and rel["note"] == ""
+
+
+def test_no_interval_from_too_few_posts_or_from_identical_resamples():
+    rel = compute_reliability(two_coder_codes([1, 0, 1, 0], [1, 0, 0, 0]), n_boot=100).iloc[0]
+    assert np.isfinite(rel["cohen_kappa"]) and pd.isna(rel["cohen_kappa_ci_low"])
+    assert "fewer than 10 posts" in rel["note"]
+    all_agree = two_coder_codes([1, 0] * 15, [1, 0] * 15)
+    rel = compute_reliability(all_agree, n_boot=100).iloc[0]
+    assert rel["percent_agreement"] == 1.0 and pd.isna(rel["percent_agreement_ci_low"])
+    assert "every resample gave 1" in rel["note"]
+
+
+def test_codebook_codes_nobody_coded_yet_say_so():
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [
+        {"name": "has_poll", "type": "binary", "definition": "d"},
+        {"name": "has_graphic", "type": "binary", "definition": "d"},
+        {"name": "tone", "type": "categorical", "levels": ["a", "b"], "definition": "d"},
+    ]})
+    codes = make_codes([("p1", "ann", "has_graphic", "1"), ("p1", "ann", "tone", "a"), ("p2", "ben", "tone", "b")])
+    rel = compute_reliability(codes, n_boot=10, codebook=cb).set_index("code")
+    assert list(rel.index) == ["has_poll", "has_graphic", "tone"]
+    assert (rel["n_overlap"] == 0).all()
+    assert rel.loc["has_poll", "note"] == "not available: nobody has coded this code yet"
+    assert "only ann coded it" in rel.loc["has_graphic", "note"]
+    assert "ann, ben coded no post in common" in rel.loc["tone", "note"]
+    empty = compute_reliability(make_codes([]), n_boot=10, codebook=cb)
+    assert len(empty) == 3 and list(empty.columns) == list(RELIABILITY_COLUMNS)
