@@ -681,3 +681,31 @@ def test_codebook_codes_nobody_coded_yet_say_so():
     assert "ann, ben coded no post in common" in rel.loc["tone", "note"]
     empty = compute_reliability(make_codes([]), n_boot=10, codebook=cb)
     assert len(empty) == 3 and list(empty.columns) == list(RELIABILITY_COLUMNS)
+
+
+def test_no_coding_file_yet_or_codes_for_other_posts_is_a_typed_not_available():
+    """Issue 10.1: a codebook before any coding file, or coding files for posts not in the data."""
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [{"name": "has_poll", "type": "binary", "definition": "d"},
+                                   {"name": "has_graphic", "type": "binary", "definition": "d"}]})
+    posts = posts_frame(["p1", "p2"])
+    out, info = merge_codes(posts, make_codes([]), codebook=cb)
+    assert list(out.columns) == list(posts.columns)
+    assert info["manual_codes"]["status"] == "not available"
+    assert "no coding file holds a decision yet" in info["manual_codes"]["reason"]
+    assert info["not_coded"] == {c: "no coding file holds a decision for it yet" for c in ("has_poll", "has_graphic")}
+    rel = compute_reliability(make_codes([]), n_boot=10, codebook=cb)
+    assert rel["note"].str.startswith("not available").all()
+    other = make_codes([("x9", "ann", "has_poll", "1"), ("x9", "ben", "has_poll", "0")])
+    out, info = merge_codes(posts, other, codebook=cb)
+    assert info["manual_codes"]["status"] == "not available"
+    assert "none of the 1 coded post ids is in the posts table (e.g. x9)" in info["manual_codes"]["reason"]
+    assert info["not_coded"]["has_poll"].startswith("its decisions are all for posts that are not")
+    assert out["has_poll"].isna().all()
+    _, info = merge_codes(posts, make_codes([("p1", "ann", "has_poll", "1")]), codebook=cb)
+    assert info["manual_codes"] == {"status": "available", "reason": "", "coded": ["has_poll"],
+                                    "defined_in_codebook": ["has_poll", "has_graphic"]}
+    assert list(info["not_coded"]) == ["has_graphic"]
+    _, info = merge_codes(posts, make_codes([]))
+    assert info["manual_codes"]["reason"].startswith("the dataset has no manual coding files")

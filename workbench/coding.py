@@ -166,7 +166,11 @@ def merge_codes(
         The info dict holds ``codes`` (per code: kind, levels, n_coders, n_coded, n_missing,
         n_adjudicated, n_agreement, n_majority, n_unresolved_ties — counted over the posts of ``posts`` —
         and n_unknown_post_ids), ``unknown_post_ids`` (``count`` and ``examples``: coded post_ids that are
-        not in ``posts``; their codes are not merged), ``replaced_columns`` and ``warnings``.
+        not in ``posts``; their codes are not merged), ``replaced_columns``, ``warnings``,
+        ``manual_codes`` (``status``: "available" or "not available" — no coding file yet, or none of the
+        coded posts in ``posts`` — with the ``reason`` in words, ``coded`` and ``defined_in_codebook``) and
+        ``not_coded`` (codebook code → why it has no values). No decision at all is not an error: the
+        coding stage goes on without manual codes and says why.
     """
     check_columns(posts, ["post_id"], table="posts")
     df, kinds, warnings = _clean_codes(codes, codebook)
@@ -227,8 +231,38 @@ def merge_codes(
         "unknown_post_ids": {"count": len(unknown_ids), "examples": unknown_ids[:_N_EXAMPLES]},
         "replaced_columns": replaced,
         "warnings": warnings,
+        **_availability(per_code, codebook, n_known=int(known.sum()), unknown_ids=unknown_ids),
     }
     return out, info
+
+
+def _availability(per_code: dict, codebook: Codebook | None, *, n_known: int, unknown_ids: list) -> dict:
+    """``manual_codes`` (status "available" / "not available" and the reason, in words) and ``not_coded``
+    (codebook code -> why it has no values), for a report that must say what is missing and why."""
+    defined = list(codebook.names) if codebook is not None else []
+    coded = [c for c, v in per_code.items() if v["n_coded"] > 0]
+    not_coded = {}
+    for name in defined:
+        if name not in per_code:
+            not_coded[name] = "no coding file holds a decision for it yet"
+        elif per_code[name]["n_coded"] == 0:
+            not_coded[name] = "its decisions are all for posts that are not in the posts table"
+    if coded:
+        status, reason = "available", ""
+    elif not per_code and defined:
+        status = "not available"
+        reason = (f"the codebook defines {len(defined)} codes ({', '.join(defined)}) but no coding file holds a "
+                  "decision yet; code posts with the coding panel (notebook 02, or "
+                  "widgets.CodingPanel.from_dataset) and run again")
+    elif not per_code:
+        status, reason = "not available", "the dataset has no manual coding files (codes: in dataset.yml)"
+    else:
+        status = "not available"
+        reason = (f"none of the {len(unknown_ids)} coded post ids is in the posts table (e.g. "
+                  f"{', '.join(map(str, unknown_ids[:3]))}); were the coding files made for another account or "
+                  "export?" if n_known == 0 else "no post of the posts table has a final value for any code")
+    return {"manual_codes": {"status": status, "reason": reason, "coded": coded,
+                             "defined_in_codebook": defined}, "not_coded": not_coded}
 
 
 # --- reliability ---------------------------------------------------------------------------------------
