@@ -709,3 +709,14 @@ def test_no_coding_file_yet_or_codes_for_other_posts_is_a_typed_not_available():
     assert list(info["not_coded"]) == ["has_graphic"]
     _, info = merge_codes(posts, make_codes([]))
     assert info["manual_codes"]["reason"].startswith("the dataset has no manual coding files")
+
+
+def test_a_codebook_pair_whose_manual_code_is_not_coded_yet_is_not_available_not_an_error():
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [{"name": "has_graphic", "type": "binary", "definition": "d",
+                                    "automatic": "has_media"}]})
+    posts = pd.DataFrame({"post_id": ["p1", "p2"], "has_media": pd.array([True, False], dtype="boolean")})
+    (row,) = compare_manual_automatic(posts, cb).to_dict("records")
+    assert row["n_compared"] == 0 and np.isnan(row["cohen_kappa"])
+    assert row["note"] == "not available: no column 'has_graphic' in the coded posts (the code has no decisions yet)"

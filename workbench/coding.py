@@ -948,8 +948,9 @@ def compare_manual_automatic(
         argument or default), ``n_compared`` (posts where both are known), ``n_agree``,
         ``percent_agreement`` (fraction), ``cohen_kappa`` (NA when chance agreement is 1),
         ``n_manual_yes``, ``n_automatic_yes``, ``n_manual_only`` (manual yes, automatic no) and
-        ``n_automatic_only``. A pair named by the codebook or ``pairs`` whose columns are missing is an
-        InputError; a manual code named like its automatic feature (which :func:`merge_codes` replaces) is
+        ``n_automatic_only``, and ``note`` (why a pair has no numbers). A pair the codebook names whose
+        manual code has no values yet (or whose automatic feature is missing) is a row with ``n_compared``
+        0 and a "not available" note; a pair named in ``pairs`` whose columns are missing is an InputError; a manual code named like its automatic feature (which :func:`merge_codes` replaces) is
         an InputError too, since the automatic values are gone.
     """
     wanted: dict[str, tuple[str, str]] = {}
@@ -967,6 +968,13 @@ def compare_manual_automatic(
                 "merge_codes replaced the automatic values; rename the manual code (e.g. has_link)"
             )
         missing = [c for c in (manual, automatic) if c not in posts_coded.columns]
+        if missing and source == "codebook":  # a code nobody has coded yet (or a feature this platform lacks)
+            rows.append({"manual": manual, "automatic": automatic, "source": source, "n_compared": 0,
+                         "n_agree": 0, "percent_agreement": float("nan"), "cohen_kappa": float("nan"),
+                         "n_manual_yes": 0, "n_automatic_yes": 0, "n_manual_only": 0, "n_automatic_only": 0,
+                         "note": f"not available: no column {missing[0]!r} in the coded posts"
+                                 + (" (the code has no decisions yet)" if missing[0] == manual else "")})
+            continue
         if missing:
             raise InputError(
                 f"cannot compare manual {manual!r} with automatic {automatic!r}: missing columns {missing}. "
@@ -991,11 +999,12 @@ def compare_manual_automatic(
                 "n_automatic_yes": int(y.sum()),
                 "n_manual_only": int(((x == 1) & (y == 0)).sum()),
                 "n_automatic_only": int(((x == 0) & (y == 1)).sum()),
+                "note": "" if n else "not available: no post has both values",
             }
         )
     columns = [
         "manual", "automatic", "source", "n_compared", "n_agree", "percent_agreement", "cohen_kappa",
-        "n_manual_yes", "n_automatic_yes", "n_manual_only", "n_automatic_only",
+        "n_manual_yes", "n_automatic_yes", "n_manual_only", "n_automatic_only", "note",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
