@@ -447,6 +447,7 @@ HEADER = "post_id,coder,has_poll,tone,coded_at"
         f"{HEADER}\n1700001,ann,0,negative,2024-01-01T00:00:00.000+00:00\n1700000,ann,1,neutral,"
         "2024-01-01T00:00:01.000+00:00",  # the panel's own line cut just before its newline
         "post_id,coder,tone,has_poll\r\n1700000,ann,neutral,1",  # CRLF, another column order
+        f"{HEADER}\n1700000,ann,1,neutral,",  # cut right after the last comma: every code value is whole
     ],
 )
 def test_a_complete_last_line_without_newline_is_kept(tmp_path, content):
@@ -467,7 +468,6 @@ def test_a_complete_last_line_without_newline_is_kept(tmp_path, content):
         "1700000,ann,1,neutral,2024-01-01T00:0",  # stamp cut
         "1700000,ann,1,neu",  # fields missing
         '1700000,ann,1,"neutral',  # an open quote
-        "1700000,ann,1,neutral,",  # cut right after the comma of a panel-written file
     ],
 )
 def test_only_a_truly_torn_last_line_is_removed(tmp_path, tail):
@@ -532,6 +532,11 @@ def test_messages_say_what_is_wrong(tmp_path):
     assert "scientific notation" in text and "rows [2]" in text
     assert "'maybe'" in text and "rows [3]" in text
     assert panel.codes_of("1700002") == {"has_poll": "1"}
+    bad = f"{HEADER}\n1700000,ann,1,neutral,2024-01-01T00:00:00Z,extra\n"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(InputError, match=r"not a well-formed CSV.*(Expected 5 fields in line 2, saw 6|Length of header)"):
+        _reopen(path)
+    assert path.read_text(encoding="utf-8") == bad
     with pytest.raises(InputError, match="is a folder"):
         CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=tmp_path)
 

@@ -45,6 +45,7 @@ import re
 import shutil
 import socket
 import time
+import warnings as pywarnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,7 +337,17 @@ class CoderFile:
                 self._rewrite(text, rewrite, warnings)
             return _FileState(self._canonical(), newline, {}, {}, warnings)
 
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+        try:
+            with pywarnings.catch_warnings():  # a line longer than the header would be cut: an error here
+                pywarnings.simplefilter("error", pd.errors.ParserWarning)
+                df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True,
+                                 index_col=False)
+        except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+            raise InputError(
+                f"not a well-formed CSV file ({' '.join(str(exc).split())}); every line needs one value per "
+                "header column (put values with commas in double quotes). The file was not changed",
+                file=self.path) from None
+        df = df.fillna("")
         header = [normalize_name(str(c)) for c in df.columns]
         if header[:2] != ["post_id", "coder"]:
             raise InputError(
@@ -377,12 +388,10 @@ class CoderFile:
             return False  # never written by the panel (it always writes coded_at): the line is as saved
         if len(fields) < len(header):
             return True
+        # every code field is whole once the comma before coded_at is written; a partial stamp is a torn
+        # write, an empty one (cut right after that comma, or a hand-made line) still holds the whole decision
         stamp = fields[header.index("coded_at")].strip()
-        if stamp:
-            return not _STAMP_RE.fullmatch(stamp)
-        # an empty stamp: torn if the panel wrote every other line (all stamped), else a hand-made line
-        stamps = pd.read_csv(io.StringIO(head), dtype=str, keep_default_na=False).iloc[:, header.index("coded_at")]
-        return bool(len(stamps)) and bool((stamps.str.strip() != "").all())
+        return bool(stamp) and not _STAMP_RE.fullmatch(stamp)
 
     def _rewrite(self, text: str, reasons: list[str], warnings: list[str]) -> None:
         backup_dir = self.path.parent / ".workbench-backup"
