@@ -243,6 +243,11 @@ def test_bad_arguments(tmp_path):
         CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv", mode="some")
     with pytest.raises(InputError, match="coder must be a non-empty name"):
         CodingPanel(posts, CODEBOOK, path=tmp_path / "a.csv")
+    for evil in ("=HYPERLINK(1)", "@ann", "-x", 'a"b', "a\nb"):
+        with pytest.raises(InputError, match="not starting with =, \\+, - or @"):
+            CodingPanel(posts, CODEBOOK, coder=evil, path=tmp_path / "a.csv")
+    with pytest.raises(InputError, match="timezone 'Mars/Base' is not a time zone"):
+        CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv", timezone="Mars/Base")
     with pytest.raises(InputError, match="overlap mode needs overlap_size"):
         CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv", mode="overlap")
     with pytest.raises(InputError, match="adjudicate mode needs other_codes"):

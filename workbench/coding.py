@@ -596,6 +596,18 @@ DEFAULT_MANUAL_AUTOMATIC = {
 }
 
 
+def _looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would run ``text`` as a formula: it starts with =, +, -, @, tab or CR (OWASP's
+    list) and is not simply a number such as ``-1``."""
+    if not text or text[0] not in "=+-@\t\r":
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
+
+
 class CodebookError(InputError):
     """An invalid codebook file: names the file, the code and the key, and what was expected."""
 
@@ -703,6 +715,13 @@ def _parse_code(entry, index: int, *, file, seen: set[str]) -> Code:
         if any(v == "" or "\n" in v for v in levels) or len(set(levels)) != len(levels):
             raise CodebookError(
                 f"{where}: levels must be distinct, non-empty one-line names; found {raw!r}", file=file
+            )
+        formula = [v for v in levels if _looks_like_formula(v)]
+        if formula:
+            raise CodebookError(
+                f"{where}: levels {formula} start like a spreadsheet formula (=, +, -, @) and would be written "
+                "as such into the coding files; rename them (a number such as -1 is fine)",
+                file=file,
             )
     elif "levels" in entry:
         raise CodebookError(

@@ -53,7 +53,14 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from .coding import ADJUDICATOR, Codebook, disagreement_posts, load_codebook, sample_overlap
+from .coding import (
+    ADJUDICATOR,
+    Codebook,
+    _looks_like_formula,
+    disagreement_posts,
+    load_codebook,
+    sample_overlap,
+)
 from .errors import InputError
 from .ingest.coding_files import BINARY_TOKENS as _BINARY_TOKENS
 from .ingest.common import normalize_name
@@ -511,8 +518,12 @@ class CodingPanel:
                 raise InputError(
                     "adjudicate mode needs other_codes: the coders' codes (e.g. ingest's codes table)"
                 )
-        if coder is None or not str(coder).strip() or "," in str(coder):
-            raise InputError(f"coder must be a non-empty name without commas; found {coder!r}")
+        if (coder is None or not str(coder).strip() or any(ch in str(coder) for ch in ',"\n\r\t')
+                or _looks_like_formula(str(coder).strip())):
+            raise InputError(
+                "coder must be a non-empty name without commas, quotes or line breaks, not starting with "
+                f"=, +, - or @ (a spreadsheet would run it as a formula); found {coder!r}"
+            )
         try:
             pd.Timestamp("2020-01-01", tz="UTC").tz_convert(timezone)
         except Exception:
