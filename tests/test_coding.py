@@ -720,3 +720,18 @@ def test_a_codebook_pair_whose_manual_code_is_not_coded_yet_is_not_available_not
     (row,) = compare_manual_automatic(posts, cb).to_dict("records")
     assert row["n_compared"] == 0 and np.isnan(row["cohen_kappa"])
     assert row["note"] == "not available: no column 'has_graphic' in the coded posts (the code has no decisions yet)"
+
+
+def test_ingest_says_when_a_spreadsheet_rounded_coder_file_ids(tmp_path):
+    """Issue 11.15: ids Excel turned into scientific notation were skipped without a word in the log."""
+    from workbench.ingest import read_files
+
+    f = tmp_path / "ann.csv"
+    f.write_text("post_id,coder,has_poll\n1.46571223005443E+18,ann,1\n1465712230054432769,ann,0\n",
+                 encoding="utf-8")
+    r = read_files([f], root=tmp_path)
+    assert r.quarantine["reason"].str.contains("scientific notation").tolist() == [True]
+    log = r.log["files"][0]
+    text = " ".join(r.log["warnings"])
+    assert "1 rows have a post_id in scientific notation (e.g. '1.46571223005443E+18')" in text
+    assert log["rows_kept"] == 1
