@@ -122,7 +122,7 @@ def _csv_line(values: list[str], newline: str = "\n") -> str:
 #: A time stamp as the panel writes it (``coded_at``): a torn last line ends in a partial one.
 _STAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 #: A post id Excel rewrote in scientific notation (its digits are lost).
-_SCI_RE = r"[0-9](\.[0-9]+)?[eE][+]?[0-9]+"
+_SCI_RE = r"[0-9]([.,][0-9]+)?[eE][+]?[0-9]+"  # 1.46E+18, and 1,46E+18 (comma locales)
 #: Coder files opened for writing by panels of this process: resolved path -> the panel's CoderFile.
 _OPEN: dict[str, CoderFile] = {}
 
