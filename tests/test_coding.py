@@ -735,3 +735,28 @@ def test_ingest_says_when_a_spreadsheet_rounded_coder_file_ids(tmp_path):
     text = " ".join(r.log["warnings"])
     assert "1 rows have a post_id in scientific notation (e.g. '1.46571223005443E+18')" in text
     assert log["rows_kept"] == 1
+
+
+def test_four_simulated_coders_with_gaps_recover_the_known_kappa():
+    """Truth yes with p = .3; each of four coders flips it with probability e = .1 and skips a post with
+    probability .25. Two ratings agree with probability (1-e)^2 + e^2 = .82; a rating is yes with q = .34;
+    chance agreement q^2 + (1-q)^2 = .5512, so Fleiss' kappa, every pair's Cohen's kappa and alpha -> .5989."""
+    rng = np.random.default_rng(17)
+    n, e = 3000, 0.1
+    truth = (rng.random(n) < 0.3).astype(int)
+    rows = []
+    for coder in ("ann", "ben", "cat", "dan"):
+        given = np.where(rng.random(n) < e, 1 - truth, truth)
+        coded = rng.random(n) >= 0.25
+        rows += [(f"p{i}", coder, str(given[i])) for i in np.flatnonzero(coded)]
+    rel = compute_reliability(make_codes(rows), n_boot=100, seed=3).iloc[0]
+    expected = (0.82 - 0.5512) / (1 - 0.5512)
+    assert rel["n_coders"] == 4 and rel["fleiss_kappa_raters"] == 3  # most posts have 3 of 4 ratings
+    assert rel["fleiss_kappa"] == pytest.approx(expected, abs=0.04)
+    assert rel["krippendorff_alpha"] == pytest.approx(expected, abs=0.04)
+    assert rel["cohen_kappa"] == pytest.approx(expected, abs=0.05)
+    pairs = rel["pairwise_kappa"].split("; ")
+    assert len(pairs) == 6
+    for pair in pairs:
+        assert float(pair.split(": ")[1].split(" ")[0]) == pytest.approx(expected, abs=0.06), pair
+    assert rel["fleiss_kappa_ci_low"] < expected < rel["fleiss_kappa_ci_high"]
