@@ -537,6 +537,11 @@ def test_messages_say_what_is_wrong(tmp_path):
     assert "scientific notation" in text and "rows [2]" in text
     assert "'maybe'" in text and "rows [3]" in text
     assert panel.codes_of("1700002") == {"has_poll": "1"}
+    other = b"post_id,coder,has_poll\n1700000,ben,1\n1700001,ann,1"  # refused: no newline is added either
+    path.write_bytes(other)
+    with pytest.raises(InputError, match=r"other coders \['ben'\] \(rows \[2\]\)"):
+        _reopen(path)
+    assert path.read_bytes() == other
     bad = f"{HEADER}\n1700000,ann,1,neutral,2024-01-01T00:00:00Z,extra\n"
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(InputError, match=r"not a well-formed CSV.*(Expected 5 fields in line 2, saw 6|Length of header)"):

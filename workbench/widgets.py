@@ -322,6 +322,7 @@ class CoderFile:
 
         # a last line without its newline: complete (keep it, add the newline) or torn by a crash (remove it)
         torn_bytes = b""
+        pending: tuple | None = None  # the repair, made only once the whole file has been read without error
         if text and not text.endswith("\n"):
             cut = text.rfind("\n") + 1
             tail = text[cut:]
@@ -330,18 +331,15 @@ class CoderFile:
                 text = text[:cut]
                 warnings.append(f"{self.path}: the last line was incomplete (a write interrupted by a crash) "
                                 f"and was removed: {tail[:80]!r}")
-                if not rewrite:
-                    os.truncate(self.path, len(raw) - len(torn_bytes))
+                pending = ("truncate", len(raw) - len(torn_bytes))
             else:
                 end = "\n" if tail.endswith("\r") else newline
                 text += end
-                if not rewrite:
-                    _append(self.path, end.encode("utf-8"))
+                pending = ("append", end.encode("utf-8"))
                 warnings.append(f"{self.path}: the last line had no final newline; it is complete and kept "
                                 "(a newline was added)")
         if not text.strip():
-            if rewrite:
-                self._rewrite(text, rewrite, warnings)
+            self._repair(pending, text if rewrite else None, rewrite, warnings)
             return _FileState(self._canonical(), newline, {}, {}, warnings)
 
         try:
@@ -376,11 +374,24 @@ class CoderFile:
                                                             if "coded_at" in header and "coded_at" not in missing
                                                             else ""))
             df = df.reindex(columns=columns, fill_value="")
+        decisions, extras = self._decisions(df, warnings)  # raises (file untouched) on another coder's rows
+        new_text = None
         if rewrite:
             buf = io.StringIO()
             df.to_csv(buf, index=False, lineterminator=newline)
-            self._rewrite(buf.getvalue(), rewrite, warnings)
-        return _FileState(columns, newline, *self._decisions(df, warnings), warnings)
+            new_text = buf.getvalue()
+        self._repair(pending, new_text, rewrite, warnings)
+        return _FileState(columns, newline, decisions, extras, warnings)
+
+    def _repair(self, pending: tuple | None, new_text: str | None, reasons: list[str], warnings: list[str]) -> None:
+        """Write what reading found necessary: a whole new file (``new_text``), else cut a torn last line or
+        add a missing final newline."""
+        if new_text is not None:
+            self._rewrite(new_text, reasons, warnings)
+        elif pending is not None and pending[0] == "truncate":
+            os.truncate(self.path, pending[1])
+        elif pending is not None:
+            _append(self.path, pending[1])
 
     def _torn(self, head: str, tail: str) -> bool:
         """Whether ``tail`` (the last line, without a final newline) was cut short by a crash."""
