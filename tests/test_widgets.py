@@ -733,3 +733,14 @@ def test_from_dataset_uses_the_cards_codebook_posts_and_time_zone(tmp_path):
     assert adj.coder == "adjudicated" and adj.n_total > 0
     assert adj.path == ds / "coding" / "adjudicated.csv"
     adj.close()
+
+
+def test_posts_are_shown_oldest_first_ties_by_id_undated_last(tmp_path):
+    posts = pd.DataFrame({
+        "post_id": [" 30", "10", "20", "40", "10"],
+        "published_at": ["2022-01-02", "2022-01-01", "2022-01-01", None, "2022-01-01"],
+        "text": ["c", "a-old", "b", "d", "a"],
+    })
+    panel = CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv")
+    assert panel.queue == ["10", "20", "30", "40"]  # stripped ids, the later duplicate row kept
+    assert panel.current["text"] == "a"

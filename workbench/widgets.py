@@ -631,12 +631,19 @@ class CodingPanel:
         check_columns(posts, ["post_id", "text"], table="posts")
         keep = [c for c in DISPLAY_COLUMNS if c in posts.columns]
         df = posts[keep].copy()  # metrics are dropped here: the panel cannot show what it does not hold
-        df["post_id"] = df["post_id"].astype("string").str.strip()
+        df["post_id"] = df["post_id"].astype("string[pyarrow]").str.strip()  # Arrow kernels: fast at 1M posts
         df = df[df["post_id"].notna() & (df["post_id"] != "")]
         df = df.drop_duplicates("post_id", keep="last")
         if "published_at" in df.columns:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
             df["published_at"] = pd.to_datetime(df["published_at"], utc=True, errors="coerce")
-            df = df.sort_values(["published_at", "post_id"], kind="stable", na_position="last")
+            keys = pa.table({"t": pa.array(df["published_at"].array.asi8, mask=df["published_at"].isna().to_numpy()),
+                             "id": pa.array(df["post_id"].astype(str).to_numpy())})
+            order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("id", "ascending")])  # nulls last
+            df = df.iloc[order.to_numpy()]
+        df["post_id"] = df["post_id"].astype(object)
         return df.set_index("post_id")
 
     def _adjudication_queue(self, other_codes: pd.DataFrame) -> list[str]:
