@@ -744,3 +744,16 @@ def test_posts_are_shown_oldest_first_ties_by_id_undated_last(tmp_path):
     panel = CodingPanel(posts, CODEBOOK, coder="ann", path=tmp_path / "a.csv")
     assert panel.queue == ["10", "20", "30", "40"]  # stripped ids, the later duplicate row kept
     assert panel.current["text"] == "a"
+
+
+def test_a_read_only_coding_folder_is_a_clear_error(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(".lock") and flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(widgets.os, "open", read_only)
+    with pytest.raises(InputError, match=r"cannot create the lock file \.ann\.csv\.lock .*Permission denied.*must be"):
+        CodingPanel(make_posts(2), CODEBOOK, coder="ann", path=tmp_path / "ann.csv")

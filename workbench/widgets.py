@@ -154,9 +154,15 @@ class CoderFileLock:
         if fcntl is None:  # pragma: no cover - Windows
             self.warning = f"{self.path}: one writer per coder file is not enforced on this platform (no fcntl)"
             return
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(20):  # retried only when the lock file was replaced under us
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot create the lock file {self.lock_path.name} beside the coder file "
+                    f"({exc.strerror or exc}); the coding folder must be writable", file=self.path
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
