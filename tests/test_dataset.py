@@ -74,6 +74,15 @@ def test_glob_matching_nothing_names_the_pattern(tmp_path):
         ds.post_files()
 
 
+def test_codes_glob_matching_nothing_yet_is_no_error(tmp_path):
+    """Coding has not started: an empty coding folder is normal, the posts glob is still checked."""
+    (tmp_path / "coding").mkdir()
+    ds = load_dataset(write_card(tmp_path, {**MINIMAL, "codes": ["coding/*.csv"]}))
+    assert ds.code_files() == []
+    (tmp_path / "coding" / "coder_a.csv").write_text("post_id,coder,has_poll\n")
+    assert [p.name for p in ds.code_files()] == ["coder_a.csv"]
+
+
 def test_missing_card(tmp_path):
     with pytest.raises(DatasetCardError, match="no dataset card: expected dataset.yml"):
         load_dataset(tmp_path)

@@ -99,10 +99,11 @@ class Dataset:
     def card_path(self) -> Path:
         return self.root / CARD_NAME
 
-    def _expand(self, patterns: tuple[str, ...], what: str) -> list[Path]:
+    def _expand(self, patterns: tuple[str, ...], what: str, *, allow_empty: bool = False) -> list[Path]:
         files: list[Path] = []
         for pattern in patterns:
-            files.extend(m for m in resolve_card_glob(self.root, pattern, what, card=self.card_path) if m not in files)
+            files.extend(m for m in resolve_card_glob(self.root, pattern, what, card=self.card_path,
+                                                      allow_empty=allow_empty) if m not in files)
         return files
 
     def post_files(self) -> list[Path]:
@@ -118,7 +119,8 @@ class Dataset:
         return out
 
     def code_files(self) -> list[Path]:
-        return self._expand(self.codes, "codes") if self.codes else []
+        """Every manual coding file; none yet is normal (coding has not started), so an empty match is no error."""
+        return self._expand(self.codes, "codes", allow_empty=True) if self.codes else []
 
     def codebook_path(self) -> Path | None:
         """The codebook file, or None when the card names none.
