@@ -64,7 +64,7 @@ from .coding import (
 from .errors import InputError
 from .ingest.coding_files import BINARY_TOKENS as _BINARY_TOKENS
 from .ingest.common import normalize_name
-from .ingest.rawcsv import decode_bytes
+from .ingest.rawcsv import CR_ONLY, decode_bytes
 from .io import write_text
 from .schema import check_columns
 
@@ -317,10 +317,12 @@ class CoderFile:
         utf8, encoding = decode_bytes(raw, file=self.path)
         text = utf8.decode("utf-8")
         rewrite: list[str] = []
+        cr_only = encoding.endswith(CR_ONLY)  # decode_bytes already turned CR-only line ends into LF
+        encoding = encoding.removesuffix(CR_ONLY)
         if encoding not in ("utf-8", "utf-8-sig"):
             rewrite.append(f"it was {encoding}, not UTF-8")
         body = text.replace("\r\n", "")
-        if "\r" in body and "\n" not in body:  # classic Mac OS / Excel for Mac "CSV (Macintosh)"
+        if cr_only or ("\r" in body and "\n" not in body):  # classic Mac OS / Excel for Mac "CSV (Macintosh)"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
             rewrite.append("its lines ended in CR only (old Mac Excel)")
         first_end = text.find("\n")
