@@ -95,6 +95,26 @@ class RunPaths:
         return self.results / "growth.json"
 
     @property
+    def publications(self) -> Path:
+        return self.data / "publications.parquet"
+
+    @property
+    def publication_links(self) -> Path:
+        return self.data / "publication_links.parquet"
+
+    @property
+    def publications_table(self) -> Path:
+        return self.results / "publications.csv"
+
+    @property
+    def publications_summary(self) -> Path:
+        return self.results / "publications.json"
+
+    @property
+    def match_review(self) -> Path:
+        return self.results / "publication_matches_review.csv"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 
@@ -113,6 +133,7 @@ class Stage:
     writes: tuple[str, ...]  # RunPaths attribute names of its products
     reads_dataset: bool = False  # the raw exports, coding files and codebook of the dataset folder
     optional_writes: tuple[str, ...] = field(default=())
+    reads_publications: bool = False  # the card's publication lists, attention files and link files
 
     @property
     def notebook_path(self) -> Path:
@@ -136,6 +157,13 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("regression", "03_regression.ipynb", reads=("posts_coded",), writes=("regression", "models")),
     Stage("growth", "04_growth_comparison.ipynb", reads=("account", "posts_coded"), writes=("growth",)),
+    Stage(
+        "publications",
+        "06_publications.ipynb",
+        reads=("posts_coded",),
+        writes=("publications", "publication_links", "publications_table", "publications_summary", "match_review"),
+        reads_publications=True,
+    ),
     Stage(
         "report",
         "05_report.ipynb",
@@ -259,6 +287,9 @@ def stage_inputs(stage: Stage, ds: Dataset, paths: RunPaths) -> dict[str, str]:
     out: dict[str, str] = {}
     if stage.reads_dataset:
         for f in dataset_inputs(ds):
+            out[f"dataset:{ds.relative(f)}"] = hash_file(f)
+    if stage.reads_publications:
+        for f in ds.publication_inputs():
             out[f"dataset:{ds.relative(f)}"] = hash_file(f)
     for attr in stage.reads:
         p: Path = getattr(paths, attr)

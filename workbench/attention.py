@@ -1,0 +1,396 @@
+"""Did posting raise the research's attention? Featured vs not-featured papers, before vs after, post features.
+
+Observational throughout: the account chooses which papers to post about, and it may choose the ones that would
+draw attention anyway. What the data allow is done against that:
+
+- **count models** (negative binomial NB2, dispersion estimated, HC0 sandwich errors — the fitter of
+  :mod:`workbench.models`) of the Altmetric Attention Score and of OpenAlex citations on ``featured``, with
+  publication age (``log_age_years``, years from publication to when the attention was recorded) as a control,
+  and journal and publication year as categorical controls (``negbin``); the same without journal and year
+  (``negbin_unadjusted``) to show how much selection across journals and years there was; and within
+  journal-year strata (``negbin_journal_year``: one intercept per journal × year, strata with both featured and
+  not-featured papers only);
+- **citations before vs after the first post** for featured papers, from OpenAlex ``counts_by_year``: a
+  paper-year Poisson model with one intercept per paper, per calendar year and per year since publication
+  (``poisson_paper_year``, errors clustered by paper); the first post's own year is left out (half treated);
+- **Altmetric before vs after**: the counts endpoint's ``history`` (score gained in the last 1 d … 1 y before
+  the fetch) brackets the score each featured paper had when it was first posted, where the first post falls
+  within the year before the fetch;
+- **post features** among featured papers: whether any featuring post linked the article, had a graphic or a
+  poll, and the number of posts (``negbin_post_features``).
+
+The Altmetric score is a weighted count (news 8, blog 5, X post 0.25–1, …); it is modelled as a count (the
+NB2 likelihood is defined for non-integer values). Papers Altmetric does not know (HTTP 404) are *not found*, not
+zero: they are left out of the Altmetric models, and a sensitivity fit scores them 0 (``negbin_not_found_zero``).
+"""
+
+from __future__ import annotations
+
+import warnings as pywarnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from .models import CONTRACT_COLUMNS, _fit_negbin
+from .publications import HISTORY_WINDOWS
+
+OUTCOMES = ("altmetric_score", "citations")
+OUTCOME_LABELS = {"altmetric_score": "Altmetric Attention Score", "citations": "citations (OpenAlex)"}
+POST_FEATURES = ("has_url", "has_graphic", "has_poll")
+FEATURE_LABELS = {"has_url": "a link to the article", "has_graphic": "a graphic", "has_poll": "a poll",
+                  "log_n_posts": "more posts about the paper (per doubling)"}
+#: a journal or year with fewer papers than this is pooled into "other" for the controls.
+MIN_LEVEL_PAPERS = 5
+#: fewest featured and not-featured papers a comparison needs.
+MIN_GROUP = 5
+EXTRA_COLUMNS = ("effect_pct_ci_low", "effect_pct_ci_high", "n_featured", "controls")
+TABLE_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+CAUSAL_NOTE = ("These are associations. The account chooses which papers to post about and may pick the ones that "
+               "would draw attention anyway (a press release, a high-profile journal, a topical subject); part of an "
+               "Altmetric difference is also mechanical, because Altmetric counts the account's own posts. A causal "
+               "answer needs the choice of papers to be made at random (for example, randomize which eligible new "
+               "papers are posted about, or when), or a record of attention before the first post for every paper.")
+
+
+@dataclass
+class AttentionFit:
+    """Everything the publications section shows: the tidy table, verdicts, before/after and the paper table."""
+
+    table: pd.DataFrame
+    verdicts: list[dict]
+    before_after: dict
+    post_features: list[dict]
+    verification: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+# -------------------------------------------------------------------------------------------------- paper table
+
+
+def build_paper_table(publications: pd.DataFrame, attention: pd.DataFrame, links: pd.DataFrame,
+                      posts: pd.DataFrame, *, as_of: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """One row per publication: attention, ``featured``, posts about it, their features, and age at measurement.
+
+    ``as_of`` (when citations were counted; default the latest Altmetric fetch time, else the latest post or
+    publication date) gives the age of papers without an Altmetric fetch time of their own.
+    """
+    pub = publications.merge(attention.drop(columns=["doi"], errors="ignore"), on="pub_id", how="left")
+    p = posts[["post_id", "published_at", *[c for c in POST_FEATURES if c in posts]]].copy()
+    p["post_id"] = p["post_id"].astype("string")
+    lk = links[["post_id", "pub_id"]].merge(p, on="post_id", how="inner")
+    agg = {"n_posts": ("post_id", "nunique"), "first_post_at": ("published_at", "min")}
+    for c in POST_FEATURES:
+        if c in lk:
+            lk[c] = lk[c].astype("float64")
+            agg[c] = (c, "max")
+    per = lk.groupby("pub_id").agg(**agg) if len(lk) else pd.DataFrame(columns=list(agg))
+    pub = pub.merge(per, left_on="pub_id", right_index=True, how="left")
+    pub["n_posts"] = pub["n_posts"].fillna(0).astype("int64")
+    pub["featured"] = (pub["n_posts"] > 0).astype("int64")
+    if as_of is None:
+        fetched = pd.to_datetime(pub.get("altmetric_fetched_at"), utc=True, errors="coerce")
+        if fetched is not None and fetched.notna().any():
+            as_of = fetched.max()
+        else:
+            cands = [pd.to_datetime(posts["published_at"], utc=True).max(),
+                     pd.Timestamp(pub["published_date"].max()).tz_localize("UTC")]
+            as_of = max(c for c in cands if pd.notna(c))
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    measured = pd.to_datetime(pub.get("altmetric_fetched_at"), utc=True, errors="coerce").fillna(as_of)
+    published = pd.to_datetime(pub["published_date"]).dt.tz_localize("UTC")
+    pub["age_years"] = ((measured - published).dt.days / 365.25).clip(lower=1 / 365.25)
+    pub["log_age_years"] = np.log(pub["age_years"])
+    pub["as_of"] = as_of
+    return pub.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------------ models
+
+
+def _pooled(s: pd.Series, min_n: int = MIN_LEVEL_PAPERS) -> pd.Series:
+    s = s.astype("string").fillna("(unknown)")
+    counts = s.value_counts()
+    return s.where(s.map(counts) >= min_n, "other")
+
+
+def _dummies(s: pd.Series, prefix: str) -> pd.DataFrame:
+    d = pd.get_dummies(s, prefix=prefix, drop_first=True, dtype="float64")
+    return d.loc[:, d.std() > 0]
+
+
+def _rows_from(res, *, outcome: str, model: str, terms: list[str], n: int, n_featured: int,
+               controls: list[str]) -> pd.DataFrame:
+    params = pd.Series(res.params)
+    bse = pd.Series(res.bse, index=params.index)
+    ci = pd.DataFrame(np.asarray(res.conf_int()), index=params.index)
+    pv = pd.Series(res.pvalues, index=params.index)
+    terms = [t for t in terms if t in params.index]
+    est = params[terms].to_numpy()
+    lo, hi = ci.loc[terms, 0].to_numpy(), ci.loc[terms, 1].to_numpy()
+    return pd.DataFrame({
+        "outcome": outcome, "model": model, "term": terms, "estimate": est, "std_error": bse[terms].to_numpy(),
+        "ci_low": lo, "ci_high": hi, "p_value": pv[terms].to_numpy(), "std_beta": np.nan,
+        "effect_pct": 100 * np.expm1(est), "n": n, "r2": np.nan,
+        "effect_pct_ci_low": 100 * np.expm1(lo), "effect_pct_ci_high": 100 * np.expm1(hi),
+        "n_featured": n_featured, "controls": "; ".join(controls),
+    })
+
+
+def _fit(y: np.ndarray, X: pd.DataFrame):
+    res, reason = _fit_negbin(np.asarray(y, dtype="float64"), X.astype("float64"))
+    return res, reason
+
+
+def _unavailable(outcome: str, model: str, term: str, reason: str, **extra) -> dict:
+    return {"outcome": outcome, "model": model, "term": term, "available": False, "reason": reason, **extra}
+
+
+def _verdict(rows: pd.DataFrame, *, outcome: str, model: str, comparison: str, controls_text: str) -> dict:
+    r = rows[rows["term"] == "featured"].iloc[0]
+    label = OUTCOME_LABELS[outcome]
+    lo, hi = r["effect_pct_ci_low"], r["effect_pct_ci_high"]
+    direction = "higher" if r["effect_pct"] >= 0 else "lower"
+    clear = lo > 0 or hi < 0
+    sentence = (f"Papers the account posted about had a {abs(r['effect_pct']):.0f}% {direction} {label} than "
+                f"{comparison} (95% CI {lo:+.0f}% to {hi:+.0f}%; negative binomial on {int(r['n'])} papers, "
+                f"{int(r['n_featured'])} featured; {controls_text}). "
+                + ("The interval excludes no difference." if clear else
+                   "The interval includes no difference: the data cannot tell a difference from none."))
+    return {"outcome": outcome, "model": model, "term": "featured", "available": True,
+            "estimate": float(r["estimate"]), "effect_pct": float(r["effect_pct"]),
+            "ci_pct": [float(lo), float(hi)], "p_value": float(r["p_value"]), "n": int(r["n"]),
+            "n_featured": int(r["n_featured"]), "controls": r["controls"].split("; ") if r["controls"] else [],
+            "excludes_zero": bool(clear), "sentence": sentence}
+
+
+def _featured_models(papers: pd.DataFrame, outcome: str, warnings: list[str]) -> tuple[list[pd.DataFrame], list[dict]]:
+    tables, verdicts = [], []
+    d = papers[papers[outcome].notna()].reset_index(drop=True)
+    n_f = int(d["featured"].sum())
+    n_u = len(d) - n_f
+    if n_f < MIN_GROUP or n_u < MIN_GROUP:
+        reason = (f"{n_f} featured and {n_u} not-featured papers have a {OUTCOME_LABELS[outcome]}; the comparison "
+                  f"needs at least {MIN_GROUP} of each (list more publications, or fetch their attention)")
+        return [], [_unavailable(outcome, "negbin", "featured", reason)]
+    y = d[outcome].to_numpy(dtype="float64")
+    base = d[["featured", "log_age_years"]].astype("float64")
+    journal, year = _pooled(d["journal"]), _pooled(d["year"])
+    specs = [
+        ("negbin", pd.concat([base, _dummies(journal, "journal"), _dummies(year, "year")], axis=1),
+         ["publication age", "journal", "year"], "papers it did not post about in the same journals and years",
+         "controls: publication age, journal, year"),
+        ("negbin_unadjusted", base, ["publication age"], "papers it did not post about",
+         "control: publication age only"),
+    ]
+    stratum = journal + " · " + d["year"].astype("string")
+    mixed = d.groupby(stratum)["featured"].transform(lambda s: 0 < s.sum() < len(s)).astype(bool)
+    if mixed.sum() >= 2 * MIN_GROUP and stratum[mixed].nunique() >= 1:
+        dm = mixed.to_numpy()
+        Xs = pd.concat([base[dm], _dummies(stratum[mixed], "stratum")], axis=1)
+        specs.append(("negbin_journal_year", Xs, ["publication age", "journal × year strata"],
+                      "papers it did not post about in the same journal and year",
+                      f"within {stratum[mixed].nunique()} journal-year strata that have both"))
+    else:
+        verdicts.append(_unavailable(outcome, "negbin_journal_year", "featured",
+                                     "no journal-year has both featured and not-featured papers enough to compare"))
+    for model, X, controls, comparison, ctext in specs:
+        sub = mixed.to_numpy() if model == "negbin_journal_year" else np.ones(len(d), bool)
+        res, reason = _fit(y[sub], X)
+        if res is None:
+            verdicts.append(_unavailable(outcome, model, "featured", f"the model did not converge ({reason})"))
+            continue
+        rows = _rows_from(res, outcome=outcome, model=model, terms=["featured", "log_age_years"], n=int(sub.sum()),
+                          n_featured=int(d["featured"][sub].sum()), controls=controls)
+        tables.append(rows)
+        verdicts.append(_verdict(rows, outcome=outcome, model=model, comparison=comparison, controls_text=ctext))
+    if outcome == "altmetric_score":
+        nf = papers[papers["altmetric_status"] == "not_found"]
+        if len(nf):
+            d0 = pd.concat([d, nf.assign(altmetric_score=0.0)], ignore_index=True)
+            X0 = pd.concat([d0[["featured", "log_age_years"]].astype("float64"),
+                            _dummies(_pooled(d0["journal"]), "journal"), _dummies(_pooled(d0["year"]), "year")], axis=1)
+            res, reason = _fit(d0["altmetric_score"].to_numpy(dtype="float64"), X0)
+            if res is not None:
+                rows = _rows_from(res, outcome=outcome, model="negbin_not_found_zero", terms=["featured"],
+                                  n=len(d0), n_featured=int(d0["featured"].sum()),
+                                  controls=["publication age", "journal", "year"])
+                tables.append(rows)
+                v = _verdict(rows, outcome=outcome, model="negbin_not_found_zero",
+                             comparison="papers it did not post about, counting the "
+                                        f"{len(nf)} paper(s) Altmetric does not know as score 0",
+                             controls_text="controls: publication age, journal, year; sensitivity analysis")
+                verdicts.append(v)
+    return tables, verdicts
+
+
+def cross_check_negbin(y: np.ndarray, X: pd.DataFrame) -> dict:
+    """Refit the discrete NB2 fit as a GLM (NB family, α fixed at the ML value): the coefficients must agree."""
+    res, reason = _fit(y, X)
+    if res is None:
+        return {"available": False, "reason": reason}
+    alpha = float(res.params.iloc[-1])
+    exog = sm.add_constant(X.astype("float64"), has_constant="add")
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        glm = sm.GLM(y, exog, family=sm.families.NegativeBinomial(alpha=alpha)).fit(tol=1e-12, maxiter=200)
+    diff = np.max(np.abs(np.asarray(res.params.iloc[:-1]) - np.asarray(glm.params)))
+    return {"available": True, "alpha": alpha, "max_abs_coef_difference": float(diff),
+            "method": "statsmodels discrete NegativeBinomial (NB2, ML α) vs GLM NegativeBinomial family at that α"}
+
+
+def citations_before_after(papers: pd.DataFrame, by_year: pd.DataFrame) -> dict:
+    """Paper-year Poisson of citations per calendar year: after vs before each featured paper's first post."""
+    if by_year is None or by_year.empty or "openalex_id" not in papers or papers["openalex_id"].isna().all():
+        return {"available": False, "reason": "no citations by year (OpenAlex works pages with counts_by_year "
+                                              "in the card's attention files would give them)"}
+    pp = papers.dropna(subset=["openalex_id"])
+    as_of_year = int(pd.Timestamp(pp["as_of"].iloc[0]).year)
+    # every paper-year from publication to the last complete year (zeros where counts_by_year has no entry)
+    years = pp[["openalex_id", "year", "featured", "first_post_at"]].copy()
+    span = [np.arange(int(y), as_of_year) for y in years["year"]]
+    panel = pd.DataFrame({"openalex_id": np.repeat(years["openalex_id"].to_numpy(), [len(s) for s in span]),
+                          "cal_year": np.concatenate(span) if span else np.array([], int)})
+    panel = panel.merge(years, on="openalex_id")
+    panel = panel.merge(by_year.rename(columns={"year": "cal_year"}).astype({"cal_year": "int64"}),
+                        on=["openalex_id", "cal_year"], how="left")
+    panel["citations"] = panel["citations"].fillna(0).astype("float64")
+    first_year = pd.to_datetime(panel["first_post_at"], utc=True).dt.year.astype("float64").to_numpy()
+    keep = ~(first_year == panel["cal_year"].to_numpy())  # the first post's year is half before, half after
+    panel = panel[keep].reset_index(drop=True)
+    panel["after_first_post"] = (first_year[keep] < panel["cal_year"].to_numpy()).astype("float64")
+    fy = pd.to_datetime(years["first_post_at"], utc=True).dt.year
+    n_pre = int(((fy > years["year"]) & years["featured"].astype(bool)).sum())
+    if n_pre < 3:
+        return {"available": False, "reason": f"only {n_pre} featured paper(s) were first posted about a year or more "
+                                              "after publication, so no paper has citations both before and after "
+                                              "its first post to compare (needs at least 3)"}
+    age = (panel["cal_year"] - panel["year"]).astype("string")
+    X = pd.concat([panel[["after_first_post"]], _dummies(panel["openalex_id"], "paper"),
+                   _dummies(panel["cal_year"].astype("string"), "cal"), _dummies(age, "age")], axis=1)
+    exog = sm.add_constant(X, has_constant="add")
+    groups = pd.factorize(panel["openalex_id"])[0]
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        res = sm.GLM(panel["citations"].to_numpy(), exog, family=sm.families.Poisson()).fit(
+            cov_type="cluster", cov_kwds={"groups": groups})
+    rows = _rows_from(res, outcome="citations_per_year", model="poisson_paper_year", terms=["after_first_post"],
+                      n=len(panel), n_featured=n_pre,
+                      controls=["paper", "calendar year", "years since publication"])
+    r = rows.iloc[0]
+    return {"available": True, "table": rows, "effect_pct": float(r["effect_pct"]),
+            "ci_pct": [float(r["effect_pct_ci_low"]), float(r["effect_pct_ci_high"])], "n_paper_years": len(panel),
+            "n_papers_with_before_and_after": n_pre,
+            "sentence": (f"In the years after the first post, featured papers were cited {abs(r['effect_pct']):.0f}% "
+                         f"{'more' if r['effect_pct'] >= 0 else 'less'} per year than before (95% CI "
+                         f"{r['effect_pct_ci_low']:+.0f}% to {r['effect_pct_ci_high']:+.0f}%), compared with the same "
+                         f"papers' earlier years and other papers of the same age and calendar year (Poisson, one "
+                         f"intercept per paper, errors clustered by paper; {n_pre} papers posted about a year or more "
+                         "after publication carry the comparison).")}
+
+
+def altmetric_before_after(papers: pd.DataFrame) -> dict:
+    """Bounds on the share of each featured paper's score gained after its first post, from ``history``."""
+    f = papers[(papers["featured"] == 1) & (papers["altmetric_status"] == "found")].copy()
+    if f.empty or "history_at" not in f or f["history_at"].isna().all() or f["altmetric_fetched_at"].isna().all():
+        return {"available": False, "reason": "needs Altmetric API responses with 'history' and the fetch log's "
+                                              "fetch times (workbench fetch altmetric writes both)", "papers": []}
+    days_before = (pd.to_datetime(f["altmetric_fetched_at"], utc=True)
+                   - pd.to_datetime(f["first_post_at"], utc=True)).dt.total_seconds() / 86400
+    wins = sorted(HISTORY_WINDOWS.items(), key=lambda kv: kv[1])
+    lows, highs = [], []
+    for d, (_, row) in zip(days_before.to_numpy(), f.iterrows(), strict=True):
+        at = row["history_at"]
+        # cumulative score at (fetch − w) = at − gained in the last w
+        longer = [row[f"history_{k}"] for k, w in wins if w >= d and pd.notna(row[f"history_{k}"])]
+        shorter = [row[f"history_{k}"] for k, w in wins if w <= d and pd.notna(row[f"history_{k}"])]
+        if not np.isfinite(d) or not longer or pd.isna(at):
+            lows.append(np.nan)
+            highs.append(np.nan)
+            continue
+        before_low = at - longer[0]  # at an instant at or before the first post
+        before_high = at - shorter[-1] if shorter else at
+        lows.append(max(before_low, 0.0))
+        highs.append(max(before_high, 0.0))
+    f["score_before_low"], f["score_before_high"] = lows, highs
+    covered = f[f["score_before_low"].notna()]
+    if covered.empty:
+        return {"available": False, "papers": [],
+                "reason": (f"none of the {len(f)} featured papers was first posted about within the year before the "
+                           "Altmetric fetch; the counts endpoint's history reaches back one year only")}
+    share_after_low = 1 - covered["score_before_high"] / covered["history_at"].where(covered["history_at"] > 0)
+    share_after_high = 1 - covered["score_before_low"] / covered["history_at"].where(covered["history_at"] > 0)
+    return {"available": True, "n_papers": len(covered), "n_featured_found": len(f),
+            "median_share_after_low": float(share_after_low.median()),
+            "median_share_after_high": float(share_after_high.median()),
+            "sentence": (f"For the {len(covered)} featured papers first posted about within the year before the "
+                         f"Altmetric fetch, a median {share_after_low.median():.0%}–{share_after_high.median():.0%} "
+                         "of the final score was gained after the first post (bounds from the score history). "
+                         "Attention after a post includes the account's own post and the paper's own news cycle."),
+            "papers": covered[["pub_id", "first_post_at", "history_at", "score_before_low", "score_before_high"]]
+            .rename(columns={"history_at": "score"}).to_dict("records")}
+
+
+def post_feature_models(papers: pd.DataFrame, warnings: list[str]) -> tuple[pd.DataFrame | None, list[dict]]:
+    """Among featured papers: Altmetric score on whether any post had each feature, and the number of posts."""
+    d = papers[(papers["featured"] == 1) & papers["altmetric_score"].notna()].reset_index(drop=True)
+    feats = [c for c in POST_FEATURES if c in d and d[c].notna().all() and 0 < d[c].sum() < len(d)]
+    skipped = [c for c in POST_FEATURES if c not in feats]
+    if len(d) < 4 * MIN_GROUP or not feats:
+        return None, [{"available": False, "reason": f"{len(d)} featured papers with an Altmetric score and "
+                                                     f"{len(feats)} post feature(s) that vary; needs at least "
+                                                     f"{4 * MIN_GROUP} papers and one varying feature"}]
+    X = d[feats].astype("float64").assign(log_n_posts=np.log2(d["n_posts"].astype("float64")),
+                                          log_age_years=d["log_age_years"])
+    X = pd.concat([X, _dummies(_pooled(d["year"]), "year")], axis=1)
+    res, reason = _fit(d["altmetric_score"].to_numpy(dtype="float64"), X)
+    if res is None:
+        return None, [{"available": False, "reason": f"the model did not converge ({reason})"}]
+    rows = _rows_from(res, outcome="altmetric_score", model="negbin_post_features", terms=[*feats, "log_n_posts"],
+                      n=len(d), n_featured=len(d), controls=["publication age", "year", "number of posts (log2)"])
+    out = []
+    for _, r in rows.iterrows():
+        out.append({"term": r["term"], "label": FEATURE_LABELS[r["term"]], "available": True,
+                    "effect_pct": float(r["effect_pct"]),
+                    "ci_pct": [float(r["effect_pct_ci_low"]), float(r["effect_pct_ci_high"])],
+                    "p_value": float(r["p_value"]), "n": int(r["n"]),
+                    "sentence": (f"Featured papers whose posts had {FEATURE_LABELS[r['term']]} had a "
+                                 f"{abs(r['effect_pct']):.0f}% {'higher' if r['effect_pct'] >= 0 else 'lower'} "
+                                 f"Altmetric score (95% CI {r['effect_pct_ci_low']:+.0f}% to "
+                                 f"{r['effect_pct_ci_high']:+.0f}%; {int(r['n'])} featured papers, negative binomial "
+                                 "with publication age and year)." if r["term"] != "log_n_posts" else
+                                 f"Each doubling of the number of posts about a paper went with a "
+                                 f"{r['effect_pct']:+.0f}% Altmetric score (95% CI {r['effect_pct_ci_low']:+.0f}% to "
+                                 f"{r['effect_pct_ci_high']:+.0f}%).")})
+    for c in skipped:
+        out.append({"term": c, "label": FEATURE_LABELS[c], "available": False,
+                    "reason": "not coded for the posts" if c not in d else "every featured paper has the same value"})
+    return rows, out
+
+
+def analyze_attention(papers: pd.DataFrame, by_year: pd.DataFrame | None = None) -> AttentionFit:
+    """Fit every comparison the data allow; return the table (regression.csv columns) and the verdicts."""
+    warnings: list[str] = []
+    tables, verdicts = [], []
+    for outcome in OUTCOMES:
+        t, v = _featured_models(papers, outcome, warnings)
+        tables.extend(t)
+        verdicts.extend(v)
+    ba_cit = citations_before_after(papers, by_year)
+    if ba_cit.get("available"):
+        tables.append(ba_cit.pop("table"))
+    ba_alt = altmetric_before_after(papers)
+    pf_rows, pf = post_feature_models(papers, warnings)
+    if pf_rows is not None:
+        tables.append(pf_rows)
+    d = papers[papers["altmetric_score"].notna()]
+    X = pd.concat([d[["featured", "log_age_years"]].astype("float64")], axis=1)
+    verification = (cross_check_negbin(d["altmetric_score"].to_numpy(dtype="float64"), X)
+                    if d["featured"].nunique() == 2 and len(d) >= 2 * MIN_GROUP else
+                    {"available": False, "reason": "too few papers with an Altmetric score"})
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
+    return AttentionFit(table=table[list(TABLE_COLUMNS)], verdicts=verdicts,
+                        before_after={"citations": ba_cit, "altmetric": ba_alt}, post_features=pf,
+                        verification=verification, warnings=warnings)
