@@ -267,18 +267,26 @@ def citations_before_after(papers: pd.DataFrame, by_year: pd.DataFrame) -> dict:
         return {"available": False, "reason": f"only {n_pre} featured paper(s) were first posted about a year or more "
                                               "after publication, so no paper has citations both before and after "
                                               "its first post to compare (needs at least 3)"}
-    age = (panel["cal_year"] - panel["year"]).astype("string")
-    X = pd.concat([panel[["after_first_post"]], _dummies(panel["openalex_id"], "paper"),
-                   _dummies(panel["cal_year"].astype("string"), "cal"), _dummies(age, "age")], axis=1)
+    # the publication year is a part year; papers never cited, or featured from their first full year on, carry
+    # no within-paper contrast (their paper intercept absorbs them): leaving them out changes no estimate
+    panel = panel[panel["cal_year"] > panel["year"]]
+    contrast = panel.groupby("openalex_id")["after_first_post"].transform("nunique") > 1
+    never = panel["featured"] == 0
+    cited = panel.groupby("openalex_id")["citations"].transform("sum") > 0
+    panel = panel[(contrast | never) & cited].reset_index(drop=True)
+    panel["log_age_years"] = np.log(panel["cal_year"] - panel["year"] + 0.5)
+    X = pd.concat([panel[["after_first_post", "log_age_years"]], _dummies(panel["openalex_id"], "paper"),
+                   _dummies(panel["cal_year"].astype("string"), "cal")], axis=1)
     exog = sm.add_constant(X, has_constant="add")
     groups = pd.factorize(panel["openalex_id"])[0]
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore")
         res = sm.GLM(panel["citations"].to_numpy(), exog, family=sm.families.Poisson()).fit(
             cov_type="cluster", cov_kwds={"groups": groups})
+    n_pre = int(panel.loc[panel["featured"] == 1, "openalex_id"].nunique())
     rows = _rows_from(res, outcome="citations_per_year", model="poisson_paper_year", terms=["after_first_post"],
                       n=len(panel), n_featured=n_pre,
-                      controls=["paper", "calendar year", "years since publication"])
+                      controls=["paper", "calendar year", "log years since publication"])
     r = rows.iloc[0]
     return {"available": True, "table": rows, "effect_pct": float(r["effect_pct"]),
             "ci_pct": [float(r["effect_pct_ci_low"]), float(r["effect_pct_ci_high"])], "n_paper_years": len(panel),
@@ -286,7 +294,7 @@ def citations_before_after(papers: pd.DataFrame, by_year: pd.DataFrame) -> dict:
             "sentence": (f"In the years after the first post, featured papers were cited {abs(r['effect_pct']):.0f}% "
                          f"{'more' if r['effect_pct'] >= 0 else 'less'} per year than before (95% CI "
                          f"{r['effect_pct_ci_low']:+.0f}% to {r['effect_pct_ci_high']:+.0f}%), compared with the same "
-                         f"papers' earlier years and other papers of the same age and calendar year (Poisson, one "
+                         f"papers' earlier years and with papers never posted about, in the same calendar year and at the same age (Poisson, one "
                          f"intercept per paper, errors clustered by paper; {n_pre} papers posted about a year or more "
                          "after publication carry the comparison).")}
 
@@ -394,3 +402,98 @@ def analyze_attention(papers: pd.DataFrame, by_year: pd.DataFrame | None = None)
     return AttentionFit(table=table[list(TABLE_COLUMNS)], verdicts=verdicts,
                         before_after={"citations": ba_cit, "altmetric": ba_alt}, post_features=pf,
                         verification=verification, warnings=warnings)
+
+
+# ------------------------------------------------------------------------------------------------ run folder
+
+SCHEMA_VERSION = 1
+SECTION_TITLE = "Did posting raise the research's attention?"
+FIGURE_NAME = "publications_attention.png"
+SELECTION_NOTE = ("Selection: the account chooses which papers to post about. The comparison is made within journals "
+                  "and publication years (and, where enough papers allow, within each journal-year), with publication "
+                  "age held fixed; the difference between the unadjusted and adjusted estimates shows how much of the "
+                  "raw gap came from which journals and years get posted about. Choices the data do not record (a "
+                  "press release, a topical subject, the authors' own promotion) are not held fixed.")
+
+
+def not_available(reason: str) -> dict:
+    """The typed result of a dataset without publications (the stage still writes its files)."""
+    return {"schema_version": SCHEMA_VERSION, "title": SECTION_TITLE, "status": "not_available", "reason": reason,
+            "verdicts": [], "featured_papers": [], "post_features": [], "before_after": {}, "counts": {},
+            "linking": {}, "figure": None, "causal_note": CAUSAL_NOTE, "selection_note": SELECTION_NOTE}
+
+
+def featured_paper_rows(papers: pd.DataFrame, links: pd.DataFrame, *, limit: int | None = None) -> list[dict]:
+    """The table of featured papers (most posts first): title, journal, date, posts, attention."""
+    f = papers[papers["featured"] == 1].sort_values(["n_posts", "altmetric_score"], ascending=False)
+    posts_of = links.groupby("pub_id")["post_id"].agg(list)
+    rows = []
+    for _, r in (f if limit is None else f.head(limit)).iterrows():  # featured papers (hundreds), not posts
+        rows.append({"pub_id": r["pub_id"], "doi": r["doi"], "title": r["title"], "journal": r["journal"],
+                     "published_date": None if pd.isna(r["published_date"]) else str(pd.Timestamp(r["published_date"]).date()),
+                     "n_posts": int(r["n_posts"]), "post_ids": list(posts_of.get(r["pub_id"], [])),
+                     "first_post_at": None if pd.isna(r["first_post_at"]) else pd.Timestamp(r["first_post_at"]).isoformat(),
+                     "altmetric_status": r["altmetric_status"],
+                     "altmetric_score": None if pd.isna(r["altmetric_score"]) else float(r["altmetric_score"]),
+                     "citations": None if pd.isna(r["citations"]) else int(r["citations"])})
+    return rows
+
+
+def plot_attention(papers: pd.DataFrame, *, ax=None):
+    """Altmetric score of featured vs not-featured papers, by journal (log scale); returns the Axes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    d = papers[papers["altmetric_score"].notna()].copy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(d["journal"].nunique(), 2)))
+    journals = d.groupby("journal")["altmetric_score"].median().sort_values().index.tolist()
+    pos = {j: i for i, j in enumerate(journals)}
+    rng = np.random.default_rng(0)
+    for flag, color, label, shift in ((0, "#8c8c8c", "not posted about", -0.15), (1, "#1f6fb4", "posted about", 0.15)):
+        s = d[d["featured"] == flag]
+        y = s["journal"].map(pos).to_numpy() + shift + rng.uniform(-0.08, 0.08, len(s))
+        ax.scatter(s["altmetric_score"].clip(lower=0.25), y, s=14, alpha=0.7, color=color, label=f"{label} ({len(s)})")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(journals)), journals)
+    ax.set_xlabel("Altmetric Attention Score (log scale)")
+    ax.legend(loc="lower right", frameon=False)
+    ax.set_title("Attention of papers the account posted about and of the others, by journal")
+    ax.figure.tight_layout()
+    return ax
+
+
+def summarize_publications(fit: AttentionFit, papers: pd.DataFrame, link_result, *, data_counts: dict,
+                           figure: str | None) -> dict:
+    """``results/publications.json``: every number and sentence the report section shows."""
+    primary = next((v for v in fit.verdicts if v.get("outcome") == "altmetric_score" and v.get("model") == "negbin"),
+                   None)
+    unadj = next((v for v in fit.verdicts if v.get("outcome") == "altmetric_score"
+                  and v.get("model") == "negbin_unadjusted" and v.get("available")), None)
+    selection = dict(note=SELECTION_NOTE)
+    if primary and primary.get("available") and unadj:
+        selection.update(unadjusted_effect_pct=unadj["effect_pct"], adjusted_effect_pct=primary["effect_pct"],
+                         sentence=(f"Without journal and year controls the gap is {unadj['effect_pct']:+.0f}%; with "
+                                   f"them {primary['effect_pct']:+.0f}%: "
+                                   + ("part of the raw gap comes from which journals and years get posted about."
+                                      if abs(unadj["effect_pct"]) > abs(primary["effect_pct"]) else
+                                      "journal and year do not explain the raw gap.")))
+    def clean(d):
+        return {k: v for k, v in d.items() if k != "table"}
+    return {
+        "schema_version": SCHEMA_VERSION, "title": SECTION_TITLE, "status": "ok", "reason": None,
+        "as_of": str(pd.Timestamp(papers["as_of"].iloc[0]).isoformat()) if len(papers) else None,
+        "counts": {**data_counts, "papers": len(papers), "featured": int(papers["featured"].sum()),
+                   "not_featured": int((papers["featured"] == 0).sum()),
+                   "altmetric": {k: int(v) for k, v in papers["altmetric_status"].value_counts().items()},
+                   "with_citations": int(papers["citations"].notna().sum())},
+        "linking": {**link_result.counts,
+                    "unresolved_links": link_result.unresolved.head(50).to_dict("records")},
+        "verdicts": fit.verdicts, "primary": primary, "selection": selection, "causal_note": CAUSAL_NOTE,
+        "before_after": {k: clean(v) for k, v in fit.before_after.items()}, "post_features": fit.post_features,
+        "verification": fit.verification, "warnings": fit.warnings,
+        "featured_papers": featured_paper_rows(papers, link_result.links),
+        "figure": figure,
+    }

@@ -158,17 +158,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("regression", "03_regression.ipynb", reads=("posts_coded",), writes=("regression", "models")),
     Stage("growth", "04_growth_comparison.ipynb", reads=("account", "posts_coded"), writes=("growth",)),
     Stage(
-        "publications",
-        "06_publications.ipynb",
-        reads=("posts_coded",),
-        writes=("publications", "publication_links", "publications_table", "publications_summary", "match_review"),
-        reads_publications=True,
-    ),
-    Stage(
         "report",
         "05_report.ipynb",
         reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
         writes=("report",),
+    ),
+    Stage(
+        "publications",
+        "06_publications.ipynb",
+        reads=("posts_coded",),
+        writes=("publications", "publication_links", "publications_table", "publications_summary", "match_review"),
+        reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
