@@ -152,12 +152,14 @@ def _verdict(rows: pd.DataFrame, *, outcome: str, model: str, comparison: str, c
     r = rows[rows["term"] == "featured"].iloc[0]
     label = OUTCOME_LABELS[outcome]
     lo, hi = r["effect_pct_ci_low"], r["effect_pct_ci_high"]
-    direction = "higher" if r["effect_pct"] >= 0 else "lower"
     clear = lo > 0 or hi < 0
-    sentence = (f"Papers the account posted about had a {abs(r['effect_pct']):.0f}% {direction} {label} than "
+    amount = (f"a {abs(r['effect_pct']):.0f}% {'higher' if r['effect_pct'] >= 0 else 'lower'} {label}"
+              if outcome == "altmetric_score" else
+              f"{abs(r['effect_pct']):.0f}% {'more' if r['effect_pct'] >= 0 else 'fewer'} {label}")
+    sentence = (f"Papers the account posted about had {amount} than "
                 f"{comparison} (95% CI {lo:+.0f}% to {hi:+.0f}%; negative binomial on {int(r['n'])} papers, "
                 f"{int(r['n_featured'])} featured; {controls_text}). "
-                + ("The interval excludes no difference." if clear else
+                + ("The 95% interval does not include zero difference." if clear else
                    "The interval includes no difference: the data cannot tell a difference from none."))
     return {"outcome": outcome, "model": model, "term": "featured", "available": True,
             "estimate": float(r["estimate"]), "effect_pct": float(r["effect_pct"]),
