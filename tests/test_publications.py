@@ -355,3 +355,25 @@ def test_resolve_links_follows_redirects_into_the_cache(tmp_path):
     assert cache.loc["https://t.co/AAAAAAAAAA", "resolved_url"] == "https://doi.org/10.1234/x"
     assert cache.loc["https://t.co/BBBBBBBBBB", "status"] == "error: HTTP 404"
     assert (r.resolved, r.failed) == (1, 1)
+
+
+def test_section_template_renders_escaped_and_without_scripts():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPO / "workbench" / "templates_sections"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    tpl = env.get_template("publications.html.j2")
+    pub = attention.not_available("no publications in the card")
+    html = tpl.render(pub=pub, figure_src=None, max_rows=25)
+    assert "Not available: no publications in the card" in html
+    ok = {"title": attention.SECTION_TITLE, "status": "ok", "counts": {"papers": 2, "featured": 1, "not_featured": 1},
+          "linking": {"posts_linked": 1, "posts": 3, "short_links_unresolved": 0},
+          "verdicts": [{"available": True, "sentence": "<script>alert(1)</script>", "model": "negbin"}],
+          "before_after": {"citations": {"available": False, "reason": "few"}}, "selection": {"note": "n"},
+          "causal_note": "c", "post_features": [],
+          "featured_papers": [{"title": "<b>T</b>", "doi": "10.1234/x", "journal": "J", "published_date": "2021-01-01",
+                               "n_posts": 2, "altmetric_score": None, "altmetric_status": "not_found",
+                               "citations": 3}]}
+    html = tpl.render(pub=ok, figure_src=None, max_rows=25)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;T&lt;/b&gt;" in html
+    assert "not found" in html
