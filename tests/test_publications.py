@@ -377,3 +377,35 @@ def test_section_template_renders_escaped_and_without_scripts():
     html = tpl.render(pub=ok, figure_src=None, max_rows=25)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;T&lt;/b&gt;" in html
     assert "not found" in html
+
+
+def test_editing_a_publication_file_reruns_only_the_publications_stage(tmp_path):
+    import yaml
+
+    from workbench import pipeline
+
+    folder = tmp_path / "ds"
+    (folder / "raw").mkdir(parents=True)
+    (folder / "links").mkdir()
+    (folder / "raw" / "posts.csv").write_text("a,b\n1,2\n")
+    (folder / "raw" / "papers.csv").write_text("doi,title,journal,published\n10.1234/x,T,J,2021-01-01\n")
+    (folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/posts.csv"],
+                                                        "publications": ["raw/papers.csv"]}))
+    calls = []
+
+    def fake(stage, *, ds, paths, parameters):
+        calls.append(stage.name)
+        for attr in stage.writes:
+            p = getattr(paths, attr)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(stage.name)
+
+    pipeline.run_pipeline(folder, out=tmp_path / "run", executor=fake, echo=lambda s: None)
+    calls.clear()
+    (folder / "links" / "resolved_links.csv").write_text("short_url,resolved_url,status,resolved_at\n")
+    pipeline.run_pipeline(folder, out=tmp_path / "run", executor=fake, echo=lambda s: None)
+    assert calls == ["publications"]
+    calls.clear()
+    (folder / "raw" / "papers.csv").write_text("doi,title,journal,published\n10.1234/y,T,J,2021-01-01\n")
+    pipeline.run_pipeline(folder, out=tmp_path / "run", executor=fake, echo=lambda s: None)
+    assert calls == ["publications"]
