@@ -31,6 +31,8 @@ import pandas as pd
 from .errors import InputError
 from .publications import normalize_doi
 
+#: Arrow-backed strings: pandas runs their .str methods in Arrow compute, not per element in Python.
+_FAST = "string[pyarrow]"
 TITLE_THRESHOLD = 90.0
 REVIEW_THRESHOLD = 75.0
 #: a text shorter than this share of a title cannot contain it (partial_ratio would match the title's parts).
@@ -62,16 +64,16 @@ class LinkResult:
 
 def normalize_url(s: pd.Series) -> pd.Series:
     """Addresses → ``host/path`` lower-cased host, without scheme, ``www.``, query, fragment or trailing slash."""
-    s = pd.Series(s, dtype="string").str.strip()
+    s = pd.Series(s).astype(_FAST).str.strip()
     s = s.str.replace(r"^https?://", "", regex=True, case=False).str.replace(r"^www\.", "", regex=True, case=False)
     s = s.str.replace(r"[?#].*$", "", regex=True).str.rstrip("/")
-    host = s.str.extract(r"^([^/]+)", expand=False).str.lower()
-    rest = s.str.extract(r"^[^/]+(/.*)?$", expand=False).fillna("")
+    host = s.str.replace(r"/.*$", "", regex=True).str.lower()
+    rest = s.str.replace(r"^[^/]*", "", regex=True)
     return (host + rest).astype("string")
 
 
 def _is_short(urls: pd.Series) -> pd.Series:
-    host = normalize_url(urls).str.extract(r"^([^/]+)", expand=False)
+    host = normalize_url(urls).astype(_FAST).str.replace(r"/.*$", "", regex=True)
     return host.isin([h for h in SHORTENERS if "/" not in h]).fillna(False).astype(bool)
 
 
@@ -119,14 +121,39 @@ def _pairs(long: pd.DataFrame, key: pd.Series, index: pd.Series, method: str) ->
 
 
 def _extract(frame: pd.DataFrame, col: str, pattern: str) -> pd.DataFrame:
-    """Every match of ``pattern`` in ``frame[col]`` → long ``post_id, value`` (vectorized ``extractall``)."""
+    """Every match of ``pattern`` in ``frame[col]`` → long ``post_id, value``.
+
+    Rows are screened with Arrow's RE2 (vectorized); Python's ``extractall`` then runs on the few rows that match.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     s = frame[col].astype("string").reset_index(drop=True)
-    ex = s.str.extractall(pattern)
+    hit = pc.match_substring_regex(pa.array(s.fillna("").to_numpy(dtype=object), type=pa.string()), pattern)
+    ex = s[hit.to_numpy(zero_copy_only=False)].str.extractall(pattern)
     if ex.empty:
         return pd.DataFrame({"post_id": pd.Series(dtype="string"), "value": pd.Series(dtype="string")})
     rows = ex.index.get_level_values(0)
     return pd.DataFrame({"post_id": frame["post_id"].to_numpy()[rows],
                          "value": ex.iloc[:, 0].astype("string").str.rstrip(_TRAIL).to_numpy()})
+
+
+def _extract_urls(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every ``http(s)://`` address in the texts → long ``post_id, value`` (Arrow: split on white space, filter)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(frame["text"].astype("string").fillna("").to_numpy(dtype=object), type=pa.string())
+    words = pc.utf8_split_whitespace(arr)
+    flat = pc.list_flatten(words)
+    parent = pc.list_parent_indices(words).to_numpy()
+    keep = pc.match_substring(flat, "http").to_numpy(zero_copy_only=False)
+    # an address may follow other characters ("(https://…"): drop everything before it (RE2, vectorized)
+    flat = pc.replace_substring_regex(pc.filter(flat, pa.array(keep)), r"^.*?(https?://)", r"\1")
+    values = pd.Series(flat.to_numpy(zero_copy_only=False), dtype=_FAST)
+    ok = values.str.match(r"https?://").fillna(False).to_numpy(dtype=bool)
+    return pd.DataFrame({"post_id": frame["post_id"].to_numpy()[parent[keep]][ok],
+                         "value": values[ok].str.rstrip(_TRAIL).str.replace(r"[”“\"'<>].*$", "", regex=True).to_numpy()})
 
 
 def _doi_pairs(long: pd.DataFrame, doi_index: pd.Series, method: str) -> pd.DataFrame:
@@ -144,23 +171,63 @@ def _doi_pairs(long: pd.DataFrame, doi_index: pd.Series, method: str) -> pd.Data
     return pd.concat(out, ignore_index=True)
 
 
-def _title_scores(texts: pd.Series, titles: pd.Series, *, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """Best title per text: (index of the title, rapidfuzz partial_ratio score), titles too long masked out."""
-    from rapidfuzz import fuzz, process, utils
+def _normalized(s: pd.Series) -> pd.Series:
+    """Lower case, anything but letters and digits → one space (rapidfuzz's ``default_process``, vectorized)."""
+    return s.fillna("").astype(_FAST).str.lower().str.replace(r"[\W_]+", " ", regex=True).str.strip()
 
-    t_proc = [utils.default_process(t) for t in titles.fillna("").astype(str)]
-    t_len = np.array([len(t) for t in t_proc])
+
+def _token_matrix(norm: pd.Series, vocab: pd.Index):
+    """Rows of ``norm`` × ``vocab``: 1 where the row's text has the word (sparse; words outside vocab dropped)."""
+    from scipy import sparse
+
+    words = norm.str.split().explode()
+    col = vocab.get_indexer(words.to_numpy())
+    row = words.index.to_numpy()
+    keep = col >= 0
+    m = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (row[keep], col[keep])),
+                          shape=(len(norm), len(vocab)))
+    m.data[:] = 1.0  # duplicates summed by the constructor: presence only
+    return m
+
+
+def _title_scores(texts: pd.Series, titles: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Best title per text: (index of the title, rapidfuzz partial_ratio score); -1 and 0 where none can match.
+
+    A text can only contain a title up to small differences if it holds most of the title's words, so pairs are
+    first screened with a sparse word-overlap product (at least half of the title's distinct words; a text
+    shorter than ``MIN_TEXT_SHARE`` of the title, and titles under 15 characters, are never compared), then
+    scored pairwise in C++ (``rapidfuzz.process.cpdist``). Work grows with posts × candidate titles, not
+    posts × all titles.
+    """
+    from rapidfuzz import fuzz, process
+
+    texts = texts.reset_index(drop=True)
+    t_proc = _normalized(titles).reset_index(drop=True)
+    p_all = _normalized(texts)
     best_i = np.full(len(texts), -1)
     best_s = np.zeros(len(texts))
-    for start in range(0, len(texts), chunk):
-        part = [utils.default_process(t) for t in texts.iloc[start:start + chunk].fillna("").astype(str)]
-        scores = process.cdist(part, t_proc, scorer=fuzz.partial_ratio, processor=None, dtype=np.float32)
-        p_len = np.array([len(p) for p in part])
-        too_short = p_len[:, None] < MIN_TEXT_SHARE * t_len[None, :]
-        scores[too_short | (t_len[None, :] < 15)] = 0
-        if scores.shape[1]:
-            best_i[start:start + len(part)] = scores.argmax(axis=1)
-            best_s[start:start + len(part)] = scores.max(axis=1)
+    t_len = t_proc.str.len().to_numpy()
+    usable = t_len >= 15
+    if not usable.any() or not len(texts):
+        return best_i, best_s
+    vocab = pd.Index(t_proc[usable].str.split().explode().dropna().unique())
+    T = _token_matrix(t_proc.where(usable, ""), vocab)
+    n_words = np.asarray(T.sum(axis=1)).ravel()
+    P = _token_matrix(p_all, vocab)
+    overlap = (P @ T.T).tocoo()
+    share = overlap.data / np.maximum(n_words[overlap.col], 1)
+    p_len = p_all.str.len().to_numpy()
+    cand = (share >= 0.5) & usable[overlap.col] & (p_len[overlap.row] >= MIN_TEXT_SHARE * t_len[overlap.col])
+    rows, cols = overlap.row[cand], overlap.col[cand]
+    if not len(rows):
+        return best_i, best_s
+    scores = process.cpdist(p_all.to_numpy()[rows].tolist(), t_proc.to_numpy()[cols].tolist(),
+                            scorer=fuzz.partial_ratio, processor=None, dtype=np.float32, workers=1)
+    order = np.lexsort((-scores, rows))  # per text, its best title first
+    first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+    pick = order[first]
+    best_i[rows[pick]] = cols[pick]
+    best_s[rows[pick]] = scores[pick]
     return best_i, best_s
 
 
@@ -185,7 +252,7 @@ def link_posts(posts: pd.DataFrame, publications: pd.DataFrame, *, cache: pd.Dat
     url_index = pd.Series(pubs["pub_id"].to_numpy(), index=normalize_url(pubs["url"])).loc[lambda s: s.index.notna()]
     pmid_index, pmc_index, url_index = (ix[~ix.index.duplicated()] for ix in (pmid_index, pmc_index, url_index))
 
-    urls = _extract(posts, "text", _URL)
+    urls = _extract_urls(posts)
     short = _is_short(urls["value"]) if len(urls) else pd.Series(dtype=bool)
     resolved_ok = cache[cache["resolved_url"].notna() & (cache["status"].fillna("ok").str.lower().isin(
         ["ok", "200", "301", "302", "303", "307", "308", "resolved"]))]

@@ -70,10 +70,11 @@ _TRAILING = ".,;:)]}>'\""
 
 def normalize_doi(values: pd.Series | list | np.ndarray) -> pd.Series:
     """DOIs → lower case without ``https://doi.org/`` / ``doi:`` prefix or trailing punctuation; NA if not a DOI."""
-    s = pd.Series(values, dtype="string")
-    s = s.str.strip().str.replace(_DOI_PREFIX, "", regex=True)
+    s = pd.Series(values).astype("string[pyarrow]")  # Arrow compute runs the .str methods, not Python per row
+    s = s.str.strip().str.replace(r"^\s*(?i:doi:\s*|https?://(?:dx\.)?doi\.org/|(?:dx\.)?doi\.org/)", "", regex=True)
     s = s.str.replace(r"%2[fF]", "/", regex=True).str.rstrip(_TRAILING).str.lower()
-    return s.where(s.str.match(_DOI_OK.pattern).fillna(False).astype(bool))
+    ok = s.str.match(_DOI_OK.pattern).fillna(False).astype(bool)
+    return s.where(ok).astype("string")
 
 
 def _ids(values: Any, pattern: str) -> pd.Series:
