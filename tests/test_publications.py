@@ -283,7 +283,7 @@ def test_stage_without_publications_writes_a_typed_not_available(tmp_path):
     out = run_publications(ds, paths, pd.DataFrame({"post_id": ["1"], "text": ["hi"]}))
     assert out["status"] == "not_available" and "no publications in the card" in out["reason"]
     for p in (paths.publications, paths.publication_links, paths.publications_table, paths.publications_summary,
-              paths.match_review):
+              paths.match_review, paths.publications_quarantine):
         assert p.exists()
     assert json.loads(paths.publications_summary.read_text())["verdicts"] == []
 
@@ -409,3 +409,14 @@ def test_editing_a_publication_file_reruns_only_the_publications_stage(tmp_path)
     (folder / "raw" / "papers.csv").write_text("doi,title,journal,published\n10.1234/y,T,J,2021-01-01\n")
     pipeline.run_pipeline(folder, out=tmp_path / "run", executor=fake, echo=lambda s: None)
     assert calls == ["publications"]
+
+
+def test_cli_fetch_publications_bad_input_exits_2(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["fetch", "altmetric", "--out", str(tmp_path)]) == 2
+    assert "give --dois" in capsys.readouterr().err
+    assert main(["fetch", "openalex", "--orcid", "nope", "--out", str(tmp_path)]) == 2
+    assert "not an ORCID" in capsys.readouterr().err
+    assert main(["fetch", "resolve-links", "--out", str(tmp_path)]) == 2
+    assert main(["fetch", "bluesky", "--out", str(tmp_path)]) == 2  # the account is still required there

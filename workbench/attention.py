@@ -296,7 +296,8 @@ def citations_before_after(papers: pd.DataFrame, by_year: pd.DataFrame) -> dict:
             "sentence": (f"In the years after the first post, featured papers were cited {abs(r['effect_pct']):.0f}% "
                          f"{'more' if r['effect_pct'] >= 0 else 'less'} per year than before (95% CI "
                          f"{r['effect_pct_ci_low']:+.0f}% to {r['effect_pct_ci_high']:+.0f}%), compared with the same "
-                         f"papers' earlier years and with papers never posted about, in the same calendar year and at the same age (Poisson, one "
+                         f"papers' earlier years and with papers never posted about, in the same calendar year, adjusting "
+                         f"for years since publication (Poisson, one "
                          f"intercept per paper, errors clustered by paper; {n_pre} papers posted about a year or more "
                          "after publication carry the comparison).")}
 

@@ -294,7 +294,7 @@ def link_posts(posts: pd.DataFrame, publications: pd.DataFrame, *, cache: pd.Dat
                             "method": np.where(yes, "title_confirmed", "title"), "evidence": "title",
                             "score": decided["score"].round(1)})[yes | auto]
         n_title = int(auto.sum())
-        links = pd.concat([links, new], ignore_index=True)
+        links = pd.concat([x for x in (links, new) if len(x)], ignore_index=True) if len(new) else links
         pending = decided[~yes & ~no & ~auto]
         if len(pending):
             info = posts.set_index("post_id").loc[pending["post_id"]]

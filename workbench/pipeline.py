@@ -99,6 +99,10 @@ class RunPaths:
         return self.data / "publications.parquet"
 
     @property
+    def publications_quarantine(self) -> Path:
+        return self.data / "publications_quarantine.csv"
+
+    @property
     def publication_links(self) -> Path:
         return self.data / "publication_links.parquet"
 
@@ -167,7 +171,8 @@ STAGES: tuple[Stage, ...] = (
         "publications",
         "06_publications.ipynb",
         reads=("posts_coded",),
-        writes=("publications", "publication_links", "publications_table", "publications_summary", "match_review"),
+        writes=("publications", "publications_quarantine", "publication_links", "publications_table",
+                "publications_summary", "match_review"),
         reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
     ),
 )

@@ -1,7 +1,8 @@
 """The publications stage (notebook 06): read, link, fit, and write its run-folder files.
 
 Writes, always (a dataset without ``publications:`` gets the typed "not available" result, not a failure):
-``data/publications.parquet``, ``data/publication_links.parquet``, ``results/publications.csv`` (regression.csv
+``data/publications.parquet``, ``data/publications_quarantine.csv`` (``source_file, source_row, reason``, then
+the row's raw values), ``data/publication_links.parquet``, ``results/publications.csv`` (regression.csv
 columns), ``results/publications.json`` and ``results/publication_matches_review.csv``.
 """
 
@@ -49,6 +50,8 @@ def link_dataset_posts(ds: Dataset, posts: pd.DataFrame, data: PublicationData, 
 def save_publications(paths, *, data: PublicationData | None, links: LinkResult | None = None,
                       papers: pd.DataFrame | None = None, fit=None, reason: str = "") -> dict:
     """Write every product of the stage; return the summary written to ``results/publications.json``."""
+    q = data.quarantine if data is not None else pd.DataFrame(columns=["source_file", "source_row", "reason"])
+    io.write_csv(paths.publications_quarantine, neutralize_formulas(q))
     if data is None or fit is None:
         io.write_parquet(paths.publications, data.publications if data is not None else _empty_publications())
         io.write_parquet(paths.publication_links, pd.DataFrame({c: pd.Series(dtype="string") for c in LINK_COLUMNS}))
