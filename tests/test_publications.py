@@ -420,3 +420,20 @@ def test_cli_fetch_publications_bad_input_exits_2(tmp_path, capsys):
     assert "not an ORCID" in capsys.readouterr().err
     assert main(["fetch", "resolve-links", "--out", str(tmp_path)]) == 2
     assert main(["fetch", "bluesky", "--out", str(tmp_path)]) == 2  # the account is still required there
+
+
+def test_score_before_a_date_comes_from_the_history_windows():
+    alt = publications.read_altmetric_responses([(ALTMETRIC_RECORDED, "a.json")], [
+        {"doi": ALTMETRIC_RECORDED["doi"], "status": 200, "fetched_at": "2024-01-01T00:00:00Z"}])
+    alt["altmetric_fetched_at"] = pd.to_datetime(alt["altmetric_fetched_at"], utc=True)
+    when = pd.Series(pd.to_datetime(["2023-11-15"], utc=True))
+    # 47 days before the fetch: the shortest window reaching back that far is 3m (91 days): 23.75 − 10
+    assert attention._score_at(alt, when).tolist() == [13.75]
+    assert attention._score_at(alt, pd.Series(pd.to_datetime(["2022-06-01"], utc=True))).isna().all()  # > 1 year
+
+
+def test_example_prior_attention_control_covers_the_truth(example_fit):
+    papers, fit, links, truth = example_fit
+    row = fit.table.set_index(["outcome", "model", "term"]).loc[("altmetric_score", "negbin_prior_attention",
+                                                                 "featured")]
+    assert row["effect_pct_ci_low"] < truth["altmetric_featured_pct"] < row["effect_pct_ci_high"]

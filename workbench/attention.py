@@ -13,6 +13,9 @@ draw attention anyway. What the data allow is done against that:
 - **citations before vs after the first post** for featured papers, from OpenAlex ``counts_by_year``: a
   paper-year Poisson model with one intercept per paper, per calendar year and per year since publication
   (``poisson_paper_year``, errors clustered by paper); the first post's own year is left out (half treated);
+- **attention before the first post as a control** (``negbin_prior_attention``): where the Altmetric ``history``
+  reaches back to the first post (featured) or to publication + the median publication-to-post lag (not featured),
+  ``log1p`` of the score at that time enters as a control;
 - **Altmetric before vs after**: the counts endpoint's ``history`` (score gained in the last 1 d … 1 y before
   the fetch) brackets the score each featured paper had when it was first posted, where the first post falls
   within the year before the fetch;
@@ -344,6 +347,61 @@ def altmetric_before_after(papers: pd.DataFrame) -> dict:
             .rename(columns={"history_at": "score"}).to_dict("records")}
 
 
+def _score_at(papers: pd.DataFrame, when: pd.Series) -> pd.Series:
+    """Altmetric score at ``when`` from the history: the last point the history has at or before it (else NA)."""
+    fetched = pd.to_datetime(papers["altmetric_fetched_at"], utc=True)
+    days = (fetched - pd.to_datetime(when, utc=True)).dt.total_seconds() / 86400
+    out = pd.Series(np.nan, index=papers.index)
+    # windows from the shortest up: the first window reaching back to `when` gives the score at fetch − w ≤ when
+    for key, w in sorted(HISTORY_WINDOWS.items(), key=lambda kv: -kv[1]):
+        col = f"history_{key}"
+        if col in papers:
+            reach = (days <= w) & papers[col].notna() & papers["history_at"].notna()
+            out = out.mask(reach, (papers["history_at"] - papers[col]).clip(lower=0))
+    return out.where(days >= 0)
+
+
+def prior_attention_model(papers: pd.DataFrame) -> tuple[pd.DataFrame | None, dict]:
+    """Featured vs not, holding fixed the Altmetric score each paper already had before the first post.
+
+    A featured paper's reference time is its first post; a not-featured paper's is its publication date plus the
+    median lag from publication to first post among featured papers. The score at that time comes from the
+    ``history`` windows (the last point at or before it); papers whose reference time the history does not reach
+    are left out. ``log1p(score before)`` enters as a control with publication age, journal and year.
+    """
+    d = papers[papers["altmetric_status"] == "found"].copy()
+    if d.empty or "history_at" not in d or d["altmetric_fetched_at"].isna().all():
+        return None, _unavailable("altmetric_score", "negbin_prior_attention", "featured",
+                                  "needs Altmetric API answers with 'history' and their fetch times")
+    pub = pd.to_datetime(d["published_date"]).dt.tz_localize("UTC")
+    lag = (pd.to_datetime(d["first_post_at"], utc=True) - pub)[d["featured"] == 1].median()
+    ref = pd.to_datetime(d["first_post_at"], utc=True).where(d["featured"] == 1, pub + (lag if pd.notna(lag) else
+                                                                                          pd.Timedelta(0)))
+    d["score_before"] = _score_at(d, ref)
+    d = d[d["score_before"].notna()].reset_index(drop=True)
+    n_f = int(d["featured"].sum())
+    if n_f < MIN_GROUP or len(d) - n_f < MIN_GROUP:
+        return None, _unavailable(
+            "altmetric_score", "negbin_prior_attention", "featured",
+            f"the score history (the year before the Altmetric fetch) reaches the first post of {n_f} featured and "
+            f"the matching time of {len(d) - n_f} not-featured papers; needs {MIN_GROUP} of each (fetch Altmetric "
+            "within a year of the posts, or keep earlier fetches)")
+    X = pd.concat([d[["featured", "log_age_years"]].astype("float64"),
+                   np.log1p(d["score_before"]).rename("log1p_score_before"),
+                   _dummies(_pooled(d["journal"]), "journal"), _dummies(_pooled(d["year"]), "year")], axis=1)
+    res, reason = _fit(d["altmetric_score"].to_numpy(dtype="float64"), X)
+    if res is None:
+        return None, _unavailable("altmetric_score", "negbin_prior_attention", "featured",
+                                  f"the model did not converge ({reason})")
+    rows = _rows_from(res, outcome="altmetric_score", model="negbin_prior_attention",
+                      terms=["featured", "log1p_score_before"], n=len(d), n_featured=n_f,
+                      controls=["attention before the first post", "publication age", "journal", "year"])
+    return rows, _verdict(rows, outcome="altmetric_score", model="negbin_prior_attention",
+                          comparison="papers it did not post about with the same attention before the first post",
+                          controls_text="controls: Altmetric score before the first post (from the score history), "
+                                        "publication age, journal, year")
+
+
 def post_feature_models(papers: pd.DataFrame, warnings: list[str]) -> tuple[pd.DataFrame | None, list[dict]]:
     """Among featured papers: Altmetric score on whether any post had each feature, and the number of posts."""
     d = papers[(papers["featured"] == 1) & papers["altmetric_score"].notna()].reset_index(drop=True)
@@ -389,6 +447,10 @@ def analyze_attention(papers: pd.DataFrame, by_year: pd.DataFrame | None = None)
         t, v = _featured_models(papers, outcome, warnings)
         tables.extend(t)
         verdicts.extend(v)
+    prior_rows, prior = prior_attention_model(papers)
+    verdicts.append(prior)
+    if prior_rows is not None:
+        tables.append(prior_rows)
     ba_cit = citations_before_after(papers, by_year)
     if ba_cit.get("available"):
         tables.append(ba_cit.pop("table"))

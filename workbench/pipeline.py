@@ -405,6 +405,7 @@ def run_pipeline(
         if unknown:
             raise InputError(f"unknown stage {unknown[0]!r}. Stages: {', '.join(STAGE_NAMES)}")
     ds.post_files()  # fail early (exit 2) when a glob matches nothing
+    ds.publication_inputs()  # the same for the publications and attention globs
     paths = RunPaths(Path(out).resolve() if out else default_run_dir(ds))
     paths.root.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(paths)
