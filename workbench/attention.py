@@ -513,7 +513,7 @@ def plot_attention(papers: pd.DataFrame, *, ax=None):
 
     d = papers[papers["altmetric_score"].notna()].copy()
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(d["journal"].nunique(), 2)))
+        _, ax = plt.subplots(figsize=(8, 1.6 + 0.45 * max(d["journal"].nunique(), 2)))
     journals = d.groupby("journal")["altmetric_score"].median().sort_values().index.tolist()
     pos = {j: i for i, j in enumerate(journals)}
     rng = np.random.default_rng(0)
@@ -524,8 +524,8 @@ def plot_attention(papers: pd.DataFrame, *, ax=None):
     ax.set_xscale("log")
     ax.set_yticks(range(len(journals)), journals)
     ax.set_xlabel("Altmetric Attention Score (log scale)")
-    ax.legend(loc="lower right", frameon=False)
-    ax.set_title("Attention of papers the account posted about and of the others, by journal")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, markerscale=1.5)
+    ax.set_title("Altmetric score by journal", pad=28)
     ax.figure.tight_layout()
     return ax
 
