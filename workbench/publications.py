@@ -354,32 +354,28 @@ def _is_altmetric(obj: Any) -> bool:
 
 def read_altmetric_responses(items: list[tuple[dict, str]], log_entries: list[dict]) -> pd.DataFrame:
     """Altmetric Details Page responses (+ the fetch log's 404s and fetch times) → one row per DOI."""
-    fetched = {}
-    for e in log_entries:
-        d = normalize_doi([e.get("doi")]).iloc[0]
-        if pd.notna(d):
-            fetched[d] = e
-    rows = []
-    for obj, file in items:
-        doi = normalize_doi([obj.get("doi")]).iloc[0]
-        if pd.isna(doi):
-            continue
-        hist = obj.get("history") or {}
-        rows.append({
-            "doi": doi, "altmetric_status": "found", "altmetric_score": obj.get("score"),
-            "altmetric_posts": obj.get("cited_by_posts_count"), "altmetric_x_posts": obj.get("cited_by_tweeters_count"),
-            "altmetric_id": str(obj.get("altmetric_id")),
-            "altmetric_fetched_at": (fetched.get(doi) or {}).get("fetched_at"),
-            "altmetric_source": file,
-            **{f"history_{k}": hist.get(k) for k in HISTORY_WINDOWS},
-            "history_at": hist.get("at"),
-        })
-    found = {r["doi"] for r in rows}
-    for doi, e in fetched.items():
-        if doi not in found and e.get("status") == 404:
-            rows.append({"doi": doi, "altmetric_status": "not_found", "altmetric_fetched_at": e.get("fetched_at"),
-                         "altmetric_source": e.get("_file")})
-    return pd.DataFrame(rows)
+    log = pd.DataFrame({"doi": normalize_doi([e.get("doi") for e in log_entries]),
+                        "status": [e.get("status") for e in log_entries],
+                        "fetched_at": [e.get("fetched_at") for e in log_entries],
+                        "file": [e.get("_file") for e in log_entries]}).dropna(subset=["doi"])
+    log = log.drop_duplicates("doi", keep="last")
+    hist = [obj.get("history") or {} for obj, _ in items]
+    rows = pd.DataFrame({
+        "doi": normalize_doi([obj.get("doi") for obj, _ in items]), "altmetric_status": "found",
+        "altmetric_score": [obj.get("score") for obj, _ in items],
+        "altmetric_posts": [obj.get("cited_by_posts_count") for obj, _ in items],
+        "altmetric_x_posts": [obj.get("cited_by_tweeters_count") for obj, _ in items],
+        "altmetric_id": [str(obj.get("altmetric_id")) for obj, _ in items],
+        "altmetric_source": [file for _, file in items],
+        **{f"history_{k}": [h.get(k) for h in hist] for k in HISTORY_WINDOWS},
+        "history_at": [h.get("at") for h in hist],
+    }).dropna(subset=["doi"])
+    rows["altmetric_fetched_at"] = rows["doi"].map(log.set_index("doi")["fetched_at"])
+    nf = log[(log["status"] == 404) & ~log["doi"].isin(rows["doi"])]
+    not_found = pd.DataFrame({"doi": nf["doi"], "altmetric_status": "not_found",
+                              "altmetric_fetched_at": nf["fetched_at"], "altmetric_source": nf["file"]})
+    return pd.concat([x for x in (rows, not_found) if len(x)], ignore_index=True) if len(rows) or len(not_found) \
+        else pd.DataFrame(columns=["doi", "altmetric_status"])
 
 
 def read_altmetric_explorer(path: Path, *, source_file: str) -> pd.DataFrame:
