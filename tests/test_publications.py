@@ -437,3 +437,13 @@ def test_example_prior_attention_control_covers_the_truth(example_fit):
     row = fit.table.set_index(["outcome", "model", "term"]).loc[("altmetric_score", "negbin_prior_attention",
                                                                  "featured")]
     assert row["effect_pct_ci_low"] < truth["altmetric_featured_pct"] < row["effect_pct_ci_high"]
+
+
+def test_semicolon_csv_and_percent_encoded_doi_in_a_link(tmp_path):
+    f = tmp_path / "pubs.csv"
+    f.write_text("\ufeffDOI;Title;Journal;Published\n10.1542/peds.2021-051234;A paper;J;2021-01-01\n")
+    kept, q, _ = publications.read_publication_csv(f)
+    assert kept["doi"].tolist() == ["10.1542/peds.2021-051234"] and q.empty
+    posts = pd.DataFrame({"post_id": ["1", "2"], "text": [None, "(see https://x.org/doi/10.1542%2Fpeds.2021-051234)"]})
+    r = linking.link_posts(posts, PUBS)
+    assert r.links[["post_id", "pub_id", "method"]].values.tolist() == [["2", "10.1542/peds.2021-051234", "doi_link"]]

@@ -177,8 +177,11 @@ def _featured_models(papers: pd.DataFrame, outcome: str, warnings: list[str]) ->
     n_f = int(d["featured"].sum())
     n_u = len(d) - n_f
     if n_f < MIN_GROUP or n_u < MIN_GROUP:
-        reason = (f"{n_f} featured and {n_u} not-featured papers have a {OUTCOME_LABELS[outcome]}; the comparison "
-                  f"needs at least {MIN_GROUP} of each (list more publications, or fetch their attention)")
+        source = ("Altmetric answers (workbench fetch altmetric) or an Altmetric Explorer export" if
+                  outcome == "altmetric_score" else "OpenAlex works pages (workbench fetch openalex)")
+        reason = (f"{n_f} paper(s) the account posted about and {n_u} it did not have a known "
+                  f"{OUTCOME_LABELS[outcome]}; the comparison needs at least {MIN_GROUP} of each (list more "
+                  f"publications, or add their {source} to the card's attention:)")
         return [], [_unavailable(outcome, "negbin", "featured", reason)]
     y = d[outcome].to_numpy(dtype="float64")
     base = d[["featured", "log_age_years"]].astype("float64")

@@ -262,7 +262,9 @@ def link_posts(posts: pd.DataFrame, publications: pd.DataFrame, *, cache: pd.Dat
     unresolved = urls[short.to_numpy() & resolved.isna().to_numpy()].copy()
     unresolved["reason"] = np.where(unresolved["value"].isin(cache["short_url"]), "did not resolve (see cache status)",
                                     "not in the link cache: run `workbench fetch resolve-links`")
-    targets = pd.DataFrame({"post_id": urls["post_id"], "value": resolved.fillna(urls["value"]).astype("string")})
+    # a DOI in an address may be percent-encoded (10.1542%2Fpeds…)
+    targets = pd.DataFrame({"post_id": urls["post_id"], "value": resolved.fillna(urls["value"]).astype(_FAST)
+                            .str.replace(r"%2[fF]", "/", regex=True).astype("string")})
     targets = targets[~(short.to_numpy() & resolved.isna().to_numpy())]
 
     parts = [

@@ -165,8 +165,11 @@ def _read_csv_text(path: Path) -> pd.DataFrame:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         text = path.read_bytes().decode("cp1252", errors="replace")
+    first = text.split("\n", 1)[0]
+    # the delimiter spreadsheets in many locales write (; or tab) when the header has more of it than commas
+    sep = max((",", ";", "\t"), key=lambda c: (first.count(c), c == ","))
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a readable CSV ({exc})", file=path) from None
     df["_row"] = np.arange(2, len(df) + 2)  # the header is row 1
@@ -502,7 +505,8 @@ def read_publications(pub_files: list[tuple[Path, dict[str, str]]], attention_fi
     alt = read_altmetric_responses(alt_items, log_entries)
     if explorer:
         ex = pd.concat(explorer, ignore_index=True)
-        alt = pd.concat([alt, ex[~ex["doi"].isin(alt["doi"] if len(alt) else [])]], ignore_index=True)
+        extra = ex[~ex["doi"].isin(alt["doi"] if len(alt) else [])]
+        alt = pd.concat([alt, extra], ignore_index=True) if len(alt) else extra.reset_index(drop=True)
     if len(alt):
         # the latest response per DOI wins (files sort by name; fetch times where the log has them)
         alt = alt.sort_values("altmetric_fetched_at", na_position="first", kind="stable")
