@@ -447,3 +447,28 @@ def test_semicolon_csv_and_percent_encoded_doi_in_a_link(tmp_path):
     posts = pd.DataFrame({"post_id": ["1", "2"], "text": [None, "(see https://x.org/doi/10.1542%2Fpeds.2021-051234)"]})
     r = linking.link_posts(posts, PUBS)
     assert r.links[["post_id", "pub_id", "method"]].values.tolist() == [["2", "10.1542/peds.2021-051234", "doi_link"]]
+
+
+def test_altmetric_url_links_posts_when_the_list_has_no_address(tmp_path):
+    (tmp_path / "p.csv").write_text("doi,title,journal,published\n10.1542/peds.2021-051234,T,J,2021-06-30\n")
+    (tmp_path / "a.json").write_text(json.dumps(ALTMETRIC_RECORDED))
+    data = publications.read_publications([(tmp_path / "p.csv", {})], [tmp_path / "a.json"])
+    assert data.publications["url"].tolist() == [ALTMETRIC_RECORDED["url"]]
+    posts = pd.DataFrame({"post_id": ["1"], "text": [f"Read {ALTMETRIC_RECORDED['url']}/"]})
+    assert linking.link_posts(posts, data.publications).links["method"].tolist() == ["url"]
+
+
+def test_cli_fetch_altmetric_takes_dois_from_the_dataset(tmp_path, monkeypatch, capsys):
+    from workbench import fetch_publications
+    from workbench.cli import main
+
+    seen = []
+
+    def fake(dois, *, out, key=None, **kw):
+        seen.extend(dois)
+        return fetch_publications.AltmetricResult(found=list(dois))
+
+    monkeypatch.setattr(fetch_publications, "fetch_altmetric", fake)
+    assert main(["fetch", "altmetric", "--dataset", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    assert len(seen) == len(set(seen)) > 100  # every DOI of the example's papers, once
+    assert "found" in capsys.readouterr().out

@@ -107,17 +107,34 @@ def cmd_fetch_publications(args: argparse.Namespace) -> int:
             print(f"openalex: {r.works} work(s) in {len(r.pages)} page file(s) ({r.from_cache} from the cache) → {args.out}")
         elif args.platform == "altmetric":
             dois = list(args.dois or [])
+            if args.dataset:
+                from .dataset import load_dataset
+                from .publications_stage import load_publications
+
+                data = load_publications(load_dataset(args.dataset))
+                if data is None:
+                    raise InputError(f"{args.dataset}: the card has no publications: to take DOIs from")
+                dois += data.publications["doi"].dropna().tolist()
             if args.dois_file:
                 dois += [line.strip() for line in Path(args.dois_file).read_text().splitlines() if line.strip()]
             if not dois:
-                raise InputError("give --dois DOI … or --dois-file FILE (one DOI a line)")
+                raise InputError("give --dois DOI …, --dois-file FILE (one DOI a line) or --dataset DIR (the DOIs of "
+                                 "the card's publications)")
             r = fp.fetch_altmetric(dois, out=args.out, key=args.key)
             print(f"altmetric: {len(r.found)} found, {len(r.not_found)} not found (recorded, not zero), "
                   f"{len(r.cached)} already saved → {args.out}")
         else:
-            if not args.posts:
-                raise InputError("resolve-links needs --posts RUN/data/posts.parquet (run `workbench ingest` first)")
-            urls = fp.short_links_in(pd.read_parquet(args.posts, columns=["text"]))
+            if args.dataset:
+                from .dataset import load_dataset
+                from .ingest import read_files
+
+                ds = load_dataset(args.dataset)
+                posts = read_files(ds.post_files(), root=ds.root).posts
+            elif args.posts:
+                posts = pd.read_parquet(args.posts, columns=["text"])
+            else:
+                raise InputError("resolve-links needs --dataset DIR (its exports are read) or --posts posts.parquet")
+            urls = fp.short_links_in(posts)
             r = fp.resolve_links(urls, cache=Path(args.out) / "resolved_links.csv")
             print(f"resolve-links: {r.resolved} resolved, {r.failed} failed, {r.cached} already in {r.cache}")
     except InputError as exc:
@@ -212,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     fet.add_argument("--dois-file", help="altmetric: a file with one DOI a line")
     fet.add_argument("--key", help="altmetric: API key (optional)")
     fet.add_argument("--posts", help="resolve-links: a posts.parquet whose short links to resolve")
+    fet.add_argument("--dataset", help="altmetric: the DOIs of this dataset's publications; resolve-links: the short "
+                                       "links in this dataset's exports")
     fet.add_argument("--out", required=True, help="folder for the JSON files (a dataset's raw/)")
     fet.add_argument("--max-pages", type=int, default=None, help="stop after this many pages")
     fet.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="stop once posts are older than this date")

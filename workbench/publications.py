@@ -370,6 +370,7 @@ def read_altmetric_responses(items: list[tuple[dict, str]], log_entries: list[di
         "altmetric_x_posts": [obj.get("cited_by_tweeters_count") for obj, _ in items],
         "altmetric_id": [str(obj.get("altmetric_id")) for obj, _ in items],
         "altmetric_source": [file for _, file in items],
+        "altmetric_url": [obj.get("url") for obj, _ in items],
         **{f"history_{k}": [h.get(k) for h in hist] for k in HISTORY_WINDOWS},
         "history_at": [h.get("at") for h in hist],
     }).dropna(subset=["doi"])
@@ -519,6 +520,10 @@ def read_publications(pub_files: list[tuple[Path, dict[str, str]]], attention_fi
         {"openalex_id": pd.Series(dtype="string"), "year": pd.Series(dtype="Int64"),
          "citations": pd.Series(dtype="Int64")})
     cby = cby.drop_duplicates(["openalex_id", "year"], keep="last")
+    if len(alt) and "altmetric_url" in alt and len(pub):
+        # the article's address Altmetric knows links posts to papers whose list gave none
+        known = alt.dropna(subset=["altmetric_url"]).drop_duplicates("doi").set_index("doi")["altmetric_url"]
+        pub["url"] = pub["url"].fillna(pub["doi"].map(known)).astype("string")
     attention = attach_attention(pub, alt, citations)
     return PublicationData(attention=attention, publications=pub.reset_index(drop=True), citations_by_year=cby,
                            quarantine=quarantine, files=files, warnings=warnings)
@@ -543,4 +548,4 @@ def attach_attention(pub: pd.DataFrame, alt: pd.DataFrame, citations: pd.DataFra
     c1 = out["openalex_id"].map(by_oa.set_index("openalex_id")["citations"])
     c2 = out["doi"].map(by_doi.set_index("doi")["citations"])
     out["citations"] = c1.fillna(c2).astype("Int64")
-    return out.drop(columns=["openalex_id"])
+    return out.drop(columns=["openalex_id", "altmetric_url"], errors="ignore")
