@@ -129,7 +129,7 @@ def test_rerun_with_nothing_changed_is_fast_and_starts_no_kernel(example_run):
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     stage_lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
-    assert len(stage_lines) == 5 and all(line.endswith("up to date") for line in stage_lines), proc.stdout
+    assert len(stage_lines) == 6 and all(line.endswith("up to date") for line in stage_lines), proc.stdout
     assert elapsed < 10  # the benchmark holds the 3 s target; this only guards against kernels starting
 
 
