@@ -251,7 +251,7 @@ def example_fit():
     posts = simulate_tables(seed=2024, coder_error_rate=0.01).posts  # the posts the example exports hold
     links = link_dataset_posts(ds, posts, data, title_threshold=90, review_threshold=75)
     papers = attention.build_paper_table(data.publications, data.attention, links.links, posts)
-    truth = json.loads(re.findall(r"```json\n(.*?)\n```", (EXAMPLE / "TRUTH.md").read_text(), re.S)[-1])
+    truth = json.loads(re.findall(r"```json\n(.*?)\n```", (EXAMPLE / "TRUTH.md").read_text(), re.S)[-1])["publications"]
     return papers, attention.analyze_attention(papers, data.citations_by_year), links, truth
 
 

@@ -1252,7 +1252,7 @@ def simulate_dataset(
     files["dataset.yml"] = _dataset_yml(truth)
     pubs = simulate_publications(posts, seed=seed)
     files.update(pubs.files)
-    files["TRUTH.md"] = render_truth(truth) + render_publication_truth(pubs.truth)
+    files["TRUTH.md"] = _truth_with_publications(truth, pubs.truth)
 
     if force and (out / "raw").is_dir():
         for stale in (out / "raw").glob(f"tweet_activity_metrics_{HANDLE}_*_en.csv"):
@@ -1521,7 +1521,6 @@ def simulate_publications(posts: pd.DataFrame, *, seed: int = 2024, handle: str 
 def render_publication_truth(pt: dict) -> str:
     """The TRUTH.md section on publications and attention."""
     r = pt["realised"]
-    machine = json.dumps(pt, indent=2, sort_keys=True, ensure_ascii=False)
     return f"""
 ## Publications and attention (truth; issue 16)
 
@@ -1556,8 +1555,14 @@ Drawn from a separate generator (seed sequence [{pt['seed']}, 16]) so the files 
 - Journal effects (log scale, attention / citations): {', '.join(f'{j} {v[2]:+g} / {v[3]:+g}' for j, v in _JOURNALS.items())}.
 - No effect of the post features (link, graphic, poll) on a paper's attention beyond featuring itself.
 - Fetched (Altmetric, OpenAlex) {pt['fetched_at']}.
+- Machine-readable: the `publications` key of the JSON below.
 
-```json
-{machine}
-```
 """
+
+
+def _truth_with_publications(truth: SimulationTruth, pt: dict) -> str:
+    """TRUTH.md with the publications section before the machine-readable JSON, which stays the file's last
+    block (readers take the last one) and gains a ``publications`` key."""
+    head, sep, _ = render_truth(truth).partition("## Machine-readable truth")
+    machine = json.dumps({**truth.to_dict(), "publications": pt}, indent=2, sort_keys=True, ensure_ascii=False)
+    return f"{head.rstrip()}\n{render_publication_truth(pt)}{sep}\n\n```json\n{machine}\n```\n"
