@@ -50,7 +50,7 @@ def test_first_run_runs_all_and_writes_manifest(dataset, tmp_path):
     out = tmp_path / "run"
     outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
     assert names(ex) == list(pipeline.STAGE_NAMES)
-    assert [o.status for o in outcomes] == ["ran"] * 5
+    assert [o.status for o in outcomes] == ["ran"] * len(pipeline.STAGES)
     manifest = json.loads((out / "manifest.json").read_text())
     entry = manifest["stages"]["ingest"]
     assert set(entry) >= {"inputs", "parameters", "notebook_sha256", "code_sha256", "package_version", "seconds"}
@@ -65,7 +65,7 @@ def test_rerun_with_nothing_changed_skips_everything(dataset, tmp_path):
     lines: list[str] = []
     outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lines.append)
     assert ex.calls == []
-    assert [o.status for o in outcomes] == ["up to date"] * 5
+    assert [o.status for o in outcomes] == ["up to date"] * len(pipeline.STAGES)
     assert all("up to date" in line for line in lines)
 
 
@@ -119,7 +119,7 @@ def test_crash_then_rerun_picks_up_where_it_stopped(dataset, tmp_path):
     assert set(manifest["stages"]) == {"ingest", "features"}
     ex = FakeExecutor()
     pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
-    assert names(ex) == ["regression", "growth", "report"]
+    assert names(ex) == ["regression", "growth", "report", "publications"]
 
 
 def test_corrupt_manifest_means_run_everything(dataset, tmp_path):
@@ -128,7 +128,7 @@ def test_corrupt_manifest_means_run_everything(dataset, tmp_path):
     (out / "manifest.json").write_text("{not json")
     ex = FakeExecutor()
     pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
-    assert len(ex.calls) == 5
+    assert len(ex.calls) == len(pipeline.STAGES)
 
 
 def test_unknown_parameter_lists_known_ones(dataset, tmp_path):

@@ -138,8 +138,70 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch_publications(args: argparse.Namespace) -> int:
+    """``workbench fetch openalex | altmetric | resolve-links`` (the publication level, issue 16)."""
+    import pandas as pd
+
+    from . import fetch_publications as fp
+    from .fetch import FetchError
+
+    try:
+        if args.platform == "openalex":
+            r = fp.fetch_openalex(out=args.out, ror=args.ror, orcid=args.orcid, issn=args.issn, query=args.query,
+                                  mailto=args.mailto, max_pages=args.max_pages)
+            print(f"openalex: {r.works} work(s) in {len(r.pages)} page file(s) ({r.from_cache} from the cache) → {args.out}")
+        elif args.platform == "altmetric":
+            dois = list(args.dois or [])
+            if args.dataset:
+                from .dataset import load_dataset
+                from .publications_stage import load_publications
+
+                data = load_publications(load_dataset(args.dataset))
+                if data is None:
+                    raise InputError(f"{args.dataset}: the card has no publications: to take DOIs from")
+                dois += data.publications["doi"].dropna().tolist()
+            if args.dois_file:
+                dois += [line.strip() for line in Path(args.dois_file).read_text().splitlines() if line.strip()]
+            if not dois:
+                raise InputError("give --dois DOI …, --dois-file FILE (one DOI a line) or --dataset DIR (the DOIs of "
+                                 "the card's publications)")
+            r = fp.fetch_altmetric(dois, out=args.out, key=args.key)
+            print(f"altmetric: {len(r.found)} found, {len(r.not_found)} not found (recorded, not zero), "
+                  f"{len(r.cached)} already saved → {args.out}")
+        else:
+            if args.dataset:
+                from .dataset import load_dataset
+                from .ingest import read_files
+
+                ds = load_dataset(args.dataset)
+                posts = read_files(ds.post_files(), root=ds.root).posts
+            elif args.posts:
+                posts = pd.read_parquet(args.posts, columns=["text"])
+            else:
+                raise InputError("resolve-links needs --dataset DIR (its exports are read) or --posts posts.parquet")
+            urls = fp.short_links_in(posts)
+            r = fp.resolve_links(urls, cache=Path(args.out) / "resolved_links.csv")
+            print(f"resolve-links: {r.resolved} resolved, {r.failed} failed, {r.cached} already in {r.cache}")
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except FetchError as exc:
+        _err(str(exc))
+        return 1
+    except OSError as exc:
+        _err(f"{exc.filename}: {exc.strerror}")
+        return 2
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from .fetch import FetchError, describe_fetch, fetch_bluesky, fetch_mastodon
+
+    if args.platform in ("openalex", "altmetric", "resolve-links"):
+        return cmd_fetch_publications(args)
+    if not args.account:
+        _err(f"fetch {args.platform} needs the account")
+        return 2
 
     fetcher = fetch_bluesky if args.platform == "bluesky" else fetch_mastodon
     try:
@@ -199,9 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--force", action="store_true", help="overwrite an existing folder")
     sim.set_defaults(func=cmd_simulate)
 
-    fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files")
-    fet.add_argument("platform", choices=["bluesky", "mastodon"])
-    fet.add_argument("account", help="Bluesky handle (name.bsky.social) or Mastodon @user@instance")
+    fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files, "
+                         "OpenAlex works, Altmetric counts, or where short links lead")
+    fet.add_argument("platform", choices=["bluesky", "mastodon", "openalex", "altmetric", "resolve-links"])
+    fet.add_argument("account", nargs="?", help="Bluesky handle (name.bsky.social) or Mastodon @user@instance")
+    fet.add_argument("--ror", help="openalex: works of an institution (ROR id)")
+    fet.add_argument("--orcid", help="openalex: works of an author (ORCID)")
+    fet.add_argument("--issn", help="openalex: works in a journal (ISSN)")
+    fet.add_argument("--query", help="openalex: full-text search")
+    fet.add_argument("--mailto", help="openalex: your e-mail (the polite pool)")
+    fet.add_argument("--dois", nargs="+", help="altmetric: the DOIs to look up")
+    fet.add_argument("--dois-file", help="altmetric: a file with one DOI a line")
+    fet.add_argument("--key", help="altmetric: API key (optional)")
+    fet.add_argument("--posts", help="resolve-links: a posts.parquet whose short links to resolve")
+    fet.add_argument("--dataset", help="altmetric: the DOIs of this dataset's publications; resolve-links: the short "
+                                       "links in this dataset's exports")
     fet.add_argument("--out", required=True, help="folder for the JSON files (a dataset's raw/)")
     fet.add_argument("--max-pages", type=int, default=None, help="stop after this many pages")
     fet.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="stop once posts are older than this date")

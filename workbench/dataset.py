@@ -23,7 +23,7 @@ CARD_NAME = "dataset.yml"
 
 TOP_KEYS = (
     "name", "title", "timezone", "posts", "account", "codes", "codebook",
-    "interventions", "analysis", "goals",
+    "interventions", "analysis", "goals", "publications", "attention",
 )
 ANALYSIS_KEYS = (
     "outcomes", "predictors", "controls",
@@ -32,6 +32,11 @@ ANALYSIS_KEYS = (
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
 ACCOUNT_KEYS = ("path", "columns", "platform")
+PUBLICATION_KEYS = ("path", "columns")
+#: files of the publication level that live at fixed places in the dataset folder (written by
+#: ``workbench fetch resolve-links`` and by the user confirming the match review), read when present.
+LINK_CACHE = "links/resolved_links.csv"
+CONFIRMED_MATCHES = "links/confirmed_matches.csv"
 
 DEFAULT_OUTCOMES = ("impressions", "engagements")
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -94,6 +99,8 @@ class Dataset:
     interventions: tuple[Intervention, ...] = ()
     analysis: Analysis = field(default_factory=Analysis)
     goals: tuple[Goal, ...] = ()
+    publications: tuple[AccountSource, ...] = ()
+    attention: tuple[str, ...] = ()
 
     @property
     def card_path(self) -> Path:
@@ -121,6 +128,33 @@ class Dataset:
     def code_files(self) -> list[Path]:
         """Every manual coding file; none yet is normal (coding has not started), so an empty match is no error."""
         return self._expand(self.codes, "codes", allow_empty=True) if self.codes else []
+
+    def publication_files(self) -> list[tuple[Path, dict[str, str]]]:
+        """Every publication list the ``publications`` globs match, with its column map."""
+        out: list[tuple[Path, dict[str, str]]] = []
+        for src in self.publications:
+            for f in self._expand((src.path,), "publications"):
+                if all(f != p for p, _ in out):
+                    out.append((f, src.column_map))
+        return out
+
+    def attention_files(self) -> list[Path]:
+        """Every attention file (OpenAlex pages, Altmetric responses, Altmetric Explorer CSV) the globs match."""
+        return self._expand(self.attention, "attention") if self.attention else []
+
+    def link_files(self) -> dict[str, Path | None]:
+        """The resolved-link cache and the confirmed title matches, where the dataset folder has them."""
+        return {key: (p if p.is_file() else None)
+                for key, p in (("cache", self.root / LINK_CACHE), ("confirmed", self.root / CONFIRMED_MATCHES))}
+
+    def publication_inputs(self) -> list[Path]:
+        """Every file the publications stage reads: publication lists, attention files, link files (the card's
+        parts are hashed by the pipeline, see ``pipeline.card_parts``)."""
+        if not self.publications:
+            return []
+        files = [*(p for p, _ in self.publication_files()), *self.attention_files(),
+                 *(p for p in self.link_files().values() if p is not None)]
+        return list(dict.fromkeys(files))
 
     def codebook_path(self) -> Path | None:
         """The codebook file, or None when the card names none.
@@ -495,6 +529,34 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
                           _date(item["by"], f"goals[{i}].by", card),
                           _text(item.get("label", ""), f"goals[{i}].label", card)))
 
+    publications: list[AccountSource] = []
+    raw_pubs = data.get("publications") or []
+    if isinstance(raw_pubs, (str, dict)):
+        raw_pubs = [raw_pubs]
+    if not isinstance(raw_pubs, list):
+        raise _fail(f"'publications' must be a list of globs or {{path, columns}} maps, found {_show(raw_pubs)}", card)
+    for item in raw_pubs:
+        if isinstance(item, str):
+            publications.append(AccountSource(check_card_pattern(item, "publications", card=card)))
+        elif isinstance(item, dict):
+            _check_keys(item, PUBLICATION_KEYS, "a publications entry", card)
+            if "path" not in item:
+                raise _fail(f"publications entry {_show(item)} has no 'path'", card)
+            cols = item.get("columns") or {}
+            if not isinstance(cols, dict):
+                raise _fail(f"publications columns must map raw name → canonical name (doi, title, journal, "
+                            f"published), found {_show(cols)}", card)
+            pairs = tuple((_text(k, "publications column (raw name)", card),
+                           _text(v, f"publications column {k!r}", card)) for k, v in cols.items())
+            publications.append(AccountSource(check_card_pattern(item["path"], "publications", card=card), pairs))
+        else:
+            raise _fail(f"publications entry must be a glob or a {{path, columns}} map, found {_show(item)}", card)
+    attention = tuple(check_card_pattern(p, "attention", card=card)
+                      for p in _str_list(data.get("attention"), "attention", card))
+    if attention and not publications:
+        raise _fail("'attention' is set but 'publications' is not: attention is read per publication, so the card "
+                    "needs the publication list too", card)
+
     return Dataset(
         root=Path(root),
         name=name,
@@ -507,6 +569,8 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         interventions=tuple(interventions),
         analysis=analysis,
         goals=tuple(goals),
+        publications=tuple(publications),
+        attention=attention,
     )
 
 

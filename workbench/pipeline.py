@@ -100,6 +100,30 @@ class RunPaths:
         return self.results / "growth.json"
 
     @property
+    def publications(self) -> Path:
+        return self.data / "publications.parquet"
+
+    @property
+    def publications_quarantine(self) -> Path:
+        return self.data / "publications_quarantine.csv"
+
+    @property
+    def publication_links(self) -> Path:
+        return self.data / "publication_links.parquet"
+
+    @property
+    def publications_table(self) -> Path:
+        return self.results / "publications.csv"
+
+    @property
+    def publications_summary(self) -> Path:
+        return self.results / "publications.json"
+
+    @property
+    def match_review(self) -> Path:
+        return self.results / "publication_matches_review.csv"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 
@@ -122,6 +146,7 @@ class Stage:
     #: the whole card). Hashed into the manifest, so changing them re-runs the stage. A card key that no stage
     #: claims (see :func:`card_parts`) is read by every stage: a new key can cost a re-run, never a stale result.
     card: tuple[str, ...] = ()
+    reads_publications: bool = False  # the card's publication lists, attention files and link files
 
     @property
     def notebook_path(self) -> Path:
@@ -156,6 +181,15 @@ STAGES: tuple[Stage, ...] = (
         reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
         writes=("report",),
         card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
+    ),
+    Stage(
+        "publications",
+        "06_publications.ipynb",
+        reads=("posts_coded",),
+        writes=("publications", "publications_quarantine", "publication_links", "publications_table",
+                "publications_summary", "match_review"),
+        reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
+        card=("publications", "attention"),
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -402,6 +436,9 @@ def stage_inputs(stage: Stage, ds: Dataset, paths: RunPaths) -> dict[str, str]:
     out: dict[str, str] = card_parts(stage, ds)
     if stage.reads_dataset:
         for f in dataset_inputs(ds):
+            out[f"dataset:{ds.relative(f)}"] = hash_file(f)
+    if stage.reads_publications:
+        for f in ds.publication_inputs():
             out[f"dataset:{ds.relative(f)}"] = hash_file(f)
     for attr in stage.reads:
         p: Path = getattr(paths, attr)
@@ -702,6 +739,7 @@ def run_pipeline(
     ds.account_files()
     ds.code_files()
     ds.codebook_path()
+    ds.publication_inputs()  # the same for the publications and attention globs
     paths = RunPaths(Path(out).resolve() if out else default_run_dir(ds))
     manifest = read_manifest(paths)
     check_run_owner(ds, paths, manifest)
