@@ -129,6 +129,14 @@ POST_DERIVABLE = ("impressions", "engagements", "posts")
 #: what ``level_model`` keeps of the segmented level regression (for comparison with the published form)
 LEVEL_MODEL_KEYS = ("slope_change", "slope_ratio", "slope_ratio_ci", "naive_p_value")
 _DAY = pd.Timedelta(days=1)
+#: null draws of the parametric bootstrap that calibrates the increments model's tests and intervals
+BOOTSTRAP_DRAWS = 999
+#: its seed (fixed: the same data always give the same p-value)
+BOOTSTRAP_SEED = 20_261_127
+#: increments a period needs (each side of a date) before the change is judged with a p-value and intervals
+MIN_JUDGE_INCREMENTS = 6
+#: largest AR(1) coefficient the calibration assumes (beyond it the increments are not stationary enough)
+AR_PHI_MAX = 0.95
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -688,7 +696,7 @@ def _compare_slopes(
 
 def _ratio_and_tost(
     r0: float, r1: float, V: np.ndarray, *, df: float, tcrit: float, margin: tuple[float, float], alpha: float,
-    noun: str, ratio_word: str, method_suffix: str, warnings: list[str],
+    noun: str, ratio_word: str, method_suffix: str, warnings: list[str], sf: Any = None,
 ) -> dict[str, Any]:
     """The ratio r1/r0 of two rates with covariance ``V`` (2×2): estimate, CI and TOST equivalence.
 
@@ -717,8 +725,9 @@ def _ratio_and_tost(
     out["slope_ratio_ci"] = [_f(ci[0]), _f(ci[1])]
     out["slope_ratio_method"] = method
     if se > 0:
-        p_lower = float(stats.t.sf((est - lo_b) / se, df))  # H0: ratio ≤ lower margin
-        p_upper = float(stats.t.cdf((est - hi_b) / se, df))  # H0: ratio ≥ upper margin
+        tail = sf if sf is not None else (lambda z, d: float(stats.t.sf(z, d)))
+        p_lower = tail((est - lo_b) / se, df)  # H0: ratio ≤ lower margin
+        p_upper = tail((hi_b - est) / se, df)  # H0: ratio ≥ upper margin
         p = max(p_lower, p_upper)
         out["equivalence"] = {
             "margin": [float(lo_m), float(hi_m)],
@@ -757,10 +766,83 @@ def _exposure(inc: pd.DataFrame, cut: np.ndarray) -> np.ndarray:
     return np.clip(hi - lo, 0, None).astype(float) / _DAY.value
 
 
+def _ar1_phi(resid: np.ndarray) -> tuple[float, float]:
+    """Lag-1 autocorrelation of ``resid`` (in time order) and its small-sample bias-corrected value.
+
+    The correction is Kendall's (1954) first-order bias of the AR(1) estimator, E[φ̂] − φ ≈ −(1 + 3φ)/n,
+    applied as φ̃ = φ̂ + (1 + 3φ̂)/n and clipped to [−0.9, 0.95] (a stationary, estimable process).
+    """
+    e = np.asarray(resid, dtype=float)
+    n = len(e)
+    if n < 3:
+        return 0.0, 0.0
+    e = e - e.mean()
+    den = float(e @ e)
+    raw = float(e[1:] @ e[:-1]) / den if den > 0 else 0.0
+    corrected = raw + (1.0 + 3.0 * raw) / n
+    return raw, float(np.clip(corrected, -0.9, AR_PHI_MAX))
+
+
+def _ar1_corr(phi: float, n: int) -> np.ndarray:
+    """n × n correlation matrix of a stationary AR(1) with coefficient ``phi``."""
+    idx = np.arange(n)
+    return phi ** np.abs(idx[:, None] - idx[None, :]).astype(float)
+
+
+def _ar1_draws(phi: float, n: int, resid: np.ndarray | None = None) -> np.ndarray:
+    """:data:`BOOTSTRAP_DRAWS` stationary AR(1) series of length ``n`` (unit innovation scale).
+
+    Each series has its own coefficient, drawn from the estimate's approximate sampling distribution
+    N(φ̃, (1 − φ̃²)/n) (clipped to [−0.9, 0.95]): the null distribution then allows for the coefficient being
+    estimated from the same few increments, instead of trusting one noisy value.
+    """
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    sd = math.sqrt(max(1.0 - phi**2, 1e-6) / max(n, 1))
+    phis = np.clip(phi + sd * rng.standard_normal(BOOTSTRAP_DRAWS), -0.9, AR_PHI_MAX)
+    if resid is not None and len(resid) >= 3:
+        # sieve bootstrap: the AR(1) innovations of the residuals, resampled (keeps their skewness)
+        eps = resid[1:] - phi * resid[:-1]
+        eps = (eps - eps.mean()) / (eps.std() or 1.0)
+        innov = eps[rng.integers(0, len(eps), (BOOTSTRAP_DRAWS, n))]
+    else:
+        innov = rng.standard_normal((BOOTSTRAP_DRAWS, n))
+    E = np.empty_like(innov)
+    E[:, 0] = innov[:, 0] / np.sqrt(1.0 - phis**2)
+    for i in range(1, n):  # a loop over time steps, vectorized over the draws
+        E[:, i] = phis * E[:, i - 1] + innov[:, i]
+    return E
+
+
+def _hac_batch(Xs: np.ndarray, E: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
+    """OLS of each row of ``E`` (B × n) on ``Xs`` (n × k) with the Newey–West covariance of :func:`_fit_rates`.
+
+    Bartlett kernel, ``lags`` lags, no prewhitening, factor n/(n − k): the covariance statsmodels'
+    ``WLS(...).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})`` gives on the whitened
+    data, computed for B series at once. Returns (B × k estimates, B × k × k covariances).
+    """
+    n, k = Xs.shape
+    bread = np.linalg.inv(Xs.T @ Xs)
+    beta = E @ Xs @ bread
+    resid = E - beta @ Xs.T
+    score = resid[:, :, None] * Xs[None, :, :]
+    meat = np.einsum("bnk,bnl->bkl", score, score)
+    for lag in range(1, min(lags, n - 1) + 1):
+        g = np.einsum("bnk,bnl->bkl", score[:, lag:], score[:, :-lag])
+        meat += (1.0 - lag / (lags + 1.0)) * (g + np.swapaxes(g, 1, 2))
+    cov = (n / (n - k)) * bread[None] @ meat @ bread[None]
+    return beta, cov
+
+
 def _fit_rates(
     inc: pd.DataFrame, cut: np.ndarray, labels: Sequence[str], *, maxlags: int | None, warnings: list[str]
 ) -> dict | None:
-    """WLS of the increments on the days spent in each period (weights 1/days), Newey–West covariance."""
+    """WLS of the increments on the days spent in each period (weights 1/days), Newey–West covariance.
+
+    Also the calibration of its t statistics (see the module notes): the lag-1 autocorrelation of the
+    whitened residuals, bias-corrected (:func:`_ar1_phi`), and :data:`BOOTSTRAP_DRAWS` series of AR(1) errors
+    with that coefficient pushed through the same estimator (``boot_beta``, ``boot_cov``) — the null
+    distribution of any contrast's t.
+    """
     n_periods = len(cut) + 1
     if inc.empty:
         return None
@@ -798,31 +880,123 @@ def _fit_rates(
     cov = np.full((n_periods, n_periods), np.nan)
     cov[np.ix_(estimable, estimable)] = np.asarray(res.cov_params())
     df_resid = float(n - k)
+    # calibration: AR(1) of the whitened residuals, and the estimator's null behaviour under it
+    sw = 1.0 / np.sqrt(dt)
+    Xs, resid_w = X * sw[:, None], (y - X @ np.asarray(res.params)) * sw
+    phi_raw, phi = _ar1_phi(resid_w)
+    E = _ar1_draws(phi, n, resid_w)
+    boot_beta, boot_cov = _hac_batch(Xs, E, lags)
+    # model-based covariance of the rates under the fitted AR(1) (for the counterfactual's rate term)
+    bread = np.linalg.inv(Xs.T @ Xs)
+    scale = float(resid_w @ resid_w) / df_resid
+    cov_ar = np.full((n_periods, n_periods), np.nan)
+    cov_ar[np.ix_(estimable, estimable)] = scale * bread @ (Xs.T @ _ar1_corr(phi, n) @ Xs) @ bread
+    period_of_row = np.where(covered[rows][:, estimable].sum(axis=1) == 1,
+                             np.flatnonzero(estimable)[np.argmax(covered[rows][:, estimable], axis=1)], -1)
     return {
         "params": params,
         "cov": cov,
         "scale": float(res.scale),
+        "scale_w": scale,
         "n": int(n),
         "k": int(k),
         "df_resid": df_resid,
         "df": fixed_b_df(n, lags, df_resid),
         "maxlags": int(lags),
         "maxlags_rule": rule,
+        "estimable": estimable,
+        "phi_raw": phi_raw,
+        "phi": phi,
+        "boot_beta": boot_beta,
+        "boot_cov": boot_cov,
+        "cov_ar": cov_ar,
+        "resid_w": resid_w,
+        "days": dt,
+        "period_of_row": period_of_row,
+        "n_in_period": covered[rows].sum(axis=0),
     }
 
 
+def _boot_t(fit: dict, contrast: np.ndarray) -> np.ndarray:
+    """Null draws of the t statistic of ``contrast`` (over all periods; NaN-free on the estimable ones)."""
+    c = np.asarray(contrast, dtype=float)[fit["estimable"]]
+    num = fit["boot_beta"] @ c
+    se = np.sqrt(np.maximum(np.einsum("k,bkl,l->b", c, fit["boot_cov"], c), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / se
+
+
+def _calibrated_p(t_obs: float, draws: np.ndarray) -> float:
+    """Two-sided bootstrap p of |t_obs| among |draws|: (1 + #{|t*| ≥ |t|}) / (1 + B)."""
+    d = np.abs(draws[np.isfinite(draws)])
+    return float((1 + np.count_nonzero(d >= abs(t_obs))) / (1 + len(d)))
+
+
+def _calibrated_t_p(t_obs: float, crit: float, alpha: float) -> float:
+    """Two-sided p of ``t_obs`` from the Student t (or scaled normal) whose 1 − α/2 point is ``crit``.
+
+    The bootstrap's own rank p cannot go below 1/(1 + B); this continuous version agrees with it at the
+    level that matters (p < α exactly when |t| > the bootstrap critical value) and keeps small p small.
+    """
+    if not (math.isfinite(crit) and crit > 0):
+        return float("nan")
+    z = stats.norm.ppf(1 - alpha / 2)
+    if crit <= z:
+        return float(2 * stats.norm.sf(abs(t_obs) * z / crit))
+    nu = optimize.brentq(lambda v: stats.t.ppf(1 - alpha / 2, v) - crit, 0.05, 1e7, xtol=1e-10)
+    return float(2 * stats.t.sf(abs(t_obs), nu))
+
+
+def _calibrated_crit(draws: np.ndarray, level: float) -> float:
+    """The ``level`` quantile of |t*| (a two-sided critical value; level 1 − 2α gives the one-sided α one)."""
+    d = np.abs(draws[np.isfinite(draws)])
+    return float(np.quantile(d, level)) if len(d) else float("nan")
+
+
 def _rate_ci(fit: dict | None, p: int, alpha: float) -> tuple[float | None, list[float | None]]:
+    """Period ``p``'s rate and its CI: Newey–West standard error × the bootstrap-calibrated critical value."""
     if fit is None or not math.isfinite(fit["params"][p]):
         return None, [None, None]
     est, se = fit["params"][p], math.sqrt(max(fit["cov"][p, p], 0.0))
-    half = stats.t.ppf(1 - alpha / 2, fit["df"]) * se
+    c = np.zeros(len(fit["params"]))
+    c[p] = 1.0
+    half = _calibrated_crit(_boot_t(fit, c), 1 - alpha) * se
     return _f(est), [_f(est - half), _f(est + half)]
+
+
+def _rate_ci_fixed_b(fit: dict | None, p: int, alpha: float) -> list[float | None]:
+    """The uncalibrated CI (Newey–West, fixed-b t): the form the R reference reproduces."""
+    if fit is None or not math.isfinite(fit["params"][p]):
+        return [None, None]
+    est, se = fit["params"][p], math.sqrt(max(fit["cov"][p, p], 0.0))
+    half = stats.t.ppf(1 - alpha / 2, fit["df"]) * se
+    return [_f(est - half), _f(est + half)]
+
+
+def _judgeable(fit: dict | None, k: int) -> str | None:
+    """None when the change between periods k and k + 1 can be judged, else the reason it cannot."""
+    if fit is None:
+        return "no growth rates could be estimated"
+    n = fit["n_in_period"]
+    short = [(lab, int(n[p])) for lab, p in (("before", k), ("after", k + 1)) if n[p] < MIN_JUDGE_INCREMENTS]
+    if short:
+        which = " and ".join(f"the {lab} period has {m}" for lab, m in short)
+        return (
+            f"too few increments to judge the change: {which}, and at least {MIN_JUDGE_INCREMENTS} per period "
+            f"are needed for tests and intervals whose error rates hold on autocorrelated series (e.g. "
+            f"{MIN_JUDGE_INCREMENTS} monthly readings, or daily data, on each side of the date)"
+        )
+    return None
 
 
 def _compare_rates(
     fit: dict | None, k: int, *, margin: tuple[float, float], alpha: float, warnings: list[str]
 ) -> dict:
-    """Rate change, rate ratio (delta method on the log) and TOST between periods ``k`` and ``k + 1``."""
+    """Rate change, rate ratio (delta method on the log) and TOST between periods ``k`` and ``k + 1``.
+
+    Standard errors are Newey–West; critical values and p-values come from the parametric bootstrap of the
+    fitted AR(1) null (:func:`_fit_rates`). The uncalibrated fixed-b values are kept in ``*_fixed_b`` keys.
+    """
     out: dict[str, Any] = {
         **_empty_change(),
         "maxlags_rule": None,
@@ -834,52 +1008,131 @@ def _compare_rates(
         },
         "growth_model": None,
         "n_increments": None,
+        "judgeable": False,
+        "not_judged_reason": None,
+        "calibration": None,
     }
     if fit is None or not (math.isfinite(fit["params"][k]) and math.isfinite(fit["params"][k + 1])):
         warnings.append("growth change not estimated: a period has no growth rate")
+        out["not_judged_reason"] = "a period has no growth rate (fewer than two usable increments)"
         return out
     r0, r1 = fit["params"][k], fit["params"][k + 1]
     V = fit["cov"][np.ix_([k, k + 1], [k, k + 1])]
     df = fit["df"]
-    tcrit = stats.t.ppf(1 - alpha / 2, df)
     diff = r1 - r0
     se_d = math.sqrt(max(V[0, 0] + V[1, 1] - 2 * V[0, 1], 0.0))
+    c = np.zeros(len(fit["params"]))
+    c[k], c[k + 1] = -1.0, 1.0
+    draws = _boot_t(fit, c)
+    crit = _calibrated_crit(draws, 1 - alpha)
+    t_fixed = stats.t.ppf(1 - alpha / 2, df)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_d = 2 * stats.t.sf(abs(np.float64(diff) / se_d), df) if (se_d > 0 or diff != 0) else np.nan
+        t_obs = np.float64(diff) / se_d if se_d > 0 else (np.inf if diff != 0 else np.nan)
+    p_fixed = 2 * stats.t.sf(abs(t_obs), df) if np.isfinite(t_obs) or diff != 0 else np.nan
+    p_rank = _calibrated_p(float(t_obs), draws) if np.isfinite(t_obs) else (np.nan if diff == 0 else 1 / (1 + len(draws)))
+    p_cal = _calibrated_t_p(float(t_obs), crit, alpha) if np.isfinite(t_obs) else (np.nan if diff == 0 else 0.0)
     df_text = f"t({df:.4g})" if df < fit["df_resid"] else f"t({int(fit['df_resid'])})"
-    model = (
-        f"WLS of the {fit['n']} increments on the days spent in each period (weights 1/days: independent "
-        f"increments of a counting process), Newey–West covariance with {fit['maxlags']} lag(s), {df_text}"
+    calibration = (
+        f"parametric bootstrap: {BOOTSTRAP_DRAWS} series of AR(1) errors (coefficient {fit['phi']:.3f}, the "
+        f"lag-1 autocorrelation {fit['phi_raw']:.3f} of the whitened residuals with Kendall's small-sample "
+        "bias correction) pushed through the same estimator give the null distribution of each t; p-values and "
+        "critical values come from it"
     )
-    short = f"increments model (WLS, weights 1/days), Newey–West {fit['maxlags']} lag(s), {df_text}"
+    model = (
+        f"WLS of the {fit['n']} increments on the days spent in each period (weights 1/days: increments of a "
+        f"counting process), Newey–West standard errors with {fit['maxlags']} lag(s), calibrated by a "
+        f"parametric bootstrap of AR(1) errors (φ = {fit['phi']:.2f})"
+    )
+    short = f"increments model (WLS, weights 1/days), Newey–West {fit['maxlags']} lag(s), AR(1) bootstrap critical value"
+    reason = _judgeable(fit, k)
     out.update(
         slope_change={
             "estimate": _f(diff),
-            "ci": [_f(diff - tcrit * se_d), _f(diff + tcrit * se_d)],
-            "p_value": _f(p_d),
+            "ci": [_f(diff - crit * se_d), _f(diff + crit * se_d)],
+            "p_value": _f(p_cal),
             "cov_type": "HAC",
             "maxlags": fit["maxlags"],
+            "p_value_fixed_b": _f(p_fixed),
+            "ci_fixed_b": [_f(diff - t_fixed * se_d), _f(diff + t_fixed * se_d)],
+            "fixed_b_df": _f(df),
+            "fixed_b_method": f"Newey–West with {df_text} (Kiefer–Vogelsang fixed-b), not calibrated",
+            "p_value_method": (
+                "Newey–West t referred to the Student t whose critical value is the bootstrap's"
+                if reason is None else None
+            ),
+            "p_value_bootstrap_rank": _f(p_rank) if reason is None else None,
+            "smallest_attainable_rank_p": _f(1 / (1 + BOOTSTRAP_DRAWS)),
+            "critical_value": _f(crit),
         },
         maxlags_rule=fit["maxlags_rule"],
         growth_model=model,
         n_increments=fit["n"],
+        n_increments_before=int(fit["n_in_period"][k]),
+        n_increments_after=int(fit["n_in_period"][k + 1]),
+        ar1_phi=_f(fit["phi"]),
+        ar1_phi_raw=_f(fit["phi_raw"]),
+        judgeable=reason is None,
+        not_judged_reason=reason,
+        calibration=calibration,
     )
     if r0 == 0:
         warnings.append("growth ratio undefined: the before growth rate is exactly 0")
-        return out
-    out.update(
-        _ratio_and_tost(
-            r0, r1, V, df=df, tcrit=tcrit, margin=margin, alpha=alpha, noun="growth rate", ratio_word="growth",
-            method_suffix=short, warnings=warnings,
+    else:
+        pos = r0 > 0 and r1 > 0
+        g = np.zeros(len(fit["params"]))
+        if pos:
+            g[k], g[k + 1] = -1.0 / r0, 1.0 / r1
+        else:
+            g[k], g[k + 1] = -r1 / r0**2, 1.0 / r0
+        gdraws = _boot_t(fit, g)
+        gcrit = _calibrated_crit(gdraws, 1 - alpha)
+        sym = np.concatenate([gdraws[np.isfinite(gdraws)], -gdraws[np.isfinite(gdraws)]])
+
+        def sf(z: float, _df: float) -> float:
+            return float((1 + np.count_nonzero(sym >= z)) / (1 + len(sym)))
+
+        out.update(
+            _ratio_and_tost(
+                r0, r1, V, df=df, tcrit=gcrit, margin=margin, alpha=alpha, noun="growth rate",
+                ratio_word="growth", method_suffix=short, warnings=warnings, sf=sf,
+            )
         )
-    )
+        fixed = _ratio_and_tost(
+            r0, r1, V, df=df, tcrit=t_fixed, margin=margin, alpha=alpha, noun="growth rate", ratio_word="growth",
+            method_suffix=f"Newey–West, {df_text}", warnings=[],
+        )
+        out["slope_ratio_ci_fixed_b"] = fixed["slope_ratio_ci"]
+        out["equivalence"]["p_value_fixed_b"] = fixed.get("equivalence", {}).get("p_value")
+    if reason is not None:
+        warnings.append(reason)
+        # the estimates stay; nothing that claims an error rate is printed
+        out["slope_change"]["p_value"] = None
+        out["slope_change"]["ci"] = [None, None]
+        out["slope_ratio_ci"] = [None, None]
+        out["equivalence"]["p_value"] = None
+        out["equivalence"]["equivalent"] = False
     return out
+
+
+def _ar1_sum_var(phi: float, m: np.ndarray) -> np.ndarray:
+    """Variance of the sum of ``m`` consecutive unit-variance AR(1) terms (m may be fractional; φ < 0 is
+    taken as 0, which can only widen the interval)."""
+    m = np.asarray(m, dtype=float)
+    phi = max(float(phi), 0.0)
+    if phi < 1e-12:
+        return m
+    return m * (1 + phi) / (1 - phi) - 2 * phi * (1 - phi**m) / (1 - phi) ** 2
 
 
 def _counterfactual(
     fit: dict | None, k: int, series: pd.DataFrame, clock: np.ndarray, *, alpha: float
 ) -> dict:
-    """Period ``k``'s growth rate projected from its last observation over the dates of period ``k + 1``."""
+    """Period ``k``'s growth rate projected from its last observation over the dates of period ``k + 1``.
+
+    Prediction variance = the before period's long-run variance of the future increments (its residual
+    variance per day × the AR(1) variance of a sum of ``h / d̄`` increments, d̄ the before period's mean
+    increment length) + Var(rate) × h² (the rate's variance under the same AR(1)), with t(n_before − 1).
+    """
     out: dict[str, Any] = {
         "dates": [],
         "projected": [],
@@ -896,13 +1149,23 @@ def _counterfactual(
     before, after = np.flatnonzero(period == k), np.flatnonzero(period == k + 1)
     if fit is None or not math.isfinite(fit["params"][k]) or len(before) == 0 or len(after) == 0:
         return out
+    rows = fit["period_of_row"] == k
+    n_b = int(rows.sum())
+    if n_b < 3:
+        out["pi_method"] = f"no prediction interval: {n_b} increment(s) wholly in the before period, 3 needed"
+        return out
+    e_b, d_b = fit["resid_w"][rows], fit["days"][rows]
+    s2 = float(e_b @ e_b) / (n_b - 1)  # per day
+    phi = fit["phi"]
+    dbar = float(d_b.mean())
     last = before[-1]
-    rate, var_rate = fit["params"][k], max(fit["cov"][k, k], 0.0)
+    rate = fit["params"][k]
+    var_rate = max(float(fit["cov_ar"][k, k]) * s2 / max(fit["scale_w"], 1e-300), 0.0)
     horizon = clock[after] - clock[last]
     anchor = float(series["value"].iloc[last])
     mean = anchor + rate * horizon
-    var = fit["scale"] * horizon + var_rate * horizon**2
-    half = stats.t.ppf(1 - alpha / 2, fit["df"]) * np.sqrt(var)
+    var = s2 * dbar * _ar1_sum_var(phi, horizon / dbar) + var_rate * horizon**2
+    half = stats.t.ppf(1 - alpha / 2, n_b - 1) * np.sqrt(var)
     observed_end = float(series["value"].iloc[after[-1]])
     out.update(
         dates=[_iso(d) for d in series["date"].iloc[after]],
@@ -916,9 +1179,12 @@ def _counterfactual(
         excess_ci=[_f(observed_end - mean[-1] - half[-1]), _f(observed_end - mean[-1] + half[-1])],
         pi_method=(
             "before-period growth rate of the increments model projected from the last before-period "
-            "observation; variance = σ² per day × horizon (sum of future independent increments) + "
-            f"Var(rate) × horizon² (Newey–West, {fit['maxlags']} lag(s)); t({fit['df']:.4g}) at {1 - alpha:.0%}"
+            f"observation; variance = the before period's long-run variance of future increments ({n_b} "
+            f"before-period increments' residual variance per day, AR(1) coefficient {phi:.2f} summed over the "
+            "horizon) + Var(rate) × horizon² (the rate's variance under the same AR(1)); "
+            f"t({n_b - 1}) at {1 - alpha:.0%}"
         ),
+        long_run_variance_per_day=_f(s2 * (1 + phi) / (1 - phi)),
     )
     return out
 
@@ -1009,13 +1275,17 @@ def _placebo(
     Every fake date with at least :data:`PLACEBO_MIN_SIDE` increments wholly before it and as many wholly
     after it (within the increments lying wholly inside period ``k``) gets the increments model with two
     rates (WLS, weights 1/days, Newey–West with the same lag rule, fixed-b t). The real change's |t| is
-    ranked among the placebo |t|: ``rank_p = (1 + #{|t_placebo| ≥ |t_real|}) / (1 + n)``.
+    ranked among the placebo |t| (``rank_p_t``, kept for comparison), and — like with like, since the placebos
+    are fitted on fewer increments than the real change — the real change's calibrated p-value is ranked
+    among the placebos' calibrated p-values (each placebo with its own AR(1) bootstrap):
+    ``rank_p = (1 + #{p_placebo ≤ p_real}) / (1 + n)``, whose smallest attainable value 1/(1 + n) is stated.
     """
     method = (
         f"placebo interventions at every month start of the {before!r} period with ≥ {PLACEBO_MIN_SIDE} "
         "increments on each side, using that period's increments only (the real after-period is left out); "
         "each is the increments model with two rates (WLS, weights 1/days, Newey–West, fixed-b t). "
-        "rank_p = (1 + number of placebo |t| ≥ the real |t|) / (1 + number of placebos)"
+        "rank_p = (1 + number of placebo calibrated p-values ≤ the real one) / (1 + number of placebos): p-values "
+        "(each from its own AR(1) bootstrap) compare fits on different numbers of increments like with like"
     )
     out: dict[str, Any] = {
         "n": 0,
@@ -1025,6 +1295,12 @@ def _placebo(
         "p_values": [],
         "real_t": None,
         "rank_p": None,
+        "rank_p_t": None,
+        "p_values_calibrated": [],
+        "real_p": None,
+        "smallest_attainable_p": None,
+        "n_increments_placebo": 0,
+        "n_increments_real": fit["n"] if fit is not None else None,
         "method": method,
         "summary": "No placebo comparison: too few increments in the earlier period.",
     }
@@ -1059,12 +1335,21 @@ def _placebo(
         se = math.sqrt(max(V[0, 0] + V[1, 1] - 2 * V[0, 1], 0.0))
         tval[j] = est[j] / se if se > 0 else np.nan
     pval = 2 * stats.t.sf(np.abs(tval), df)
+    pcal = np.full(len(fk), np.nan)
+    for j in range(len(fk)):  # each placebo calibrated like the real comparison
+        pfit = _fit_rates(pre, fk[j : j + 1], ["a", "b"], maxlags=maxlags, warnings=[])
+        if pfit is not None and np.isfinite(tval[j]):
+            c = np.array([-1.0, 1.0])
+            pcal[j] = _calibrated_t_p(tval[j], _calibrated_crit(_boot_t(pfit, c), 0.95), 0.05)
     out.update(
         n=int(len(fk)),
         dates=[_iso(d) for d in fakes],
         estimates=[_f(v) for v in est],
         t_values=[_f(v) for v in tval],
         p_values=[_f(v) for v in pval],
+        p_values_calibrated=[_f(v) for v in pcal],
+        n_increments_placebo=int(n),
+        smallest_attainable_p=_f(1 / (1 + len(fk))) if len(fk) else None,
     )
     if len(fk) == 0:
         return out
@@ -1079,12 +1364,30 @@ def _placebo(
     valid = np.isfinite(tval)
     n_ge = int((np.abs(tval[valid]) >= abs(real_t)).sum())
     n_valid = int(valid.sum())
-    out["rank_p"] = _f((1 + n_ge) / (1 + n_valid))
+    out["rank_p_t"] = _f((1 + n_ge) / (1 + n_valid))
+    real_p = _calibrated_t_p(real_t, _calibrated_crit(_boot_t(fit, _contrast(fit, k)), 0.95), 0.05)
+    out["real_p"] = _f(real_p)
+    okp = np.isfinite(pcal)
+    n_le = int((pcal[okp] <= real_p).sum())
+    n_p = int(okp.sum())
+    if n_p == 0:
+        out["summary"] = "The placebo changes could not be calibrated; no rank is given."
+        return out
+    rank = (1 + n_le) / (1 + n_p)
+    out["rank_p"] = _f(rank)
+    out["smallest_attainable_p"] = _f(1 / (1 + n_p))
     out["summary"] = (
-        f"The real change is larger than {n_valid - n_ge} of {n_valid} placebo changes in the earlier period "
-        f"(fake interventions at its month starts; rank p = {(1 + n_ge) / (1 + n_valid):.2g})."
+        f"Fake interventions at {n_p} month starts of the earlier period (each fitted on its {n} increments): "
+        f"the real change's calibrated p-value is smaller than {n_p - n_le} of their {n_p} p-values "
+        f"(rank p = {rank:.2g}; with {n_p} placebos the smallest possible rank p is {1 / (1 + n_p):.2g})."
     )
     return out
+
+
+def _contrast(fit: dict, k: int) -> np.ndarray:
+    c = np.zeros(len(fit["params"]))
+    c[k], c[k + 1] = -1.0, 1.0
+    return c
 
 
 def _monthly_grid(frame: pd.DataFrame) -> pd.Series:
@@ -1259,6 +1562,7 @@ def compare_growth(
         for k, lab in enumerate(labels):
             period = _fit_period(by_period[k], lab, alpha, warnings)
             period["rate_per_day"], period["rate_ci"] = _rate_ci(fit, k, alpha)
+            period["rate_ci_fixed_b"] = _rate_ci_fixed_b(fit, k, alpha)
             periods.append(period)
         for k, (d, lab) in enumerate(ivs):
             if by_period[k + 1].empty:
