@@ -113,11 +113,12 @@ def test_prepare_rebuilds_level_from_new_follows():
         unfollows=[1, None, 3, 2],
     )
     series, warnings = prepare_growth_series(acc)
-    # net = 4, 7, (skipped: no new follows), 2 → cumulative 4, 11, 13
-    assert series["value"].tolist() == [4.0, 11.0, 13.0]
-    assert series["days"].tolist() == [0.0, 1.0, 4.0]
-    assert REBUILT_WARNING in warnings
-    assert any("1 rows without new follows" in w for w in warnings)
+    # net = 4, (skipped: no unfollows), (skipped: no new follows), 2 → cumulative 4, 6; not a follower count
+    assert series["value"].tolist() == [4.0, 6.0]
+    assert series["days"].tolist() == [0.0, 4.0]
+    assert series.attrs["basis"] == "net_flows"
+    assert any(w.startswith(REBUILT_WARNING) for w in warnings)
+    assert any("2 rows without new follows or unfollows" in w for w in warnings)
 
 
 def test_prepare_without_follower_data_warns_and_compare_returns_no_periods():
@@ -1038,8 +1039,11 @@ def test_counterfactual_interval_grows_like_a_random_walk():
     h = np.arange(1, len(cf["dates"]) + 1, dtype=float)
     half2 = ((np.array(cf["pi_high"]) - np.array(cf["pi_low"])) / 2) ** 2
     coef, *_ = np.linalg.lstsq(np.column_stack([h, h**2]), half2, rcond=None)
-    assert np.allclose(np.column_stack([h, h**2]) @ coef, half2, rtol=1e-9)
+    # the interval is a bootstrap percentile interval now: the shape holds up to its Monte Carlo noise
+    fitted = np.column_stack([h, h**2]) @ coef
+    assert 1 - ((half2 - fitted) ** 2).sum() / ((half2 - half2.mean()) ** 2).sum() > 0.98
     assert coef[0] > 0 and coef[1] > 0
+    assert (np.diff(half2[::30]) > 0).all()
     assert cf["anchor"]["date"] == (cut - pd.Timedelta(days=1)).date().isoformat()
 
 
@@ -1068,20 +1072,21 @@ def test_increments_of_daily_flows_are_the_flows():
         unfollows=[1, None, 3, 2, 1, 2, 0, 1],
     )
     inc, warnings = prepare_growth_increments(acc)
-    assert REBUILT_WARNING in warnings
-    # each row's net flow over its own day; the day without new follows is not counted at all
-    assert inc["delta"].tolist() == [4.0, 7.0, 2.0, 5.0, 7.0, 8.0, 9.0]
-    assert inc["days"].tolist() == [1.0] * 7
-    assert inc["start"].tolist() == [d for i, d in enumerate(dates) if i != 2]
+    assert any(w.startswith(REBUILT_WARNING) for w in warnings)
+    # each row's net flow over its own day; days without new follows or unfollows are not counted at all
+    assert inc["delta"].tolist() == [4.0, 2.0, 5.0, 7.0, 8.0, 9.0]
+    assert inc["days"].tolist() == [1.0] * 6
+    assert inc["start"].tolist() == [d for i, d in enumerate(dates) if i not in (1, 2)]
     res = compare_growth(acc, interventions=[("2021-03-05", "x")])
+    assert res["metric"] == "net_follows" and res["level_known"] is False
     before, after = res["periods"]
     # WLS with one observed day per increment: each rate is the mean daily net flow of its period
-    assert before["rate_per_day"] == pytest.approx((4 + 7 + 2) / 3)
+    assert before["rate_per_day"] == pytest.approx((4 + 2) / 2)
     assert after["rate_per_day"] == pytest.approx((5 + 7 + 8 + 9) / 4)
     cf = res["counterfactual"]
-    # projected from the rebuilt level after 2021-03-04 (13), one counted day per after row
-    assert cf["anchor"] == {"date": "2021-03-04", "value": 13.0}
-    assert cf["projected"] == pytest.approx([13 + k * 13 / 3 for k in range(1, 5)])
+    # projected from the cumulative net flow after 2021-03-04 (6), one counted day per after row
+    assert cf["anchor"] == {"date": "2021-03-04", "value": 6.0}
+    assert cf["projected"] == pytest.approx([6 + k * 3 for k in range(1, 5)])
 
 
 def test_increments_of_a_monthly_flow_sheet_cover_calendar_months():

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-
 from growth_sim import SCENARIOS, START, Scenario, account_of, measure, simulate
+
 from workbench import growth
 from workbench.growth import compare_growth
 
@@ -129,38 +129,33 @@ def test_calibrated_p_agrees_with_the_critical_value_at_alpha():
         assert growth._calibrated_t_p(crit * 1.01, crit, 0.05) < 0.05 < growth._calibrated_t_p(crit * 0.99, crit, 0.05)
 
 
-def test_counterfactual_interval_is_the_before_long_run_variance_by_hand():
-    # 24 monthly before-increments with alternating noise, 12 after: the PI variance recomputed by hand
-    dates = pd.date_range("2020-01-01", periods=37, freq="MS")
-    rng = np.random.default_rng(8)
-    inc = (10 + rng.normal(0, 2, 36)) * np.diff(dates).astype("timedelta64[D]").astype(float)
-    level = np.concatenate([[1000.0], 1000 + np.cumsum(inc)])
-    acc = pd.DataFrame({"date": dates, "followers": pd.array(np.round(level).astype(int), dtype="Int64")})
-    res = compare_growth(acc, interventions=[("2022-01-01", "x")])
-    cf = res["counterfactual"]
-    series, _ = growth.prepare_growth_series(acc)
-    dv = np.diff(series["value"].to_numpy())
-    dd = np.diff(series["days"].to_numpy())
-    before = slice(0, 24)
-    fit = sm.WLS(dv, np.column_stack([np.r_[dd[before], np.zeros(12)], np.r_[np.zeros(24), dd[24:]]]),
-                 weights=1 / dd).fit()
-    e = (dv - fit.fittedvalues) / np.sqrt(dd)
-    s2 = (e[before] @ e[before]) / 23
-    phi = res["ar1_phi"]
-    # the last before-period reading is 2021-12-01 (2022-01-01 opens the after period)
-    h = series["days"].iloc[-1] - series["days"].iloc[23]
-    m = h / dd[before].mean()
-    var_future = s2 * dd[before].mean() * float(growth._ar1_sum_var(phi, m))
-    # Var(rate) under the same AR(1): the before rate is sum(dv)/sum(dd) over the before increments
-    Xs = np.column_stack([np.r_[dd[before], np.zeros(12)], np.r_[np.zeros(24), dd[24:]]]) / np.sqrt(dd)[:, None]
-    R = growth._ar1_corr(phi, 36)
-    bread = np.linalg.inv(Xs.T @ Xs)
-    var_rate = s2 * (bread @ Xs.T @ R @ Xs @ bread)[0, 0]
-    from scipy import stats
+def test_counterfactual_interval_matches_the_exact_formula_when_increments_are_independent():
+    # 36 monthly readings with iid Gaussian increments (variance ∝ days): the exact 95% PI of the sum of h
+    # future days is ± t · sqrt(σ²h + Var(r)h²); the bootstrap's interval must be close to it
+    dates = pd.date_range("2019-01-01", periods=61, freq="MS")
+    dd = np.diff(dates).astype("timedelta64[D]").astype(float)
+    widths = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        inc = 10 * dd + rng.normal(0, 1, 60) * np.sqrt(dd) * 5
+        level = np.concatenate([[1000.0], 1000 + np.cumsum(inc)])
+        acc = pd.DataFrame({"date": dates, "followers": level})
+        res = compare_growth(acc, interventions=[("2022-01-01", "x")])
+        cf = res["counterfactual"]
+        series, _ = growth.prepare_growth_series(acc)
+        dv, ddays = np.diff(series["value"].to_numpy()), np.diff(series["days"].to_numpy())
+        b = slice(0, 36)
+        rate = dv[b].sum() / ddays[b].sum()
+        s2 = ((dv[b] - rate * ddays[b]) ** 2 / ddays[b]).sum() / 35
+        last = 35  # 2021-12-01, the last before-period reading
+        h = series["days"].iloc[-1] - series["days"].iloc[last]
+        assert cf["projected_end"] == pytest.approx(series["value"].iloc[last] + rate * h, rel=1e-9)
+        from scipy import stats
 
-    half = stats.t.ppf(0.975, 23) * math.sqrt(var_future + var_rate * h**2)
-    assert cf["projected_end"] == pytest.approx(series["value"].iloc[23] + fit.params[0] * h, rel=1e-9)
-    assert cf["pi_high"][-1] - cf["projected_end"] == pytest.approx(half, rel=1e-9)
+        exact = stats.t.ppf(0.975, 35) * math.sqrt(s2 * h + s2 / ddays[b].sum() * h**2)
+        widths.append((cf["pi_high"][-1] - cf["pi_low"][-1]) / (2 * exact))
+    # the AR coefficient is estimated (and its uncertainty allowed for), so slightly wider on average
+    assert 0.9 < np.mean(widths) < 1.25, widths
 
 
 def test_too_few_increments_cannot_be_judged():

@@ -124,7 +124,8 @@ __all__ = [
 ]
 
 MAXLAGS_RULE = "floor(4*(n/100)^(2/9)) (Newey & West 1994), n = observations in the model"
-REBUILT_WARNING = "level rebuilt from new follows; absolute level unknown, slopes are still valid"
+#: the start of the warning given when growth is measured from net flows without a follower count
+REBUILT_WARNING = "no follower count in the account data: growth is compared as net new followers per day"
 POST_DERIVABLE = ("impressions", "engagements", "posts")
 #: what ``level_model`` keeps of the segmented level regression (for comparison with the published form)
 LEVEL_MODEL_KEYS = ("slope_change", "slope_ratio", "slope_ratio_ci", "naive_p_value")
@@ -232,29 +233,105 @@ def _as_interventions(interventions: Any) -> list[tuple[pd.Timestamp, str]]:
 # ------------------------------------------------------------------------------------------- the series
 
 
+#: what a follower comparison needs, for "not available" results (which file, which columns, an example row)
+FOLLOWER_INPUT = {
+    "file": (
+        "an account file listed under `account:` in dataset.yml: a sheet or export with the follower count "
+        "by date (X account overview, Facebook/Instagram Followers or Audience export, LinkedIn followers "
+        "export, or a hand-kept sheet)"
+    ),
+    "columns": (
+        "date and followers (the follower count on that date); or date, new_follows and unfollows plus at "
+        "least one dated follower count (an anchor, e.g. Audience.csv's total)"
+    ),
+    "example_row": "date,followers\n2024-03-01,1520",
+}
+
+#: how the growth series was built (``basis`` in growth.json)
+BASIS_TEXT = {
+    "level": "the follower count as reported",
+    "derived_level": (
+        "follower counts derived from daily new follows minus unfollows, anchored on a reported follower count"
+    ),
+    "net_flows": (
+        "net new followers per day (new follows minus unfollows); no follower count was reported, so the "
+        "level is unknown"
+    ),
+    "gross_follows": (
+        "new follows per day (gross); unfollows are not reported and no follower count is anchored, so neither "
+        "the follower level nor net growth is known"
+    ),
+    "metric": "the metric's reported values",
+    "none": "no follower data",
+}
+
+
+def _numeric(sel: pd.DataFrame, col: str) -> pd.Series:
+    if col not in sel.columns:
+        return pd.Series(np.nan, index=sel.index, dtype=float)
+    return pd.to_numeric(sel[col], errors="coerce").astype(float)
+
+
+def follower_basis(account: pd.DataFrame) -> str:
+    """How follower growth can be measured from ``account`` (one account's rows).
+
+    ``level`` (≥ 3 dated follower counts), ``derived_level`` (new follows and unfollows reported, and 1–2
+    dated follower counts as anchors), ``net_flows`` (new follows and unfollows, no count: the
+    growth rate is known, the level is not), ``gross_follows`` (new follows only: gross follows are never
+    summed into a follower count), or ``none``. Gross daily follows are never treated as a level.
+    """
+    if account is None or len(account) == 0 or "date" not in account.columns:
+        return "none"
+    n_level = int(_numeric(account, "followers").notna().sum())
+    follows = _numeric(account, "new_follows")
+    unfollows = _numeric(account, "unfollows")
+    has_flows = bool(follows.notna().any())
+    # unfollows reported (rows where they are missing are skipped, like rows without new follows)
+    unfollows_known = has_flows and bool(unfollows[follows.notna()].notna().any())
+    if n_level >= 3:
+        return "level"
+    if has_flows and unfollows_known:
+        return "derived_level" if n_level >= 1 else "net_flows"
+    if has_flows:
+        return "gross_follows"
+    return "level" if n_level else "none"
+
+
+def growth_metric_of(basis: str, metric: str = "followers") -> tuple[str, str]:
+    """(metric, unit) a growth comparison on ``basis`` is about."""
+    if metric != "followers":
+        return metric, f"{metric} per day"
+    if basis == "net_flows":
+        return "net_follows", "net new followers per day (follows − unfollows)"
+    if basis == "gross_follows":
+        return "new_follows", "new follows per day (gross)"
+    return "followers", "followers per day"
+
+
 def prepare_growth_series(
     account: pd.DataFrame, *, metric: str = "followers"
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Return the level series to compare (``date``, ``days``, ``value``) and the warnings raised building it.
+    """Return the series to compare (``date``, ``days``, ``value``) and the warnings raised building it.
 
     Parameters
     ----------
     account : DataFrame
         The canonical account table (DESIGN.md §4); daily or monthly rows, irregular dates allowed.
     metric : str
-        ``"followers"`` (default): the follower level where present; when no row has a level but
-        ``new_follows`` exist, the level is rebuilt as cumulative net follows (``new_follows`` minus
-        ``unfollows`` where reported). Any other column is used as a level as it is.
+        ``"followers"`` (default): see :func:`follower_basis`. With follower counts, the counts. With 1–2
+        counts and new follows and unfollows on every row, counts derived from the flows and anchored on the
+        count. With flows but no count, the cumulative net (or, without unfollows, gross) follows since the
+        first date: *not* a follower count, only its increments mean something (``attrs["basis"]`` says
+        which). Any other column is used as a level as it is.
 
     Returns
     -------
     (DataFrame, list of str)
         One row per date, sorted: ``date`` (Timestamp), ``days`` (float days since the first date; time is
         always in days, never the row index) and ``value`` (float). Rows without a value are dropped and
-        counted in a warning; duplicated dates keep their last value.
+        counted in a warning; duplicated dates keep their last value. ``attrs["basis"]``: see
+        :func:`follower_basis` (``"metric"`` for another metric).
     """
-    if "date" not in account.columns:
-        raise InputError(f"account table has no 'date' column.\nExisting columns: {list(account.columns)}")
     warnings: list[str] = []
     empty = pd.DataFrame(
         {
@@ -263,6 +340,12 @@ def prepare_growth_series(
             "value": pd.Series(dtype=float),
         }
     )
+    empty.attrs["basis"] = "none"
+    if account is None or len(account) == 0:
+        warnings.append("no account data: the dataset has no account table rows")
+        return empty, warnings
+    if "date" not in account.columns:
+        raise InputError(f"account table has no 'date' column.\nExisting columns: {list(account.columns)}")
     sel, w, _ = _select_account(account, metric)
     warnings += w
     frame = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date")}, index=sel.index)
@@ -270,38 +353,58 @@ def prepare_growth_series(
     if bad_dates:
         warnings.append(f"{bad_dates} account rows without a date were ignored")
 
-    def numeric(col: str) -> pd.Series:
-        if col not in sel.columns:
-            return pd.Series(np.nan, index=sel.index, dtype=float)
-        return pd.to_numeric(sel[col], errors="coerce").astype(float)
-
-    if metric == "followers" and ("followers" not in sel.columns or sel["followers"].isna().all()):
-        follows = numeric("new_follows")
-        if follows.notna().any():
-            net = follows - numeric("unfollows").fillna(0.0)
-            frame["value"] = net
-            frame = frame.dropna(subset=["date", "value"]).sort_values("date", kind="stable")
-            frame["value"] = frame["value"].cumsum()
-            warnings.append(REBUILT_WARNING)
-            missing = int(follows.isna().sum())
-            if missing:
-                warnings.append(
-                    f"{missing} rows without new follows were skipped while rebuilding the level; growth in "
-                    "those gaps is not counted"
-                )
+    basis = follower_basis(sel) if metric == "followers" else "metric"
+    if basis in ("derived_level", "net_flows", "gross_follows"):
+        follows = _numeric(sel, "new_follows")
+        net = follows - _numeric(sel, "unfollows") if basis != "gross_follows" else follows
+        frame["value"] = net
+        missing = int((frame["value"].isna() & frame["date"].notna()).sum())
+        what = "new follows" if basis == "gross_follows" else "new follows or unfollows"
+        frame = frame.dropna(subset=["date", "value"])
+        frame = frame.groupby("date", sort=True)["value"].sum().to_frame().reset_index()
+        frame["value"] = frame["value"].cumsum()
+        if missing:
+            warnings.append(
+                f"{missing} rows without {what} were skipped; growth in those gaps is not counted"
+            )
+        if basis == "derived_level":
+            lv = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date"),
+                               "followers": _numeric(sel, "followers")}).dropna()
+            anchor = lv.sort_values("date").iloc[-1]
+            # cumulative flows through the anchor's date (flows dated after it are not in the count)
+            upto = frame.loc[frame["date"] <= anchor["date"], "value"]
+            offset = float(anchor["followers"]) - (float(upto.iloc[-1]) if len(upto) else 0.0)
+            frame["value"] = frame["value"] + offset
+            warnings.append(
+                f"follower counts derived from new follows minus unfollows, anchored on {int(anchor['followers'])} "
+                f"followers on {_iso(anchor['date'])}"
+            )
+        elif basis == "net_flows":
+            warnings.append(
+                f"{REBUILT_WARNING} (new "
+                "follows minus unfollows); the follower level is unknown (add a dated follower count, e.g. "
+                "Audience.csv's total, to anchor it)"
+            )
         else:
             warnings.append(
-                "no follower data: the account table has neither a followers level nor new_follows "
-                "(map a follower column in dataset.yml `account:` to compare growth)"
+                "only gross new follows are reported (no unfollows, no follower count): growth is compared as "
+                "new follows per day; gross follows are not summed into a follower count, so the level and net "
+                "growth are unknown (add unfollows and a dated follower count to know them)"
             )
-            return empty, warnings
+    elif basis == "none":
+        warnings.append(
+            "no follower data: the account table has neither follower counts nor new follows. "
+            f"Needed: {FOLLOWER_INPUT['file']}, with columns {FOLLOWER_INPUT['columns']}; for example "
+            f"{FOLLOWER_INPUT['example_row']!r}"
+        )
+        return empty, warnings
     else:
         if metric not in sel.columns:
             raise InputError(
                 f"account table has no {metric!r} column to measure growth.\n"
                 f"Existing columns: {list(sel.columns)}"
             )
-        frame["value"] = numeric(metric)
+        frame["value"] = _numeric(sel, metric)
         n_na = int((frame["value"].isna() & frame["date"].notna()).sum())
         frame = frame.dropna(subset=["date", "value"])
         if n_na:
@@ -317,14 +420,14 @@ def prepare_growth_series(
         frame = frame.loc[~dup]
     origin = frame["date"].iloc[0]
     frame["days"] = (frame["date"] - origin) / _DAY
-    return frame[["date", "days", "value"]].reset_index(drop=True), warnings
+    out = frame[["date", "days", "value"]].reset_index(drop=True)
+    out.attrs["basis"] = basis
+    return out, warnings
 
 
 def _uses_flows(sel: pd.DataFrame, metric: str) -> bool:
-    """True when :func:`prepare_growth_series` rebuilds the level from new follows (no level in the table)."""
-    if metric != "followers" or ("followers" in sel.columns and sel["followers"].notna().any()):
-        return False
-    return "new_follows" in sel.columns and pd.to_numeric(sel["new_follows"], errors="coerce").notna().any()
+    """True when the increments are the rows' own flows (no follower count to difference)."""
+    return metric == "followers" and follower_basis(sel) in ("net_flows", "gross_follows", "derived_level")
 
 
 def _increments(
@@ -332,10 +435,10 @@ def _increments(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Increments of the growth series and, per row of ``series``, the days of growth counted up to it.
 
-    Level data: one increment per pair of consecutive observations. Flow data (new follows minus unfollows):
-    each row's flow is one increment over the row's own reporting interval — its day for daily rows (or
-    the typical spacing for weekly rows), its calendar month when the rows are a monthly sheet (dates
-    typically ≥ 20 days apart). Rows without a value contribute nothing (their interval is not counted).
+    Level data: one increment per pair of consecutive observations. Flow data (new follows minus unfollows,
+    or gross new follows without unfollows): each row's flow is one increment over the row's own reporting
+    interval — its day for daily rows (or the typical spacing for weekly rows), its calendar month when the
+    rows are a monthly sheet (dates typically ≥ 20 days apart). Rows without a value contribute nothing.
     """
     empty = pd.DataFrame(
         {
@@ -360,14 +463,10 @@ def _increments(
             }
         )
         return inc, series["days"].to_numpy(float)
-    follows = pd.to_numeric(sel["new_follows"], errors="coerce").astype(float)
-    unfollows = (
-        pd.to_numeric(sel["unfollows"], errors="coerce").astype(float).fillna(0.0)
-        if "unfollows" in sel.columns
-        else 0.0
-    )
-    flows = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date"), "delta": follows - unfollows})
-    # Same rows, same order and same per-date sums as the rebuilt level of prepare_growth_series.
+    follows = _numeric(sel, "new_follows")
+    delta = follows if follower_basis(sel) == "gross_follows" else follows - _numeric(sel, "unfollows")
+    flows = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date"), "delta": delta})
+    # Same rows, same order and same per-date sums as the series of prepare_growth_series.
     flows = flows.dropna().groupby("date", sort=True)["delta"].sum().reset_index()
     gap = flows["date"].diff().dt.total_seconds().div(86400.0).median() if len(flows) > 1 else 1.0
     if gap >= 20.0:
@@ -789,23 +888,60 @@ def _ar1_corr(phi: float, n: int) -> np.ndarray:
     return phi ** np.abs(idx[:, None] - idx[None, :]).astype(float)
 
 
-def _ar1_draws(phi: float, n: int, resid: np.ndarray | None = None) -> np.ndarray:
+def _phi_draws(phi: float, n: int, draws: int = BOOTSTRAP_DRAWS) -> np.ndarray:
+    """AR(1) coefficients drawn from N(φ̃, (1 − φ̃²)/n), clipped to [−0.9, 0.95] (seeded: reproducible)."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    sd = math.sqrt(max(1.0 - phi**2, 1e-6) / max(n, 1))
+    return np.clip(phi + sd * rng.standard_normal(draws), -0.9, AR_PHI_MAX)
+
+
+def _prediction_roots(
+    fit: dict, k: int, rows: np.ndarray, horizon: np.ndarray, dbar: float, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap quantiles (α/2, 1 − α/2) of the studentized prediction error at each horizon (days).
+
+    Per draw: AR(1) errors u over the n fitted increments continued over ``ceil(max h / d̄)`` future
+    increments of length d̄; the before rate's error (bread · Xs'u)_k; the prediction error
+    √d̄ · (sum of the future u over h/d̄ increments, the last one pro rata) − h · rate error; divided by the
+    draw's before-period residual SD (studentized, as the interval multiplies the observed one).
+    """
+    n = fit["n"]
+    m_max = int(math.ceil(float(np.max(horizon)) / dbar)) + 1
+    U = _ar1_draws(fit["phi"], n + m_max, fit["resid_w"])
+    Xs = fit["Xs"]
+    bread = np.linalg.inv(Xs.T @ Xs)
+    u_fit, u_fut = U[:, :n], U[:, n:]
+    beta = u_fit @ Xs @ bread
+    j = int(np.flatnonzero(np.flatnonzero(fit["estimable"]) == k)[0])
+    resid = u_fit - beta @ Xs.T
+    sd = np.sqrt((resid[:, rows] ** 2).sum(axis=1) / (int(rows.sum()) - 1))
+    csum = np.concatenate([np.zeros((len(U), 1)), np.cumsum(u_fut, axis=1)], axis=1)
+    m = np.asarray(horizon, dtype=float) / dbar
+    whole = np.floor(m).astype(int)
+    part = m - whole
+    fut = csum[:, whole] + part[None, :] * (csum[:, np.minimum(whole + 1, m_max)] - csum[:, whole])
+    err = math.sqrt(dbar) * fut - np.asarray(horizon, dtype=float)[None, :] * beta[:, j : j + 1]
+    root = err / sd[:, None]
+    return np.quantile(root, alpha / 2, axis=0), np.quantile(root, 1 - alpha / 2, axis=0)
+
+
+def _ar1_draws(phi: float, n: int, resid: np.ndarray | None = None, *, draws: int = 0) -> np.ndarray:
     """:data:`BOOTSTRAP_DRAWS` stationary AR(1) series of length ``n`` (unit innovation scale).
 
     Each series has its own coefficient, drawn from the estimate's approximate sampling distribution
     N(φ̃, (1 − φ̃²)/n) (clipped to [−0.9, 0.95]): the null distribution then allows for the coefficient being
     estimated from the same few increments, instead of trusting one noisy value.
     """
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    sd = math.sqrt(max(1.0 - phi**2, 1e-6) / max(n, 1))
-    phis = np.clip(phi + sd * rng.standard_normal(BOOTSTRAP_DRAWS), -0.9, AR_PHI_MAX)
+    rng = np.random.default_rng(BOOTSTRAP_SEED + 1)
+    B = draws or BOOTSTRAP_DRAWS
+    phis = _phi_draws(phi, n)[:B] if B <= BOOTSTRAP_DRAWS else _phi_draws(phi, n, B)
     if resid is not None and len(resid) >= 3:
         # sieve bootstrap: the AR(1) innovations of the residuals, resampled (keeps their skewness)
         eps = resid[1:] - phi * resid[:-1]
         eps = (eps - eps.mean()) / (eps.std() or 1.0)
-        innov = eps[rng.integers(0, len(eps), (BOOTSTRAP_DRAWS, n))]
+        innov = eps[rng.integers(0, len(eps), (B, n))]
     else:
-        innov = rng.standard_normal((BOOTSTRAP_DRAWS, n))
+        innov = rng.standard_normal((B, n))
     E = np.empty_like(innov)
     E[:, 0] = innov[:, 0] / np.sqrt(1.0 - phis**2)
     for i in range(1, n):  # a loop over time steps, vectorized over the draws
@@ -834,7 +970,8 @@ def _hac_batch(Xs: np.ndarray, E: np.ndarray, lags: int) -> tuple[np.ndarray, np
 
 
 def _fit_rates(
-    inc: pd.DataFrame, cut: np.ndarray, labels: Sequence[str], *, maxlags: int | None, warnings: list[str]
+    inc: pd.DataFrame, cut: np.ndarray, labels: Sequence[str], *, maxlags: int | None, warnings: list[str],
+    draws: int | None = None,
 ) -> dict | None:
     """WLS of the increments on the days spent in each period (weights 1/days), Newey–West covariance.
 
@@ -884,13 +1021,9 @@ def _fit_rates(
     sw = 1.0 / np.sqrt(dt)
     Xs, resid_w = X * sw[:, None], (y - X @ np.asarray(res.params)) * sw
     phi_raw, phi = _ar1_phi(resid_w)
-    E = _ar1_draws(phi, n, resid_w)
+    E = _ar1_draws(phi, n, resid_w, draws=draws or BOOTSTRAP_DRAWS)
     boot_beta, boot_cov = _hac_batch(Xs, E, lags)
-    # model-based covariance of the rates under the fitted AR(1) (for the counterfactual's rate term)
-    bread = np.linalg.inv(Xs.T @ Xs)
     scale = float(resid_w @ resid_w) / df_resid
-    cov_ar = np.full((n_periods, n_periods), np.nan)
-    cov_ar[np.ix_(estimable, estimable)] = scale * bread @ (Xs.T @ _ar1_corr(phi, n) @ Xs) @ bread
     period_of_row = np.where(covered[rows][:, estimable].sum(axis=1) == 1,
                              np.flatnonzero(estimable)[np.argmax(covered[rows][:, estimable], axis=1)], -1)
     return {
@@ -909,8 +1042,8 @@ def _fit_rates(
         "phi": phi,
         "boot_beta": boot_beta,
         "boot_cov": boot_cov,
-        "cov_ar": cov_ar,
         "resid_w": resid_w,
+        "Xs": Xs,
         "days": dt,
         "period_of_row": period_of_row,
         "n_in_period": covered[rows].sum(axis=0),
@@ -1151,38 +1284,43 @@ def _counterfactual(
         return out
     rows = fit["period_of_row"] == k
     n_b = int(rows.sum())
+    last = before[-1]
+    rate = fit["params"][k]
+    horizon = clock[after] - clock[last]
+    anchor = float(series["value"].iloc[last])
+    mean = anchor + rate * horizon
+    observed_end = float(series["value"].iloc[after[-1]])
+    out.update(
+        dates=[_iso(d) for d in series["date"].iloc[after]],
+        projected=[_f(v) for v in mean],
+        anchor={"date": _iso(series["date"].iloc[last]), "value": _f(anchor)},
+        observed_end=_f(observed_end),
+        projected_end=_f(mean[-1]),
+        excess_end=_f(observed_end - mean[-1]),
+    )
     if n_b < 3:
+        out["pi_low"] = out["pi_high"] = [None] * len(after)
         out["pi_method"] = f"no prediction interval: {n_b} increment(s) wholly in the before period, 3 needed"
         return out
     e_b, d_b = fit["resid_w"][rows], fit["days"][rows]
     s2 = float(e_b @ e_b) / (n_b - 1)  # per day
     phi = fit["phi"]
     dbar = float(d_b.mean())
-    last = before[-1]
-    rate = fit["params"][k]
-    var_rate = max(float(fit["cov_ar"][k, k]) * s2 / max(fit["scale_w"], 1e-300), 0.0)
-    horizon = clock[after] - clock[last]
-    anchor = float(series["value"].iloc[last])
-    mean = anchor + rate * horizon
-    var = s2 * dbar * _ar1_sum_var(phi, horizon / dbar) + var_rate * horizon**2
-    half = stats.t.ppf(1 - alpha / 2, n_b - 1) * np.sqrt(var)
-    observed_end = float(series["value"].iloc[after[-1]])
+    q_lo, q_hi = _prediction_roots(fit, k, rows, horizon, dbar, alpha)
+    sd = math.sqrt(s2)
     out.update(
-        dates=[_iso(d) for d in series["date"].iloc[after]],
-        projected=[_f(v) for v in mean],
-        pi_low=[_f(v) for v in mean - half],
-        pi_high=[_f(v) for v in mean + half],
-        anchor={"date": _iso(series["date"].iloc[last]), "value": _f(anchor)},
-        observed_end=_f(observed_end),
-        projected_end=_f(mean[-1]),
-        excess_end=_f(observed_end - mean[-1]),
-        excess_ci=[_f(observed_end - mean[-1] - half[-1]), _f(observed_end - mean[-1] + half[-1])],
+        pi_low=[_f(v) for v in mean + sd * q_lo],
+        pi_high=[_f(v) for v in mean + sd * q_hi],
+        excess_ci=[_f(observed_end - mean[-1] - sd * q_hi[-1]), _f(observed_end - mean[-1] - sd * q_lo[-1])],
         pi_method=(
             "before-period growth rate of the increments model projected from the last before-period "
-            f"observation; variance = the before period's long-run variance of future increments ({n_b} "
-            f"before-period increments' residual variance per day, AR(1) coefficient {phi:.2f} summed over the "
-            "horizon) + Var(rate) × horizon² (the rate's variance under the same AR(1)); "
-            f"t({n_b - 1}) at {1 - alpha:.0%}"
+            "observation; interval from a sieve bootstrap of the prediction error: AR(1) errors (coefficient "
+            f"{phi:.2f}, bias-corrected, drawn from its sampling distribution; innovations resampled from the "
+            "residuals) continued over the horizon as increments of the before period's mean length, minus the "
+            "horizon × the before rate's estimation error, divided by the before period's residual SD "
+            f"({n_b} increments) — so the interval carries the before period's long-run variance, the rate's "
+            f"uncertainty and the skew of real increments; {1 - alpha:.0%} percentile interval of that root × "
+            "the observed residual SD"
         ),
         long_run_variance_per_day=_f(s2 * (1 + phi) / (1 - phi)),
     )
@@ -1253,6 +1391,8 @@ def _compare_monthly(x: np.ndarray, y: np.ndarray, *, metric: str, alpha: float,
 
 #: increments a placebo date needs on each side of it (within the pre-period)
 PLACEBO_MIN_SIDE = 3
+#: bootstrap draws calibrating each placebo (only its p-value's rank is used)
+PLACEBO_DRAWS = 299
 #: observed months a state-space fit needs (a local linear trend has three variances to estimate)
 STATE_SPACE_MIN_MONTHS = 6
 
@@ -1337,7 +1477,7 @@ def _placebo(
     pval = 2 * stats.t.sf(np.abs(tval), df)
     pcal = np.full(len(fk), np.nan)
     for j in range(len(fk)):  # each placebo calibrated like the real comparison
-        pfit = _fit_rates(pre, fk[j : j + 1], ["a", "b"], maxlags=maxlags, warnings=[])
+        pfit = _fit_rates(pre, fk[j : j + 1], ["a", "b"], maxlags=maxlags, warnings=[], draws=PLACEBO_DRAWS)
         if pfit is not None and np.isfinite(tval[j]):
             c = np.array([-1.0, 1.0])
             pcal[j] = _calibrated_t_p(tval[j], _calibrated_crit(_boot_t(pfit, c), 0.95), 0.05)
@@ -1471,6 +1611,38 @@ def _state_space_forecast(series: pd.DataFrame, k: int, *, alpha: float, warning
 # ------------------------------------------------------------------------------------------- the comparison
 
 
+#: version of the growth.json layout (2: calibrated tests, basis/availability/status keys added)
+GROWTH_SCHEMA_VERSION = 2
+
+
+def _status(comp: dict, date: pd.Timestamp, start: Any, end: Any) -> str:
+    """``judged``, ``not_judgeable`` (estimated, too few increments), ``after_data``, ``before_data``,
+    ``no_data`` or ``not_estimated``."""
+    if start is None:
+        return "no_data"
+    if date > end:
+        return "after_data"
+    if date <= start:
+        return "before_data"
+    if comp.get("judgeable"):
+        return "judged"
+    return "not_judgeable" if comp.get("slope_change", {}).get("estimate") is not None else "not_estimated"
+
+
+def _range_reason(status: str, date: pd.Timestamp, start: Any, end: Any) -> str:
+    if status == "no_data":
+        return "there is no growth data to compare"
+    if status == "after_data":
+        return (
+            f"the date is after your data: the intervention is on {_iso(date)} and the growth data end on "
+            f"{_iso(end)}, so there is nothing after it to compare"
+        )
+    return (
+        f"the date is before your data: the intervention is on {_iso(date)} and the growth data start on "
+        f"{_iso(start)}, so there is nothing before it to compare"
+    )
+
+
 def compare_growth(
     account: pd.DataFrame,
     *,
@@ -1536,8 +1708,13 @@ def compare_growth(
         raise InputError(f"alpha must be between 0 and 0.5, found {alpha}")
     ivs = _as_interventions(interventions)
     warnings: list[str] = []
+    if account is None or len(account) == 0:
+        account = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]")})
     series, w = prepare_growth_series(account, metric=metric)
+    basis = series.attrs.get("basis", "none")
     warnings += w
+    data_start = series["date"].iloc[0] if len(series) else None
+    data_end = series["date"].iloc[-1] if len(series) else None
     _, _, chosen = _select_account(account, metric)
     if chosen is not None and len(_account_keys(account).unique()) > 1:
         account = account.loc[_account_keys(account) == chosen]
@@ -1644,6 +1821,9 @@ def compare_growth(
         cw: list[str] = []
         comp: dict[str, Any] = {"before": labels[k], "after": lab, "intervention_date": _iso(d)}
         comp.update(_compare_rates(fit, k, margin=(lo_m, hi_m), alpha=alpha, warnings=cw))
+        comp["status"] = _status(comp, d, data_start, data_end)
+        if comp["status"] in ("after_data", "before_data", "no_data"):
+            comp["not_judged_reason"] = _range_reason(comp["status"], d, data_start, data_end)
         lw: list[str] = []
         level = _compare_slopes(b, a, maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=lw)
         cw += [f"level model: {w}" for w in lw]
@@ -1667,6 +1847,8 @@ def compare_growth(
         top = {k: v for k, v in comparisons[0].items() if k not in ("before", "after", "intervention_date")}
     else:
         top = _compare_rates(None, 0, margin=(lo_m, hi_m), alpha=alpha, warnings=[])
+        top["status"] = "no_intervention"
+        top["not_judged_reason"] = "no intervention date in the dataset card: one period, nothing to compare"
         level = _compare_slopes(
             series.iloc[:0], series.iloc[:0], maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=[]
         )
@@ -1682,9 +1864,29 @@ def compare_growth(
 
     period_label = np.array(labels, dtype=object)
     mlabel = np.where(mperiod >= 0, period_label[np.clip(mperiod, 0, None)], "transition")
+    g_metric, g_unit = growth_metric_of(basis, metric)
+    available = bool(len(series) >= 2)
     result: dict[str, Any] = {
-        "metric": metric,
-        "unit": f"{metric} per day",
+        "schema_version": GROWTH_SCHEMA_VERSION,
+        "metric": g_metric,
+        "unit": g_unit,
+        "basis": basis,
+        "basis_text": BASIS_TEXT.get(basis, basis),
+        "level_known": basis in ("level", "derived_level", "metric"),
+        "available": available,
+        "not_available": None if available else {
+            "reason": (
+                "no account data" if len(account) == 0 else
+                "no follower data" if basis == "none" else
+                f"fewer than two dated {g_metric} values"
+            ),
+            "needed": FOLLOWER_INPUT if metric == "followers" else {
+                "file": "an account file listed under `account:` in dataset.yml",
+                "columns": f"date and {metric}",
+                "example_row": f"date,{metric}\n2024-03-01,1520",
+            },
+        },
+        "data_range": {"start": _iso(data_start), "end": _iso(data_end)},
         "origin": _iso(series["date"].iloc[0]) if len(series) else None,
         "interventions": [{"date": _iso(d), "label": lab} for d, lab in ivs],
         "periods": periods,
