@@ -766,7 +766,9 @@ def test_monthly_completeness_is_judged_on_the_requested_metrics():
         }
     )
     out = monthly_metrics(acc, posts, metrics=("impressions",))
-    assert out["impressions"].tolist() == [40, 60] and out["complete"].tolist() == [True, True]
+    # judged on the posts (12.10): they span 30 of January's 31 days, but only 10 of February's 28 (partial)
+    assert out["impressions"].tolist() == [40, 60] and out["complete"].tolist() == [True, False]
+    assert out.attrs["completeness_judged_on"] == ["posts"]
     assert out.attrs["sources"] == {
         "impressions": "posts",
         "posts": "account",

@@ -27,7 +27,10 @@ ANALYSIS_KEYS = (
 )
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
-ACCOUNT_KEYS = ("path", "columns")
+ACCOUNT_KEYS = ("path", "columns", "month_of")
+#: which month a row of an account sheet describes: its own date's month, or the previous month (sheets like
+#: rOpenSci's, whose `month` column says a row dated 2020-02-01 holds January's totals)
+MONTH_OF_VALUES = ("same", "previous")
 
 DEFAULT_OUTCOMES = ("impressions", "engagements")
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -40,6 +43,8 @@ class AccountSource:
 
     path: str
     columns: tuple[tuple[str, str], ...] = ()
+    #: "same" (default) or "previous": the month whose totals a row holds (see MONTH_OF_VALUES)
+    month_of: str = "same"
 
     @property
     def column_map(self) -> dict[str, str]:
@@ -200,7 +205,12 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
             cols = item.get("columns") or {}
             if not isinstance(cols, dict):
                 raise _fail(f"account columns must map raw name → canonical name, found {cols!r}", card)
-            account.append(AccountSource(str(item["path"]), tuple((str(k), str(v)) for k, v in cols.items())))
+            month_of = str(item.get("month_of", "same"))
+            if month_of not in MONTH_OF_VALUES:
+                raise _fail(f"account month_of must be one of {', '.join(MONTH_OF_VALUES)}, found {month_of!r}", card)
+            account.append(
+                AccountSource(str(item["path"]), tuple((str(k), str(v)) for k, v in cols.items()), month_of)
+            )
         else:
             raise _fail(f"account entry must be a path or a {{path, columns}} map, found {item!r}", card)
 

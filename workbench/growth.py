@@ -104,6 +104,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, stats
 
+from .beforeafter import monthly_its, post_change
 from .errors import InputError
 from .io import _clean_floats
 
@@ -127,6 +129,8 @@ MAXLAGS_RULE = "floor(4*(n/100)^(2/9)) (Newey & West 1994), n = observations in 
 #: the start of the warning given when growth is measured from net flows without a follower count
 REBUILT_WARNING = "no follower count in the account data: growth is compared as net new followers per day"
 POST_DERIVABLE = ("impressions", "engagements", "posts")
+#: share of a first or last month the posts must span for its posts-derived totals to count as complete
+POSTS_MONTH_COVERAGE = 0.8
 #: what ``level_model`` keeps of the segmented level regression (for comparison with the published form)
 LEVEL_MODEL_KEYS = ("slope_change", "slope_ratio", "slope_ratio_ci", "naive_p_value")
 _DAY = pd.Timedelta(days=1)
@@ -508,6 +512,62 @@ def prepare_growth_increments(
     return inc, warnings
 
 
+# ------------------------------------------------------------------------------------------- month_of
+
+FLOW_COLUMNS = ("new_follows", "unfollows", "impressions", "engagements", "posts")
+
+
+def month_of_previous_sources(dataset: Any) -> list[str]:
+    """Source files (as ``source_file`` names them: relative to the dataset folder) whose rows describe the
+    previous month (``month_of: previous`` on the card's account entry)."""
+    out: list[str] = []
+    for src in getattr(dataset, "account", ()) or ():
+        if getattr(src, "month_of", "same") != "previous":
+            continue
+        for f in dataset._expand((src.path,), "account"):
+            try:
+                out.append(Path(f).resolve().relative_to(Path(dataset.root).resolve()).as_posix())
+            except ValueError:
+                out.append(Path(f).as_posix())
+    return out
+
+
+def apply_month_of(account: pd.DataFrame, previous_sources: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Move the totals of rows that describe the previous month into that month.
+
+    For rows of ``previous_sources`` (``source_file``), the flow columns (new follows, unfollows,
+    impressions, engagements, posts) are re-dated to the first day of the previous calendar month; a follower
+    count stays on the row's own date (a count written down on 2020-02-01 is the count at that date). Returns
+    the new table (the input is not modified) and a warning naming the rows moved.
+    """
+    if not previous_sources or account is None or "source_file" not in account.columns or not len(account):
+        return account, []
+    hit = account["source_file"].astype("string").isin(list(previous_sources)).fillna(False).to_numpy(bool)
+    if not hit.any():
+        return account, []
+    rows = account.loc[hit]
+    flows = [c for c in FLOW_COLUMNS if c in account.columns]
+    moved = rows.copy()
+    dates = _to_naive_dates(moved["date"], column="date")
+    moved["date"] = (dates.dt.to_period("M") - 1).dt.to_timestamp()
+    if "followers" in moved.columns:
+        moved["followers"] = pd.array([pd.NA] * len(moved), dtype=account["followers"].dtype)
+    parts = [account.loc[~hit], moved]
+    if "followers" in account.columns and rows["followers"].notna().any():
+        level = rows.loc[rows["followers"].notna()].copy()
+        for c in flows:
+            level[c] = pd.array([pd.NA] * len(level), dtype=account[c].dtype)
+        # its own source name, so the sheet's monthly spacing is judged on the moved totals alone
+        level["source_file"] = level["source_file"].astype("string") + " (follower counts)"
+        parts.append(level)
+    out = pd.concat(parts, ignore_index=True)
+    warning = (
+        f"{int(hit.sum())} account rows from {', '.join(sorted(set(map(str, rows['source_file']))))} describe the "
+        "previous month (month_of: previous): their totals were filed under that month"
+    )
+    return out, [warning]
+
+
 # ------------------------------------------------------------------------------------------- monthly
 
 
@@ -605,10 +665,28 @@ def monthly_metrics(
 
     post_metrics = [m for m in needed if m not in per_metric and m in POST_DERIVABLE]
     post_counts: pd.Series | None = None
-    if post_metrics and posts is not None and len(posts) and "published_at" in posts.columns:
+    post_imp: pd.Series | None = None
+    complete_posts: pd.Series | None = None
+    has_posts = posts is not None and len(posts) and "published_at" in posts.columns
+    if has_posts:
         pub = pd.to_datetime(posts["published_at"], utc=True, errors="coerce").dt.tz_localize(None)
         month = _month_start(pub)
         post_counts = pub.groupby(month).count().astype(float)
+        if "impressions" in posts.columns and posts["impressions"].notna().any():
+            post_imp = pd.to_numeric(posts["impressions"], errors="coerce").groupby(month).sum(min_count=1)
+        # completeness for posts-derived metrics is judged on the posts, not on the account's rows: months
+        # between the first and the last post are complete; the first and the last month only when the posts
+        # span at least POSTS_MONTH_COVERAGE of their days (a last month of 4 days is partial and left out)
+        first, last = pub.min(), pub.max()
+        if pd.notna(first):
+            span = pd.date_range(_month_start(pd.Series([first])).iloc[0], last, freq="MS")
+            starts = span.to_numpy("datetime64[ns]")
+            ends = (span + pd.offsets.MonthBegin(1)).to_numpy("datetime64[ns]")
+            lo = np.maximum(starts, first.normalize().to_datetime64())
+            hi = np.minimum(ends, (last.normalize() + _DAY).to_datetime64())
+            covered = (hi - lo) / np.timedelta64(1, "D") / span.days_in_month.to_numpy()
+            complete_posts = pd.Series(np.asarray(covered) >= POSTS_MONTH_COVERAGE, index=span)
+    if post_metrics and has_posts:
         for m in post_metrics:
             if m == "posts":
                 per_metric[m] = post_counts
@@ -638,29 +716,58 @@ def monthly_metrics(
     for m in metrics:
         vals = per_metric.get(m, pd.Series(dtype=float)).reindex(months)
         out[m] = pd.array(np.round(vals.to_numpy(dtype=float, na_value=np.nan)), dtype="Int64")
-    imp = per_metric.get("impressions", pd.Series(dtype=float)).reindex(months).to_numpy(dtype=float)
-    # impressions per post: numerator and denominator from the same table
-    if sources.get("impressions") == "posts" and post_counts is not None:
-        npost, sources["impressions_per_post"] = post_counts, "posts"
+    # impressions per post: numerator and denominator from ONE table — the account table when it reports both
+    # (a monthly sheet's impressions and post counts), else the posts table (sum of its posts' impressions over
+    # the count of its posts); never the account's impressions over the posts table's count
+    if sources.get("impressions") == "account" and sources.get("posts") == "account":
+        imp_s, npost = per_metric["impressions"], per_metric["posts"]
+        sources["impressions_per_post"] = "account"
+    elif post_imp is not None and post_counts is not None:
+        imp_s, npost = post_imp, post_counts
+        sources["impressions_per_post"] = "posts"
+        if sources.get("impressions") == "account":
+            warnings.append(
+                "monthly impressions per post come from the posts table (its impressions over its post count); "
+                "the account table's impressions are not divided by the posts table's counts (two tables)"
+            )
     else:
-        npost = per_metric.get("posts", pd.Series(dtype=float))
-        sources["impressions_per_post"] = (
-            sources.get("impressions", "none") if "posts" in per_metric else "none"
-        )
+        imp_s, npost = pd.Series(dtype=float), pd.Series(dtype=float)
+        sources["impressions_per_post"] = "none"
+    imp = imp_s.reindex(months).to_numpy(dtype=float)
     npost = npost.reindex(months).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ipp = np.where(npost > 0, imp / npost, np.nan)
     out["impressions_per_post"] = ipp
+    comp = np.ones(len(months), dtype=bool)
+    judged_on = []
     if complete_acc is not None:
-        comp = complete_acc.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
-    else:
-        comp = np.ones(len(months), dtype=bool)
+        comp &= complete_acc.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        judged_on.append("account")
+    post_requested = [m for m in metrics if sources.get(m) == "posts"]
+    if "impressions_per_post" in metrics and sources.get("impressions_per_post") == "posts":
+        post_requested.append("impressions_per_post")
+    if complete_posts is not None and post_requested:
+        comp &= complete_posts.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        judged_on.append("posts")
+    acc_c = (complete_acc.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
+             if complete_acc is not None else np.ones(len(months), dtype=bool))
+    post_c = (complete_posts.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
+              if complete_posts is not None else np.ones(len(months), dtype=bool))
+    for m in [*metrics, "impressions_per_post"]:
+        # per-metric completeness, judged on the table the metric comes from
+        src = sources.get(m, "none")
+        out[f"complete_{m}"] = (post_c if src == "posts" else acc_c) & out[m].notna().to_numpy()
+    out["complete_posts"] = (
+        complete_posts.reindex(months).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if complete_posts is not None else np.zeros(len(months), dtype=bool)
+    )
     has_any = np.zeros(len(months), dtype=bool)
     for s in per_metric.values():
         has_any |= s.reindex(months).notna().to_numpy()
     out["complete"] = comp & has_any
     out.attrs["warnings"] = warnings
     out.attrs["sources"] = sources
+    out.attrs["completeness_judged_on"] = judged_on
     return out
 
 
@@ -1653,6 +1760,7 @@ def compare_growth(
     maxlags: int | None = None,
     equivalence_margin: tuple[float, float] = (0.8, 1.25),
     alpha: float = 0.05,
+    month_of_previous: Sequence[str] = (),
 ) -> dict:
     """Compare growth before and after each intervention; return the ``growth.json`` dict (DESIGN.md §5).
 
@@ -1677,6 +1785,9 @@ def compare_growth(
         Growth-ratio bounds of the equivalence test (TOST).
     alpha : float
         Test level; CIs are 1 − alpha.
+    month_of_previous : sequence of str
+        Account source files whose rows describe the previous month (card ``month_of: previous``; see
+        :func:`apply_month_of` and :func:`month_of_previous_sources`).
 
     Returns
     -------
@@ -1710,6 +1821,8 @@ def compare_growth(
     warnings: list[str] = []
     if account is None or len(account) == 0:
         account = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]")})
+    account, w = apply_month_of(account, month_of_previous)
+    warnings += w
     series, w = prepare_growth_series(account, metric=metric)
     basis = series.attrs.get("basis", "none")
     warnings += w
@@ -1800,7 +1913,7 @@ def compare_growth(
             cut, (a_end - pd.Timedelta(1, "ns")).to_numpy("datetime64[ns]").astype("int64"), side="right"
         )
         a_period = np.where(a_p0 == a_p1, a_p0, -1)
-        a_ok = (a_period >= 0) & months_all["complete"].to_numpy(bool)
+        a_ok = a_period >= 0
         all_cols = [
             c for c in ("impressions", "engagements", "posts", "impressions_per_post")
             if c in months_all.columns and pd.to_numeric(months_all[c], errors="coerce").notna().any()
@@ -1810,7 +1923,8 @@ def compare_growth(
         out: dict[str, Any] = {}
         for col in all_cols:
             v = pd.to_numeric(months_all[col], errors="coerce").astype(float).to_numpy()
-            ok = a_ok & ~np.isnan(v)
+            col_ok = months_all.get(f"complete_{col}", months_all["complete"]).to_numpy(bool)
+            ok = a_ok & col_ok & ~np.isnan(v)
             out[col] = _compare_monthly(v[ok & (a_period == k)], v[ok & (a_period == k + 1)], metric=col,
                                         alpha=alpha, warnings=[])
         return out
@@ -1837,6 +1951,12 @@ def compare_growth(
             warnings=cw,
         )
         comp["monthly_all"] = _monthly_all(k)
+        # the rigorous monthly form: an interrupted time series (level and trend change), Welch kept as
+        # comp["monthly"] (the published form)
+        comp["monthly_its"] = monthly_its(
+            months, d, metric=monthly_metric, alpha=alpha, published_form={"see": "monthly"}
+        ).to_dict()
+        comp["posts_adjusted"] = post_change(posts, d, alpha=alpha).to_dict()
         comp["counterfactual"] = _counterfactual(fit, k, series, clock, alpha=alpha)
         comp["placebo"] = _placebo(inc, cut, k, fit=fit, maxlags=maxlags, before=labels[k])
         comp["state_space"] = _state_space(series, k, alpha=alpha, warnings=cw)
@@ -1858,6 +1978,8 @@ def compare_growth(
             np.array([]), np.array([]), metric=monthly_metric, alpha=alpha, warnings=[]
         )
         top["monthly_all"] = {}
+        top["monthly_its"] = None
+        top["posts_adjusted"] = None
         top["counterfactual"] = _counterfactual(None, 0, series, clock, alpha=alpha)
         top["placebo"] = _placebo(inc, cut, 0, fit=None, maxlags=maxlags, before=labels[0])
         top["state_space"] = {"error": "no intervention: nothing to forecast"}
