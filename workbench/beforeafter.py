@@ -164,6 +164,15 @@ def _month_block_median_ci(
     return float(np.quantile(ok, alpha / 2)), float(np.quantile(ok, 1 - alpha / 2))
 
 
+def _collinear(X: np.ndarray, tol: float = 1e-7) -> bool:
+    """True when the columns (scaled to unit length) are (numerically) linearly dependent."""
+    norms = np.linalg.norm(X, axis=0)
+    if (norms == 0).any():
+        return True
+    sv = np.linalg.svd(X / norms, compute_uv=False)
+    return bool(sv[-1] / sv[0] < tol)
+
+
 def post_change(
     posts: pd.DataFrame | None,
     intervention_date: Any,
@@ -273,8 +282,15 @@ def post_change(
                 missing[c] = "missing values or only one value"
         else:
             missing[c] = "not in the posts table"
+    if "log_followers" in cols and _collinear(np.column_stack([cols["Intercept"], cols["years_since_date"],
+                                                                cols["log_followers"]])):
+        del cols["years_since_date"]
+        missing["years_since_date"] = (
+            "left out: log followers are a straight line in time here, so the trend and the audience cannot be "
+            "told apart; the audience term carries the trend"
+        )
     X = np.column_stack(list(cols.values()))
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    if _collinear(X):
         res.reason = "the model's terms are collinear (e.g. followers a straight line in time): not estimable"
         res.terms, res.terms_missing = list(cols), missing
         return res

@@ -635,6 +635,8 @@ def monthly_metrics(
         is_monthly = group.map(med).fillna(0.0).ge(20.0).to_numpy()
         acc = acc.assign(month=_month_start(acc["date"]), _key=_account_keys(acc))
         daily, monthly = acc.loc[~is_monthly], acc.loc[is_monthly].sort_values("date", kind="stable")
+        # rows without any of these metrics (e.g. a follower count alone) neither fill nor hide a month
+        monthly = monthly.loc[monthly[acc_metrics].notna().any(axis=1)]
         dup = monthly.duplicated(subset=["_key", "month"], keep="last")
         if dup.any():
             months = sorted({m.strftime("%Y-%m") for m in monthly.loc[dup, "month"]})
@@ -1821,8 +1823,13 @@ def compare_growth(
     warnings: list[str] = []
     if account is None or len(account) == 0:
         account = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]")})
-    account, w = apply_month_of(account, month_of_previous)
+    # month_of: previous re-dates a sheet's monthly totals (flows); a follower count stays on its own date
+    shifted, w = apply_month_of(account, month_of_previous)
     warnings += w
+    if metric != "followers" or follower_basis(account) in ("level", "none"):
+        monthly_account = shifted
+    else:
+        account = monthly_account = shifted
     series, w = prepare_growth_series(account, metric=metric)
     basis = series.attrs.get("basis", "none")
     warnings += w
@@ -1831,6 +1838,7 @@ def compare_growth(
     _, _, chosen = _select_account(account, metric)
     if chosen is not None and len(_account_keys(account).unique()) > 1:
         account = account.loc[_account_keys(account) == chosen]
+        monthly_account = monthly_account.loc[_account_keys(monthly_account) == chosen]
         if posts is not None and "account" in posts.columns and "account" in account.columns:
             handle = account["account"].dropna().astype(str)
             if len(handle) and (posts["account"].astype("string") == handle.iloc[0]).any():
@@ -1861,7 +1869,7 @@ def compare_growth(
     # Monthly metric, months wholly inside one period.
     need = ("impressions", "posts") if monthly_metric == "impressions_per_post" else (monthly_metric,)
     try:
-        months = monthly_metrics(account, posts, metrics=need)
+        months = monthly_metrics(monthly_account, posts, metrics=need)
     except InputError as exc:
         warnings.append(f"monthly comparison skipped: {exc}")
         months = pd.DataFrame(
@@ -1901,7 +1909,7 @@ def compare_growth(
     # Every monthly metric the data hold (impressions, engagements, posts, impressions per post), compared the
     # same way as the headline metric: months wholly inside one period, complete months only.
     try:
-        months_all = monthly_metrics(account, posts)
+        months_all = monthly_metrics(monthly_account, posts)
     except InputError:
         months_all = None
     all_cols: list[str] = []
