@@ -1062,7 +1062,11 @@ def _prediction_roots(
     part = m - whole
     fut = csum[:, whole] + part[None, :] * (csum[:, np.minimum(whole + 1, m_max)] - csum[:, whole])
     err = math.sqrt(dbar) * fut - np.asarray(horizon, dtype=float)[None, :] * beta[:, j : j + 1]
-    root = err / sd[:, None]
+    ok = sd > 0  # a draw whose before-period residuals are all zero cannot be studentized
+    if ok.sum() < len(sd) // 2:
+        nan = np.full(len(horizon), np.nan)
+        return nan, nan
+    root = err[ok] / sd[ok, None]
     return np.quantile(root, alpha / 2, axis=0), np.quantile(root, 1 - alpha / 2, axis=0)
 
 
@@ -1449,6 +1453,10 @@ def _counterfactual(
     dbar = float(d_b.mean())
     q_lo, q_hi = _prediction_roots(fit, k, rows, horizon, dbar, alpha)
     sd = math.sqrt(s2)
+    if not np.isfinite(q_lo).any():
+        out["pi_low"] = out["pi_high"] = [None] * len(after)
+        out["pi_method"] = "no prediction interval: the before-period increments have no residual variation"
+        return out
     out.update(
         pi_low=[_f(v) for v in mean + sd * q_lo],
         pi_high=[_f(v) for v in mean + sd * q_hi],
