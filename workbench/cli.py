@@ -220,7 +220,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     from .power import estimate_power, posts_needed
 
     kw = dict(effect_pct=args.effect, prevalence=args.prevalence, n_sims=args.n_sims, alpha=args.alpha,
-              noise_sd=args.noise_sd, seed=args.seed)
+              noise_sd=args.noise_sd, seed=args.seed, n_tests=args.tests)
     try:
         if args.posts is not None:
             result = estimate_power(args.posts, **kw)
@@ -286,7 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--prevalence", type=float, required=True, help="share of posts with the feature, e.g. 0.15")
     pw.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
     pw.add_argument("--posts", type=int, default=None, metavar="N", help="report the power with N posts instead")
-    pw.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    pw.add_argument("--alpha", type=float, default=0.05, help="two-sided family significance level (default 0.05)")
+    from .dataset import DEFAULT_PREDICTORS
+
+    pw.add_argument("--tests", type=int, default=len(DEFAULT_PREDICTORS), metavar="M",
+                    help="predictors in the Holm family the report judges by (default: the default predictors, "
+                    f"{len(DEFAULT_PREDICTORS)}); the power is at alpha/M, Holm's first step (a lower bound)")
     pw.add_argument("--noise-sd", type=float, default=0.5, help="residual SD of log1p(outcome) (default 0.5)")
     pw.add_argument("--n-sims", type=int, default=200, help="simulated datasets per size (default 200)")
     pw.add_argument("--seed", type=int, default=0)

@@ -31,7 +31,10 @@ ANALYSIS_KEYS = (
 )
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
-ACCOUNT_KEYS = ("path", "columns", "platform")
+ACCOUNT_KEYS = ("path", "columns", "platform", "month_of")
+#: which month a row of an account sheet describes: its own date's month, or the previous month (sheets like
+#: rOpenSci's, whose `month` column says a row dated 2020-02-01 holds January's totals)
+MONTH_OF_VALUES = ("same", "previous")
 PUBLICATION_KEYS = ("path", "columns")
 #: files of the publication level that live at fixed places in the dataset folder (written by
 #: ``workbench fetch resolve-links`` and by the user confirming the match review), read when present.
@@ -51,6 +54,8 @@ class AccountSource:
     columns: tuple[tuple[str, str], ...] = ()
     #: the platform of series whose file does not say it (a Business Suite "Views.csv"); None: from the file
     platform: str | None = None
+    #: "same" (default) or "previous": the month whose totals a row holds (see MONTH_OF_VALUES)
+    month_of: str = "same"
 
     @property
     def column_map(self) -> dict[str, str]:
@@ -463,8 +468,12 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
             plat = item.get("platform")
             if plat is not None and str(plat).lower() not in PLATFORMS:
                 raise _fail(f"account platform must be one of {', '.join(PLATFORMS)}, found {_show(plat)}", card)
+            month_of = str(item.get("month_of", "same"))
+            if month_of not in MONTH_OF_VALUES:
+                raise _fail(f"account month_of must be one of {', '.join(MONTH_OF_VALUES)}, found {_show(month_of)}",
+                            card)
             account.append(AccountSource(check_card_pattern(item["path"], "account", card=card), pairs,
-                                         None if plat is None else str(plat).lower()))
+                                         platform=None if plat is None else str(plat).lower(), month_of=month_of))
         else:
             raise _fail(f"account entry must be a path or a {{path, columns}} map, found {_show(item)}", card)
 

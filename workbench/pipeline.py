@@ -173,7 +173,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("regression", "03_regression.ipynb", reads=("posts_coded",), writes=("regression", "models"),
           card=("analysis.outcomes", "analysis.predictors", "analysis.controls")),
     Stage("growth", "04_growth_comparison.ipynb", reads=("account", "posts_coded"), writes=("growth",),
-          card=("interventions", "analysis.growth_metric", "analysis.monthly_metrics", "analysis.equivalence_margin",
+          card=("interventions", "account", "analysis.growth_metric", "analysis.monthly_metrics", "analysis.equivalence_margin",
                 "analysis.hac_maxlags")),
     Stage(
         "report",
