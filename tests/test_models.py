@@ -455,10 +455,14 @@ def small_posts(n: int = 120, seed: int = 1) -> pd.DataFrame:
 
 def test_absent_predictor_warns_and_is_dropped():
     df = small_posts()
-    with pytest.warns(ModelWarning, match="Predictor 'has_gif' is not a column of posts_coded"):
+    with pytest.warns(ModelWarning, match="Predictor 'has_gif' is not a column of the coded posts"):
         pm = fit_post_models(df, predictors=("has_poll", "has_gif"), models=("ols_log",))
     assert "has_gif" not in set(pm.table["term"])
     assert any("has_gif" in w for w in pm.warnings)
+    # a typed record, and the message lists the features in words (no Python list)
+    (rec,) = [r for r in pm.records["dropped"] if r["term"] == "has_gif"]
+    assert rec["code"] == "not_a_column" and rec["outcome"] is None
+    assert "[" not in rec["message"] and "has_poll, has_url, n_hashtags" in rec["message"]
 
 
 def test_all_na_and_constant_predictors_dropped():
@@ -475,17 +479,41 @@ def test_all_na_and_constant_predictors_dropped():
     assert pm.diagnostics["impressions"]["n"] == 120  # the all-NA predictor does not empty the sample
 
 
-def test_rare_level_warns():
+def test_rare_level_is_too_few_posts_to_estimate():
+    # 19.12: 6 posts with a poll (< MIN_LEVEL_POSTS): no estimate (never an infinite interval), a typed record,
+    # and the 6 posts are out of that outcome's models
     df = small_posts()
     poll = np.zeros(120, dtype=bool)
     poll[:6] = True
     df["has_poll"] = pd.array(poll, dtype="boolean")
-    with pytest.warns(
-        ModelWarning, match=r"impressions: only 6 of 120 posts with 'has_poll' \(fewer than 10\)"
-    ):
-        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
-    assert "has_poll" in set(pm.table["term"])
+    with pytest.warns(ModelWarning, match=r"impressions: too few posts to estimate 'has_poll': only 6 of 120 posts"):
+        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log", "negbin"))
+    assert "has_poll" not in set(pm.table["term"])
+    assert np.isfinite(pm.table[["std_error", "ci_low", "ci_high"]].to_numpy()).all()
     assert "rare level: has_poll (with: 6)" in pm.diagnostics["impressions"]["flags"]
+    assert pm.diagnostics["impressions"]["n"] == 114
+    assert pm.diagnostics["impressions"]["dropped"]["fewer than 10 posts in their group"] == 6
+    recs = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts"]
+    assert {(r["outcome"], r["term"], r["n"], r["minimum"]) for r in recs} == {
+        ("impressions", "has_poll", 6, 10),
+        ("engagements", "has_poll", 6, 10),
+    }
+    # the fitted-terms record says has_poll was not in any model
+    assert all("has_poll" not in f["predictors"] for f in pm.records["fitted_terms"])
+    # no "constant" message after the rare posts are out: one record per cause
+    assert not any("constant" in w for w in pm.warnings)
+
+
+def test_one_post_with_a_feature_never_gives_an_infinite_interval():
+    # 19.12's real case: one post with a feature made HC3 (leverage 1) infinite; 9 posts is still too few, 10 is enough
+    df = small_posts(200, seed=3)
+    for k, estimated in ((1, False), (9, False), (10, True)):
+        flag = np.zeros(200, dtype=bool)
+        flag[:k] = True
+        d = df.assign(has_video=pd.array(flag, dtype="boolean"))
+        pm = fit_post_models(d, predictors=("has_video", "has_url"), models=("ols_log", "negbin"))
+        assert ("has_video" in set(pm.table["term"])) is estimated, k
+        assert np.isfinite(pm.table[["std_error", "ci_low", "ci_high"]].to_numpy()).all()
 
 
 def test_na_rows_dropped_and_counted():
@@ -523,7 +551,7 @@ def test_all_na_control_dropped_and_single_year_dropped():
     with pytest.warns(ModelWarning) as rec:
         pm = fit_post_models(df, predictors=("has_poll",), models=("ols_log",))
     msgs = [str(r.message) for r in rec]
-    assert any("Control 'followers_at_post' is entirely NA; dropped" in m for m in msgs)
+    assert any("Control 'followers_at_post' is entirely NA" in m for m in msgs)
     assert any("Control 'year' is constant" in m for m in msgs)
     assert set(pm.table["term"]) == {"Intercept", "has_poll"}
 
@@ -573,7 +601,7 @@ def test_nothing_usable_gives_empty_table():
     with pytest.warns(ModelWarning, match=r"impressions: every used post has the same value \(7\)"):
         pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",))
     assert pm.table.empty
-    with pytest.warns(ModelWarning, match=r"only 3 usable posts for \d coefficients; not modelled"):
+    with pytest.warns(ModelWarning, match=r"only \d usable posts for \d coefficients; not modelled"):
         fit_post_models(
             small_posts().iloc[:3], outcomes=("impressions",), predictors=("has_poll", "has_url"), controls=()
         )
@@ -585,7 +613,12 @@ def test_negbin_on_poisson_counts_explains_itself():
     df = small_posts(300).assign(impressions=pd.array(rng.poisson(50, 300), dtype="Int64"))
     with pytest.warns(ModelWarning, match=r"not overdispersed \(variance/mean = 0\.\d\d\)"):
         pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",), models=("negbin",))
-    assert pm.table.empty or (pm.table["model"] == "negbin").all()
+    # the fallback is the robust Poisson fit, with the reason recorded (no NB with α ≈ 0)
+    assert (pm.table["model"] == "negbin").all() and (pm.table["fit_method"] == "poisson_robust").all()
+    (fb,) = [r for r in pm.records["flags"] if r["code"] == "count_model_fallback"]
+    assert fb["fit_method"] == "poisson_robust" and "not overdispersed" in fb["message"]
+    od = pm.diagnostics["impressions"]["overdispersion"]["negbin"]
+    assert od["variance_to_mean"] < 1.2 and od["overdispersed"] is False
 
 
 def test_negbin_failure_is_a_warning_not_a_crash(monkeypatch):
@@ -593,10 +626,18 @@ def test_negbin_failure_is_a_warning_not_a_crash(monkeypatch):
         raise np.linalg.LinAlgError("Singular matrix")
 
     monkeypatch.setattr(wm.sm.NegativeBinomial, "fit", explode)
-    with pytest.warns(ModelWarning, match="negative binomial model did not converge .*LinAlgError"):
+    with pytest.warns(ModelWarning, match="negbin was fitted as .* because maximum likelihood failed .*LinAlgError"):
+        pm = fit_post_models(small_posts(), predictors=("has_poll",), models=("ols_log", "negbin"))
+    assert pm.diagnostics["impressions"]["converged"]["negbin"] is False  # NB by ML did not work ...
+    nb = pm.table[pm.table["model"] == "negbin"]  # ... but a count model still gives finite estimates
+    assert len(nb) and np.isfinite(nb[["estimate", "std_error"]].to_numpy()).all()
+    assert set(nb["fit_method"]) <= {"nb2_fixed_alpha", "poisson_robust"}
+    # and when every path fails: a record, no rows, no crash
+    monkeypatch.setattr(wm.sm.GLM, "fit", explode)
+    with pytest.warns(ModelWarning, match="count model negbin could not be fitted"):
         pm = fit_post_models(small_posts(), predictors=("has_poll",), models=("ols_log", "negbin"))
     assert set(pm.table["model"]) == {"ols_log"}
-    assert pm.diagnostics["impressions"]["converged"]["negbin"] is False
+    assert any(r["code"] == "count_model_failed" for r in pm.records["flags"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -917,8 +958,12 @@ def test_residual_frame_ols_and_negbin(ref_data, ref_models):
     alpha = nb.params.iloc[-1]
     np.testing.assert_allclose(rn["fitted"], mu, rtol=1e-10)
     np.testing.assert_allclose(rn["residual"], (y - mu) / np.sqrt(mu + alpha * mu**2), rtol=1e-10)
+    # a count model's GLM fallback: Pearson residuals
+    glm = wm.sm.GLM(y, np.ones((len(y), 1)), family=wm.sm.families.Poisson()).fit()
+    rg = residual_frame(glm)
+    np.testing.assert_allclose(rg["residual"], (y - y.mean()) / np.sqrt(y.mean()), rtol=1e-9)
     with pytest.raises(InputError, match="residual_frame takes an OLS or negative binomial fit"):
-        residual_frame(wm.sm.GLM(y, np.ones((len(y), 1)), family=wm.sm.families.Poisson()).fit())
+        residual_frame(wm.sm.Logit((y > y.mean()).astype(float), np.ones((len(y), 1))).fit(disp=False))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -230,6 +230,71 @@ _MEDIA_TYPES_WITH_MEDIA = {
 _MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "status"}
 
 
+#: canonical post types (the ingest stage's ``post_type`` column uses the same words).
+POST_TYPES = ("original", "reply", "quote", "repost")
+#: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did.
+_RT_RE = re.compile(r"^\s*RT\s+@\w", flags=re.IGNORECASE)
+#: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky, Mastodon).
+_QUOTE_URL_RE = re.compile(
+    r"https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/\w+/status(?:es)?/\d+\S*\s*$"
+    r"|https?://bsky\.app/profile/[^/\s]+/post/\w+\s*$",
+    flags=re.IGNORECASE,
+)
+
+
+def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Return every post's type (original, reply, quote, repost) and where it came from.
+
+    Parameters
+    ----------
+    posts
+        The posts table (any columns). Read, in order of trust: ``post_type`` (the ingest stage's
+        canonical column, used where it holds one of :data:`POST_TYPES`), ``is_repost``, ``is_reply``
+        and ``text``.
+
+    Returns
+    -------
+    (Series, Series)
+        ``post_type`` (string, one of :data:`POST_TYPES` on every row) and ``post_type_source`` (string):
+        ``"post_type"`` (the export's own column), ``"is_repost"`` / ``"is_reply"`` (the export's flags),
+        ``"text"`` (a retweet written ``RT @…`` or a text ending in a link to another post's page — a
+        quote), or ``"default"`` (nothing says otherwise: counted as original). A flag that is NA says
+        nothing, so a row whose flags are all NA falls through to the text rules.
+
+    Notes
+    -----
+    Order of the rules: repost before reply before quote (a repost of a reply is a repost). X legacy
+    exports shorten every link to t.co, so a quote cannot be seen in their text: there quotes count as
+    original posts (the default), which the source column makes visible.
+    """
+    n = len(posts)
+    kind = pd.Series(pd.array([pd.NA] * n, dtype="string"), index=posts.index)
+    source = kind.copy()
+
+    def fill(rows: np.ndarray, value: str, where: str) -> None:
+        rows = rows & kind.isna().to_numpy()
+        kind[rows] = value
+        source[rows] = where
+
+    if "post_type" in posts.columns:
+        given = posts["post_type"].astype("string").str.strip().str.lower()
+        ok = given.isin(POST_TYPES).fillna(False).to_numpy(dtype=bool)
+        kind[ok] = given[ok]
+        source[ok] = "post_type"
+    for column, value in (("is_repost", "repost"), ("is_reply", "reply")):
+        if column in posts.columns:
+            flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            fill(flag, value, column)
+    if "text" in posts.columns:
+        text = posts["text"].astype("string")
+        fill(text.str.contains(_RT_RE).fillna(False).to_numpy(dtype=bool), "repost", "text")
+        fill(text.str.contains(_QUOTE_URL_RE).fillna(False).to_numpy(dtype=bool), "quote", "text")
+    rest = kind.isna().to_numpy()
+    kind[rest] = "original"
+    source[rest] = "default"
+    return kind.rename("post_type"), source.rename("post_type_source")
+
+
 def _trie_pattern(node: dict) -> str:
     """Regex source for a trie node; longest match first (greedy optional continuations)."""
     alts = [re.escape(ch) + _trie_pattern(child) for ch, child in sorted(node.items()) if ch != ""]
@@ -546,6 +611,10 @@ def code_features(
         - ``has_call_to_action`` (boolean): one of :data:`CALL_TO_ACTION_PHRASES` as a whole word
           (case-insensitive) outside links, mentions and hashtags (``#VoteNow`` and ``@join`` do not count).
 
+        - ``post_type`` (string: original, reply, quote, repost) and ``post_type_source``: see
+          :func:`post_types` (the ingest stage's ``post_type`` where it has one, else the export's
+          ``is_repost``/``is_reply`` flags and the text).
+
         Text features are NA where the text is NA.
     """
     check_columns(posts, ["published_at", "text", "media_views", "impressions", "engagements"], table="posts")
@@ -605,6 +674,7 @@ def code_features(
     out["has_thread_marker"] = thread
     out["has_research_link"] = _research_links(body, domains)
     out["has_call_to_action"] = _calls_to_action(outside)
+    out["post_type"], out["post_type_source"] = post_types(posts)
 
     published = _utc(posts["published_at"], table="posts", column="published_at")
     local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied

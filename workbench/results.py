@@ -118,20 +118,46 @@ def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str | N
     models.json holds the model the diagnostics favour (``primary_model`` and ``primary_reason``, from
     ``models.choose_primary_model`` unless ``primary_model`` is given), one plain sentence per predictor and
     outcome from that model, the warnings, the diagnostics and the controls-sensitivity table.
+
+    Since ``schema_version`` 2 it also holds the typed records of ``fit.records`` (every record a dict with
+    fields, never a string to parse): ``platforms``; ``population`` (the setting, the post types modelled,
+    ``n_in``/``n_out``, ``counts`` per platform × post type with medians, where the post types came from, and
+    ``why``); ``fitted_terms`` (per platform × outcome × model: ``n``, ``fit_method``, ``fallback_reason``,
+    ``estimand``, ``predictors``, ``controls``, ``reference_levels``); ``dropped`` and ``flags`` (``code``,
+    ``platform``, ``outcome``, ``model``, ``term``, ``n``, ``message`` + details); ``holm_family`` (which
+    terms each adjusted p was corrected over); ``estimands`` per model and ``estimand_sentences`` per model ×
+    outcome; ``minimum_posts_per_group``; ``reach_by_type`` (when posts have ``media_type``).
     """
-    from .models import describe_effects
+    from .models import MODEL_REGISTRY, describe_effects, describe_estimand
 
     io.write_csv(paths.regression, fit.table)
     chosen = (fit.diagnostics or {}).get("primary") or {}
     model = primary_model or chosen.get("model") or "ols_log"
     reason = chosen.get("reason", "") if model == chosen.get("model") else "chosen by the analyst"
     outcomes = list(dict.fromkeys(fit.table["outcome"])) if len(fit.table) else []
+    platforms = [p for p in dict.fromkeys(fit.table["platform"].dropna())] if "platform" in fit.table else []
+    if len(platforms) > 1:  # several platforms: one sentence list per "platform: outcome", like the diagnostics
+        sentences = {
+            f"{p}: {o}": describe_effects(fit.table[fit.table["platform"] == p], outcome=o, model=model)
+            for p in platforms
+            for o in dict.fromkeys(fit.table.loc[fit.table["platform"] == p, "outcome"])
+        }
+    else:
+        sentences = {o: describe_effects(fit.table, outcome=o, model=model) for o in outcomes}
+    records = dict(fit.records or {})
     summary = {
+        "schema_version": records.pop("schema_version", None),
         "primary_model": model,
         "primary_reason": reason,
-        "sentences": {o: describe_effects(fit.table, outcome=o, model=model) for o in outcomes},
+        "sentences": sentences,
+        "estimand_sentences": {
+            m: {o: describe_estimand(m, o) for o in outcomes}
+            for m in dict.fromkeys(fit.table["model"])
+            if m in MODEL_REGISTRY
+        },
         "warnings": list(fit.warnings),
         "diagnostics": fit.diagnostics,
+        **records,
     }
     io.write_json(paths.models, summary)
     return summary
