@@ -1103,3 +1103,287 @@ def test_sentence_for_an_effect_that_does_not_survive_holm():
     assert poll.startswith("Posts with a poll received 22% more impressions (95% CI +6.2% to +39%)")
     assert "2 features tested at once this could be chance (Holm-adjusted p = 0.07)" in poll
     assert emoji.startswith("No detectable difference in impressions for posts with an emoji")
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 10/12/18/19: population, platforms, media_type, records, multiple comparisons, count fallback
+# --------------------------------------------------------------------------------------------------
+
+
+def replies_heavy(n: int = 900, seed: int = 5, *, platform: str | None = None, reply_share: float = 0.65):
+    """An X-like account where most posts are replies that reach far fewer people and rarely carry hashtags.
+
+    Truth on original posts: +0.4 log impressions per hashtag, +0.2 for a link; replies sit 2 log units lower.
+    """
+    rng = np.random.default_rng(seed)
+    reply = rng.random(n) < reply_share
+    n_hashtags = rng.poisson(np.where(reply, 0.1, 1.2))
+    has_url = rng.random(n) < np.where(reply, 0.1, 0.5)
+    n_mentions = rng.poisson(np.where(reply, 0.5, 0.4)) + reply
+    eta = np.where(reply, 5.0, 7.0) + 0.4 * n_hashtags + 0.2 * has_url - 0.05 * n_mentions
+    impressions = np.round(np.exp(eta + rng.normal(0, 1.0, n)))
+    engagements = rng.poisson(impressions * 0.02 * rng.gamma(2, 0.5, n))
+    df = pd.DataFrame(
+        {
+            "post_id": [f"r{seed}_{i}" for i in range(n)],
+            "text": np.where(reply, "@someone thanks", "a post"),
+            "impressions": impressions.astype(int),
+            "engagements": engagements,
+            "is_reply": reply,
+            "has_url": has_url,
+            "n_hashtags": n_hashtags,
+            "n_mentions": n_mentions,
+            "year": rng.choice([2022, 2023], n),
+            "followers_at_post": rng.integers(900, 1100, n),
+        }
+    )
+    if platform is not None:
+        df["platform"] = platform
+    return as_posts_coded(df)
+
+
+RH_PREDICTORS = ("has_url", "n_hashtags", "n_mentions")
+
+
+def test_default_population_is_original_posts_recorded_and_warned():
+    df = replies_heavy()
+    n_reply = int(df["is_reply"].sum())
+    with pytest.warns(ModelWarning, match=r"posts \(\d+%\) are replies, with median impressions") as rec:
+        pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",))
+    pop = pm.records["population"]
+    assert pop["setting"] == "original" and pop["post_types"] == ["original"]
+    assert (pop["n_in"], pop["n_out"]) == (len(df) - n_reply, n_reply)
+    counts = {r["post_type"]: r for r in pop["counts"]}
+    assert counts["reply"]["n"] == n_reply and counts["reply"]["in_models"] is False
+    assert counts["original"]["median_impressions"] == pytest.approx(
+        float(df.loc[~df["is_reply"].astype(bool), "impressions"].median())
+    )
+    assert pop["post_type_source"] == {"is_reply": n_reply, "default": len(df) - n_reply}
+    assert pm.diagnostics["impressions"]["n"] == len(df) - n_reply
+    (dom,) = [r for r in pm.records["flags"] if r["code"] == "post_type_dominates"]
+    assert dom["post_type"] == "reply" and dom["n"] == n_reply and dom["median"] < dom["median_original"] / 2
+    assert "left out of the models" in dom["message"]
+    assert any("post_type_dominates" == r["code"] for r in pm.records["flags"]) and rec
+    # on original posts the hashtag effect is the true one (+0.4 log), not the confounded pooled one
+    b = rows_of(pm.table, "impressions", "ols_log").loc["n_hashtags", "estimate"]
+    assert b == pytest.approx(0.4, abs=0.08)
+    pooled = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), population=list(wm.POST_TYPES[:2]))
+    assert rows_of(pooled.table, "impressions", "ols_log").loc["n_hashtags", "estimate"] == pytest.approx(0.4, abs=0.08)
+
+
+def test_population_all_controls_post_type_against_original():
+    df = replies_heavy()
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), population="all")
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert t.loc["post_type[reply]", "term_type"] == "control"
+    assert t.loc["post_type[reply]", "estimate"] == pytest.approx(-2.0, abs=0.2)
+    assert pm.diagnostics["impressions"]["reference_levels"]["post_type"] == "original"
+    assert pm.records["population"]["post_type_controlled"] is True
+    (f,) = [f for f in pm.records["fitted_terms"] if f["outcome"] == "impressions"]
+    assert f["controls"] == ["post_type[reply]", "year[2023]", "log_followers_at_post"] or set(f["controls"]) == {
+        "post_type[reply]", "year[2023]", "log_followers_at_post"}
+    dom = [r for r in pm.records["flags"] if r["code"] == "post_type_dominates"]
+    assert dom and "post type is controlled" in dom[0]["message"]
+    with pytest.raises(InputError, match="analysis population 'everything'"):
+        fit_post_models(df, population="everything")
+
+
+def test_fitted_terms_say_only_what_was_done():
+    # followers all missing and a single year: the controls are dropped, and the records say so
+    df = replies_heavy().assign(year=2023)
+    df["year"] = df["year"].astype("Int64")
+    df["followers_at_post"] = pd.array([pd.NA] * len(df), dtype="Float64")
+    pm = fit_post_models(df, predictors=("has_poll", *RH_PREDICTORS), models=("ols_log", "negbin"))
+    for f in pm.records["fitted_terms"]:
+        assert f["controls"] == [] and f["predictors"] == list(RH_PREDICTORS)
+        assert f["estimand"] == wm.MODEL_REGISTRY[f["model"]].estimand
+    codes = {(r["code"], r["term"]) for r in pm.records["dropped"]}
+    assert {("not_a_column", "has_poll"), ("all_na", "followers_at_post"), ("constant", "year")} <= codes
+    for r in pm.records["dropped"] + pm.records["flags"]:
+        assert set(r) >= {"code", "platform", "outcome", "model", "term", "n", "message"}
+    sentences = describe_effects(pm.table, outcome="impressions")
+    assert sentences and not any("audience size" in x or "year" in x for x in sentences)
+    assert any("holding the other features fixed." in x for x in sentences)
+
+
+def test_platforms_are_modelled_apart_and_pooled_only_when_labelled():
+    fb = replies_heavy(400, seed=11, platform="facebook", reply_share=0.0)
+    ig = replies_heavy(300, seed=12, platform="instagram", reply_share=0.0)
+    ig["impressions"] = (ig["impressions"] * 3).astype("Int64")
+    df = pd.concat([fb, ig], ignore_index=True)
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log", "negbin"))
+    assert set(pm.table["platform"]) == {"facebook", "instagram"}
+    assert pm.records["platforms"] == ["facebook", "instagram"] and pm.records["pooled"] is False
+    assert {"facebook: impressions", "instagram: impressions"} <= set(pm.diagnostics)
+    assert pm.diagnostics["facebook: impressions"]["n"] == 400
+    one = fit_post_models(fb, predictors=RH_PREDICTORS, models=("ols_log", "negbin"))
+    a = pm.table[pm.table["platform"] == "facebook"].reset_index(drop=True)
+    b = one.table.reset_index(drop=True)
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-9)  # per platform = that platform alone
+    assert ("facebook: impressions", "ols_log") in pm.fits
+    pooled = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), pooled=True)
+    p = rows_of(pooled.table[pooled.table["platform"] == "pooled"], "impressions", "ols_log")
+    assert p.loc["platform[instagram]", "term_type"] == "control" and p.loc["Intercept", "n"] == 700
+
+
+def media_posts(n: int = 600, seed: int = 21) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(["photo", "video", "link_card", "none"], n, p=[0.4, 0.2, 0.2, 0.2])
+    kinds[:5] = "reel"  # a rare level
+    effect = {"photo": 0.3, "video": 0.6, "link_card": -0.2, "none": 0.0, "reel": 1.0}
+    y = np.round(np.exp(6 + np.vectorize(effect.get)(kinds) + rng.normal(0, 0.8, n)))
+    df = as_posts_coded(
+        pd.DataFrame(
+            {
+                "impressions": y.astype(int),
+                "engagements": rng.poisson(y * 0.03),
+                "n_hashtags": rng.poisson(1, n),
+                "year": 2023,
+                "followers_at_post": 5000,
+            }
+        )
+    )
+    df["media_type"] = pd.Series(kinds, dtype="category").str.replace("none", "None")  # case as exported
+    df["platform"] = "facebook"
+    return df
+
+
+def test_media_type_is_a_categorical_predictor_with_a_stated_reference():
+    df = media_posts()
+    pm = fit_post_models(df, predictors=("media_type", "n_hashtags"), controls=(), models=("ols_log", "negbin"))
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert pm.diagnostics["impressions"]["reference_levels"] == {"media_type": "none"}
+    assert {"media_type[photo]", "media_type[video]", "media_type[link_card]"} <= set(t.index)
+    assert t.loc["media_type[video]", "estimate"] == pytest.approx(0.6, abs=0.2)
+    assert set(rows_of(pm.table, "impressions", "negbin").index) >= {"media_type[photo]"}
+    # the 5 reels: too few posts to estimate, a record, not an estimate
+    assert "media_type[reel]" not in set(pm.table["term"])
+    (rare,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (rare["term"], rare["n"], rare["level"]) == ("media_type[reel]", 5, "reel")
+    # a stated reference level from the card
+    pm2 = fit_post_models(
+        df, predictors=("media_type",), controls=(), models=("ols_log",), reference_levels={"media_type": "photo"}
+    )
+    t2 = rows_of(pm2.table, "impressions", "ols_log")
+    assert "media_type[none]" in t2.index and pm2.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+    np.testing.assert_allclose(
+        t2.loc["media_type[video]", "estimate"], t.loc["media_type[video]", "estimate"] - t.loc["media_type[photo]", "estimate"],
+        atol=0.05,
+    )
+    # no text-only level: the most common level is the reference
+    no_none = df[df["media_type"] != "None"]
+    pm3 = fit_post_models(no_none, predictors=("media_type",), controls=(), models=("ols_log",))
+    assert pm3.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+
+
+def test_reach_by_type_against_hand_counts():
+    df = media_posts()
+    table = wm.reach_by_type(df)
+    kind = df["media_type"].astype(str).str.lower()
+    for r in table.itertuples():
+        sub = df[kind == r.type]
+        assert r.n == len(sub) and r.platform == "facebook"
+        assert r.median_impressions == pytest.approx(float(sub["impressions"].astype(float).median()))
+        assert r.median_engagements == pytest.approx(float(sub["engagements"].astype(float).median()))
+    assert table["share"].sum() == pytest.approx(1.0) and table["n"].is_monotonic_decreasing
+    pm = fit_post_models(df, predictors=("media_type",), controls=(), models=("ols_log",))
+    assert {r["type"] for r in pm.records["reach_by_type"]} == set(kind)
+    with pytest.raises(InputError, match="no column 'media_type'"):
+        wm.reach_by_type(df.drop(columns="media_type"))
+
+
+def test_holm_family_recorded_and_across_outcomes_by_multipletests(ref_models):
+    from statsmodels.stats.multitest import multipletests
+
+    t = ref_models.table
+    for model in ("ols_log", "negbin"):
+        pred = t[(t["model"] == model) & (t["term_type"] == "predictor")]
+        assert len(pred) == 12
+        np.testing.assert_allclose(
+            pred["p_holm_across_outcomes"], multipletests(pred["p_value"], method="holm")[1], rtol=1e-12
+        )
+        assert (pred["p_holm_across_outcomes"] >= pred["p_holm"] - 1e-15).all()
+    fams = [f for f in ref_models.records["holm_family"] if f["model"] == "ols_log"]
+    per = [f for f in fams if f["family"] == "predictors"]
+    assert {f["outcome"] for f in per} == {"impressions", "engagements"}
+    assert per[0]["description"] == "6 predictor terms for impressions (ols_log)" and per[0]["size"] == 6
+    (across,) = [f for f in fams if f["family"] == "predictors_across_outcomes"]
+    assert across["size"] == 12 and across["column"] == "p_holm_across_outcomes"
+
+
+def test_estimands_recorded_per_model(ref_models):
+    est = ref_models.records["estimands"]
+    assert est["ols_log"]["estimand"] == "ratio of geometric means of (1 + outcome)"
+    assert est["negbin"]["estimand"] == "ratio of expected counts"
+    assert "geometric mean of (1 + impressions)" in wm.describe_estimand("ols_log", "impressions")
+    assert "expected (average) number of impressions" in wm.describe_estimand("negbin", "impressions")
+    assert (ref_models.table.loc[ref_models.table["model"] == "negbin", "fit_method"] == "nb2_ml").all()
+    assert (ref_models.table.loc[ref_models.table["model"] == "ols_log", "fit_method"] == "ols_hc3").all()
+
+
+def test_overdispersion_cannot_contradict_a_huge_variance_to_mean():
+    # heavy-tailed impressions (variance/mean ~ 10^5): the Cameron–Trivedi t is diluted by a few huge posts,
+    # but the Pearson and LR tests reject, so `overdispersed` is true and α is reported
+    df = replies_heavy(1200, seed=7, reply_share=0.0)
+    y = df["impressions"].astype(float).to_numpy()
+    y[::100] *= 300
+    df["impressions"] = pd.array(y.astype(int), dtype="Int64")
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, outcomes=("impressions",), models=("negbin",))
+    od = pm.diagnostics["impressions"]["overdispersion"]["negbin"]
+    assert od["variance_to_mean"] > 1e4
+    assert od["overdispersed"] is True and od["pearson_p"] < 1e-10 and od["pearson_dispersion"] > 100
+    assert od["alpha"] > 0.5 and od["alpha_method"] == "nb2_ml"
+    assert "Pearson" in od["test"] and "mean model" in od["assumptions"]
+
+
+def test_pearson_statistic_matches_statsmodels_glm(ref_data):
+    d = ref_data.dropna(subset=["impressions", *PREDICTORS, "followers_at_post", "year"])
+    X, y, _ = hand_design(ref_data, "impressions")
+    glm = wm.sm.GLM(y, X, family=wm.sm.families.Poisson()).fit()
+    out = check_overdispersion(y, glm.fittedvalues, n_params=X.shape[1])
+    assert out["pearson_stat"] == pytest.approx(glm.pearson_chi2, rel=1e-9)
+    assert out["pearson_df"] == glm.df_resid == len(d) - X.shape[1]
+    assert out["pearson_p"] == pytest.approx(stats.chi2.sf(glm.pearson_chi2, glm.df_resid))
+
+
+def test_separated_feature_left_out_of_the_count_model_exactly():
+    # every post with a poll has 0 engagements: NB's estimate would run to −∞ (singular information);
+    # the count model leaves those posts and the term out, which is exactly the ML fit of the other terms
+    rng = np.random.default_rng(4)
+    df = small_posts(400, seed=4)
+    df["engagements"] = pd.array(rng.negative_binomial(2, 0.2, 400), dtype="Int64")
+    df.loc[df["has_poll"].astype(bool), "engagements"] = 0
+    pm = fit_post_models(df, predictors=("has_poll", "has_url", "n_hashtags"), models=("ols_log", "negbin"))
+    nb = rows_of(pm.table, "engagements", "negbin")
+    assert "has_poll" not in nb.index and np.isfinite(nb[["estimate", "std_error"]].to_numpy()).all()
+    assert "has_poll" in rows_of(pm.table, "engagements", "ols_log").index
+    (sep,) = [r for r in pm.records["dropped"] if r["code"] == "separation"]
+    assert sep["term"] == "has_poll" and sep["model"] == "negbin" and sep["n"] == int(df["has_poll"].sum())
+    sub = df[~df["has_poll"].astype(bool)]
+    ref = fit_post_models(sub, predictors=("has_url", "n_hashtags"), models=("negbin",))
+    np.testing.assert_allclose(nb["estimate"], rows_of(ref.table, "engagements", "negbin").loc[nb.index, "estimate"], rtol=1e-6)
+
+
+def test_card_population_and_reference_levels(tmp_path):
+    import yaml
+
+    from workbench.dataset import load_dataset
+    from workbench.errors import DatasetCardError
+
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x\n")
+
+    def card(analysis):
+        (tmp_path / "dataset.yml").write_text(yaml.safe_dump({"name": "d", "posts": ["raw/*.csv"], "analysis": analysis}))
+        return load_dataset(tmp_path)
+
+    assert card({}).analysis.population == "original"
+    assert card({"population": "all"}).analysis.population == "all"
+    assert card({"population": ["original", "quote"]}).analysis.population == ("original", "quote")
+    ds = card({"predictors": ["media_type"], "reference_levels": {"media_type": "photo"}})
+    assert ds.analysis.reference_levels == (("media_type", "photo"),)
+    for bad in ("everything", ["original", "boost"], 3):
+        with pytest.raises(DatasetCardError, match="analysis.population"):
+            card({"population": bad})
+    with pytest.raises(DatasetCardError, match="analysis.reference_levels"):
+        card({"reference_levels": ["photo"]})

@@ -24,7 +24,11 @@ TOP_KEYS = (
 ANALYSIS_KEYS = (
     "outcomes", "predictors", "controls",
     "growth_metric", "monthly_metrics", "equivalence_margin", "hac_maxlags",
+    "population", "reference_levels",
 )
+#: analysis.population: which posts the post-level models cover (workbench.models.fit_post_models).
+POPULATIONS = ("original", "all")
+POST_TYPES = ("original", "reply", "quote", "repost")
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
 ACCOUNT_KEYS = ("path", "columns")
@@ -71,6 +75,10 @@ class Analysis:
     equivalence_margin: tuple[float, float] = (0.8, 1.25)
     #: Newey–West lag; None = floor(4 (n/100)^(2/9)) (Newey & West 1994 rule of thumb).
     hac_maxlags: int | None = None
+    #: posts the models cover: "original" (default), "all" (post type controlled) or a tuple of post types.
+    population: str | tuple[str, ...] = "original"
+    #: categorical column → reference level (e.g. media_type: photo); pairs, so the card stays hashable.
+    reference_levels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,18 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     maxlags = a.get("hac_maxlags")
     if maxlags is not None and (not isinstance(maxlags, int) or maxlags < 0):
         raise _fail(f"analysis.hac_maxlags must be a whole number ≥ 0, found {maxlags!r}", card)
+    population = a.get("population", "original")
+    if isinstance(population, list) and population and all(p in POST_TYPES for p in population):
+        population = tuple(dict.fromkeys(population))
+    elif not (isinstance(population, str) and population in POPULATIONS + POST_TYPES):
+        raise _fail(
+            f"analysis.population must be one of {list(POPULATIONS)} or a list of post types from "
+            f"{list(POST_TYPES)} (e.g. [original, quote]), found {population!r}",
+            card,
+        )
+    refs = a.get("reference_levels") or {}
+    if not isinstance(refs, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) for k, v in refs.items()):
+        raise _fail(f"analysis.reference_levels must map a column to its reference level, found {refs!r}", card)
     analysis = Analysis(
         outcomes=_str_list(a.get("outcomes"), "analysis.outcomes", card) or DEFAULT_OUTCOMES,
         predictors=_str_list(a.get("predictors"), "analysis.predictors", card) or DEFAULT_PREDICTORS,
@@ -242,6 +262,8 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         or ("impressions", "engagements", "posts"),
         equivalence_margin=(float(margin[0]), float(margin[1])),
         hac_maxlags=maxlags,
+        population=population,
+        reference_levels=tuple((str(k), str(v)) for k, v in refs.items()),
     )
 
     goals: list[Goal] = []

@@ -232,13 +232,12 @@ _MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "stat
 
 #: canonical post types (the ingest stage's ``post_type`` column uses the same words).
 POST_TYPES = ("original", "reply", "quote", "repost")
-#: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did.
-_RT_RE = re.compile(r"^\s*RT\s+@\w", flags=re.IGNORECASE)
-#: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky, Mastodon).
-_QUOTE_URL_RE = re.compile(
+#: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did (RE2).
+_RT_RE = r"^\s*RT\s+@\w"
+#: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky; RE2).
+_QUOTE_URL_RE = (
     r"https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/\w+/status(?:es)?/\d+\S*\s*$"
-    r"|https?://bsky\.app/profile/[^/\s]+/post/\w+\s*$",
-    flags=re.IGNORECASE,
+    r"|https?://bsky\.app/profile/[^/\s]+/post/\w+\s*$"
 )
 
 
@@ -285,10 +284,13 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         if column in posts.columns:
             flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
             fill(flag, value, column)
-    if "text" in posts.columns:
-        text = posts["text"].astype("string")
-        fill(text.str.contains(_RT_RE).fillna(False).to_numpy(dtype=bool), "repost", "text")
-        fill(text.str.contains(_QUOTE_URL_RE).fillna(False).to_numpy(dtype=bool), "quote", "text")
+    rest = kind.isna().to_numpy()
+    if "text" in posts.columns and rest.any():  # the text rules, only where nothing else said (RE2 via Arrow)
+        text = posts["text"].astype("string")[rest]
+        for pattern, value in ((_RT_RE, "repost"), (_QUOTE_URL_RE, "quote")):
+            found = np.zeros(n, dtype=bool)
+            found[rest] = _arrow_contains(text, pattern).fillna(False).to_numpy(dtype=bool)
+            fill(found, value, "text")
     rest = kind.isna().to_numpy()
     kind[rest] = "original"
     source[rest] = "default"

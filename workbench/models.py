@@ -1721,6 +1721,9 @@ def describe_estimand(model: str, outcome: str) -> str:
     raise InputError(f"unknown model {model!r}; choose from {list(MODELS)}")
 
 
+_PLURAL_TYPES = {"original": "original posts", "reply": "replies", "quote": "quotes", "repost": "reposts"}
+
+
 def _population_types(population) -> tuple[str, ...]:
     """The post types an ``analysis.population`` setting keeps (InputError on anything else)."""
     if population is None:
@@ -1809,7 +1812,7 @@ def _population(posts: pd.DataFrame, population, outcomes, notes: _Notes) -> tup
                 notes.add(
                     "flags",
                     "post_type_dominates",
-                    f"{len(sub):,} of {n_plat:,} posts{where} ({100 * share:.0f}%) are {ptype}s, with median "
+                    f"{len(sub):,} of {n_plat:,} posts{where} ({100 * share:.0f}%) are {_PLURAL_TYPES[ptype]}, with median "
                     f"{first} {med_t:,.0f} against {med_o:,.0f} for original posts (Mann–Whitney p "
                     f"{_fmt_p(p)}): an analysis pooling them would mostly compare post types; {handled}.",
                     n=len(sub),
