@@ -1151,7 +1151,7 @@ def test_default_population_is_original_posts_recorded_and_warned():
     with pytest.warns(ModelWarning, match=r"posts \(\d+%\) are replies, with median impressions") as rec:
         pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",))
     pop = pm.records["population"]
-    assert pop["setting"] == "original" and pop["post_types"] == ["original"]
+    assert pop["setting"] == "original" and pop["post_types"] == ["original"] and pop["chosen_by"] == "default"
     assert (pop["n_in"], pop["n_out"]) == (len(df) - n_reply, n_reply)
     counts = {r["post_type"]: r for r in pop["counts"]}
     assert counts["reply"]["n"] == n_reply and counts["reply"]["in_models"] is False
@@ -1184,6 +1184,12 @@ def test_population_all_controls_post_type_against_original():
         "post_type[reply]", "year[2023]", "log_followers_at_post"}
     dom = [r for r in pm.records["flags"] if r["code"] == "post_type_dominates"]
     assert dom and "post type is controlled" in dom[0]["message"]
+    # asking for the reply effect brings the replies in (and no second post-type term)
+    pm = fit_post_models(df, predictors=(*RH_PREDICTORS, "is_reply"), models=("ols_log",))
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert "is_reply" in t.index and not t.index.str.startswith("post_type").any()
+    assert pm.records["population"]["chosen_by"] == "default: is_reply in the model"
+    assert pm.diagnostics["impressions"]["n"] == len(df)
     with pytest.raises(InputError, match="analysis population 'everything'"):
         fit_post_models(df, population="everything")
 
@@ -1377,7 +1383,7 @@ def test_card_population_and_reference_levels(tmp_path):
         (tmp_path / "dataset.yml").write_text(yaml.safe_dump({"name": "d", "posts": ["raw/*.csv"], "analysis": analysis}))
         return load_dataset(tmp_path)
 
-    assert card({}).analysis.population == "original"
+    assert card({}).analysis.population is None  # resolved by fit_post_models (original unless is_reply...)
     assert card({"population": "all"}).analysis.population == "all"
     assert card({"population": ["original", "quote"]}).analysis.population == ("original", "quote")
     ds = card({"predictors": ["media_type"], "reference_levels": {"media_type": "photo"}})
@@ -1387,3 +1393,43 @@ def test_card_population_and_reference_levels(tmp_path):
             card({"population": bad})
     with pytest.raises(DatasetCardError, match="analysis.reference_levels"):
         card({"reference_levels": ["photo"]})
+
+
+def test_save_post_models_keeps_the_old_keys_and_adds_typed_records(tmp_path, ref_data):
+    import json
+    from types import SimpleNamespace
+
+    from workbench import results
+
+    paths = SimpleNamespace(regression=tmp_path / "regression.csv", models=tmp_path / "models.json")
+    df = ref_data.assign(platform="x", is_reply=pd.array([i % 5 == 0 for i in range(len(ref_data))], dtype="boolean"))
+    pm = fit_post_models(df)
+    summary = results.save_post_models(paths, pm)
+    on_disk = json.loads(paths.models.read_text())
+    for key in ("primary_model", "primary_reason", "sentences", "warnings", "diagnostics"):  # what report.py reads
+        assert key in on_disk
+    assert set(on_disk["sentences"]) == {"impressions", "engagements"}
+    assert on_disk["schema_version"] == wm.SCHEMA_VERSION == summary["schema_version"]
+    for key in ("population", "fitted_terms", "dropped", "flags", "holm_family", "estimands", "platforms",
+                "estimand_sentences", "minimum_posts_per_group"):
+        assert key in on_disk, key
+    assert on_disk["population"]["n_out"] == int(df["is_reply"].sum())
+    reg = pd.read_csv(paths.regression)
+    assert list(reg.columns) == list(TABLE_COLUMNS) and set(reg["platform"]) == {"x"}
+
+
+def test_model_settings_from_the_card(tmp_path):
+    import yaml
+
+    from workbench import results
+    from workbench.dataset import load_dataset
+
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x\n")
+    card = {"name": "d", "posts": ["raw/*.csv"],
+            "analysis": {"predictors": ["media_type"], "population": "all", "reference_levels": {"media_type": "photo"}}}
+    (tmp_path / "dataset.yml").write_text(yaml.safe_dump(card))
+    kw = results.model_settings(load_dataset(tmp_path))
+    assert kw["population"] == "all" and kw["reference_levels"] == {"media_type": "photo"}
+    pm = fit_post_models(media_posts(), **{**kw, "controls": ()}, models=("ols_log",))
+    assert pm.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"

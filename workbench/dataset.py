@@ -75,8 +75,9 @@ class Analysis:
     equivalence_margin: tuple[float, float] = (0.8, 1.25)
     #: Newey–West lag; None = floor(4 (n/100)^(2/9)) (Newey & West 1994 rule of thumb).
     hac_maxlags: int | None = None
-    #: posts the models cover: "original" (default), "all" (post type controlled) or a tuple of post types.
-    population: str | tuple[str, ...] = "original"
+    #: posts the models cover: "original", "all" (post type controlled) or a tuple of post types; None (not in
+    #: the card): original posts, or all posts when is_reply/post_type is a predictor (models.DEFAULT_POPULATION).
+    population: str | tuple[str, ...] | None = None
     #: categorical column → reference level (e.g. media_type: photo); pairs, so the card stays hashable.
     reference_levels: tuple[tuple[str, str], ...] = ()
 
@@ -241,8 +242,10 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     maxlags = a.get("hac_maxlags")
     if maxlags is not None and (not isinstance(maxlags, int) or maxlags < 0):
         raise _fail(f"analysis.hac_maxlags must be a whole number ≥ 0, found {maxlags!r}", card)
-    population = a.get("population", "original")
-    if isinstance(population, list) and population and all(p in POST_TYPES for p in population):
+    population = a.get("population")
+    if population is None:
+        pass
+    elif isinstance(population, list) and population and all(p in POST_TYPES for p in population):
         population = tuple(dict.fromkeys(population))
     elif not (isinstance(population, str) and population in POPULATIONS + POST_TYPES):
         raise _fail(

@@ -141,7 +141,10 @@ SCHEMA_VERSION = 2
 #: analysis.population: ``original`` (original posts only: the default), ``all`` (every post, post type
 #: controlled) or a list of post types (e.g. ``[original, quote]``).
 POPULATIONS = ("original", "all")
-DEFAULT_POPULATION = "original"
+#: None: ``original``, unless a post-type term (POST_TYPE_TERMS) is a predictor or control — then ``all``
+#: (whoever asks for the reply effect wants the replies in).
+DEFAULT_POPULATION = None
+POST_TYPE_TERMS = ("is_reply", "is_repost", "is_quote", "post_type")
 #: a post type "dominates" when it has at least this share of the posts ...
 DOMINANT_SHARE = 0.3
 #: ... and its median outcome differs from the original posts' by at least this factor (either way) with a
@@ -1726,8 +1729,6 @@ _PLURAL_TYPES = {"original": "original posts", "reply": "replies", "quote": "quo
 
 def _population_types(population) -> tuple[str, ...]:
     """The post types an ``analysis.population`` setting keeps (InputError on anything else)."""
-    if population is None:
-        population = DEFAULT_POPULATION
     if isinstance(population, str):
         if population == "all":
             return POST_TYPES
@@ -1747,12 +1748,20 @@ def _population_types(population) -> tuple[str, ...]:
     return types
 
 
-def _population(posts: pd.DataFrame, population, outcomes, notes: _Notes) -> tuple[np.ndarray, dict, bool]:
+def _population(
+    posts: pd.DataFrame, population, outcomes, notes: _Notes, *, terms=()
+) -> tuple[np.ndarray, dict, bool]:
     """Which posts the models cover: (mask, the ``population`` record, whether post type is a control)."""
+    type_terms = [t for t in terms if t in POST_TYPE_TERMS]
+    if population is None:
+        population = "all" if type_terms else "original"
+        chosen_by = f"default: {', '.join(type_terms)} in the model" if type_terms else "default"
+    else:
+        chosen_by = "setting"
     types = _population_types(population)
     kind, source = post_types(posts)
     keep = kind.isin(types).to_numpy(dtype=bool)
-    control = len(types) > 1
+    control = len(types) > 1 and not type_terms
     setting = population if isinstance(population, str) else list(types)
     platform = (
         posts["platform"].astype("string").fillna("unknown")
@@ -1774,6 +1783,8 @@ def _population(posts: pd.DataFrame, population, outcomes, notes: _Notes) -> tup
         "setting": setting,
         "post_types": list(types),
         "post_type_controlled": control,
+        "chosen_by": chosen_by,
+        "post_type_terms": type_terms,
         "n_in": int(keep.sum()),
         "n_out": int((~keep).sum()),
         "counts": counts,
@@ -1802,7 +1813,9 @@ def _population(posts: pd.DataFrame, population, outcomes, notes: _Notes) -> tup
             p = float(stats.mannwhitneyu(v, orig, alternative="two-sided").pvalue)
             if (ratio >= REACH_RATIO or ratio <= 1.0 / REACH_RATIO) and p < DOMINANCE_P:
                 handled = (
-                    f"post type is controlled in the models (analysis.population: {setting})"
+                    f"post type is in the models ({', '.join(type_terms)})"
+                    if type_terms and ptype in types
+                    else f"post type is controlled in the models (analysis.population: {setting})"
                     if control and ptype in types
                     else f"they are left out of the models (analysis.population: {setting})"
                     if ptype not in types
@@ -1918,10 +1931,11 @@ def fit_post_models(
     models : sequence of str
         Names in :data:`MODEL_REGISTRY`: ``"ols_log"`` (primary), ``"ols_std"`` (the published form),
         ``"negbin"``, ``"negbin_rate"`` (every outcome but impressions, where impressions are reported).
-    population : str or list of str
-        Which posts are modelled (``analysis.population``): ``"original"`` (the default: original posts
-        only), ``"all"`` (every post, with ``post_type`` as a control, reference ``original``), or a list of
-        post types. Post types come from ``post_type`` where ingest gives it, else from ``is_reply`` /
+    population : str or list of str or None
+        Which posts are modelled (``analysis.population``): ``"original"`` (original posts only),
+        ``"all"`` (every post, with ``post_type`` as a control, reference ``original``, unless a post-type
+        term such as ``is_reply`` is already a predictor or control), or a list of post types. None (the
+        default): ``original``, or ``all`` when a post-type term is among the predictors or controls. Post types come from ``post_type`` where ingest gives it, else from ``is_reply`` /
         ``is_repost`` / the text (:func:`workbench.features.post_types`).
     reference_levels : dict, optional
         Categorical column → reference level (e.g. ``{"media_type": "photo"}``); by default ``media_type``
@@ -1952,7 +1966,9 @@ def fit_post_models(
         raise InputError(f"unknown model(s) {unknown}; choose from {list(MODEL_REGISTRY)}")
     references = dict(reference_levels or {})
     notes = _Notes()
-    keep, population_record, type_control = _population(posts_coded, population, outcomes, notes)
+    keep, population_record, type_control = _population(
+        posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
+    )
     posts_all = posts_coded.loc[keep]
     if type_control:
         posts_all = posts_all.assign(post_type=post_types(posts_all)[0].to_numpy())

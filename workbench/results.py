@@ -102,6 +102,22 @@ def save_coding(paths: RunPaths, *, posts_coded: pd.DataFrame, coding_info: dict
     io.write_json(paths.coding, coding_info)
 
 
+def model_settings(ds: Dataset) -> dict[str, Any]:
+    """The keyword arguments of ``models.fit_post_models`` that come from the dataset card.
+
+    ``outcomes``, ``predictors``, ``controls``, ``population`` (None when the card does not set it: original
+    posts, or all posts when a post-type term is in the model) and ``reference_levels``.
+    """
+    a = ds.analysis
+    return {
+        "outcomes": a.outcomes,
+        "predictors": a.predictors,
+        "controls": a.controls,
+        "population": getattr(a, "population", None),
+        "reference_levels": dict(getattr(a, "reference_levels", ()) or ()),
+    }
+
+
 def effects_table(table: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFrame:
     """The predictor rows of one model, readable: outcome, term, % change and its CI, p and Holm p."""
     t = table[(table["model"] == model) & (table["term"] != "Intercept")]
