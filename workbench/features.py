@@ -123,6 +123,15 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
         "its destination: such a post counts as False unless a research domain is written in the text, so "
         "on X legacy data this feature is a lower bound."
     ),
+    "post_type": (
+        "What kind of post it is: original, reply, quote or repost — from the export's own post-type column where "
+        "there is one, else its reply/repost flags, else the text (a retweet written \"RT @…\"; a text ending in a "
+        "link to another post is a quote); anything else counts as original."
+    ),
+    "post_type_source": (
+        "Where post_type came from: post_type (the export's column), is_repost or is_reply (the export's flags), "
+        "text (the text rules) or default (nothing said otherwise: original)."
+    ),
     "has_call_to_action": (
         "The text (outside links, mentions and hashtags) asks the reader to act, with one of these words or "
         "phrases, case-insensitive and as whole words: " + ", ".join(CALL_TO_ACTION_PHRASES) + ". Inflected "
