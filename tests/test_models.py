@@ -486,7 +486,7 @@ def test_rare_level_is_too_few_posts_to_estimate():
     poll = np.zeros(120, dtype=bool)
     poll[:6] = True
     df["has_poll"] = pd.array(poll, dtype="boolean")
-    with pytest.warns(ModelWarning, match=r"impressions: too few posts to estimate 'has_poll': only 6 of 120 posts"):
+    with pytest.warns(ModelWarning, match=r"impressions: only 6 of 120 posts with 'has_poll' \(fewer than 10, .*too few posts to estimate"):
         pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log", "negbin"))
     assert "has_poll" not in set(pm.table["term"])
     assert np.isfinite(pm.table[["std_error", "ci_low", "ci_high"]].to_numpy()).all()
@@ -1433,3 +1433,16 @@ def test_model_settings_from_the_card(tmp_path):
     assert kw["population"] == "all" and kw["reference_levels"] == {"media_type": "photo"}
     pm = fit_post_models(media_posts(), **{**kw, "controls": ()}, models=("ols_log",))
     assert pm.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+
+
+def test_a_year_with_one_post_is_left_out_a_year_with_two_is_kept():
+    df = small_posts(120, seed=9)
+    df["year"] = pd.array([2021] * 60 + [2022] * 59 + [2023], dtype="Int64")
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert pm.diagnostics["impressions"]["n"] == 119 and "year[2023]" not in set(pm.table["term"])
+    assert np.isfinite(pm.table["std_error"]).all()
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["n"], r["minimum"]) == ("year[2023]", 1, wm.MIN_CONTROL_LEVEL_POSTS)
+    df["year"] = pd.array([2021] * 60 + [2022] * 58 + [2023] * 2, dtype="Int64")
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert pm.diagnostics["impressions"]["n"] == 120 and "year[2023]" in set(pm.table["term"])

@@ -127,6 +127,10 @@ DEFAULT_CONTROLS = ("followers_at_post", "year")
 #: the count models' estimate can run to the boundary; 10 is the usual floor for one estimated parameter
 #: (Peduzzi et al. 1996's events-per-variable rule applied to the smaller group).
 MIN_LEVEL_POSTS = 10
+#: the same floor for a level of a categorical *control* (``year``, ``post_type``), whose estimate is not reported:
+#: only a level with a single post is left out (its dummy would give that post leverage 1, and HC3 then divides
+#: 0 by 0 for every coefficient's error).
+MIN_CONTROL_LEVEL_POSTS = 2
 #: columns entered as categories whatever their dtype; their levels are lower-cased.
 CATEGORICAL_COLUMNS = ("media_type", "post_type", "platform")
 #: preferred reference levels; absent → the most common level (``media_type``) or the first in sorted order.
@@ -430,8 +434,9 @@ def _rare_levels(
     with a single value (so not estimable at all).
 
     A yes/no or count predictor with fewer than ``MIN_LEVEL_POSTS`` posts away from its most common value
-    (e.g. 3 posts with a poll), and any level of a categorical predictor or of ``year`` with fewer than
-    ``MIN_LEVEL_POSTS`` posts: those posts are left out of this outcome's models, and the feature (level) is
+    (e.g. 3 posts with a poll), any level of a categorical predictor with fewer than ``MIN_LEVEL_POSTS`` posts,
+    and any level of a categorical control (``year``) with fewer than ``MIN_CONTROL_LEVEL_POSTS``: those posts
+    are left out of this outcome's models, and the feature (level) is
     recorded as "too few posts to estimate" instead of getting an estimate whose interval is infinite or
     meaningless. Repeated until no level is rare (leaving posts out can make another level rare).
     """
@@ -449,7 +454,8 @@ def _rare_levels(
                 counts = _levels(name, col).value_counts()
                 if len(counts) < 2:
                     continue
-                groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < MIN_LEVEL_POSTS]
+                floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
+                groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < floor]
                 for term, lev, k in groups:
                     out = keep.copy()
                     out[keep] = (_levels(name, col) == lev).to_numpy(dtype=bool)
@@ -457,8 +463,8 @@ def _rare_levels(
                     notes.add(
                         "dropped",
                         "too_few_posts",
-                        f"{outcome}: too few posts to estimate {name} {lev!r}: only {k} of {n} posts (at least "
-                        f"{MIN_LEVEL_POSTS} are needed in each group); {_those(k)} left out of the "
+                        f"{outcome}: only {k} of {n} posts with {name} {lev!r} (fewer than {floor}, the "
+                        f"minimum in each group): too few posts to estimate it; {_those(k)} left out of the "
                         f"{outcome} models.",
                         outcome=outcome,
                         term=term,
@@ -466,7 +472,7 @@ def _rare_levels(
                         role=role,
                         column=name,
                         level=str(lev),
-                        minimum=MIN_LEVEL_POSTS,
+                        minimum=floor,
                     )
                     diag["flags"].append(f"rare level: {term} (with: {k})")
                     changed = True
@@ -495,9 +501,8 @@ def _rare_levels(
             notes.add(
                 "dropped",
                 "too_few_posts",
-                f"{outcome}: too few posts to estimate {name!r}: only {k} of {n} posts {group} (at least "
-                f"{MIN_LEVEL_POSTS} are needed in each group); {_those(k)} left out of the {outcome} "
-                f"models.",
+                f"{outcome}: only {k} of {n} posts {group} (fewer than {MIN_LEVEL_POSTS}, the minimum in each "
+                f"group): too few posts to estimate {name!r}; {_those(k)} left out of the {outcome} models.",
                 outcome=outcome,
                 term=name,
                 n=k,
