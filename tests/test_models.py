@@ -1446,3 +1446,43 @@ def test_a_year_with_one_post_is_left_out_a_year_with_two_is_kept():
     df["year"] = pd.array([2021] * 60 + [2022] * 58 + [2023] * 2, dtype="Int64")
     pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
     assert pm.diagnostics["impressions"]["n"] == 120 and "year[2023]" in set(pm.table["term"])
+
+
+def test_badly_scaled_column_count_model_fits_and_maps_back_exactly():
+    # an account size of 5,000,000 ± 1: NB by ML on the raw column is numerically singular; on centred and
+    # scaled columns it fits, and the mapped-back estimates equal those of the same model with the column shifted
+    rng = np.random.default_rng(3)
+    n = 800
+    x = rng.normal(0, 1, n)
+    has = rng.random(n) < 0.4
+    mu = np.exp(4 + 0.3 * has + 0.2 * x)
+    y = rng.negative_binomial(1 / 0.8, 1 / (1 + 0.8 * mu))
+    size = rng.normal(0, 1, n)
+    base = pd.DataFrame({"impressions": pd.array(y, dtype="Int64"), "has_url": pd.array(has, dtype="boolean"), "n_x": x})
+    kw = {"outcomes": ("impressions",), "predictors": ("has_url", "n_x"), "controls": ("account_size",),
+          "models": ("negbin",)}
+    big = fit_post_models(base.assign(account_size=5e6 + size), **kw)
+    small = fit_post_models(base.assign(account_size=size), **kw)
+    (f,) = big.records["fitted_terms"]
+    assert f["fit_method"] == "nb2_ml"
+    a, b = rows_of(big.table, "impressions", "negbin"), rows_of(small.table, "impressions", "negbin")
+    for term in ("has_url", "n_x", "account_size"):
+        assert a.loc[term, "estimate"] == pytest.approx(b.loc[term, "estimate"], rel=1e-5, abs=1e-7)
+        assert a.loc[term, "std_error"] == pytest.approx(b.loc[term, "std_error"], rel=1e-4)
+    assert big.diagnostics["impressions"]["dispersion"]["negbin_alpha"] == pytest.approx(
+        small.diagnostics["impressions"]["dispersion"]["negbin_alpha"], rel=1e-5
+    )
+
+
+def test_glm_fallback_on_scaled_columns_equals_statsmodels_on_the_raw_design():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame({"a": rng.random(300) < 0.5, "b": rng.normal(50, 10, 300)}).astype(float)
+    y = rng.poisson(np.exp(1 + 0.5 * X["a"] + 0.02 * X["b"]))
+    Z, A = wm._scaled_design(X, extra_params=0)
+    scaled = wm.sm.GLM(y, wm._with_intercept(Z), family=wm.sm.families.Poisson()).fit(cov_type="HC0")
+    mapped = wm.RescaledFit(scaled, A, ["Intercept", "a", "b"])
+    raw = wm.sm.GLM(y, wm._with_intercept(X), family=wm.sm.families.Poisson()).fit(cov_type="HC0")
+    np.testing.assert_allclose(mapped.params, raw.params, rtol=1e-8)
+    np.testing.assert_allclose(mapped.bse, raw.bse, rtol=1e-6)
+    np.testing.assert_allclose(mapped.conf_int(0.05), np.asarray(raw.conf_int(0.05)), rtol=1e-6)
+    np.testing.assert_allclose(mapped.pvalues, raw.pvalues, rtol=1e-5, atol=1e-300)

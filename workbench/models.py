@@ -1389,18 +1389,69 @@ def _glm_ok(res) -> bool:
     )
 
 
+class RescaledFit:
+    """A count model fitted on a centred and scaled design, its coefficients and covariance mapped back exactly.
+
+    With z_j = (x_j − m_j)/s_j for every column that is not 0/1, η = c₀ + Σ c_j z_j = (c₀ − Σ c_j m_j/s_j) +
+    Σ (c_j/s_j) x_j, so θ = A·c and Cov θ = A·Cov c·Aᵀ (a linear map: the sandwich covariance maps the same way).
+    Attributes the tables read (``params``, ``bse``, ``pvalues``, ``conf_int``, ``llf``) are in the original
+    units; everything else (``model``, ``predict``, ``fittedvalues``, ``resid_pearson``) is the scaled fit's,
+    whose fitted means are the same.
+    """
+
+    def __init__(self, res, A: np.ndarray, names: list[str]):
+        self._res = res
+        theta = A @ np.asarray(res.params, dtype="float64")
+        self._cov = A @ np.asarray(res.cov_params(), dtype="float64") @ A.T
+        self.params = pd.Series(theta, index=names)
+        self.bse = pd.Series(np.sqrt(np.diag(self._cov)), index=names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.pvalues = pd.Series(2.0 * stats.norm.sf(np.abs(theta / self.bse.to_numpy())), index=names)
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        q = stats.norm.ppf(1.0 - alpha / 2.0)
+        return np.column_stack([self.params - q * self.bse, self.params + q * self.bse])
+
+    def cov_params(self) -> pd.DataFrame:
+        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+
+    def __getattr__(self, name):
+        return getattr(self._res, name)
+
+
+def _scaled_design(X: pd.DataFrame, *, extra_params: int) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """X with every non-0/1 column centred and scaled, and the map A back to the original coefficients.
+
+    ``extra_params`` trailing parameters (NB's α) map to themselves. None when no column needs scaling.
+    """
+    arr = X.to_numpy(dtype="float64")
+    binary = np.array([np.isin(arr[:, j], (0.0, 1.0)).all() for j in range(arr.shape[1])], dtype=bool)
+    if binary.all():
+        return X, None
+    m = np.where(binary, 0.0, arr.mean(axis=0))
+    s = np.where(binary, 1.0, arr.std(axis=0))
+    s[s == 0] = 1.0
+    Z = pd.DataFrame((arr - m) / s, columns=X.columns, index=X.index)
+    k = arr.shape[1] + 1 + extra_params
+    A = np.eye(k)
+    A[0, 1 : arr.shape[1] + 1] = -m / s
+    A[np.arange(1, arr.shape[1] + 1), np.arange(1, arr.shape[1] + 1)] = 1.0 / s
+    return Z, A
+
+
 def fit_count_model(
     y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None
 ) -> tuple[CountFit | None, str]:
     """Fit the count model of ``y`` on ``X`` by the first method that works; (fit, "") or (None, why not).
 
     1. ``nb2_ml``: NB2 by maximum likelihood (:func:`_fit_negbin`; three optimizers, start values from an
-       IRLS/θ-Newton alternation).
-    2. ``nb2_fixed_alpha``: when that fails (no convergence, a singular information matrix, α on the boundary),
-       the NB2 GLM at the α of the intercept-only model, fitted by IRLS (a weighted least-squares pass
-       per step, with a pseudo-inverse: no singular-matrix failure) on the design with every non-0/1 column
-       centred and scaled (coefficients mapped back exactly).
-    3. ``poisson_robust``: else the Poisson quasi-likelihood fit with sandwich errors.
+       IRLS/θ-Newton alternation) on the design as it is; when that fails, on the design with every non-0/1
+       column centred and scaled (:class:`RescaledFit` maps the coefficients and covariance back exactly) —
+       a column such as an account size of 5,000,000 ± 1 makes the information matrix numerically singular.
+    2. ``nb2_fixed_alpha``: when that fails too (no convergence, α on the boundary, separation the caller did
+       not remove), the NB2 GLM at the α of the intercept-only model, fitted by IRLS (weighted least squares
+       with a pseudo-inverse) on the scaled design.
+    3. ``poisson_robust``: else the Poisson quasi-likelihood fit with sandwich errors (scaled design).
 
     The coefficients of all three estimate the same thing (log ratio of expected counts), so the fallback
     keeps the model's meaning; ``CountFit.reason`` says why the first method was not used.
@@ -1408,12 +1459,23 @@ def fit_count_model(
     res, reason = _fit_negbin(y, X, offset=offset)
     llnull, alpha0 = _negbin_null(y, offset)
     keep = np.ones(len(y), dtype=bool)
+    failures = [f"maximum likelihood failed ({reason})"]
+    names = ["Intercept", *X.columns]
+    Z, A = _scaled_design(X, extra_params=1)
+    if res is None and A is not None:
+        scaled, why = _fit_negbin(y, Z, offset=offset)
+        if scaled is not None:
+            res = RescaledFit(scaled, A, [*names, "alpha"])
+            reason = "fitted on centred and scaled columns, mapped back"
+        else:
+            failures.append(f"on centred and scaled columns too ({why})")
     if res is not None:
         alpha = float(res.params.iloc[-1])
         ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
-        return CountFit(res, "nb2_ml", "", alpha, [float(ci[0]), float(ci[1])], llnull, keep, X, {}), ""
-    exog = _with_intercept(X)
-    failures = [f"maximum likelihood failed ({reason})"]
+        note = "" if reason is None else reason
+        return CountFit(res, "nb2_ml", note, alpha, [float(ci[0]), float(ci[1])], llnull, keep, X, {}), ""
+    exog = _with_intercept(Z)
+    A_glm = None if A is None else A[:-1, :-1]
     families = []
     if np.isfinite(alpha0) and alpha0 > ALPHA_BOUNDARY:
         families.append(("nb2_fixed_alpha", sm.families.NegativeBinomial(alpha=alpha0), alpha0))
@@ -1436,6 +1498,8 @@ def fit_count_model(
         if not _glm_ok(res):
             failures.append(f"{method}: did not converge")
             continue
+        if A_glm is not None:
+            res = RescaledFit(res, A_glm, names)
         with pywarnings.catch_warnings(), np.errstate(all="ignore"):
             pywarnings.simplefilter("ignore")
             null = float(res.llnull) if method == "poisson_robust" else llnull
@@ -1598,6 +1662,9 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
                 outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method,
             )
             fit.diag["flags"].append(f"{model} fallback: {count.method}")
+        elif count.reason:
+            fit.notes.add("flags", "count_model_rescaled", f"{fit.outcome}: {model} was {count.reason}.",
+                          outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method, warn=False)
         res = count.res
         fit.fits[(fit.label, model)] = res
         fit.diag["dispersion"].update({f"{model}_alpha": count.alpha, f"{model}_alpha_ci": count.alpha_ci,
