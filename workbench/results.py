@@ -123,8 +123,12 @@ def effects_table(table: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFram
     t = table[(table["model"] == model) & (table["term"] != "Intercept")]
     if "term_type" in t.columns:
         t = t[t["term_type"] == "predictor"]
-    cols = [c for c in ("outcome", "term", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high", "estimate",
-                        "ci_low", "ci_high", "p_value", "p_holm", "std_beta", "n") if c in t.columns]
+    several = "platform" in t.columns and t["platform"].nunique() > 1
+    names = (("platform",) if several else ()) + (
+        "outcome", "term", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high", "estimate", "ci_low", "ci_high",
+        "p_value", "p_holm", "std_beta", "n",
+    )
+    cols = [c for c in names if c in t.columns]
     return t[cols].reset_index(drop=True)
 
 
