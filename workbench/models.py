@@ -62,6 +62,37 @@ other controls
 
 Predictors enter the same way (booleans as 0/1, counts linearly, categorical codes as dummies with the first
 level in sorted order as reference).
+
+Reference levels
+----------------
+``media_type`` (photo, video, reel, carousel, link_card, none …, lower-cased) enters as dummies against ``none``
+(a text-only post) when the posts have it, else against the most common type; ``post_type`` against
+``original``; ``year`` against the earliest year; any other text column against its first level in sorted
+order. ``analysis.reference_levels`` (``fit_post_models(reference_levels=...)``) overrides any of them. The
+level used is recorded per outcome (``diagnostics[outcome]["reference_levels"]``, ``fitted_terms``).
+
+Which posts
+-----------
+``analysis.population`` (``population=``): ``original`` posts only, ``all`` posts with ``post_type`` as a
+control, or a list of post types; unset, original posts unless a post-type term (``is_reply``, ``post_type``)
+is in the model. Replies and reposts reach people differently and rarely carry the features compared, so a
+pooled model mostly compares post types (issue 10: a replies-heavy account's hashtag effect tripled). How many
+posts of each type were in and out is recorded (``records["population"]``), and a post type with at least
+``DOMINANT_SHARE`` of the posts whose median reach differs from the original posts' by ``REACH_RATIO`` or more
+(Mann–Whitney p < ``DOMINANCE_P``) gets a ``post_type_dominates`` record. With several platforms every model is
+fitted per platform (a pooled model only on request, labelled ``pooled``); every row carries its platform.
+
+Too few posts
+-------------
+A feature is estimated only where each of its groups has ``MIN_LEVEL_POSTS`` posts (a yes/no or count feature:
+posts away from its most common value; a categorical one: each level); otherwise its posts are left out of that
+outcome's models and a ``too_few_posts`` record says so — never an estimate with an infinite interval.
+
+Records
+-------
+``PostModels.records`` (written to models.json, ``schema_version`` 2): what was fitted on which posts with
+which terms (``fitted_terms``), what was dropped and why (``dropped``), problems (``flags``), the Holm families
+(``holm_family``), the estimand of each model (``estimands``), the population, and reach by media type.
 """
 
 from __future__ import annotations
