@@ -1486,3 +1486,12 @@ def test_glm_fallback_on_scaled_columns_equals_statsmodels_on_the_raw_design():
     np.testing.assert_allclose(mapped.bse, raw.bse, rtol=1e-6)
     np.testing.assert_allclose(mapped.conf_int(0.05), np.asarray(raw.conf_int(0.05)), rtol=1e-6)
     np.testing.assert_allclose(mapped.pvalues, raw.pvalues, rtol=1e-5, atol=1e-300)
+
+
+def test_sentences_name_the_reference_level_of_media_type():
+    df = media_posts()
+    pm = fit_post_models(df, predictors=("media_type",), controls=(), models=("ols_log",))
+    refs = pm.diagnostics["impressions"]["reference_levels"]
+    sentences = describe_effects(pm.table, outcome="impressions", reference_levels=refs)
+    (video,) = [x for x in sentences if "'video'" in x]
+    assert video.startswith("Posts with media type 'video' (against media type 'none') received")

@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import warnings as pywarnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -2298,6 +2299,8 @@ _CONTROL_NAMES = {
     "followers_at_post": "audience size",
     "year": "year",
     "hour_local": "posting hour",
+    "post_type": "post type",
+    "media_type": "media type",
     "weekday_local": "weekday",
 }
 
@@ -2360,7 +2363,14 @@ def _nominal_only(row, alpha: float) -> bool:
     return pd.notna(p_holm) and p_holm >= alpha and pd.notna(row.p_value) and row.p_value < alpha
 
 
-def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", alpha=0.05) -> list[str]:
+def describe_effects(
+    table: pd.DataFrame,
+    *,
+    outcome: str,
+    model: str = "ols_log",
+    alpha=0.05,
+    reference_levels: dict[str, str] | None = None,
+) -> list[str]:
     """Return one plain-language sentence per predictor of one outcome × model.
 
     Parameters
@@ -2410,6 +2420,10 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
         if kind == "flag":
             kind, subject, posts_with = "binary", f"Posts that are {_article(phrase)}", f"posts that are {_article(phrase)}"
         else:
+            level = re.match(r"^(?P<column>[^\[]+)\[(?P<level>.*)\]$", row.term)
+            ref = (reference_levels or {}).get(level["column"]) if level else None
+            if ref is not None:  # a level of a categorical feature is compared with the reference level
+                phrase = f"{phrase} (against {level['column'].replace('_', ' ')} '{ref}')"
             subject = f"Posts with {phrase}" if kind == "binary" else f"Each additional {phrase}"
             posts_with = f"posts with {phrase}"
         pct = pd.notna(row.effect_pct) and pd.notna(getattr(row, "effect_pct_ci_low", np.nan))

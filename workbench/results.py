@@ -156,14 +156,23 @@ def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str | N
     reason = chosen.get("reason", "") if model == chosen.get("model") else "chosen by the analyst"
     outcomes = list(dict.fromkeys(fit.table["outcome"])) if len(fit.table) else []
     platforms = [p for p in dict.fromkeys(fit.table["platform"].dropna())] if "platform" in fit.table else []
+
+    def refs(key: str) -> dict[str, str]:
+        diag = (fit.diagnostics or {}).get(key)
+        return dict(diag.get("reference_levels") or {}) if isinstance(diag, dict) else {}
+
     if len(platforms) > 1:  # several platforms: one sentence list per "platform: outcome", like the diagnostics
         sentences = {
-            f"{p}: {o}": describe_effects(fit.table[fit.table["platform"] == p], outcome=o, model=model)
+            f"{p}: {o}": describe_effects(
+                fit.table[fit.table["platform"] == p], outcome=o, model=model, reference_levels=refs(f"{p}: {o}")
+            )
             for p in platforms
             for o in dict.fromkeys(fit.table.loc[fit.table["platform"] == p, "outcome"])
         }
     else:
-        sentences = {o: describe_effects(fit.table, outcome=o, model=model) for o in outcomes}
+        sentences = {
+            o: describe_effects(fit.table, outcome=o, model=model, reference_levels=refs(o)) for o in outcomes
+        }
     records = dict(fit.records or {})
     summary = {
         "schema_version": records.pop("schema_version", None),
