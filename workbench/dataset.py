@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import DatasetCardError
-from .schema import PLATFORMS
+from .schema import PLATFORMS, POST_TYPES
 
 CARD_NAME = "dataset.yml"
 
@@ -28,7 +28,10 @@ TOP_KEYS = (
 ANALYSIS_KEYS = (
     "outcomes", "predictors", "controls",
     "growth_metric", "monthly_metrics", "equivalence_margin", "hac_maxlags",
+    "population", "reference_levels",
 )
+#: analysis.population: which posts the post-level models cover (workbench.models.fit_post_models).
+POPULATIONS = ("original", "all")
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
 ACCOUNT_KEYS = ("path", "columns", "platform", "month_of")
@@ -87,6 +90,11 @@ class Analysis:
     equivalence_margin: tuple[float, float] = (0.8, 1.25)
     #: Newey–West lag; None = floor(4 (n/100)^(2/9)) (Newey & West 1994 rule of thumb).
     hac_maxlags: int | None = None
+    #: posts the models cover: "original", "all" (post type controlled) or a tuple of post types; None (not in
+    #: the card): original posts, or all posts when is_reply/post_type is a predictor (models.DEFAULT_POPULATION).
+    population: str | tuple[str, ...] | None = None
+    #: categorical column → reference level (e.g. media_type: photo); pairs, so the card stays hashable.
+    reference_levels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -508,6 +516,20 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     maxlags = a.get("hac_maxlags")
     if maxlags is not None and (not isinstance(maxlags, int) or isinstance(maxlags, bool) or not 0 <= maxlags <= 10_000):
         raise _fail(f"analysis.hac_maxlags must be a whole number ≥ 0, found {_show(maxlags)}", card)
+    population = a.get("population")
+    if population is None:
+        pass
+    elif isinstance(population, list) and population and all(p in POST_TYPES for p in population):
+        population = tuple(dict.fromkeys(population))
+    elif not (isinstance(population, str) and population in POPULATIONS + POST_TYPES):
+        raise _fail(
+            f"analysis.population must be one of {list(POPULATIONS)} or a list of post types from "
+            f"{list(POST_TYPES)} (e.g. [original, quote]), found {_show(population)}",
+            card,
+        )
+    refs = a.get("reference_levels") or {}
+    if not isinstance(refs, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) for k, v in refs.items()):
+        raise _fail(f"analysis.reference_levels must map a column to its reference level, found {_show(refs)}", card)
     analysis = Analysis(
         outcomes=_str_list(a.get("outcomes"), "analysis.outcomes", card) or DEFAULT_OUTCOMES,
         predictors=_str_list(a.get("predictors"), "analysis.predictors", card) or DEFAULT_PREDICTORS,
@@ -517,6 +539,8 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         or ("impressions", "engagements", "posts"),
         equivalence_margin=(float(margin[0]), float(margin[1])),
         hac_maxlags=maxlags,
+        population=population,
+        reference_levels=tuple((str(k), str(v)) for k, v in refs.items()),
     )
     circular = [p for p in (*analysis.predictors, *analysis.controls) if p in analysis.outcomes]
     if circular:
