@@ -20,7 +20,7 @@ CARD_NAME = "dataset.yml"
 
 TOP_KEYS = (
     "name", "title", "timezone", "posts", "account", "codes", "codebook",
-    "interventions", "analysis", "goals",
+    "interventions", "analysis", "goals", "campaigns", "claims",
 )
 ANALYSIS_KEYS = (
     "outcomes", "predictors", "controls",
@@ -29,6 +29,12 @@ ANALYSIS_KEYS = (
 GOAL_KEYS = ("metric", "target", "by", "label")
 INTERVENTION_KEYS = ("date", "label")
 ACCOUNT_KEYS = ("path", "columns", "platform")
+#: a claim in the card's ``claims:`` list (same fields as the package's claims file, workbench/data/claims.yml)
+CLAIM_KEYS = ("id", "claim", "source", "population", "metric", "effect", "outcome", "term", "model", "statistic",
+              "window", "currency", "note")
+CLAIM_REQUIRED = ("id", "claim", "source", "metric", "effect")
+#: what a claim's ``effect`` is about (workbench.claims evaluates each kind)
+CLAIM_METRICS = ("regression", "growth_ratio", "hashtag_any", "timing_window", "ad_benchmark")
 
 DEFAULT_OUTCOMES = ("impressions", "engagements")
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -91,6 +97,10 @@ class Dataset:
     interventions: tuple[Intervention, ...] = ()
     analysis: Analysis = field(default_factory=Analysis)
     goals: tuple[Goal, ...] = ()
+    #: globs of paid-campaign exports (Meta Ads Manager, LinkedIn Campaign Manager, X Ads)
+    campaigns: tuple[str, ...] = ()
+    #: the card's own published claims, each a tuple of (key, value) pairs (see CLAIM_KEYS)
+    claims: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     @property
     def card_path(self) -> Path:
@@ -119,6 +129,10 @@ class Dataset:
             for f in self._expand((src.path,), "account"):
                 out.append((f, src.column_map))
         return out
+
+    def campaign_files(self) -> list[Path]:
+        """Every file the ``campaigns`` globs match (none when the card has no ``campaigns:``)."""
+        return self._expand(self.campaigns, "campaigns") if self.campaigns else []
 
     def code_files(self) -> list[Path]:
         return self._expand(self.codes, "codes") if self.codes else []
@@ -265,6 +279,8 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
             raise _fail(f"goals[{i}].target must be a number, found {item['target']!r}", card) from None
         goals.append(Goal(str(item["metric"]), target, _date(item["by"], f"goals[{i}].by", card), str(item.get("label", ""))))
 
+    claims = _claims(data.get("claims"), card)
+
     return Dataset(
         root=Path(root),
         name=name,
@@ -277,7 +293,38 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         interventions=tuple(interventions),
         analysis=analysis,
         goals=tuple(goals),
+        campaigns=_str_list(data.get("campaigns"), "campaigns", card),
+        claims=claims,
     )
+
+
+def _claims(raw: Any, card: Path) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """The card's ``claims:`` list, validated (keys, required fields, metric kind, a numeric effect)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _fail(f"'claims' must be a list of maps (id, claim, source, metric, effect, …), found {raw!r}", card)
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise _fail(f"claims[{i}] must be a map with {', '.join(CLAIM_REQUIRED)}, found {item!r}", card)
+        _check_keys(item, CLAIM_KEYS, f"claims[{i}]", card)
+        for req in CLAIM_REQUIRED:
+            if item.get(req) in (None, ""):
+                raise _fail(f"claims[{i}] has no {req!r} (required: {', '.join(CLAIM_REQUIRED)})", card)
+        if item["metric"] not in CLAIM_METRICS:
+            raise _fail(f"claims[{i}].metric must be one of {', '.join(CLAIM_METRICS)}, found {item['metric']!r}",
+                        card)
+        effect = item["effect"]
+        if isinstance(effect, bool) or not isinstance(effect, (int, float)) or effect != effect:
+            raise _fail(f"claims[{i}].effect must be a number, found {effect!r}", card)
+        if item["metric"] == "regression" and not (item.get("term") and item.get("outcome")):
+            raise _fail(f"claims[{i}]: a regression claim needs 'term' and 'outcome' (as in regression.csv)", card)
+        if str(item["id"]) in seen:
+            raise _fail(f"claims[{i}].id {item['id']!r} is used twice", card)
+        seen.add(str(item["id"]))
+        out.append(tuple((str(k), v) for k, v in item.items()))
+    return tuple(out)
 
 
 def load_dataset(path: str | Path) -> Dataset:
