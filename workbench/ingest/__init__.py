@@ -419,7 +419,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
             superseded_across[(f, "campaigns")] += int(c)
         if len(dropped):
             warnings.append(f"{len(dropped)} campaign row(s) also in a later export were superseded by it")
-        campaigns = campaigns.sort_values(["ad_platform", "date_start", "campaign_name"], kind="stable")
+        campaigns = campaigns.sort_values(["ad_platform", "date_start", "source_file", "source_row"], kind="stable")
     else:
         campaigns = pd.DataFrame()
     campaigns = conform(campaigns, CAMPAIGNS_SCHEMA, table="campaigns")

@@ -57,6 +57,7 @@ META_COLUMNS: dict[str, tuple[str, ...]] = {
     "date_start": ("reporting starts",),
     "date_end": ("reporting ends",),
     "objective": ("objective",),
+    "currency_column": ("currency",),
     "result_indicator": ("result indicator", "result type"),
     "results": ("results",),
     "impressions": ("impressions",),
