@@ -43,7 +43,7 @@ DELTA_MIN_ROWS = 10
 LEVEL = 0.95
 #: Meta result indicators that are conversions (the rest — link clicks, reach, views, engagement — are not)
 CONVERSION_INDICATOR = re.compile(
-    r"(offsite_conversion|onsite_conversion|onsite_web|\blead|purchase|complete_registration|registration|"
+    r"(?:offsite_conversion|onsite_conversion|onsite_web|\blead|purchase|complete_registration|registration|"
     r"conversion|submit_application|schedule|contact|subscribe|start_trial|donate)", re.IGNORECASE)
 LEVEL_ORDER = {"campaign": 0, "ad_set": 1, "ad": 2}
 RATE_METRICS = ("ctr", "conversion_rate")
@@ -235,8 +235,14 @@ def cost_estimate(spend: np.ndarray, count: np.ndarray, *, per: float = 1.0, lev
 
 # ---- the campaigns table → summaries ----------------------------------------------------------------------
 
+#: indicators that look like conversions by name but count engagement (Meta's "post saves")
+NOT_CONVERSION = re.compile(r"post_save|post_engagement|link_click|video_view|landing_page_view", re.IGNORECASE)
+
+
 def _is_conversion(indicator: pd.Series) -> np.ndarray:
-    return indicator.astype("string").str.contains(CONVERSION_INDICATOR).to_numpy(dtype=bool, na_value=False)
+    s = indicator.astype("string")
+    return (s.str.contains(CONVERSION_INDICATOR) & ~s.str.contains(NOT_CONVERSION)).to_numpy(dtype=bool,
+                                                                                                 na_value=False)
 
 
 def _campaign_key(df: pd.DataFrame) -> pd.Series:
