@@ -8,10 +8,12 @@ account's posts *performed* by the local hour and weekday they were published, f
    print a wrong time) are excluded and counted, as are posts without a time.
 2. y = log1p(outcome), minus the mean of its calendar month (local time): growth of the audience over the
    months is taken out, so a slot is not credited for being used more in later, bigger months.
-3. Each weekday × hour cell's mean of y is partially pooled towards the overall mean by empirical Bayes
-   (normal–normal; between-cell variance τ² by the DerSimonian–Laird moment estimator, within-cell variance σ²
-   pooled), and its 95% interval is Morris's (1983) EB interval, which allows for τ² being estimated (so a τ²
-   of 0 does not give zero-width intervals). The same is done for hours and for weekdays on their own.
+3. Hours and weekdays (main effects) are each partially pooled towards the overall mean by empirical Bayes
+   (normal–normal; between-group variance τ² by the DerSimonian–Laird moment estimator, within-group variance
+   σ² pooled); then each weekday × hour cell's mean is pooled towards its hour effect + weekday effect (an
+   additive prior, so a slot is smoothed by its neighbours in the same hour and on the same day). Intervals are
+   Morris's (1983) EB intervals, which allow for τ² being estimated (so a τ² of 0 does not give zero-width
+   intervals); the uncertainty of the main effects used as the prior is not added to the cells' intervals.
 4. Effects are reported as ratios exp(θ − μ): the typical (geometric-mean) post in that slot relative to the
    account's typical post.
 
@@ -110,21 +112,29 @@ def prepare_posts(posts: pd.DataFrame, *, outcome: str, timezone: str = "UTC") -
     return out, n_unreliable, n_other
 
 
-def pool_groups(y: pd.Series, groups: list[pd.Series]) -> tuple[pd.DataFrame, float, float]:
+def pool_groups(y: pd.Series, groups: list[pd.Series], *, prior: pd.Series | None = None,
+                n_prior_params: int = 1) -> tuple[pd.DataFrame, float, float]:
     """Empirical-Bayes partial pooling of group means of ``y`` → ``(table, τ², σ²)``.
 
-    Table columns: the group keys, ``n``, ``mean`` (raw), ``theta`` (pooled), ``se``, ``lo``, ``hi`` (log
-    scale, relative to the overall weighted mean).
+    Table columns: the group keys, ``n``, ``mean`` (raw), ``theta`` (pooled), ``raw``, ``se``, ``lo``, ``hi``
+    (log scale, relative to the overall weighted mean μ).
+
+    ``prior``: per-post offsets (e.g. the hour and weekday main effects) that the group means are shrunk
+    towards instead of μ alone, with ``n_prior_params`` parameters spent on them.
 
     Notes
     -----
-    Within-group variance σ² pooled over groups (df N − C); w_c = n_c/σ²; μ = Σw ȳ/Σw; DerSimonian–Laird
-    τ² = max(0, (Q − (C − 1)) / (Σw − Σw²/Σw)); B_c = (σ²/n_c)/(σ²/n_c + τ²); θ_c = μ + (1 − B_c)(ȳ_c − μ).
-    Morris (1983, eq. 4.2) interval: Var_c = (σ²/n_c)(1 − (C − 1)/C · B_c) + 2/(C − 3) · B_c² (ȳ_c − μ)².
+    Within-group variance σ² pooled over groups (df N − C); w_c = n_c/σ²; μ = Σw ȳ/Σw; m_c = μ + prior_c;
+    DerSimonian–Laird τ² = max(0, (Q − (C − 1)) / (Σw − Σw²/Σw)) with Q = Σw (ȳ_c − m_c − d̄)²;
+    B_c = (σ²/n_c)/(σ²/n_c + τ²); θ_c = m_c + (1 − B_c)(ȳ_c − m_c).
+    Morris (1983, eq. 4.2) interval with p = ``n_prior_params``:
+    Var_c = (σ²/n_c)(1 − (C − p)/C · B_c) + 2/(C − p − 2) · B_c² (ȳ_c − m_c)².
     """
-    frame = pd.DataFrame({"y": y.to_numpy(), **{g.name: g.to_numpy() for g in groups}})
+    frame = pd.DataFrame({"y": y.to_numpy(), **{g.name: g.to_numpy() for g in groups},
+                          "prior": 0.0 if prior is None else prior.to_numpy()})
     keys = [g.name for g in groups]
-    agg = frame.groupby(keys)["y"].agg(["count", "mean", "var"]).reset_index().rename(columns={"count": "n"})
+    agg = frame.groupby(keys).agg(n=("y", "count"), mean=("y", "mean"), var=("y", "var"),
+                                  prior=("prior", "mean")).reset_index()
     C, N = len(agg), int(agg["n"].sum())
     ss_within = float(((agg["n"] - 1) * agg["var"].fillna(0)).sum())
     sigma2 = ss_within / max(N - C, 1)
@@ -132,18 +142,22 @@ def pool_groups(y: pd.Series, groups: list[pd.Series]) -> tuple[pd.DataFrame, fl
     w = 1 / v
     ybar = agg["mean"].to_numpy(dtype=float)
     mu = float((w * ybar).sum() / w.sum())
-    Q = float((w * (ybar - mu) ** 2).sum())
+    m = mu + agg["prior"].to_numpy(dtype=float)
+    d = ybar - m
+    dbar = float((w * d).sum() / w.sum())
+    Q = float((w * (d - dbar) ** 2).sum())
     denom = float(w.sum() - (w ** 2).sum() / w.sum())
     tau2 = max(0.0, (Q - (C - 1)) / denom) if denom > 0 else 0.0
     B = v / (v + tau2)
-    theta = mu + (1 - B) * (ybar - mu)
-    var = v * (1 - (C - 1) / C * B) + (2 / (C - 3) if C > 3 else 0.0) * B ** 2 * (ybar - mu) ** 2
+    theta = m + (1 - B) * d
+    p = n_prior_params
+    var = v * (1 - (C - p) / C * B) + (2 / (C - p - 2) if C > p + 2 else 0.0) * B ** 2 * d ** 2
     se = np.sqrt(var)
     agg["theta"] = theta - mu
     agg["raw"] = ybar - mu
     agg["se"] = se
     agg["lo"], agg["hi"] = agg["theta"] - Z * se, agg["theta"] + Z * se
-    return agg.drop(columns=["var"]), tau2, sigma2
+    return agg.drop(columns=["var", "prior"]), tau2, sigma2
 
 
 def _records(agg: pd.DataFrame, keys: list[str]) -> list[dict]:
@@ -178,20 +192,24 @@ def analyze_timing(posts: pd.DataFrame, *, outcome: str = "impressions", timezon
                     f"{MIN_POSTS} are needed).{excluded}")
         return res
     hour, wday = prep["hour"].rename("hour"), prep["weekday"].rename("weekday")
-    cells, tau2, sigma2 = pool_groups(prep["y"], [wday, hour])
-    if len(cells) < MIN_GROUPS:
-        res.note = (f"Not estimated: the posts occupy only {len(cells)} weekday × hour slot(s) (at least "
+    n_cells = prep.groupby(["weekday", "hour"]).ngroups
+    if n_cells < MIN_GROUPS:
+        res.note = (f"Not estimated: the posts occupy only {n_cells} weekday × hour slot(s) (at least "
                     f"{MIN_GROUPS} are needed to pool them).{excluded}")
         return res
-    res.cells, res.tau2, res.sigma2 = _records(cells, ["weekday", "hour"]), tau2, sigma2
+    # main effects first (each pooled on its own), then each cell pooled towards hour effect + weekday effect
     hours, _, _ = pool_groups(prep["y"], [hour])
     days, _, _ = pool_groups(prep["y"], [wday])
+    offset = (hour.map(hours.set_index("hour")["theta"]) + wday.map(days.set_index("weekday")["theta"]))
+    n_main = (len(hours) - 1) + (len(days) - 1) + 1
+    cells, tau2, sigma2 = pool_groups(prep["y"], [wday, hour], prior=offset, n_prior_params=n_main)
+    res.cells, res.tau2, res.sigma2 = _records(cells, ["weekday", "hour"]), tau2, sigma2
     res.hours = _records(hours, ["hour"]) if len(hours) >= MIN_GROUPS else []
     res.weekdays = _records(days, ["weekday"]) if len(days) >= MIN_GROUPS else []
     res.note = (f"{len(prep)} own original posts with {outcome}, in {len(cells)} weekday × hour slots "
                 f"({timezone}).{excluded}"
-                + (" The slots differ no more than chance would make them (τ² = 0): every slot is pooled fully "
-                   "towards the account's typical post." if tau2 == 0 else ""))
+                + (" Beyond the hour and weekday effects, the slots differ no more than chance would make them "
+                   "(τ² = 0): each slot is pooled fully towards its hour + weekday effect." if tau2 == 0 else ""))
     return res
 
 
