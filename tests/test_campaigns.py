@@ -165,3 +165,25 @@ def test_levels_are_not_double_counted():
 def test_no_paid_data():
     res = summarize_campaigns(pd.DataFrame(columns=list(CAMPAIGNS_SCHEMA)))
     assert not res.has_data and res.notes
+
+
+def test_example_campaigns_recover_their_truth(tmp_path):
+    from workbench.simulate import format_meta_ads, simulate_campaigns
+
+    rows, truth = simulate_campaigns(seed=2024)
+    f = tmp_path / "ads.csv"
+    f.write_text(format_meta_ads(rows), encoding="utf-8")
+    r = read_files([f])
+    assert len(r.campaigns) == len(rows) and r.log["files"][0]["rows_quarantined"] == 1  # the totals row
+    res = summarize_campaigns(r.campaigns)
+    misses, checks = 0, 0
+    for s in res.campaigns:
+        t = truth[s.campaign]
+        for metric, value in (("ctr", t["ctr"]), ("cpm", t["cpm_usd"]), ("conversion_rate", t["conversion_rate"])):
+            e = s.metrics[metric]
+            if value is None:
+                assert e.value is None and "not conversions" in e.note
+                continue
+            checks += 1
+            misses += not (e.ci_low <= value <= e.ci_high)
+    assert checks == 8 and misses <= 1

@@ -272,7 +272,16 @@ def _summarize(g: pd.DataFrame, *, platform: str, name: str, currency: str | Non
         results = {str(k): int(v) for k, v in by.sum().items()}
     conv_rows = g["conversions"].notna().to_numpy()
     conv = g["conversions"].astype("Int64").fillna(0).to_numpy(dtype=float)
-    meta_conv = _is_conversion(g["result_indicator"]) & g["results"].notna().to_numpy() & ~conv_rows
+    is_conv = _is_conversion(g["result_indicator"])
+    meta_conv = is_conv & ~conv_rows
+    if is_conv.any():
+        # Ads Manager leaves Results (and often the indicator) blank on a day or ad without results: once the
+        # campaign's results are conversions, such rows count 0 conversions (else the rate would be inflated)
+        blank = g["results"].isna().to_numpy() & g["result_indicator"].isna().to_numpy() & ~conv_rows
+        meta_conv |= blank
+        if (meta_conv & g["results"].isna().to_numpy()).any():
+            notes.append(f"{int((meta_conv & g['results'].isna().to_numpy()).sum())} row(s) with blank Results "
+                         "counted as 0 conversions")
     conv = np.where(meta_conv, g["results"].astype("Int64").fillna(0).to_numpy(dtype=float), conv)
     conv_rows = conv_rows | meta_conv
     metrics: dict[str, Estimate] = {}

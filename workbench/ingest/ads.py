@@ -279,6 +279,7 @@ def _parse(raw: RawTable, ctx: ParseContext, fmt: str, columns: Mapping[str, tup
     summary = (ident.isna().all(axis=1)
                | first_name.str.match(_TOTAL_WORDS).fillna(False)).to_numpy(dtype=bool)
     if summary.any():
+        reasons.s[summary] = ""  # its empty Day/name cells are what makes it a summary, not faults
         body = ~summary & ~reasons.bad
         total = float(frame.loc[summary, "spend"].sum())
         rest = float(frame.loc[body, "spend"].sum())
