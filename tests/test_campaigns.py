@@ -187,3 +187,14 @@ def test_example_campaigns_recover_their_truth(tmp_path):
             checks += 1
             misses += not (e.ci_low <= value <= e.ci_high)
     assert checks == 8 and misses <= 1
+
+
+def test_paid_section_escapes_and_is_absent_without_paid_data():
+    from workbench.sections import render_section
+
+    rows = read_files([DATA / "meta_ads_campaign_daily_usd.csv"], root=DATA).campaigns
+    rows["campaign_name"] = "<script>alert(1)</script>"
+    html = render_section("paid", summarize_campaigns(rows))
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert 'id="paid-results"' in html and "Against published benchmarks" in html
+    assert render_section("paid", summarize_campaigns(pd.DataFrame(columns=list(CAMPAIGNS_SCHEMA)))) == ""

@@ -109,3 +109,15 @@ def test_card_claims_validated_and_added(tmp_path):
         parse_card({"name": "t", "posts": ["x.csv"], "claims": [{**own, "colour": 1}]}, tmp_path)
     with pytest.raises(DatasetCardError, match="used twice"):
         parse_card({"name": "t", "posts": ["x.csv"], "claims": [own, own]}, tmp_path)
+
+
+def test_claims_section_leaves_out_not_applicable_and_escapes(tmp_path):
+    from workbench.sections import render_section
+
+    own = {"id": "x", "claim": "<b>bold</b> claim", "source": "me", "metric": "growth_ratio", "effect": 2.0}
+    ds = parse_card({"name": "t", "posts": ["x.csv"], "claims": [own]}, tmp_path)
+    res = compare_claims(load_claims(ds), growth={"slope_ratio": 1.2, "slope_ratio_ci": [1.05, 1.35]})
+    html = render_section("claims", res)
+    assert "How this account compares" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "average click-through rate" not in html  # ad benchmarks without paid data are not applicable
+    assert "(from the dataset card)" in html

@@ -90,3 +90,11 @@ def test_local_time_is_used():
     assert {h["hour"] for h in res.hours} == set(range(8, 18))
     res_utc = analyze_timing(posts, outcome="impressions", timezone="UTC")
     assert {h["hour"] for h in res_utc.hours} != set(range(8, 18))
+
+
+def test_timing_section_renders_caveat_and_no_scripts():
+    from workbench.sections import render_section
+
+    html = render_section("timing", analyze_timing(_posts(n=300), outcome="impressions", timezone="America/New_York"))
+    assert 'id="when-posts-perform"' in html and "confounded" in html and "<script" not in html
+    assert "12:00" in html and "Mon" in html
