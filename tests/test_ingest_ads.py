@@ -181,3 +181,20 @@ def test_x_legacy_promoted_columns(tmp_path):
     assert bool(p.loc["1465712230054432769", "is_promoted"]) is False
     # the export's impressions are kept as written: nothing is subtracted
     assert p.loc["1465712230054432770", "impressions"] == 100
+
+
+def test_facebook_paid_parts_from_real_exports(shared_fixtures):
+    fb = sorted((shared_fixtures / "exports" / "facebook").glob("*Post Level*.xls"))
+    bs = sorted((shared_fixtures / "exports" / "facebook").glob("Feb-01-2025_*.csv"))
+    if not fb or not bs:
+        pytest.skip("Facebook fixtures not found")
+    r = read_files(fb + bs)
+    legacy = r.posts[r.posts["source_format"] == "facebook_legacy_posts"]
+    assert legacy["promoted_impressions"].notna().all() and legacy["promoted_reach"].notna().all()
+    # paid impressions are a part of total impressions (Facebook's definition), and is_promoted follows them
+    assert (legacy["promoted_impressions"] <= legacy["impressions"]).all()
+    assert (legacy["is_promoted"] == ((legacy["promoted_impressions"] + legacy["promoted_reach"]) > 0)).all()
+    assert legacy["is_promoted"].sum() == 11
+    suite = r.posts[r.posts["source_format"] == "meta_bs_fb"]
+    assert suite["promoted_reach"].notna().all() and not suite["is_promoted"].any()
+    assert suite["promoted_impressions"].isna().all()  # the Business Suite export does not split impressions

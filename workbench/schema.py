@@ -49,7 +49,10 @@ POSTS_SCHEMA: dict[str, str] = {
     # added for issue 18 (paid): promoted (paid) figures where the export reports them apart; NA elsewhere
     "promoted_impressions": "Int64",  # X legacy ``promoted impressions``
     "promoted_engagements": "Int64",  # X legacy ``promoted engagements``
-    "is_promoted": "boolean",  # X legacy: a promoted column holds a number (``-`` when not promoted); else NA
+    "promoted_reach": "Int64",  # Meta Business Suite ``Reach from Boosted posts``; FB legacy Lifetime Post Paid Reach
+    # True: the export reports paid figures for the post (X legacy promoted column not "-"; FB legacy paid
+    # impressions/reach > 0; Meta Business Suite boosted reach > 0); False: it reports none; NA: not said
+    "is_promoted": "boolean",
 }
 
 #: X legacy ``promoted *`` columns read into posts (raw name, normalised → posts column).
