@@ -198,3 +198,27 @@ def test_facebook_paid_parts_from_real_exports(shared_fixtures):
     suite = r.posts[r.posts["source_format"] == "meta_bs_fb"]
     assert suite["promoted_reach"].notna().all() and not suite["is_promoted"].any()
     assert suite["promoted_impressions"].isna().all()  # the Business Suite export does not split impressions
+
+
+def test_amounts_with_decimal_commas_and_symbols():
+    from workbench.ingest.ads import parse_amount
+
+    raw = pd.Series(["12,50", "1.234,56", "$1,234.56", "1234.56 USD", "1,234", "-", "", "12.3.4"])
+    values, bad, why = parse_amount(raw, label="Amount spent (EUR)")
+    assert values.tolist()[:5] == [12.5, 1234.56, 1234.56, 1234.56, 1234.0]
+    assert values.isna().tolist()[5:] == [True, True, True]
+    assert bad.tolist() == [False] * 7 + [True] and "'12.3.4' is not an amount of money" in why.iloc[7]
+
+
+def test_meta_export_without_spend_gives_rates_not_costs(tmp_path):
+    from workbench.campaigns import summarize_campaigns
+
+    f = tmp_path / "a.csv"
+    f.write_text("Reporting starts,Reporting ends,Campaign name,Impressions,Link clicks\n"
+                 "2024-01-01,2024-01-31,A,10000,90\n", encoding="utf-8")
+    r = read_files([f])
+    assert r.campaigns["spend"].isna().all()
+    assert any("no spend column" in w for w in r.log["warnings"])
+    s = summarize_campaigns(r.campaigns, benchmarks=[]).campaigns[0]
+    assert s.metrics["ctr"].value == pytest.approx(0.009)
+    assert s.metrics["cpc"].value is None and "spend" in s.metrics["cpc"].note

@@ -261,6 +261,12 @@ def _one_view(g: pd.DataFrame, notes: list[str], label: str) -> pd.DataFrame:
     return g[(g["level"] == level) & (g["breakdown"] == breakdown)]
 
 
+def _cost(spend: np.ndarray, count: np.ndarray, rows: np.ndarray, *, per: float = 1.0, what: str) -> Estimate:
+    if not rows.any():
+        return Estimate(None, None, None, "none", 0.0, 0.0, f"no rows with both spend and {what}")
+    return cost_estimate(spend[rows], count[rows], per=per, what=what)
+
+
 def _summarize(g: pd.DataFrame, *, platform: str, name: str, currency: str | None) -> CampaignSummary:
     notes: list[str] = []
     spend = g["spend"].astype("Float64").fillna(0).to_numpy(dtype=float)
@@ -288,14 +294,19 @@ def _summarize(g: pd.DataFrame, *, platform: str, name: str, currency: str | Non
     ok_imp = imp.notna().to_numpy() & clk.notna().to_numpy()
     metrics["ctr"] = rate_estimate(clk[ok_imp].to_numpy(dtype=float), imp[ok_imp].to_numpy(dtype=float),
                                    what="impressions")
+    has_spend = g["spend"].notna().to_numpy()
+    if not has_spend.all():
+        notes.append(f"{int((~has_spend).sum())} row(s) without spend: costs use the rows with spend only"
+                     if has_spend.any() else "the export has no spend: costs cannot be estimated")
     ok_c = clk.notna().to_numpy()
-    metrics["cpc"] = cost_estimate(spend[ok_c], clk[ok_c].to_numpy(dtype=float), what="link clicks")
+    metrics["cpc"] = _cost(spend, clk.to_numpy(dtype=float, na_value=np.nan), ok_c & has_spend, what="link clicks")
     ok_i = imp.notna().to_numpy()
-    metrics["cpm"] = cost_estimate(spend[ok_i], imp[ok_i].to_numpy(dtype=float), per=1000.0, what="impressions")
+    metrics["cpm"] = _cost(spend, imp.to_numpy(dtype=float, na_value=np.nan), ok_i & has_spend, per=1000.0,
+                           what="impressions")
     if conv_rows.any():
         both = conv_rows & ok_c
         metrics["conversion_rate"] = rate_estimate(conv[both], clk[both].to_numpy(dtype=float), what="link clicks")
-        metrics["cpa"] = cost_estimate(spend[conv_rows], conv[conv_rows], what="conversions")
+        metrics["cpa"] = _cost(spend, conv, conv_rows & has_spend, what="conversions")
     else:
         why = ("no conversions reported: the export's results are "
                + (", ".join(sorted(results)) if results else "absent")
@@ -312,7 +323,7 @@ def _summarize(g: pd.DataFrame, *, platform: str, name: str, currency: str | Non
         ad_platform=platform, campaign=name, currency=currency, level=str(g["level"].iloc[0]),
         breakdown=str(g["breakdown"].iloc[0]), rows=len(g),
         date_start=None if pd.isna(start) else f"{start:%Y-%m-%d}", date_end=None if pd.isna(end) else f"{end:%Y-%m-%d}",
-        spend=float(spend.sum()), impressions=int(imp.fillna(0).sum()), clicks=int(clk.fillna(0).sum()),
+        spend=float(spend[has_spend].sum()), impressions=int(imp.fillna(0).sum()), clicks=int(clk.fillna(0).sum()),
         conversions=int(conv[conv_rows].sum()) if conv_rows.any() else None, reach=reach, results=results,
         metrics=metrics, notes=notes)
 

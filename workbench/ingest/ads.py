@@ -113,11 +113,11 @@ def _spend_heading(norm: list[str], stem: str) -> int | None:
 
 
 def matches_meta(header: list[str], column_map=None) -> bool:
-    """Ads Manager: ``Reporting starts``, ``Reporting ends``, ``Amount spent (…)``, a campaign/ad set/ad name."""
+    """Ads Manager: ``Reporting starts``, ``Reporting ends``, ``Impressions``, a campaign/ad set/ad name (the spend
+    column is optional: an export without it gives rates but no costs)."""
     norm = _norm(header)
     keys = set(norm)
     return ({"reporting starts", "reporting ends", "impressions"} <= keys
-            and _spend_heading(norm, "amount spent") is not None
             and bool(keys & {"campaign name", "ad set name", "ad name"}))
 
 
@@ -152,12 +152,17 @@ def _text(raw: RawTable, names: tuple[str, ...]) -> pd.Series:
 
 
 def parse_amount(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, pd.Series | None]:
-    """Money cells → Float64: ``12.5``, ``1,234.56``, ``$1,234.56``, ``1234.56 USD``; empty/``-`` → NA.
+    """Money cells → Float64: ``12.5``, ``1,234.56``, ``$1,234.56``, ``1234.56 USD``, a decimal comma (``12,50``,
+    ``1.234,56``); empty/``-`` → NA.
 
     Returns ``(values, bad mask, reason per row or None)``; negative amounts are refused.
     """
     s = raw.astype("string").str.strip()
-    cleaned = s.str.replace(r"^[^\d\-+.]{1,4}|\s*[A-Za-z]{3}$", "", regex=True).str.replace(",", "", regex=False)
+    cleaned = s.str.replace(r"^[^\d\-+.]{1,4}|\s*[A-Za-z]{3}$", "", regex=True).str.strip()
+    # a decimal comma (a European Excel's re-save): "12,50", "1.234,56" → "12.50", "1234.56"
+    european = cleaned.str.fullmatch(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d{1,2}").fillna(False)
+    cleaned = cleaned.mask(european, cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    cleaned = cleaned.str.replace(",", "", regex=False)
     na = s.isna() | s.str.lower().isin(["", "-", "na", "n/a", "nan", "null", "none", "#n/a"])
     num = pd.to_numeric(cleaned.mask(na), errors="coerce")
     not_number = (num.isna() & ~na).to_numpy(dtype=bool)
@@ -229,9 +234,15 @@ def _parse(raw: RawTable, ctx: ParseContext, fmt: str, columns: Mapping[str, tup
     # spend and its currency: from the heading "(XXX)", else a Currency column per row
     spend_at = _spend_heading(norm, spend_stem) if "spend" not in columns else None
     spend_col = d.columns[spend_at] if spend_at is not None else _find(raw, columns.get("spend", ()))
-    spend_header = raw.header[list(d.columns).index(spend_col)].strip()
-    out["spend"], bad, why = parse_amount(d[spend_col], label=spend_header)
-    reasons.add(bad, why)
+    if spend_col is None:
+        spend_header = ""
+        out["spend"] = pd.array([pd.NA] * len(d), dtype="Float64")
+        warnings.append(f"{ctx.source_file}: no spend column (e.g. 'Amount spent (USD)'): rates can be estimated, "
+                        "costs cannot")
+    else:
+        spend_header = raw.header[list(d.columns).index(spend_col)].strip()
+        out["spend"], bad, why = parse_amount(d[spend_col], label=spend_header)
+        reasons.add(bad, why)
     m = _CURRENCY_HEADING.search(normalize_name(spend_header))
     heading_currency = m.group(1).upper() if m else None
     per_row = _text(raw, columns.get("currency_column", ())).str.upper()
@@ -244,7 +255,7 @@ def _parse(raw: RawTable, ctx: ParseContext, fmt: str, columns: Mapping[str, tup
         currency = per_row
         odd = (per_row.notna() & ~per_row.str.fullmatch(r"[A-Z]{3}")).to_numpy(dtype=bool, na_value=False)
         reasons.add(odd, lambda: "column 'Currency': '" + per_row.fillna("") + "' is not a 3-letter currency code")
-        if currency.isna().any():
+        if currency.isna().any() and spend_col is not None:
             warnings.append(f"{ctx.source_file}: {int(currency.isna().sum())} row(s) do not say their currency "
                             f"(no '(XXX)' in the {spend_header!r} heading and no Currency value); their costs are "
                             "reported without a currency and never compared with a benchmark")
