@@ -173,7 +173,8 @@ def hashtag_difference(posts: pd.DataFrame, *, outcome: str = "engagements", tim
     if len(p) < 20 or h.sum() < 5 or (1 - h).sum() < 5:
         return None, (f"too few posts to compare ({len(p)} with {outcome}; {int(h.sum())} with hashtags, "
                       f"{int((1 - h).sum())} without; at least 20 with 5 in each group are needed)")
-    month = p["published_at"].dt.tz_convert(timezone).dt.strftime("%Y-%m")
+    local = p["published_at"].dt.tz_convert(timezone)
+    month = local.dt.year * 12 + local.dt.month
     ly = np.log1p(y)
     yd = ly - ly.groupby(month).transform("mean")
     hd = h - h.groupby(month).transform("mean")

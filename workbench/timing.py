@@ -107,7 +107,8 @@ def prepare_posts(posts: pd.DataFrame, *, outcome: str, timezone: str = "UTC") -
     p = posts.loc[use]
     local = p["published_at"].dt.tz_convert(timezone)
     out = pd.DataFrame({"y": np.log1p(y[use]), "weekday": local.dt.weekday.to_numpy(),
-                        "hour": local.dt.hour.to_numpy(), "month": local.dt.strftime("%Y-%m").to_numpy()})
+                        "hour": local.dt.hour.to_numpy(),
+                        "month": (local.dt.year * 12 + local.dt.month).to_numpy()})  # calendar month, local
     out["y"] = out["y"] - out.groupby("month")["y"].transform("mean")
     return out, n_unreliable, n_other
 
