@@ -121,3 +121,13 @@ def test_claims_section_leaves_out_not_applicable_and_escapes(tmp_path):
     assert "How this account compares" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "average click-through rate" not in html  # ad benchmarks without paid data are not applicable
     assert "(from the dataset card)" in html
+
+
+def test_card_timing_claim_window_validated_and_usable(tmp_path):
+    own = {"id": "fri", "claim": "Fridays at 9 work best", "source": "a blog", "metric": "timing_window",
+           "outcome": "impressions", "window": {"weekdays": [4], "hours": [9]}, "statistic": "above", "effect": 1}
+    ds = parse_card({"name": "t", "posts": ["x.csv"], "claims": [own]}, tmp_path)
+    hash(ds)  # the card stays hashable
+    assert load_claims(ds)[-1]["window"] == {"weekdays": [4], "hours": [9]}
+    with pytest.raises(DatasetCardError, match=r"claims\[0\].window must be a map"):
+        parse_card({"name": "t", "posts": ["x.csv"], "claims": [{**own, "window": {"hours": [25]}}]}, tmp_path)

@@ -89,6 +89,9 @@ def load_claims(dataset=None) -> list[dict[str, Any]]:
                              f"(missing {missing}, unknown {unknown}, metric {c.get('metric')!r})")
     if dataset is not None:
         own = [dict(pairs, origin="card") for pairs in getattr(dataset, "claims", ())]
+        for c in own:  # the card keeps a window as pairs of tuples (hashable); back to a map of lists
+            if isinstance(c.get("window"), tuple):
+                c["window"] = {k: list(v) for k, v in c["window"]}
         ids = {c["id"] for c in own}
         claims = [c for c in claims if c["id"] not in ids] + own
     return claims

@@ -298,6 +298,15 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     )
 
 
+def _frozen(value: Any) -> Any:
+    """Maps and lists as tuples, so the frozen card stays hashable (``workbench.claims`` thaws them)."""
+    if isinstance(value, dict):
+        return tuple((str(k), _frozen(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _claims(raw: Any, card: Path) -> tuple[tuple[tuple[str, Any], ...], ...]:
     """The card's ``claims:`` list, validated (keys, required fields, metric kind, a numeric effect)."""
     if raw is None:
@@ -320,10 +329,19 @@ def _claims(raw: Any, card: Path) -> tuple[tuple[tuple[str, Any], ...], ...]:
             raise _fail(f"claims[{i}].effect must be a number, found {effect!r}", card)
         if item["metric"] == "regression" and not (item.get("term") and item.get("outcome")):
             raise _fail(f"claims[{i}]: a regression claim needs 'term' and 'outcome' (as in regression.csv)", card)
+        window = item.get("window")
+        if window is not None:
+            ok = isinstance(window, dict) and set(window) <= {"weekdays", "hours"} and all(
+                isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
+                                                  and 0 <= x <= (6 if k == "weekdays" else 23) for x in v)
+                for k, v in window.items())
+            if not ok:
+                raise _fail(f"claims[{i}].window must be a map with weekdays (0 = Monday … 6) and/or hours (0 … 23) "
+                            f"lists, e.g. {{weekdays: [0, 1, 2, 3, 4], hours: [12]}}; found {window!r}", card)
         if str(item["id"]) in seen:
             raise _fail(f"claims[{i}].id {item['id']!r} is used twice", card)
         seen.add(str(item["id"]))
-        out.append(tuple((str(k), v) for k, v in item.items()))
+        out.append(tuple((str(k), _frozen(v)) for k, v in item.items()))
     return tuple(out)
 
 
