@@ -222,3 +222,14 @@ def test_meta_export_without_spend_gives_rates_not_costs(tmp_path):
     s = summarize_campaigns(r.campaigns, benchmarks=[]).campaigns[0]
     assert s.metrics["ctr"].value == pytest.approx(0.009)
     assert s.metrics["cpc"].value is None and "spend" in s.metrics["cpc"].note
+
+
+def test_summary_row_that_disagrees_is_named(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text("Reporting starts,Reporting ends,Campaign name,Impressions,Link clicks,Amount spent (USD)\n"
+                 "2024-01-01,2024-01-31,,30000,300,500.00\n"
+                 "2024-01-01,2024-01-31,A,10000,90,120.00\n", encoding="utf-8")
+    r = read_files([f])
+    check_accounting(r)
+    assert r.campaigns["spend"].tolist() == [120.0]
+    assert any("spend 500.00 differs from the 120.00 of the rows read" in w for w in r.log["warnings"])
