@@ -23,7 +23,7 @@ CARD_NAME = "dataset.yml"
 
 TOP_KEYS = (
     "name", "title", "timezone", "posts", "account", "codes", "codebook",
-    "interventions", "analysis", "goals", "publications", "attention",
+    "interventions", "analysis", "goals", "publications", "attention", "campaigns", "claims",
 )
 ANALYSIS_KEYS = (
     "outcomes", "predictors", "controls",
@@ -43,6 +43,12 @@ PUBLICATION_KEYS = ("path", "columns")
 #: ``workbench fetch resolve-links`` and by the user confirming the match review), read when present.
 LINK_CACHE = "links/resolved_links.csv"
 CONFIRMED_MATCHES = "links/confirmed_matches.csv"
+#: a claim in the card's ``claims:`` list (same fields as the package's claims file, workbench/data/claims.yml)
+CLAIM_KEYS = ("id", "claim", "source", "population", "metric", "effect", "outcome", "term", "model", "statistic",
+              "window", "currency", "note")
+CLAIM_REQUIRED = ("id", "claim", "source", "metric", "effect")
+#: what a claim's ``effect`` is about (workbench.claims evaluates each kind)
+CLAIM_METRICS = ("regression", "growth_ratio", "hashtag_any", "timing_window", "ad_benchmark")
 
 DEFAULT_OUTCOMES = ("impressions", "engagements")
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
@@ -114,6 +120,10 @@ class Dataset:
     goals: tuple[Goal, ...] = ()
     publications: tuple[AccountSource, ...] = ()
     attention: tuple[str, ...] = ()
+    #: globs of paid-campaign exports (Meta Ads Manager, LinkedIn Campaign Manager, X Ads)
+    campaigns: tuple[str, ...] = ()
+    #: the card's own published claims, each a tuple of (key, value) pairs (see CLAIM_KEYS)
+    claims: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     @property
     def card_path(self) -> Path:
@@ -137,6 +147,10 @@ class Dataset:
             for f in self._expand((src.path,), "account"):
                 out.append((f, src.column_map))
         return out
+
+    def campaign_files(self) -> list[Path]:
+        """Every file the ``campaigns`` globs match (none when the card has no ``campaigns:``)."""
+        return self._expand(self.campaigns, "campaigns") if self.campaigns else []
 
     def code_files(self) -> list[Path]:
         """Every manual coding file; none yet is normal (coding has not started), so an empty match is no error."""
@@ -590,6 +604,8 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         raise _fail("'attention' is set but 'publications' is not: attention is read per publication, so the card "
                     "needs the publication list too", card)
 
+    claims = _claims(data.get("claims"), card)
+
     return Dataset(
         root=Path(root),
         name=name,
@@ -604,7 +620,57 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
         goals=tuple(goals),
         publications=tuple(publications),
         attention=attention,
+        campaigns=tuple(check_card_pattern(p, "campaigns", card=card)
+                        for p in _str_list(data.get("campaigns"), "campaigns", card)),
+        claims=claims,
     )
+
+
+def _frozen(value: Any) -> Any:
+    """Maps and lists as tuples, so the frozen card stays hashable (``workbench.claims`` thaws them)."""
+    if isinstance(value, dict):
+        return tuple((str(k), _frozen(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _claims(raw: Any, card: Path) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """The card's ``claims:`` list, validated (keys, required fields, metric kind, a numeric effect)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _fail(f"'claims' must be a list of maps (id, claim, source, metric, effect, …), found {raw!r}", card)
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise _fail(f"claims[{i}] must be a map with {', '.join(CLAIM_REQUIRED)}, found {item!r}", card)
+        _check_keys(item, CLAIM_KEYS, f"claims[{i}]", card)
+        for req in CLAIM_REQUIRED:
+            if item.get(req) in (None, ""):
+                raise _fail(f"claims[{i}] has no {req!r} (required: {', '.join(CLAIM_REQUIRED)})", card)
+        if item["metric"] not in CLAIM_METRICS:
+            raise _fail(f"claims[{i}].metric must be one of {', '.join(CLAIM_METRICS)}, found {item['metric']!r}",
+                        card)
+        effect = item["effect"]
+        if isinstance(effect, bool) or not isinstance(effect, (int, float)) or effect != effect:
+            raise _fail(f"claims[{i}].effect must be a number, found {effect!r}", card)
+        if item["metric"] == "regression" and not (item.get("term") and item.get("outcome")):
+            raise _fail(f"claims[{i}]: a regression claim needs 'term' and 'outcome' (as in regression.csv)", card)
+        window = item.get("window")
+        if window is not None:
+            ok = isinstance(window, dict) and set(window) <= {"weekdays", "hours"} and all(
+                isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
+                                                  and 0 <= x <= (6 if k == "weekdays" else 23) for x in v)
+                for k, v in window.items())
+            if not ok:
+                raise _fail(f"claims[{i}].window must be a map with weekdays (0 = Monday … 6) and/or hours (0 … 23) "
+                            f"lists, e.g. {{weekdays: [0, 1, 2, 3, 4], hours: [12]}}; found {window!r}", card)
+        if str(item["id"]) in seen:
+            raise _fail(f"claims[{i}].id {item['id']!r} is used twice", card)
+        seen.add(str(item["id"]))
+        out.append(tuple((str(k), _frozen(v)) for k, v in item.items()))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ STAGES: tuple[Stage, ...] = (
         "01_ingest.ipynb",
         reads=(),
         writes=("posts", "account", "codes", "quarantine", "ingest_log"),
-        card=("posts", "account", "codes", "codebook"),  # the codebook says which manual codes are yes/no
+        card=("posts", "account", "campaigns", "codes", "codebook"),  # the codebook: which manual codes are yes/no
         reads_dataset=True,
     ),
     Stage(
@@ -195,7 +195,7 @@ STAGES: tuple[Stage, ...] = (
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 #: Card keys only the report reads (no other stage needs to re-run when they change).
-CARD_KEYS_REPORT_ONLY = ("name", "title", "goals")
+CARD_KEYS_REPORT_ONLY = ("name", "title", "goals", "claims")
 
 
 def open_run(dataset_dir: str | Path, run_dir: str | Path) -> tuple[Dataset, RunPaths]:
@@ -358,9 +358,12 @@ def hash_file(path: Path) -> str:
 
 
 def code_hash() -> str:
-    """A hash of the workbench package's source: a code change re-runs the stages."""
+    """A hash of the workbench package's source and the data it ships (templates, CSS, the claims file): a change
+    to any of them re-runs the stages. Notebooks are hashed per stage, caches never."""
     h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    shipped = ("*.py", "*.j2", "*.html", "*.css", "*.yml", "*.yaml")
+    files = {p for pattern in shipped for p in PACKAGE_DIR.rglob(pattern) if "__pycache__" not in p.parts}
+    for path in sorted(files):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -371,7 +374,7 @@ def dataset_inputs(ds: Dataset) -> list[Path]:
 
     The card itself is hashed by its parsed parts (:func:`card_parts`), per stage.
     """
-    files = [*ds.post_files(), *(p for p, _ in ds.account_files()), *ds.code_files()]
+    files = [*ds.post_files(), *(p for p, _ in ds.account_files()), *ds.campaign_files(), *ds.code_files()]
     cb = ds.codebook_path()
     if cb is not None and cb.exists():
         files.append(cb)

@@ -1029,6 +1029,7 @@ account:
   - {{path: raw/followers_monthly.csv, columns: {{new_followers: new_follows, tweet_impressions: impressions}}}}
 codes: ["coding/*.csv"]
 codebook: codebook.yml
+campaigns: ["raw/meta_ads_*.csv"]
 interventions:
   - {{date: {truth.intervention}, label: {truth.intervention_label}}}
 analysis:
@@ -1253,6 +1254,9 @@ def simulate_dataset(
     pubs = simulate_publications(posts, seed=seed)
     files.update(pubs.files)
     files["TRUTH.md"] = _truth_with_publications(truth, pubs.truth)
+    ads, ads_truth = simulate_campaigns(seed=seed)
+    files[ADS_FILE] = format_meta_ads(ads)
+    files["TRUTH_campaigns.md"] = render_campaign_truth(ads, ads_truth, seed=seed)
 
     if force and (out / "raw").is_dir():
         for stale in (out / "raw").glob(f"tweet_activity_metrics_{HANDLE}_*_en.csv"):
@@ -1566,3 +1570,100 @@ def _truth_with_publications(truth: SimulationTruth, pt: dict) -> str:
     head, sep, _ = render_truth(truth).partition("## Machine-readable truth")
     machine = json.dumps({**truth.to_dict(), "publications": pt}, indent=2, sort_keys=True, ensure_ascii=False)
     return f"{head.rstrip()}\n{render_publication_truth(pt)}{sep}\n\n```json\n{machine}\n```\n"
+
+
+# ---- paid campaigns (issue 18): a Meta Ads Manager export, from its own random stream ---------------------
+# Drawn from SeedSequence([seed, 18]), never from the streams above, so every other example file is unchanged.
+
+ADS_FILE = "raw/meta_ads_ExampleResNet_2023-01-01_2023-03-31.csv"
+#: campaign → (ad names, true CTR, result indicator, true conversion rate per link click or None, true CPM USD)
+ADS_CAMPAIGNS = {
+    "Trial recruitment 2023": (("Video - parents", "Image - parents"), 0.010, "actions:offsite_conversion.fb_pixel_lead",
+                               0.12, 11.0),
+    "Paper launch: sepsis study": (("Carousel - clinicians", "Link - clinicians"), 0.007, "actions:link_click",
+                                   None, 14.0),
+    "Webinar sign-ups": (("Video - trainees", "Image - trainees"), 0.012, "actions:onsite_conversion.lead_grouped",
+                         0.08, 9.0),
+}
+ADS_HEADER = ("Reporting starts", "Reporting ends", "Day", "Campaign name", "Ad set name", "Ad name", "Ad delivery",
+              "Attribution setting", "Results", "Result indicator", "Reach", "Impressions", "Cost per results",
+              "Amount spent (USD)", "Link clicks", "CTR (link click-through rate)",
+              "CPC (cost per link click) (USD)", "CPM (cost per 1,000 impressions) (USD)")
+
+
+def simulate_campaigns(*, seed: int = 2024, start: str = "2023-01-01", days: int = 90) -> tuple[pd.DataFrame, dict]:
+    """Daily ad-level rows of three Meta campaigns with known CTR, CPM and conversion rate → ``(rows, truth)``.
+
+    Each ad-day: impressions ~ Poisson(Gamma(4, 350)); the day's CTR ~ Beta with mean the campaign's CTR
+    (concentration 400: days differ more than binomial noise); link clicks ~ Binomial(impressions, CTR_day);
+    spend = impressions · CPM/1000 · LogNormal(−0.02, 0.2); conversions ~ Binomial(link clicks, rate) for the
+    lead campaigns (their ``Results``), link clicks for the traffic campaign; reach = impressions / 1.25.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 18]))
+    day0 = pd.Timestamp(start)
+    rows = []
+    for name, (ads, ctr, indicator, conv, cpm) in ADS_CAMPAIGNS.items():
+        for ad in ads:
+            imp = rng.poisson(rng.gamma(4.0, 350.0, days))
+            p = rng.beta(ctr * 400, (1 - ctr) * 400, days)
+            clicks = rng.binomial(imp, p)
+            spend = np.round(imp * cpm / 1000 * rng.lognormal(-0.02, 0.2, days), 2)
+            results = rng.binomial(clicks, conv) if conv is not None else clicks
+            for d in range(days):
+                rows.append({"day": day0 + pd.Timedelta(days=d), "campaign": name, "ad_set": name.split(":")[0] + " audience",
+                             "ad": ad, "indicator": indicator, "impressions": int(imp[d]), "reach": int(imp[d] / 1.25),
+                             "clicks": int(clicks[d]), "spend": float(spend[d]), "results": int(results[d])})
+    truth = {name: {"ctr": ctr, "cpm_usd": cpm, "conversion_rate": conv, "result_indicator": indicator}
+             for name, (_, ctr, indicator, conv, cpm) in ADS_CAMPAIGNS.items()}
+    return pd.DataFrame(rows), truth
+
+
+def format_meta_ads(rows: pd.DataFrame) -> str:
+    """An Ads Manager CSV of ``rows``: a summary row of totals (names empty) above the ads, as exports have it."""
+    start, end = rows["day"].min(), rows["day"].max()
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(ADS_HEADER)
+    tot_imp, tot_clk, tot_sp = int(rows["impressions"].sum()), int(rows["clicks"].sum()), float(rows["spend"].sum())
+    w.writerow([f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", "", "", "", "", "", "", "", "", "", tot_imp, "",
+                f"{tot_sp:.2f}", tot_clk, f"{100 * tot_clk / tot_imp:.6f}", f"{tot_sp / tot_clk:.6f}",
+                f"{1000 * tot_sp / tot_imp:.6f}"])
+    def ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> pd.Series:
+        ok = den > 0
+        return (scale * num / den.where(ok)).map("{:.6f}".format).where(ok, "")
+
+    body = pd.DataFrame({
+        "a": f"{start:%Y-%m-%d}", "b": f"{end:%Y-%m-%d}", "day": rows["day"].dt.strftime("%Y-%m-%d"),
+        "campaign": rows["campaign"], "ad_set": rows["ad_set"], "ad": rows["ad"], "delivery": "inactive",
+        "attribution": "7-day click or 1-day view", "results": rows["results"].astype(str).where(rows["results"] > 0, ""),
+        "indicator": rows["indicator"], "reach": rows["reach"], "impressions": rows["impressions"],
+        "cpr": ratio(rows["spend"], rows["results"]), "spend": rows["spend"].map("{:.2f}".format),
+        "clicks": rows["clicks"], "ctr": ratio(rows["clicks"], rows["impressions"], 100.0),
+        "cpc": ratio(rows["spend"], rows["clicks"]), "cpm": ratio(rows["spend"], rows["impressions"], 1000.0)})
+    body.to_csv(out, header=False, index=False, lineterminator="\n")
+    return out.getvalue()
+
+
+def render_campaign_truth(rows: pd.DataFrame, truth: dict, *, seed: int) -> str:
+    """``TRUTH_campaigns.md``: the paid campaigns' true parameters and realised totals."""
+    lines = [
+        "# TRUTH — the example's paid campaigns (synthetic)",
+        "",
+        f"`{ADS_FILE}` is a Meta Ads Manager export (ad level, daily breakdown, USD) drawn by",
+        f"`workbench.simulate.simulate_campaigns` from its own random stream (`SeedSequence([{seed}, 18])`), so the",
+        "other example files do not depend on it. Its first data row is a summary row of totals (no names), as real",
+        "exports have; ingest must exclude it. Reach per ad-day is impressions / 1.25 and is not additive.",
+        "",
+        "| campaign | true CTR | true CPM (USD) | result indicator | true conversion rate | realised spend | "
+        "realised impressions | realised link clicks | realised results |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in truth.items():
+        g = rows[rows["campaign"] == name]
+        conv = "—" if t["conversion_rate"] is None else f"{t['conversion_rate']:.0%}"
+        lines.append(f"| {name} | {t['ctr']:.2%} | {t['cpm_usd']:.2f} | `{t['result_indicator']}` | {conv} | "
+                     f"{g['spend'].sum():,.2f} | {int(g['impressions'].sum()):,} | {int(g['clicks'].sum()):,} | "
+                     f"{int(g['results'].sum()):,} |")
+    lines += ["", "The traffic campaign's results are link clicks, not conversions: no conversion rate or CPA can be "
+              "estimated for it.", ""]
+    return "\n".join(lines)

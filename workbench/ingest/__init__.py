@@ -48,7 +48,16 @@ import pandas as pd
 from ..dataset import Dataset
 from ..errors import InputError, UnknownFormatError
 from ..io import write_csv, write_json, write_parquet
-from ..schema import ACCOUNT_METRICS, ACCOUNT_SCHEMA, CODES_SCHEMA, POST_METRICS, POSTS_SCHEMA, conform
+from ..schema import (
+    ACCOUNT_METRICS,
+    ACCOUNT_SCHEMA,
+    CAMPAIGNS_SCHEMA,
+    CODES_SCHEMA,
+    POST_METRICS,
+    POSTS_SCHEMA,
+    conform,
+    empty_frame,
+)
 from .common import FileOutcome, ParseContext, combine_quarantine, file_log
 from .detect import (
     DOCUMENT_READERS,
@@ -86,6 +95,8 @@ class IngestResult:
     codes: pd.DataFrame
     quarantine: pd.DataFrame
     log: dict = field(default_factory=dict)
+    #: paid-campaign rows (issue 18; README "Paid campaigns"); empty when no campaign export was read
+    campaigns: pd.DataFrame = field(default_factory=lambda: empty_frame(CAMPAIGNS_SCHEMA))
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -456,6 +467,22 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     codes = conform(codes, CODES_SCHEMA, table="codes")
     _warn_unmatched_codes(codes, posts, warnings)
 
+    # campaigns: the same campaign/ad set/ad, period and currency in several files: the later export wins
+    camp_parts = [o.frame for o in outcomes if o.table == "campaigns" and len(o.frame)]
+    if camp_parts:
+        campaigns = pd.concat(camp_parts, ignore_index=True)
+        keys = ["ad_platform", "level", "campaign_id", "campaign_name", "ad_set_id", "ad_set_name", "ad_id",
+                "ad_name", "date_start", "date_end", "currency"]
+        campaigns, dropped = _latest_wins(campaigns, keys, campaigns["source_file"].map(order))
+        for f, c in dropped["source_file"].value_counts().items():
+            superseded_across[(f, "campaigns")] += int(c)
+        if len(dropped):
+            warnings.append(f"{len(dropped)} campaign row(s) also in a later export were superseded by it")
+        campaigns = campaigns.sort_values(["ad_platform", "date_start", "source_file", "source_row"], kind="stable")
+    else:
+        campaigns = pd.DataFrame()
+    campaigns = conform(campaigns, CAMPAIGNS_SCHEMA, table="campaigns")
+
     files = []
     for o in outcomes:
         extra = superseded_across[(o.file, o.table)]
@@ -464,7 +491,7 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
         warnings.extend(o.warnings)
     quarantine = combine_quarantine([o.quarantine for o in outcomes])
     return IngestResult(posts=posts, account=account, codes=codes, quarantine=quarantine,
-                        log={"files": files, "warnings": warnings})
+                        log={"files": files, "warnings": warnings}, campaigns=campaigns)
 
 
 def _warn_unmatched_codes(codes: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> None:
@@ -572,6 +599,7 @@ def read_exports(dataset: Dataset, *, now: pd.Timestamp | None = None,
         items += [(p, src.column_map, "account", "account", src.platform)
                   for p in dataset._expand((src.path,), "account")]
     items += [(p, None, "codes", "codes") for p in dataset.code_files()]
+    items += [(p, None, "campaigns", "campaigns") for p in dataset.campaign_files()]
     return _ingest(items, root=dataset.root, now=now, binary_codes=binary_codes)
 
 
@@ -590,9 +618,15 @@ def read_files(paths: Sequence[str | Path], *, root: str | Path | None = None,
 
 def write_ingest_outputs(result: IngestResult, *, data_dir: str | Path, results_dir: str | Path) -> dict[str, Path]:
     """Atomically write posts/account/codes.parquet and quarantine.csv to ``data_dir`` and
-    ``ingest_log.json`` to ``results_dir``; return ``{name: path}``."""
+    ``ingest_log.json`` to ``results_dir``; return ``{name: path}``. ``campaigns.parquet`` is written (and
+    returned under ``campaigns``) only when campaign rows were read, so runs without paid data are unchanged."""
     data_dir, results_dir = Path(data_dir), Path(results_dir)
-    return {
+    extra = {}
+    if len(result.campaigns):
+        extra["campaigns"] = write_parquet(data_dir / "campaigns.parquet", result.campaigns)
+    else:  # no paid data now: a campaigns table from an earlier run must not linger
+        (data_dir / "campaigns.parquet").unlink(missing_ok=True)
+    return {**extra,
         "posts": write_parquet(data_dir / "posts.parquet", result.posts),
         "account": write_parquet(data_dir / "account.parquet", result.account),
         "codes": write_parquet(data_dir / "codes.parquet", result.codes),

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InputError, UnknownFormatError
 from . import (
     account_csv,
+    ads,
     coding_files,
     facebook_legacy,
     linkedin,
@@ -38,7 +39,7 @@ class FormatReader:
     """One supported export format."""
 
     name: str
-    table: str  # posts, account or codes
+    table: str  # posts, account, codes or campaigns
     description: str
     matches: Callable[[list[str], Mapping[str, str] | None], bool]
     parse: Callable[[RawTable, ParseContext], FileOutcome]
@@ -62,6 +63,12 @@ FORMAT_READERS: list[FormatReader] = [
     FormatReader(meta_suite.PAGE_SERIES_FORMAT, "account",
                  "Meta Business Suite page-level daily series (sep=, line, metric title, Date, Primary)",
                  meta_suite.matches_page_series, meta_suite.parse_page_series),
+    FormatReader(ads.META_FORMAT, "campaigns", "Meta Ads Manager export (Reporting starts, Amount spent (XXX), …)",
+                 ads.matches_meta, ads.parse_meta),
+    FormatReader(ads.LINKEDIN_FORMAT, "campaigns", "LinkedIn Campaign Manager export (Campaign Name, Total Spent, …)",
+                 ads.matches_linkedin, ads.parse_linkedin),
+    FormatReader(ads.X_FORMAT, "campaigns", "X Ads export (Campaign name, Time period, Spend, …)",
+                 ads.matches_x, ads.parse_x),
     FormatReader(coding_files.FORMAT, "codes", "manual coding file (post_id, coder, one column per code)",
                  coding_files.matches_coding, coding_files.parse_coding),
     *[FormatReader(name, table, f"a {table} export re-saved with ';' or tab separators (rejected)",
@@ -208,7 +215,7 @@ DOCUMENT_READERS: list[DocumentReader] = [
                    "workbook", linkedin.matches_content, linkedin.parse_content),
     DocumentReader(linkedin.FOLLOWERS_FORMAT, ("account",), "LinkedIn Page followers export (New followers sheet)",
                    "workbook", linkedin.matches_followers, linkedin.parse_followers),
-    DocumentReader("sheet_export", ("posts", "account", "codes"),
+    DocumentReader("sheet_export", ("posts", "account", "codes", "campaigns"),
                    "a CSV export saved as a spreadsheet (.xlsx/.xls; the first sheet whose header is an export's)",
                    "workbook", lambda book: matches_sheet_export(book), lambda book, ctx: parse_sheet_export(book, ctx)),
     DocumentReader(social_json.BLUESKY_FEED_FORMAT, ("posts",), "Bluesky author feed page (app.bsky.feed.getAuthorFeed)",

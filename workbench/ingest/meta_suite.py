@@ -305,6 +305,10 @@ def parse_content(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         out[col] = (_coalesce_counts(d, cols_of[key], reasons) if key is not None
                     else pd.array([pd.NA] * n, dtype="Int64"))
     out.setdefault("impressions", pd.array([pd.NA] * n, dtype="Int64"))
+    if "reach from boosted posts" in cols_of:  # issue 18: the paid part of reach, where the export splits it
+        boosted = _coalesce_counts(d, cols_of["reach from boosted posts"], reasons)
+        out["promoted_reach"] = boosted
+        out["is_promoted"] = (pd.Series(boosted, index=d.index) > 0).astype("boolean")
     shares = pd.Series(out["reposts"], index=d.index)
     out["reposts"] = shares.where(platform.eq("facebook").to_numpy(dtype=bool))
     saves = pd.Series(out["bookmarks"], index=d.index)

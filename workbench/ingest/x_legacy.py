@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schema import PROMOTED_COLUMNS
 from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
 from .integrity import classify_posts, plausibility, repair_mojibake
 from .rawcsv import RawTable
@@ -122,7 +123,23 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         values, bad, why = parse_counts(d[name], label=name)
         reasons.add(bad, why)
         cols[col] = values
+    # promoted (paid) figures: "-" when the tweet was not promoted. FORMATS.md §1a documents no promoted sample,
+    # so whether ``impressions`` includes the promoted ones is not known: both are kept, nothing is subtracted.
+    promoted_any = np.zeros(len(d), dtype=bool)
+    promoted_seen = False
+    for key in [h for h in keys if h.startswith("promoted ") and h != "promoted engagement rate"]:
+        name = _column(raw, key)
+        values, bad, why = parse_counts(d[name], label=name)
+        if key in PROMOTED_COLUMNS:
+            reasons.add(bad, why)
+            cols[PROMOTED_COLUMNS[key]] = values
+        promoted_any |= values.notna().to_numpy() & ~bad
+        promoted_seen = True
     na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    for col in PROMOTED_COLUMNS.values():
+        cols.setdefault(col, na_int)
+    cols["is_promoted"] = (pd.array(promoted_any, dtype="boolean") if promoted_seen
+                           else pd.array([pd.NA] * len(d), dtype="boolean"))
     cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
                 media_type=pd.array([pd.NA] * len(d), dtype="string"),
                 is_reply=text.str.startswith("@"), is_repost=False,
