@@ -150,6 +150,11 @@ INVALID = [
     ("one level", set_code_key(1, "levels", ["only"]), "a categorical code needs 'levels'"),
     ("repeated level", set_code_key(1, "levels", ["a", "a"]), "levels must be distinct"),
     (
+        "formula level",
+        set_code_key(1, "levels", ["=HYPERLINK(\"x\")", "@sum", "-1", "+1"]),
+        r"levels \['=HYPERLINK\(\"x\"\)', '@sum'\] start like a spreadsheet formula",
+    ),
+    (
         "binary with levels",
         set_code_key(0, "levels", ["0", "1"]),
         "a binary code takes 0/1 and has no 'levels'",

@@ -111,7 +111,12 @@ def test_krippendorff_published_example():
     assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
     assert rel["n_overlap"] == 11  # unit 12 has a single value: not pairable
     assert rel["n_coders"] == 4
-    assert pd.isna(rel["cohen_kappa"])  # four coders: kappa is not defined
+    # four coders: Cohen's kappa of the pair sharing the most posts (B and D, C and D share 10; B x D first)
+    assert rel["cohen_kappa_pair"] == "B × D" and rel["cohen_kappa_n"] == 10
+    b, d = KRIPPENDORFF_2011["B"][:10], KRIPPENDORFF_2011["D"][:10]
+    assert rel["cohen_kappa"] == pytest.approx(kappa_reference(b, d), abs=1e-12)
+    assert "B × D" in rel["note"] and "C × D: " in rel["pairwise_kappa"]
+    assert rel["coders"] == "A, B, C, D" and rel["krippendorff_alpha_n"] == 11
     assert rel["percent_agreement"] == pytest.approx(8 / 11)  # units 1,3,4,5,7,9,10,11 unanimous
     assert rel["interpretation"] == "tentative"
 
@@ -160,7 +165,15 @@ def test_alpha_with_three_coders_and_missing_values_matches_reference():
     units = [[None if missing[c][i] else coders[c][i] for c in coders] for i in range(40)]
     assert rel["krippendorff_alpha"] == pytest.approx(alpha_reference(units), abs=1e-12)
     assert rel["n_overlap"] == sum(sum(v is not None for v in u) >= 2 for u in units)
-    assert pd.isna(rel["cohen_kappa"])
+    pairs = {}
+    for a, b in itertools.combinations(coders, 2):
+        both = ~missing[a] & ~missing[b]
+        pairs[f"{a} × {b}"] = (int(both.sum()), kappa_reference(list(coders[a][both]), list(coders[b][both])))
+    best = max(pairs, key=lambda p: pairs[p][0])
+    assert rel["cohen_kappa_pair"] == best and rel["cohen_kappa_n"] == pairs[best][0]
+    assert rel["cohen_kappa"] == pytest.approx(pairs[best][1], abs=1e-12)
+    for pair, (n, kappa) in pairs.items():
+        assert f"{pair}: {kappa:.2f} (n={n})" in rel["pairwise_kappa"]
 
 
 def test_simulated_coders_recover_known_kappa():
@@ -561,3 +574,189 @@ def test_disagreement_posts():
         ]
     )
     assert disagreement_posts(codes) == {"p1": ["has_poll", "tone"], "p2": ["has_poll"]}
+
+
+# --- more than two coders: Fleiss' kappa and what each statistic rests on (issue 17.7) ----------------
+
+# Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters each, 5 categories.
+# Published: P-bar = 0.378, P-bar_e = 0.213, kappa = 0.210.
+FLEISS_WIKIPEDIA = [
+    [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+]
+
+
+def fleiss_codes(table, *, shuffle_raters: bool) -> pd.DataFrame:
+    """Long codes from a subjects x categories count table: rater r{j} gives each subject one category."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, counts in enumerate(table):
+        values = [str(c + 1) for c, n in enumerate(counts) for _ in range(n)]
+        if shuffle_raters:
+            values = list(rng.permutation(values))
+        rows += [(f"s{i:02d}", f"r{j:02d}", "category", v) for j, v in enumerate(values)]
+    return make_codes(rows)
+
+
+@pytest.mark.parametrize("shuffle_raters", [False, True])
+def test_fleiss_kappa_published_example(shuffle_raters):
+    codes = fleiss_codes(FLEISS_WIKIPEDIA, shuffle_raters=shuffle_raters)
+    rel = compute_reliability(codes, n_boot=200).iloc[0]
+    assert rel["fleiss_kappa"] == pytest.approx(0.210, abs=5e-4)
+    # by hand from the published intermediate values: (0.378022 - 0.212755) / (1 - 0.212755)
+    assert rel["fleiss_kappa"] == pytest.approx((0.378022 - 0.212755) / (1 - 0.212755), abs=1e-5)
+    assert rel["fleiss_kappa_n"] == 10 and rel["fleiss_kappa_raters"] == 14 and rel["n_coders"] == 14
+    assert rel["n_overlap"] == 10
+    assert rel["fleiss_kappa_ci_low"] < rel["fleiss_kappa"] < rel["fleiss_kappa_ci_high"]
+
+
+def test_fleiss_bootstrap_formula_matches_statsmodels_on_every_resample():
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    from workbench.coding import _bootstrap_weights, _fleiss_from_counts
+
+    counts = np.array(FLEISS_WIKIPEDIA, dtype=float)
+    weights = _bootstrap_weights(np.random.default_rng(1), 10, 30)
+    fast = _fleiss_from_counts(weights, counts, 14)
+    for w, k in zip(weights, fast, strict=True):
+        table = np.repeat(counts, w.astype(int), axis=0)
+        assert k == pytest.approx(fleiss_kappa(table), abs=1e-12)
+
+
+def test_a_third_coder_on_one_post_does_not_break_kappa():
+    """Issue 17.7: one extra coder coding one post turned Cohen's kappa into NaN for every code."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 2, 60)
+    b = np.where(rng.random(60) < 0.85, a, 1 - a)
+    two = two_coder_codes(a, b)
+    three = pd.concat([two, make_codes([("p0", "cat", "1")])], ignore_index=True)
+    before = compute_reliability(two, n_boot=200, seed=1).iloc[0]
+    after = compute_reliability(three, n_boot=200, seed=1).iloc[0]
+    assert after["cohen_kappa"] == pytest.approx(kappa_reference(list(a), list(b)), abs=1e-12)
+    assert after["cohen_kappa"] == before["cohen_kappa"]
+    assert after["cohen_kappa_pair"] == "ann × ben" and after["cohen_kappa_n"] == 60
+    assert after["n_coders"] == 3 and after["coders"] == "ann, ben, cat"
+    assert "ann × cat: too few shared posts (n=1)" in after["pairwise_kappa"]
+    # Fleiss: the 59 posts with two ratings (Scott's pi there); alpha: all 60
+    assert after["fleiss_kappa_n"] == 59 and after["fleiss_kappa_raters"] == 2
+    assert "59 posts with 2 ratings" in after["note"]
+    assert after["krippendorff_alpha_n"] == 60 and np.isfinite(after["krippendorff_alpha"])
+    for stat in ("cohen_kappa", "fleiss_kappa", "krippendorff_alpha"):
+        assert after[f"{stat}_ci_low"] < after[stat] < after[f"{stat}_ci_high"], stat
+
+
+def test_fleiss_kappa_equals_scotts_pi_with_two_coders():
+    a = [1] * 20 + [1] * 5 + [0] * 10 + [0] * 15
+    b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
+    rel = compute_reliability(two_coder_codes(a, b), n_boot=0).iloc[0]
+    # Scott's pi: p_o = .7; pooled p(yes) = (25 + 30) / 100 = .55; p_e = .55^2 + .45^2 = .505
+    assert rel["fleiss_kappa"] == pytest.approx((0.7 - 0.505) / (1 - 0.505))
+    assert rel["cohen_kappa_pair"] == "ann × ben" and rel["note"] == ""
+
+
+def test_no_interval_from_too_few_posts_or_from_identical_resamples():
+    rel = compute_reliability(two_coder_codes([1, 0, 1, 0], [1, 0, 0, 0]), n_boot=100).iloc[0]
+    assert np.isfinite(rel["cohen_kappa"]) and pd.isna(rel["cohen_kappa_ci_low"])
+    assert "fewer than 10 posts" in rel["note"]
+    all_agree = two_coder_codes([1, 0] * 15, [1, 0] * 15)
+    rel = compute_reliability(all_agree, n_boot=100).iloc[0]
+    assert rel["percent_agreement"] == 1.0 and pd.isna(rel["percent_agreement_ci_low"])
+    assert "every resample gave 1" in rel["note"]
+
+
+def test_codebook_codes_nobody_coded_yet_say_so():
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [
+        {"name": "has_poll", "type": "binary", "definition": "d"},
+        {"name": "has_graphic", "type": "binary", "definition": "d"},
+        {"name": "tone", "type": "categorical", "levels": ["a", "b"], "definition": "d"},
+    ]})
+    codes = make_codes([("p1", "ann", "has_graphic", "1"), ("p1", "ann", "tone", "a"), ("p2", "ben", "tone", "b")])
+    rel = compute_reliability(codes, n_boot=10, codebook=cb).set_index("code")
+    assert list(rel.index) == ["has_poll", "has_graphic", "tone"]
+    assert (rel["n_overlap"] == 0).all()
+    assert rel.loc["has_poll", "note"] == "not available: nobody has coded this code yet"
+    assert "only ann coded it" in rel.loc["has_graphic", "note"]
+    assert "ann, ben coded no post in common" in rel.loc["tone", "note"]
+    empty = compute_reliability(make_codes([]), n_boot=10, codebook=cb)
+    assert len(empty) == 3 and list(empty.columns) == list(RELIABILITY_COLUMNS)
+
+
+def test_no_coding_file_yet_or_codes_for_other_posts_is_a_typed_not_available():
+    """Issue 10.1: a codebook before any coding file, or coding files for posts not in the data."""
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [{"name": "has_poll", "type": "binary", "definition": "d"},
+                                   {"name": "has_graphic", "type": "binary", "definition": "d"}]})
+    posts = posts_frame(["p1", "p2"])
+    out, info = merge_codes(posts, make_codes([]), codebook=cb)
+    assert list(out.columns) == list(posts.columns)
+    assert info["manual_codes"]["status"] == "not available"
+    assert "no coding file holds a decision yet" in info["manual_codes"]["reason"]
+    assert info["not_coded"] == {c: "no coding file holds a decision for it yet" for c in ("has_poll", "has_graphic")}
+    rel = compute_reliability(make_codes([]), n_boot=10, codebook=cb)
+    assert rel["note"].str.startswith("not available").all()
+    other = make_codes([("x9", "ann", "has_poll", "1"), ("x9", "ben", "has_poll", "0")])
+    out, info = merge_codes(posts, other, codebook=cb)
+    assert info["manual_codes"]["status"] == "not available"
+    assert "none of the 1 coded post ids is in the posts table (e.g. x9)" in info["manual_codes"]["reason"]
+    assert info["not_coded"]["has_poll"].startswith("its decisions are all for posts that are not")
+    assert out["has_poll"].isna().all()
+    _, info = merge_codes(posts, make_codes([("p1", "ann", "has_poll", "1")]), codebook=cb)
+    assert info["manual_codes"] == {"status": "available", "reason": "", "coded": ["has_poll"],
+                                    "defined_in_codebook": ["has_poll", "has_graphic"]}
+    assert list(info["not_coded"]) == ["has_graphic"]
+    _, info = merge_codes(posts, make_codes([]))
+    assert info["manual_codes"]["reason"].startswith("the dataset has no manual coding files")
+
+
+def test_a_codebook_pair_whose_manual_code_is_not_coded_yet_is_not_available_not_an_error():
+    from workbench.coding import parse_codebook
+
+    cb = parse_codebook({"codes": [{"name": "has_graphic", "type": "binary", "definition": "d",
+                                    "automatic": "has_media"}]})
+    posts = pd.DataFrame({"post_id": ["p1", "p2"], "has_media": pd.array([True, False], dtype="boolean")})
+    (row,) = compare_manual_automatic(posts, cb).to_dict("records")
+    assert row["n_compared"] == 0 and np.isnan(row["cohen_kappa"])
+    assert row["note"] == "not available: no column 'has_graphic' in the coded posts (the code has no decisions yet)"
+
+
+def test_ingest_says_when_a_spreadsheet_rounded_coder_file_ids(tmp_path):
+    """Issue 11.15: ids Excel turned into scientific notation were skipped without a word in the log."""
+    from workbench.ingest import read_files
+
+    f = tmp_path / "ann.csv"
+    f.write_text("post_id,coder,has_poll\n1.46571223005443E+18,ann,1\n1465712230054432769,ann,0\n",
+                 encoding="utf-8")
+    r = read_files([f], root=tmp_path)
+    assert r.quarantine["reason"].str.contains("scientific notation").tolist() == [True]
+    log = r.log["files"][0]
+    text = " ".join(r.log["warnings"])
+    assert "1 rows have a post_id in scientific notation (e.g. '1.46571223005443E+18')" in text
+    assert log["rows_kept"] == 1
+
+
+def test_four_simulated_coders_with_gaps_recover_the_known_kappa():
+    """Truth yes with p = .3; each of four coders flips it with probability e = .1 and skips a post with
+    probability .25. Two ratings agree with probability (1-e)^2 + e^2 = .82; a rating is yes with q = .34;
+    chance agreement q^2 + (1-q)^2 = .5512, so Fleiss' kappa, every pair's Cohen's kappa and alpha -> .5989."""
+    rng = np.random.default_rng(17)
+    n, e = 3000, 0.1
+    truth = (rng.random(n) < 0.3).astype(int)
+    rows = []
+    for coder in ("ann", "ben", "cat", "dan"):
+        given = np.where(rng.random(n) < e, 1 - truth, truth)
+        coded = rng.random(n) >= 0.25
+        rows += [(f"p{i}", coder, str(given[i])) for i in np.flatnonzero(coded)]
+    rel = compute_reliability(make_codes(rows), n_boot=100, seed=3).iloc[0]
+    expected = (0.82 - 0.5512) / (1 - 0.5512)
+    assert rel["n_coders"] == 4 and rel["fleiss_kappa_raters"] == 3  # most posts have 3 of 4 ratings
+    assert rel["fleiss_kappa"] == pytest.approx(expected, abs=0.04)
+    assert rel["krippendorff_alpha"] == pytest.approx(expected, abs=0.04)
+    assert rel["cohen_kappa"] == pytest.approx(expected, abs=0.05)
+    pairs = rel["pairwise_kappa"].split("; ")
+    assert len(pairs) == 6
+    for pair in pairs:
+        assert float(pair.split(": ")[1].split(" ")[0]) == pytest.approx(expected, abs=0.06), pair
+    assert rel["fleiss_kappa_ci_low"] < expected < rel["fleiss_kappa_ci_high"]

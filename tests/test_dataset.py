@@ -74,6 +74,15 @@ def test_glob_matching_nothing_names_the_pattern(tmp_path):
         ds.post_files()
 
 
+def test_codes_glob_matching_nothing_yet_is_no_error(tmp_path):
+    """Coding has not started: an empty coding folder is normal, the posts glob is still checked."""
+    (tmp_path / "coding").mkdir()
+    ds = load_dataset(write_card(tmp_path, {**MINIMAL, "codes": ["coding/*.csv"]}))
+    assert ds.code_files() == []
+    (tmp_path / "coding" / "coder_a.csv").write_text("post_id,coder,has_poll\n")
+    assert [p.name for p in ds.code_files()] == ["coder_a.csv"]
+
+
 def test_missing_card(tmp_path):
     with pytest.raises(DatasetCardError, match="no dataset card: expected dataset.yml"):
         load_dataset(tmp_path)
@@ -88,3 +97,11 @@ def test_invalid_yaml(tmp_path):
 def test_card_must_be_mapping(tmp_path):
     with pytest.raises(DatasetCardError, match="must be a mapping"):
         parse_card(["a"], tmp_path)
+
+
+def test_codebook_not_yet_written_is_a_path_not_an_error(tmp_path):
+    ds = load_dataset(write_card(tmp_path, {**MINIMAL, "codebook": "codebook.yml"}))
+    assert ds.codebook_path() == tmp_path.resolve() / "codebook.yml"  # the report says it is not available
+    (tmp_path / "codebook.yml").mkdir()
+    with pytest.raises(DatasetCardError, match=r"codebook 'codebook\.yml' is a folder"):
+        ds.codebook_path()

@@ -37,8 +37,8 @@ def example_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 def test_progress_lines_and_report_path(example_run):
     out, proc = example_run
     lines = proc.stdout.splitlines()
-    for i, stage in enumerate(["ingest", "features", "regression", "growth", "report"], 1):
-        assert any(line.startswith(f"[{i}/5] {stage}") and " ran in " in line for line in lines), proc.stdout
+    for i, stage in enumerate(["ingest", "features", "regression", "growth", "report", "publications"], 1):
+        assert any(line.startswith(f"[{i}/6] {stage}") and " ran in " in line for line in lines), proc.stdout
     assert f"report: {out / 'report.html'}" in proc.stdout
 
 
@@ -46,9 +46,11 @@ def test_run_folder_has_every_contract_file(example_run):
     out, _ = example_run
     for rel in ["report.html", "manifest.json", "data/posts.parquet", "data/account.parquet", "data/quarantine.csv",
                 "data/posts_coded.parquet", "results/ingest_log.json", "results/reliability.csv",
-                "results/regression.csv", "results/growth.json"]:
+                "results/regression.csv", "results/growth.json", "data/publications.parquet",
+                "results/publications.csv", "results/publications.json"]:
         assert (out / rel).is_file(), rel
-    for nb in ["01_ingest", "02_feature_coding", "03_regression", "04_growth_comparison", "05_report"]:
+    for nb in ["01_ingest", "02_feature_coding", "03_regression", "04_growth_comparison", "05_report",
+               "06_publications"]:
         assert (out / "notebooks" / f"{nb}.ipynb").is_file()
     figures = list((out / "results" / "figures").glob("*.png"))
     assert figures and all(f.stat().st_size > 1000 for f in figures)
@@ -127,7 +129,7 @@ def test_rerun_with_nothing_changed_is_fast_and_starts_no_kernel(example_run):
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     stage_lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
-    assert len(stage_lines) == 5 and all(line.endswith("up to date") for line in stage_lines), proc.stdout
+    assert len(stage_lines) == 6 and all(line.endswith("up to date") for line in stage_lines), proc.stdout
     assert elapsed < 10  # the benchmark holds the 3 s target; this only guards against kernels starting
 
 

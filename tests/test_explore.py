@@ -123,3 +123,46 @@ def test_input_not_mutated(posts):
     before = posts.copy()
     make(posts).select(outcome="engagements", model="negbin")
     pd.testing.assert_frame_equal(posts, before)
+
+
+def test_a_click_on_a_check_box_toggles_only_that_predictor(posts, monkeypatch):
+    ex = make(posts)
+    fits = []
+    import workbench.explore as explore_module
+
+    real = explore_module.fit_post_models
+
+    def recording(*args, **kwargs):
+        fits.append((ex.status.value, ex.outcome_widget.disabled, kwargs["predictors"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explore_module, "fit_post_models", recording)
+    box = dict(zip(ex.predictor_widget.options, ex.predictor_widget.boxes, strict=True))
+    box["has_url"].value = False  # one click
+    assert ex.predictors == ("has_poll", "n_hashtags") and list(ex.table["term"]) == ["has_poll", "n_hashtags"]
+    box["has_url"].value = True
+    assert ex.predictors == ("has_poll", "has_url", "n_hashtags")
+    # the refit said so while it ran (controls disabled), and not after
+    assert fits == [("<i>Refitting the model…</i>", True, ("has_poll", "n_hashtags")),
+                    ("<i>Refitting the model…</i>", True, ("has_poll", "has_url", "n_hashtags"))]
+    assert ex.status.value == "" and not ex.outcome_widget.disabled
+    ex.control_widget.value = ("year",)
+    assert [b.value for b in ex.control_widget.boxes] == [False, True] and len(fits) == 3
+
+
+def test_table_headers_are_words(posts):
+    ex = make(posts)
+    html = ex.table_html.value
+    for header in ("Predictor", "Change (%)", "95% CI, low (%)", "Standard error", "p, Holm-adjusted", "Posts"):
+        assert f"<th>{header}</th>" in html
+    assert "<th>effect_pct</th>" not in html and list(ex.table.columns) == list(TABLE_COLUMNS)
+
+
+def test_for_dataset_offers_what_the_data_has(posts):
+    from types import SimpleNamespace
+
+    analysis = SimpleNamespace(outcomes=("impressions", "engagements"), predictors=("has_poll", "has_graphic"),
+                               controls=("followers_at_post", "year"))
+    ex = ModelExplorer.for_dataset(posts, SimpleNamespace(analysis=analysis))
+    assert ex.predictors == ("has_poll",) and ex.predictor_widget.options == ("has_poll",)
+    assert any("has_graphic" in m for m in ex.warnings) and "has_graphic" in ex.message.value

@@ -282,7 +282,10 @@ def test_input_not_mutated_and_rows_kept():
 def test_every_feature_is_described():
     out = code_features(make_posts(["a"]))
     added = [c for c in out.columns if c not in POSTS_SCHEMA]
-    assert set(added) == set(FEATURE_DESCRIPTIONS)
+    # every column code_features adds is described, and every description is of a column it returns (post_type is
+    # canonical since ingest derives it, and described because code_features fills it in where ingest could not)
+    assert set(added) <= set(FEATURE_DESCRIPTIONS)
+    assert set(FEATURE_DESCRIPTIONS) <= set(out.columns)
 
 
 def test_real_x_legacy_export(shared_fixtures):
@@ -476,3 +479,40 @@ def test_real_exports_research_links_only_where_a_domain_is_visible(ropensci_dir
     assert out["has_research_link"].tolist() == expected
     cta = out["has_call_to_action"].to_numpy(dtype=bool)
     assert 0 < cta.sum() < len(texts)
+
+
+# --------------------------------------------------------------------------------------------------
+# post types (the fallback until ingest's post_type column is everywhere)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_post_types_from_flags_text_and_the_ingest_column():
+    from workbench.features import post_types
+
+    posts = pd.DataFrame(
+        {
+            "text": ["RT @a: hi", "@bob yes", "see https://x.com/someone/status/123", "plain", None, "rt @c x"],
+            "is_reply": pd.array([False, True, False, False, pd.NA, False], dtype="boolean"),
+            "is_repost": pd.array([False, False, False, False, pd.NA, pd.NA], dtype="boolean"),
+        }
+    )
+    kind, source = post_types(posts)
+    assert kind.tolist() == ["repost", "reply", "quote", "original", "original", "repost"]
+    assert source.tolist() == ["text", "is_reply", "text", "default", "default", "text"]
+    # the ingest stage's column wins where it holds a known type; unknown words fall through to the rules
+    posts["post_type"] = ["original", "quote", None, "Reply", "bogus", None]
+    kind, source = post_types(posts)
+    assert kind.tolist() == ["original", "quote", "quote", "reply", "original", "repost"]
+    assert source.tolist() == ["post_type", "post_type", "text", "post_type", "default", "text"]
+    # a repost flag beats a reply flag; no columns at all: every post is original, by default
+    both = pd.DataFrame({"is_reply": [True], "is_repost": [True]})
+    assert post_types(both)[0].tolist() == ["repost"]
+    assert post_types(pd.DataFrame(index=range(3)))[1].tolist() == ["default"] * 3
+
+
+def test_code_features_adds_post_type():
+    posts = make_posts(["@x hello", "RT @y: news", "a post"])
+    posts["is_reply"] = pd.array([True, False, False], dtype="boolean")
+    out = code_features(posts)
+    assert out["post_type"].tolist() == ["reply", "repost", "original"]
+    assert "post_type_source" in out.columns

@@ -155,7 +155,12 @@ def test_instagram_posts_several_accounts():
     assert (reel["impressions"], reel["reach"], reel["likes"], reel["replies"], reel["bookmarks"], reel["follows"]) == (
         1500, 900, 50, 6, 3, 2)
     assert reel["text"] == "Reel about the study 🧪\nsecond line"
-    assert pd.isna(p.loc["18000000000000002", "reposts"]) and p["engagements"].isna().all()
+    assert pd.isna(p.loc["18000000000000002", "reposts"])
+    # Instagram engagements = likes + comments + shares + saves (issue 19.10); an empty Shares cell is left out
+    assert p["engagements"].to_dict() == {"18000000000000001": 50 + 6 + 4 + 3, "18000000000000002": 30 + 1 + 5,
+                                          "18000000000000003": 20 + 2 + 1 + 0}
+    assert any("instagram engagements computed as reactions/likes + comments + shares + saves (3 row(s))" in w
+               for w in r.log["warnings"])
     assert p["media_type"].to_dict() == {"18000000000000001": "reel", "18000000000000002": "carousel",
                                          "18000000000000003": "photo"}
 
@@ -261,14 +266,15 @@ def test_page_series_stacked_blocks():
     r = read_files([DATA / "page_audience.csv"], root=DATA, now=NOW)
     check_accounting(r)
     (log,) = r.log["files"]
-    assert (log["rows_read"], log["rows_kept"], log["rows_quarantined"], log["rows_superseded"]) == (5, 3, 1, 1)
+    # Visits are read into the account table's visits column (issue 19.10), not quarantined "by design"
+    assert (log["rows_read"], log["rows_kept"], log["rows_quarantined"], log["rows_superseded"]) == (5, 4, 0, 1)
     a = r.account.sort_values(["source_format", "date"])
-    assert a["source_format"].tolist() == ["meta_bs_page_series:follows"] * 2 + ["meta_bs_page_series:views"]
+    assert a["source_format"].tolist() == ["meta_bs_page_series:follows"] * 2 + ["meta_bs_page_series:views",
+                                                                                 "meta_bs_page_series:visits"]
     assert a["new_follows"].tolist()[:2] == [5, 7] and a["impressions"].tolist()[2] == 1300  # later row wins
+    assert a["visits"].tolist()[3] == 40 and a["visits"].isna().sum() == 3
     assert a["platform"].eq("instagram").all()
-    assert r.quarantine["reason"].tolist() == [
-        "daily 'Instagram visits' has no column in the account table "
-        "(followers, new_follows, unfollows, impressions, engagements, posts)"]
+    assert r.quarantine.empty
     warnings = " | ".join(r.log["warnings"])
     assert "blocks that are not daily series skipped (not account rows): 'Age & gender' (Age, Women, Men, …): " \
            "2 row(s)" in warnings
@@ -353,7 +359,9 @@ def test_real_facebook_export(shared_fixtures):
     p = r.posts.set_index("post_id")
     first = p.loc["122121474620644102"]  # "03/15/2025 03:06", Videos, Reach 1, 41 s
     assert first["published_at"] == pd.Timestamp("2025-03-15 10:06", tz="UTC")  # PDT
-    assert (first["reach"], first["impressions"], first["media_type"]) == (1, 0, "video")
+    # Views 0 with Reach 1 is impossible (issue 19.3): Views are read as not reported, with a warning
+    assert (first["reach"], first["media_type"]) == (1, "video") and pd.isna(first["impressions"])
+    assert any("18 row(s) with Views 0 but reach > 0" in w for w in r.log["warnings"])
     assert first["text"].startswith("Choose Proficient Data Entry") and "\n" in first["text"]
     assert p.loc["122117705576644102", "published_at"] == pd.Timestamp("2025-02-17 12:36", tz="UTC")  # PST
     assert p.loc["122120861750644102", "media_type"] == "reel"
@@ -367,7 +375,11 @@ def test_real_facebook_export(shared_fixtures):
     iv, ir, ic = header.index("Views"), header.index("Reach"), header.index("Reactions")
     for row in ref:
         got = p.loc[row[0]]
-        assert (got["impressions"], got["reach"], got["likes"]) == (int(row[iv]), int(row[ir]), int(row[ic]))
+        assert (got["reach"], got["likes"]) == (int(row[ir]), int(row[ic]))
+        if int(row[iv]) == 0 and int(row[ir]) > 0:
+            assert pd.isna(got["impressions"])
+        else:
+            assert got["impressions"] == int(row[iv])
         assert got["published_at"] == pacific_reference(row[header.index("Publish time")])
 
 

@@ -455,10 +455,14 @@ def small_posts(n: int = 120, seed: int = 1) -> pd.DataFrame:
 
 def test_absent_predictor_warns_and_is_dropped():
     df = small_posts()
-    with pytest.warns(ModelWarning, match="Predictor 'has_gif' is not a column of posts_coded"):
+    with pytest.warns(ModelWarning, match="Predictor 'has_gif' is not a column of the coded posts"):
         pm = fit_post_models(df, predictors=("has_poll", "has_gif"), models=("ols_log",))
     assert "has_gif" not in set(pm.table["term"])
     assert any("has_gif" in w for w in pm.warnings)
+    # a typed record, and the message lists the features in words (no Python list)
+    (rec,) = [r for r in pm.records["dropped"] if r["term"] == "has_gif"]
+    assert rec["code"] == "not_a_column" and rec["outcome"] is None
+    assert "[" not in rec["message"] and "has_poll, has_url, n_hashtags" in rec["message"]
 
 
 def test_all_na_and_constant_predictors_dropped():
@@ -475,17 +479,41 @@ def test_all_na_and_constant_predictors_dropped():
     assert pm.diagnostics["impressions"]["n"] == 120  # the all-NA predictor does not empty the sample
 
 
-def test_rare_level_warns():
+def test_rare_level_is_too_few_posts_to_estimate():
+    # 19.12: 6 posts with a poll (< MIN_LEVEL_POSTS): no estimate (never an infinite interval), a typed record,
+    # and the 6 posts are out of that outcome's models
     df = small_posts()
     poll = np.zeros(120, dtype=bool)
     poll[:6] = True
     df["has_poll"] = pd.array(poll, dtype="boolean")
-    with pytest.warns(
-        ModelWarning, match=r"impressions: only 6 of 120 posts with 'has_poll' \(fewer than 10\)"
-    ):
-        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
-    assert "has_poll" in set(pm.table["term"])
+    with pytest.warns(ModelWarning, match=r"impressions: only 6 of 120 posts with 'has_poll' \(fewer than 10, .*too few posts to estimate"):
+        pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log", "negbin"))
+    assert "has_poll" not in set(pm.table["term"])
+    assert np.isfinite(pm.table[["std_error", "ci_low", "ci_high"]].to_numpy()).all()
     assert "rare level: has_poll (with: 6)" in pm.diagnostics["impressions"]["flags"]
+    assert pm.diagnostics["impressions"]["n"] == 114
+    assert pm.diagnostics["impressions"]["dropped"]["fewer than 10 posts in their group"] == 6
+    recs = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts"]
+    assert {(r["outcome"], r["term"], r["n"], r["minimum"]) for r in recs} == {
+        ("impressions", "has_poll", 6, 10),
+        ("engagements", "has_poll", 6, 10),
+    }
+    # the fitted-terms record says has_poll was not in any model
+    assert all("has_poll" not in f["predictors"] for f in pm.records["fitted_terms"])
+    # no "constant" message after the rare posts are out: one record per cause
+    assert not any("constant" in w for w in pm.warnings)
+
+
+def test_one_post_with_a_feature_never_gives_an_infinite_interval():
+    # 19.12's real case: one post with a feature made HC3 (leverage 1) infinite; 9 posts is still too few, 10 is enough
+    df = small_posts(200, seed=3)
+    for k, estimated in ((1, False), (9, False), (10, True)):
+        flag = np.zeros(200, dtype=bool)
+        flag[:k] = True
+        d = df.assign(has_video=pd.array(flag, dtype="boolean"))
+        pm = fit_post_models(d, predictors=("has_video", "has_url"), models=("ols_log", "negbin"))
+        assert ("has_video" in set(pm.table["term"])) is estimated, k
+        assert np.isfinite(pm.table[["std_error", "ci_low", "ci_high"]].to_numpy()).all()
 
 
 def test_na_rows_dropped_and_counted():
@@ -523,7 +551,7 @@ def test_all_na_control_dropped_and_single_year_dropped():
     with pytest.warns(ModelWarning) as rec:
         pm = fit_post_models(df, predictors=("has_poll",), models=("ols_log",))
     msgs = [str(r.message) for r in rec]
-    assert any("Control 'followers_at_post' is entirely NA; dropped" in m for m in msgs)
+    assert any("Control 'followers_at_post' is entirely NA" in m for m in msgs)
     assert any("Control 'year' is constant" in m for m in msgs)
     assert set(pm.table["term"]) == {"Intercept", "has_poll"}
 
@@ -573,7 +601,7 @@ def test_nothing_usable_gives_empty_table():
     with pytest.warns(ModelWarning, match=r"impressions: every used post has the same value \(7\)"):
         pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",))
     assert pm.table.empty
-    with pytest.warns(ModelWarning, match=r"only 3 usable posts for \d coefficients; not modelled"):
+    with pytest.warns(ModelWarning, match=r"only \d usable posts for \d coefficients; not modelled"):
         fit_post_models(
             small_posts().iloc[:3], outcomes=("impressions",), predictors=("has_poll", "has_url"), controls=()
         )
@@ -585,7 +613,12 @@ def test_negbin_on_poisson_counts_explains_itself():
     df = small_posts(300).assign(impressions=pd.array(rng.poisson(50, 300), dtype="Int64"))
     with pytest.warns(ModelWarning, match=r"not overdispersed \(variance/mean = 0\.\d\d\)"):
         pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",), models=("negbin",))
-    assert pm.table.empty or (pm.table["model"] == "negbin").all()
+    # the fallback is the robust Poisson fit, with the reason recorded (no NB with α ≈ 0)
+    assert (pm.table["model"] == "negbin").all() and (pm.table["fit_method"] == "poisson_robust").all()
+    (fb,) = [r for r in pm.records["flags"] if r["code"] == "count_model_fallback"]
+    assert fb["fit_method"] == "poisson_robust" and "not overdispersed" in fb["message"]
+    od = pm.diagnostics["impressions"]["overdispersion"]["negbin"]
+    assert od["variance_to_mean"] < 1.2 and od["overdispersed"] is False
 
 
 def test_negbin_failure_is_a_warning_not_a_crash(monkeypatch):
@@ -593,10 +626,18 @@ def test_negbin_failure_is_a_warning_not_a_crash(monkeypatch):
         raise np.linalg.LinAlgError("Singular matrix")
 
     monkeypatch.setattr(wm.sm.NegativeBinomial, "fit", explode)
-    with pytest.warns(ModelWarning, match="negative binomial model did not converge .*LinAlgError"):
+    with pytest.warns(ModelWarning, match="negbin was fitted as .* because maximum likelihood failed .*LinAlgError"):
+        pm = fit_post_models(small_posts(), predictors=("has_poll",), models=("ols_log", "negbin"))
+    assert pm.diagnostics["impressions"]["converged"]["negbin"] is False  # NB by ML did not work ...
+    nb = pm.table[pm.table["model"] == "negbin"]  # ... but a count model still gives finite estimates
+    assert len(nb) and np.isfinite(nb[["estimate", "std_error"]].to_numpy()).all()
+    assert set(nb["fit_method"]) <= {"nb2_fixed_alpha", "poisson_robust"}
+    # and when every path fails: a record, no rows, no crash
+    monkeypatch.setattr(wm.sm.GLM, "fit", explode)
+    with pytest.warns(ModelWarning, match="count model negbin could not be fitted"):
         pm = fit_post_models(small_posts(), predictors=("has_poll",), models=("ols_log", "negbin"))
     assert set(pm.table["model"]) == {"ols_log"}
-    assert pm.diagnostics["impressions"]["converged"]["negbin"] is False
+    assert any(r["code"] == "count_model_failed" for r in pm.records["flags"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -917,8 +958,12 @@ def test_residual_frame_ols_and_negbin(ref_data, ref_models):
     alpha = nb.params.iloc[-1]
     np.testing.assert_allclose(rn["fitted"], mu, rtol=1e-10)
     np.testing.assert_allclose(rn["residual"], (y - mu) / np.sqrt(mu + alpha * mu**2), rtol=1e-10)
+    # a count model's GLM fallback: Pearson residuals
+    glm = wm.sm.GLM(y, np.ones((len(y), 1)), family=wm.sm.families.Poisson()).fit()
+    rg = residual_frame(glm)
+    np.testing.assert_allclose(rg["residual"], (y - y.mean()) / np.sqrt(y.mean()), rtol=1e-9)
     with pytest.raises(InputError, match="residual_frame takes an OLS or negative binomial fit"):
-        residual_frame(wm.sm.GLM(y, np.ones((len(y), 1)), family=wm.sm.families.Poisson()).fit())
+        residual_frame(wm.sm.Logit((y > y.mean()).astype(float), np.ones((len(y), 1))).fit(disp=False))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1058,3 +1103,395 @@ def test_sentence_for_an_effect_that_does_not_survive_holm():
     assert poll.startswith("Posts with a poll received 22% more impressions (95% CI +6.2% to +39%)")
     assert "2 features tested at once this could be chance (Holm-adjusted p = 0.07)" in poll
     assert emoji.startswith("No detectable difference in impressions for posts with an emoji")
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 10/12/18/19: population, platforms, media_type, records, multiple comparisons, count fallback
+# --------------------------------------------------------------------------------------------------
+
+
+def replies_heavy(n: int = 900, seed: int = 5, *, platform: str | None = None, reply_share: float = 0.65):
+    """An X-like account where most posts are replies that reach far fewer people and rarely carry hashtags.
+
+    Truth on original posts: +0.4 log impressions per hashtag, +0.2 for a link; replies sit 2 log units lower.
+    """
+    rng = np.random.default_rng(seed)
+    reply = rng.random(n) < reply_share
+    n_hashtags = rng.poisson(np.where(reply, 0.1, 1.2))
+    has_url = rng.random(n) < np.where(reply, 0.1, 0.5)
+    n_mentions = rng.poisson(np.where(reply, 0.5, 0.4)) + reply
+    eta = np.where(reply, 5.0, 7.0) + 0.4 * n_hashtags + 0.2 * has_url - 0.05 * n_mentions
+    impressions = np.round(np.exp(eta + rng.normal(0, 1.0, n)))
+    engagements = rng.poisson(impressions * 0.02 * rng.gamma(2, 0.5, n))
+    df = pd.DataFrame(
+        {
+            "post_id": [f"r{seed}_{i}" for i in range(n)],
+            "text": np.where(reply, "@someone thanks", "a post"),
+            "impressions": impressions.astype(int),
+            "engagements": engagements,
+            "is_reply": reply,
+            "has_url": has_url,
+            "n_hashtags": n_hashtags,
+            "n_mentions": n_mentions,
+            "year": rng.choice([2022, 2023], n),
+            "followers_at_post": rng.integers(900, 1100, n),
+        }
+    )
+    if platform is not None:
+        df["platform"] = platform
+    return as_posts_coded(df)
+
+
+RH_PREDICTORS = ("has_url", "n_hashtags", "n_mentions")
+
+
+def test_default_population_is_original_posts_recorded_and_warned():
+    df = replies_heavy()
+    n_reply = int(df["is_reply"].sum())
+    with pytest.warns(ModelWarning, match=r"posts \(\d+%\) are replies, with median impressions") as rec:
+        pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",))
+    pop = pm.records["population"]
+    assert pop["setting"] == "original" and pop["post_types"] == ["original"] and pop["chosen_by"] == "default"
+    assert (pop["n_in"], pop["n_out"]) == (len(df) - n_reply, n_reply)
+    counts = {r["post_type"]: r for r in pop["counts"]}
+    assert counts["reply"]["n"] == n_reply and counts["reply"]["in_models"] is False
+    assert counts["original"]["median_impressions"] == pytest.approx(
+        float(df.loc[~df["is_reply"].astype(bool), "impressions"].median())
+    )
+    assert pop["post_type_source"] == {"is_reply": n_reply, "default": len(df) - n_reply}
+    assert pm.diagnostics["impressions"]["n"] == len(df) - n_reply
+    (dom,) = [r for r in pm.records["flags"] if r["code"] == "post_type_dominates"]
+    assert dom["post_type"] == "reply" and dom["n"] == n_reply and dom["median"] < dom["median_original"] / 2
+    assert "left out of the models" in dom["message"]
+    assert any("post_type_dominates" == r["code"] for r in pm.records["flags"]) and rec
+    # on original posts the hashtag effect is the true one (+0.4 log), not the confounded pooled one
+    b = rows_of(pm.table, "impressions", "ols_log").loc["n_hashtags", "estimate"]
+    assert b == pytest.approx(0.4, abs=0.08)
+    pooled = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), population=list(wm.POST_TYPES[:2]))
+    assert rows_of(pooled.table, "impressions", "ols_log").loc["n_hashtags", "estimate"] == pytest.approx(0.4, abs=0.08)
+
+
+def test_population_all_controls_post_type_against_original():
+    df = replies_heavy()
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), population="all")
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert t.loc["post_type[reply]", "term_type"] == "control"
+    assert t.loc["post_type[reply]", "estimate"] == pytest.approx(-2.0, abs=0.2)
+    assert pm.diagnostics["impressions"]["reference_levels"]["post_type"] == "original"
+    assert pm.records["population"]["post_type_controlled"] is True
+    (f,) = [f for f in pm.records["fitted_terms"] if f["outcome"] == "impressions"]
+    assert f["controls"] == ["post_type[reply]", "year[2023]", "log_followers_at_post"] or set(f["controls"]) == {
+        "post_type[reply]", "year[2023]", "log_followers_at_post"}
+    dom = [r for r in pm.records["flags"] if r["code"] == "post_type_dominates"]
+    assert dom and "post type is controlled" in dom[0]["message"]
+    # asking for the reply effect brings the replies in (and no second post-type term)
+    pm = fit_post_models(df, predictors=(*RH_PREDICTORS, "is_reply"), models=("ols_log",))
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert "is_reply" in t.index and not t.index.str.startswith("post_type").any()
+    assert pm.records["population"]["chosen_by"] == "default: is_reply in the model"
+    assert pm.diagnostics["impressions"]["n"] == len(df)
+    with pytest.raises(InputError, match="analysis population 'everything'"):
+        fit_post_models(df, population="everything")
+
+
+def test_fitted_terms_say_only_what_was_done():
+    # followers all missing and a single year: the controls are dropped, and the records say so
+    df = replies_heavy().assign(year=2023)
+    df["year"] = df["year"].astype("Int64")
+    df["followers_at_post"] = pd.array([pd.NA] * len(df), dtype="Float64")
+    pm = fit_post_models(df, predictors=("has_poll", *RH_PREDICTORS), models=("ols_log", "negbin"))
+    for f in pm.records["fitted_terms"]:
+        assert f["controls"] == [] and f["predictors"] == list(RH_PREDICTORS)
+        assert f["estimand"] == wm.MODEL_REGISTRY[f["model"]].estimand
+    codes = {(r["code"], r["term"]) for r in pm.records["dropped"]}
+    assert {("not_a_column", "has_poll"), ("all_na", "followers_at_post"), ("constant", "year")} <= codes
+    for r in pm.records["dropped"] + pm.records["flags"]:
+        assert set(r) >= {"code", "platform", "outcome", "model", "term", "n", "message"}
+    sentences = describe_effects(pm.table, outcome="impressions")
+    assert sentences and not any("audience size" in x or "year" in x for x in sentences)
+    assert any("holding the other features fixed." in x for x in sentences)
+
+
+def test_platforms_are_modelled_apart_and_pooled_only_when_labelled():
+    fb = replies_heavy(400, seed=11, platform="facebook", reply_share=0.0)
+    ig = replies_heavy(300, seed=12, platform="instagram", reply_share=0.0)
+    ig["impressions"] = (ig["impressions"] * 3).astype("Int64")
+    df = pd.concat([fb, ig], ignore_index=True)
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log", "negbin"))
+    assert set(pm.table["platform"]) == {"facebook", "instagram"}
+    assert pm.records["platforms"] == ["facebook", "instagram"] and pm.records["pooled"] is False
+    assert {"facebook: impressions", "instagram: impressions"} <= set(pm.diagnostics)
+    assert pm.diagnostics["facebook: impressions"]["n"] == 400
+    one = fit_post_models(fb, predictors=RH_PREDICTORS, models=("ols_log", "negbin"))
+    a = pm.table[pm.table["platform"] == "facebook"].reset_index(drop=True)
+    b = one.table.reset_index(drop=True)
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-9)  # per platform = that platform alone
+    assert ("facebook: impressions", "ols_log") in pm.fits
+    pooled = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), pooled=True)
+    p = rows_of(pooled.table[pooled.table["platform"] == "pooled"], "impressions", "ols_log")
+    assert p.loc["platform[instagram]", "term_type"] == "control" and p.loc["Intercept", "n"] == 700
+
+
+def media_posts(n: int = 600, seed: int = 21) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(["photo", "video", "link_card", "none"], n, p=[0.4, 0.2, 0.2, 0.2])
+    kinds[:5] = "reel"  # a rare level
+    effect = {"photo": 0.3, "video": 0.6, "link_card": -0.2, "none": 0.0, "reel": 1.0}
+    y = np.round(np.exp(6 + np.vectorize(effect.get)(kinds) + rng.normal(0, 0.8, n)))
+    df = as_posts_coded(
+        pd.DataFrame(
+            {
+                "impressions": y.astype(int),
+                "engagements": rng.poisson(y * 0.03),
+                "n_hashtags": rng.poisson(1, n),
+                "year": 2023,
+                "followers_at_post": 5000,
+            }
+        )
+    )
+    df["media_type"] = pd.Series(kinds, dtype="category").str.replace("none", "None")  # case as exported
+    df["platform"] = "facebook"
+    return df
+
+
+def test_media_type_is_a_categorical_predictor_with_a_stated_reference():
+    df = media_posts()
+    pm = fit_post_models(df, predictors=("media_type", "n_hashtags"), controls=(), models=("ols_log", "negbin"))
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert pm.diagnostics["impressions"]["reference_levels"] == {"media_type": "none"}
+    assert {"media_type[photo]", "media_type[video]", "media_type[link_card]"} <= set(t.index)
+    assert t.loc["media_type[video]", "estimate"] == pytest.approx(0.6, abs=0.2)
+    assert set(rows_of(pm.table, "impressions", "negbin").index) >= {"media_type[photo]"}
+    # the 5 reels: too few posts to estimate, a record, not an estimate
+    assert "media_type[reel]" not in set(pm.table["term"])
+    (rare,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (rare["term"], rare["n"], rare["level"]) == ("media_type[reel]", 5, "reel")
+    # a stated reference level from the card
+    pm2 = fit_post_models(
+        df, predictors=("media_type",), controls=(), models=("ols_log",), reference_levels={"media_type": "photo"}
+    )
+    t2 = rows_of(pm2.table, "impressions", "ols_log")
+    assert "media_type[none]" in t2.index and pm2.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+    np.testing.assert_allclose(
+        t2.loc["media_type[video]", "estimate"], t.loc["media_type[video]", "estimate"] - t.loc["media_type[photo]", "estimate"],
+        atol=0.05,
+    )
+    # no text-only level: the most common level is the reference
+    no_none = df[df["media_type"] != "None"]
+    pm3 = fit_post_models(no_none, predictors=("media_type",), controls=(), models=("ols_log",))
+    assert pm3.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+
+
+def test_reach_by_type_against_hand_counts():
+    df = media_posts()
+    table = wm.reach_by_type(df)
+    kind = df["media_type"].astype(str).str.lower()
+    for r in table.itertuples():
+        sub = df[kind == r.type]
+        assert r.n == len(sub) and r.platform == "facebook"
+        assert r.median_impressions == pytest.approx(float(sub["impressions"].astype(float).median()))
+        assert r.median_engagements == pytest.approx(float(sub["engagements"].astype(float).median()))
+    assert table["share"].sum() == pytest.approx(1.0) and table["n"].is_monotonic_decreasing
+    pm = fit_post_models(df, predictors=("media_type",), controls=(), models=("ols_log",))
+    assert {r["type"] for r in pm.records["reach_by_type"]} == set(kind)
+    with pytest.raises(InputError, match="no column 'media_type'"):
+        wm.reach_by_type(df.drop(columns="media_type"))
+
+
+def test_holm_family_recorded_and_across_outcomes_by_multipletests(ref_models):
+    from statsmodels.stats.multitest import multipletests
+
+    t = ref_models.table
+    for model in ("ols_log", "negbin"):
+        pred = t[(t["model"] == model) & (t["term_type"] == "predictor")]
+        assert len(pred) == 12
+        np.testing.assert_allclose(
+            pred["p_holm_across_outcomes"], multipletests(pred["p_value"], method="holm")[1], rtol=1e-12
+        )
+        assert (pred["p_holm_across_outcomes"] >= pred["p_holm"] - 1e-15).all()
+    fams = [f for f in ref_models.records["holm_family"] if f["model"] == "ols_log"]
+    per = [f for f in fams if f["family"] == "predictors"]
+    assert {f["outcome"] for f in per} == {"impressions", "engagements"}
+    assert per[0]["description"] == "6 predictor terms for impressions (ols_log)" and per[0]["size"] == 6
+    (across,) = [f for f in fams if f["family"] == "predictors_across_outcomes"]
+    assert across["size"] == 12 and across["column"] == "p_holm_across_outcomes"
+
+
+def test_estimands_recorded_per_model(ref_models):
+    est = ref_models.records["estimands"]
+    assert est["ols_log"]["estimand"] == "ratio of geometric means of (1 + outcome)"
+    assert est["negbin"]["estimand"] == "ratio of expected counts"
+    assert "geometric mean of (1 + impressions)" in wm.describe_estimand("ols_log", "impressions")
+    assert "expected (average) number of impressions" in wm.describe_estimand("negbin", "impressions")
+    assert (ref_models.table.loc[ref_models.table["model"] == "negbin", "fit_method"] == "nb2_ml").all()
+    assert (ref_models.table.loc[ref_models.table["model"] == "ols_log", "fit_method"] == "ols_hc3").all()
+
+
+def test_overdispersion_cannot_contradict_a_huge_variance_to_mean():
+    # heavy-tailed impressions (variance/mean ~ 10^5): the Cameron–Trivedi t is diluted by a few huge posts,
+    # but the Pearson and LR tests reject, so `overdispersed` is true and α is reported
+    df = replies_heavy(1200, seed=7, reply_share=0.0)
+    y = df["impressions"].astype(float).to_numpy()
+    y[::100] *= 300
+    df["impressions"] = pd.array(y.astype(int), dtype="Int64")
+    pm = fit_post_models(df, predictors=RH_PREDICTORS, outcomes=("impressions",), models=("negbin",))
+    od = pm.diagnostics["impressions"]["overdispersion"]["negbin"]
+    assert od["variance_to_mean"] > 1e4
+    assert od["overdispersed"] is True and od["pearson_p"] < 1e-10 and od["pearson_dispersion"] > 100
+    assert od["alpha"] > 0.5 and od["alpha_method"] == "nb2_ml"
+    assert "Pearson" in od["test"] and "mean model" in od["assumptions"]
+
+
+def test_pearson_statistic_matches_statsmodels_glm(ref_data):
+    d = ref_data.dropna(subset=["impressions", *PREDICTORS, "followers_at_post", "year"])
+    X, y, _ = hand_design(ref_data, "impressions")
+    glm = wm.sm.GLM(y, X, family=wm.sm.families.Poisson()).fit()
+    out = check_overdispersion(y, glm.fittedvalues, n_params=X.shape[1])
+    assert out["pearson_stat"] == pytest.approx(glm.pearson_chi2, rel=1e-9)
+    assert out["pearson_df"] == glm.df_resid == len(d) - X.shape[1]
+    assert out["pearson_p"] == pytest.approx(stats.chi2.sf(glm.pearson_chi2, glm.df_resid))
+
+
+def test_separated_feature_left_out_of_the_count_model_exactly():
+    # every post with a poll has 0 engagements: NB's estimate would run to −∞ (singular information);
+    # the count model leaves those posts and the term out, which is exactly the ML fit of the other terms
+    rng = np.random.default_rng(4)
+    df = small_posts(400, seed=4)
+    df["engagements"] = pd.array(rng.negative_binomial(2, 0.2, 400), dtype="Int64")
+    df.loc[df["has_poll"].astype(bool), "engagements"] = 0
+    pm = fit_post_models(df, predictors=("has_poll", "has_url", "n_hashtags"), models=("ols_log", "negbin"))
+    nb = rows_of(pm.table, "engagements", "negbin")
+    assert "has_poll" not in nb.index and np.isfinite(nb[["estimate", "std_error"]].to_numpy()).all()
+    assert "has_poll" in rows_of(pm.table, "engagements", "ols_log").index
+    (sep,) = [r for r in pm.records["dropped"] if r["code"] == "separation"]
+    assert sep["term"] == "has_poll" and sep["model"] == "negbin" and sep["n"] == int(df["has_poll"].sum())
+    sub = df[~df["has_poll"].astype(bool)]
+    ref = fit_post_models(sub, predictors=("has_url", "n_hashtags"), models=("negbin",))
+    np.testing.assert_allclose(nb["estimate"], rows_of(ref.table, "engagements", "negbin").loc[nb.index, "estimate"], rtol=1e-6)
+
+
+def test_card_population_and_reference_levels(tmp_path):
+    import yaml
+
+    from workbench.dataset import load_dataset
+    from workbench.errors import DatasetCardError
+
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x\n")
+
+    def card(analysis):
+        (tmp_path / "dataset.yml").write_text(yaml.safe_dump({"name": "d", "posts": ["raw/*.csv"], "analysis": analysis}))
+        return load_dataset(tmp_path)
+
+    assert card({}).analysis.population is None  # resolved by fit_post_models (original unless is_reply...)
+    assert card({"population": "all"}).analysis.population == "all"
+    assert card({"population": ["original", "quote"]}).analysis.population == ("original", "quote")
+    ds = card({"predictors": ["media_type"], "reference_levels": {"media_type": "photo"}})
+    assert ds.analysis.reference_levels == (("media_type", "photo"),)
+    for bad in ("everything", ["original", "boost"], 3):
+        with pytest.raises(DatasetCardError, match="analysis.population"):
+            card({"population": bad})
+    with pytest.raises(DatasetCardError, match="analysis.reference_levels"):
+        card({"reference_levels": ["photo"]})
+
+
+def test_save_post_models_keeps_the_old_keys_and_adds_typed_records(tmp_path, ref_data):
+    import json
+    from types import SimpleNamespace
+
+    from workbench import results
+
+    paths = SimpleNamespace(regression=tmp_path / "regression.csv", models=tmp_path / "models.json")
+    df = ref_data.assign(platform="x", is_reply=pd.array([i % 5 == 0 for i in range(len(ref_data))], dtype="boolean"))
+    pm = fit_post_models(df)
+    summary = results.save_post_models(paths, pm)
+    on_disk = json.loads(paths.models.read_text())
+    for key in ("primary_model", "primary_reason", "sentences", "warnings", "diagnostics"):  # what report.py reads
+        assert key in on_disk
+    assert set(on_disk["sentences"]) == {"impressions", "engagements"}
+    assert on_disk["schema_version"] == wm.SCHEMA_VERSION == summary["schema_version"]
+    for key in ("population", "fitted_terms", "dropped", "flags", "holm_family", "estimands", "platforms",
+                "estimand_sentences", "minimum_posts_per_group"):
+        assert key in on_disk, key
+    assert on_disk["population"]["n_out"] == int(df["is_reply"].sum())
+    reg = pd.read_csv(paths.regression)
+    assert list(reg.columns) == list(TABLE_COLUMNS) and set(reg["platform"]) == {"x"}
+
+
+def test_model_settings_from_the_card(tmp_path):
+    import yaml
+
+    from workbench import results
+    from workbench.dataset import load_dataset
+
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x\n")
+    card = {"name": "d", "posts": ["raw/*.csv"],
+            "analysis": {"predictors": ["media_type"], "population": "all", "reference_levels": {"media_type": "photo"}}}
+    (tmp_path / "dataset.yml").write_text(yaml.safe_dump(card))
+    kw = results.model_settings(load_dataset(tmp_path))
+    assert kw["population"] == "all" and kw["reference_levels"] == {"media_type": "photo"}
+    pm = fit_post_models(media_posts(), **{**kw, "controls": ()}, models=("ols_log",))
+    assert pm.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
+
+
+def test_a_year_with_one_post_is_left_out_a_year_with_two_is_kept():
+    df = small_posts(120, seed=9)
+    df["year"] = pd.array([2021] * 60 + [2022] * 59 + [2023], dtype="Int64")
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert pm.diagnostics["impressions"]["n"] == 119 and "year[2023]" not in set(pm.table["term"])
+    assert np.isfinite(pm.table["std_error"]).all()
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["n"], r["minimum"]) == ("year[2023]", 1, wm.MIN_CONTROL_LEVEL_POSTS)
+    df["year"] = pd.array([2021] * 60 + [2022] * 58 + [2023] * 2, dtype="Int64")
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert pm.diagnostics["impressions"]["n"] == 120 and "year[2023]" in set(pm.table["term"])
+
+
+def test_badly_scaled_column_count_model_fits_and_maps_back_exactly():
+    # an account size of 5,000,000 ± 1: NB by ML on the raw column is numerically singular; on centred and
+    # scaled columns it fits, and the mapped-back estimates equal those of the same model with the column shifted
+    rng = np.random.default_rng(3)
+    n = 800
+    x = rng.normal(0, 1, n)
+    has = rng.random(n) < 0.4
+    mu = np.exp(4 + 0.3 * has + 0.2 * x)
+    y = rng.negative_binomial(1 / 0.8, 1 / (1 + 0.8 * mu))
+    size = rng.normal(0, 1, n)
+    base = pd.DataFrame({"impressions": pd.array(y, dtype="Int64"), "has_url": pd.array(has, dtype="boolean"), "n_x": x})
+    kw = {"outcomes": ("impressions",), "predictors": ("has_url", "n_x"), "controls": ("account_size",),
+          "models": ("negbin",)}
+    big = fit_post_models(base.assign(account_size=5e6 + size), **kw)
+    small = fit_post_models(base.assign(account_size=size), **kw)
+    (f,) = big.records["fitted_terms"]
+    assert f["fit_method"] == "nb2_ml"
+    a, b = rows_of(big.table, "impressions", "negbin"), rows_of(small.table, "impressions", "negbin")
+    for term in ("has_url", "n_x", "account_size"):
+        assert a.loc[term, "estimate"] == pytest.approx(b.loc[term, "estimate"], rel=1e-5, abs=1e-7)
+        assert a.loc[term, "std_error"] == pytest.approx(b.loc[term, "std_error"], rel=1e-4)
+    assert big.diagnostics["impressions"]["dispersion"]["negbin_alpha"] == pytest.approx(
+        small.diagnostics["impressions"]["dispersion"]["negbin_alpha"], rel=1e-5
+    )
+
+
+def test_glm_fallback_on_scaled_columns_equals_statsmodels_on_the_raw_design():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame({"a": rng.random(300) < 0.5, "b": rng.normal(50, 10, 300)}).astype(float)
+    y = rng.poisson(np.exp(1 + 0.5 * X["a"] + 0.02 * X["b"]))
+    Z, A = wm._scaled_design(X, extra_params=0)
+    scaled = wm.sm.GLM(y, wm._with_intercept(Z), family=wm.sm.families.Poisson()).fit(cov_type="HC0")
+    mapped = wm.RescaledFit(scaled, A, ["Intercept", "a", "b"])
+    raw = wm.sm.GLM(y, wm._with_intercept(X), family=wm.sm.families.Poisson()).fit(cov_type="HC0")
+    np.testing.assert_allclose(mapped.params, raw.params, rtol=1e-8)
+    np.testing.assert_allclose(mapped.bse, raw.bse, rtol=1e-6)
+    np.testing.assert_allclose(mapped.conf_int(0.05), np.asarray(raw.conf_int(0.05)), rtol=1e-6)
+    np.testing.assert_allclose(mapped.pvalues, raw.pvalues, rtol=1e-5, atol=1e-300)
+
+
+def test_sentences_name_the_reference_level_of_media_type():
+    df = media_posts()
+    pm = fit_post_models(df, predictors=("media_type",), controls=(), models=("ols_log",))
+    refs = pm.diagnostics["impressions"]["reference_levels"]
+    sentences = describe_effects(pm.table, outcome="impressions", reference_levels=refs)
+    (video,) = [x for x in sentences if "'video'" in x]
+    assert video.startswith("Posts with media type 'video' (against media type 'none') received")

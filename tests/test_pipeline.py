@@ -50,11 +50,12 @@ def test_first_run_runs_all_and_writes_manifest(dataset, tmp_path):
     out = tmp_path / "run"
     outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
     assert names(ex) == list(pipeline.STAGE_NAMES)
-    assert [o.status for o in outcomes] == ["ran"] * 5
+    assert [o.status for o in outcomes] == ["ran"] * len(pipeline.STAGES)
     manifest = json.loads((out / "manifest.json").read_text())
     entry = manifest["stages"]["ingest"]
     assert set(entry) >= {"inputs", "parameters", "notebook_sha256", "code_sha256", "package_version", "seconds"}
-    assert "dataset:raw/posts.csv" in entry["inputs"] and "dataset:dataset.yml" in entry["inputs"]
+    assert "dataset:raw/posts.csv" in entry["inputs"] and "card:posts" in entry["inputs"]
+    assert manifest["dataset"] == {"name": "demo", "folder": str(dataset.resolve())}
 
 
 def test_rerun_with_nothing_changed_skips_everything(dataset, tmp_path):
@@ -64,7 +65,7 @@ def test_rerun_with_nothing_changed_skips_everything(dataset, tmp_path):
     lines: list[str] = []
     outcomes = pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lines.append)
     assert ex.calls == []
-    assert [o.status for o in outcomes] == ["up to date"] * 5
+    assert [o.status for o in outcomes] == ["up to date"] * len(pipeline.STAGES)
     assert all("up to date" in line for line in lines)
 
 
@@ -118,7 +119,7 @@ def test_crash_then_rerun_picks_up_where_it_stopped(dataset, tmp_path):
     assert set(manifest["stages"]) == {"ingest", "features"}
     ex = FakeExecutor()
     pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
-    assert names(ex) == ["regression", "growth", "report"]
+    assert names(ex) == ["regression", "growth", "report", "publications"]
 
 
 def test_corrupt_manifest_means_run_everything(dataset, tmp_path):
@@ -127,7 +128,7 @@ def test_corrupt_manifest_means_run_everything(dataset, tmp_path):
     (out / "manifest.json").write_text("{not json")
     ex = FakeExecutor()
     pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
-    assert len(ex.calls) == 5
+    assert len(ex.calls) == len(pipeline.STAGES)
 
 
 def test_unknown_parameter_lists_known_ones(dataset, tmp_path):
@@ -163,3 +164,29 @@ def test_every_notebook_declares_dataset_and_run_dir():
     for stage in pipeline.STAGES:
         params = pipeline.notebook_parameters(stage.notebook_path)
         assert {"dataset_dir", "run_dir"} <= set(params), stage.notebook
+
+
+def test_card_key_no_stage_claims_is_read_by_every_stage(dataset, monkeypatch):
+    # a card key added later without a stage declaring it must cost a re-run, never a stale result
+    from workbench.dataset import load_dataset
+
+    ds = load_dataset(dataset)
+    monkeypatch.setattr(pipeline, "CARD_KEYS_REPORT_ONLY", ("name", "goals"))  # "title" now claimed by no stage
+    for stage in pipeline.STAGES:
+        assert "card:title" in pipeline.card_parts(stage, ds), stage.name
+    monkeypatch.undo()
+    claimed = [s.name for s in pipeline.STAGES if "card:title" in pipeline.card_parts(s, ds)]
+    assert claimed == ["report"]
+
+
+def test_card_parts_hash_values_not_text(dataset):
+    from workbench.dataset import load_dataset
+
+    before = {s.name: pipeline.card_parts(s, load_dataset(dataset)) for s in pipeline.STAGES}
+    card = yaml.safe_load((dataset / "dataset.yml").read_text())
+    (dataset / "dataset.yml").write_text("# reordered, commented\n" + yaml.safe_dump(card, sort_keys=True, indent=4))
+    after = {s.name: pipeline.card_parts(s, load_dataset(dataset)) for s in pipeline.STAGES}
+    assert before == after
+    (dataset / "dataset.yml").write_text(yaml.safe_dump({**card, "analysis": {"controls": ["year"]}}))
+    changed = {s.name for s in pipeline.STAGES if pipeline.card_parts(s, load_dataset(dataset)) != before[s.name]}
+    assert changed == {"regression", "report"}

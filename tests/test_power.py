@@ -124,10 +124,30 @@ def test_cli_power(capsys):
     assert main(["power", "--effect", "20", "--prevalence", "0.15", "--n-sims", "100"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("To detect a true +20% difference for a feature on 15% of posts with 80% power")
-    assert "normal approximation gives 463" in out
+    # by default at the level the report judges by: Holm over the 6 default predictors, first step 0.05/6
+    assert "Holm correction over 6 predictors" in out and "p < 0.00833" in out
+    assert "normal approximation gives 715" in out
+    assert main(["power", "--effect", "20", "--prevalence", "0.15", "--n-sims", "100", "--tests", "1"]) == 0
+    assert "normal approximation gives 463" in capsys.readouterr().out
     assert (
         main(["power", "--effect", "20", "--prevalence", "0.15", "--posts", "1000", "--n-sims", "100"]) == 0
     )
     assert capsys.readouterr().out.startswith("With 1,000 posts")
     assert main(["power", "--effect", "20", "--prevalence", "1.5"]) == 2
     assert "prevalence must be a share" in capsys.readouterr().err
+
+
+def test_holm_level_is_the_first_step_threshold():
+    # power at alpha/m: the analytic power and the normal-approximation n use alpha/m
+    res = estimate_power(800, effect_pct=20, prevalence=0.15, n_sims=300, n_tests=6, seed=4)
+    assert res["alpha_per_test"] == pytest.approx(0.05 / 6) and res["n_tests"] == 6
+    assert res["analytic_power"] == pytest.approx(
+        analytic_power(800, effect_pct=20, prevalence=0.15, alpha=0.05 / 6), rel=1e-12
+    )
+    one = estimate_power(800, effect_pct=20, prevalence=0.15, n_sims=300, n_tests=1, seed=4)
+    assert res["power"] < one["power"]  # a stricter level, less power (same simulated data)
+    assert "in at least" in res["sentence"] and "Holm" in res["sentence"]
+    need = posts_needed(20, prevalence=0.15, n_sims=100, n_tests=6)
+    assert need["analytic_n"] == math.ceil(analytic_posts_needed(20, prevalence=0.15, alpha=0.05 / 6))
+    with pytest.raises(InputError, match="n_tests must be at least 1"):
+        estimate_power(100, effect_pct=10, prevalence=0.2, n_tests=0)

@@ -7,16 +7,33 @@ invalid dataset card / unreadable input.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InputError, StageError
+from .errors import InputError, StageError, WorkbenchError
+
+# C0 controls but newline and tab, DEL, C1 controls (ESC [ … is an ANSI sequence; CSI is U+009B), bidi overrides
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``): a file name or a cell value holding an ANSI
+    sequence must not recolour, move or clear the user's terminal."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def _out(msg: object = "") -> None:
+    print(terminal_safe(msg))
 
 
 def _err(msg: str) -> None:
-    print(f"workbench: error: {msg}", file=sys.stderr)
+    print(f"workbench: error: {terminal_safe(msg)}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -33,10 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = 0
     for dataset in args.dataset:
         t0 = time.perf_counter()
-        print(f"workbench run {dataset}")
+        _out(f"workbench run {dataset}")
         try:
             outcomes = run_pipeline(
-                dataset, out=args.out, parameters=params, only=args.only or None, force=args.force
+                dataset, out=args.out, parameters=params, only=args.only or None, force=args.force, echo=_out
             )
         except StageError as exc:
             _err(str(exc))
@@ -50,9 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         paths = RunPaths(Path(args.out).resolve() if args.out else default_run_dir(load_dataset(dataset)))
         ran = sum(o.status == "ran" for o in outcomes)
-        print(f"done in {time.perf_counter() - t0:.1f} s ({ran} stage(s) ran, {len(outcomes) - ran} up to date)")
+        _out(f"done in {time.perf_counter() - t0:.1f} s ({ran} stage(s) ran, {len(outcomes) - ran} up to date)")
         if paths.report.exists():
-            print(f"report: {paths.report}")
+            _out(f"report: {paths.report}")
     return status
 
 
@@ -67,18 +84,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raw, canonical = item.split("=", 1)
         column_map[raw] = canonical
     try:
-        result = read_files(args.paths, column_map=column_map or None)
+        files = expand_ingest_paths(args.paths)
+        result = read_files(files, column_map=column_map or None)
     except InputError as exc:
         _err(str(exc))
         return 2
     out = Path(args.out)
-    write_ingest_outputs(result, data_dir=out, results_dir=out)
+    try:
+        write_ingest_outputs(result, data_dir=out, results_dir=out)
+    except OSError as exc:
+        _err(f"cannot write to {out} ({exc.strerror or exc}); give a writable folder with --out")
+        return 2
     summary = summarize_ingest(result.log)
-    print(summary.to_string(index=False))
+    _out(summary.to_string(index=False))
     for w in result.log.get("warnings", []):
-        print(f"warning: {w}")
-    print(f"{len(result.posts)} posts, {len(result.account)} account rows, {len(result.quarantine)} quarantined → {out}")
+        _out(f"warning: {w}")
+    _out(f"{len(result.posts)} posts, {len(result.account)} account rows, {len(result.quarantine)} quarantined → {out}")
     return 0
+
+
+def expand_ingest_paths(paths: Sequence[str]) -> list[Path]:
+    """The files to ingest: each path as given, a folder replaced by the files in it and its subfolders (sorted;
+    dot-files and dot-folders skipped). InputError for a path that does not exist or a folder with no file."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                Path(dirpath) / name
+                for dirpath, dirnames, filenames in os.walk(p)
+                if not any(part.startswith(".") for part in Path(dirpath).relative_to(p).parts)
+                for name in filenames if not name.startswith(".")
+            )
+            if not found:
+                raise InputError("the folder holds no file to ingest", file=p)
+            files.extend(found)
+        elif not p.exists() and not p.is_symlink():
+            raise InputError("no such file or folder", file=p)
+        else:
+            files.append(p)
+    return files
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -89,12 +134,74 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except InputError as exc:
         _err(str(exc))
         return 2
-    print(f"wrote the example dataset to {args.out} (truth in {Path(args.out) / 'TRUTH.md'})")
+    _out(f"wrote the example dataset to {args.out} (truth in {Path(args.out) / 'TRUTH.md'})")
+    return 0
+
+
+def cmd_fetch_publications(args: argparse.Namespace) -> int:
+    """``workbench fetch openalex | altmetric | resolve-links`` (the publication level, issue 16)."""
+    import pandas as pd
+
+    from . import fetch_publications as fp
+    from .fetch import FetchError
+
+    try:
+        if args.platform == "openalex":
+            r = fp.fetch_openalex(out=args.out, ror=args.ror, orcid=args.orcid, issn=args.issn, query=args.query,
+                                  mailto=args.mailto, max_pages=args.max_pages)
+            print(f"openalex: {r.works} work(s) in {len(r.pages)} page file(s) ({r.from_cache} from the cache) → {args.out}")
+        elif args.platform == "altmetric":
+            dois = list(args.dois or [])
+            if args.dataset:
+                from .dataset import load_dataset
+                from .publications_stage import load_publications
+
+                data = load_publications(load_dataset(args.dataset))
+                if data is None:
+                    raise InputError(f"{args.dataset}: the card has no publications: to take DOIs from")
+                dois += data.publications["doi"].dropna().tolist()
+            if args.dois_file:
+                dois += [line.strip() for line in Path(args.dois_file).read_text().splitlines() if line.strip()]
+            if not dois:
+                raise InputError("give --dois DOI …, --dois-file FILE (one DOI a line) or --dataset DIR (the DOIs of "
+                                 "the card's publications)")
+            r = fp.fetch_altmetric(dois, out=args.out, key=args.key)
+            print(f"altmetric: {len(r.found)} found, {len(r.not_found)} not found (recorded, not zero), "
+                  f"{len(r.cached)} already saved → {args.out}")
+        else:
+            if args.dataset:
+                from .dataset import load_dataset
+                from .ingest import read_files
+
+                ds = load_dataset(args.dataset)
+                posts = read_files(ds.post_files(), root=ds.root).posts
+            elif args.posts:
+                posts = pd.read_parquet(args.posts, columns=["text"])
+            else:
+                raise InputError("resolve-links needs --dataset DIR (its exports are read) or --posts posts.parquet")
+            urls = fp.short_links_in(posts)
+            r = fp.resolve_links(urls, cache=Path(args.out) / "resolved_links.csv")
+            print(f"resolve-links: {r.resolved} resolved, {r.failed} failed, {r.cached} already in {r.cache}")
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except FetchError as exc:
+        _err(str(exc))
+        return 1
+    except OSError as exc:
+        _err(f"{exc.filename}: {exc.strerror}")
+        return 2
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from .fetch import FetchError, describe_fetch, fetch_bluesky, fetch_mastodon
+
+    if args.platform in ("openalex", "altmetric", "resolve-links"):
+        return cmd_fetch_publications(args)
+    if not args.account:
+        _err(f"fetch {args.platform} needs the account")
+        return 2
 
     fetcher = fetch_bluesky if args.platform == "bluesky" else fetch_mastodon
     try:
@@ -105,7 +212,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     except FetchError as exc:
         _err(str(exc))
         return 1
-    print(describe_fetch(result))
+    _out(describe_fetch(result))
     return 0
 
 
@@ -113,7 +220,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     from .power import estimate_power, posts_needed
 
     kw = dict(effect_pct=args.effect, prevalence=args.prevalence, n_sims=args.n_sims, alpha=args.alpha,
-              noise_sd=args.noise_sd, seed=args.seed)
+              noise_sd=args.noise_sd, seed=args.seed, n_tests=args.tests)
     try:
         if args.posts is not None:
             result = estimate_power(args.posts, **kw)
@@ -122,7 +229,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     except InputError as exc:
         _err(str(exc))
         return 2
-    print(result["sentence"])
+    _out(result["sentence"])
     return 0
 
 
@@ -187,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     ing = sub.add_parser("ingest", help="read export files into canonical tables (no notebooks)")
-    ing.add_argument("paths", nargs="+", help="export files")
+    ing.add_argument("paths", nargs="+", help="export files, or folders of them (read with their subfolders)")
     ing.add_argument("--out", required=True, help="folder for posts.parquet, account.parquet, quarantine.csv, ingest_log.json")
     ing.add_argument("--columns", action="append", default=[], metavar="RAW=CANONICAL",
                      help="column map for generic account CSVs (repeatable)")
@@ -199,9 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--force", action="store_true", help="overwrite an existing folder")
     sim.set_defaults(func=cmd_simulate)
 
-    fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files")
-    fet.add_argument("platform", choices=["bluesky", "mastodon"])
-    fet.add_argument("account", help="Bluesky handle (name.bsky.social) or Mastodon @user@instance")
+    fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files, "
+                         "OpenAlex works, Altmetric counts, or where short links lead")
+    fet.add_argument("platform", choices=["bluesky", "mastodon", "openalex", "altmetric", "resolve-links"])
+    fet.add_argument("account", nargs="?", help="Bluesky handle (name.bsky.social) or Mastodon @user@instance")
+    fet.add_argument("--ror", help="openalex: works of an institution (ROR id)")
+    fet.add_argument("--orcid", help="openalex: works of an author (ORCID)")
+    fet.add_argument("--issn", help="openalex: works in a journal (ISSN)")
+    fet.add_argument("--query", help="openalex: full-text search")
+    fet.add_argument("--mailto", help="openalex: your e-mail (the polite pool)")
+    fet.add_argument("--dois", nargs="+", help="altmetric: the DOIs to look up")
+    fet.add_argument("--dois-file", help="altmetric: a file with one DOI a line")
+    fet.add_argument("--key", help="altmetric: API key (optional)")
+    fet.add_argument("--posts", help="resolve-links: a posts.parquet whose short links to resolve")
+    fet.add_argument("--dataset", help="altmetric: the DOIs of this dataset's publications; resolve-links: the short "
+                                       "links in this dataset's exports")
     fet.add_argument("--out", required=True, help="folder for the JSON files (a dataset's raw/)")
     fet.add_argument("--max-pages", type=int, default=None, help="stop after this many pages")
     fet.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="stop once posts are older than this date")
@@ -212,7 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--prevalence", type=float, required=True, help="share of posts with the feature, e.g. 0.15")
     pw.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
     pw.add_argument("--posts", type=int, default=None, metavar="N", help="report the power with N posts instead")
-    pw.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    pw.add_argument("--alpha", type=float, default=0.05, help="two-sided family significance level (default 0.05)")
+    from .dataset import DEFAULT_PREDICTORS
+
+    pw.add_argument("--tests", type=int, default=len(DEFAULT_PREDICTORS), metavar="M",
+                    help="predictors in the Holm family the report judges by (default: the default predictors, "
+                    f"{len(DEFAULT_PREDICTORS)}); the power is at alpha/M, Holm's first step (a lower bound)")
     pw.add_argument("--noise-sd", type=float, default=0.5, help="residual SD of log1p(outcome) (default 0.5)")
     pw.add_argument("--n-sims", type=int, default=200, help="simulated datasets per size (default 200)")
     pw.add_argument("--seed", type=int, default=0)
@@ -221,9 +345,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; every failure is a message and an exit status, never a traceback.
+
+    2: bad arguments, an invalid card or unusable input (InputError); 1: a stage failed (StageError) or an
+    unexpected error (its traceback goes to a log file named in the message); 130: interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except (StageError, WorkbenchError) as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except MemoryError:
+        _err("out of memory: an input is far larger than an analytics export (is it really one?)")
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _err(f"{exc.strerror or exc}{where}")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message and a log, not a traceback
+        log = _write_crash_log()
+        _err(f"unexpected error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). This is a "
+             f"bug in the workbench; the details are in {log}")
+        return 1
+
+
+def _write_crash_log() -> str:
+    try:
+        fd, path = tempfile.mkstemp(prefix="workbench-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return path
+    except OSError:
+        return "(no log: the temporary folder is not writable)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,7 +38,21 @@ RELIABILITY_COLUMNS = (
     "krippendorff_alpha_ci_high",
     "n_coders",
     "interpretation",
+    # added for more than two coders (issue 17): what each statistic rests on
+    "coders",
+    "cohen_kappa_pair",
+    "cohen_kappa_n",
+    "fleiss_kappa",
+    "fleiss_kappa_ci_low",
+    "fleiss_kappa_ci_high",
+    "fleiss_kappa_n",
+    "fleiss_kappa_raters",
+    "krippendorff_alpha_n",
+    "pairwise_kappa",
+    "note",
 )
+#: Fewer shared posts than this: no bootstrap interval and no pairwise kappa (the number would mean nothing).
+MIN_POSTS = 10
 
 _BINARY_SPELLINGS = {"0": "0", "1": "1", "0.0": "0", "1.0": "1", "false": "0", "true": "1"}
 _N_EXAMPLES = 5
@@ -153,7 +167,11 @@ def merge_codes(
         The info dict holds ``codes`` (per code: kind, levels, n_coders, n_coded, n_missing,
         n_adjudicated, n_agreement, n_majority, n_unresolved_ties — counted over the posts of ``posts`` —
         and n_unknown_post_ids), ``unknown_post_ids`` (``count`` and ``examples``: coded post_ids that are
-        not in ``posts``; their codes are not merged), ``replaced_columns`` and ``warnings``.
+        not in ``posts``; their codes are not merged), ``replaced_columns``, ``warnings``,
+        ``manual_codes`` (``status``: "available" or "not available" — no coding file yet, or none of the
+        coded posts in ``posts`` — with the ``reason`` in words, ``coded`` and ``defined_in_codebook``) and
+        ``not_coded`` (codebook code → why it has no values). No decision at all is not an error: the
+        coding stage goes on without manual codes and says why.
     """
     check_columns(posts, ["post_id"], table="posts")
     df, kinds, warnings = _clean_codes(codes, codebook)
@@ -214,8 +232,38 @@ def merge_codes(
         "unknown_post_ids": {"count": len(unknown_ids), "examples": unknown_ids[:_N_EXAMPLES]},
         "replaced_columns": replaced,
         "warnings": warnings,
+        **_availability(per_code, codebook, n_known=int(known.sum()), unknown_ids=unknown_ids),
     }
     return out, info
+
+
+def _availability(per_code: dict, codebook: Codebook | None, *, n_known: int, unknown_ids: list) -> dict:
+    """``manual_codes`` (status "available" / "not available" and the reason, in words) and ``not_coded``
+    (codebook code -> why it has no values), for a report that must say what is missing and why."""
+    defined = list(codebook.names) if codebook is not None else []
+    coded = [c for c, v in per_code.items() if v["n_coded"] > 0]
+    not_coded = {}
+    for name in defined:
+        if name not in per_code:
+            not_coded[name] = "no coding file holds a decision for it yet"
+        elif per_code[name]["n_coded"] == 0:
+            not_coded[name] = "its decisions are all for posts that are not in the posts table"
+    if coded:
+        status, reason = "available", ""
+    elif not per_code and defined:
+        status = "not available"
+        reason = (f"the codebook defines {len(defined)} codes ({', '.join(defined)}) but no coding file holds a "
+                  "decision yet; code posts with the coding panel (notebook 02, or "
+                  "widgets.CodingPanel.from_dataset) and run again")
+    elif not per_code:
+        status, reason = "not available", "the dataset has no manual coding files (codes: in dataset.yml)"
+    else:
+        status = "not available"
+        reason = (f"none of the {len(unknown_ids)} coded post ids is in the posts table (e.g. "
+                  f"{', '.join(map(str, unknown_ids[:3]))}); were the coding files made for another account or "
+                  "export?" if n_known == 0 else "no post of the posts table has a final value for any code")
+    return {"manual_codes": {"status": status, "reason": reason, "coded": coded,
+                             "defined_in_codebook": defined}, "not_coded": not_coded}
 
 
 # --- reliability ---------------------------------------------------------------------------------------
@@ -235,13 +283,20 @@ def _value_matrix(rows: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str],
     return mat, levels, list(wide.columns), list(wide.index)
 
 
-def _unit_tables(mat: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Per unit: agreement (0/1), coincidence contribution (K*K flattened), two-coder joint table or None."""
+def _category_counts(mat: np.ndarray, k: int) -> np.ndarray:
+    """Units x categories: how many coders gave each category to each unit."""
     n_units, n_coders = mat.shape
     counts = np.zeros((n_units, k))
     for j in range(n_coders):  # loop over coders (a handful), vectorized over units
         present = mat[:, j] >= 0
         counts[np.flatnonzero(present), mat[present, j]] += 1
+    return counts
+
+
+def _unit_tables(mat: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per unit: agreement (0/1), coincidence contribution (K*K flattened), two-coder joint table or None."""
+    n_units, n_coders = mat.shape
+    counts = _category_counts(mat, k)
     m = counts.sum(axis=1)
     agree = (counts.max(axis=1) == m).astype(float)
     # Krippendorff: unit u adds (n_uc * n_uk - [c == k] * n_uc) / (m_u - 1) to o_ck
@@ -279,6 +334,22 @@ def _kappa_from_joint(j: np.ndarray, k: int) -> np.ndarray:
     return np.where(np.isclose(p_e, 1.0), np.nan, kappa)
 
 
+def _fleiss_from_counts(weights: np.ndarray, counts: np.ndarray, m: int) -> np.ndarray:
+    """Fleiss' kappa (Fleiss 1971) of units with ``m`` ratings each, for rows of unit weights (replicates).
+
+    ``counts``: units x categories; with ``weights`` all ones this is the plain estimate
+    (:func:`statsmodels.stats.inter_rater.fleiss_kappa` gives the same; this form serves the bootstrap).
+    """
+    n = weights.sum(axis=1)
+    agree_i = ((counts**2).sum(axis=1) - m) / (m * (m - 1.0))  # P_i: agreeing pairs of unit i
+    p_bar = weights @ agree_i / n
+    p_j = (weights @ counts) / (n * m)[:, None]
+    p_e = (p_j**2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (p_bar - p_e) / (1.0 - p_e)
+    return np.where(np.isclose(p_e, 1.0), np.nan, kappa)
+
+
 def _bootstrap_weights(rng: np.random.Generator, n_units: int, n_boot: int) -> np.ndarray:
     """How often each unit is drawn in each of ``n_boot`` resamples with replacement (n_boot x n_units)."""
     draws = rng.integers(0, n_units, size=(n_boot, n_units))
@@ -304,7 +375,9 @@ def _ci(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def compute_reliability(codes: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def compute_reliability(
+    codes: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, codebook: Codebook | None = None
+) -> pd.DataFrame:
     """Return inter-rater reliability per code, on the posts coded by two or more coders (the overlap).
 
     Parameters
@@ -316,63 +389,160 @@ def compute_reliability(codes: pd.DataFrame, *, n_boot: int = 1000, seed: int = 
         Bootstrap resamples of the overlap posts for the 95% confidence intervals (0 = no intervals).
     seed
         Seed of the bootstrap; each code's resamples depend only on the seed and the code's name.
+    codebook
+        When given, its codes come first (in its order), each with a row even when nobody coded it yet
+        (``n_overlap`` 0 and a ``note`` saying so), and values it does not allow are left out.
 
     Returns
     -------
     pandas.DataFrame
-        One row per code (in order of first appearance) with the columns of :data:`RELIABILITY_COLUMNS`:
-        ``code``; ``n_overlap`` (posts coded by >= 2 raters); ``percent_agreement`` (fraction, in [0, 1], of
-        overlap posts on which all their coders gave the same value); ``cohen_kappa`` (only when exactly two
-        coders coded the overlap, else NA); ``krippendorff_alpha`` (nominal, any number of coders, missing
-        values allowed); the percentile 95% bootstrap interval of each (``*_ci_low``, ``*_ci_high``);
-        ``n_coders``; ``interpretation`` of alpha.
+        One row per code with the columns of :data:`RELIABILITY_COLUMNS`:
+
+        - ``code``; ``n_overlap`` (posts coded by >= 2 raters); ``n_coders`` and ``coders`` (the raters with
+          at least one overlap post);
+        - ``percent_agreement``: fraction of overlap posts on which all their coders gave the same value;
+        - ``cohen_kappa``: Cohen's kappa of one pair of coders on the posts both coded — with two coders
+          the two, with more the pair sharing the most posts — named in ``cohen_kappa_pair`` (``"a × b"``)
+          with its ``cohen_kappa_n`` posts; ``pairwise_kappa`` lists every pair as
+          ``"a × b: 0.81 (n=100)"`` (a pair with fewer than :data:`MIN_POSTS` shared posts gets no value);
+        - ``fleiss_kappa`` (Fleiss 1971): the posts with the same number of ratings — the most common number
+          among the overlap posts, ``fleiss_kappa_raters`` — which are ``fleiss_kappa_n`` posts; raters may
+          differ from post to post, as Fleiss' kappa allows; with two ratings per post it is Scott's pi;
+        - ``krippendorff_alpha`` (nominal; any number of coders, missing values allowed) on
+          ``krippendorff_alpha_n`` = ``n_overlap`` posts, and the ``interpretation`` of alpha;
+        - the percentile 95% bootstrap interval of each statistic (``*_ci_low``, ``*_ci_high``); NA when
+          the statistic rests on fewer than :data:`MIN_POSTS` posts or every resample gave the same value
+          (a zero-width interval says nothing);
+        - ``note``: in words, what is missing and why (no overlap yet, one coder only, no variation, ...).
 
     Notes
     -----
-    Cohen's kappa is defined for two raters only. With three or more we report NA rather than Fleiss'
-    kappa (which assumes interchangeable raters and no missing values); Krippendorff's alpha covers those
-    cases. Alpha is undefined (NA, "undefined") when all overlap values are identical.
-
     Interpretation follows Krippendorff (2004, *Content Analysis*, p. 241): alpha >= .800 "reliable",
     .667 <= alpha < .800 "tentative" (tentative conclusions only), alpha < .667 "unreliable".
 
     The bootstrap resamples overlap posts with replacement; a resample is a vector of how often each post
-    was drawn, so the tables behind every statistic of all resamples come from one matrix product.
+    was drawn, so the tables behind every statistic of all resamples come from one matrix product. The
+    point estimate of Fleiss' kappa is statsmodels' (``statsmodels.stats.inter_rater.fleiss_kappa``);
+    its resamples use the same formula in matrix form (:func:`_fleiss_from_counts`).
     """
-    df, kinds, _ = _clean_codes(codes)
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    df, kinds, _ = _clean_codes(codes, codebook)
     raters = df[~df["is_adjudicator"]]
+    order = list(dict.fromkeys([*(codebook.names if codebook is not None else ()), *kinds]))
     rows = []
-    for code in kinds:  # a handful of codes
+    for code in order:  # a handful of codes
         sub = raters[raters["code"] == code]
         mat, levels, coders, _ = _value_matrix(sub)
         n_units, n_coders = mat.shape if mat.size else (0, 0)
-        rec = {"code": code, "n_overlap": n_units, "n_coders": n_coders}
-        stats = {"percent_agreement": np.nan, "cohen_kappa": np.nan, "krippendorff_alpha": np.nan}
-        cis = {name: (np.nan, np.nan) for name in stats}
-        if n_units:
+        rec: dict = {"code": code, "n_overlap": n_units, "n_coders": n_coders, "coders": ", ".join(coders),
+                     "krippendorff_alpha_n": n_units, "cohen_kappa_n": 0, "fleiss_kappa_n": 0,
+                     "cohen_kappa_pair": "", "pairwise_kappa": "", "fleiss_kappa_raters": pd.NA}
+        names = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "fleiss_kappa")
+        stats = dict.fromkeys(names, np.nan)
+        cis = {name: (np.nan, np.nan) for name in names}
+        notes: list[str] = []
+        if not n_units:
+            coded_by = sorted(set(sub["coder"]))
+            if not coded_by:
+                notes.append("not available: nobody has coded this code yet")
+            elif len(coded_by) == 1:
+                notes.append(f"not available: only {coded_by[0]} coded it; reliability needs a second coder "
+                             "on the same posts (an overlap sample)")
+            else:
+                notes.append(f"not available: {', '.join(coded_by)} coded no post in common; code an overlap "
+                             "sample (the same posts for every coder)")
+        else:
             k = len(levels)
-            agree, coincid, joint = _unit_tables(mat, k)
+            present = mat >= 0
+            agree, coincid, _ = _unit_tables(mat, k)
             stats["percent_agreement"] = float(agree.mean())
             stats["krippendorff_alpha"] = float(_alpha_from_coincidences(coincid.sum(axis=0), k)[0])
-            if joint is not None:
-                stats["cohen_kappa"] = float(_kappa_from_joint(joint.sum(axis=0), k)[0])
+            # Cohen's kappa: every pair on the posts both coded; the pair sharing the most posts is reported
+            shared = present.T.astype(np.int64) @ present.astype(np.int64)
+            pairs = sorted(
+                ((i, j) for i in range(n_coders) for j in range(i + 1, n_coders) if shared[i, j] > 0),
+                key=lambda ij: (-shared[ij], ij),
+            )
+            listed = []
+            best = None
+            for i, j in pairs:  # pairs of a handful of coders
+                both = present[:, i] & present[:, j]
+                _, _, joint = _unit_tables(mat[both][:, [i, j]], k)
+                kappa = float(_kappa_from_joint(joint.sum(axis=0), k)[0])
+                n_pair = int(both.sum())
+                if best is None:
+                    best = (i, j, both, joint, kappa, n_pair)
+                label = f"{coders[i]} × {coders[j]}"
+                if n_pair < MIN_POSTS:
+                    listed.append(f"{label}: too few shared posts (n={n_pair})")
+                elif not np.isfinite(kappa):
+                    listed.append(f"{label}: undefined, no variation (n={n_pair})")
+                else:
+                    listed.append(f"{label}: {kappa:.2f} (n={n_pair})")
+            rec["pairwise_kappa"] = "; ".join(listed)
+            i, j, both, joint, kappa, n_pair = best
+            rec["cohen_kappa_pair"], rec["cohen_kappa_n"] = f"{coders[i]} × {coders[j]}", n_pair
+            stats["cohen_kappa"] = kappa if n_pair >= 2 else np.nan
+            if n_coders > 2:
+                notes.append(f"Cohen's kappa is {coders[i]} × {coders[j]}, the pair sharing the most posts "
+                             f"({n_pair}); every pair is in pairwise_kappa")
+            # Fleiss' kappa: the posts with the most common number of ratings
+            m_i = present.sum(axis=1)
+            values, freq = np.unique(m_i, return_counts=True)
+            m = int(values[freq == freq.max()].max())
+            same = m_i == m
+            counts = _category_counts(mat[same], k)
+            rec["fleiss_kappa_n"], rec["fleiss_kappa_raters"] = int(same.sum()), m
+            p_e = float((((counts.sum(axis=0)) / counts.sum()) ** 2).sum())
+            if not np.isclose(p_e, 1.0):
+                stats["fleiss_kappa"] = float(fleiss_kappa(counts, method="fleiss"))
+            if not same.all():
+                notes.append(f"Fleiss' kappa uses the {int(same.sum())} posts with {m} ratings each "
+                             f"(of {n_units} overlap posts)")
+            if not np.isfinite(stats["krippendorff_alpha"]):
+                notes.append("kappa and alpha are undefined: every coder gave the same value to every "
+                             "overlap post (no variation to agree on)")
             if n_boot > 0:
                 rng = np.random.default_rng([seed, zlib.crc32(code.encode("utf-8"))])
                 weights = _bootstrap_weights(rng, n_units, n_boot)
-                cis["percent_agreement"] = _ci(weights @ agree / n_units)
-                cis["krippendorff_alpha"] = _ci(_alpha_from_coincidences(weights @ coincid, k))
-                if joint is not None:
-                    cis["cohen_kappa"] = _ci(_kappa_from_joint(weights @ joint, k))
+                sizes = {"percent_agreement": n_units, "krippendorff_alpha": n_units,
+                         "cohen_kappa": n_pair, "fleiss_kappa": int(same.sum())}
+                draws = {
+                    "percent_agreement": weights @ agree / n_units,
+                    "krippendorff_alpha": _alpha_from_coincidences(weights @ coincid, k),
+                    "cohen_kappa": _kappa_from_joint(weights[:, both] @ joint, k),
+                    "fleiss_kappa": _fleiss_from_counts(weights[:, same], counts, m),
+                }
+                short = []
+                for name, values_b in draws.items():
+                    if not np.isfinite(stats[name]):
+                        continue
+                    if sizes[name] < MIN_POSTS:
+                        short.append(name)
+                        continue
+                    low, high = _ci(values_b)
+                    if low < high:
+                        cis[name] = (low, high)
+                    else:
+                        notes.append(f"no interval for {name}: every resample gave {low:.3g}")
+                if short:
+                    notes.append(f"no intervals for {', '.join(short)}: fewer than {MIN_POSTS} posts")
         for name, value in stats.items():
             rec[name] = value
             rec[f"{name}_ci_low"], rec[f"{name}_ci_high"] = cis[name]
         rec["interpretation"] = _interpret(stats["krippendorff_alpha"])
+        rec["note"] = "; ".join(notes)
         rows.append(rec)
     out = pd.DataFrame(rows, columns=list(RELIABILITY_COLUMNS))
-    out["n_overlap"] = out["n_overlap"].astype("Int64")
-    out["n_coders"] = out["n_coders"].astype("Int64")
-    for c in RELIABILITY_COLUMNS[2:11]:
-        out[c] = out[c].astype(float)
+    for c in ("n_overlap", "n_coders", "cohen_kappa_n", "fleiss_kappa_n", "fleiss_kappa_raters",
+              "krippendorff_alpha_n"):
+        out[c] = out[c].astype("Int64")
+    for c in RELIABILITY_COLUMNS:
+        if c.endswith(("_agreement", "_kappa", "_alpha", "_ci_low", "_ci_high")) and c != "pairwise_kappa":
+            out[c] = out[c].astype(float)
+    for c in ("coders", "cohen_kappa_pair", "pairwise_kappa", "note", "interpretation"):
+        out[c] = out[c].astype(object)
     return out
 
 
@@ -425,6 +595,18 @@ DEFAULT_MANUAL_AUTOMATIC = {
     "has_thread": "has_thread_marker",
     "has_cta": "has_call_to_action",
 }
+
+
+def _looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would run ``text`` as a formula: it starts with =, +, -, @, tab or CR (OWASP's
+    list) and is not simply a number such as ``-1``."""
+    if not text or text[0] not in "=+-@\t\r":
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
 
 
 class CodebookError(InputError):
@@ -534,6 +716,13 @@ def _parse_code(entry, index: int, *, file, seen: set[str]) -> Code:
         if any(v == "" or "\n" in v for v in levels) or len(set(levels)) != len(levels):
             raise CodebookError(
                 f"{where}: levels must be distinct, non-empty one-line names; found {raw!r}", file=file
+            )
+        formula = [v for v in levels if _looks_like_formula(v)]
+        if formula:
+            raise CodebookError(
+                f"{where}: levels {formula} start like a spreadsheet formula (=, +, -, @) and would be written "
+                "as such into the coding files; rename them (a number such as -1 is fine)",
+                file=file,
             )
     elif "levels" in entry:
         raise CodebookError(
@@ -779,8 +968,9 @@ def compare_manual_automatic(
         argument or default), ``n_compared`` (posts where both are known), ``n_agree``,
         ``percent_agreement`` (fraction), ``cohen_kappa`` (NA when chance agreement is 1),
         ``n_manual_yes``, ``n_automatic_yes``, ``n_manual_only`` (manual yes, automatic no) and
-        ``n_automatic_only``. A pair named by the codebook or ``pairs`` whose columns are missing is an
-        InputError; a manual code named like its automatic feature (which :func:`merge_codes` replaces) is
+        ``n_automatic_only``, and ``note`` (why a pair has no numbers). A pair the codebook names whose
+        manual code has no values yet (or whose automatic feature is missing) is a row with ``n_compared``
+        0 and a "not available" note; a pair named in ``pairs`` whose columns are missing is an InputError; a manual code named like its automatic feature (which :func:`merge_codes` replaces) is
         an InputError too, since the automatic values are gone.
     """
     wanted: dict[str, tuple[str, str]] = {}
@@ -798,6 +988,13 @@ def compare_manual_automatic(
                 "merge_codes replaced the automatic values; rename the manual code (e.g. has_link)"
             )
         missing = [c for c in (manual, automatic) if c not in posts_coded.columns]
+        if missing and source == "codebook":  # a code nobody has coded yet (or a feature this platform lacks)
+            rows.append({"manual": manual, "automatic": automatic, "source": source, "n_compared": 0,
+                         "n_agree": 0, "percent_agreement": float("nan"), "cohen_kappa": float("nan"),
+                         "n_manual_yes": 0, "n_automatic_yes": 0, "n_manual_only": 0, "n_automatic_only": 0,
+                         "note": f"not available: no column {missing[0]!r} in the coded posts"
+                                 + (" (the code has no decisions yet)" if missing[0] == manual else "")})
+            continue
         if missing:
             raise InputError(
                 f"cannot compare manual {manual!r} with automatic {automatic!r}: missing columns {missing}. "
@@ -822,11 +1019,12 @@ def compare_manual_automatic(
                 "n_automatic_yes": int(y.sum()),
                 "n_manual_only": int(((x == 1) & (y == 0)).sum()),
                 "n_automatic_only": int(((x == 0) & (y == 1)).sum()),
+                "note": "" if n else "not available: no post has both values",
             }
         )
     columns = [
         "manual", "automatic", "source", "n_compared", "n_agree", "percent_agreement", "cohen_kappa",
-        "n_manual_yes", "n_automatic_yes", "n_manual_only", "n_automatic_only",
+        "n_manual_yes", "n_automatic_yes", "n_manual_only", "n_automatic_only", "note",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 

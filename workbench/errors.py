@@ -46,4 +46,16 @@ class UnknownFormatError(InputError):
 
 
 class StageError(WorkbenchError):
-    """A pipeline stage failed; names the stage, the cell and the error."""
+    """A pipeline stage failed; names the stage, the cell and the error.
+
+    ``stage``, ``cell`` (1-based position in the notebook), ``notebook`` and ``error`` (the exception's type and
+    message) are kept as attributes for the run status record, when known.
+    """
+
+    def __init__(self, message: str, *, stage: str | None = None, cell: int | None = None,
+                 notebook: str | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.cell = cell
+        self.notebook = notebook
+        self.error = error

@@ -10,6 +10,10 @@ usable without a browser::
     explorer.table          # the predictor rows of the current fit
     explorer                # in a notebook: the widgets, plot and table
 
+Predictors and controls are check boxes (a click toggles one, never clears the others); the table's headers
+are words; while a refit runs, the panel says so and its controls are disabled. In a notebook on a run
+folder, ``ModelExplorer.for_dataset(posts_coded, ds)`` offers the card's choices that the data has.
+
 Batch runs never need this module.
 """
 
@@ -38,6 +42,63 @@ TABLE_COLUMNS = (
     "std_beta",
     "n",
 )
+
+#: The table's headers in words (the HTML table; ``table`` keeps the column names).
+TABLE_HEADERS = {
+    "term": "Predictor",
+    "effect_pct": "Change (%)",
+    "effect_pct_ci_low": "95% CI, low (%)",
+    "effect_pct_ci_high": "95% CI, high (%)",
+    "estimate": "Coefficient",
+    "std_error": "Standard error",
+    "p_value": "p",
+    "p_holm": "p, Holm-adjusted",
+    "p_bh": "p, Benjamini–Hochberg",
+    "std_beta": "Standardized β",
+    "n": "Posts",
+}
+
+
+def _checklist(options: Sequence[str], description: str):
+    """A box of check boxes with a ``value`` trait (the tuple of ticked options) and ``options``."""
+    import ipywidgets as w
+    import traitlets
+
+    class CheckList(w.VBox):
+        value = traitlets.Tuple()
+
+        def __init__(self) -> None:
+            self.options = tuple(options)
+            self.boxes = [w.Checkbox(value=True, description=o, indent=False) for o in self.options]
+            super().__init__([w.HTML(f"<b>{description}</b>"), *self.boxes])
+            self.value = self.options
+            for box in self.boxes:
+                box.observe(self._from_boxes, names="value")
+
+        _syncing = False
+
+        def _from_boxes(self, _change) -> None:
+            if self._syncing:
+                return
+            ticked = tuple(o for o, b in zip(self.options, self.boxes, strict=True) if b.value)
+            if ticked != self.value:
+                self.value = ticked
+
+        @traitlets.observe("value")
+        def _to_boxes(self, change) -> None:
+            self._syncing = True
+            try:
+                for o, b in zip(self.options, self.boxes, strict=True):
+                    if b.value != (o in change["new"]):
+                        b.value = o in change["new"]
+            finally:
+                self._syncing = False
+
+        def set_disabled(self, disabled: bool) -> None:
+            for b in self.boxes:
+                b.disabled = disabled
+
+    return CheckList()
 
 
 class ModelExplorer:
@@ -95,18 +156,9 @@ class ModelExplorer:
         self._updating = False
         self.outcome_widget = w.Dropdown(options=list(outcomes), value=outcomes[0], description="Outcome")
         self.model_widget = w.Dropdown(options=list(models), value=models[0], description="Model")
-        self.predictor_widget = w.SelectMultiple(
-            options=list(predictors),
-            value=tuple(predictors),
-            description="Predictors",
-            rows=min(8, len(predictors) or 1),
-        )
-        self.control_widget = w.SelectMultiple(
-            options=list(controls),
-            value=tuple(controls),
-            description="Controls",
-            rows=min(5, len(controls) or 1),
-        )
+        self.predictor_widget = _checklist(predictors, "Predictors")
+        self.control_widget = _checklist(controls, "Controls")
+        self.status = w.HTML()
         self.image = w.Image(format="png")
         self.table_html = w.HTML()
         self.message = w.HTML()
@@ -121,6 +173,7 @@ class ModelExplorer:
                         self.control_widget,
                     ]
                 ),
+                self.status,
                 self.message,
                 self.image,
                 self.table_html,
@@ -188,8 +241,39 @@ class ModelExplorer:
 
     # -- fitting and drawing -------------------------------------------------------------------------
 
+    def _busy(self, busy: bool) -> None:
+        self.status.value = "<i>Refitting the model…</i>" if busy else ""
+        for widget in (self.outcome_widget, self.model_widget):
+            widget.disabled = busy
+        for box in (self.predictor_widget, self.control_widget):
+            box.set_disabled(busy)
+
     def refit(self) -> None:
         """Refit the selected model and update ``result``, ``table``, ``warnings``, the plot and the table."""
+        self._busy(True)
+        try:
+            self._refit()
+        finally:
+            self._busy(False)
+
+    @classmethod
+    def for_dataset(cls, posts_coded: pd.DataFrame, ds, **kwargs) -> ModelExplorer:
+        """An explorer offering the card's outcomes, predictors and controls that ``posts_coded`` has
+        (``ds``: the loaded dataset card); the ones it lacks are named in ``warnings`` on every refit."""
+        a = ds.analysis
+        have = set(posts_coded.columns)
+        picks = {role: [n for n in names if n in have] for role, names in
+                 (("outcomes", a.outcomes), ("predictors", a.predictors), ("controls", a.controls))}
+        lacking = [n for names in (a.outcomes, a.predictors, a.controls) for n in names if n not in have]
+        explorer = cls(posts_coded, **picks, **kwargs)
+        if lacking:
+            explorer.lacking = lacking
+            explorer.refit()
+        return explorer
+
+    lacking: list[str] = []
+
+    def _refit(self) -> None:
         with pywarnings.catch_warnings():
             pywarnings.simplefilter("ignore", ModelWarning)
             if not self.predictors:
@@ -213,6 +297,8 @@ class ModelExplorer:
                 self.warnings = ["negbin_rate models engagements per impression; choose another outcome."]
             else:
                 self.warnings = [f"No {self.model} estimates for {self.outcome}."]
+        if self.lacking:
+            self.warnings.append(f"Not offered because the data has no such column: {', '.join(self.lacking)}.")
         self.png = self._draw()
         self._render()
 
@@ -241,7 +327,8 @@ class ModelExplorer:
         self.image.value = self.png
         self.image.layout.display = None if self.png else "none"
         self.message.value = "".join(f"<p>⚠ {html.escape(m)}</p>" for m in self.warnings)
-        self.table_html.value = self.table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="")
+        shown = self.table.rename(columns=TABLE_HEADERS)
+        self.table_html.value = shown.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a notebook front end
         from IPython.display import display

@@ -123,6 +123,15 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
         "its destination: such a post counts as False unless a research domain is written in the text, so "
         "on X legacy data this feature is a lower bound."
     ),
+    "post_type": (
+        "What kind of post it is: original, reply, quote or repost — from the export's own post-type column where "
+        "there is one, else its reply/repost flags, else the text (a retweet written \"RT @…\"; a text ending in a "
+        "link to another post is a quote); anything else counts as original."
+    ),
+    "post_type_source": (
+        "Where post_type came from: post_type (the export's column), is_repost or is_reply (the export's flags), "
+        "text (the text rules) or default (nothing said otherwise: original)."
+    ),
     "has_call_to_action": (
         "The text (outside links, mentions and hashtags) asks the reader to act, with one of these words or "
         "phrases, case-insensitive and as whole words: " + ", ".join(CALL_TO_ACTION_PHRASES) + ". Inflected "
@@ -228,6 +237,73 @@ _MEDIA_TYPES_WITH_MEDIA = {
     "album",
 }
 _MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "status"}
+
+
+#: canonical post types (the ingest stage's ``post_type`` column uses the same words).
+POST_TYPES = ("original", "reply", "quote", "repost")
+#: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did (RE2).
+_RT_RE = r"^\s*RT\s+@\w"
+#: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky; RE2).
+_QUOTE_URL_RE = (
+    r"https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/\w+/status(?:es)?/\d+\S*\s*$"
+    r"|https?://bsky\.app/profile/[^/\s]+/post/\w+\s*$"
+)
+
+
+def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Return every post's type (original, reply, quote, repost) and where it came from.
+
+    Parameters
+    ----------
+    posts
+        The posts table (any columns). Read, in order of trust: ``post_type`` (the ingest stage's
+        canonical column, used where it holds one of :data:`POST_TYPES`), ``is_repost``, ``is_reply``
+        and ``text``.
+
+    Returns
+    -------
+    (Series, Series)
+        ``post_type`` (string, one of :data:`POST_TYPES` on every row) and ``post_type_source`` (string):
+        ``"post_type"`` (the export's own column), ``"is_repost"`` / ``"is_reply"`` (the export's flags),
+        ``"text"`` (a retweet written ``RT @…`` or a text ending in a link to another post's page — a
+        quote), or ``"default"`` (nothing says otherwise: counted as original). A flag that is NA says
+        nothing, so a row whose flags are all NA falls through to the text rules.
+
+    Notes
+    -----
+    Order of the rules: repost before reply before quote (a repost of a reply is a repost). X legacy
+    exports shorten every link to t.co, so a quote cannot be seen in their text: there quotes count as
+    original posts (the default), which the source column makes visible.
+    """
+    n = len(posts)
+    kind = pd.Series(pd.array([pd.NA] * n, dtype="string"), index=posts.index)
+    source = kind.copy()
+
+    def fill(rows: np.ndarray, value: str, where: str) -> None:
+        rows = rows & kind.isna().to_numpy()
+        kind[rows] = value
+        source[rows] = where
+
+    if "post_type" in posts.columns:
+        given = posts["post_type"].astype("string").str.strip().str.lower()
+        ok = given.isin(POST_TYPES).fillna(False).to_numpy(dtype=bool)
+        kind[ok] = given[ok]
+        source[ok] = "post_type"
+    for column, value in (("is_repost", "repost"), ("is_reply", "reply")):
+        if column in posts.columns:
+            flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            fill(flag, value, column)
+    rest = kind.isna().to_numpy()
+    if "text" in posts.columns and rest.any():  # the text rules, only where nothing else said (RE2 via Arrow)
+        text = posts["text"].astype("string")[rest]
+        for pattern, value in ((_RT_RE, "repost"), (_QUOTE_URL_RE, "quote")):
+            found = np.zeros(n, dtype=bool)
+            found[rest] = _arrow_contains(text, pattern).fillna(False).to_numpy(dtype=bool)
+            fill(found, value, "text")
+    rest = kind.isna().to_numpy()
+    kind[rest] = "original"
+    source[rest] = "default"
+    return kind.rename("post_type"), source.rename("post_type_source")
 
 
 def _trie_pattern(node: dict) -> str:
@@ -546,6 +622,10 @@ def code_features(
         - ``has_call_to_action`` (boolean): one of :data:`CALL_TO_ACTION_PHRASES` as a whole word
           (case-insensitive) outside links, mentions and hashtags (``#VoteNow`` and ``@join`` do not count).
 
+        - ``post_type`` (string: original, reply, quote, repost) and ``post_type_source``: see
+          :func:`post_types` (the ingest stage's ``post_type`` where it has one, else the export's
+          ``is_repost``/``is_reply`` flags and the text).
+
         Text features are NA where the text is NA.
     """
     check_columns(posts, ["published_at", "text", "media_views", "impressions", "engagements"], table="posts")
@@ -605,6 +685,7 @@ def code_features(
     out["has_thread_marker"] = thread
     out["has_research_link"] = _research_links(body, domains)
     out["has_call_to_action"] = _calls_to_action(outside)
+    out["post_type"], out["post_type_source"] = post_types(posts)
 
     published = _utc(posts["published_at"], table="posts", column="published_at")
     local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied

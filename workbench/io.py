@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -93,6 +94,61 @@ def write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
     return _write_with(path, lambda p: df.to_parquet(p, index=False))
 
 
-def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
-    """Write ``df`` to CSV (UTF-8, no index) atomically."""
-    return _write_with(path, lambda p: df.to_csv(p, index=False))
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @, tab and
+#: carriage return, and their full-width forms (some spreadsheet locales read ＝ as =).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_RE = "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
+
+
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``df`` in which every text cell that a spreadsheet would run as a formula starts with ``'``.
+
+    OWASP's rule for CSV files opened in Excel/LibreOffice: a cell starting with ``=``, ``+``, ``-``, ``@``, a
+    tab or a carriage return is prefixed with a single quote, which spreadsheets show as text (and hide).
+    Only text columns (string, object, category) are touched: numbers, dates and booleans are written as they
+    are, so a negative estimate stays a number. Vectorized per column.
+    """
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        dtype = s.dtype
+        if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+                or isinstance(dtype, pd.CategoricalDtype)):
+            continue
+        text = s.astype("string")
+        risky = text.str.contains(_FORMULA_RE, regex=True).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            fixed = s.astype(object).copy()
+            fixed[risky] = "'" + text[risky].astype(object)
+            out[col] = fixed
+    return out
+
+
+def _holds_carriage_return(df: pd.DataFrame) -> bool:
+    """Whether a text cell holds a CR, which Python's csv writer leaves unquoted when lines end in LF."""
+    import pandas as pd
+
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype) or isinstance(
+                s.dtype, pd.CategoricalDtype):
+            if s.astype("string").str.contains("\r", regex=False).fillna(False).any():
+                return True
+    return False
+
+
+def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) -> Path:
+    """Write ``df`` to CSV (UTF-8, no index) atomically.
+
+    Text cells that a spreadsheet would run as formulas are prefixed with ``'`` (:func:`neutralize_formulas`);
+    ``neutralize=False`` only for files that are read back by the workbench and never opened in a spreadsheet.
+    A frame with a carriage return inside a text cell is written with every field quoted (the csv module
+    quotes a lone CR only when it is part of the line terminator), so the file still reads back row for row.
+    """
+    import csv
+
+    frame = neutralize_formulas(df) if neutralize else df
+    quoting = csv.QUOTE_ALL if _holds_carriage_return(frame) else csv.QUOTE_MINIMAL
+    return _write_with(path, lambda p: frame.to_csv(p, index=False, quoting=quoting))

@@ -62,20 +62,56 @@ other controls
 
 Predictors enter the same way (booleans as 0/1, counts linearly, categorical codes as dummies with the first
 level in sorted order as reference).
+
+Reference levels
+----------------
+``media_type`` (photo, video, reel, carousel, link_card, none …, lower-cased) enters as dummies against ``none``
+(a text-only post) when the posts have it, else against the most common type; ``post_type`` against
+``original``; ``year`` against the earliest year; any other text column against its first level in sorted
+order. ``analysis.reference_levels`` (``fit_post_models(reference_levels=...)``) overrides any of them. The
+level used is recorded per outcome (``diagnostics[outcome]["reference_levels"]``, ``fitted_terms``).
+
+Which posts
+-----------
+``analysis.population`` (``population=``): ``original`` posts only, ``all`` posts with ``post_type`` as a
+control, or a list of post types; unset, original posts unless a post-type term (``is_reply``, ``post_type``)
+is in the model. Replies and reposts reach people differently and rarely carry the features compared, so a
+pooled model mostly compares post types (issue 10: a replies-heavy account's hashtag effect tripled). How many
+posts of each type were in and out is recorded (``records["population"]``), and a post type with at least
+``DOMINANT_SHARE`` of the posts whose median reach differs from the original posts' by ``REACH_RATIO`` or more
+(Mann–Whitney p < ``DOMINANCE_P``) gets a ``post_type_dominates`` record. With several platforms every model is
+fitted per platform (a pooled model only on request, labelled ``pooled``); every row carries its platform.
+
+Too few posts
+-------------
+A feature is estimated only where each of its groups has ``MIN_LEVEL_POSTS`` posts (a yes/no or count feature:
+posts away from its most common value; a categorical one: each level); otherwise its posts are left out of that
+outcome's models and a ``too_few_posts`` record says so — never an estimate with an infinite interval.
+
+Records
+-------
+``PostModels.records`` (written to models.json, ``schema_version`` 2): what was fitted on which posts with
+which terms (``fitted_terms``), what was dropped and why (``dropped``), problems (``flags``), the Holm families
+(``holm_family``), the estimand of each model (``estimands``), the population, and reach by media type.
 """
 
 from __future__ import annotations
 
+import gc
 import math
+import re
 import warnings as pywarnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
+from statsmodels.stats.multitest import multipletests
 
 from .errors import InputError
+from .features import FEATURE_DESCRIPTIONS, POST_TYPES, post_types
 
 MODELS = ("ols_log", "ols_std", "negbin", "negbin_rate")
 #: the exposure of the rate model: ``negbin_rate`` models outcome / EXPOSURE (any outcome but EXPOSURE itself).
@@ -97,14 +133,60 @@ CONTRACT_COLUMNS = (
     "r2",
 )
 #: columns appended after the contract columns.
-EXTRA_COLUMNS = ("p_holm", "p_bh", "term_type", "effect_pct_ci_low", "effect_pct_ci_high", "pseudo_r2")
+EXTRA_COLUMNS = (
+    "p_holm",
+    "p_bh",
+    "term_type",
+    "effect_pct_ci_low",
+    "effect_pct_ci_high",
+    "pseudo_r2",
+    # added with models.json schema_version 2
+    "platform",
+    "fit_method",
+    "p_holm_across_outcomes",
+)
+STRING_COLUMNS = ("outcome", "model", "term", "term_type", "platform", "fit_method")
 TABLE_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
 DEFAULT_PREDICTORS = ("has_poll", "has_graphic", "has_url", "has_emoji", "n_hashtags", "n_mentions")
 DEFAULT_CONTROLS = ("followers_at_post", "year")
 
-#: a binary predictor with fewer posts than this in either level gets a warning.
+#: the fewest posts a group may have for its effect to be estimated: a yes/no or count feature needs this many
+#: posts away from its most common value, each level of a categorical predictor (``media_type``) or of ``year``
+#: needs this many. Below it the posts of that group are left out of the outcome's models and the feature is
+#: recorded as "too few posts to estimate" (code ``too_few_posts``). Why 10: with a handful of posts in a group
+#: the HC3 error of its dummy is carried by as many residuals (one post: leverage 1, an infinite interval), and
+#: the count models' estimate can run to the boundary; 10 is the usual floor for one estimated parameter
+#: (Peduzzi et al. 1996's events-per-variable rule applied to the smaller group).
 MIN_LEVEL_POSTS = 10
+#: the same floor for a level of a categorical *control* (``year``, ``post_type``), whose estimate is not reported:
+#: only a level with a single post is left out (its dummy would give that post leverage 1, and HC3 then divides
+#: 0 by 0 for every coefficient's error).
+MIN_CONTROL_LEVEL_POSTS = 2
+#: columns entered as categories whatever their dtype; their levels are lower-cased.
+CATEGORICAL_COLUMNS = ("media_type", "post_type", "platform")
+#: preferred reference levels; absent → the most common level (``media_type``) or the first in sorted order.
+DEFAULT_REFERENCE_LEVELS = {"media_type": ("none",), "post_type": ("original",)}
+#: automatic features (features.FEATURE_DESCRIPTIONS) plus the categorical columns: anything else in
+#: ``analysis.predictors`` is a manual code, and the message for a missing one says it needs a coding file.
+KNOWN_FEATURES = frozenset(FEATURE_DESCRIPTIONS) | set(CATEGORICAL_COLUMNS) | {
+    "hour_local", "weekday_local", "year", "followers_at_post", "is_reply", "is_repost",
+}
+#: models.json layout version: 2 adds the typed records (population, fitted_terms, dropped, flags, ...).
+SCHEMA_VERSION = 2
+#: analysis.population: ``original`` (original posts only: the default), ``all`` (every post, post type
+#: controlled) or a list of post types (e.g. ``[original, quote]``).
+POPULATIONS = ("original", "all")
+#: None: ``original``, unless a post-type term (POST_TYPE_TERMS) is a predictor or control — then ``all``
+#: (whoever asks for the reply effect wants the replies in).
+DEFAULT_POPULATION = None
+POST_TYPE_TERMS = ("is_reply", "is_repost", "is_quote", "post_type")
+#: a post type "dominates" when it has at least this share of the posts ...
+DOMINANT_SHARE = 0.3
+#: ... and its median outcome differs from the original posts' by at least this factor (either way) with a
+#: Mann–Whitney p below DOMINANCE_P.
+REACH_RATIO = 1.5
+DOMINANCE_P = 0.05
 #: VIF above this is flagged in the diagnostics.
 VIF_FLAG = 5.0
 CONF_LEVEL = 0.95
@@ -177,6 +259,7 @@ class PostModels:
     diagnostics: dict = field(default_factory=dict)
     fits: dict = field(default_factory=dict)
     sensitivity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SENSITIVITY_COLUMNS)))
+    records: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -187,6 +270,50 @@ class PostModels:
 def _warn(messages: list[str], message: str) -> None:
     messages.append(message)
     pywarnings.warn(message, ModelWarning, stacklevel=3)
+
+
+@dataclass
+class _Notes:
+    """The warnings (plain strings, as before) and the typed records of one ``fit_post_models`` call.
+
+    Every record is a dict ``{code, platform, outcome, model, term, n, message}`` (``outcome``/``model``/``term``
+    None when the record is about all of them): the report words them from the fields, never by parsing
+    ``message``.
+    """
+
+    messages: list[str] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)
+    platform: str | None = None
+    prefix: str = ""
+
+    def add(
+        self,
+        kind: str,
+        code: str,
+        message: str,
+        *,
+        outcome: str | None = None,
+        term: str | None = None,
+        n: int | None = None,
+        model: str | None = None,
+        warn: bool = True,
+        **extra,
+    ) -> None:
+        text = self.prefix + message
+        record = {
+            "code": code,
+            "platform": self.platform,
+            "outcome": outcome,
+            "model": model,
+            "term": term,
+            "n": None if n is None else int(n),
+            "message": text,
+            **extra,
+        }
+        (self.dropped if kind == "dropped" else self.flags).append(record)
+        if warn:
+            _warn(self.messages, text)
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -211,28 +338,61 @@ def _numeric(s: pd.Series) -> np.ndarray:
         ) from exc
 
 
-def _screen_columns(posts: pd.DataFrame, names, *, role: str, messages: list[str]) -> list[str]:
+def _is_level_column(name: str, col: pd.Series, role: str) -> bool:
+    """True when a column enters as dummies (one per level but the reference)."""
+    if name in CATEGORICAL_COLUMNS or (role == "control" and name == "year"):
+        return True
+    return _is_categorical(col) and not pd.api.types.is_bool_dtype(col.dtype)
+
+
+def _levels(name: str, col: pd.Series) -> pd.Series:
+    """The level of every row of a categorical column, as text (``media_type`` lower-cased, spaces → _)."""
+    if name == "year":
+        return col.astype("Int64").astype("string")
+    values = col.astype("string")
+    if name in CATEGORICAL_COLUMNS:
+        values = values.str.strip().str.lower().str.replace(" ", "_", regex=False)
+    return values
+
+
+def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes) -> list[str]:
     """Keep the columns of ``names`` that exist, are not entirely NA and are not constant."""
     kept = []
+    features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
     for name in dict.fromkeys(names):
         if name not in posts.columns:
-            _warn(
-                messages,
-                f"{role.capitalize()} {name!r} is not a column of posts_coded; dropped from the "
-                f"models. Columns starting with has_/n_: "
-                f"{[c for c in posts.columns if c.startswith(('has_', 'n_'))]}",
+            manual = " (a manual code: it needs a coding file that codes it)" if name not in KNOWN_FEATURES else ""
+            notes.add(
+                "dropped",
+                "not_a_column",
+                f"{role.capitalize()} {name!r} is not a column of the coded posts{manual}; dropped from the "
+                f"models. Features these posts have: {', '.join(features) if features else 'none'}.",
+                term=name,
+                role=role,
             )
             continue
         col = posts[name]
         if col.isna().all():
-            _warn(messages, f"{role.capitalize()} {name!r} is entirely NA; dropped from the models.")
+            notes.add(
+                "dropped",
+                "all_na",
+                f"{role.capitalize()} {name!r} is entirely NA (these exports do not give it); dropped from the "
+                f"models.",
+                term=name,
+                role=role,
+                n=0,
+            )
             continue
         values = col.dropna().unique()
         if len(values) < 2:
-            _warn(
-                messages,
+            notes.add(
+                "dropped",
+                "constant",
                 f"{role.capitalize()} {name!r} is constant (every post has {values[0]}); "
                 f"dropped from the models.",
+                term=name,
+                role=role,
+                n=int(col.notna().sum()),
             )
             continue
         kept.append(name)
@@ -261,66 +421,197 @@ def _usable_mask(posts: pd.DataFrame, outcome: str, columns: list[str]) -> tuple
     return ok, {k: v for k, v in reasons.items() if v}
 
 
-def _encode(sample: pd.DataFrame, name: str, *, role: str) -> tuple[pd.DataFrame, str | None]:
+def _reference_level(name: str, levels: pd.Series, references: dict[str, str]) -> str:
+    """The reference level of a categorical column (see the module docstring, "Reference levels")."""
+    present = levels.value_counts()
+    wanted = references.get(name)
+    if wanted is not None and str(wanted) in present.index:
+        return str(wanted)
+    for preferred in DEFAULT_REFERENCE_LEVELS.get(name, ()):
+        if preferred in present.index:
+            return preferred
+    if name in CATEGORICAL_COLUMNS:  # the most common level (ties: the first in sorted order)
+        top = present[present == present.max()].index
+        return sorted(top.tolist())[0]
+    return sorted(present.index.tolist(), key=lambda v: (int(v) if name == "year" else v))[0]
+
+
+def _encode(
+    sample: pd.DataFrame, name: str, *, role: str, references: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, str | None]:
     """The design columns of one predictor or control; also the reference level of a categorical one."""
     col = sample[name]
     if role == "control" and name == "followers_at_post":
         return pd.DataFrame({"log_followers_at_post": np.log1p(_numeric(col))}, index=sample.index), None
-    if (role == "control" and name == "year") or (
-        _is_categorical(col) and not pd.api.types.is_bool_dtype(col.dtype)
-    ):
-        values = col.astype("Int64") if name == "year" else col.astype("string")
-        levels = sorted(values.unique().tolist())
+    if _is_level_column(name, col, role):
+        values = _levels(name, col)
+        ref = _reference_level(name, values, references or {})
+        levels = sorted(values.unique().tolist(), key=lambda v: (int(v) if name == "year" else v))
         out = pd.DataFrame(
-            {f"{name}[{lev}]": (values == lev).to_numpy(dtype="float64") for lev in levels[1:]},
+            {f"{name}[{lev}]": (values == lev).to_numpy(dtype="float64") for lev in levels if lev != ref},
             index=sample.index,
         )
-        return out, str(levels[0])
+        return out, str(ref)
     return pd.DataFrame({name: _numeric(col)}, index=sample.index), None
 
 
+def _those(k: int) -> str:
+    return "that post is" if k == 1 else f"those {k} posts are"
+
+
+def _rare_levels(
+    sample: pd.DataFrame, predictors: list[str], controls: list[str], *, outcome: str, notes: _Notes, diag: dict
+) -> tuple[np.ndarray, set[str]]:
+    """Posts to keep so that every estimated level has at least ``MIN_LEVEL_POSTS`` posts, and the columns left
+    with a single value (so not estimable at all).
+
+    A yes/no or count predictor with fewer than ``MIN_LEVEL_POSTS`` posts away from its most common value
+    (e.g. 3 posts with a poll), any level of a categorical predictor with fewer than ``MIN_LEVEL_POSTS`` posts,
+    and any level of a categorical control (``year``) with fewer than ``MIN_CONTROL_LEVEL_POSTS``: those posts
+    are left out of this outcome's models, and the feature (level) is
+    recorded as "too few posts to estimate" instead of getting an estimate whose interval is infinite or
+    meaningless. Repeated until no level is rare (leaving posts out can make another level rare).
+    """
+    keep = np.ones(len(sample), dtype=bool)
+    exhausted: set[str] = set()
+    roles = [(c, "predictor") for c in predictors] + [(c, "control") for c in controls]
+    for _ in range(5):
+        changed = False
+        n = int(keep.sum())
+        for name, role in roles:
+            col = sample[name][keep]
+            if role == "control" and not _is_level_column(name, col, role):
+                continue
+            if _is_level_column(name, col, role):
+                counts = _levels(name, col).value_counts()
+                if len(counts) < 2:
+                    continue
+                floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
+                groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < floor]
+                for term, lev, k in groups:
+                    out = keep.copy()
+                    out[keep] = (_levels(name, col) == lev).to_numpy(dtype=bool)
+                    keep &= ~out
+                    notes.add(
+                        "dropped",
+                        "too_few_posts",
+                        f"{outcome}: only {k} of {n} posts with {name} {lev!r} (fewer than {floor}, the "
+                        f"minimum in each group): too few posts to estimate it; {_those(k)} left out of the "
+                        f"{outcome} models.",
+                        outcome=outcome,
+                        term=term,
+                        n=k,
+                        role=role,
+                        column=name,
+                        level=str(lev),
+                        minimum=floor,
+                    )
+                    diag["flags"].append(f"rare level: {term} (with: {k})")
+                    changed = True
+                if len(counts) - len(groups) < 2:
+                    exhausted.add(name)
+                continue
+            v = _numeric(col)
+            values, counts = np.unique(v, return_counts=True)
+            if len(values) < 2:
+                continue
+            mode = values[np.argmax(counts)]
+            minority = v != mode
+            k = int(minority.sum())
+            if k >= MIN_LEVEL_POSTS:
+                continue
+            binary = bool(np.isin(values, (0.0, 1.0)).all())
+            if binary:
+                what = "with" if mode == 0 else "without"
+                group = f"{what} {name!r}"
+            else:
+                what = "with"
+                group = f"with {name} other than {mode:g}"
+            out = keep.copy()
+            out[keep] = minority
+            keep &= ~out
+            notes.add(
+                "dropped",
+                "too_few_posts",
+                f"{outcome}: only {k} of {n} posts {group} (fewer than {MIN_LEVEL_POSTS}, the minimum in each "
+                f"group): too few posts to estimate {name!r}; {_those(k)} left out of the {outcome} models.",
+                outcome=outcome,
+                term=name,
+                n=k,
+                role=role,
+                column=name,
+                minimum=MIN_LEVEL_POSTS,
+            )
+            diag["flags"].append(f"rare level: {name} ({what}: {k})")
+            exhausted.add(name)
+            changed = True
+        if not changed:
+            break
+    return keep, exhausted
+
+
 def _build_design(
-    sample: pd.DataFrame, predictors: list[str], controls: list[str], *, outcome: str, messages: list[str]
+    sample: pd.DataFrame,
+    predictors: list[str],
+    controls: list[str],
+    *,
+    outcome: str,
+    notes: _Notes,
+    references: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
     """Design matrix without constant, term → term_type, and categorical column → its reference level."""
-    parts, term_type, references = [], {}, {}
+    parts, term_type, used_references = [], {}, {}
     for role, names in (("predictor", predictors), ("control", controls)):
         for name in names:
-            cols, ref = _encode(sample, name, role=role)
+            cols, ref = _encode(sample, name, role=role, references=references)
             if cols.shape[1] == 0:
-                _warn(
-                    messages,
-                    f"{outcome}: {role} {name!r} has a single value in the posts used for this "
-                    f"outcome; dropped.",
+                notes.add(
+                    "dropped",
+                    "constant_in_sample",
+                    f"{outcome}: {role} {name!r} has a single value in the posts used for this outcome; dropped.",
+                    outcome=outcome,
+                    term=name,
+                    role=role,
+                    n=len(sample),
                 )
                 continue
             for c in cols.columns:
                 term_type[c] = role
             if ref is not None:
-                references[name] = ref
+                used_references[name] = ref
             parts.append(cols)
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=sample.index)
     # Constant within this sample (possible after dropping NA rows).
     for c in list(X.columns):
         v = X[c].to_numpy()
         if v.size and np.all(v == v[0]):
-            _warn(
-                messages,
+            notes.add(
+                "dropped",
+                "constant_in_sample",
                 f"{outcome}: {term_type[c]} term {c!r} is constant in the {len(v)} posts used "
                 f"for this outcome (every value {v[0]:g}); dropped.",
+                outcome=outcome,
+                term=c,
+                role=term_type[c],
+                n=len(v),
             )
             X = X.drop(columns=c)
     # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
     dependent = _dependent_columns(X.to_numpy(dtype="float64"))
     for j in dependent:
         c = X.columns[j]
-        _warn(
-            messages,
+        notes.add(
+            "dropped",
+            "collinear",
             f"{outcome}: {term_type[c]} term {c!r} is an exact linear combination of the terms "
             f"before it; dropped.",
+            outcome=outcome,
+            term=c,
+            role=term_type[c],
+            n=len(X),
         )
     X = X.drop(columns=[X.columns[j] for j in dependent])
-    return X, {c: term_type[c] for c in X.columns}, references
+    return X, {c: term_type[c] for c in X.columns}, used_references
 
 
 def _dependent_columns(X: np.ndarray, tol: float = 1e-9) -> list[int]:
@@ -411,6 +702,7 @@ def _rows(
     effect: bool,
     pseudo_r2: float = np.nan,
     skip_intercept: bool = False,
+    method: str | None = None,
 ) -> pd.DataFrame:
     params = pd.Series(res.params)
     ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))
@@ -437,6 +729,9 @@ def _rows(
             "effect_pct_ci_low": np.nan,
             "effect_pct_ci_high": np.nan,
             "pseudo_r2": pseudo_r2,
+            "platform": pd.NA,
+            "fit_method": method,
+            "p_holm_across_outcomes": np.nan,
         }
     )
     if effect:
@@ -460,18 +755,23 @@ def _with_intercept(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (Holm 1979), by ``statsmodels.stats.multitest``."""
-    from statsmodels.stats.multitest import multipletests
-
-    return multipletests(np.asarray(p, dtype=float), method="holm")[1]
+    """Holm step-down adjusted p-values (Holm 1979), by ``statsmodels.stats.multitest.multipletests``."""
+    p = np.asarray(p, dtype="float64")
+    if not p.size:
+        return p.copy()
+    # multipletests' Holm branch calls gc.collect(), a full collection costing 0.1-0.5 s in a kernel holding
+    # many objects; frozen objects are skipped by it, so freeze them for the call (O(1) both ways).
+    gc.freeze()
+    try:
+        return multipletests(p, method="holm")[1]
+    finally:
+        gc.unfreeze()
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate, Benjamini & Hochberg 1995), by
-    ``statsmodels.stats.multitest``."""
-    from statsmodels.stats.multitest import multipletests
-
-    return multipletests(np.asarray(p, dtype=float), method="fdr_bh")[1]
+    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate), by ``multipletests``."""
+    p = np.asarray(p, dtype="float64")
+    return multipletests(p, method="fdr_bh")[1] if p.size else p.copy()
 
 
 def _fit_ols_log(y: np.ndarray, X: pd.DataFrame):
@@ -590,7 +890,7 @@ def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = N
     return None, last_reason
 
 
-def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None) -> float:
+def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None, *, return_alpha: bool = False):
     """Log-likelihood of the intercept-only NB2 model (for McFadden's pseudo-R²).
 
     Without an offset the intercept's MLE is log(mean y) whatever α is, so only α is optimized, over the
@@ -598,7 +898,7 @@ def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None) -> float:
     million posts). With an offset the intercept is profiled out by Newton steps for each α.
     """
     if offset is not None:
-        return _negbin_llnull_offset(y, np.asarray(offset, dtype="float64"))
+        return _negbin_llnull_offset(y, np.asarray(offset, dtype="float64"), return_alpha=return_alpha)
     values, counts = np.unique(y, return_counts=True)
     mu = float(y.mean())
 
@@ -615,10 +915,10 @@ def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None) -> float:
         return -float(counts @ ll)
 
     best = optimize.minimize_scalar(negll, bounds=(-20.0, 10.0), method="bounded", options={"xatol": 1e-10})
-    return -float(best.fun)
+    return (-float(best.fun), math.exp(best.x)) if return_alpha else -float(best.fun)
 
 
-def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray) -> float:
+def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray, *, return_alpha: bool = False):
     """Intercept-only NB2 log-likelihood with an offset: maximize over (b0, α), b0 profiled for each α."""
     values, inverse = np.unique(y, return_inverse=True)
     b0_start = math.log(max(y.sum(), 0.5) / np.exp(offset).sum())  # the Poisson MLE
@@ -643,7 +943,7 @@ def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray) -> float:
     best = optimize.minimize_scalar(
         lambda la: -profile(la)[0], bounds=(-20.0, 10.0), method="bounded", options={"xatol": 1e-10}
     )
-    return -float(best.fun)
+    return (-float(best.fun), math.exp(best.x)) if return_alpha else -float(best.fun)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -697,7 +997,12 @@ def _fit_poisson(
 
 
 def check_overdispersion(
-    y: np.ndarray, mu: np.ndarray, *, poisson_llf: float | None = None, nb_llf: float | None = None
+    y: np.ndarray,
+    mu: np.ndarray,
+    *,
+    poisson_llf: float | None = None,
+    nb_llf: float | None = None,
+    n_params: int | None = None,
 ) -> dict:
     """Return the Cameron–Trivedi test of Poisson against NB2 and, given both log-likelihoods, the LR test.
 
@@ -709,6 +1014,8 @@ def check_overdispersion(
         Fitted means of the Poisson model of ``y``.
     poisson_llf, nb_llf : float, optional
         Maximized log-likelihoods of the Poisson and NB2 models of the same design (full likelihoods).
+    n_params : int, optional
+        Coefficients of the Poisson model (for the Pearson test's degrees of freedom); default 1.
 
     Returns
     -------
@@ -716,8 +1023,16 @@ def check_overdispersion(
         ``ct_alpha`` (the auxiliary-regression estimate of α in Var y = μ + αμ²), ``ct_stat`` (its t
         statistic), ``ct_p`` (one-sided normal p for α > 0), ``poisson_llf``, ``nb_llf``, ``lr_stat`` =
         2(ℓ_NB − ℓ_Poisson), ``lr_p`` = ½·P(χ²₁ > lr_stat) (α = 0 lies on the boundary of the parameter
-        space, so the LR statistic is a 50:50 mixture of χ²₀ and χ²₁; Self & Liang 1987), ``overdispersed``
-        (either p < 0.05).
+        space, so the LR statistic is a 50:50 mixture of χ²₀ and χ²₁; Self & Liang 1987), ``pearson_stat`` =
+        Σ (y − μ)²/μ, ``pearson_df`` = n − n_params, ``pearson_dispersion`` = stat/df (1 under Poisson) and
+        ``pearson_p`` = P(χ²_df > stat), ``overdispersed`` (any p < 0.05), ``test`` and ``assumptions``
+        (what was tested, in words).
+
+    Which test to believe: the LR test (it needs the NB2 fit) and the Pearson test compare the whole
+    likelihood / all residuals with what a Poisson model allows; the Cameron–Trivedi t statistic uses the
+    ordinary least-squares error of its auxiliary regression, which a few posts with enormous counts inflate,
+    so on heavy-tailed data it can give p ≈ 0.06 at a variance/mean of 10⁵. ``overdispersed`` is true when any
+    of the three rejects, so it cannot contradict a variance/mean far above 1.
 
     Notes
     -----
@@ -744,9 +1059,25 @@ def check_overdispersion(
         lr = max(2.0 * (nb_llf - poisson_llf), 0.0)
         out["lr_stat"] = lr
         out["lr_p"] = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
+    df = len(y) - (1 if n_params is None else int(n_params))
+    pearson = float(np.sum((y - mu) ** 2 / mu))
+    out.update(
+        pearson_stat=pearson,
+        pearson_df=int(df),
+        pearson_dispersion=pearson / df if df > 0 else math.nan,
+        pearson_p=float(stats.chi2.sf(pearson, df)) if df > 0 and np.isfinite(pearson) else math.nan,
+    )
     out["overdispersed"] = bool(
-        (np.isfinite(out["ct_p"]) and out["ct_p"] < OVERDISPERSION_P)
-        or (np.isfinite(out["lr_p"]) and out["lr_p"] < OVERDISPERSION_P)
+        any(np.isfinite(out[k]) and out[k] < OVERDISPERSION_P for k in ("ct_p", "lr_p", "pearson_p"))
+    )
+    out["test"] = (
+        "Poisson model of the same design against overdispersion: Pearson χ² = Σ(y − μ̂)²/μ̂ on n − p degrees of "
+        "freedom; boundary-corrected likelihood ratio of NB2 against Poisson; Cameron–Trivedi auxiliary "
+        "regression (Var y = μ + αμ²)"
+    )
+    out["assumptions"] = (
+        "the Poisson mean model is right (a wrong mean model also shows as overdispersion); the Pearson χ² "
+        "reference distribution is approximate when many fitted means are small (below about 5)"
     )
     return out
 
@@ -882,6 +1213,10 @@ def residual_frame(fit_result) -> pd.DataFrame:
         alpha = float(np.asarray(fit_result.params)[-1])
         resid = (y - fitted) / np.sqrt(fitted + alpha * fitted**2)
         std = resid
+    elif isinstance(model, sm.GLM):  # a count model's fallback fit (fit_count_model): Pearson residuals
+        fitted = np.asarray(fit_result.fittedvalues, dtype="float64")
+        resid = np.asarray(fit_result.resid_pearson, dtype="float64")
+        std = resid
     else:
         raise InputError(
             f"residual_frame takes an OLS or negative binomial fit from PostModels.fits, found {type(model).__name__}"
@@ -1010,13 +1345,23 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _overdispersion(y: np.ndarray, X: pd.DataFrame, nb_res, *, offset: np.ndarray | None = None) -> dict:
-    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the NB2 fit, if any)."""
+def _overdispersion(
+    y: np.ndarray, X: pd.DataFrame, count_fit: CountFit | None, *, offset: np.ndarray | None = None
+) -> dict:
+    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the count fit, if any)."""
     pois = _fit_poisson(y, X, offset=offset)
+    mean = float(np.mean(y)) if len(y) else math.nan
+    var = float(np.var(y, ddof=1)) if len(y) > 1 else math.nan
+    extra = {
+        "variance_to_mean": var / mean if mean > 0 else math.nan,
+        "alpha": math.nan if count_fit is None else count_fit.alpha,
+        "alpha_method": None if count_fit is None else count_fit.method,
+    }
     if pois is None:
-        return {"error": "the Poisson model of the same design could not be fitted"}
-    nb_llf = None if nb_res is None else float(nb_res.llf)
-    return check_overdispersion(y, pois[0], poisson_llf=pois[1], nb_llf=nb_llf)
+        return {"error": "the Poisson model of the same design could not be fitted", **extra}
+    nb_llf = float(count_fit.res.llf) if count_fit is not None and count_fit.method == "nb2_ml" else None
+    out = check_overdispersion(y, pois[0], poisson_llf=pois[1], nb_llf=nb_llf, n_params=X.shape[1] + 1)
+    return {**out, **extra}
 
 
 def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int):
@@ -1039,95 +1384,626 @@ def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int):
     return out[list(SENSITIVITY_COLUMNS)], res_without
 
 
-def _fit_rate_model(
-    posts_coded: pd.DataFrame,
-    mask: np.ndarray,
-    *,
-    outcome: str,
-    predictors: list[str],
-    controls: list[str],
-    X: pd.DataFrame,
-    term_type: dict[str, str],
-    diag: dict,
-    tables: list,
-    fits: dict,
-    messages: list[str],
-) -> None:
-    """Fit ``negbin_rate`` (outcome with log(impressions) offset) on the posts with impressions > 0."""
-    if EXPOSURE not in posts_coded.columns or posts_coded[EXPOSURE].isna().all():
-        _warn(
-            messages,
-            f"{outcome}: the engagement-rate model (negbin_rate) needs {EXPOSURE}, which these exports do not "
-            f"report; not fitted.",
+@dataclass
+class CountFit:
+    """A fitted count model: the results object, how it was fitted and why (see :func:`fit_count_model`)."""
+
+    res: object
+    method: str
+    reason: str
+    alpha: float
+    alpha_ci: list[float] | None
+    llnull: float
+    keep: np.ndarray
+    X: pd.DataFrame
+    term_type: dict[str, str]
+
+
+#: an intercept-only dispersion α below this is "on the boundary": the counts are Poisson, no NB fallback.
+ALPHA_BOUNDARY = 1e-4
+#: how a count model was fitted, in the order tried (``fit_method`` in regression.csv and models.json).
+COUNT_METHODS = {
+    "nb2_ml": "negative binomial (NB2), dispersion α estimated by maximum likelihood, HC0 sandwich errors",
+    "nb2_fixed_alpha": (
+        "negative binomial (NB2) GLM with the dispersion α fixed at its intercept-only maximum-likelihood "
+        "value, HC0 sandwich errors"
+    ),
+    "poisson_robust": (
+        "Poisson quasi-likelihood with HC0 sandwich errors (robust Poisson): consistent for the ratio of "
+        "expected counts whatever the variance, when the mean model is right"
+    ),
+}
+
+
+def _glm_ok(res) -> bool:
+    return bool(getattr(res, "converged", True)) and np.all(np.isfinite(res.params)) and np.all(
+        np.isfinite(res.bse)
+    )
+
+
+class RescaledFit:
+    """A count model fitted on a centred and scaled design, its coefficients and covariance mapped back exactly.
+
+    With z_j = (x_j − m_j)/s_j for every column that is not 0/1, η = c₀ + Σ c_j z_j = (c₀ − Σ c_j m_j/s_j) +
+    Σ (c_j/s_j) x_j, so θ = A·c and Cov θ = A·Cov c·Aᵀ (a linear map: the sandwich covariance maps the same way).
+    Attributes the tables read (``params``, ``bse``, ``pvalues``, ``conf_int``, ``llf``) are in the original
+    units; everything else (``model``, ``predict``, ``fittedvalues``, ``resid_pearson``) is the scaled fit's,
+    whose fitted means are the same.
+    """
+
+    def __init__(self, res, A: np.ndarray, names: list[str]):
+        self._res = res
+        theta = A @ np.asarray(res.params, dtype="float64")
+        self._cov = A @ np.asarray(res.cov_params(), dtype="float64") @ A.T
+        self.params = pd.Series(theta, index=names)
+        self.bse = pd.Series(np.sqrt(np.diag(self._cov)), index=names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.pvalues = pd.Series(2.0 * stats.norm.sf(np.abs(theta / self.bse.to_numpy())), index=names)
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        q = stats.norm.ppf(1.0 - alpha / 2.0)
+        return np.column_stack([self.params - q * self.bse, self.params + q * self.bse])
+
+    def cov_params(self) -> pd.DataFrame:
+        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+
+    def __getattr__(self, name):
+        return getattr(self._res, name)
+
+
+def _scaled_design(X: pd.DataFrame, *, extra_params: int) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """X with every non-0/1 column centred and scaled, and the map A back to the original coefficients.
+
+    ``extra_params`` trailing parameters (NB's α) map to themselves. None when no column needs scaling.
+    """
+    arr = X.to_numpy(dtype="float64")
+    binary = np.array([np.isin(arr[:, j], (0.0, 1.0)).all() for j in range(arr.shape[1])], dtype=bool)
+    if binary.all():
+        return X, None
+    m = np.where(binary, 0.0, arr.mean(axis=0))
+    s = np.where(binary, 1.0, arr.std(axis=0))
+    s[s == 0] = 1.0
+    Z = pd.DataFrame((arr - m) / s, columns=X.columns, index=X.index)
+    k = arr.shape[1] + 1 + extra_params
+    A = np.eye(k)
+    A[0, 1 : arr.shape[1] + 1] = -m / s
+    A[np.arange(1, arr.shape[1] + 1), np.arange(1, arr.shape[1] + 1)] = 1.0 / s
+    return Z, A
+
+
+def fit_count_model(
+    y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None
+) -> tuple[CountFit | None, str]:
+    """Fit the count model of ``y`` on ``X`` by the first method that works; (fit, "") or (None, why not).
+
+    1. ``nb2_ml``: NB2 by maximum likelihood (:func:`_fit_negbin`; three optimizers, start values from an
+       IRLS/θ-Newton alternation) on the design as it is; when that fails, on the design with every non-0/1
+       column centred and scaled (:class:`RescaledFit` maps the coefficients and covariance back exactly) —
+       a column such as an account size of 5,000,000 ± 1 makes the information matrix numerically singular.
+    2. ``nb2_fixed_alpha``: when that fails too (no convergence, α on the boundary, separation the caller did
+       not remove), the NB2 GLM at the α of the intercept-only model, fitted by IRLS (weighted least squares
+       with a pseudo-inverse) on the scaled design.
+    3. ``poisson_robust``: else the Poisson quasi-likelihood fit with sandwich errors (scaled design).
+
+    The coefficients of all three estimate the same thing (log ratio of expected counts), so the fallback
+    keeps the model's meaning; ``CountFit.reason`` says why the first method was not used.
+    """
+    res, reason = _fit_negbin(y, X, offset=offset)
+    llnull, alpha0 = _negbin_null(y, offset)
+    keep = np.ones(len(y), dtype=bool)
+    failures = [f"maximum likelihood failed ({reason})"]
+    names = ["Intercept", *X.columns]
+    Z, A = _scaled_design(X, extra_params=1)
+    if res is None and A is not None:
+        scaled, why = _fit_negbin(y, Z, offset=offset)
+        if scaled is not None:
+            res = RescaledFit(scaled, A, [*names, "alpha"])
+            reason = "fitted on centred and scaled columns, mapped back"
+        else:
+            failures.append(f"on centred and scaled columns too ({why})")
+    if res is not None:
+        alpha = float(res.params.iloc[-1])
+        ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
+        note = "" if reason is None else reason
+        return CountFit(res, "nb2_ml", note, alpha, [float(ci[0]), float(ci[1])], llnull, keep, X, {}), ""
+    exog = _with_intercept(Z)
+    A_glm = None if A is None else A[:-1, :-1]
+    families = []
+    if np.isfinite(alpha0) and alpha0 > ALPHA_BOUNDARY:
+        families.append(("nb2_fixed_alpha", sm.families.NegativeBinomial(alpha=alpha0), alpha0))
+    else:
+        mean = float(np.mean(y))
+        vm = float(np.var(y, ddof=1)) / mean if mean > 0 and len(y) > 1 else math.nan
+        failures.append(
+            f"the counts are not overdispersed (variance/mean = {vm:.2f}), so the dispersion estimate runs to 0: "
+            f"a Poisson model fits"
         )
+    families.append(("poisson_robust", sm.families.Poisson(), math.nan))
+    for method, family, alpha in families:
+        with pywarnings.catch_warnings(), np.errstate(all="ignore"):
+            pywarnings.simplefilter("ignore")
+            try:
+                res = sm.GLM(y, exog, family=family, offset=offset).fit(cov_type="HC0", maxiter=200)
+            except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError) as exc:
+                failures.append(f"{method}: {type(exc).__name__}: {exc}")
+                continue
+        if not _glm_ok(res):
+            failures.append(f"{method}: did not converge")
+            continue
+        if A_glm is not None:
+            res = RescaledFit(res, A_glm, names)
+        with pywarnings.catch_warnings(), np.errstate(all="ignore"):
+            pywarnings.simplefilter("ignore")
+            null = float(res.llnull) if method == "poisson_robust" else llnull
+        return CountFit(res, method, "; ".join(failures), alpha, None, null, keep, X, {}), ""
+    return None, "; ".join(failures)
+
+
+def _negbin_null(y: np.ndarray, offset: np.ndarray | None = None) -> tuple[float, float]:
+    """(log-likelihood, α) of the intercept-only NB2 model."""
+    try:
+        return _negbin_llnull(y, offset, return_alpha=True)
+    except (ValueError, OverflowError, FloatingPointError):
+        return math.nan, math.nan
+
+
+@dataclass
+class _OutcomeFit:
+    """What the model fitters of one outcome share (the registry's functions take it)."""
+
+    outcome: str
+    posts: pd.DataFrame
+    mask: np.ndarray
+    y: np.ndarray
+    X: pd.DataFrame
+    term_type: dict[str, str]
+    references: dict[str, str]
+    predictors: list[str]
+    controls: list[str]
+    reference_levels: dict[str, str]
+    diag: dict
+    notes: _Notes
+    label: str
+    tables: list = field(default_factory=list)
+    fits: dict = field(default_factory=dict)
+    sensitivity: list = field(default_factory=list)
+    fitted: list = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def record_fit(self, model: str, *, n: int, term_type: dict[str, str], method: str, reason: str = "") -> None:
+        spec = MODEL_REGISTRY[model]
+        self.fitted.append(
+            {
+                "platform": self.notes.platform,
+                "outcome": self.outcome,
+                "model": model,
+                "n": int(n),
+                "fit_method": method,
+                "fallback_reason": reason or None,
+                "estimand": spec.estimand,
+                "effect_scale": spec.effect_scale,
+                "predictors": [t for t, k in term_type.items() if k == "predictor"],
+                "controls": [t for t, k in term_type.items() if k == "control"],
+                "reference_levels": dict(self.references),
+            }
+        )
+
+
+def _run_ols_log(fit: _OutcomeFit) -> None:
+    y, X, n, outcome = fit.y, fit.X, fit.n, fit.outcome
+    res = _fit_ols_log(y, X)
+    fit.fits[(fit.label, "ols_log")] = res
+    sd_log_y = np.log1p(y).std(ddof=1)
+    sd_x = X.std(ddof=1)
+    std_beta = {t: float(res.params[t] * sd_x[t] / sd_log_y) for t in X.columns}
+    fit.tables.append(
+        _rows(res, outcome=outcome, model="ols_log", term_type=fit.term_type, n=n, r2=float(res.rsquared),
+              std_beta=std_beta, effect=True, method="ols_hc3")
+    )
+    fit.diag["converged"]["ols_log"] = True
+    fit.diag["residuals"]["ols_log"] = check_residuals(res)
+    cook = compute_cooks_distance(res)
+    fit.diag["influential"] = _influential_posts(cook, fit.posts, np.flatnonzero(fit.mask))
+    fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
+    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n)
+    if sens is not None:
+        fit.fits[(fit.label, "ols_log_no_controls")] = sens[1]
+        fit.sensitivity.append(sens[0])
+        fit.diag["controls_sensitivity"] = {
+            r["term"]: {k: v for k, v in r.items() if k not in ("outcome", "term")} for r in sens[0].to_dict("records")
+        }
+    fit.record_fit("ols_log", n=n, term_type=fit.term_type, method="ols_hc3")
+
+
+def _run_ols_std(fit: _OutcomeFit) -> None:
+    res = _fit_ols_std(fit.y, fit.X)
+    fit.fits[(fit.label, "ols_std")] = res
+    std_beta = {t: float(res.params[t]) for t in fit.X.columns}
+    fit.tables.append(
+        _rows(res, outcome=fit.outcome, model="ols_std", term_type=fit.term_type, n=fit.n, r2=float(res.rsquared),
+              std_beta=std_beta, effect=False, skip_intercept=True, method="ols_classical")
+    )
+    fit.diag["converged"]["ols_std"] = True
+    fit.record_fit("ols_std", n=fit.n, term_type=fit.term_type, method="ols_classical")
+
+
+def _count_design(
+    fit: _OutcomeFit, y: np.ndarray, X: pd.DataFrame, term_type: dict[str, str], *, model: str
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Posts and terms of a count model: a separated yes/no level is left out with its posts (and recorded).
+
+    Quasi-complete separation (every post with a feature has 0): the feature's ML estimate is −∞ and the
+    information matrix singular. Leaving out those posts and the term gives exactly the ML estimates of the
+    other coefficients (the separated posts' fitted means go to 0, so they contribute nothing), with finite
+    errors, and the feature is recorded as not estimable by the count model.
+    """
+    keep = np.ones(len(y), dtype=bool)
+    terms = dict(term_type)
+    for sep in _separation(X, y, term_type):
+        what = "with" if sep["level"] == 1 else "without"
+        message = (
+            f"{fit.outcome}: all {sep['n_posts']} posts {what} {sep['term']!r} have 0 {fit.outcome} (separation): "
+            f"the count models cannot estimate it (the estimate runs off towards −∞), so those posts and "
+            f"{sep['term']} are left out of {model}."
+        )
+        if sep not in fit.diag["separation"]:
+            fit.diag["separation"].append(sep)
+            fit.diag["flags"].append(f"separation: {sep['term']} ({what}: all 0)")
+        fit.notes.add("dropped", "separation", message, outcome=fit.outcome, model=model, term=sep["term"],
+                      n=sep["n_posts"], level=sep["level"])
+        keep &= X[sep["term"]].to_numpy() != sep["level"]
+        terms.pop(sep["term"], None)
+    if not keep.all():
+        sub = X.loc[keep, list(terms)]
+        for c in list(sub.columns):
+            v = sub[c].to_numpy()
+            if v.size and np.all(v == v[0]):
+                fit.notes.add("dropped", "constant_in_sample",
+                              f"{fit.outcome}: {terms[c]} term {c!r} is constant once the separated posts are left "
+                              f"out; dropped from {model}.", outcome=fit.outcome, model=model, term=c, n=len(v))
+                terms.pop(c)
+    return keep, terms
+
+
+def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_before: int) -> None:
+    """Fit one count model (``negbin`` or ``negbin_rate``) with separation handling and the fallback path."""
+    keep, terms = _count_design(fit, y, X, term_type, model=model)
+    yk, Xk = y[keep], X.loc[keep, list(terms)]
+    ok = offset[keep] if offset is not None else None
+    count, reason = (None, "too few posts") if len(yk) <= Xk.shape[1] + 2 else fit_count_model(yk, Xk, offset=ok)
+    fit.diag["converged"][model] = count is not None and count.method == "nb2_ml"
+    fit.diag.setdefault("fit_method", {})[model] = None if count is None else count.method
+    if count is None:
+        hint = ""
+        vm = fit.diag["dispersion"].get("variance_to_mean", math.nan)
+        if np.isfinite(vm) and vm <= 1.1:
+            hint = (f" The counts are not overdispersed (variance/mean = {vm:.2f}), so the dispersion estimate runs"
+                    f" to 0: a Poisson model would fit.")
+        fit.notes.add("flags", "count_model_failed",
+                      f"{fit.outcome}: the count model {model} could not be fitted ({reason}); no {model} rows.{hint}",
+                      outcome=fit.outcome, model=model, n=len(yk))
+        fit.diag["flags"].append(f"{model} did not converge")
+    else:
+        if count.method != "nb2_ml":
+            fit.notes.add(
+                "flags", "count_model_fallback",
+                f"{fit.outcome}: {model} was fitted as {COUNT_METHODS[count.method]} because {count.reason}.",
+                outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method,
+            )
+            fit.diag["flags"].append(f"{model} fallback: {count.method}")
+        elif count.reason:
+            fit.notes.add("flags", "count_model_rescaled", f"{fit.outcome}: {model} was {count.reason}.",
+                          outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method, warn=False)
+        res = count.res
+        fit.fits[(fit.label, model)] = res
+        fit.diag["dispersion"].update({f"{model}_alpha": count.alpha, f"{model}_alpha_ci": count.alpha_ci,
+                                       f"{model}_alpha_method": count.method})
+        llf = float(res.llf)
+        pseudo = 1.0 - llf / count.llnull if np.isfinite(count.llnull) and count.llnull != 0 else np.nan
+        fit.tables.append(
+            _rows(res, outcome=fit.outcome, model=model, term_type=terms, n=len(yk), r2=np.nan, std_beta=None,
+                  effect=True, pseudo_r2=pseudo, method=count.method)
+        )
+        fit.record_fit(model, n=len(yk), term_type=terms, method=count.method, reason=count.reason)
+    fit.diag["overdispersion"][model] = _overdispersion(yk, Xk, count, offset=ok)
+
+
+def _run_negbin(fit: _OutcomeFit) -> None:
+    _run_count(fit, "negbin", y=fit.y, X=fit.X, term_type=fit.term_type, n_before=fit.n)
+
+
+def _run_negbin_rate(fit: _OutcomeFit) -> None:
+    """``negbin_rate`` (outcome with log(impressions) offset) on the posts with impressions > 0."""
+    outcome, posts, mask, diag = fit.outcome, fit.posts, fit.mask, fit.diag
+    if outcome == EXPOSURE:
+        return
+    if EXPOSURE not in posts.columns or posts[EXPOSURE].isna().all():
+        fit.notes.add("flags", "no_exposure",
+                      f"{outcome}: the engagement-rate model (negbin_rate) needs {EXPOSURE}, which these exports do "
+                      f"not report; not fitted.", outcome=outcome, model="negbin_rate")
         diag["flags"].append("negbin_rate: no impressions")
         return
-    exposure = _numeric(posts_coded[EXPOSURE])
+    exposure = _numeric(posts[EXPOSURE])
     with np.errstate(invalid="ignore"):
         usable = mask & ~np.isnan(exposure) & (exposure > 0)
-    n_na = int((mask & np.isnan(exposure)).sum())
-    with np.errstate(invalid="ignore"):
         n_zero = int((mask & ~np.isnan(exposure) & (exposure <= 0)).sum())
+    n_na = int((mask & np.isnan(exposure)).sum())
     n_rate = int(usable.sum())
-    diag["rate_model"] = {
-        "exposure": EXPOSURE,
-        "n": n_rate,
-        "dropped": {f"{EXPOSURE} is NA": n_na, f"{EXPOSURE} is 0": n_zero},
-    }
+    diag["rate_model"] = {"exposure": EXPOSURE, "n": n_rate, "dropped": {f"{EXPOSURE} is NA": n_na, f"{EXPOSURE} is 0": n_zero}}
     if n_na or n_zero:
-        _warn(
-            messages,
-            f"{outcome}: {n_na + n_zero} of {int(mask.sum())} posts left out of the engagement-rate model "
-            f"({EXPOSURE} NA: {n_na}, {EXPOSURE} 0: {n_zero}).",
-        )
-    y = _numeric(posts_coded.loc[usable, outcome])
+        fit.notes.add("dropped", "no_exposure",
+                      f"{outcome}: {n_na + n_zero} of {int(mask.sum())} posts left out of the engagement-rate model "
+                      f"({EXPOSURE} NA: {n_na}, {EXPOSURE} 0: {n_zero}).",
+                      outcome=outcome, model="negbin_rate", n=n_na + n_zero)
+    y = _numeric(posts.loc[usable, outcome])
     if usable.sum() == mask.sum():
-        Xr, tt = X, term_type
+        Xr, tt = fit.X, fit.term_type
     else:
-        Xr, tt, _ = _build_design(
-            posts_coded.loc[usable, predictors + controls],
-            predictors,
-            controls,
-            outcome=outcome,
-            messages=messages,
-        )
+        Xr, tt, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
+                                  outcome=outcome, notes=fit.notes, references=fit.reference_levels)
     if n_rate <= Xr.shape[1] + 2 or float(np.var(y)) == 0.0:
-        _warn(
-            messages, f"{outcome}: too few usable posts ({n_rate}) for the engagement-rate model; not fitted."
-        )
+        fit.notes.add("flags", "too_few_posts_model",
+                      f"{outcome}: too few usable posts ({n_rate}) for the engagement-rate model; not fitted.",
+                      outcome=outcome, model="negbin_rate", n=n_rate)
         diag["converged"]["negbin_rate"] = False
         return
-    offset = np.log(exposure[usable])
-    res, reason = _fit_negbin(y, Xr, offset=offset)
-    diag["converged"]["negbin_rate"] = res is not None
-    if res is None:
-        _warn(
-            messages,
-            f"{outcome}: the engagement-rate model (negbin_rate) did not converge ({reason}); no rows.",
+    _run_count(fit, "negbin_rate", y=y, X=Xr, term_type=tt, offset=np.log(exposure[usable]), n_before=n_rate)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered post-level model: what its effect means and the function that fits it."""
+
+    name: str
+    title: str
+    estimand: str
+    effect_scale: str
+    fit: Callable[[_OutcomeFit], None]
+
+
+#: the post-level models, in fitting order; ``fit_post_models(models=...)`` picks from these.
+MODEL_REGISTRY: dict[str, ModelSpec] = {
+    "ols_log": ModelSpec(
+        "ols_log",
+        "OLS on log(1 + count), HC3 errors",
+        "ratio of geometric means of (1 + outcome)",
+        "ratio",
+        _run_ols_log,
+    ),
+    "ols_std": ModelSpec(
+        "ols_std",
+        "OLS on the raw count, everything z-scored (the published form)",
+        "standardized coefficient (SDs of the outcome per SD of the term)",
+        "standardized",
+        _run_ols_std,
+    ),
+    "negbin": ModelSpec(
+        "negbin",
+        "negative binomial count model (NB2), HC0 errors",
+        "ratio of expected counts",
+        "ratio",
+        _run_negbin,
+    ),
+    "negbin_rate": ModelSpec(
+        "negbin_rate",
+        "negative binomial model of engagements with log(impressions) as offset",
+        "ratio of expected engagements per impression",
+        "ratio",
+        _run_negbin_rate,
+    ),
+}
+assert tuple(MODEL_REGISTRY) == MODELS
+
+
+def describe_estimand(model: str, outcome: str) -> str:
+    """One sentence saying what a model's % effect means for ``outcome`` (so the report's words follow the model).
+
+    ols_log: the ratio of geometric means of (1 + outcome) — the typical post, not the average count; negbin:
+    the ratio of expected (average) counts; negbin_rate: the ratio of expected engagements per impression;
+    ols_std: a standardized coefficient, no %.
+    """
+    if model == "ols_log":
+        return (
+            f"The % is the difference in the geometric mean of (1 + {outcome}) — roughly the typical post, not "
+            f"the average — between posts that differ in the feature, the other terms held fixed."
         )
-        diag["flags"].append("negbin_rate did not converge")
+    if model == "negbin":
+        return (
+            f"The % is the difference in the expected (average) number of {outcome} per post between posts that "
+            f"differ in the feature, the other terms held fixed."
+        )
+    if model == "negbin_rate":
+        return (
+            f"The % is the difference in expected {outcome} per {EXPOSURE.removesuffix('s')} (the rate), the "
+            f"other terms held fixed."
+        )
+    if model == "ols_std":
+        return (
+            f"The estimate is a standardized coefficient: standard deviations of {outcome} per standard "
+            f"deviation of the feature; it has no % reading."
+        )
+    raise InputError(f"unknown model {model!r}; choose from {list(MODELS)}")
+
+
+_PLURAL_TYPES = {"original": "original posts", "reply": "replies", "quote": "quotes", "repost": "reposts"}
+
+
+def _population_types(population) -> tuple[str, ...]:
+    """The post types an ``analysis.population`` setting keeps (InputError on anything else)."""
+    if isinstance(population, str):
+        if population == "all":
+            return POST_TYPES
+        if population in POST_TYPES:
+            return (population,)
+        raise InputError(
+            f"analysis population {population!r} is not one of {list(POPULATIONS)} or a list of post types "
+            f"from {list(POST_TYPES)}"
+        )
+    types = tuple(dict.fromkeys(str(p) for p in population))
+    bad = [p for p in types if p not in POST_TYPES]
+    if bad or not types:
+        raise InputError(
+            f"analysis population {list(population)!r}: {bad or 'empty'}; a list must name post types from "
+            f"{list(POST_TYPES)}"
+        )
+    return types
+
+
+def _population(
+    posts: pd.DataFrame, population, outcomes, notes: _Notes, *, terms=()
+) -> tuple[np.ndarray, dict, bool]:
+    """Which posts the models cover: (mask, the ``population`` record, whether post type is a control)."""
+    type_terms = [t for t in terms if t in POST_TYPE_TERMS]
+    if population is None:
+        population = "all" if type_terms else "original"
+        chosen_by = f"default: {', '.join(type_terms)} in the model" if type_terms else "default"
     else:
-        tables.append(
-            _record_negbin(
-                res, "negbin_rate", outcome=outcome, term_type=tt, n=n_rate, fits=fits, diag=diag,
-                llnull=_negbin_llnull(y, offset),
-            )
-        )
-    diag["overdispersion"]["negbin_rate"] = _overdispersion(y, Xr, res, offset=offset)
-
-
-def _record_negbin(
-    res, model: str, *, outcome: str, term_type: dict, n: int, fits: dict, diag: dict, llnull: float
-) -> pd.DataFrame:
-    """Keep a converged negative binomial fit: the fit, its dispersion α with CI, and its table rows."""
-    fits[(outcome, model)] = res
-    alpha = float(res.params.iloc[-1])
-    ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[-1]
-    diag["dispersion"].update({f"{model}_alpha": alpha, f"{model}_alpha_ci": [float(ci[0]), float(ci[1])]})
-    return _rows(
-        res, outcome=outcome, model=model, term_type=term_type, n=n, r2=np.nan, std_beta=None, effect=True,
-        pseudo_r2=1.0 - float(res.llf) / llnull,
+        chosen_by = "setting"
+    types = _population_types(population)
+    kind, source = post_types(posts)
+    keep = kind.isin(types).to_numpy(dtype=bool)
+    control = len(types) > 1 and not type_terms
+    setting = population if isinstance(population, str) else list(types)
+    platform = (
+        posts["platform"].astype("string").fillna("unknown")
+        if "platform" in posts.columns
+        else pd.Series("", index=posts.index, dtype="string")
     )
+    counts = []
+    outcome_cols = [o for o in dict.fromkeys(outcomes) if o in posts.columns]
+    frame = pd.DataFrame({"platform": platform.to_numpy(), "post_type": kind.to_numpy()})
+    for o in outcome_cols:
+        frame[o] = _numeric(posts[o])
+    for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True):
+        row = {"platform": plat or None, "post_type": ptype, "n": len(g), "in_models": ptype in types}
+        for o in outcome_cols:
+            v = g[o].dropna()
+            row[f"median_{o}"] = float(v.median()) if len(v) else None
+        counts.append(row)
+    record = {
+        "setting": setting,
+        "post_types": list(types),
+        "post_type_controlled": control,
+        "chosen_by": chosen_by,
+        "post_type_terms": type_terms,
+        "n_in": int(keep.sum()),
+        "n_out": int((~keep).sum()),
+        "counts": counts,
+        "post_type_source": {str(k): int(v) for k, v in source.value_counts().items()},
+        "why": (
+            "Original posts only by default: replies and reposts reach people differently (a reply is shown "
+            "mostly to the conversation, a repost's numbers belong to another account's post), they rarely carry "
+            "the features being compared, and a single post-type term would assume every feature works the same "
+            "way in replies as in original posts."
+        ),
+    }
+    # a post type that dominates and differs in reach: say so, whichever population is modelled
+    first = outcome_cols[0] if outcome_cols else None
+    for plat, g in frame.groupby("platform", sort=True):
+        n_plat = len(g)
+        orig = g.loc[g["post_type"] == "original", first].dropna() if first else pd.Series(dtype=float)
+        for ptype, sub in g.groupby("post_type"):
+            share = len(sub) / n_plat
+            if ptype == "original" or share < DOMINANT_SHARE or first is None:
+                continue
+            v = sub[first].dropna()
+            if len(v) < MIN_LEVEL_POSTS or len(orig) < MIN_LEVEL_POSTS:
+                continue
+            med_t, med_o = float(v.median()), float(orig.median())
+            ratio = (med_t + 1.0) / (med_o + 1.0)
+            p = float(stats.mannwhitneyu(v, orig, alternative="two-sided").pvalue)
+            if (ratio >= REACH_RATIO or ratio <= 1.0 / REACH_RATIO) and p < DOMINANCE_P:
+                handled = (
+                    f"post type is in the models ({', '.join(type_terms)})"
+                    if type_terms and ptype in types
+                    else f"post type is controlled in the models (analysis.population: {setting})"
+                    if control and ptype in types
+                    else f"they are left out of the models (analysis.population: {setting})"
+                    if ptype not in types
+                    else f"they are the population modelled (analysis.population: {setting})"
+                )
+                where = f" on {plat}" if plat else ""
+                notes.add(
+                    "flags",
+                    "post_type_dominates",
+                    f"{len(sub):,} of {n_plat:,} posts{where} ({100 * share:.0f}%) are {_PLURAL_TYPES[ptype]}, with median "
+                    f"{first} {med_t:,.0f} against {med_o:,.0f} for original posts (Mann–Whitney p "
+                    f"{_fmt_p(p)}): an analysis pooling them would mostly compare post types; {handled}.",
+                    n=len(sub),
+                    post_type=ptype,
+                    share=share,
+                    median=med_t,
+                    median_original=med_o,
+                    metric=first,
+                    mannwhitney_p=p,
+                    **({"platform_of_posts": plat} if plat else {}),
+                )
+    return keep, record, control
+
+
+def reach_by_type(
+    posts: pd.DataFrame, *, column: str = "media_type", metrics=("impressions", "engagements")
+) -> pd.DataFrame:
+    """Return a descriptive table of reach by post type: n and median of each metric per type (and platform).
+
+    Parameters
+    ----------
+    posts
+        Posts (or posts_coded) with ``column`` (``media_type`` by default; ``post_type`` works too).
+    metrics
+        Count columns summarized; a metric absent or entirely NA for a platform gives NA (never 0).
+
+    Returns
+    -------
+    DataFrame
+        ``platform`` (NA when the table has no platform column), ``type`` (lower-cased; "unknown" where the
+        export does not say), ``n``, ``share`` (of the platform's posts), and per metric ``n_<metric>`` (posts
+        where it is reported) and ``median_<metric>``. Sorted by platform and descending n.
+    """
+    if column not in posts.columns:
+        raise InputError(f"reach_by_type: posts have no column {column!r}", column=column)
+    kind = _levels(column, posts[column]).fillna("unknown")
+    frame = pd.DataFrame(
+        {
+            "platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns else pd.NA,
+            "type": kind.to_numpy(),
+        }
+    )
+    frame["platform"] = frame["platform"].astype("string")
+    present = [m for m in metrics if m in posts.columns]
+    for m in present:
+        frame[m] = _numeric(posts[m])
+    grouped = frame.groupby(["platform", "type"], dropna=False, sort=True)
+    out = grouped.size().rename("n").reset_index()
+    for m in metrics:
+        if m in present:
+            out[f"n_{m}"] = grouped[m].count().to_numpy()
+            out[f"median_{m}"] = grouped[m].median().to_numpy()
+        else:
+            out[f"n_{m}"] = 0
+            out[f"median_{m}"] = np.nan
+    totals = out.groupby("platform", dropna=False)["n"].transform("sum")
+    out.insert(3, "share", out["n"] / totals)
+    return out.sort_values(["platform", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def _platform_groups(posts: pd.DataFrame, pooled: bool) -> list[tuple[str | None, np.ndarray, bool]]:
+    """(platform, row mask, pooled?) per model group: one per platform, plus a labelled pooled group on request."""
+    if "platform" not in posts.columns or posts["platform"].isna().all():
+        return [(None, np.ones(len(posts), dtype=bool), False)]
+    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
+    names = sorted(plat.unique().tolist())
+    groups = [(p, (plat == p).to_numpy(dtype=bool), False) for p in names]
+    if pooled and len(names) > 1:
+        groups.append((POOLED, np.ones(len(posts), dtype=bool), True))
+    return groups
+
+
+#: the platform label of a pooled model (all platforms in one model, platform as a control).
+POOLED = "pooled"
 
 
 def fit_post_models(
@@ -1137,264 +2013,254 @@ def fit_post_models(
     predictors=DEFAULT_PREDICTORS,
     controls=DEFAULT_CONTROLS,
     models=MODELS,
+    population=DEFAULT_POPULATION,
+    reference_levels: dict[str, str] | None = None,
+    pooled: bool = False,
 ) -> PostModels:
-    """Return the post-level models of each outcome as a tidy table with warnings and diagnostics.
+    """Return the post-level models of each outcome as a tidy table with warnings, diagnostics and records.
 
     Parameters
     ----------
     posts_coded : DataFrame
         The canonical posts table plus feature columns (``has_*`` boolean, ``n_*`` counts, ``year``,
-        ``followers_at_post``). Not modified.
+        ``followers_at_post``, optionally ``media_type``, ``post_type``, ``platform``). Not modified.
     outcomes : sequence of str
         Count columns to model (Int64, NA = not reported).
     predictors : sequence of str
         Feature columns whose effects are reported. An absent, entirely-NA or constant predictor is dropped
-        with a warning; a binary one with fewer than 10 posts in either level is kept with a warning.
+        with a record; ``media_type`` (and any text column) enters as dummies against a stated reference level.
+        A group with fewer than ``MIN_LEVEL_POSTS`` posts is "too few posts to estimate" (its posts are left out).
     controls : sequence of str
         Adjustment columns (see the module docstring for how ``followers_at_post`` and ``year`` enter).
-        An entirely-NA control is dropped with a warning.
     models : sequence of str
-        Any of ``"ols_log"`` (primary), ``"ols_std"`` (the published form), ``"negbin"``,
-        ``"negbin_rate"`` (fitted for every outcome but impressions, and only where impressions are reported;
-        for ``impressions`` itself it is skipped silently).
+        Names in :data:`MODEL_REGISTRY`: ``"ols_log"`` (primary), ``"ols_std"`` (the published form),
+        ``"negbin"``, ``"negbin_rate"`` (every outcome but impressions, where impressions are reported).
+    population : str or list of str or None
+        Which posts are modelled (``analysis.population``): ``"original"`` (original posts only),
+        ``"all"`` (every post, with ``post_type`` as a control, reference ``original``, unless a post-type
+        term such as ``is_reply`` is already a predictor or control), or a list of post types. None (the
+        default): ``original``, or ``all`` when a post-type term is among the predictors or controls. Post types come from ``post_type`` where ingest gives it, else from ``is_reply`` /
+        ``is_repost`` / the text (:func:`workbench.features.post_types`).
+    reference_levels : dict, optional
+        Categorical column → reference level (e.g. ``{"media_type": "photo"}``); by default ``media_type``
+        uses ``none`` (text only) when present, else its most common level; ``post_type`` uses ``original``.
+    pooled : bool
+        With several platforms, also fit one pooled model (platform as a control), labelled ``pooled``.
 
     Returns
     -------
     PostModels
-        ``table`` has one row per outcome × model × term (the ``Intercept`` is omitted for ``ols_std``, whose
-        z-scored intercept is zero by construction). ``p_holm`` (Holm, family-wise) and ``p_bh``
-        (Benjamini–Hochberg, false discovery rate) are adjusted within outcome × model over the predictor
-        terms. Posts with NA in the outcome or any used column are left out of that outcome's fits and counted
-        in ``diagnostics[outcome]["dropped"]``. ``diagnostics["primary"]`` holds
-        :func:`choose_primary_model`'s answer; ``sensitivity`` the controls sensitivity of ``ols_log``.
+        ``table`` has one row per platform × outcome × model × term (the ``Intercept`` is omitted for ``ols_std``).
+        ``p_holm`` (Holm) and ``p_bh`` (Benjamini–Hochberg) are adjusted within platform × outcome × model
+        over the predictor terms; ``p_holm_across_outcomes`` over the predictor terms of every outcome of a
+        platform × model (the family of a sentence that counts effects across outcomes). With one platform,
+        ``diagnostics`` and ``fits`` are keyed by outcome as always; with several, by ``"platform: outcome"``.
+        ``records`` holds the typed records written to models.json (see :func:`workbench.results.save_post_models`).
 
     Notes
     -----
     ``ols_log`` CIs and p-values use the t distribution with the residual degrees of freedom and the HC3
     covariance (Long & Ervin 2000), as R's ``coeftest(fit, vcovHC(fit, "HC3"))``; ``std_beta`` is
     b·sd(x)/sd(log1p y). ``negbin`` uses normal-theory intervals from the HC0 sandwich over (β, α) with the
-    observed information. Effects on the log scale are reported as 100·(exp(b) − 1) %.
+    observed information, or the fallback of :func:`fit_count_model`. Effects on the log scale are reported as
+    100·(exp(b) − 1) %.
     """
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODEL_REGISTRY]
     if unknown:
-        raise InputError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
-    messages: list[str] = []
-    predictors = _screen_columns(posts_coded, predictors, role="predictor", messages=messages)
-    controls = [
-        c
-        for c in _screen_columns(posts_coded, controls, role="control", messages=messages)
-        if c not in predictors
-    ]
-    tables, diagnostics, fits, sensitivity = [], {}, {}, []
-    if not predictors:
-        _warn(messages, "No usable predictor left (see the warnings above); no models fitted.")
-        outcomes = ()
-
-    for outcome in dict.fromkeys(outcomes):
-        if outcome not in posts_coded.columns:
-            _warn(messages, f"Outcome {outcome!r} is not a column of posts_coded; not modelled.")
+        raise InputError(f"unknown model(s) {unknown}; choose from {list(MODEL_REGISTRY)}")
+    references = dict(reference_levels or {})
+    notes = _Notes()
+    keep, population_record, type_control = _population(
+        posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
+    )
+    posts_all = posts_coded.loc[keep]
+    if type_control:
+        posts_all = posts_all.assign(post_type=post_types(posts_all)[0].to_numpy())
+    groups = _platform_groups(posts_all, pooled)
+    several = len(groups) > 1
+    tables, diagnostics, fits, sensitivity, fitted = [], {}, {}, [], []
+    if not len(posts_all):
+        notes.add("flags", "empty_population",
+                  f"No posts in the analysis population ({population_record['setting']}): "
+                  f"{population_record['n_out']} posts are of other types; no models fitted.", n=0)
+    for platform, rows, is_pooled in groups if len(posts_all) else []:
+        notes.platform = platform
+        notes.prefix = f"{platform}: " if several else ""
+        posts = posts_all.loc[rows]
+        extra = (["post_type"] if type_control else []) + (["platform"] if is_pooled else [])
+        preds = _screen_columns(posts, predictors, role="predictor", notes=notes)
+        ctrls = [
+            c for c in _screen_columns(posts, list(controls) + extra, role="control", notes=notes) if c not in preds
+        ]
+        if not preds:
+            notes.add("flags", "no_predictors", "No usable predictor left (see the warnings above); no models fitted.")
             continue
-        if posts_coded[outcome].isna().all():
-            _warn(
-                messages, f"Outcome {outcome!r} is entirely NA (not reported by these exports); not modelled."
-            )
-            continue
-        used = predictors + controls
-        mask, reasons = _usable_mask(posts_coded, outcome, used)
-        n_total = len(posts_coded)
-        n = int(mask.sum())
-        diag: dict = {
-            "n": n,
-            "n_total": n_total,
-            "n_dropped": n_total - n,
-            "dropped": reasons,
-            "terms": {},
-            "reference_levels": {},
-            "vif": {},
-            "vif_flags": [],
-            "flags": [],
-            "dispersion": {},
-            "converged": {},
-            "zero_share": math.nan,
-            "residuals": {},
-            "overdispersion": {},
-            "influential": [],
-            "separation": [],
-        }
-        diagnostics[outcome] = diag
-        if n < n_total:
-            detail = ", ".join(f"{k}: {v}" for k, v in reasons.items())
-            _warn(
-                messages,
-                f"{outcome}: {n_total - n} of {n_total} posts dropped for missing values ({detail}).",
-            )
-        sample = posts_coded.loc[mask, used]
-        y = _numeric(posts_coded.loc[mask, outcome])
-        X, term_type, references = _build_design(
-            sample, predictors, controls, outcome=outcome, messages=messages
-        )
-        diag["terms"] = dict(term_type)
-        diag["reference_levels"] = references
-        if n <= X.shape[1] + 2:
-            _warn(
-                messages, f"{outcome}: only {n} usable posts for {X.shape[1] + 1} coefficients; not modelled."
-            )
-            diag["flags"].append("too few posts")
-            continue
-        for c in X.columns:
-            if term_type[c] != "predictor":
-                continue
-            v = X[c].to_numpy()
-            if np.isin(v, (0.0, 1.0)).all():
-                n1 = int(v.sum())
-                for count, what in ((n1, "with"), (n - n1, "without")):
-                    if count < MIN_LEVEL_POSTS:
-                        msg = (
-                            f"{outcome}: only {count} of {n} posts {what} {c!r} (fewer than "
-                            f"{MIN_LEVEL_POSTS}); its estimate is imprecise."
-                        )
-                        _warn(messages, msg)
-                        diag["flags"].append(f"rare level: {c} ({what}: {count})")
-        if float(np.var(y)) == 0.0:
-            _warn(messages, f"{outcome}: every used post has the same value ({y[0]:g}); not modelled.")
-            diag["flags"].append("constant outcome")
-            continue
-
-        vif = compute_vif(X)
-        diag["vif"] = {k: float(v) for k, v in vif.items()}
-        diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
-        if diag["vif_flags"]:
-            diag["flags"].append(f"VIF > {VIF_FLAG:g}: {', '.join(diag['vif_flags'])}")
-        diag["zero_share"] = float(np.mean(y == 0))
-        for sep in _separation(X, y, term_type):
-            what = "with" if sep["level"] == 1 else "without"
-            _warn(
-                messages,
-                f"{outcome}: all {sep['n_posts']} posts {what} {sep['term']!r} have 0 {outcome} (separation): "
-                f"the count models' estimate for {sep['term']} runs off towards −∞ and is meaningless; "
-                f"treat every model's estimate for it as unusable.",
-            )
-            diag["separation"].append(sep)
-            diag["flags"].append(f"separation: {sep['term']} ({what}: all 0)")
-        mean, var = float(y.mean()), float(y.var(ddof=1))
-        diag["dispersion"] = {
-            "mean": mean,
-            "variance": var,
-            "variance_to_mean": var / mean if mean > 0 else math.nan,
-        }
-
-        log_y = np.log1p(y)
-        sd_log_y = log_y.std(ddof=1)
-        sd_x = X.std(ddof=1)
-        if "ols_log" in models:
-            res = _fit_ols_log(y, X)
-            fits[(outcome, "ols_log")] = res
-            std_beta = {t: float(res.params[t] * sd_x[t] / sd_log_y) for t in X.columns}
-            tables.append(
-                _rows(
-                    res,
-                    outcome=outcome,
-                    model="ols_log",
-                    term_type=term_type,
-                    n=n,
-                    r2=float(res.rsquared),
-                    std_beta=std_beta,
-                    effect=True,
-                )
-            )
-            diag["converged"]["ols_log"] = True
-            diag["residuals"]["ols_log"] = check_residuals(res)
-            cook = compute_cooks_distance(res)
-            diag["influential"] = _influential_posts(cook, posts_coded, np.flatnonzero(mask))
-            diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
-            sens = _controls_sensitivity(y, X, term_type, res, outcome=outcome, n=n)
-            if sens is not None:
-                fits[(outcome, "ols_log_no_controls")] = sens[1]
-                sensitivity.append(sens[0])
-                diag["controls_sensitivity"] = {
-                    r["term"]: {k: v for k, v in r.items() if k not in ("outcome", "term")}
-                    for r in sens[0].to_dict("records")
-                }
-        if "ols_std" in models:
-            res = _fit_ols_std(y, X)
-            fits[(outcome, "ols_std")] = res
-            std_beta = {t: float(res.params[t]) for t in X.columns}
-            tables.append(
-                _rows(
-                    res,
-                    outcome=outcome,
-                    model="ols_std",
-                    term_type=term_type,
-                    n=n,
-                    r2=float(res.rsquared),
-                    std_beta=std_beta,
-                    effect=False,
-                    skip_intercept=True,
-                )
-            )
-            diag["converged"]["ols_std"] = True
-        if "negbin" in models:
-            res, reason = _fit_negbin(y, X)
-            diag["converged"]["negbin"] = res is not None
-            if res is None:
-                hint = ""
-                if diag["dispersion"]["variance_to_mean"] <= 1.1:
-                    hint = (
-                        f" The counts are not overdispersed (variance/mean = "
-                        f"{diag['dispersion']['variance_to_mean']:.2f}), so the dispersion estimate runs to 0:"
-                        f" a Poisson model would fit."
-                    )
-                _warn(
-                    messages,
-                    f"{outcome}: the negative binomial model did not converge ({reason}); "
-                    f"no negbin rows.{hint}",
-                )
-                diag["flags"].append("negbin did not converge")
-            else:
-                tables.append(
-                    _record_negbin(
-                        res, "negbin", outcome=outcome, term_type=term_type, n=n, fits=fits, diag=diag,
-                        llnull=_negbin_llnull(y),
-                    )
-                )
-            diag["overdispersion"]["negbin"] = _overdispersion(y, X, res)
-        if "negbin_rate" in models and outcome != EXPOSURE:
-            _fit_rate_model(
-                posts_coded,
-                mask,
-                outcome=outcome,
-                predictors=predictors,
-                controls=controls,
-                X=X,
-                term_type=term_type,
-                diag=diag,
-                tables=tables,
-                fits=fits,
-                messages=messages,
-            )
+        for outcome in dict.fromkeys(outcomes):
+            label = f"{platform}: {outcome}" if several else outcome
+            _fit_outcome(posts, outcome, label=label, predictors=preds, controls=ctrls, models=models,
+                         references=references, notes=notes, diagnostics=diagnostics, tables=tables, fits=fits,
+                         sensitivity=sensitivity, fitted=fitted, platform=platform)
+    notes.platform, notes.prefix = None, ""
 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
     table = table[list(TABLE_COLUMNS)].astype(
-        {"outcome": "string", "model": "string", "term": "string", "term_type": "string", "n": "int64"}
+        {"outcome": "string", "model": "string", "term": "string", "term_type": "string", "n": "int64",
+         "platform": "string", "fit_method": "string"}
     )
-    float_cols = [c for c in TABLE_COLUMNS if c not in ("outcome", "model", "term", "term_type", "n")]
+    float_cols = [c for c in TABLE_COLUMNS if c not in STRING_COLUMNS + ("n",)]
     table[float_cols] = table[float_cols].astype("float64")
+    holm_families = _holm_families(table)
     sens_table = (
-        pd.concat(sensitivity, ignore_index=True)
-        if sensitivity
-        else pd.DataFrame(columns=list(SENSITIVITY_COLUMNS))
+        pd.concat(sensitivity, ignore_index=True) if sensitivity else pd.DataFrame(columns=list(SENSITIVITY_COLUMNS))
     )
     model, reason = choose_primary_model(diagnostics)
     by_outcome = {o: _log_scale_problems(d) for o, d in _outcome_entries(diagnostics).items()}
     diagnostics["primary"] = {"model": model, "reason": reason, "log_scale_problems": by_outcome}
     diagnostics["sensitivity"] = sens_table.to_dict("records")
+    platforms = [g[0] for g in groups if g[0] is not None]
+    records = {
+        "schema_version": SCHEMA_VERSION,
+        "platforms": platforms,
+        "pooled": bool(pooled and several),
+        "population": population_record,
+        "fitted_terms": fitted,
+        "dropped": notes.dropped,
+        "flags": notes.flags,
+        "holm_family": holm_families,
+        "estimands": {
+            m: {"model": m, "title": MODEL_REGISTRY[m].title, "estimand": MODEL_REGISTRY[m].estimand,
+                "effect_scale": MODEL_REGISTRY[m].effect_scale}
+            for m in models
+        },
+        "minimum_posts_per_group": MIN_LEVEL_POSTS,
+    }
+    if any(c in posts_all.columns for c in ("media_type",)) and len(posts_all):
+        reach = reach_by_type(posts_all, column="media_type", metrics=tuple(o for o in outcomes))
+        records["reach_by_type"] = [
+            {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in reach.to_dict("records")
+        ]
     return PostModels(
         table=table.reset_index(drop=True),
-        warnings=messages,
+        warnings=notes.messages,
         diagnostics=diagnostics,
         fits=fits,
         sensitivity=sens_table,
+        records=records,
     )
+
+
+def _holm_families(table: pd.DataFrame) -> list[dict]:
+    """Holm across outcomes per platform × model (filled into ``p_holm_across_outcomes``) and the family records."""
+    families = []
+    pred = (table["term_type"] == "predictor") & table["p_value"].notna()
+    plat = table["platform"].fillna("")
+    for (p, model), idx in table[pred].groupby([plat[pred], table.loc[pred, "model"]], sort=False).groups.items():
+        rows = table.loc[idx]
+        table.loc[idx, "p_holm_across_outcomes"] = _holm(rows["p_value"].to_numpy())
+        outcomes = list(dict.fromkeys(rows["outcome"]))
+        for o in outcomes:
+            sub = rows[rows["outcome"] == o]
+            families.append({
+                "platform": p or None, "model": model, "outcome": o, "family": "predictors", "method": "holm",
+                "size": len(sub), "terms": sub["term"].tolist(),
+                "description": f"{len(sub)} predictor term{'s' if len(sub) != 1 else ''} for {o} ({model})",
+                "p_value": sub["p_value"].tolist(), "p_adjusted": sub["p_holm"].tolist(), "column": "p_holm",
+            })
+        if len(outcomes) > 1:
+            families.append({
+                "platform": p or None, "model": model, "outcome": None, "family": "predictors_across_outcomes",
+                "method": "holm", "size": len(rows), "terms": [f"{o}: {t}" for o, t in zip(rows["outcome"], rows["term"], strict=True)],
+                "description": f"{len(rows)} predictor terms across {len(outcomes)} outcomes ({', '.join(outcomes)}; {model})",
+                "p_value": rows["p_value"].tolist(), "p_adjusted": table.loc[idx, "p_holm_across_outcomes"].tolist(),
+                "column": "p_holm_across_outcomes",
+            })
+    return families
+
+
+def _fit_outcome(posts, outcome, *, label, predictors, controls, models, references, notes, diagnostics, tables,
+                 fits, sensitivity, fitted, platform) -> None:
+    """Fit every requested model of one outcome on one platform's posts (appends to the shared lists)."""
+    if outcome not in posts.columns:
+        notes.add("flags", "outcome_missing", f"Outcome {outcome!r} is not a column of the coded posts; not modelled.",
+                  outcome=outcome)
+        return
+    if posts[outcome].isna().all():
+        notes.add("flags", "outcome_not_reported",
+                  f"Outcome {outcome!r} is entirely NA (not reported by these exports); not modelled.", outcome=outcome)
+        return
+    used = predictors + controls
+    mask, reasons = _usable_mask(posts, outcome, used)
+    n_total = len(posts)
+    diag: dict = {
+        "n": int(mask.sum()), "n_total": n_total, "n_dropped": 0, "dropped": reasons, "terms": {},
+        "reference_levels": {}, "vif": {}, "vif_flags": [], "flags": [], "dispersion": {}, "converged": {},
+        "zero_share": math.nan, "residuals": {}, "overdispersion": {}, "influential": [], "separation": [],
+        "platform": platform, "outcome": outcome,
+    }
+    diagnostics[label] = diag
+    n_na = n_total - int(mask.sum())
+    if n_na:
+        detail = ", ".join(f"{k}: {v}" for k, v in reasons.items())
+        notes.add("dropped", "missing_values",
+                  f"{outcome}: {n_na} of {n_total} posts dropped for missing values ({detail}).",
+                  outcome=outcome, n=n_na, reasons=reasons)
+    sample_idx = np.flatnonzero(mask)
+    rare_keep, exhausted = _rare_levels(
+        posts.iloc[sample_idx][used], predictors, controls, outcome=outcome, notes=notes, diag=diag
+    )
+    predictors = [c for c in predictors if c not in exhausted]
+    controls = [c for c in controls if c not in exhausted]
+    if not rare_keep.all():
+        n_rare = int((~rare_keep).sum())
+        reasons[f"fewer than {MIN_LEVEL_POSTS} posts in their group"] = n_rare
+        mask = mask.copy()
+        mask[sample_idx[~rare_keep]] = False
+    n = int(mask.sum())
+    diag.update(n=n, n_dropped=n_total - n)
+    sample = posts.loc[mask, used]
+    y = _numeric(posts.loc[mask, outcome])
+    X, term_type, used_refs = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
+                                            references=references)
+    diag["terms"] = dict(term_type)
+    diag["reference_levels"] = used_refs
+    if n <= X.shape[1] + 2:
+        notes.add("flags", "too_few_posts_model",
+                  f"{outcome}: only {n} usable posts for {X.shape[1] + 1} coefficients; not modelled.",
+                  outcome=outcome, n=n)
+        diag["flags"].append("too few posts")
+        return
+    if not any(t == "predictor" for t in term_type.values()):
+        notes.add("flags", "no_predictors", f"{outcome}: no predictor left in the posts used; not modelled.",
+                  outcome=outcome, n=n)
+        diag["flags"].append("no predictors")
+        return
+    if float(np.var(y)) == 0.0:
+        notes.add("flags", "constant_outcome", f"{outcome}: every used post has the same value ({y[0]:g}); not modelled.",
+                  outcome=outcome, n=n)
+        diag["flags"].append("constant outcome")
+        return
+    vif = compute_vif(X)
+    diag["vif"] = {k: float(v) for k, v in vif.items()}
+    diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
+    if diag["vif_flags"]:
+        diag["flags"].append(f"VIF > {VIF_FLAG:g}: {', '.join(diag['vif_flags'])}")
+        notes.add("flags", "high_vif", f"{outcome}: VIF above {VIF_FLAG:g} for {', '.join(diag['vif_flags'])}.",
+                  outcome=outcome, n=n, warn=False, terms=list(diag["vif_flags"]))
+    diag["zero_share"] = float(np.mean(y == 0))
+    mean, var = float(y.mean()), float(y.var(ddof=1))
+    diag["dispersion"] = {"mean": mean, "variance": var, "variance_to_mean": var / mean if mean > 0 else math.nan}
+    ctx = _OutcomeFit(outcome=outcome, posts=posts, mask=mask, y=y, X=X, term_type=term_type, references=used_refs,
+                      predictors=predictors, controls=controls, reference_levels=references, diag=diag,
+                      notes=notes, label=label)
+    for name in MODEL_REGISTRY:
+        if name in models:
+            MODEL_REGISTRY[name].fit(ctx)
+    for t in ctx.tables:
+        t["platform"] = platform
+    tables.extend(ctx.tables)
+    fits.update(ctx.fits)
+    sensitivity.extend(ctx.sensitivity)
+    fitted.extend(ctx.fitted)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1464,7 +2330,14 @@ def _nominal_only(row, alpha: float) -> bool:
     return pd.notna(p_holm) and p_holm >= alpha and pd.notna(row.p_value) and row.p_value < alpha
 
 
-def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", alpha=0.05) -> list[str]:
+def describe_effects(
+    table: pd.DataFrame,
+    *,
+    outcome: str,
+    model: str = "ols_log",
+    alpha=0.05,
+    reference_levels: dict[str, str] | None = None,
+) -> list[str]:
     """Return one plain-language sentence per predictor of one outcome × model.
 
     Parameters
@@ -1514,6 +2387,10 @@ def describe_effects(table: pd.DataFrame, *, outcome: str, model: str = "ols_log
         if kind == "flag":
             kind, subject, posts_with = "binary", f"Posts that are {_article(phrase)}", f"posts that are {_article(phrase)}"
         else:
+            level = re.match(r"^(?P<column>[^\[]+)\[(?P<level>.*)\]$", row.term)
+            ref = (reference_levels or {}).get(level["column"]) if level else None
+            if ref is not None:  # a level of a categorical feature is compared with the reference level
+                phrase = f"{phrase} (against {level['column'].replace('_', ' ')} '{ref}')"
             subject = f"Posts with {phrase}" if kind == "binary" else f"Each additional {phrase}"
             posts_with = f"posts with {phrase}"
         pct = pd.notna(row.effect_pct) and pd.notna(getattr(row, "effect_pct_ci_low", np.nan))

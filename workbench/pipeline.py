@@ -9,18 +9,23 @@ interrupted at any point and started again redoes only what did not finish.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import datetime as dt
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .dataset import Dataset, load_dataset
-from .errors import InputError, StageError
+from .dataset import Dataset, check_card_vocabulary, load_dataset
+from .errors import DatasetCardError, InputError, StageError
 from .io import write_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -110,6 +115,30 @@ class RunPaths:
         return self.results / "growth.json"
 
     @property
+    def publications(self) -> Path:
+        return self.data / "publications.parquet"
+
+    @property
+    def publications_quarantine(self) -> Path:
+        return self.data / "publications_quarantine.csv"
+
+    @property
+    def publication_links(self) -> Path:
+        return self.data / "publication_links.parquet"
+
+    @property
+    def publications_table(self) -> Path:
+        return self.results / "publications.csv"
+
+    @property
+    def publications_summary(self) -> Path:
+        return self.results / "publications.json"
+
+    @property
+    def match_review(self) -> Path:
+        return self.results / "publication_matches_review.csv"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 
@@ -152,6 +181,11 @@ class Stage:
     writes: tuple[str, ...]  # RunPaths attribute names of its products
     reads_dataset: bool = False  # the raw exports, coding files and codebook of the dataset folder
     optional_writes: tuple[str, ...] = field(default=())
+    #: the parts of the dataset card the stage reads (``analysis.predictors`` = one key of ``analysis``; ``*`` =
+    #: the whole card). Hashed into the manifest, so changing them re-runs the stage. A card key that no stage
+    #: claims (see :func:`card_parts`) is read by every stage: a new key can cost a re-run, never a stale result.
+    card: tuple[str, ...] = ()
+    reads_publications: bool = False  # the card's publication lists, attention files and link files
 
     @property
     def notebook_path(self) -> Path:
@@ -165,6 +199,7 @@ STAGES: tuple[Stage, ...] = (
         "01_ingest.ipynb",
         reads=(),
         writes=("posts", "account", "codes", "quarantine", "ingest_log"),
+        card=("posts", "account", "campaigns", "codes", "codebook"),  # the codebook: which manual codes are yes/no
         reads_dataset=True,
     ),
     Stage(
@@ -173,26 +208,61 @@ STAGES: tuple[Stage, ...] = (
         reads=("posts", "account", "codes"),
         writes=("posts_coded", "reliability", "coding"),
         reads_dataset=True,  # the codebook
+        card=("timezone", "codes", "codebook"),
     ),
-    Stage("regression", "03_regression.ipynb", reads=("posts_coded",), writes=("regression", "models")),
-    Stage("growth", "04_growth_comparison.ipynb", reads=("account", "posts_coded"), writes=("growth",)),
+    Stage("regression", "03_regression.ipynb", reads=("posts_coded",), writes=("regression", "models"),
+          card=("analysis.outcomes", "analysis.predictors", "analysis.controls", "analysis.population",
+                "analysis.reference_levels")),
+    Stage("growth", "04_growth_comparison.ipynb", reads=("account", "posts_coded"), writes=("growth",),
+          card=("interventions", "account", "analysis.growth_metric", "analysis.monthly_metrics", "analysis.equivalence_margin",
+                "analysis.hac_maxlags")),
     Stage(
         "report",
         "05_report.ipynb",
         reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
         writes=("report", "findings"),
+        card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
+    ),
+    Stage(
+        "publications",
+        "06_publications.ipynb",
+        reads=("posts_coded",),
+        writes=("publications", "publications_quarantine", "publication_links", "publications_table",
+                "publications_summary", "match_review"),
+        reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
+        card=("publications", "attention"),
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
+#: Card keys only the report reads (no other stage needs to re-run when they change).
+CARD_KEYS_REPORT_ONLY = ("name", "title", "goals", "claims")
 
 
 def open_run(dataset_dir: str | Path, run_dir: str | Path) -> tuple[Dataset, RunPaths]:
     """Load the dataset card and make the run folder; what every notebook calls first."""
     ds = load_dataset(dataset_dir)
     paths = RunPaths(Path(run_dir).resolve())
+    check_run_owner(ds, paths, read_manifest(paths))
     for folder in (paths.data, paths.results, paths.figures):
         folder.mkdir(parents=True, exist_ok=True)
     return ds, paths
+
+
+def check_run_owner(ds: Dataset, paths: RunPaths, manifest: Mapping[str, Any]) -> None:
+    """Refuse a run folder that belongs to another dataset folder (InputError, exit 2).
+
+    The manifest records the dataset folder a run folder was made for; two datasets with the same ``name:``
+    (so the same default ``reports/<name>/``) must not mix their results.
+    """
+    owner = manifest.get("dataset") if isinstance(manifest, Mapping) else None
+    if not isinstance(owner, Mapping) or not owner.get("folder"):
+        return
+    if str(owner.get("folder")) != str(ds.root):
+        raise InputError(
+            f"the run folder {paths.root} holds the results of dataset {owner.get('name')!r} from "
+            f"{owner.get('folder')}, not of {ds.root}. Give this dataset its own run folder (--out, or another "
+            "name: in its card), or delete the old run folder."
+        )
 
 
 def default_run_dir(ds: Dataset) -> Path:
@@ -226,6 +296,60 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     raise InputError(f"notebook {path.name} has no cell tagged 'parameters'", file=path)
 
 
+def notebook_parameter_types(path: Path) -> dict[str, str]:
+    """The declared type of each parameter of a notebook's ``parameters`` cell (``n_boot: int = 1000`` → int)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            return {node.target.id: ast.unparse(node.annotation) for node in ast.parse(source).body
+                    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    return {}
+
+
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, list),
+    "tuple": lambda v: isinstance(v, (list, tuple)),
+    "dict": lambda v: isinstance(v, dict),
+    "None": lambda v: v is None,
+}
+
+
+def _matches_type(value: Any, annotation: str) -> bool | None:
+    """Whether ``value`` fits a parameter annotation (``int``, ``float``, ``list[str]``, ``str | None`` …);
+    None when the annotation is not one we can check."""
+    results = []
+    for part in (p.strip() for p in annotation.replace("Optional[", "None | ").rstrip("]").split("|")):
+        base = part.split("[", 1)[0].strip()
+        check = _TYPE_CHECKS.get(base)
+        if check is None:
+            return None
+        results.append(check(value))
+    return any(results)
+
+
+def check_parameter_types(overrides: Mapping[str, Any], stages: Sequence[Stage] = STAGES) -> None:
+    """InputError when an override does not fit the type its notebook declares (``-p n_boot=abc``)."""
+    for stage in stages:
+        types = notebook_parameter_types(stage.notebook_path)
+        defaults = notebook_parameters(stage.notebook_path)
+        for name, value in overrides.items():
+            if name not in defaults:
+                continue
+            annotation = types.get(name) or type(defaults[name]).__name__
+            ok = _matches_type(value, annotation)
+            if ok is False:
+                raise InputError(
+                    f"parameter {name!r} must be {annotation} ({stage.notebook} declares {name}: {annotation} = "
+                    f"{defaults[name]!r}), found {type(value).__name__} {value!r}"
+                )
+
+
 def parse_parameter(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` → (name, value); VALUE is read as a Python/YAML literal, else kept as a string."""
     if "=" not in text:
@@ -257,6 +381,7 @@ def validate_parameters(overrides: Mapping[str, Any], stages: Sequence[Stage] = 
             raise InputError(f"parameter {name!r} is set by the runner; give the dataset folder or --out instead")
         if name not in all_names:
             raise InputError(f"unknown parameter {name!r}. Known parameters: {', '.join(all_names)}")
+    check_parameter_types(overrides, stages)
     return {s: {k: v for k, v in overrides.items() if k in p} for s, p in known.items()}
 
 
@@ -273,18 +398,23 @@ def hash_file(path: Path) -> str:
 
 
 def code_hash() -> str:
-    """A hash of the workbench package's source (report templates and CSS included): a code change re-runs
-    the stages."""
+    """A hash of the workbench package's source and the data it ships (templates, CSS, the claims file): a change
+    to any of them re-runs the stages. Notebooks are hashed per stage, caches never."""
     h = hashlib.sha256()
-    for path in sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".j2", ".css")):
+    shipped = ("*.py", "*.j2", "*.html", "*.css", "*.yml", "*.yaml")
+    files = {p for pattern in shipped for p in PACKAGE_DIR.rglob(pattern) if "__pycache__" not in p.parts}
+    for path in sorted(files):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
 def dataset_inputs(ds: Dataset) -> list[Path]:
-    """Every dataset file ingest and coding read: the card, exports, account files, coding files, codebook."""
-    files = [ds.card_path, *ds.post_files(), *(p for p, _ in ds.account_files()), *ds.code_files()]
+    """Every dataset file ingest and coding read: exports, account files, coding files, codebook.
+
+    The card itself is hashed by its parsed parts (:func:`card_parts`), per stage.
+    """
+    files = [*ds.post_files(), *(p for p, _ in ds.account_files()), *ds.campaign_files(), *ds.code_files()]
     cb = ds.codebook_path()
     if cb is not None and cb.exists():
         files.append(cb)
@@ -295,11 +425,64 @@ def dataset_inputs(ds: Dataset) -> list[Path]:
     return seen
 
 
+def _card_values(ds: Dataset) -> dict[str, Any]:
+    """The validated card as plain values, by top-level key (``analysis`` by its own keys: ``analysis.outcomes``)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(ds):
+        if f.name == "root":
+            continue
+        value = getattr(ds, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for sub in dataclasses.fields(value):
+                out[f"{f.name}.{sub.name}"] = getattr(value, sub.name)
+        else:
+            out[f.name] = value
+    return out
+
+
+def card_parts(stage: Stage, ds: Dataset) -> dict[str, str]:
+    """``{"card:<key>": sha256}`` of the parts of the validated card the stage reads.
+
+    The parsed values are hashed, not the file: a comment or a reordering re-runs nothing, a changed predictor
+    re-runs the regression and the report, a changed title only the report. Keys no stage declares (a card
+    key added later) count as read by every stage.
+    """
+    values = _card_values(ds)
+    claimed = set(CARD_KEYS_REPORT_ONLY)
+    for st in STAGES:
+        claimed.update(k for k in st.card if k != "*")
+
+    def is_claimed(key: str) -> bool:
+        return key in claimed or key.split(".", 1)[0] in claimed
+
+    if "*" in stage.card:
+        keys = list(values)
+    else:
+        keys = [k for k in values if k in stage.card or k.split(".", 1)[0] in stage.card or not is_claimed(k)]
+    out = {}
+    for key in keys:
+        text = json.dumps(dataclasses.asdict(values[key]) if dataclasses.is_dataclass(values[key]) else values[key],
+                          default=_card_json, sort_keys=True, ensure_ascii=False)
+        out[f"card:{key}"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return out
+
+
+def _card_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
 def stage_inputs(stage: Stage, ds: Dataset, paths: RunPaths) -> dict[str, str]:
-    """{label: sha256} of everything the stage reads."""
-    out: dict[str, str] = {}
+    """{label: sha256} of everything the stage reads: dataset files, the card's parts, upstream products."""
+    out: dict[str, str] = card_parts(stage, ds)
     if stage.reads_dataset:
         for f in dataset_inputs(ds):
+            out[f"dataset:{ds.relative(f)}"] = hash_file(f)
+    if stage.reads_publications:
+        for f in ds.publication_inputs():
             out[f"dataset:{ds.relative(f)}"] = hash_file(f)
     for attr in stage.reads:
         p: Path = getattr(paths, attr)
@@ -351,6 +534,31 @@ def _kernel_name() -> str:
     return "python3"
 
 
+def _failed_cell(out_nb: Path, cell_index: int | None) -> tuple[int | None, str]:
+    """The failing cell's 1-based position in the stage's notebook (as JupyterLab counts, markdown included,
+    without the parameters cell papermill injects) and its first line of source."""
+    if cell_index is None:
+        return None, ""
+    try:
+        cells = json.loads(out_nb.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return cell_index + 1, ""
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    position = cell_index + 1 - sum(1 for i in injected if i < cell_index)
+    source = cells[cell_index].get("source", "") if 0 <= cell_index < len(cells) else ""
+    source = "".join(source) if isinstance(source, list) else source
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return position, first[:100]
+
+
+def _error_text(evalue: str, *, head: int = 4, tail: int = 4) -> str:
+    """An error message whole when short; else its first and last lines with the count of those left out."""
+    lines = [line.rstrip() for line in (evalue or "").strip().splitlines()]
+    if len(lines) <= head + tail + 1:
+        return "\n".join(lines)
+    return "\n".join([*lines[:head], f"  … ({len(lines) - head - tail} more lines in the notebook) …", *lines[-tail:]])
+
+
 def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Mapping[str, Any]) -> None:
     """Execute one notebook into the run folder; raise StageError naming stage, cell and error."""
     import papermill as pm
@@ -368,19 +576,176 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             progress_bar=False,
             log_output=False,
             cwd=str(stage.notebook_path.parent),
-            # The kernel's start-up warnings (e.g. "running over TCP without encryption" on a local
-            # loopback kernel) are noise on the console of a batch run; errors still show.
-            extra_arguments=["--log-level=ERROR"],
+            # The kernel's own log is noise on a batch run's console: start-up warnings ("running over TCP
+            # without encryption"), and "KeyboardInterrupt caught in kernel" logged at ERROR when the kernel
+            # is shut down. A cell's error reaches us through the notebook, not this log.
+            extra_arguments=["--log-level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
-        last_line = (exc.evalue or "").strip().splitlines()
+        cell, first_line = _failed_cell(out_nb, getattr(exc, "cell_index", None))
+        where = f"cell {cell}" if cell is not None else f"execution count {exc.exec_count}"
+        text = _error_text(exc.evalue or "")
+        error = f"{exc.ename}: {text}" if text else exc.ename
         raise StageError(
-            f"stage '{stage.name}' failed in cell {exc.exec_count} of {stage.notebook}: "
-            f"{exc.ename}: {last_line[-1] if last_line else ''}\n"
-            f"The partial notebook is kept at {out_nb}"
+            f"stage '{stage.name}' failed in {where} of {stage.notebook}"
+            + (f" ({first_line})" if first_line else "")
+            + f": {error}\nThe partial notebook is kept at {out_nb}",
+            stage=stage.name, cell=cell, notebook=stage.notebook, error=error,
         ) from None
-    except Exception as exc:  # kernel died, notebook unreadable, ...
-        raise StageError(f"stage '{stage.name}' could not run {stage.notebook}: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise StageError(f"stage '{stage.name}' could not write {out_nb}: {exc.strerror or exc}",
+                         stage=stage.name, notebook=stage.notebook, error=f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # kernel died, notebook unreadable, ...  # noqa: BLE001
+        raise StageError(f"stage '{stage.name}' could not run {stage.notebook}: {type(exc).__name__}: {exc}",
+                         stage=stage.name, notebook=stage.notebook,
+                         error=f"{type(exc).__name__}: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the run folder: ownership, one writer, status
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _save_manifest(paths: RunPaths, manifest: Mapping[str, Any]) -> None:
+    """Write manifest.json; a full disk or a folder turned read-only is a StageError (exit 1) naming the file."""
+    try:
+        write_json(paths.manifest, manifest)
+    except OSError as exc:
+        raise StageError(f"cannot write {paths.manifest} ({exc.strerror or exc}). The stages' products written so "
+                         "far are kept; free space (or fix the folder's permissions) and run again.") from None
+
+
+def _prepare_run_folder(paths: RunPaths) -> None:
+    """Create the run folder and check it is writable: InputError (exit 2) naming it otherwise."""
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=paths.root)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write to the run folder {paths.root} ({exc.strerror or exc}); give a writable "
+                         "folder with --out") from None
+
+
+@contextmanager
+def run_lock(paths: RunPaths) -> Iterator[None]:
+    """Hold ``.workbench.lock`` in the run folder: a second run on the same folder is refused (InputError)
+    instead of interleaving its writes. The lock is an OS lock (flock): released when the process ends, even
+    when it is killed, so a stale lock file never blocks anyone."""
+    import fcntl
+
+    lock_path = paths.root / ".workbench.lock"
+    try:
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise InputError(f"cannot write to the run folder {paths.root} ({exc.strerror or exc}); give a writable "
+                         "folder with --out") from None
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            raise InputError(f"another workbench run is writing {paths.root}"
+                             + (f" ({holder})" if holder else "") + "; wait for it to finish") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {_now()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+#: results/run_status.json: what the last run did, and every stage whose last attempt failed (kept until it runs).
+RUN_STATUS_SCHEMA = 1
+
+
+def run_status_path(paths: RunPaths) -> Path:
+    return paths.results / "run_status.json"
+
+
+def read_run_status(paths: RunPaths) -> dict[str, Any]:
+    """The run status record of a run folder (``{}`` when there is none or it is unreadable)."""
+    try:
+        data = json.loads(run_status_path(paths).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_run_status(paths: RunPaths, ds: Dataset, manifest: Mapping[str, Any], outcomes: Sequence[StageOutcome],
+                      *, started: str, status: str) -> None:
+    record = {
+        "schema_version": RUN_STATUS_SCHEMA,
+        "dataset": {"name": ds.name, "folder": str(ds.root)},
+        "started_at": started,
+        "finished_at": None if status == "running" else _now(),
+        "status": status,
+        "stages": [dataclasses.asdict(o) for o in outcomes],
+        "failed_stages": dict(manifest.get("failed_stages", {})),
+    }
+    try:
+        write_json(run_status_path(paths), record)
+    except OSError:
+        pass  # the manifest carries the same failure record; its own write reports a full disk
+
+
+# --------------------------------------------------------------------------------------------------------------
+# checks that need the ingested data (run right after ingest, before any later stage)
+
+
+def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
+    """First and last date of the ingested posts and account rows (UTC dates), or None without data."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lows, highs = [], []
+    for path, column in ((paths.posts, "published_at"), (paths.account, "date")):
+        try:
+            col = pq.read_table(path, columns=[column]).column(column)
+        except (OSError, KeyError, ValueError, ImportError):
+            continue
+        if len(col) == 0 or col.null_count == len(col):
+            continue
+        mm = pc.min_max(col)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        lows.append(lo.date() if isinstance(lo, dt.datetime) else lo)
+        highs.append(hi.date() if isinstance(hi, dt.datetime) else hi)
+    return (min(lows), max(highs)) if lows else None
+
+
+def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -> None:
+    """Card checks that need the data, run as soon as ingest's products exist (InputError, exit 2).
+
+    An intervention on or before the first date of the data, or after its last, is refused with the range
+    the data covers (no period before/after it to compare). Predictors or controls that only a coding file
+    could provide (``deferred`` by :func:`workbench.dataset.check_card_vocabulary`) must be codes found there.
+    """
+    span = _date_range(paths)
+    if span is not None:
+        first, last = span
+        for i, iv in enumerate(ds.interventions):
+            where = "before" if iv.date <= first else "after" if iv.date > last else ""
+            if where:
+                raise DatasetCardError(
+                    f"interventions[{i}] ({iv.label!r}) is dated {iv.date}, {where} the data, which covers {first} to "
+                    f"{last} (posts and account rows). A change can only be tested inside that range: correct "
+                    "the date or add the exports that cover it.", file=ds.card_path)
+    if deferred:
+        import pyarrow.parquet as pq
+
+        try:
+            codes = set(pq.read_table(paths.codes, columns=["code"]).column("code").drop_null().to_pylist())
+        except (OSError, KeyError, ValueError):
+            codes = set()
+        check_card_vocabulary(ds, manual_codes=tuple(sorted(codes)))
+
+
+# --------------------------------------------------------------------------------------------------------------
 
 
 def run_pipeline(
@@ -394,6 +759,11 @@ def run_pipeline(
     executor: Callable[..., None] = execute_stage,
 ) -> list[StageOutcome]:
     """Run the stages on a dataset folder; return what happened to each.
+
+    Everything that can be checked without data is checked before any kernel starts (the card, its names
+    against the workbench's vocabulary, the parameters and their types, the run folder); the checks that need
+    the data run right after ingest. A stage that fails is recorded (stage, cell, time, message) in
+    ``manifest.json`` under ``failed_stages`` and in ``results/run_status.json`` until it runs successfully.
 
     Parameters
     ----------
@@ -409,13 +779,40 @@ def run_pipeline(
         unknown = [s for s in only if s not in STAGE_NAMES]
         if unknown:
             raise InputError(f"unknown stage {unknown[0]!r}. Stages: {', '.join(STAGE_NAMES)}")
-    ds.post_files()  # fail early (exit 2) when a glob matches nothing
+    ds.post_files()  # fail early (exit 2) when a glob matches nothing or leaves the dataset folder
+    ds.account_files()
+    ds.code_files()
+    ds.codebook_path()
+    ds.publication_inputs()  # the same for the publications and attention globs
     paths = RunPaths(Path(out).resolve() if out else default_run_dir(ds))
-    paths.root.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(paths)
+    check_run_owner(ds, paths, manifest)
+    _prepare_run_folder(paths)
+    with run_lock(paths):
+        return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
+
+
+def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
+                only: Sequence[str] | None, force: bool, echo: Callable[[str], None],
+                executor: Callable[..., None]) -> list[StageOutcome]:
+    started = _now()
+    manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}  # claimed before anything runs
+    failures: dict[str, Any] = manifest.setdefault("failed_stages", {})
+    if not isinstance(failures, dict):
+        failures = manifest["failed_stages"] = {}
+    _save_manifest(paths, manifest)
     version, code = __version__, code_hash()
     outcomes: list[StageOutcome] = []
     selected = [s for s in STAGES if not only or s.name in only]
+    for name, f in failures.items():
+        if name not in {s.name for s in selected} and isinstance(f, dict):
+            echo(f"note: stage '{name}' failed at {f.get('at')} ({f.get('error') or f.get('message', '')}"
+                 .splitlines()[0] + "); later stages use what it left from an earlier run")
+    # The names the card uses are checked before the first kernel starts, and only when one will: a no-op
+    # re-run must stay fast, and an unchanged card was checked when its stages last ran (the check imports
+    # the feature and growth modules, seconds of start-up).
+    deferred: list[str] | None = None
+    data_checked = False
     for i, stage in enumerate(selected, 1):
         nb_hash = hash_file(stage.notebook_path)
         params = _jsonable(overrides.get(stage.name, {}))
@@ -429,7 +826,8 @@ def run_pipeline(
             )
             echo(f"{label} failed: {msg}")
             outcomes.append(StageOutcome(stage.name, "failed", 0.0, msg))
-            raise StageError(msg)
+            _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed")
+            raise StageError(msg, stage=stage.name)
         previous = manifest["stages"].get(stage.name)
         products = stage_products(stage, paths)
         up_to_date = (
@@ -446,9 +844,15 @@ def run_pipeline(
             echo(f"{label} up to date")
             outcomes.append(StageOutcome(stage.name, "up to date", 0.0))
             continue
+        if deferred is None:
+            deferred = check_card_vocabulary(ds)
+        if stage.name != "ingest" and not data_checked and paths.posts.exists():
+            check_ingested(ds, paths, deferred)
+            data_checked = True
         # Forget the stage before running it: a crash mid-stage must not leave it looking up to date.
         manifest["stages"].pop(stage.name, None)
-        write_json(paths.manifest, manifest)
+        _save_manifest(paths, manifest)
+        _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
         t0 = time.perf_counter()
         try:
             executor(stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
@@ -456,8 +860,17 @@ def run_pipeline(
             seconds = time.perf_counter() - t0
             echo(f"{label} failed after {seconds:.1f} s")
             outcomes.append(StageOutcome(stage.name, "failed", seconds, str(exc)))
+            failures[stage.name] = {
+                "stage": stage.name, "notebook": stage.notebook, "cell": exc.cell, "error": exc.error,
+                "message": str(exc), "at": _now(), "seconds": round(seconds, 3),
+            }
+            try:
+                _save_manifest(paths, manifest)
+            finally:
+                _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed")
             raise
         seconds = time.perf_counter() - t0
+        failures.pop(stage.name, None)
         manifest["stages"][stage.name] = {
             "notebook": stage.notebook,
             "inputs": inputs,
@@ -468,13 +881,16 @@ def run_pipeline(
             "python": sys.version.split()[0],
             "products": stage_products(stage, paths),
             "seconds": round(seconds, 3),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished_at": _now(),
         }
-        manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}
         from .findings import library_versions  # Python and the analysis libraries behind the numbers
 
         manifest["versions"] = library_versions()
-        write_json(paths.manifest, manifest)
+        _save_manifest(paths, manifest)
         echo(f"{label} ran in {seconds:.1f} s")
         outcomes.append(StageOutcome(stage.name, "ran", seconds))
+        if stage.name == "ingest":
+            check_ingested(ds, paths, deferred or ())
+            data_checked = True
+    _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed" if failures else "ok")
     return outcomes

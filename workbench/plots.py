@@ -40,6 +40,14 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
+def literal_text(text: Any) -> str:
+    """``text`` escaped so matplotlib draws it as written: a ``$`` would otherwise start mathtext ("Saved $5k then
+    $10k" drawn as "Saved 5kthen10k"; ``$\\frac{1}{$`` raises a parse error), and a legend hides a label that
+    starts with ``_``. Every user-supplied text we draw goes through this."""
+    out = str(text).replace("$", r"\$")
+    return "\u2009" + out if out.startswith("_") else out
+
+
 def _effect_pct_bounds(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """% change and its 95% CI: the table's effect_pct columns, else 100·(exp(b) − 1) of estimate and ci_*."""
 
@@ -91,7 +99,7 @@ def plot_forest(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", ax
     effect, low, high = _effect_pct_bounds(rows)
     order = np.argsort(effect)
     effect, low, high = effect[order], low[order], high[order]
-    labels = [label_feature(str(t)) for t in rows["term"].to_numpy()[order]]
+    labels = [literal_text(label_feature(str(t))) for t in rows["term"].to_numpy()[order]]
     ax = _new_axes(ax, (6.5, 0.45 * len(rows) + 1.5))
     y = np.arange(len(rows))
     colour = palette(1)[0]
@@ -108,8 +116,8 @@ def plot_forest(table: pd.DataFrame, *, outcome: str, model: str = "ols_log", ax
     ax.axvline(0.0, color="0.4", linestyle="--", linewidth=1)
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
-    ax.set_xlabel(f"% change in {outcome} (95% CI)")
-    ax.set_title(f"What goes with more {outcome}")
+    ax.set_xlabel(literal_text(f"% change in {outcome} (95% CI)"))
+    ax.set_title(literal_text(f"What goes with more {outcome}"))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -165,7 +173,7 @@ def plot_growth(
                     s=12,
                     color=colours[label],
                     alpha=0.7,
-                    label=f"observed ({label})",
+                    label=literal_text(f"observed ({label})"),
                 )
 
     origin = growth.get("origin")
@@ -177,7 +185,7 @@ def plot_growth(
             ends = [_to_date(period["start"]), _to_date(period["end"])]
             days = np.array([(d - origin_ts) / pd.Timedelta(days=1) for d in ends])
             fitted = float(period["intercept"]) + float(period["slope_per_day"]) * days
-            ax.plot(ends, fitted, color=colours[label], linewidth=2.2, label=f"fitted trend ({label})")
+            ax.plot(ends, fitted, color=colours[label], linewidth=2.2, label=literal_text(f"fitted trend ({label})"))
 
     if interventions is None and growth.get("interventions"):
         interventions = [(iv["date"], str(iv.get("label", ""))) for iv in growth["interventions"]]
@@ -187,7 +195,7 @@ def plot_growth(
         when = _to_date(date)
         ax.axvline(when, color="0.25", linestyle=":", linewidth=1.2)
         ax.annotate(
-            str(label),
+            literal_text(label),
             xy=(when, 1.0),
             xycoords=("data", "axes fraction"),
             xytext=(3, -3),
@@ -222,8 +230,8 @@ def plot_growth(
                 label="95% prediction band",
             )
     ax.set_xlabel("date")
-    ax.set_ylabel(str(growth.get("metric", "value")))
-    ax.set_title(f"{str(growth.get('metric', 'value')).capitalize()} over time")
+    ax.set_ylabel(literal_text(growth.get("metric", "value")))
+    ax.set_title(literal_text(f"{str(growth.get('metric', 'value')).capitalize()} over time"))
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     return ax
@@ -281,7 +289,8 @@ def plot_monthly(growth: Mapping[str, Any], *, ax: Axes | None = None) -> Axes:
     for label in labels:
         part = frame[frame["period"] == label]
         ax.bar(
-            part["month"], part["value"], width=25, color=colours[label], alpha=0.8, label=label, align="edge"
+            part["month"], part["value"], width=25, color=colours[label], alpha=0.8, label=literal_text(label),
+            align="edge",
         )
         mean = float(part["value"].mean())
         ax.plot(
@@ -292,8 +301,8 @@ def plot_monthly(growth: Mapping[str, Any], *, ax: Axes | None = None) -> Axes:
             linewidth=1.5,
         )
     ax.set_xlabel("month")
-    ax.set_ylabel(f"{metric} per month")
-    ax.set_title(f"Monthly {metric} by period (dashed: period mean)")
+    ax.set_ylabel(literal_text(f"{metric} per month"))
+    ax.set_title(literal_text(f"Monthly {metric} by period (dashed: period mean)"))
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -358,7 +367,7 @@ def plot_residuals(frame: pd.DataFrame, *, title: str = "", axes: Any = None) ->
     left.axhline(0, color="0.3", linewidth=1)
     left.set_xlabel("fitted value")
     left.set_ylabel("standardized residual")
-    left.set_title(f"Residuals vs fitted{': ' + title if title else ''}")
+    left.set_title(literal_text(f"Residuals vs fitted{': ' + title if title else ''}"))
     q = np.sort(frame["std_residual"].to_numpy(dtype=float))
     t = np.sort(frame["theoretical_quantile"].to_numpy(dtype=float))
     right.scatter(t, q, s=8, alpha=0.5, color=colour)

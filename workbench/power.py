@@ -127,6 +127,15 @@ def _simulate_rejections(
     return np.concatenate(reject), np.concatenate(estimate)
 
 
+def _level_text(alpha: float, n_tests: int) -> str:
+    if n_tests <= 1:
+        return f"two-sided p < {alpha:g}"
+    return (
+        f"two-sided p < {alpha / n_tests:.3g}: the report's Holm correction over {n_tests} predictors at "
+        f"{alpha:g}, at its first-step threshold {alpha:g}/{n_tests}"
+    )
+
+
 def _fmt_n(n: float) -> str:
     return f"{int(round(n)):,}"
 
@@ -140,6 +149,7 @@ def estimate_power(
     alpha: float = 0.05,
     noise_sd: float = 0.5,
     seed: int = 0,
+    n_tests: int = 1,
 ) -> dict:
     """Return the simulated power to detect a binary feature's effect with ``n_posts`` posts.
 
@@ -154,11 +164,16 @@ def estimate_power(
     n_sims : int
         Simulated datasets; the power's Monte Carlo standard error is √(power(1 − power)/n_sims).
     alpha : float
-        Two-sided significance level of the feature's HC3 t-test.
+        Two-sided significance level of the feature's HC3 t-test — the family level when ``n_tests`` > 1.
     noise_sd : float
         Residual SD of log1p(outcome) (see the module docstring).
     seed : int
         Seed of the simulation.
+    n_tests : int
+        Predictors in the Holm family the report judges by (one outcome's predictors). The test is then run at
+        ``alpha / n_tests``, the threshold Holm applies to the smallest p-value of the family: Holm rejects the
+        feature at least whenever this does, so the result is a lower bound on its power under Holm (exact when
+        no other predictor has a smaller p-value; at most the power at ``alpha``).
 
     Returns
     -------
@@ -176,12 +191,16 @@ def estimate_power(
     if int(n_sims) < 1:
         raise InputError(f"n_sims must be at least 1, found {n_sims}")
     n_posts, n_sims = int(n_posts), int(n_sims)
+    if int(n_tests) < 1:
+        raise InputError(f"n_tests must be at least 1 (the predictors in the Holm family), found {n_tests}")
+    n_tests = int(n_tests)
+    level = alpha / n_tests
     reject, est = _simulate_rejections(
         n_posts,
         effect_pct=effect_pct,
         prevalence=prevalence,
         n_sims=n_sims,
-        alpha=alpha,
+        alpha=level,
         noise_sd=noise_sd,
         seed=seed,
     )
@@ -192,11 +211,12 @@ def estimate_power(
     half = z * math.sqrt(k * (n_sims - k) / n_sims + z**2 / 4) / (n_sims + z**2)
     ci = [max(0.0, centre - half), min(1.0, centre + half)]
     analytic = analytic_power(
-        n_posts, effect_pct=effect_pct, prevalence=prevalence, alpha=alpha, noise_sd=noise_sd
+        n_posts, effect_pct=effect_pct, prevalence=prevalence, alpha=level, noise_sd=noise_sd
     )
     sentence = (
         f"With {_fmt_n(n_posts)} posts, {100 * prevalence:g}% of them with the feature, a true "
-        f"{effect_pct:+g}% difference would be detected (two-sided p < {alpha:g}, OLS on log1p with HC3) in "
+        f"{effect_pct:+g}% difference would be detected ({_level_text(alpha, n_tests)}, OLS on log1p with HC3) "
+        f"{'in at least' if n_tests > 1 else 'in'} "
         f"{100 * power:.0f}% of studies (95% CI {100 * ci[0]:.0f}% to {100 * ci[1]:.0f}%, {n_sims} simulations; "
         f"the normal approximation gives {100 * analytic:.0f}%)."
     )
@@ -210,6 +230,10 @@ def estimate_power(
         "effect_pct": float(effect_pct),
         "prevalence": float(prevalence),
         "alpha": float(alpha),
+        "n_tests": n_tests,
+        "alpha_per_test": float(level),
+        "correction": "holm (power at its first-step threshold alpha/n_tests: a lower bound)" if n_tests > 1
+        else "none",
         "noise_sd": float(noise_sd),
         "n_sims": n_sims,
         "seed": int(seed),
@@ -227,6 +251,7 @@ def posts_needed(
     noise_sd: float = 0.5,
     seed: int = 0,
     max_posts: int = 2_000_000,
+    n_tests: int = 1,
 ) -> dict:
     """Return the number of posts that gives the requested power, found by simulation.
 
@@ -238,6 +263,9 @@ def posts_needed(
         Target power (0 < power < 1).
     max_posts : int
         Largest sample size searched.
+    n_tests : int
+        Predictors in the Holm family (see :func:`estimate_power`): the posts needed at ``alpha / n_tests``,
+        enough for Holm whatever the other predictors do.
 
     Returns
     -------
@@ -264,10 +292,14 @@ def posts_needed(
         raise InputError(f"power must be between 0 and 1, found {power}")
     if effect_pct == 0:
         raise InputError("effect_pct is 0: no number of posts detects a difference that does not exist")
+    if int(n_tests) < 1:
+        raise InputError(f"n_tests must be at least 1 (the predictors in the Holm family), found {n_tests}")
+    n_tests = int(n_tests)
     analytic = analytic_posts_needed(
-        effect_pct, prevalence=prevalence, power=power, alpha=alpha, noise_sd=noise_sd
+        effect_pct, prevalence=prevalence, power=power, alpha=alpha / n_tests, noise_sd=noise_sd
     )
-    kw = dict(effect_pct=effect_pct, prevalence=prevalence, n_sims=n_sims, alpha=alpha, noise_sd=noise_sd)
+    kw = dict(effect_pct=effect_pct, prevalence=prevalence, n_sims=n_sims, alpha=alpha, noise_sd=noise_sd,
+              n_tests=n_tests)
     grid = sorted({min(max_posts, max(12, int(round(analytic * f)))) for f in (0.5, 0.75, 1.0, 1.5, 2.0)})
     hits = np.array([estimate_power(n, seed=seed + i, **kw)["power"] * n_sims for i, n in enumerate(grid)])
     result = {
@@ -280,13 +312,16 @@ def posts_needed(
         "effect_pct": float(effect_pct),
         "prevalence": float(prevalence),
         "alpha": float(alpha),
+        "n_tests": n_tests,
+        "alpha_per_test": float(alpha / n_tests),
         "noise_sd": float(noise_sd),
         "n_sims": int(n_sims),
         "seed": int(seed),
     }
     what = (
         f"a true {effect_pct:+g}% difference for a feature on {100 * prevalence:g}% of posts with "
-        f"{100 * power:.0f}% power (two-sided p < {alpha:g}, OLS on log1p with HC3, residual SD {noise_sd:g})"
+        f"{100 * power:.0f}% power ({_level_text(alpha, n_tests)}, OLS on log1p with HC3, residual SD "
+        f"{noise_sd:g})"
     )
     if grid == [max_posts] and hits[0] < power * n_sims:
         result["sentence"] = (

@@ -102,13 +102,33 @@ def save_coding(paths: RunPaths, *, posts_coded: pd.DataFrame, coding_info: dict
     io.write_json(paths.coding, coding_info)
 
 
+def model_settings(ds: Dataset) -> dict[str, Any]:
+    """The keyword arguments of ``models.fit_post_models`` that come from the dataset card.
+
+    ``outcomes``, ``predictors``, ``controls``, ``population`` (None when the card does not set it: original
+    posts, or all posts when a post-type term is in the model) and ``reference_levels``.
+    """
+    a = ds.analysis
+    return {
+        "outcomes": a.outcomes,
+        "predictors": a.predictors,
+        "controls": a.controls,
+        "population": getattr(a, "population", None),
+        "reference_levels": dict(getattr(a, "reference_levels", ()) or ()),
+    }
+
+
 def effects_table(table: pd.DataFrame, *, model: str = "ols_log") -> pd.DataFrame:
     """The predictor rows of one model, readable: outcome, term, % change and its CI, p and Holm p."""
     t = table[(table["model"] == model) & (table["term"] != "Intercept")]
     if "term_type" in t.columns:
         t = t[t["term_type"] == "predictor"]
-    cols = [c for c in ("outcome", "term", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high", "estimate",
-                        "ci_low", "ci_high", "p_value", "p_holm", "std_beta", "n") if c in t.columns]
+    several = "platform" in t.columns and t["platform"].nunique() > 1
+    names = (("platform",) if several else ()) + (
+        "outcome", "term", "effect_pct", "effect_pct_ci_low", "effect_pct_ci_high", "estimate", "ci_low", "ci_high",
+        "p_value", "p_holm", "std_beta", "n",
+    )
+    cols = [c for c in names if c in t.columns]
     return t[cols].reset_index(drop=True)
 
 
@@ -118,20 +138,55 @@ def save_post_models(paths: RunPaths, fit: PostModels, *, primary_model: str | N
     models.json holds the model the diagnostics favour (``primary_model`` and ``primary_reason``, from
     ``models.choose_primary_model`` unless ``primary_model`` is given), one plain sentence per predictor and
     outcome from that model, the warnings, the diagnostics and the controls-sensitivity table.
+
+    Since ``schema_version`` 2 it also holds the typed records of ``fit.records`` (every record a dict with
+    fields, never a string to parse): ``platforms``; ``population`` (the setting, the post types modelled,
+    ``n_in``/``n_out``, ``counts`` per platform × post type with medians, where the post types came from, and
+    ``why``); ``fitted_terms`` (per platform × outcome × model: ``n``, ``fit_method``, ``fallback_reason``,
+    ``estimand``, ``predictors``, ``controls``, ``reference_levels``); ``dropped`` and ``flags`` (``code``,
+    ``platform``, ``outcome``, ``model``, ``term``, ``n``, ``message`` + details); ``holm_family`` (which
+    terms each adjusted p was corrected over); ``estimands`` per model and ``estimand_sentences`` per model ×
+    outcome; ``minimum_posts_per_group``; ``reach_by_type`` (when posts have ``media_type``).
     """
-    from .models import describe_effects
+    from .models import MODEL_REGISTRY, describe_effects, describe_estimand
 
     io.write_csv(paths.regression, fit.table)
     chosen = (fit.diagnostics or {}).get("primary") or {}
     model = primary_model or chosen.get("model") or "ols_log"
     reason = chosen.get("reason", "") if model == chosen.get("model") else "chosen by the analyst"
     outcomes = list(dict.fromkeys(fit.table["outcome"])) if len(fit.table) else []
+    platforms = [p for p in dict.fromkeys(fit.table["platform"].dropna())] if "platform" in fit.table else []
+
+    def refs(key: str) -> dict[str, str]:
+        diag = (fit.diagnostics or {}).get(key)
+        return dict(diag.get("reference_levels") or {}) if isinstance(diag, dict) else {}
+
+    if len(platforms) > 1:  # several platforms: one sentence list per "platform: outcome", like the diagnostics
+        sentences = {
+            f"{p}: {o}": describe_effects(
+                fit.table[fit.table["platform"] == p], outcome=o, model=model, reference_levels=refs(f"{p}: {o}")
+            )
+            for p in platforms
+            for o in dict.fromkeys(fit.table.loc[fit.table["platform"] == p, "outcome"])
+        }
+    else:
+        sentences = {
+            o: describe_effects(fit.table, outcome=o, model=model, reference_levels=refs(o)) for o in outcomes
+        }
+    records = dict(fit.records or {})
     summary = {
+        "schema_version": records.pop("schema_version", None),
         "primary_model": model,
         "primary_reason": reason,
-        "sentences": {o: describe_effects(fit.table, outcome=o, model=model) for o in outcomes},
+        "sentences": sentences,
+        "estimand_sentences": {
+            m: {o: describe_estimand(m, o) for o in outcomes}
+            for m in dict.fromkeys(fit.table["model"])
+            if m in MODEL_REGISTRY
+        },
         "warnings": list(fit.warnings),
         "diagnostics": fit.diagnostics,
+        **records,
     }
     io.write_json(paths.models, summary)
     return summary

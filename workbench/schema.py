@@ -39,9 +39,33 @@ POSTS_SCHEMA: dict[str, str] = {
     "source_format": "string",
     "source_file": "string",
     "source_row": "Int64",
+    # added for issues 10 and 19 (ingest); the columns above are the original contract
+    "post_type": "category",  # POST_TYPES; how each format decides: README "Formats" table
+    "is_quote": "boolean",
+    "published_time_reliable": "boolean",  # False: the export's time of day is known to be wrong
+    "is_own_post": "boolean",  # False: a collab post by another account (``author``), kept under ``account``
+    "author": "string",  # the account that published the post, as the export names it
+    "impressions_label": "string",  # the platform's own name of what ``impressions`` holds ("Views" on Meta)
+    # added for issue 18 (paid): promoted (paid) figures where the export reports them apart; NA elsewhere
+    "promoted_impressions": "Int64",  # X legacy ``promoted impressions``
+    "promoted_engagements": "Int64",  # X legacy ``promoted engagements``
+    "promoted_reach": "Int64",  # Meta Business Suite ``Reach from Boosted posts``; FB legacy Lifetime Post Paid Reach
+    # True: the export reports paid figures for the post (X legacy promoted column not "-"; FB legacy paid
+    # impressions/reach > 0; Meta Business Suite boosted reach > 0); False: it reports none; NA: not said
+    "is_promoted": "boolean",
 }
 
-ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts")
+#: X legacy ``promoted *`` columns read into posts (raw name, normalised → posts column).
+PROMOTED_COLUMNS = {"promoted impressions": "promoted_impressions", "promoted engagements": "promoted_engagements"}
+
+#: values of posts.post_type: an original post, a reply, a quote (a post quoting another) or a repost
+#: (a retweet/boost/share of someone else's post, carrying that post's text).
+POST_TYPES = ("original", "reply", "quote", "repost")
+
+#: Account metrics. ``followers`` is a follower *level* (a total at that date, e.g. an Audience.csv anchor);
+#: ``new_follows`` are gross daily follows and are never summed into ``followers`` at ingest.
+ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts",
+                   "reach", "visits", "link_clicks")
 
 #: account table: one row per account per date.
 ACCOUNT_SCHEMA: dict[str, str] = {
@@ -50,6 +74,38 @@ ACCOUNT_SCHEMA: dict[str, str] = {
     "account": "string",
     **{m: "Int64" for m in ACCOUNT_METRICS},
     "source_file": "string",
+}
+
+#: levels of a campaigns row: the most detailed name the export carries.
+CAMPAIGN_LEVELS = ("campaign", "ad_set", "ad")
+
+#: campaigns table (issue 18): one row per campaign / ad set / ad per reporting period, from paid-campaign
+#: exports (Meta Ads Manager, LinkedIn Campaign Manager, X Ads; README "Paid campaigns").
+CAMPAIGNS_SCHEMA: dict[str, str] = {
+    "ad_platform": "string",  # meta, linkedin, x
+    "level": "string",  # CAMPAIGN_LEVELS
+    "breakdown": "string",  # day (one row per day) or period (the export's reporting range)
+    "date_start": "datetime64[ns]",
+    "date_end": "datetime64[ns]",  # inclusive
+    "campaign_id": "string",
+    "campaign_name": "string",
+    "ad_set_id": "string",  # Meta ad set; LinkedIn campaign group; X ad group
+    "ad_set_name": "string",
+    "ad_id": "string",
+    "ad_name": "string",
+    "objective": "string",
+    "currency": "string",  # ISO 4217 code from the spend heading "(XXX)" or a Currency column; NA: not said
+    "spend": "Float64",  # in ``currency``
+    "impressions": "Int64",
+    "reach": "Int64",  # people reached by this row only: NOT additive across rows (ads, days)
+    "clicks": "Int64",  # link clicks (LinkedIn: Clicks)
+    "clicks_all": "Int64",  # every click (Meta "Clicks (all)", X "Clicks"); NA where not reported
+    "results": "Int64",  # Meta/X "Results", in the unit ``result_indicator`` names
+    "result_indicator": "string",  # Meta "Result indicator" (e.g. actions:link_click), X "Result type"
+    "conversions": "Int64",  # LinkedIn/X "Conversions" where reported
+    "source_format": "string",
+    "source_file": "string",
+    "source_row": "Int64",
 }
 
 #: manual codes in long form, as read from the coding files.

@@ -47,6 +47,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ import pandas as pd
 from .errors import InputError
 from .ingest.x_current import SNOWFLAKE_EPOCH_MS  # the epoch ingest decodes ids with
 from .io import write_text
+from .publications import HISTORY_WINDOWS as HISTORY_WINDOWS_SIM
 
 #: The 40-column header of the X legacy per-tweet export (FORMATS.md §1a), in order.
 X_LEGACY_COLUMNS: tuple[str, ...] = (
@@ -1027,6 +1029,7 @@ account:
   - {{path: raw/followers_monthly.csv, columns: {{new_followers: new_follows, tweet_impressions: impressions}}}}
 codes: ["coding/*.csv"]
 codebook: codebook.yml
+campaigns: ["raw/meta_ads_*.csv"]
 interventions:
   - {{date: {truth.intervention}, label: {truth.intervention_label}}}
 analysis:
@@ -1036,6 +1039,10 @@ analysis:
 goals:
   # target = final simulated follower count + 50, rounded up to the next hundred: narrowly missed
   - {{metric: followers, target: {int(truth.goal_target)}, by: {truth.goal_by}, label: "Reach {int(truth.goal_target):,} followers by the end of {truth.goal_by[:4]}"}}
+# papers (OpenAlex pages) and their attention (Altmetric responses + fetch log, OpenAlex citations); the t.co links
+# of the posts resolve through links/resolved_links.csv
+publications: ["raw/openalex/*.json"]
+attention: ["raw/openalex/*.json", "raw/altmetric/*.json"]
 """
 
 
@@ -1244,12 +1251,419 @@ def simulate_dataset(
         files[f"coding/{key}.csv"] = _format_codes(df)
     files["codebook.yml"] = CODEBOOK_YML
     files["dataset.yml"] = _dataset_yml(truth)
-    files["TRUTH.md"] = render_truth(truth)
+    pubs = simulate_publications(posts, seed=seed)
+    files.update(pubs.files)
+    files["TRUTH.md"] = _truth_with_publications(truth, pubs.truth)
+    ads, ads_truth = simulate_campaigns(seed=seed)
+    files[ADS_FILE] = format_meta_ads(ads)
+    files["TRUTH_campaigns.md"] = render_campaign_truth(ads, ads_truth, seed=seed)
 
     if force and (out / "raw").is_dir():
         for stale in (out / "raw").glob(f"tweet_activity_metrics_{HANDLE}_*_en.csv"):
             if f"raw/{stale.name}" not in files:
                 stale.unlink()
+        for stale in [*(out / "raw" / "altmetric").glob("altmetric_doi_*.json"),
+                      *(out / "raw" / "openalex").glob("openalex_works_*.json")]:
+            if stale.relative_to(out).as_posix() not in files:
+                stale.unlink()
     for rel, text in files.items():
         write_text(out / rel, text)
     return truth
+
+
+# ---------------------------------------------------------------------------------------------------------
+# publications (issue 16): papers, some featured by the posts that link to them, with a known featuring effect.
+# Drawn from their OWN seeded generator so every file above stays byte-identical to what it was before.
+
+#: journal: (DOI prefix pattern, landing page pattern, log attention effect, log citation effect,
+#: share among featured papers, share among not-featured papers) — featured papers come more often from the
+#: high-attention journals: the selection the within-journal comparison must take out.
+_JOURNALS = {
+    "Pediatrics": ("10.1542/peds.{y}-{n:06d}", "https://publications.aap.org/pediatrics/article/{y}/{n}", 0.6, 0.4,
+                   0.30, 0.12),
+    "JAMA Pediatrics": ("10.1001/jamapediatrics.{y}.{n:04d}", "https://jamanetwork.com/journals/jamapediatrics/"
+                        "fullarticle/{n}", 0.9, 0.5, 0.25, 0.08),
+    "Academic Emergency Medicine": ("10.1111/acem.{n:05d}", "https://onlinelibrary.wiley.com/doi/full/{doi}", 0.0,
+                                    0.0, 0.15, 0.20),
+    "Pediatric Emergency Care": ("10.1097/pec.{n:013d}", "https://journals.lww.com/pec-online/fulltext/{y}/{n}",
+                                 -0.5, -0.3, 0.10, 0.30),
+    "Annals of Emergency Medicine": ("10.1016/j.annemergmed.{y}.{n:02d}.{m:03d}", "https://www.annemergmed.com/"
+                                     "article/S0196-0644({y}){n:05d}/fulltext", 0.3, 0.2, 0.10, 0.15),
+    "The Journal of Pediatrics": ("10.1016/j.jpeds.{y}.{n:02d}.{m:03d}", "https://www.jpeds.com/article/"
+                                  "S0022-3476({y}){n:05d}/fulltext", 0.1, 0.1, 0.10, 0.15),
+}
+_TOPICS = ("febrile infants", "minor head trauma", "forearm fractures", "bronchiolitis", "pediatric sepsis",
+           "asthma exacerbations", "firearm injuries", "mental health boarding", "cannabis exposures",
+           "out-of-hospital cardiac arrest", "intussusception", "appendicitis", "procedural sedation",
+           "language access", "pediatric readiness", "influenza testing", "abdominal trauma", "dehydration")
+_DESIGNS = ("A multicenter cohort study of", "A randomized trial of interventions for", "Trends in emergency care for",
+            "Derivation of a clinical decision rule for", "Validation of a risk score for",
+            "Variation in imaging for", "Outcomes after emergency department visits for", "Costs of care for")
+_POPULATIONS = ("children", "infants under 90 days", "adolescents", "children in rural emergency departments",
+                "children with medical complexity", "toddlers")
+
+#: truth of the example publications (log-scale effects on the expected value).
+PUB_TRUTH = {
+    "altmetric_featured_pct": 100.0,  # featuring doubles the expected Altmetric score
+    "citations_after_first_post_pct": 25.0,  # citation rate per year ×1.25 in years after the first post
+    "altmetric_baseline": 12.0,
+    "altmetric_age_elasticity": 0.2,
+    "altmetric_nb_alpha": 0.6,
+    "citations_per_year_baseline": 2.5,
+    "citation_frailty_sd": 0.5,
+    "late_share": 0.25,  # share of featured papers first posted 1–3 years after publication
+    "refeature_share": 0.6,  # share of article posts that post about an already-featured paper again
+    "n_not_featured": 80,
+    "fetched_at": "2024-03-01T12:00:00Z",
+}
+
+
+@dataclass(frozen=True)
+class SimulatedPublications:
+    """Files (relative path → text) and the truth of the example publications."""
+
+    files: dict[str, str]
+    truth: dict
+
+
+def _publication_dates(rng: np.random.Generator, first_post: pd.Series, late: np.ndarray,
+                       floor: pd.Timestamp) -> pd.Series:
+    lag_days = np.where(late, rng.integers(400, 1100, len(first_post)), rng.integers(3, 60, len(first_post)))
+    dates = (first_post.dt.tz_convert(None).dt.normalize() - pd.to_timedelta(lag_days, unit="D"))
+    return dates.where(dates >= floor, floor)
+
+
+def simulate_publications(posts: pd.DataFrame, *, seed: int = 2024, handle: str = HANDLE) -> SimulatedPublications:
+    """Papers for the posts that link to an article (``has_url``): OpenAlex pages, Altmetric responses, link cache.
+
+    Each article post's t.co link resolves (in ``links/resolved_links.csv``) to the paper's ``doi.org`` URL, a
+    journal URL carrying the DOI or the paper's landing page; re-features of a paper sometimes do not resolve.
+    Papers the account never posts about are drawn alongside. Attention: Altmetric score ~ NB2 with mean
+    ``baseline·exp(journal + elasticity·log(age) + log(2)·featured)`` (score 0 → Altmetric answers 404, *not
+    found*); citations per calendar year ~ Poisson(baseline·frailty·exp(journal)·exposure·1.25^after first post).
+    """
+    T = PUB_TRUTH
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 16]))
+    fetched = pd.Timestamp(T["fetched_at"])
+    art = posts[posts["has_url"].astype(bool)].sort_values("published_at", kind="stable").reset_index(drop=True)
+    links = art["text"].str.extract(r"(https://t\.co/[A-Za-z0-9]{10})", expand=False)
+    n_art = len(art)
+    new = rng.random(n_art) >= T["refeature_share"]
+    if n_art:
+        new[0] = True
+    made = np.cumsum(new)
+    paper_of_post = np.where(new, made - 1, np.floor(rng.random(n_art) * np.maximum(made, 1)).astype(int))
+    n_feat = int(made[-1]) if n_art else 0
+    first_post = art.groupby(paper_of_post)["published_at"].min() if n_art else pd.Series(dtype="datetime64[ns, UTC]")
+    late = rng.random(n_feat) < T["late_share"]
+    floor = pd.Timestamp("2017-01-01")
+    feat_dates = _publication_dates(rng, first_post.reset_index(drop=True), late, floor)
+    lo = pd.Timestamp(posts["published_at"].min()).tz_convert(None).normalize() - pd.Timedelta(days=365)
+    hi = pd.Timestamp(posts["published_at"].max()).tz_convert(None).normalize()
+    n_un = int(T["n_not_featured"])
+    un_dates = pd.Series(lo + pd.to_timedelta(rng.integers(0, max((hi - lo).days, 1), n_un), unit="D"))
+    featured = np.r_[np.ones(n_feat, bool), np.zeros(n_un, bool)]
+    published = pd.concat([feat_dates, un_dates], ignore_index=True)
+    n = n_feat + n_un
+    names = list(_JOURNALS)
+    p_feat = np.array([v[4] for v in _JOURNALS.values()])
+    p_un = np.array([v[5] for v in _JOURNALS.values()])
+    journal_idx = np.where(featured, rng.choice(len(names), n, p=p_feat / p_feat.sum()),
+                           rng.choice(len(names), n, p=p_un / p_un.sum()))
+    journal = np.asarray(names, dtype=object)[journal_idx]
+    serial = rng.permutation(np.arange(1000, 1000 + 20 * n))[:n]
+    years = published.dt.year.to_numpy()
+    months = published.dt.month.to_numpy()
+    dois, landing = [], []
+    for j, y, m, s in zip(journal, years, months, serial, strict=True):  # per paper (hundreds), not per post
+        pat, url, *_ = _JOURNALS[j]
+        doi = pat.format(y=y, n=s, m=m * 7 % 1000).lower()
+        dois.append(doi)
+        landing.append(url.format(y=y, n=s, doi=doi))
+    # unique titles: design × topic × population, drawn without replacement
+    combos = len(_DESIGNS) * len(_TOPICS) * len(_POPULATIONS)
+    pick = rng.choice(combos, n, replace=False)
+    d_i, rest = np.divmod(pick, len(_TOPICS) * len(_POPULATIONS))
+    t_i, p_i = np.divmod(rest, len(_POPULATIONS))
+    titles = [f"{_DESIGNS[a]} {_TOPICS[b]} in {_POPULATIONS[c]}" for a, b, c in zip(d_i, t_i, p_i, strict=True)]
+
+    # attention
+    age = ((fetched.tz_convert(None) - published).dt.days.to_numpy() / 365.25).clip(1 / 365.25)
+    j_alt = np.array([_JOURNALS[j][2] for j in journal])
+    j_cit = np.array([_JOURNALS[j][3] for j in journal])
+    mu = T["altmetric_baseline"] * np.exp(j_alt + T["altmetric_age_elasticity"] * np.log(age)
+                                          + np.log1p(T["altmetric_featured_pct"] / 100) * featured)
+    a = T["altmetric_nb_alpha"]
+    draws = rng.poisson(rng.gamma(1 / a, mu * a))
+    score = draws + 0.25 * rng.integers(0, 4, n) * (draws > 0)
+    found = score > 0
+    # citations per calendar year
+    frailty = rng.lognormal(-T["citation_frailty_sd"] ** 2 / 2, T["citation_frailty_sd"], n)
+    fp_all = np.r_[first_post.to_numpy(), np.full(n_un, np.datetime64("NaT"), dtype="datetime64[ns]")] if n_feat else \
+        np.full(n_un, np.datetime64("NaT"), dtype="datetime64[ns]")
+    fp = pd.to_datetime(pd.Series(fp_all), utc=True).dt.tz_convert(None)
+    boost = 1 + T["citations_after_first_post_pct"] / 100
+    by_year: list[list[dict]] = []
+    total = np.zeros(n, dtype=int)
+    cal_years = np.arange(int(years.min()), fetched.year + 1)
+    for y in cal_years:  # per calendar year (a handful), vectorized over papers
+        start_y, end_y = pd.Timestamp(f"{y}-01-01"), min(pd.Timestamp(f"{y + 1}-01-01"), fetched.tz_convert(None))
+        exposure = ((end_y - published.clip(lower=start_y)).dt.days / 365.25).clip(lower=0).to_numpy()
+        # share of the exposure after the first post (0 before, 1 after, a fraction in its year)
+        after = ((end_y - fp.clip(lower=start_y)).dt.days / max((end_y - start_y).days, 1)).clip(0, 1).fillna(0)
+        rate = T["citations_per_year_baseline"] * frailty * np.exp(j_cit) * exposure * (1 + (boost - 1) * after)
+        c = rng.poisson(rate.to_numpy() if hasattr(rate, "to_numpy") else rate)
+        total += c
+        by_year.append([{"year": int(y), "cited_by_count": int(v)} for v in c])
+    counts_by_year = [[by_year[k][i] for k in range(len(cal_years) - 1, -1, -1) if by_year[k][i]["cited_by_count"] > 0]
+                      for i in range(n)]
+
+    order = np.argsort(published.to_numpy(), kind="stable")
+    ids = [f"W{4100000000 + int(i) * 7919}" for i in range(n)]
+    works = []
+    for i in order:
+        works.append({
+            "id": f"https://openalex.org/{ids[i]}", "doi": f"https://doi.org/{dois[i]}", "title": titles[i],
+            "display_name": titles[i], "publication_year": int(years[i]),
+            "publication_date": published.iloc[i].strftime("%Y-%m-%d"),
+            "ids": {"openalex": f"https://openalex.org/{ids[i]}", "doi": f"https://doi.org/{dois[i]}"},
+            "type": "article",
+            "primary_location": {"is_oa": False, "landing_page_url": landing[i], "pdf_url": None,
+                                 "source": {"id": f"https://openalex.org/S{1000 + names.index(journal[i])}",
+                                            "display_name": journal[i], "type": "journal"}},
+            "cited_by_count": int(total[i]), "counts_by_year": counts_by_year[i],
+        })
+    files: dict[str, str] = {}
+    per_page = 100
+    pages = [works[k:k + per_page] for k in range(0, len(works), per_page)] or [[]]
+    for k, page in enumerate(pages, 1):
+        body = {"meta": {"count": len(works), "db_response_time_ms": 41, "page": None, "per_page": per_page,
+                         "next_cursor": None if k == len(pages) else f"IlsxNjk{k:04d}XQ==", "groups_count": None},
+                "results": page, "group_by": []}
+        files[f"raw/openalex/openalex_works_{k:04d}.json"] = json.dumps(body, ensure_ascii=False)
+
+    # Altmetric: history from a score path (news cycle at publication, then a boost after the first post)
+    fetched_s = int(fetched.timestamp())
+    requests = []
+    base_share = np.where(featured, 1 / (1 + T["altmetric_featured_pct"] / 100), 1.0)
+    for i in range(n):
+        doi = dois[i]
+        stamp = T["fetched_at"]
+        if not found[i]:
+            requests.append({"doi": doi, "status": 404, "fetched_at": stamp, "file": None})
+            continue
+
+        def cum(t: pd.Timestamp, i: int = i) -> float:
+            d_pub = max((t - published.iloc[i]).days, 0)
+            s = score[i] * base_share[i] * (1 - np.exp(-d_pub / 45))
+            if featured[i] and pd.notna(fp.iloc[i]):
+                d_post = max((t - fp.iloc[i]).total_seconds() / 86400, 0)
+                s += score[i] * (1 - base_share[i]) * (1 - np.exp(-d_post / 5))
+            return s
+
+        end = fetched.tz_convert(None)
+        final = cum(end)
+        scale = score[i] / final if final > 0 else 1.0
+        hist = {k: round(float(score[i] - cum(end - pd.Timedelta(days=w)) * scale), 2)
+                for k, w in HISTORY_WINDOWS_SIM.items()}
+        hist["at"] = float(score[i])
+        name = f"raw/altmetric/altmetric_doi_{re.sub(r'[^a-z0-9]+', '_', doi)}.json"
+        body = {"title": titles[i], "doi": doi, "journal": journal[i], "altmetric_id": 100000 + i * 37,
+                "cited_by_posts_count": int(draws[i]), "cited_by_tweeters_count": int(max(draws[i] - 1, 0)),
+                "score": float(score[i]), "history": hist, "url": landing[i],
+                "added_on": int(pd.Timestamp(published.iloc[i]).timestamp()),
+                "published_on": int(pd.Timestamp(published.iloc[i]).timestamp()),
+                "subjects": ["pediatrics"], "readers": {"mendeley": -1, "downloads": -1},
+                "details_url": f"http://www.altmetric.com/details.php?citation_id={100000 + i * 37}",
+                "last_updated": fetched_s - 86400}
+        files[name] = json.dumps(body, ensure_ascii=False)
+        requests.append({"doi": doi, "status": 200, "fetched_at": stamp, "file": Path(name).name})
+    files["raw/altmetric/altmetric_fetch_log.json"] = json.dumps(
+        {"workbench_fetch_log": {"version": 1, "service": "altmetric", "endpoint": "https://api.altmetric.com/v1/doi/",
+                                 "note": "simulated by workbench simulate"}, "requests": requests}, indent=1)
+
+    # the link cache: article links → doi.org / journal DOI URL / landing page; media links → the post's photo
+    kind = rng.choice(3, n_art, p=[0.5, 0.3, 0.2])
+    doi_arr = np.asarray(dois, dtype=object)[paper_of_post] if n_art else np.array([], dtype=object)
+    land_arr = np.asarray(landing, dtype=object)[paper_of_post] if n_art else np.array([], dtype=object)
+    resolved = np.where(kind == 0, "https://doi.org/" + doi_arr,
+                        np.where(kind == 1, "https://onlinelibrary.wiley.com/doi/full/" + doi_arr, land_arr))
+    broken = ~new & (rng.random(n_art) < 0.15)
+    status = np.where(broken, "error: HTTP 404", "ok")
+    resolved = np.where(broken, "", resolved)
+    media = posts[posts["has_graphic"].astype(bool)]
+    media_link = media["text"].str.extract(r"(https://t\.co/[A-Za-z0-9]{10})$", expand=False)
+    cache = pd.concat([
+        pd.DataFrame({"short_url": links, "resolved_url": resolved, "status": status}),
+        pd.DataFrame({"short_url": media_link, "resolved_url": "https://twitter.com/" + handle + "/status/"
+                      + media["post_id"].astype(str) + "/photo/1", "status": "ok"}),
+    ], ignore_index=True).dropna(subset=["short_url"])
+    cache["resolved_at"] = T["fetched_at"]
+    files["links/resolved_links.csv"] = cache.sort_values("short_url").to_csv(index=False, lineterminator="\n")
+
+    linked_feat = np.zeros(n, bool)
+    ok_papers = np.unique(paper_of_post[~broken]) if n_art else np.array([], int)
+    linked_feat[ok_papers] = True
+    realised = {
+        "n_papers": n, "n_featured": n_feat, "n_not_featured": n_un, "n_article_posts": n_art,
+        "n_article_links_unresolved": int(broken.sum()), "n_late_featured": int(late.sum()),
+        "n_altmetric_not_found": int((~found).sum()),
+        "n_not_found_featured": int((~found & featured).sum()),
+        "mean_score_featured": round(float(score[featured].mean()), 2) if n_feat else None,
+        "mean_score_not_featured": round(float(score[~featured].mean()), 2),
+        "featured_share_high_attention_journals": round(float(np.isin(journal[featured], ["Pediatrics",
+                                                                                          "JAMA Pediatrics"]).mean()), 3)
+        if n_feat else None,
+        "not_featured_share_high_attention_journals": round(float(np.isin(journal[~featured], [
+            "Pediatrics", "JAMA Pediatrics"]).mean()), 3),
+        "every_featured_paper_has_a_resolved_link": bool(linked_feat[:n_feat].all()),
+    }
+    return SimulatedPublications(files=files, truth={**T, "seed": seed, "realised": realised})
+
+
+
+def render_publication_truth(pt: dict) -> str:
+    """The TRUTH.md section on publications and attention."""
+    r = pt["realised"]
+    return f"""
+## Publications and attention (truth; issue 16)
+
+Drawn from a separate generator (seed sequence [{pt['seed']}, 16]) so the files above are unchanged.
+
+| file | what |
+|---|---|
+| `raw/openalex/openalex_works_NNNN.json` | OpenAlex works pages as the API returns them (`meta`, `results`): the publication list and citations (`cited_by_count`, `counts_by_year`) |
+| `raw/altmetric/altmetric_doi_*.json` | one Altmetric Details Page API response per DOI Altmetric knows |
+| `raw/altmetric/altmetric_fetch_log.json` | the fetch log: fetch time per DOI, and the DOIs Altmetric answered 404 (*not found*) |
+| `links/resolved_links.csv` | the `workbench fetch resolve-links` cache: where each t.co link leads |
+
+- {r['n_papers']} papers: {r['n_featured']} featured (the {r['n_article_posts']} posts with an article link post about
+  them; {pt['refeature_share']:.0%} of article posts re-feature an earlier paper) and {r['n_not_featured']} the account never
+  posts about. A featured paper is published 3–59 days before its first post, or 400–1,099 days before
+  ({pt['late_share']:.0%} of featured papers, realised {r['n_late_featured']}: "late" features, which give citations a before and after).
+- Links: a t.co link resolves to `doi.org/DOI` (50 %), a journal URL with the DOI (30 %) or the paper's landing page
+  (20 %); {r['n_article_links_unresolved']} re-feature links did not resolve (status `error`), so those posts stay unlinked
+  (every featured paper keeps a resolved link: {r['every_featured_paper_has_a_resolved_link']}).
+- **Selection**: featured papers come more often from the two high-attention journals
+  ({r['featured_share_high_attention_journals']:.0%} vs {r['not_featured_share_high_attention_journals']:.0%} of not-featured papers): the comparison without
+  journal controls (`negbin_unadjusted`) overstates the featuring effect; with journal controls it targets the truth.
+- **Altmetric score** ~ NB2(mean = {pt['altmetric_baseline']:g}·exp(journal effect + {pt['altmetric_age_elasticity']:g}·log(age in years) + log(2)·featured),
+  α = {pt['altmetric_nb_alpha']:g}), plus 0–0.75 in quarter points when above 0: **featuring raises the expected score by
+  +{pt['altmetric_featured_pct']:.0f}%** (the `featured` term of `negbin`, b = log 2 = 0.693). A draw of 0 means Altmetric
+  answers 404: {r['n_altmetric_not_found']} papers are *not found* ({r['n_not_found_featured']} of them featured); `negbin_not_found_zero` scores them 0, which is
+  the generating model. Realised mean score: featured {r['mean_score_featured']}, not featured {r['mean_score_not_featured']}.
+- **Citations** per calendar year ~ Poisson({pt['citations_per_year_baseline']:g}·frailty·exp(journal effect)·exposure in that year
+  ·1.25^(share of the year after the first post)), frailty lognormal (sd {pt['citation_frailty_sd']:g}): **the citation rate rises
+  +{pt['citations_after_first_post_pct']:.0f}% in the years after the first post** (`poisson_paper_year`, term `after_first_post`). The
+  cross-sectional `featured` term on total citations mixes years before and after and is smaller for late features.
+- Journal effects (log scale, attention / citations): {', '.join(f'{j} {v[2]:+g} / {v[3]:+g}' for j, v in _JOURNALS.items())}.
+- No effect of the post features (link, graphic, poll) on a paper's attention beyond featuring itself.
+- Fetched (Altmetric, OpenAlex) {pt['fetched_at']}.
+- Machine-readable: the `publications` key of the JSON below.
+
+"""
+
+
+def _truth_with_publications(truth: SimulationTruth, pt: dict) -> str:
+    """TRUTH.md with the publications section before the machine-readable JSON, which stays the file's last
+    block (readers take the last one) and gains a ``publications`` key."""
+    head, sep, _ = render_truth(truth).partition("## Machine-readable truth")
+    machine = json.dumps({**truth.to_dict(), "publications": pt}, indent=2, sort_keys=True, ensure_ascii=False)
+    return f"{head.rstrip()}\n{render_publication_truth(pt)}{sep}\n\n```json\n{machine}\n```\n"
+
+
+# ---- paid campaigns (issue 18): a Meta Ads Manager export, from its own random stream ---------------------
+# Drawn from SeedSequence([seed, 18]), never from the streams above, so every other example file is unchanged.
+
+ADS_FILE = "raw/meta_ads_ExampleResNet_2023-01-01_2023-03-31.csv"
+#: campaign → (ad names, true CTR, result indicator, true conversion rate per link click or None, true CPM USD)
+ADS_CAMPAIGNS = {
+    "Trial recruitment 2023": (("Video - parents", "Image - parents"), 0.010, "actions:offsite_conversion.fb_pixel_lead",
+                               0.12, 11.0),
+    "Paper launch: sepsis study": (("Carousel - clinicians", "Link - clinicians"), 0.007, "actions:link_click",
+                                   None, 14.0),
+    "Webinar sign-ups": (("Video - trainees", "Image - trainees"), 0.012, "actions:onsite_conversion.lead_grouped",
+                         0.08, 9.0),
+}
+ADS_HEADER = ("Reporting starts", "Reporting ends", "Day", "Campaign name", "Ad set name", "Ad name", "Ad delivery",
+              "Attribution setting", "Results", "Result indicator", "Reach", "Impressions", "Cost per results",
+              "Amount spent (USD)", "Link clicks", "CTR (link click-through rate)",
+              "CPC (cost per link click) (USD)", "CPM (cost per 1,000 impressions) (USD)")
+
+
+def simulate_campaigns(*, seed: int = 2024, start: str = "2023-01-01", days: int = 90) -> tuple[pd.DataFrame, dict]:
+    """Daily ad-level rows of three Meta campaigns with known CTR, CPM and conversion rate → ``(rows, truth)``.
+
+    Each ad-day: impressions ~ Poisson(Gamma(4, 350)); the day's CTR ~ Beta with mean the campaign's CTR
+    (concentration 400: days differ more than binomial noise); link clicks ~ Binomial(impressions, CTR_day);
+    spend = impressions · CPM/1000 · LogNormal(−0.02, 0.2); conversions ~ Binomial(link clicks, rate) for the
+    lead campaigns (their ``Results``), link clicks for the traffic campaign; reach = impressions / 1.25.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 18]))
+    day0 = pd.Timestamp(start)
+    rows = []
+    for name, (ads, ctr, indicator, conv, cpm) in ADS_CAMPAIGNS.items():
+        for ad in ads:
+            imp = rng.poisson(rng.gamma(4.0, 350.0, days))
+            p = rng.beta(ctr * 400, (1 - ctr) * 400, days)
+            clicks = rng.binomial(imp, p)
+            spend = np.round(imp * cpm / 1000 * rng.lognormal(-0.02, 0.2, days), 2)
+            results = rng.binomial(clicks, conv) if conv is not None else clicks
+            for d in range(days):
+                rows.append({"day": day0 + pd.Timedelta(days=d), "campaign": name, "ad_set": name.split(":")[0] + " audience",
+                             "ad": ad, "indicator": indicator, "impressions": int(imp[d]), "reach": int(imp[d] / 1.25),
+                             "clicks": int(clicks[d]), "spend": float(spend[d]), "results": int(results[d])})
+    truth = {name: {"ctr": ctr, "cpm_usd": cpm, "conversion_rate": conv, "result_indicator": indicator}
+             for name, (_, ctr, indicator, conv, cpm) in ADS_CAMPAIGNS.items()}
+    return pd.DataFrame(rows), truth
+
+
+def format_meta_ads(rows: pd.DataFrame) -> str:
+    """An Ads Manager CSV of ``rows``: a summary row of totals (names empty) above the ads, as exports have it."""
+    start, end = rows["day"].min(), rows["day"].max()
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(ADS_HEADER)
+    tot_imp, tot_clk, tot_sp = int(rows["impressions"].sum()), int(rows["clicks"].sum()), float(rows["spend"].sum())
+    w.writerow([f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", "", "", "", "", "", "", "", "", "", tot_imp, "",
+                f"{tot_sp:.2f}", tot_clk, f"{100 * tot_clk / tot_imp:.6f}", f"{tot_sp / tot_clk:.6f}",
+                f"{1000 * tot_sp / tot_imp:.6f}"])
+    def ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> pd.Series:
+        ok = den > 0
+        return (scale * num / den.where(ok)).map("{:.6f}".format).where(ok, "")
+
+    body = pd.DataFrame({
+        "a": f"{start:%Y-%m-%d}", "b": f"{end:%Y-%m-%d}", "day": rows["day"].dt.strftime("%Y-%m-%d"),
+        "campaign": rows["campaign"], "ad_set": rows["ad_set"], "ad": rows["ad"], "delivery": "inactive",
+        "attribution": "7-day click or 1-day view", "results": rows["results"].astype(str).where(rows["results"] > 0, ""),
+        "indicator": rows["indicator"], "reach": rows["reach"], "impressions": rows["impressions"],
+        "cpr": ratio(rows["spend"], rows["results"]), "spend": rows["spend"].map("{:.2f}".format),
+        "clicks": rows["clicks"], "ctr": ratio(rows["clicks"], rows["impressions"], 100.0),
+        "cpc": ratio(rows["spend"], rows["clicks"]), "cpm": ratio(rows["spend"], rows["impressions"], 1000.0)})
+    body.to_csv(out, header=False, index=False, lineterminator="\n")
+    return out.getvalue()
+
+
+def render_campaign_truth(rows: pd.DataFrame, truth: dict, *, seed: int) -> str:
+    """``TRUTH_campaigns.md``: the paid campaigns' true parameters and realised totals."""
+    lines = [
+        "# TRUTH — the example's paid campaigns (synthetic)",
+        "",
+        f"`{ADS_FILE}` is a Meta Ads Manager export (ad level, daily breakdown, USD) drawn by",
+        f"`workbench.simulate.simulate_campaigns` from its own random stream (`SeedSequence([{seed}, 18])`), so the",
+        "other example files do not depend on it. Its first data row is a summary row of totals (no names), as real",
+        "exports have; ingest must exclude it. Reach per ad-day is impressions / 1.25 and is not additive.",
+        "",
+        "| campaign | true CTR | true CPM (USD) | result indicator | true conversion rate | realised spend | "
+        "realised impressions | realised link clicks | realised results |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in truth.items():
+        g = rows[rows["campaign"] == name]
+        conv = "—" if t["conversion_rate"] is None else f"{t['conversion_rate']:.0%}"
+        lines.append(f"| {name} | {t['ctr']:.2%} | {t['cpm_usd']:.2f} | `{t['result_indicator']}` | {conv} | "
+                     f"{g['spend'].sum():,.2f} | {int(g['impressions'].sum()):,} | {int(g['clicks'].sum()):,} | "
+                     f"{int(g['results'].sum()):,} |")
+    lines += ["", "The traffic campaign's results are link clicks, not conversions: no conversion rate or CPA can be "
+              "estimated for it.", ""]
+    return "\n".join(lines)

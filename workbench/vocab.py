@@ -65,6 +65,7 @@ CONTROL_NAMES: dict[str, str] = {
     "hour_local": "posting hour",
     "weekday_local": "weekday",
     "post_type": "post type",
+    "media_type": "media type",
     "is_reply": "whether the post is a reply",
     "is_repost": "whether the post is a repost",
 }

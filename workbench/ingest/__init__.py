@@ -8,10 +8,12 @@ or quarantined with its file, row number and reason, and the log says how many o
 Row numbers (``source_row``) count as a spreadsheet user does: the header is row 1, the first data row is
 row 2, and a quoted field spanning several lines stays one row.
 
-Overlapping post exports: the same post_id in several files is kept once, from the latest snapshot — the
-file whose own latest ``published_at`` is latest (ties: the later file in sorted path order). Account rows
-repeated across files of the same format (same platform, account and date) keep the later file's row;
-codes repeated across files (same post and coder) keep the later file's rows.
+Overlapping exports (the same post_id in several files; account rows repeated across files of the same
+format — same platform, account, date): resolved by evidence, not file order — the copy with more reported
+metrics (non-zero, non-NA), then the later export; disagreeing copies are counted in the log's warnings
+(:mod:`workbench.ingest.overlap`, which also assigns page series' platforms from the export's other files,
+dates Audience.csv follower totals and flags collab posts). Codes repeated across files (same post and coder)
+keep the later file's rows.
 
 Zip archives (recognised by their magic bytes, never their name) may be listed or globbed like any export:
 every member in a supported format is read as if it were its own file, and named
@@ -19,14 +21,21 @@ every member in a supported format is read as if it were its own file, and named
 ``source_file``, the quarantine and ``ingest_log.json`` (one log entry per member). Directories,
 ``__MACOSX/`` and dot-files inside are skipped; members in formats we do not know and nested zips are
 skipped with a warning, unless no member can be read (then UnknownFormatError). Members are unpacked one at a
-time into a temporary directory (never next to the raw data) and refused when they would unpack to more
-than ``ZIP_MAX_MEMBER_BYTES`` or by a ratio above ``ZIP_MAX_RATIO`` (zip bombs).
+time into a temporary directory (never next to the raw data). Zip bombs are refused before anything is
+unpacked: more than ``ZIP_MAX_MEMBERS`` entries, a member that would unpack to more than
+``ZIP_MAX_MEMBER_BYTES``, members that together would unpack to more than ``ZIP_MAX_TOTAL_BYTES``, or a
+compression ratio above ``ZIP_MAX_RATIO`` (per member, and for the archive as a whole); and while unpacking,
+the bytes really written are counted against the same budgets (a member's declared size can lie).
+
+Only regular files are read: a folder, a FIFO (which would block), a device (``/dev/zero`` never ends) is refused
+by name before it is opened.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -39,18 +48,29 @@ import pandas as pd
 from ..dataset import Dataset
 from ..errors import InputError, UnknownFormatError
 from ..io import write_csv, write_json, write_parquet
-from ..schema import ACCOUNT_SCHEMA, CODES_SCHEMA, POSTS_SCHEMA, conform
+from ..schema import (
+    ACCOUNT_METRICS,
+    ACCOUNT_SCHEMA,
+    CAMPAIGNS_SCHEMA,
+    CODES_SCHEMA,
+    POST_METRICS,
+    POSTS_SCHEMA,
+    conform,
+    empty_frame,
+)
 from .common import FileOutcome, ParseContext, combine_quarantine, file_log
 from .detect import (
     DOCUMENT_READERS,
     FORMAT_READERS,
     FormatReader,
     detect_format,
-    detect_header,
+    detect_text,
     read_document,
     sniff_container,
 )
-from .rawcsv import read_raw_csv, read_text_file, split_header
+from .overlap import flag_collabs, resolve_archive_dates, resolve_overlap, resolve_series
+from .rawcsv import read_raw_csv, read_text_file
+from .workbook import is_xlsx
 
 __all__ = [
     "FORMAT_READERS",
@@ -75,6 +95,8 @@ class IngestResult:
     codes: pd.DataFrame
     quarantine: pd.DataFrame
     log: dict = field(default_factory=dict)
+    #: paid-campaign rows (issue 18; README "Paid campaigns"); empty when no campaign export was read
+    campaigns: pd.DataFrame = field(default_factory=lambda: empty_frame(CAMPAIGNS_SCHEMA))
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -93,8 +115,7 @@ def _relative(path: Path, root: Path | None) -> str:
 def _detect_text(path: Path, *, label: str, column_map: Mapping[str, str] | None) -> tuple[FormatReader, bytes, str]:
     """Decode a CSV file and find its format: ``(reader, UTF-8 bytes, encoding found)``."""
     utf8, encoding = read_text_file(path, label=label)
-    header = split_header(utf8, file=label)
-    return detect_header(header, file=label, column_map=column_map), utf8, encoding
+    return detect_text(utf8, file=label, column_map=column_map), utf8, encoding
 
 
 def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ctx: ParseContext) -> FileOutcome:
@@ -105,19 +126,20 @@ def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ct
     return outcome
 
 
-def _context(label: str, column_map, now, binary_codes) -> ParseContext:
+def _context(label: str, column_map, now, binary_codes, platform: str | None = None) -> ParseContext:
     return ParseContext(source_file=label, column_map=dict(column_map or {}), now=now,
-                        binary_codes=None if binary_codes is None else frozenset(binary_codes))
+                        binary_codes=None if binary_codes is None else frozenset(binary_codes), platform=platform)
 
 
 def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, now, binary_codes,
               expect_table: str | None, listed_as: str | None,
-              warnings: list[str] | None = None) -> list[FileOutcome]:
-    if is_zip(path):  # a zip of exports: every supported member is read as its own file
+              warnings: list[str] | None = None, platform: str | None = None) -> list[FileOutcome]:
+    if is_zip(path) and not is_xlsx(path):  # a zip of exports (an .xlsx is a zip too: a workbook, below)
         return read_zip_members(path, label=label, column_map=column_map, now=now, binary_codes=binary_codes,
-                                listed_as=listed_as, warnings=warnings if warnings is not None else [])
+                                listed_as=listed_as, warnings=warnings if warnings is not None else [],
+                                platform=platform)
     container = sniff_container(path)
-    ctx = _context(label, column_map, now, binary_codes)
+    ctx = _context(label, column_map, now, binary_codes, platform)
     if container is not None:  # a workbook or JSON file: one outcome per table it feeds
         return read_document(path, container, ctx, expect_table=expect_table, listed_as=listed_as)
     reader, utf8, encoding = _detect_text(path, label=label, column_map=column_map)
@@ -143,9 +165,48 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 ZIP_MAX_MEMBER_BYTES = 2 * 1024**3
 #: Largest uncompressed/compressed size ratio of one zip member (zip-bomb guard) ...
 ZIP_MAX_RATIO = 200
-#: ... checked for members larger than this (bytes): a small member cannot exhaust memory or disk.
+#: ... checked for members (and archives) larger than this (bytes): a small one cannot exhaust memory or disk.
 ZIP_RATIO_GRACE_BYTES = 1024**2
+#: Largest total uncompressed size of all the members of one archive we unpack (bytes).
+ZIP_MAX_TOTAL_BYTES = 4 * 1024**3
+#: Most entries (files and folders) in one archive: a year of monthly exports is a few dozen.
+ZIP_MAX_MEMBERS = 10_000
 _COPY_CHUNK = 1 << 20
+
+
+def _check_archive_size(infos: list[zipfile.ZipInfo], *, label: str) -> None:
+    """InputError for an archive whose entries are too many, or whose members together unpack to more than
+    ZIP_MAX_TOTAL_BYTES or by a ratio above ZIP_MAX_RATIO (a bomb made of many small members)."""
+    advice = "Unzip it yourself and list the export files instead."
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise InputError(f"the zip archive has {len(infos):,} entries, more than the {ZIP_MAX_MEMBERS:,} we read "
+                         f"(a zip bomb?). {advice}", file=label)
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > ZIP_MAX_TOTAL_BYTES:
+        raise InputError(f"the zip archive unpacks to {total:,} bytes in all, more than the {ZIP_MAX_TOTAL_BYTES:,} "
+                         f"bytes we unpack from one archive (a zip bomb?). {advice}", file=label)
+    if total > ZIP_RATIO_GRACE_BYTES:
+        ratio = total / packed if packed else float("inf")
+        if ratio > ZIP_MAX_RATIO:
+            raise InputError(f"the zip archive's members are compressed {ratio:,.0f}-fold in all ({packed:,} → "
+                             f"{total:,} bytes), more than the {ZIP_MAX_RATIO}-fold we accept (a zip bomb?). "
+                             f"{advice}", file=label)
+
+
+def check_regular_file(path: Path, *, label: str) -> None:
+    """InputError naming ``path`` unless it is a regular file (checked without opening it: a FIFO would block)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"cannot open the file ({exc.strerror}); expected an analytics export", file=label) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a folder; list the export files in it (a glob such as raw/*.csv in dataset.yml, or the "
+                         "folder itself with `workbench ingest`)", file=label)
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise InputError(f"is {kind}, not a file; expected an analytics export saved as a file", file=label)
 
 
 def is_zip(path: str | Path) -> bool:
@@ -179,8 +240,10 @@ def _check_member_size(info: zipfile.ZipInfo, *, label: str) -> None:
                 "the export file instead.", file=label)
 
 
-def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, label: str) -> None:
-    """Copy one member's bytes to ``dest``, never more than its declared size (checked)."""
+def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, label: str,
+                 budget: int = ZIP_MAX_TOTAL_BYTES) -> int:
+    """Copy one member's bytes to ``dest``, never more than its declared size nor ``budget`` (the bytes the
+    archive may still unpack to); return the bytes written."""
     written = 0
     try:
         with archive.open(info) as src, open(dest, "wb") as out:
@@ -189,7 +252,12 @@ def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *,
                 if written > min(info.file_size, ZIP_MAX_MEMBER_BYTES):
                     raise InputError("the zip member unpacks to more bytes than it declares; the archive is "
                                      "damaged or crafted", file=label)
+                if written > budget:
+                    raise InputError(f"the zip archive unpacks to more than the {ZIP_MAX_TOTAL_BYTES:,} bytes we "
+                                     "unpack from one archive (a zip bomb?). Unzip it yourself and list the export "
+                                     "files instead.", file=label)
                 out.write(chunk)
+        return written
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"cannot unpack the zip member ({exc}); the archive is damaged. Download it again.",
                          file=label) from None
@@ -206,7 +274,7 @@ def _member_file_name(member: str) -> str:
 
 def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, str] | None = None, now=None,
                      binary_codes: Collection[str] | None = None, listed_as: str | None = None,
-                     warnings: list[str]) -> list[FileOutcome]:
+                     warnings: list[str], platform: str | None = None) -> list[FileOutcome]:
     """Read every member of a zip archive that is a supported export, as if it were its own file.
 
     Parameters
@@ -257,6 +325,11 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
             raise InputError(f"{kind}, not a zip of exports (it is a zip of XML parts). We read CSV exports, "
                              ".xls workbooks and JSON responses: save each sheet as CSV, or list the export as "
                              "the platform delivered it.", file=label)
+        for info in infos:  # every member's declared size first (the message names the member), then the totals
+            if not _skipped_entry(info):
+                _check_member_size(info, label=f"{label}!{info.filename}")
+        _check_archive_size(infos, label=label)
+        budget = ZIP_MAX_TOTAL_BYTES
         last = {i.filename: i for i in infos}  # a name stored twice: the later copy, as unzip tools do
         for index, info in enumerate(infos):
             if last[info.filename] is not info:
@@ -270,14 +343,15 @@ def read_zip_members(path: str | Path, *, label: str, column_map: Mapping[str, s
             folder = Path(tmp) / str(index)
             folder.mkdir()
             local = folder / _member_file_name(info.filename)
-            _copy_member(archive, info, local, label=member_label)
+            budget -= _copy_member(archive, info, local, label=member_label, budget=budget)
             try:
-                if is_zip(local):
+                if is_zip(local) and not is_xlsx(local):
                     unusable.append((info.filename, "a zip inside the zip (nested zips are not read; unzip it "
                                                     "and list the inner zip instead)"))
                     continue
                 got = _read_member(local, label=member_label, column_map=column_map, now=now,
-                                   binary_codes=binary_codes, unusable=unusable, member=info.filename)
+                                   binary_codes=binary_codes, unusable=unusable, member=info.filename,
+                                   platform=platform)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             for o in got:
@@ -311,9 +385,9 @@ def _known_formats() -> str:
 
 
 def _read_member(local: Path, *, label: str, column_map, now, binary_codes, unusable: list[tuple[str, str]],
-                 member: str) -> list[FileOutcome]:
+                 member: str, platform: str | None = None) -> list[FileOutcome]:
     """Read one unpacked zip member; a member whose format we do not know is added to ``unusable``."""
-    ctx = _context(label, column_map, now, binary_codes)
+    ctx = _context(label, column_map, now, binary_codes, platform)
     container = sniff_container(local)
     if container is not None:
         try:
@@ -352,28 +426,27 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     # keyed by (file, table): one workbook may feed two tables (LinkedIn content: posts and account)
     superseded_across: dict[tuple[str, str], int] = {(o.file, o.table): 0 for o in outcomes}
 
-    # posts: latest snapshot wins
+    # posts: the copy with more reported metrics, then the later export (overlap.py)
     post_parts = [o.frame for o in outcomes if o.table == "posts" and len(o.frame)]
     if post_parts:
         posts = pd.concat(post_parts, ignore_index=True)
-        snapshot = posts.groupby("source_file")["published_at"].transform("max")
-        # rank: the file's latest published_at first, then sorted path order.
-        n = len(order) + 1
-        rank = snapshot.rank(method="dense").astype("int64") * n + posts["source_file"].map(order).astype("int64")
-        posts, dropped = _latest_wins(posts, ["post_id"], rank)
+        posts, dropped = resolve_overlap(posts, ["post_id"], POST_METRICS, "published_at", "posts", warnings)
         for f, c in dropped["source_file"].value_counts().items():
             superseded_across[(f, "posts")] += int(c)
+        posts = flag_collabs(posts, warnings)
         posts = posts.sort_values(["published_at", "post_id"], kind="stable")
     else:
         posts = pd.DataFrame()
     posts = conform(posts, POSTS_SCHEMA, table="posts")
 
-    # account: one row per (platform, account, date, format); the later file wins
+    # account: one row per (platform, account, date, format); evidence, then the later export (overlap.py)
+    resolve_series(outcomes, warnings)
+    resolve_archive_dates(outcomes, warnings)
     acc_parts = [o.frame for o in outcomes if o.table == "account" and len(o.frame)]
     if acc_parts:
-        account = pd.concat(acc_parts, ignore_index=True)
-        rank = account["source_file"].map(order)
-        account, dropped = _latest_wins(account, ["platform", "account", "date", "source_format"], rank)
+        account = pd.concat(acc_parts, ignore_index=True).drop(columns=["series_title"], errors="ignore")
+        account, dropped = resolve_overlap(account, ["platform", "account", "date", "source_format"],
+                                           ACCOUNT_METRICS, "date", "account", warnings)
         for f, c in dropped["source_file"].value_counts().items():
             superseded_across[(f, "account")] += int(c)
         account = _fill_account_identity(account, posts, warnings)
@@ -392,6 +465,23 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     else:
         codes = pd.DataFrame()
     codes = conform(codes, CODES_SCHEMA, table="codes")
+    _warn_unmatched_codes(codes, posts, warnings)
+
+    # campaigns: the same campaign/ad set/ad, period and currency in several files: the later export wins
+    camp_parts = [o.frame for o in outcomes if o.table == "campaigns" and len(o.frame)]
+    if camp_parts:
+        campaigns = pd.concat(camp_parts, ignore_index=True)
+        keys = ["ad_platform", "level", "campaign_id", "campaign_name", "ad_set_id", "ad_set_name", "ad_id",
+                "ad_name", "date_start", "date_end", "currency"]
+        campaigns, dropped = _latest_wins(campaigns, keys, campaigns["source_file"].map(order))
+        for f, c in dropped["source_file"].value_counts().items():
+            superseded_across[(f, "campaigns")] += int(c)
+        if len(dropped):
+            warnings.append(f"{len(dropped)} campaign row(s) also in a later export were superseded by it")
+        campaigns = campaigns.sort_values(["ad_platform", "date_start", "source_file", "source_row"], kind="stable")
+    else:
+        campaigns = pd.DataFrame()
+    campaigns = conform(campaigns, CAMPAIGNS_SCHEMA, table="campaigns")
 
     files = []
     for o in outcomes:
@@ -401,31 +491,71 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
         warnings.extend(o.warnings)
     quarantine = combine_quarantine([o.quarantine for o in outcomes])
     return IngestResult(posts=posts, account=account, codes=codes, quarantine=quarantine,
-                        log={"files": files, "warnings": warnings})
+                        log={"files": files, "warnings": warnings}, campaigns=campaigns)
+
+
+def _warn_unmatched_codes(codes: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> None:
+    """Warn (per coding file) about coded post ids that match no post: a decision nobody will see is never
+    dropped silently. Ids with 15 significant digits and then zeros are named: Excel keeps 15 digits of a number."""
+    if codes.empty or posts.empty:
+        return
+    ids = codes["post_id"].astype("string")
+    unmatched = ~ids.isin(posts["post_id"].astype("string")).to_numpy(dtype=bool)
+    if not unmatched.any():
+        return
+    miss = codes.loc[unmatched, ["post_id", "source_file", "source_row"]]
+    for file, part in miss.groupby("source_file", sort=True):
+        n_ids = part["post_id"].nunique()
+        first = part.iloc[0]
+        excel = part["post_id"].astype("string").str.fullmatch(r"[0-9]{15}0+").fillna(False)
+        hint = (f"; {int(excel.sum())} of them end in zeros after 15 digits (e.g. {part.loc[excel, 'post_id'].iloc[0]!r}): "
+                "Excel keeps only 15 digits of a number, so store ids as text and export again") if excel.any() else ""
+        warnings.append(f"{file}: {n_ids} coded post id(s) match no post in the exports (e.g. {first['post_id']!r}, "
+                        f"row {first['source_row']}); their decisions are not used{hint}")
 
 
 def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
-    """Rows without platform/account (generic sheets) get the posts' single account, when there is one."""
-    missing_platform = account["platform"].isna()
-    missing_account = account["account"].isna() | (account["account"].astype("string") == "")
-    if not (missing_platform | missing_account).any() or posts.empty:
+    """Fill missing account identity from the posts, never guessing a platform for a platform's own series.
+
+    Rows without a platform (generic hand-kept sheets only: a Business Suite series without one was resolved
+    or quarantined before) get the posts' platform and account when the posts hold a single one. Rows with a
+    platform but no account (a Business Suite series names no account) get the posts' single own account of
+    that platform (collab posts by other accounts do not count).
+    """
+    if posts.empty:
         return account
-    pairs = posts[["platform", "account"]].astype("string").drop_duplicates().dropna()
-    if len(pairs) != 1:
-        return account
-    platform, handle = pairs.iloc[0]
+    own = posts
+    if "is_own_post" in posts:
+        own = posts.loc[posts["is_own_post"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
+    pairs = own[["platform", "account"]].astype("string").drop_duplicates().dropna()
     out = account.copy()
-    fill_p = missing_platform
-    fill_a = missing_account & (out["platform"].isna() | (out["platform"].astype("string") == platform))
-    out.loc[fill_p, "platform"] = platform
-    out.loc[fill_a, "account"] = handle
-    files = sorted(set(out.loc[fill_p | fill_a, "source_file"]))
-    warnings.append(f"account rows without platform/account in {files} assigned to the only account in the posts: "
-                    f"{platform}/{handle}")
+    missing_platform = out["platform"].isna()
+    if missing_platform.any() and len(pairs) == 1:
+        platform, handle = pairs.iloc[0]
+        out.loc[missing_platform, "platform"] = platform
+        files = sorted(set(out.loc[missing_platform, "source_file"]))
+        warnings.append(f"account rows without platform in {files} assigned to the only account in the posts: "
+                        f"{platform}/{handle}")
+    missing_account = out["account"].isna() | (out["account"].astype("string") == "")
+    plat = out["platform"].astype("string")
+    for platform, g in pairs.groupby("platform"):
+        fill = (missing_account & plat.eq(platform)).to_numpy(dtype=bool, na_value=False)
+        if not fill.any():
+            continue
+        if len(g) != 1:
+            files = sorted(set(out.loc[fill, "source_file"]))
+            warnings.append(f"account rows without an account name in {files}: the {platform} posts hold "
+                            f"{len(g)} accounts ({sorted(g['account'])}), so the rows are left unnamed")
+            continue
+        handle = g["account"].iloc[0]
+        out.loc[fill, "account"] = handle
+        files = sorted(set(out.loc[fill, "source_file"]))
+        warnings.append(f"account rows without an account name in {files} assigned to the only account in the "
+                        f"posts: {platform}/{handle}")
     return out
 
 
-def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | None]], *, root: Path | None,
+def _ingest(items: list[tuple], *, root: Path | None,
             now, binary_codes) -> IngestResult:
     if now is not None:
         now = pd.Timestamp(now)
@@ -433,15 +563,16 @@ def _ingest(items: list[tuple[Path, Mapping[str, str] | None, str | None, str | 
     outcomes = []
     warnings: list[str] = []
     seen = set()
-    for path, cmap, expect, listed_as in items:
+    for path, cmap, expect, listed_as, *card_platform in items:
         path = Path(path)
         key = path.resolve()
         if key in seen:
             continue
         seen.add(key)
+        check_regular_file(path, label=_relative(path, root))
         outcomes.extend(_read_one(path, label=_relative(path, root), column_map=cmap, now=now,
                                   binary_codes=binary_codes, expect_table=expect, listed_as=listed_as,
-                                  warnings=warnings))
+                                  warnings=warnings, platform=card_platform[0] if card_platform else None))
     return _assemble(outcomes, warnings)
 
 
@@ -464,8 +595,11 @@ def read_exports(dataset: Dataset, *, now: pd.Timestamp | None = None,
         posts, account, codes, quarantine and the log (``ingest_log.json`` contents).
     """
     items = [(p, None, "posts", "posts") for p in dataset.post_files()]
-    items += [(p, cmap, "account", "account") for p, cmap in dataset.account_files()]
+    for src in dataset.account:  # each source with its column map and its platform: (if given)
+        items += [(p, src.column_map, "account", "account", src.platform)
+                  for p in dataset._expand((src.path,), "account")]
     items += [(p, None, "codes", "codes") for p in dataset.code_files()]
+    items += [(p, None, "campaigns", "campaigns") for p in dataset.campaign_files()]
     return _ingest(items, root=dataset.root, now=now, binary_codes=binary_codes)
 
 
@@ -484,9 +618,15 @@ def read_files(paths: Sequence[str | Path], *, root: str | Path | None = None,
 
 def write_ingest_outputs(result: IngestResult, *, data_dir: str | Path, results_dir: str | Path) -> dict[str, Path]:
     """Atomically write posts/account/codes.parquet and quarantine.csv to ``data_dir`` and
-    ``ingest_log.json`` to ``results_dir``; return ``{name: path}``."""
+    ``ingest_log.json`` to ``results_dir``; return ``{name: path}``. ``campaigns.parquet`` is written (and
+    returned under ``campaigns``) only when campaign rows were read, so runs without paid data are unchanged."""
     data_dir, results_dir = Path(data_dir), Path(results_dir)
-    return {
+    extra = {}
+    if len(result.campaigns):
+        extra["campaigns"] = write_parquet(data_dir / "campaigns.parquet", result.campaigns)
+    else:  # no paid data now: a campaigns table from an earlier run must not linger
+        (data_dir / "campaigns.parquet").unlink(missing_ok=True)
+    return {**extra,
         "posts": write_parquet(data_dir / "posts.parquet", result.posts),
         "account": write_parquet(data_dir / "account.parquet", result.account),
         "codes": write_parquet(data_dir / "codes.parquet", result.codes),

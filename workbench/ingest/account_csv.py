@@ -2,8 +2,11 @@
 
 A hand-kept sheet or a tool's export with one row per date. Columns are matched after applying the
 dataset card's column map (raw name → canonical name); canonical names (``date``, ``followers``,
-``new_follows``, ``unfollows``, ``impressions``, ``engagements``, ``posts``, and optionally ``platform``
-and ``account``) may also appear directly, written exactly so (lower case). Other columns are ignored and listed once in a warning.
+``new_follows``, ``unfollows``, ``impressions``, ``engagements``, ``posts``, ``reach``, ``visits``,
+``link_clicks``, and optionally ``platform`` and ``account``) may also appear directly, written exactly so (lower
+case). A ``platform:`` on the card's account entry fills the platform of rows that do not name one.
+``followers`` is a follower level (a total on that date); daily gains belong in ``new_follows`` and are never
+summed into ``followers`` here. Other columns are ignored and listed once in a warning.
 
 Dates are ISO ``YYYY-MM-DD`` or ``M/D/YYYY``; counts may be ``NA``, empty or ``1,234``.
 Rows are quarantined when the date cannot be read, a count is not a whole non-negative number, or the
@@ -130,6 +133,8 @@ def parse_account_csv(raw: RawTable, ctx: ParseContext) -> FileOutcome:
             cols[m] = values
         else:
             cols[m] = pd.array([pd.NA] * len(d), dtype="Int64")
+    if ctx.platform:  # the card's platform: for rows that do not name one
+        cols["platform"] = pd.Series(cols["platform"], index=d.index, dtype="string").fillna(ctx.platform)
     cols.update(source_format=FORMAT, source_file=ctx.source_file, source_row=raw.rows)
     out = pd.DataFrame(cols, index=d.index)
     warnings = []

@@ -47,7 +47,7 @@ def parse_coding(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     coder = d[coder_col].str.strip()
     reasons.add(post_id == "", "empty post_id")
     reasons.add(coder == "", "empty coder")
-    sci = post_id.str.fullmatch(r"[0-9](\.[0-9]+)?[eE][+]?[0-9]+")
+    sci = post_id.str.fullmatch(r"[0-9]([.,][0-9]+)?[eE][+]?[0-9]+")  # 1.46E+18, and 1,46E+18 (comma locales)
     reasons.add(sci, lambda: "post_id '" + post_id + "' is in scientific notation (digits lost, e.g. by Excel); "
                 "store ids as text")
     values = {}
@@ -83,6 +83,11 @@ def parse_coding(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     n_read = len(d) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")
+    if sci.any():  # quarantined row by row; said once here too, because every decision of those rows is lost
+        warnings.append(
+            f"{ctx.source_file}: {int(sci.sum())} rows have a post_id in scientific notation (e.g. "
+            f"{post_id[sci].iloc[0]!r}): a spreadsheet rounded the ids, so those decisions cannot be matched to "
+            "posts and were quarantined. Re-export the sheet with the id column formatted as text")
     empty = [c for c in code_cols if (d[c].str.strip() == "").all()] if len(d) else []
     if empty:
         warnings.append(f"{ctx.source_file}: code columns with no values (not coded): {empty}")

@@ -13,6 +13,9 @@ import pyarrow.compute as pc
 from ..schema import QUARANTINE_LEADING
 
 #: Cell values that mean "no value" in exports and hand-kept sheets.
+#: Counts are stored as 64-bit integers: values from here on do not fit (as a float, 2**63 is exact).
+INT64_LIMIT = float(2**63)
+
 NA_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a"})
 
 
@@ -29,6 +32,8 @@ class ParseContext:
     column_map: dict[str, str] = field(default_factory=dict)
     now: pd.Timestamp | None = None
     binary_codes: frozenset[str] | None = None
+    #: the card's ``platform:`` for the account source this file came from (None: not given)
+    platform: str | None = None
 
 
 @dataclass
@@ -97,7 +102,9 @@ class Reasons:
 def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, pd.Series | None]:
     """Parse a column of count strings.
 
-    Accepts ``1938``, ``"1938.0"``, ``1,234``, E-notation; ``""``, ``-`` and ``NA`` give NA.
+    Accepts ``1938``, ``"1938.0"``, ``1,234``, E-notation; ``""``, ``-`` and ``NA`` give NA. A value at or
+    above 2**63 (``1e30``, ``99999999999999999999``) does not fit the Int64 columns and is refused with a
+    reason (never wrapped round to a negative number).
     Returns ``(values as Int64, bad mask, reason per row or None when no row is bad)``; reasons name the
     column and the value.
     """
@@ -120,8 +127,9 @@ def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, 
     with np.errstate(invalid="ignore"):
         infinite = np.isinf(num)
         negative = num < 0
-        fractional = ~infinite & ~negative & ~np.isnan(num) & (np.mod(num, 1) != 0)
-    bad = not_number | infinite | negative | fractional
+        too_large = ~infinite & (num >= INT64_LIMIT)
+        fractional = ~infinite & ~negative & ~too_large & ~np.isnan(num) & (np.mod(num, 1) != 0)
+    bad = not_number | infinite | negative | fractional | too_large
     if not bad.any():
         return _int64(num, raw.index), bad, None
     quoted = "'" + s + "'"
@@ -129,6 +137,8 @@ def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, 
     reason = reason.mask(not_number | infinite, f"column {label!r}: " + quoted + " is not a number")
     reason = reason.mask(negative, f"column {label!r}: " + quoted + " is negative (a count cannot be)")
     reason = reason.mask(fractional, f"column {label!r}: " + quoted + " is not a whole number")
+    reason = reason.mask(too_large, f"column {label!r}: " + quoted
+                         + " is too large for a count (2^63 or more; a corrupted cell?)")
     num[bad] = np.nan
     return _int64(num, raw.index), bad, reason
 

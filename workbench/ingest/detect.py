@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InputError, UnknownFormatError
 from . import (
     account_csv,
+    ads,
     coding_files,
     facebook_legacy,
     linkedin,
@@ -38,7 +39,7 @@ class FormatReader:
     """One supported export format."""
 
     name: str
-    table: str  # posts, account or codes
+    table: str  # posts, account, codes or campaigns
     description: str
     matches: Callable[[list[str], Mapping[str, str] | None], bool]
     parse: Callable[[RawTable, ParseContext], FileOutcome]
@@ -62,9 +63,15 @@ FORMAT_READERS: list[FormatReader] = [
     FormatReader(meta_suite.PAGE_SERIES_FORMAT, "account",
                  "Meta Business Suite page-level daily series (sep=, line, metric title, Date, Primary)",
                  meta_suite.matches_page_series, meta_suite.parse_page_series),
+    FormatReader(ads.META_FORMAT, "campaigns", "Meta Ads Manager export (Reporting starts, Amount spent (XXX), …)",
+                 ads.matches_meta, ads.parse_meta),
+    FormatReader(ads.LINKEDIN_FORMAT, "campaigns", "LinkedIn Campaign Manager export (Campaign Name, Total Spent, …)",
+                 ads.matches_linkedin, ads.parse_linkedin),
+    FormatReader(ads.X_FORMAT, "campaigns", "X Ads export (Campaign name, Time period, Spend, …)",
+                 ads.matches_x, ads.parse_x),
     FormatReader(coding_files.FORMAT, "codes", "manual coding file (post_id, coder, one column per code)",
                  coding_files.matches_coding, coding_files.parse_coding),
-    *[FormatReader(name, table, f"a {table} export re-saved with ';' separators (rejected)",
+    *[FormatReader(name, table, f"a {table} export re-saved with ';' or tab separators (rejected)",
                    meta_suite.semicolon_matcher(table), meta_suite.parse_semicolon)
       for table, name in meta_suite.SEMICOLON_FORMATS.items()],
     FormatReader(account_csv.FORMAT, "account",
@@ -98,6 +105,57 @@ def detect_header(header: list[str], *, file: str | Path, column_map: Mapping[st
     )
 
 
+#: how many lines at the start and the end of a file are searched for a header that is not on line 1
+HEADER_SCAN_HEAD, HEADER_SCAN_TAIL = 50, 5
+
+
+def locate_header(utf8: bytes, *, column_map: Mapping[str, str] | None = None) -> tuple[int, int, FormatReader] | None:
+    """A known export header on another line than the first: ``(line number, lines in the file, reader)``.
+
+    Searches the first ``HEADER_SCAN_HEAD`` and the last ``HEADER_SCAN_TAIL`` lines (a hand-concatenated
+    file may end with its header); line numbers are the file's physical lines, as a text editor shows them.
+    """
+    import csv
+    import io
+
+    lines = utf8.split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    n = len(lines)
+    candidates = list(range(1, min(n, HEADER_SCAN_HEAD))) + list(range(max(HEADER_SCAN_HEAD, n - HEADER_SCAN_TAIL), n))
+    for i in candidates:
+        text = lines[i].decode("utf-8", errors="replace").rstrip("\r")
+        try:
+            cells = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
+        except csv.Error:
+            continue
+        if len(cells) < 2:
+            continue
+        reader = next((r for r in FORMAT_READERS if r.matches(cells, column_map)), None)
+        if reader is not None and reader.name not in _NOT_IN_SHEETS:
+            return i + 1, n, reader
+    return None
+
+
+def detect_text(utf8: bytes, *, file: str | Path, column_map: Mapping[str, str] | None = None) -> FormatReader:
+    """The reader of a CSV file's bytes; when line 1 is no known header but another line is, an InputError
+    says on which line it is (rather than showing a data row as "the header")."""
+    header = split_header(utf8, file=file)
+    try:
+        return detect_header(header, file=file, column_map=column_map)
+    except UnknownFormatError:
+        found = locate_header(utf8, column_map=column_map)
+        if found is None:
+            raise
+        line, total, reader = found
+        shown = ", ".join(header[:3])
+        raise InputError(
+            f"line 1 is not a header (it starts {shown[:80]!r}), but line {line} of {total} is the header of a "
+            f"{reader.description}{' — the last line: a hand-concatenated file?' if line == total else ''}. "
+            "Move that line to the top of the file (and delete any other copy of it), then run again.",
+            file=file) from None
+
+
 def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = None) -> str:
     """The format name of the file at ``path`` (e.g. ``x_legacy_tweets``).
 
@@ -107,8 +165,7 @@ def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = No
     if container is not None:
         return detect_document(container.load(path, label=str(path)), container, file=path).name
     utf8, _ = read_text_file(path)
-    header = split_header(utf8, file=path)
-    return detect_header(header, file=path, column_map=column_map).name
+    return detect_text(utf8, file=path, column_map=column_map).name
 
 
 # ---- files that are not CSV text: workbooks (.xls) and JSON API responses ----------------------------------
@@ -142,9 +199,10 @@ class DocumentReader:
 
 
 CONTAINERS: list[Container] = [
-    Container("workbook", "spreadsheet workbook (Excel 97-2003 .xls, or XML Spreadsheet 2003)",
+    Container("workbook", "spreadsheet workbook (Excel .xlsx, Excel 97-2003 .xls, or XML Spreadsheet 2003)",
               workbook.sniff_workbook, workbook.read_workbook),
-    Container("json", "JSON API response (as saved by `workbench fetch`)", social_json.sniff_json,
+    Container("json", "JSON API response (as saved by `workbench fetch`) or Mastodon archive file (outbox.json, "
+              "actor.json)", social_json.sniff_json,
               social_json.load_json),
 ]
 
@@ -158,15 +216,61 @@ DOCUMENT_READERS: list[DocumentReader] = [
                    "workbook", linkedin.matches_content, linkedin.parse_content),
     DocumentReader(linkedin.FOLLOWERS_FORMAT, ("account",), "LinkedIn Page followers export (New followers sheet)",
                    "workbook", linkedin.matches_followers, linkedin.parse_followers),
+    DocumentReader("sheet_export", ("posts", "account", "codes", "campaigns"),
+                   "a CSV export saved as a spreadsheet (.xlsx/.xls; the first sheet whose header is an export's)",
+                   "workbook", lambda book: matches_sheet_export(book), lambda book, ctx: parse_sheet_export(book, ctx)),
     DocumentReader(social_json.BLUESKY_FEED_FORMAT, ("posts",), "Bluesky author feed page (app.bsky.feed.getAuthorFeed)",
                    "json", social_json.matches_bluesky_feed, social_json.parse_bluesky_feed),
     DocumentReader(social_json.BLUESKY_PROFILE_FORMAT, ("account",), "Bluesky profile snapshot (workbench fetch)",
                    "json", social_json.matches_bluesky_profile, social_json.parse_bluesky_profile),
     DocumentReader(social_json.MASTODON_STATUSES_FORMAT, ("posts",), "Mastodon statuses page (/api/v1/accounts/:id/statuses)",
                    "json", social_json.matches_mastodon_statuses, social_json.parse_mastodon_statuses),
+    DocumentReader(social_json.MASTODON_OUTBOX_FORMAT, ("posts",),
+                   "Mastodon account archive outbox.json (Create/Note → posts, Announce → reposts)",
+                   "json", social_json.matches_mastodon_outbox, social_json.parse_mastodon_outbox),
+    DocumentReader(social_json.MASTODON_ACTOR_FORMAT, ("account",),
+                   "Mastodon account archive actor.json (follower count where present)",
+                   "json", social_json.matches_mastodon_actor, social_json.parse_mastodon_actor),
     DocumentReader(social_json.MASTODON_PROFILE_FORMAT, ("account",), "Mastodon account snapshot (workbench fetch)",
                    "json", social_json.matches_mastodon_profile, social_json.parse_mastodon_profile),
 ]
+
+
+# ---- a CSV export saved as a workbook (Meta's export opened in Excel and saved as .xlsx) -------------------
+#: the CSV formats that cannot come from a sheet (they re-read the file as text, or reject it)
+_NOT_IN_SHEETS = (meta_suite.PAGE_SERIES_FORMAT, *meta_suite.SEMICOLON_FORMATS.values())
+SHEET_EXPORT_FORMAT = "sheet_export"
+
+
+def _sheet_export(book) -> tuple[Any, int, FormatReader] | None:
+    """The first sheet whose first non-empty row (among its first 5) is a CSV export's header, with its reader."""
+    for sheet in book.sheets.values():
+        for i, row in enumerate(sheet.rows[:5]):
+            cells = [c.strip() for c in row]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if not cells:
+                continue
+            reader = next((r for r in FORMAT_READERS if r.name not in _NOT_IN_SHEETS and r.matches(cells, None)), None)
+            if reader is not None:
+                return sheet, i, reader
+            break
+    return None
+
+
+def matches_sheet_export(book) -> bool:
+    """True when a workbook sheet holds one of the CSV exports (saved as a workbook)."""
+    return _sheet_export(book) is not None
+
+
+def parse_sheet_export(book, ctx: ParseContext) -> FileOutcome:
+    """A CSV export saved as a workbook: its sheet read as the CSV would be (row numbers as in the sheet)."""
+    sheet, at, reader = _sheet_export(book)
+    raw = workbook.sheet_table(sheet, at, path=book.path, warnings=book.warnings)
+    if len(book.sheets) > 1:
+        raw.warnings.append(f"{ctx.source_file}: read sheet {sheet.name!r} (a {reader.description}); the other "
+                            f"sheets {[n for n in book.sheets if n != sheet.name][:5]} are not read")
+    return reader.parse(raw, ctx)
 
 
 def sniff_container(path: str | Path) -> Container | None:
@@ -176,6 +280,8 @@ def sniff_container(path: str | Path) -> Container | None:
             head = fh.read(1 << 16)
     except OSError:
         return None  # the CSV reader reports unreadable files
+    if head.startswith(b"PK\x03\x04"):  # a zip: an .xlsx workbook is one, whatever order its parts are in
+        return CONTAINERS[0] if workbook.is_xlsx(path) else None
     return next((c for c in CONTAINERS if c.sniff(head)), None)
 
 

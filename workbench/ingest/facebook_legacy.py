@@ -56,6 +56,12 @@ POST_METRICS = {
     "reach": ("post_impressions_unique:lifetime", "Lifetime Post Total Reach", "Unique Users"),
     "engagements": ("post_engaged_users:lifetime", "Lifetime Engaged Users", "Unique Users"),
 }
+#: promoted (paid) figures, read when the export has them (issue 18); NA otherwise, without a warning.
+#: Facebook defines paid impressions as a part of total impressions; paid reach overlaps organic reach.
+PROMOTED_METRICS = {
+    "promoted_impressions": ("post_impressions_paid:lifetime", "Lifetime Post Paid Impressions", "Total Count"),
+    "promoted_reach": ("post_impressions_paid_unique:lifetime", "Lifetime Post Paid Reach", "Unique Users"),
+}
 #: account column → [(API name, readable name, qualifier)], first found wins
 PAGE_METRICS = {
     "followers": [("page_fans:lifetime", "Lifetime Total Likes", "Unique Users")],
@@ -264,6 +270,17 @@ def parse_posts(book: Workbook, ctx: ParseContext) -> FileOutcome:
         values, bad, why = parse_counts(d[d.columns[i]], label=names[i])
         reasons.add(bad, why)
         cols[target] = values
+    for target, (api, readable, want) in PROMOTED_METRICS.items():
+        i = _find_metric(raw_names, descriptions, api, readable, want)
+        if i is None:
+            cols[target] = pd.array([pd.NA] * len(d), dtype="Int64")
+            continue
+        values, bad, why = parse_counts(d[d.columns[i]], label=names[i])
+        reasons.add(bad, why)
+        cols[target] = values
+    if all(isinstance(cols[t], pd.Series) for t in PROMOTED_METRICS):  # both read: promoted when either > 0
+        paid = pd.Series(cols["promoted_impressions"]).fillna(0) + pd.Series(cols["promoted_reach"]).fillna(0)
+        cols["is_promoted"] = (paid > 0).astype("boolean")
     valid_id = post_id.where(ok_id & ~empty, INVALID_ID)
     for prefix, keys in BREAKDOWNS.items():
         cols.update(_breakdown(book, prefix, keys, valid_id, ctx.source_file, reasons, warnings))

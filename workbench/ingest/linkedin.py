@@ -73,9 +73,21 @@ def matches_content(book: Workbook) -> bool:
     return _sheet_with(book, "All posts", POSTS_KEYS)[1] is not None
 
 
+#: the parts of a day's new followers (newer exports add "Auto-invited followers": people who accepted a page
+#: invitation); ``Total followers`` is their sum, computed from them when an export lacks it.
+FOLLOWER_PARTS = ("sponsored followers", "organic followers", "auto-invited followers")
+
+
+def _followers_sheet(book: Workbook):
+    sheet, at = _sheet_with(book, "New followers", FOLLOWERS_KEYS)
+    if at is None:
+        sheet, at = _sheet_with(book, "New followers", ("date", "organic followers"))
+    return sheet, at
+
+
 def matches_followers(book: Workbook) -> bool:
-    """True for a followers export: a ``New followers`` sheet with Date and Total followers."""
-    return _sheet_with(book, "New followers", FOLLOWERS_KEYS)[1] is not None
+    """True for a followers export: a ``New followers`` sheet with Date and Total (or Organic) followers."""
+    return _followers_sheet(book)[1] is not None
 
 
 def _cols(raw) -> dict[str, str]:
@@ -232,7 +244,7 @@ def _parse_metrics(book: Workbook, ctx: ParseContext, sheet, at: int) -> FileOut
 
 def parse_followers(book: Workbook, ctx: ParseContext) -> list[FileOutcome]:
     """Followers export → account rows with daily new followers (``Total followers`` = organic + sponsored)."""
-    sheet, at = _sheet_with(book, "New followers", FOLLOWERS_KEYS)
+    sheet, at = _followers_sheet(book)
     raw = sheet_table(sheet, at, path=book.path, warnings=book.warnings)
     d = raw.data
     c = _cols(raw)
@@ -240,8 +252,28 @@ def parse_followers(book: Workbook, ctx: ParseContext) -> list[FileOutcome]:
     date_raw = d[c["date"]].str.strip()
     dates = parse_dates(date_raw)
     reasons.add(dates.isna(), lambda: "Date '" + date_raw + "' is not a date like 03/14/2025")
-    new, bad, why = parse_counts(d[c["total followers"]], label=c["total followers"])
-    reasons.add(bad, why)
+    parts = {}
+    for key in FOLLOWER_PARTS:
+        if key in c:
+            parts[key], bad, why = parse_counts(d[c[key]], label=c[key])
+            reasons.add(bad, why)
+    warnings = []
+    if "total followers" in c:
+        new, bad, why = parse_counts(d[c["total followers"]], label=c["total followers"])
+        reasons.add(bad, why)
+        if len(parts) > 1:
+            summed = pd.DataFrame(parts).sum(axis=1, min_count=1).astype("Int64")
+            differ = (summed != new).to_numpy(dtype=bool, na_value=False) & ~reasons.bad
+            if differ.any():
+                warnings.append(f"{ctx.source_file}: 'Total followers' differs from the sum of "
+                                f"{', '.join(sorted(parts))} in {int(differ.sum())} row(s); the total is kept")
+    else:
+        new = pd.DataFrame(parts).sum(axis=1, min_count=1).astype("Int64")
+        warnings.append(f"{ctx.source_file}: no 'Total followers' column; new follows = "
+                        f"{' + '.join(k for k in FOLLOWER_PARTS if k in parts)}")
+    if "auto-invited followers" in parts:
+        warnings.append(f"{ctx.source_file}: new follows include 'Auto-invited followers' (people who accepted an "
+                        "invitation to follow the page); they are gross daily follows, not a follower total")
     na_int = pd.array([pd.NA] * len(d), dtype="Int64")
     out = pd.DataFrame({
         "date": dates, "platform": "linkedin", "account": page_name_from_file(book.path.name) or pd.NA,
@@ -250,4 +282,5 @@ def parse_followers(book: Workbook, ctx: ParseContext) -> list[FileOutcome]:
         "source_file": ctx.source_file, "source_row": raw.rows,
     }, index=d.index)
     out["account"] = out["account"].astype("string")
-    return [finish_account(raw, ctx, out, reasons, FOLLOWERS_FORMAT, check_order=True, warn_na=False)]
+    return [finish_account(raw, ctx, out, reasons, FOLLOWERS_FORMAT, check_order=True, warn_na=False,
+                           extra_warnings=warnings)]

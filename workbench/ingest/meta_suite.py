@@ -59,6 +59,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -67,6 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from ..schema import ACCOUNT_METRICS
 from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
 from .rawcsv import RawTable, read_text_file
 from .x_current import columns_by_name
@@ -229,10 +231,18 @@ def parse_content(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     empty_id = (post_id == "").to_numpy(dtype=bool, na_value=False)
     reasons.add(empty_id, "empty Post ID")
     looks_ok = post_id.str.fullmatch(r"[0-9]+(_[0-9]+)?").to_numpy(dtype=bool, na_value=False)
-    reasons.add(~empty_id & ~looks_ok, lambda: "Post ID '" + post_id + "' is not a Meta id (digits)")
+    reasons.add(~empty_id & ~looks_ok, lambda: "Post ID '" + post_id + "' is not a Meta id (digits)" + pd.Series(
+        np.where(post_id.str.contains(r"^\d(?:\.\d+)?[eE]\+?\d+$", regex=True).to_numpy(dtype=bool, na_value=False),
+                 " — a spreadsheet turned the id into a number and kept only 15 digits; use the CSV as downloaded",
+                 ""), index=post_id.index))
 
     time_raw = d[cols_of["publish time"][0]].str.strip()
-    published = pacific_to_utc(parse_publish_times(time_raw))
+    local_time = parse_publish_times(time_raw)
+    published = pacific_to_utc(local_time)
+    time_bug = publish_time_bug(local_time)
+    if time_bug:
+        warnings.append(f"{ctx.source_file}: {time_bug}. The publish *times* of this file are marked unreliable "
+                        "(published_time_reliable False; dates are kept): posting-time results must leave them out")
     reasons.add(published.isna(), lambda: "Publish time '" + time_raw + "' is not a time like 03/15/2025 03:06")
     now = pd.Timestamp.now(tz="UTC") if ctx.now is None else ctx.now
     reasons.add(published > now + pd.Timedelta(days=1), lambda: (
@@ -295,7 +305,19 @@ def parse_content(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         out[col] = (_coalesce_counts(d, cols_of[key], reasons) if key is not None
                     else pd.array([pd.NA] * n, dtype="Int64"))
     out.setdefault("impressions", pd.array([pd.NA] * n, dtype="Int64"))
-    out["reposts"] = pd.Series(out["reposts"], index=d.index).where(platform.eq("facebook").to_numpy(dtype=bool))
+    if "reach from boosted posts" in cols_of:  # issue 18: the paid part of reach, where the export splits it
+        boosted = _coalesce_counts(d, cols_of["reach from boosted posts"], reasons)
+        out["promoted_reach"] = boosted
+        out["is_promoted"] = (pd.Series(boosted, index=d.index) > 0).astype("boolean")
+    shares = pd.Series(out["reposts"], index=d.index)
+    out["reposts"] = shares.where(platform.eq("facebook").to_numpy(dtype=bool))
+    saves = pd.Series(out["bookmarks"], index=d.index)
+    out["engagements"], more = _engagements(pd.Series(out["engagements"], index=d.index),
+                                            {"reactions/likes": pd.Series(out["likes"], index=d.index),
+                                             "comments": pd.Series(out["replies"], index=d.index),
+                                             "shares": shares, "saves": saves},
+                                            platform, cols_of, ctx.source_file)
+    warnings += more
     na_int = pd.array([pd.NA] * n, dtype="Int64")
 
     unknown = sorted({str(t) for t, nt in zip(type_values, norm_types, strict=True) if nt and nt not in MEDIA_TYPES})
@@ -312,53 +334,164 @@ def parse_content(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     if dates is not None and n and not dates.str.lower().eq("lifetime").all():
         warnings.append(f"{ctx.source_file}: 'Date' is not 'Lifetime' in every row; metrics are taken as "
                         "lifetime totals as of the export anyway")
+    label = "Impressions" if "impressions" in cols_of else ("Views" if "views" in cols_of else pd.NA)
     out.update(quotes=na_int, media_views=na_int, media_type=media, is_reply=False, is_repost=is_repost,
                source_format=fmt, source_file=ctx.source_file, source_row=raw.rows,
+               is_quote=pd.array(np.zeros(n, dtype=bool), dtype="boolean"),
+               impressions_label=pd.Series(label, index=d.index, dtype="string"),
+               published_time_reliable=pd.array(published.notna().to_numpy() & (not time_bug), dtype="boolean"),
                text_truncated=pd.array(np.zeros(n, dtype=bool), dtype="boolean"))
     outcome = finish_posts(raw, ctx, pd.DataFrame(out, index=d.index), reasons, fmt)
     outcome.warnings.extend(warnings)
     return outcome
 
 
+def publish_time_bug(local: pd.Series) -> str:
+    """A description of the Business Suite publish-time bug when a file shows it, else ``""``.
+
+    The bug (seen in 2023-24 content exports): the minute of every ``Publish time`` equals the month and no
+    hour is above 10. Detected when at least 3 rows have a time, the minute equals the month in 90% of them or
+    more (by chance: about 1 in 60 per row), and either the rows span several months (so a page that schedules
+    every post at the same minute within one month is not taken for it) or no hour is above 10.
+    """
+    ok = local.notna().to_numpy()
+    if ok.sum() < 3:
+        return ""
+    t = local[ok]
+    same = (t.dt.minute == t.dt.month).to_numpy()
+    if same.mean() < 0.9 or (t.dt.month.nunique() < 2 and t.dt.hour.max() > 10):
+        return ""
+    return (f"the minute equals the month in {int(same.sum())} of {int(ok.sum())} publish times and the latest "
+            f"hour is {int(t.dt.hour.max()):02d} (a known Business Suite export bug of 2023-24)")
+
+
+#: Engagements per platform, from the parts when the export has them (Meta's own total for Facebook when
+#: the export has it): Facebook = reactions + comments + shares; Instagram = likes + comments + shares + saves.
+ENGAGEMENT_PARTS = {"facebook": ("reactions/likes", "comments", "shares"),
+                    "instagram": ("reactions/likes", "comments", "shares", "saves")}
+
+
+def _engagements(total: pd.Series, parts: dict[str, pd.Series], platform: pd.Series, cols_of, source_file: str):
+    """Meta's own total where the export has it, else the sum of the platform's parts the export has (NA where
+    every part is empty). Returns ``(engagements, warnings)``."""
+    warnings = []
+    out = total.astype("Int64").copy()
+    for plat, names in ENGAGEMENT_PARTS.items():
+        rows = platform.eq(plat).to_numpy(dtype=bool, na_value=False)
+        if not rows.any():
+            continue
+        frame = pd.DataFrame({k: parts[k].astype("Int64") for k in names})
+        have = [k for k in names if frame[k].notna().any()]
+        if not have:
+            continue
+        summed = frame[have].sum(axis=1, min_count=1).astype("Int64")
+        own = out.notna().to_numpy() & rows
+        if own.any() and len(have) == len(names):
+            differ = own & (summed != out).to_numpy(dtype=bool, na_value=False)
+            if differ.any():
+                warnings.append(f"{source_file}: Meta's 'Reactions, comments and shares' differs from reactions + "
+                                f"comments + shares in {int(differ.sum())} {plat} row(s); Meta's total is kept")
+        fill = rows & ~own
+        if fill.any():
+            out[fill] = summed[fill]
+            missing = [k for k in names if k not in have]
+            warnings.append(f"{source_file}: {plat} engagements computed as {' + '.join(have)} "
+                            f"({int(summed[fill].notna().sum())} row(s))"
+                            + (f"; not in the export: {', '.join(missing)}" if missing else ""))
+    return out, warnings
+
+
 # --------------------------------------------------------------------------- page-level daily series
 
-#: words in a series title → account column (first match wins); None = no account column.
-SERIES_METRICS = (("unfollows", "unfollows"), ("follows", "new_follows"), ("followers", "new_follows"),
-                  ("views", "impressions"), ("impressions", "impressions"), ("interactions", "engagements"),
-                  ("visits", None), ("reach", None))
+#: phrases in a series title → account column (first match wins, on whole words); None = no account column.
+#: Daily "Follows"/"followers" are gross new follows, never a follower level.
+SERIES_METRICS = (("unfollows", "unfollows"), ("link clicks", "link_clicks"), ("follows", "new_follows"),
+                  ("followers", "new_follows"), ("views", "impressions"), ("impressions", "impressions"),
+                  ("interactions", "engagements"), ("visits", "visits"), ("reach", "reach"))
+#: a follower *total* in Audience.csv: a block titled "<Platform> followers" whose value is one number.
+_TOTAL_TITLE = r"^(?:(facebook|instagram) )?(?:followers|total followers|follower count)$"
+SERIES_PLATFORMS = ("facebook", "instagram")
+#: source_format suffix of follower totals (anchors) read from Audience.csv.
+TOTAL_SUFFIX = "followers_total"
+_DELIMITERS = (",", ";", "\t")
 
 
 def matches_page_series(header: list[str], column_map=None) -> bool:
-    """True when the first line is Excel's ``sep=,`` hint, which Business Suite writes before its series."""
-    return bool(header) and normalize_name(header[0]) == "sep=" and all(h == "" for h in header[1:])
+    """True for a Business Suite page-level series file.
+
+    Either the first line is Excel's ``sep=`` hint (``sep=,``, or ``sep=;`` after a re-save), or — a re-save
+    that dropped it — the first line is a single cell naming a daily metric (``"Facebook follows"``).
+    """
+    if not header:
+        return False
+    first = normalize_name(header[0])
+    rest_empty = all(h == "" for h in header[1:])
+    if re.fullmatch(r"sep=.?", first) and rest_empty:
+        return True
+    cells = re.split(r"[;\t]", first)
+    return rest_empty and len(cells) == 1 and _series_metric(first)[1] is not None
 
 
 def _series_metric(title: str) -> tuple[str, str | None]:
-    words = normalize_name(title).split()
-    for word, column in SERIES_METRICS:
-        if word in words:
-            return word, column
+    norm = " " + " ".join(re.findall(r"[a-z]+", normalize_name(title))) + " "
+    for phrase, column in SERIES_METRICS:
+        if f" {phrase} " in norm:
+            return phrase.replace(" ", "_"), column
+    words = norm.split()
     return (words[-1] if words else ""), None
+
+
+def series_platform(title: str) -> str | None:
+    """The platform a series title names (its first word: ``Facebook follows``), else None."""
+    words = normalize_name(title).split()
+    return words[0] if words and words[0] in SERIES_PLATFORMS else None
+
+
+def _series_records(text: str, *, file: str) -> tuple[list[tuple[int, list[str]]], str, bool]:
+    """Records of a series file, with the delimiter: the ``sep=`` line's, else the one most lines use.
+
+    Returns ``(records after the sep= line, delimiter, whether a sep= line was there)``.
+    """
+    lines = text.splitlines()
+    first = lines[0].strip().strip('"') if lines else ""
+    has_sep = bool(re.fullmatch(r"sep=.?", first.lower().strip()))
+    body = lines[1:] if has_sep else lines
+    counts = {d: sum(d in ln for ln in body[:200]) for d in _DELIMITERS}
+    delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    start = 1 if has_sep else 0
+    reader = csv.reader(io.StringIO("\n".join(body)), delimiter=delimiter)
+    records = []
+    try:
+        for rec in reader:
+            records.append((reader.line_num + start, rec))
+    except csv.Error as exc:
+        raise InputError(f"cannot read the Business Suite series ({exc})", file=file) from None
+    return records, delimiter, has_sep
 
 
 def parse_page_series(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     """Business Suite page-level daily series → account rows (see the module docstring)."""
-    utf8, _ = read_text_file(raw.path, label=ctx.source_file)
-    reader = csv.reader(io.StringIO(utf8.decode("utf-8"), newline=""))
-    records = []
-    try:
-        for rec in reader:
-            records.append((reader.line_num, rec))
-    except csv.Error as exc:
-        raise InputError(f"cannot read the Business Suite series ({exc})", file=ctx.source_file) from None
+    utf8, encoding = read_text_file(raw.path, label=ctx.source_file)
+    records, delimiter, has_sep = _series_records(utf8.decode("utf-8"), file=ctx.source_file)
     rows: list[dict] = []  # one per daily data row (a daily series has a few thousand rows at most)
+    totals: list[dict] = []  # follower totals (Audience.csv): one per block
     skipped: dict[str, int] = {}  # non-daily blocks: label → rows
     title = ""
     header: list[str] | None = None
-    for number, rec in records[1:]:  # records[0] is "sep=,"
+    for number, rec in records:
         cells = [c.strip() for c in rec]
+        while cells and cells[-1] == "" and len(cells) > 1:
+            cells.pop()
         if not any(cells):
             header = None
+            continue
+        is_total_title = bool(re.fullmatch(_TOTAL_TITLE, normalize_name(title)))
+        if header is None and len(cells) == 1 and is_total_title and re.fullmatch(r"[\d,. ]+", cells[0]):
+            totals.append({"source_row": number, "title": title, "Date": "", "Primary": cells[0], "n_fields": 1})
+            continue
+        if (header is None and len(cells) == 2 and re.fullmatch(_TOTAL_TITLE, normalize_name(cells[0]))
+                and re.fullmatch(r"[\d,. ]+", cells[1])):
+            totals.append({"source_row": number, "title": cells[0], "Date": "", "Primary": cells[1], "n_fields": 2})
             continue
         if len(cells) == 1:
             title, header = cells[0], None
@@ -373,15 +506,18 @@ def parse_page_series(raw: RawTable, ctx: ParseContext) -> FileOutcome:
             continue
         rows.append({"source_row": number, "title": title, "Date": cells[0],
                      "Primary": cells[1], "n_fields": len(cells)})
-    if not rows and not skipped:
+    if not rows and not skipped and not totals:
         raise InputError(
-            "starts with 'sep=,' but holds no Business Suite daily series: expected a metric-title line "
-            "(e.g. \"Facebook follows\"), then a \"Date\",\"Primary\" header and dated rows", file=ctx.source_file)
-    table = pd.DataFrame(rows, columns=["source_row", "title", "Date", "Primary", "n_fields"])
+            ("starts with 'sep=,' but" if has_sep else "looks like a Business Suite series but")
+            + " holds no Business Suite daily series: expected a metric-title line (e.g. \"Facebook follows\"), "
+            "then a \"Date\",\"Primary\" header and dated rows", file=ctx.source_file)
+    table = pd.DataFrame(rows + totals, columns=["source_row", "title", "Date", "Primary", "n_fields"])
+    is_total = np.zeros(len(table), dtype=bool)
+    is_total[len(rows):] = True
     d = table[["title", "Date", "Primary"]].astype("string")
     reasons = Reasons(d.index)
     dates = pd.to_datetime(d["Date"].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    reasons.add(dates.isna(), lambda: "Date '" + d["Date"] + "' is not a date like 2025-08-01T00:00:00")
+    reasons.add(dates.isna() & ~is_total, lambda: "Date '" + d["Date"] + "' is not a date like 2025-08-01T00:00:00")
     reasons.add(table["n_fields"].to_numpy() > 2,
                 lambda: "more fields than the \"Date\",\"Primary\" header (" + table["n_fields"].astype(str) + ")")
     values, bad, why = parse_counts(d["Primary"], label="Primary")
@@ -389,26 +525,46 @@ def parse_page_series(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     titles = d["title"].fillna("")
     per_title = {t: _series_metric(t) for t in titles.unique()}  # one entry per block title
     metric = titles.map({t: m for t, (m, _) in per_title.items()}).astype("string")
-    column = titles.map({t: c for t, (_, c) in per_title.items()})
+    column = titles.map({t: c for t, (_, c) in per_title.items()}).astype(object)
+    metric = metric.mask(is_total, TOTAL_SUFFIX)
+    column = column.mask(is_total, "followers")
     reasons.add(column.isna(), lambda: "daily '" + titles + "' has no column in the account table "
-                "(followers, new_follows, unfollows, impressions, engagements, posts)")
-    platform = titles.str.lower().str.split().str[0]
-    platform = platform.where(platform.isin(["facebook", "instagram"]))
-    out = pd.DataFrame({"date": dates, "platform": platform.astype("string"),
+                "(" + ", ".join(ACCOUNT_METRICS) + ")")
+    title_platform = titles.map({t: series_platform(t) for t in titles.unique()}).astype("string")
+    platform, platform_warnings = _resolve_platform(title_platform, titles, ctx)
+    # Audience.csv's totals are as of the export: dated at the last day of the daily series in the file
+    # (else resolved from the export's other series in _assemble, see resolve_series_neighbours)
+    if is_total.any():
+        last_day = dates[~is_total & ~reasons.bad].max()
+        dates = dates.mask(is_total, last_day)
+    out = pd.DataFrame({"date": dates, "platform": platform,
                         "account": pd.array([pd.NA] * len(d), dtype="string")})
-    for m in ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts"):
+    for m in ACCOUNT_METRICS:
         out[m] = values.where(column.eq(m).to_numpy(dtype=bool, na_value=False))
     out["source_format"] = (PAGE_SERIES_FORMAT + ":" + metric).astype("string")
     out["source_file"] = ctx.source_file
     out["source_row"] = table["source_row"].astype("Int64")
-    warnings: list[str] = []
+    out["series_title"] = titles.astype("string")  # for _assemble's messages; dropped there
+    warnings: list[str] = list(platform_warnings)
+    if delimiter != "," or encoding not in ("utf-16", "utf-8", "utf-8-sig") or not has_sep:
+        how = {",": "commas", ";": "';'", "\t": "tabs"}[delimiter]
+        warnings.append(f"{ctx.source_file}: a re-saved Business Suite series (separated by {how}, "
+                        f"{encoding}{', no sep= line' if not has_sep else ''}); read as the export")
     valid = ~reasons.bad
     found = set(column[valid].dropna())
     if "new_follows" in found:
         warnings.append(f"{ctx.source_file}: Business Suite 'Follows' are gross new follows; unfollows are not "
-                        "in the export, so net growth cannot be computed from it alone")
+                        "in the export, so net growth cannot be computed from it alone, and they are never "
+                        "summed into a follower count")
     if "impressions" in found and any(m == "views" for m in metric[valid]):
         warnings.append(VIEWS_WARNING.format(file=ctx.source_file))
+    if (is_total & valid).any():
+        shown = ", ".join(f"{t} {v}" for t, v in zip(titles[is_total & valid], values[is_total & valid], strict=True))
+        when = (f"dated {dates[is_total].iloc[0]:%Y-%m-%d}, the last day of the daily series in the same file"
+                if pd.notna(dates[is_total].iloc[0]) else "dated from the export's other series files")
+        warnings.append(f"{ctx.source_file}: follower totals read as anchors of the follower level ({shown}), "
+                        f"{when} (Business Suite gives totals as of the export; if the export was made later "
+                        "than the last day of its range, the anchor is early by that gap)")
     if skipped:
         warnings.append(f"{ctx.source_file}: blocks that are not daily series skipped (not account rows): "
                         + ", ".join(f"{label}: {k} row(s)" for label, k in skipped.items()))
@@ -425,14 +581,43 @@ def parse_page_series(raw: RawTable, ctx: ParseContext) -> FileOutcome:
                        rows_read=len(out), rows_superseded=int(dup.sum()), warnings=warnings)
 
 
+def _resolve_platform(title_platform: pd.Series, titles: pd.Series, ctx: ParseContext) -> tuple[pd.Series, list[str]]:
+    """Platform per row: the title's word, else the other series of the same file (when they name one
+    platform), else the card's ``platform:`` for this account source; NA otherwise (resolved from the
+    export's other files in _assemble, or quarantined there)."""
+    warnings: list[str] = []
+    platform = title_platform.copy()
+    named = set(title_platform.dropna())
+    missing = platform.isna().to_numpy()
+    if missing.any() and len(named) == 1:
+        (only,) = named
+        platform = platform.fillna(only)
+        warnings.append(f"{ctx.source_file}: series {sorted(set(titles[missing]))} name no platform; taken as "
+                        f"{only}, the platform of the other series in the same file")
+    card = getattr(ctx, "platform", None)
+    if card:
+        clash = sorted(set(title_platform.dropna()) - {card})
+        if clash:
+            warnings.append(f"{ctx.source_file}: dataset.yml says platform {card!r} but series titles say "
+                            f"{clash}; the titles are followed")
+        platform = platform.fillna(card)
+    return platform.astype("string"), warnings
+
+
 # --------------------------------------------------------------------------- ';'-separated re-saves
 
 
-def _semicolon_cells(header: list[str]) -> list[str] | None:
+def _resave_separator(header: list[str]) -> str | None:
+    """The separator of a re-saved file's header line: ``;`` or a tab (None when it has neither)."""
     joined = ",".join(header)
-    if ";" not in joined:
+    return next((sep for sep in ("\t", ";") if sep in joined), None)
+
+
+def _semicolon_cells(header: list[str]) -> list[str] | None:
+    sep = _resave_separator(header)
+    if sep is None:
         return None
-    return [c.strip().strip('"').strip() for c in joined.split(";")]
+    return [c.strip().strip('"').strip() for c in ",".join(header).split(sep)]
 
 
 #: the format registry, handed over by ``detect`` (:func:`use_registry`) so this module never imports it back.
@@ -470,10 +655,14 @@ def semicolon_matcher(table: str):
 def parse_semicolon(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     """Reject a ``;``-separated re-save with a message saying what it is and how to fix it."""
     what = _resaved_reader(raw.header, ctx.column_map)
-    found = f" (split on ';', the header is that of {what.name}: {what.description})" if what else ""
+    sep = _resave_separator(raw.header)
+    name = "tabs" if sep == "\t" else "';'"
+    found = f" (split on {name}, the header is that of {what.name}: {what.description})" if what else ""
+    how = ("saved as tab-separated text (Excel's 'Unicode Text', "
+           f"{'UTF-16' if raw.encoding.startswith('utf-16') else raw.encoding})" if sep == "\t" else
+           "re-saved by a spreadsheet program whose list separator is ';'")
     raise InputError(
-        f"the columns are separated by ';', not ','{found}. The file was probably re-saved by a spreadsheet "
-        "program whose list separator is ';'. Use the file exactly as downloaded, or save it again as "
-        "'CSV (comma delimited)' / 'CSV UTF-8'.",
+        f"the columns are separated by {name}, not ','{found}. The file was probably {how}. Use the file exactly "
+        "as downloaded, or save it again as 'CSV (comma delimited)' / 'CSV UTF-8'.",
         file=ctx.source_file,
     )

@@ -75,15 +75,52 @@ def decode_bytes(data: bytes, *, file: str | Path) -> tuple[bytes, str]:
         break
     if utf8 is None:
         raise InputError(f"cannot decode the file as {' or '.join(candidates)}; expected {EXPECTED}", file=file)
+    check_text_bytes(utf8, file=file)
+    if b"\r" in utf8 and b"\n" not in utf8:
+        # classic Mac line ends (Excel for Mac's "CSV"): one CR between records and no LF anywhere
+        utf8 = utf8.replace(b"\r", b"\n")
+        encoding = f"{encoding}{CR_ONLY}"
+    return utf8, encoding
+
+
+#: Appended to the encoding found when the file's line ends were CR only (converted to LF; warned about).
+CR_ONLY = " (CR line ends)"
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """1-based line number of byte ``offset`` (counting LF, or CR where the file has no LF)."""
+    sep = b"\n" if b"\n" in data[: offset + 1] or b"\r" not in data[: offset + 1] else b"\r"
+    return data.count(sep, 0, offset) + 1
+
+
+def check_text_bytes(utf8: bytes, *, file: str | Path) -> None:
+    """InputError naming the cause when decoded bytes are not text: UTF-16 without a byte-order mark, NUL bytes
+    (with where the first one is), or the many control characters of binary data (a spreadsheet or an archive)."""
     head = utf8[: 1 << 20]  # binary content shows in the first megabyte
-    n_control = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if b"\x00" in utf8 or n_control > max(2, 0.01 * len(head)):
+    n_nul = utf8.count(b"\x00")
+    n_other = len(head) - len(head.translate(None, _CONTROL_BYTES)) - head.count(b"\x00")
+    if n_nul:
+        sample = utf8[: 1 << 16]
+        half = max(1, len(sample) // 2)
+        even, odd = sample[0::2].count(0) / half, sample[1::2].count(0) / half
+        if max(even, odd) > 0.3 and min(even, odd) < 0.05 and n_other <= max(2, 0.01 * len(head)):
+            order = "little-endian" if odd > even else "big-endian"
+            raise InputError(
+                f"the file is UTF-16 ({order}) text without a byte-order mark, so its encoding cannot be told "
+                f"safely; expected {EXPECTED}. Save it again as UTF-8 (Excel: 'CSV UTF-8'), or as UTF-16 with a "
+                "byte-order mark.", file=file)
+    if n_other > max(2, 0.01 * len(head)) or n_nul > max(1, len(utf8) // 100):
         raise InputError(
-            f"the file holds binary data ({n_control} control characters), not text; expected {EXPECTED}. "
-            "Was a spreadsheet (.xlsx) or a zip saved with a .csv name?",
+            f"the file holds binary data ({n_nul + n_other} NUL or control characters), not text; expected "
+            f"{EXPECTED}. Was a spreadsheet (.xlsx), a zip or another binary file saved with a .csv name?",
             file=file,
         )
-    return utf8, encoding
+    if n_nul:
+        first = utf8.index(b"\x00")
+        raise InputError(
+            f"the file holds {n_nul} NUL byte(s) (the first on line {_line_of(utf8, first)}, byte {first + 1:,}) "
+            f"in otherwise-text data: a damaged or interrupted download or copy? Expected {EXPECTED}; "
+            "download the export again, or remove the NUL bytes.", file=file)
 
 
 def split_header(utf8: bytes, *, file: str | Path) -> list[str]:
@@ -128,6 +165,42 @@ def read_text_file(path: str | Path, *, label: str | None = None) -> tuple[bytes
     return decode_bytes(data, file=label)
 
 
+#: Largest record (row) we parse, in bytes: Arrow reads the file in blocks of this size and a record must fit in
+#: one. A post's text is at most some tens of kilobytes; a larger record is a damaged file (an unclosed quote).
+MAX_RECORD_BYTES = 16 * 1024**2
+
+
+def _locate_long_record(utf8: bytes, limit: int) -> tuple[int, int] | None:
+    """(first line, line reached) of the first record longer than ``limit`` bytes, by the csv module (only on
+    the error path: a Python loop over the rows)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(limit)
+    reader = csv.reader(io.StringIO(utf8.decode("utf-8", errors="replace"), newline=""))
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error:
+        return start, reader.line_num
+    finally:
+        csv.field_size_limit(old)
+    return None
+
+
+def _too_long_record(utf8: bytes, *, file: str) -> InputError:
+    where = _locate_long_record(utf8, MAX_RECORD_BYTES)
+    if where is None:
+        at = ""
+    elif where[0] == where[1]:
+        at = f" (line {where[0]:,})"
+    else:
+        at = f" (the record starting on line {where[0]:,} is still open at line {where[1]:,}: an unclosed quote (\")?)"
+    limit = (f"{MAX_RECORD_BYTES // 1024**2} MB" if MAX_RECORD_BYTES >= 1024**2 else f"{MAX_RECORD_BYTES // 1024} KB")
+    return InputError(
+        f"a field or row is longer than {limit}{at}. No export has cells that large: a "
+        f"damaged or hand-edited file? Expected {EXPECTED}.", file=file)
+
+
 def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, list]:
     bad: list = []
 
@@ -138,13 +211,24 @@ def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, l
     internal = [f"c{i}" for i in range(len(names))]
     table = pacsv.read_csv(
         pa.py_buffer(utf8),
-        read_options=pacsv.ReadOptions(use_threads=threads, column_names=internal, skip_rows=1),
+        read_options=pacsv.ReadOptions(use_threads=threads, column_names=internal, skip_rows=1,
+                                       block_size=MAX_RECORD_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in internal}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
     )
     return table, bad
+
+
+def _insert_padded(data: pd.DataFrame, rows: np.ndarray, padded: list[tuple[int, list[str]]],
+                   names: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """``data`` with the padded short rows put back in file order (row numbers kept)."""
+    extra = pd.DataFrame([v for _, v in padded], columns=names).astype(STRING)
+    both = pd.concat([data, extra], ignore_index=True)
+    all_rows = np.concatenate([rows, np.asarray([n for n, _ in padded], dtype=rows.dtype)])
+    order = np.argsort(all_rows, kind="stable")
+    return both.iloc[order].reset_index(drop=True), all_rows[order]
 
 
 def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | None = None,
@@ -164,6 +248,8 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         if bad and any(b[0] is None for b in bad):
             table, bad = _parse(utf8, names, threads=False)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        if "straddl" in str(exc) or "block" in str(exc):
+            raise _too_long_record(utf8, file=label) from None
         raise InputError(f"cannot parse the CSV ({exc}); expected {EXPECTED}", file=label) from None
     # Arrow-backed strings: no Python object per cell, and .str methods run in Arrow's C++ kernels.
     data = table.to_pandas(types_mapper={pa.string(): STRING}.get)
@@ -184,6 +270,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         data = data.loc[~blank].reset_index(drop=True)
         rows = rows[~blank]
     bad_records = []
+    padded: list[tuple[int, list[str]]] = []  # short rows read with their missing trailing fields empty
+    last_row = n_total + 1
+    cut = not utf8.endswith((b"\n", b"\r"))  # a file cut off mid-row (interrupted download)
     for number, n_fields, raw_text in bad:  # only malformed rows: a handful at most
         if raw_text.strip() == "":
             blank_rows += 1
@@ -192,6 +281,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
             values = next(csv.reader(io.StringIO(raw_text)), [])
         except csv.Error:
             values = [raw_text]
+        if 1 < len(values) < len(names) and len(values) == n_fields and not (cut and number == last_row):
+            padded.append((number, values + [""] * (len(names) - len(values))))
+            continue
         what = "too few" if n_fields < len(names) else "too many"
         rec = {"source_row": number,
                "reason": f"{what} fields: expected {len(names)}, found {n_fields}"
@@ -202,7 +294,17 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         bad_records.append(rec)
     bad_df = pd.DataFrame(bad_records, columns=["source_row", "reason", *names]) if not bad_records else pd.DataFrame(bad_records)
     warnings = []
-    if encoding not in ("utf-8", "utf-8-sig"):
-        warnings.append(f"{label}: not UTF-8; read as {encoding}. Check accented characters and emoji.")
+    if padded:
+        data, rows = _insert_padded(data, rows, padded, names)
+        shown = [n for n, _ in padded[:10]]
+        warnings.append(f"{label}: {len(padded)} row(s) shorter than the header (rows {shown}"
+                        f"{' …' if len(padded) > 10 else ''}) read with their missing trailing fields empty "
+                        "(Meta omits trailing empty columns on some rows)")
+    base_encoding = encoding.removesuffix(CR_ONLY)
+    if base_encoding not in ("utf-8", "utf-8-sig"):
+        warnings.append(f"{label}: not UTF-8; read as {base_encoding}. Check accented characters and emoji.")
+    if encoding.endswith(CR_ONLY):
+        warnings.append(f"{label}: lines end in CR only (classic Mac, or Excel for Mac's 'CSV'); read as ordinary "
+                        "lines")
     return RawTable(path=path, header=header, data=data, rows=rows, bad=bad_df, encoding=encoding,
                     warnings=warnings, blank_rows=blank_rows)

@@ -18,6 +18,7 @@ wrapped in an envelope ``{"workbench_fetch": {"platform", "endpoint", "url", "fe
   is ``is_repost`` with the boosted status's text and media, and the boost's own counts. media_type: poll →
   poll, else the first attachment (video, gifv → gif, image → photo, audio), else a preview card → link_card,
   else none. Text is the HTML ``content`` as plain text (paragraphs and line breaks become newlines).
+  ``is_quote`` = the status has a ``quote`` (Mastodon 4.5+); on Bluesky, a record embed (quote post).
   The account is ``user@instance``.
 * ``bluesky_profile`` / ``mastodon_profile`` → account: the profile snapshot saved with the feed
   (``followersCount`` / ``followers_count``) as followers on the fetch day (``fetched_at``, UTC), with
@@ -261,6 +262,9 @@ def parse_bluesky_feed(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
         "profile_clicks": _na_ints(n), "media_views": _na_ints(n), "follows": _na_ints(n), "reach": _na_ints(n),
         "media_type": pd.array([bluesky_media_type(_get(p, "embed")) for p in posts], dtype="string"),
         "is_reply": (d["reply"] == "true").astype("boolean"), "is_repost": pd.array(rep, dtype="boolean"),
+        "is_quote": pd.array(~rep & d["embed"].str.contains(r"app\.bsky\.embed\.record(?:WithMedia)?#view",
+                                                         regex=True).to_numpy(dtype=bool, na_value=False),
+                             dtype="boolean"),
         "source_format": BLUESKY_FEED_FORMAT, "source_file": ctx.source_file, "source_row": raw.rows,
     }, index=d.index)
     return finish_posts(raw, ctx, out, reasons, BLUESKY_FEED_FORMAT)
@@ -326,6 +330,8 @@ def parse_mastodon_statuses(doc: JsonDocument, ctx: ParseContext) -> FileOutcome
         "reblogs_count": [s.get("reblogs_count") for s in items],
         "replies_count": [s.get("replies_count") for s in items],
         "quotes_count": [s.get("quotes_count") for s in items],
+        "quote": [_get(s, "quote", "id") or _get(s, "quote", "quoted_status", "id") or _get(s, "quote", "state")
+                  for s in items],
     }
     raw = _raw_table(doc, fields)
     d = raw.data
@@ -347,6 +353,7 @@ def parse_mastodon_statuses(doc: JsonDocument, ctx: ParseContext) -> FileOutcome
         "media_type": pd.array([mastodon_media_type(s) for s in shown], dtype="string"),
         "is_reply": (d["in_reply_to_id"] != "").astype("boolean"),
         "is_repost": (d["reblog"] != "").astype("boolean"),
+        "is_quote": (d["quote"] != "").astype("boolean"),
         "source_format": MASTODON_STATUSES_FORMAT, "source_file": ctx.source_file, "source_row": raw.rows,
     }, index=d.index)
     return finish_posts(raw, ctx, out, reasons, MASTODON_STATUSES_FORMAT)
@@ -390,3 +397,157 @@ def parse_mastodon_profile(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
     """An accounts/lookup snapshot → one account row: followers on the fetch day (UTC)."""
     return _parse_profile(doc, ctx, fmt=MASTODON_PROFILE_FORMAT, platform="mastodon",
                           account=mastodon_account(doc.response), followers_field="followers_count")
+
+
+# ---- Mastodon account archive ("Request your archive": outbox.json + actor.json) -------------------------------
+# ActivityStreams JSON. outbox.json is an OrderedCollection of the account's activities: a ``Create`` of a
+# ``Note`` (a ``Question`` when it is a poll) is a post, an ``Announce`` is a boost (repost) whose object is only
+# the boosted post's URL (no text). ``inReplyTo`` set → reply; a quote link (``quoteUri``, ``quoteUrl``,
+# ``quote``, ``_misskey_quote``) → quote. Archives carry no impressions or reach (NA); likes and boosts only
+# where the Note has ``likes``/``shares`` collections with ``totalItems`` (newer servers), else NA. The post id
+# is the status id (the last part of the Note's id, as the API gives it). actor.json → the follower count where
+# the archive has one (``followers_count``, ``followersCount`` or a ``followers`` collection's
+# ``totalItems``), dated at the archive's latest activity (the outbox next to it), since the actor has no date.
+
+MASTODON_OUTBOX_FORMAT = "mastodon_outbox"
+MASTODON_ACTOR_FORMAT = "mastodon_actor"
+_QUOTE_KEYS = ("quoteUri", "quoteUrl", "quote", "_misskey_quote")
+_ACTOR = re.compile(r"^https?://(?P<host>[^/]+)/(?:users/|@)(?P<name>[^/?#]+)")
+
+
+def _is_activitystreams(r: Any) -> bool:
+    ctx = r.get("@context") if isinstance(r, dict) else None
+    ctxs = ctx if isinstance(ctx, list) else [ctx]
+    return any(isinstance(c, str) and "activitystreams" in c for c in ctxs)
+
+
+def matches_mastodon_outbox(doc: JsonDocument) -> bool:
+    """A Mastodon archive's outbox.json: an ActivityStreams OrderedCollection of activities."""
+    r = doc.response
+    return (not doc.meta and _is_activitystreams(r) and r.get("type") == "OrderedCollection"
+            and isinstance(r.get("orderedItems"), list))
+
+
+def matches_mastodon_actor(doc: JsonDocument) -> bool:
+    """A Mastodon archive's actor.json: an ActivityStreams Person (or Service/Group/Organization)."""
+    r = doc.response
+    return (not doc.meta and _is_activitystreams(r)
+            and r.get("type") in ("Person", "Service", "Group", "Organization", "Application"))
+
+
+def _actor_account(url: Any) -> str:
+    m = _ACTOR.match(str(url or ""))
+    return f"{m.group('name')}@{m.group('host')}" if m else ""
+
+
+def _status_id(url: Any) -> str:
+    parts = [p for p in str(url or "").split("/") if p and p != "activity"]
+    return parts[-1] if parts else ""
+
+
+def _total(obj: Any) -> Any:
+    return obj.get("totalItems") if isinstance(obj, dict) else None
+
+
+def _note_media(note: dict) -> str:
+    if note.get("type") == "Question":
+        return "poll"
+    kinds = [str(a.get("mediaType") or "") for a in note.get("attachment") or [] if isinstance(a, dict)]
+    for prefix, media in (("video/", "video"), ("image/gif", "gif"), ("image/", "photo"), ("audio/", "audio")):
+        if any(k.startswith(prefix) for k in kinds):
+            return media
+    return "none"
+
+
+def parse_mastodon_outbox(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
+    """outbox.json → posts rows (see the notes above)."""
+    items = [i if isinstance(i, dict) else {} for i in doc.response.get("orderedItems") or []]
+    kinds = [str(i.get("type") or "") for i in items]
+    keep = [k in ("Create", "Announce") and (k == "Announce" or isinstance(i.get("object"), dict)
+                                             and i["object"].get("type") in ("Note", "Question", "Article"))
+            for i, k in zip(items, kinds, strict=True)]
+    skipped: dict[str, int] = {}
+    for i, k, ok in zip(items, kinds, keep, strict=True):
+        if not ok:
+            what = k if k != "Create" else f"Create of {_get(i, 'object', 'type') or 'an object'}"
+            skipped[what or "untyped"] = skipped.get(what or "untyped", 0) + 1
+    acts = [i for i, ok in zip(items, keep, strict=True) if ok]
+    notes = [i["object"] if isinstance(i.get("object"), dict) else {} for i in acts]
+    boost = [i.get("type") == "Announce" for i in acts]
+    fields = {
+        "id": [_status_id(i.get("id")) if b else _status_id(n.get("id")) for i, n, b in zip(acts, notes, boost, strict=True)],
+        "type": [i.get("type") for i in acts],
+        "account": [_actor_account(i.get("actor") or n.get("attributedTo")) for i, n in zip(acts, notes, strict=True)],
+        "published": [i.get("published") if b else (n.get("published") or i.get("published"))
+                      for i, n, b in zip(acts, notes, boost, strict=True)],
+        "url": [i.get("object") if b else (n.get("url") or n.get("id")) for i, n, b in zip(acts, notes, boost, strict=True)],
+        "content": [n.get("content") for n in notes],
+        "inReplyTo": [n.get("inReplyTo") for n in notes],
+        "quote": [next((n.get(k) for k in _QUOTE_KEYS if n.get(k)), None) for n in notes],
+        "likes": [_total(n.get("likes")) for n in notes],
+        "shares": [_total(n.get("shares")) for n in notes],
+        "replies": [_total(n.get("replies")) for n in notes],
+    }
+    raw = _raw_table(doc, fields)
+    d = raw.data
+    reasons = Reasons(d.index)
+    reasons.add((d["id"] == "").to_numpy(dtype=bool), "activity without an id")
+    reasons.add((d["account"] == "").to_numpy(dtype=bool), "actor is not an account URL like https://host/users/name")
+    published = _published(raw, reasons, "published", ctx)
+    counts = _counts(raw, reasons, {"likes": "likes", "reposts": "shares", "replies": "replies"})
+    n = len(d)
+    rep = np.asarray(boost, dtype=bool)
+    out = pd.DataFrame({
+        "post_id": d["id"], "platform": "mastodon", "account": d["account"], "published_at": published,
+        "text": html_to_text(d["content"]).where(~rep), "permalink": d["url"], **counts,
+        "quotes": _na_ints(n), "impressions": _na_ints(n), "engagements": _na_ints(n), "bookmarks": _na_ints(n),
+        "url_clicks": _na_ints(n), "profile_clicks": _na_ints(n), "media_views": _na_ints(n),
+        "follows": _na_ints(n), "reach": _na_ints(n),
+        "media_type": pd.array([None if b else _note_media(x) for x, b in zip(notes, boost, strict=True)], dtype="string"),
+        "is_reply": (d["inReplyTo"] != "").astype("boolean"),
+        "is_repost": pd.array(rep, dtype="boolean"),
+        "is_quote": (d["quote"] != "").astype("boolean"),
+        "source_format": MASTODON_OUTBOX_FORMAT, "source_file": ctx.source_file, "source_row": raw.rows,
+    }, index=d.index)
+    outcome = finish_posts(raw, ctx, out, reasons, MASTODON_OUTBOX_FORMAT)
+    outcome.warnings.append(f"{ctx.source_file}: a Mastodon archive: no impressions or reach (NA)"
+                            + ("" if out["likes"].notna().any() else "; no like or boost counts either (NA)"))
+    if skipped:
+        outcome.warnings.append(f"{ctx.source_file}: activities that are not posts or boosts skipped: "
+                                + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+    # source_row counts the kept activities; say where they are among all of them
+    return outcome
+
+
+def parse_mastodon_actor(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
+    """actor.json → one account row with the follower count where the archive has one (see the notes above)."""
+    from .account_csv import finish_account
+
+    r = doc.response
+    account = _actor_account(r.get("id") or r.get("url"))
+    if not account and r.get("preferredUsername"):
+        account = str(r.get("preferredUsername"))
+    count = next((v for v in (r.get("followers_count"), r.get("followersCount"), _total(r.get("followers")))
+                  if v is not None), None)
+    raw = _raw_table(doc, {"account": [account], "followers": [count]})
+    d = raw.data
+    reasons = Reasons(d.index)
+    followers, bad, why = parse_counts(d["followers"], label="followers")
+    reasons.add(bad, why)
+    na_int = _na_ints(1)
+    out = pd.DataFrame({
+        "date": pd.Series([pd.NaT], dtype="datetime64[ns]"), "platform": "mastodon", "account": d["account"],
+        "followers": followers, "new_follows": na_int, "unfollows": na_int, "impressions": na_int,
+        "engagements": na_int, "posts": na_int, "source_format": MASTODON_ACTOR_FORMAT,
+        "source_file": ctx.source_file, "source_row": raw.rows,
+    }, index=d.index)
+    warnings = []
+    if count is None:  # nothing to keep: the archive's actor has no count (the usual case)
+        out = out.iloc[0:0]
+        raw = _raw_table(doc, {"account": [], "followers": []})
+        reasons = Reasons(raw.data.index)
+        warnings.append(f"{ctx.source_file}: the Mastodon actor holds no follower count (archives usually do "
+                        "not); for a follower level, save a profile snapshot with `workbench fetch`")
+    outcome = finish_account(raw, ctx, out, reasons, MASTODON_ACTOR_FORMAT, check_order=False, warn_na=False,
+                             extra_warnings=warnings)
+    return outcome

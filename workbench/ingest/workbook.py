@@ -1,4 +1,5 @@
-"""Spreadsheet workbooks as text: Excel 97–2003 (``.xls``, BIFF in an OLE2 container) and XML Spreadsheet 2003.
+"""Spreadsheet workbooks as text: Excel 97–2003 (``.xls``, BIFF in an OLE2 container), XML Spreadsheet 2003 and
+Excel ``.xlsx`` (read with python-calamine: LinkedIn's newer exports, any export saved again from Excel).
 
 Platforms ship ``.xls`` files of two kinds: LinkedIn's are binary BIFF workbooks (read with ``xlrd``);
 Facebook's legacy Insights ``.xls`` is really XML Spreadsheet 2003 text (read with the standard XML parser,
@@ -60,10 +61,28 @@ class Workbook:
         return None
 
 
+def is_xlsx(path: str | Path) -> bool:
+    """True when the file is an Excel ``.xlsx`` workbook (a zip holding ``[Content_Types].xml`` and ``xl/``)."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return False
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
+
+
 def sniff_workbook(head: bytes) -> bool:
-    """True when a file's first bytes are an OLE2 (BIFF ``.xls``) or an XML Spreadsheet 2003 document."""
+    """True when a file's first bytes are an OLE2 (BIFF ``.xls``), an XML Spreadsheet 2003 document or an
+    ``.xlsx`` (a zip whose first entries name ``[Content_Types].xml`` or ``xl/``; confirmed when loaded)."""
     if head.startswith(OLE2_MAGIC):
         return True
+    if head.startswith(b"PK\x03\x04"):
+        return b"[Content_Types].xml" in head or b"xl/" in head
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return text.startswith((b"<?xml", b"<Workbook", b"<ss:Workbook")) and SPREADSHEETML_NS.encode() in head
 
@@ -78,7 +97,49 @@ def read_workbook(path: str | Path, *, label: str | None = None) -> Workbook:
         raise InputError(f"cannot open the file ({exc.strerror}); expected a spreadsheet workbook", file=label) from None
     if data.startswith(OLE2_MAGIC):
         return _read_biff(path, data, label=label)
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(path, label=label)
     return read_spreadsheetml(data, path=path, label=label)
+
+
+def _cell_text(v) -> str:
+    """A python-calamine cell value as text, the way :func:`_read_biff` writes cells."""
+    import datetime as dt
+
+    if v is None or v == "":
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return _number_text(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d") if v.time() == dt.time() else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _read_xlsx(path: Path, *, label: str) -> Workbook:
+    """An ``.xlsx`` workbook read with python-calamine (Rust; no formulas evaluated, values as saved)."""
+    from python_calamine import CalamineWorkbook
+
+    if not is_xlsx(path):
+        raise InputError("the file is a zip archive, not an Excel .xlsx workbook", file=label)
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        sheets: dict[str, Sheet] = {}
+        for name in book.sheet_names:
+            sheet = book.get_sheet_by_name(name)
+            start_row = (sheet.start or (0, 0))[0] if sheet.height else 0
+            start_col = (sheet.start or (0, 0))[1] if sheet.height else 0
+            rows = [[""] * start_col + [_cell_text(v) for v in row] for row in sheet.to_python(skip_empty_area=True)]
+            sheets[name] = Sheet(name, rows, list(range(start_row + 1, start_row + 1 + len(rows))))
+    except InputError:
+        raise
+    except Exception as exc:  # calamine raises its own errors for damaged or encrypted workbooks
+        raise InputError(f"cannot read the Excel workbook ({type(exc).__name__}: {exc}); expected an .xlsx export "
+                         "(is it password-protected or damaged?)", file=label) from None
+    return Workbook(path=path, container="xlsx", sheets=sheets)
 
 
 def _number_text(v: float) -> str:

@@ -25,7 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schema import PROMOTED_COLUMNS
 from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
+from .integrity import classify_posts, plausibility, repair_mojibake
 from .rawcsv import RawTable
 
 TWEETS_FORMAT = "x_legacy_tweets"
@@ -121,7 +123,23 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         values, bad, why = parse_counts(d[name], label=name)
         reasons.add(bad, why)
         cols[col] = values
+    # promoted (paid) figures: "-" when the tweet was not promoted. FORMATS.md §1a documents no promoted sample,
+    # so whether ``impressions`` includes the promoted ones is not known: both are kept, nothing is subtracted.
+    promoted_any = np.zeros(len(d), dtype=bool)
+    promoted_seen = False
+    for key in [h for h in keys if h.startswith("promoted ") and h != "promoted engagement rate"]:
+        name = _column(raw, key)
+        values, bad, why = parse_counts(d[name], label=name)
+        if key in PROMOTED_COLUMNS:
+            reasons.add(bad, why)
+            cols[PROMOTED_COLUMNS[key]] = values
+        promoted_any |= values.notna().to_numpy() & ~bad
+        promoted_seen = True
     na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    for col in PROMOTED_COLUMNS.values():
+        cols.setdefault(col, na_int)
+    cols["is_promoted"] = (pd.array(promoted_any, dtype="boolean") if promoted_seen
+                           else pd.array([pd.NA] * len(d), dtype="boolean"))
     cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
                 media_type=pd.array([pd.NA] * len(d), dtype="string"),
                 is_reply=text.str.startswith("@"), is_repost=False,
@@ -138,7 +156,33 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
 
     A post id seen twice in one file keeps its first row (newest-first exports: the first is the latest);
     a repeat with identical metrics counts as superseded, a repeat with different metrics is quarantined.
+    Before that, the checks every format shares (:mod:`workbench.ingest.integrity`): mojibake repair,
+    plausibility of the metrics, post type; and the defaults of the columns a reader may set
+    (``published_time_reliable`` True where there is a time, ``is_own_post`` True, ``author`` = ``account``).
     """
+    warnings = list(raw.warnings)
+    out = out.copy()
+    if "text" in out.columns:
+        out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
+        if repaired:
+            warnings.append(f"{ctx.source_file}: {repaired} row(s) of text repaired from mojibake (UTF-8 that was "
+                            "read as Windows-1252 and saved again, e.g. 'ðŸ“©' for 📩) with ftfy")
+        if unsure:
+            warnings.append(f"{ctx.source_file}: {unsure} row(s) of text look like mojibake but could not be "
+                            "repaired with confidence; left as they are (emoji and accents there may be wrong)")
+    out, more = plausibility(out, reasons, source_file=ctx.source_file, rows=np.asarray(raw.rows),
+                             views="Views" if fmt.startswith("meta_bs") else "impressions")
+    warnings += more
+    out = classify_posts(out)
+    if "published_time_reliable" not in out.columns:
+        out["published_time_reliable"] = pd.Series(out["published_at"], index=out.index).notna().astype("boolean")
+    if "is_own_post" not in out.columns:
+        out["is_own_post"] = pd.array(np.ones(len(out), dtype=bool), dtype="boolean")
+    if "author" not in out.columns:
+        out["author"] = pd.Series(out["account"], index=out.index).astype("string")
+    if "impressions_label" not in out.columns:
+        has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
+        out["impressions_label"] = pd.Series(np.where(has, "Impressions", None), index=out.index, dtype="string")
     valid = ~reasons.bad
     dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
     differ = np.zeros(len(out), dtype=bool)
@@ -159,7 +203,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     keep = valid & ~dup
     superseded = int((dup & ~differ).sum())
     frame = out.reset_index(drop=True) if keep.all() else out.loc[keep].reset_index(drop=True)
-    warnings = list(raw.warnings)
     n_read = len(raw.data) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")

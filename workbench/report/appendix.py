@@ -27,8 +27,6 @@ N_POSTS_SHOWN = 50
 #: posts listed in the collapsed part (all of them up to this; beyond it only the CSV has them).
 N_POSTS_COLLAPSED = 950
 _URL_IN_TEXT = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", flags=re.IGNORECASE)
-#: spreadsheet formula prefixes neutralised in every CSV written from user data (DESIGN.md §7).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
@@ -85,16 +83,12 @@ def _post_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
 
 
 def write_posts_csv(ctx: ReportContext, path: Path) -> Path | None:
-    """Every post of the report's table as CSV beside the report (formula prefixes neutralised with ')."""
+    """Every post of the report's table as CSV beside the report (formula prefixes neutralised by
+    :func:`workbench.io.write_csv`)."""
     frame = _ranked_posts(ctx)
     if frame is None:
         return None
-    out = frame.copy()
-    for col in ("published", "text", "permalink", "post_id"):
-        values = out[col].astype("string")
-        risky = values.str.startswith(_FORMULA_START).fillna(False)
-        out[col] = values.where(~risky, "'" + values)
-    return write_csv(path, out)
+    return write_csv(path, frame)
 
 
 def posting_section(ctx: ReportContext) -> list[Block | None]:
