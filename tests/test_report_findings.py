@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from workbench import cli, findings, models, plots, report, vocab
+from workbench.pipeline import STAGES
 from workbench.report.wording import describe_state_space, describe_terms
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -235,7 +236,7 @@ def test_the_wheel_carries_the_top_level_notebooks_unchanged(tmp_path):
         shipped = {Path(n).name: zf.read(n) for n in names if n.startswith("workbench/notebooks/")}
         assert "workbench/report/templates/report.html.j2" in names and "workbench/report/report.css" in names
     top = {p.name: p.read_bytes() for p in (REPO / "notebooks").glob("*.ipynb")}
-    assert shipped == top and len(top) == 5
+    assert shipped == top and len(top) == len(STAGES)
 
 
 def test_an_intervention_after_the_data_is_said_so(tmp_path, quick):
