@@ -285,3 +285,24 @@ def test_a_replies_heavy_account_is_told_so(tmp_path, quick):
     key = section(page, "key-figures")
     assert "Posts by type: 14 original posts (median" in key and "26 replies (median" in key
     assert "Replies are 65% of the posts and their median reach differs from original posts" in key
+
+
+def test_models_json_population_and_per_model_term_lists_are_read(tmp_path, quick):
+    """models.json as fit_post_models writes it now: one fitted_terms record per platform × outcome × model with
+    predictor and control lists, and the population the models used."""
+    mods = {**MODELS,
+            "fitted_terms": [
+                {"platform": p, "outcome": "impressions", "model": "ols_log", "predictors": ["has_poll"],
+                 "controls": ["log_followers_at_post"] + (["year[2022]"] if p == "bluesky" else [])}
+                for p in ("x", "bluesky")],
+            "population": {"setting": "original", "post_types": ["original"], "post_type_controlled": False,
+                           "n_in": 30, "n_out": 10,
+                           "counts": [{"platform": "x", "post_type": "original", "n": 30, "in_models": True},
+                                      {"platform": "x", "post_type": "reply", "n": 10, "in_models": False}]}}
+    terms, source = findings.fitted_terms(mods, None, outcome="impressions", model="ols_log")
+    assert source == "models.json fitted_terms"
+    assert terms == {"has_poll": "predictor", "log_followers_at_post": "control", "year[2022]": "control"}
+    run = write_run(tmp_path, models=mods)
+    page = html.unescape(report.build_report_html(run, today=TODAY))
+    assert "The models use original posts only: 30 posts (left out: 10 replies)." in section(page, "what-works")
+    assert json.loads(json.dumps(findings.compute_findings(run).to_dict()["population"]))["n_out"] == 10

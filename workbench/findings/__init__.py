@@ -43,6 +43,7 @@ from .modelfit import (
     find_thin_effects,
     fitted_terms,
     list_diagnosed_outcomes,
+    model_population,
     primary_effects,
     tabulate_controls_sensitivity,
 )
@@ -156,6 +157,7 @@ class Findings:
     problems: dict[str, str] = field(default_factory=dict)
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
     post_types: list[dict[str, Any]] = field(default_factory=list)
+    population: dict[str, Any] | None = None
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -223,6 +225,7 @@ class Findings:
             "stage_status": self.stages,
             "reconciliation": self.reconciliation,
             "post_types": self.post_types,
+            "population": self.population,
             "problems": dict(self.problems),
         }
 
@@ -351,6 +354,7 @@ def compute_findings(
         stages=stage_status(r.manifest, r.run_status),
         versions=library_versions(),
         problems=r.problems,
+        population=derive("the models' population", lambda: model_population(models), None),
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
     )
@@ -393,6 +397,7 @@ __all__ = [
     "low_reliability_codes",
     "median_ci_ranks",
     "metric_series",
+    "model_population",
     "num",
     "post_type_counts",
     "previous_period_change",

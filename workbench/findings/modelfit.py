@@ -186,6 +186,15 @@ _CONTROL_BASES = ("followers_at_post", "log_followers_at_post", "year", "hour_lo
 def _typed_terms(models: Mapping[str, Any], outcome: str, model: str) -> dict[str, str] | None:
     """``fitted_terms`` records of models.json (term → role) for one outcome × model, when the file has them."""
     typed = _as_mapping(models).get("fitted_terms")
+    if isinstance(typed, list) and any("predictors" in r or "controls" in r for r in _as_records(typed)):
+        # one record per (platform,) outcome × model with its predictor and control lists: the union over platforms
+        out: dict[str, str] = {}
+        for r in _as_records(typed):
+            if str(r.get("outcome")) == outcome and str(r.get("model")) == model:
+                for role, key in (("predictor", "predictors"), ("control", "controls")):
+                    for term in r.get(key) or []:
+                        out.setdefault(str(term), role)
+        return out or None
     if isinstance(typed, list):
         rows = [
             r for r in _as_records(typed)
@@ -270,3 +279,30 @@ def dropped_terms(models: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+
+
+_SETTING_WORDS = {"original": "original posts only", "all": "all posts", "all_controlled": "all posts, post type controlled"}
+
+
+def model_population(models: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which posts the models used (models.json ``population``): setting, types in, posts in and out, per type.
+
+    None when the file does not say (an older models.json)."""
+    pop = _as_mapping(_as_mapping(models).get("population"))
+    if not pop:
+        return None
+    counts = [
+        {"post_type": str(c.get("post_type")), "n": _num(c.get("n")), "in_models": bool(c.get("in_models")),
+         "platform": c.get("platform")}
+        for c in _as_records(pop.get("counts"))
+    ]
+    return {
+        "setting": pop.get("setting"),
+        "post_types": list(pop.get("post_types") or []),
+        "post_type_controlled": bool(pop.get("post_type_controlled")),
+        "chosen_by": pop.get("chosen_by"),
+        "n_in": _num(pop.get("n_in")),
+        "n_out": _num(pop.get("n_out")),
+        "counts": counts,
+        "source": "models.json population",
+    }

@@ -54,6 +54,20 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         f"{kind} for the number of features tested. These are associations in observational data, not proof "
         "of cause."
     )]
+    pop = f.population
+    if pop and num(pop.get("n_in")) is not None:
+        words = {"reply": "replies", "repost": "reposts", "quote": "quotes", "original": "original posts"}
+        out = {}
+        for c in pop["counts"]:
+            if not c["in_models"] and c["n"]:
+                out[c["post_type"]] = out.get(c["post_type"], 0) + c["n"]
+        setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
+                                                                              str(pop.get("setting") or "posts"))
+        text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
+        if out:
+            text += " (left out: " + ", ".join(f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()) + ")"
+        text += "; post type is a control." if pop.get("post_type_controlled") else "."
+        blocks.append(Meta(text))
     reason = (r.models or {}).get("primary_reason")
     if reason:
         blocks.append(Meta(f"Why this model: {reason}"))
