@@ -118,6 +118,9 @@ def load_cohort_card(path: str | Path) -> CohortCard:
         data = yaml.safe_load(card.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CohortCardError(f"not valid YAML: {exc}", file=card) from None
+    except ValueError as exc:  # YAML reads 2023-13-01 as a date and fails on it
+        raise CohortCardError(f"a date in the card is not a calendar date ({exc}); write dates like 2023-01-31",
+                              file=card) from None
     if not isinstance(data, dict):
         raise CohortCardError(f"the card must be a mapping with {', '.join(CARD_KEYS)}, found {type(data).__name__}",
                               file=card)
@@ -331,8 +334,8 @@ def att_gt(Y: np.ndarray, group: np.ndarray, *, window: tuple[int, int] = DEFAUL
                 continue
             mt, mc = dy[treated].mean(), dy[control].mean()
             psi = np.zeros(n)
-            psi[treated] = (dy[treated] - mt) / nt * math.sqrt(nt / (nt - 1))
-            psi[control] = -(dy[control] - mc) / nc * math.sqrt(nc / (nc - 1))
+            psi[treated] = (dy[treated] - mt) / nt * (math.sqrt(nt / (nt - 1)) if nt > 1 else 1.0)
+            psi[control] = -(dy[control] - mc) / nc * (math.sqrt(nc / (nc - 1)) if nc > 1 else 1.0)
             rows.append((g, t, e, mt - mc, nt, nc))
             psis.append(psi)
             useds.append(treated | control)
