@@ -207,7 +207,7 @@ def run_batch(
     try:
         if scheduler is not None:
             try:
-                client = Client(scheduler, timeout="20s")
+                client = Client(scheduler, timeout="10s")
             except (OSError, TimeoutError, ValueError) as exc:
                 raise InputError(
                     f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: {exc}. Start one with "
