@@ -153,3 +153,22 @@ def test_simulated_consortium_recovers_the_truth(consortium, tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Week by week around training" in html and "data:image/png;base64," in html
     assert (tmp_path / "out" / "results" / "figures" / "cohort_event_time.png").stat().st_size > 1000
+
+
+def test_simulate_accounts_writes_members_a_broken_card_and_a_valid_cohort_card(tmp_path, capsys):
+    from workbench.dataset import load_dataset
+
+    out = tmp_path / "c"
+    assert main(["simulate", "--accounts", "6", "--cohort", "--out", str(out)]) == 0
+    card = cohort.load_cohort_card(out / "cohort.yml")
+    assert len(card.members) == 5 and sum(m.treated is not None for m in card.members) >= 4
+    for m in card.members:
+        assert load_dataset(m.dataset).name == m.dataset.name
+    with pytest.raises(InputError):
+        load_dataset(out / "broken_card")
+    truth = json.loads((out / "truth.json").read_text())
+    assert "Machine-readable truth" in (out / "TRUTH.md").read_text()
+    assert truth["effects"]["posts_per_week"] == 1.5 and set(truth["att"]) == set(cohort.OUTCOMES)
+    # refuses to overwrite without --force; --cohort alone is an error
+    assert main(["simulate", "--accounts", "6", "--out", str(out)]) == 2
+    assert main(["simulate", "--cohort", "--out", str(tmp_path / "x")]) == 2
