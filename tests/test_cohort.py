@@ -28,7 +28,7 @@ def test_att_gt_matches_a_hand_computed_case():
         [3.0, 2.0, 3.0, 4.0, 4.0],   # never
     ])
     group = np.array([2, 2, 3, INF, INF])
-    gt = cohort.att_gt(Y, group, window=(-2, 2), min_units=1)
+    gt = cohort.att_gt(Y, group, window=(-2, 2), min_units=1, base_weeks=1)
     cells = {(int(g), int(t)): a for g, t, a in zip(gt.g, gt.t, gt.att, strict=True)}
     # g=2, t=2, base week 1: treated ΔY = (3, 5) → 4; controls not yet trained at week 2: g=3 and never: (0, 1, 1) → 2/3
     assert cells[(2, 2)] == pytest.approx(4 - 2 / 3)
@@ -37,7 +37,7 @@ def test_att_gt_matches_a_hand_computed_case():
     # g=2, t=0 (pre, universal base week 1): treated (−1, 0) → −0.5; controls (−1, 0, 1) → 0
     assert cells[(2, 0)] == pytest.approx(-0.5)
     # g=3 has a single treated account: with the default minimum of two it is not estimated
-    strict = cohort.att_gt(Y, group, window=(-2, 2))
+    strict = cohort.att_gt(Y, group, window=(-2, 2), base_weeks=1)
     assert 3 not in set(strict.g.astype(int))
     # event time 0 pools g=2 (2 accounts) and g=3 (1 account) weighted by treated accounts
     # g=3,t=3 base 2: treated ΔY 3; controls never: (0, 1) → 0.5 → 2.5
@@ -45,11 +45,22 @@ def test_att_gt_matches_a_hand_computed_case():
     assert e0.estimate == pytest.approx((2 * (4 - 2 / 3) + 1 * 2.5) / 3)
 
 
+def test_a_multi_week_base_is_the_mean_of_those_weeks():
+    Y = np.array([[1.0, 3.0, 2.0, 9.0], [0.0, 2.0, 2.0, 6.0], [1.0, 1.0, 1.0, 2.0], [2.0, 0.0, 4.0, 3.0]])
+    group = np.array([3, 3, INF, INF])
+    gt = cohort.att_gt(Y, group, window=(-3, 0), base_weeks=2)
+    assert list(gt.e) == [-3, 0]  # −2 and −1 are the base
+    # t=3: treated 9 − 2.5 = 6.5, 6 − 2 = 4 → 5.25; controls 2 − 1 = 1, 3 − 2 = 1 → 1
+    assert gt.att[gt.e == 0][0] == pytest.approx(5.25 - 1)
+    # t=0: treated 1 − 2.5, 0 − 2 → −1.75; controls 1 − 1, 2 − 2 → 0
+    assert gt.att[gt.e == -3][0] == pytest.approx(-1.75)
+
+
 def test_single_cell_standard_error_is_welch():
     rng = np.random.default_rng(3)
     Y = rng.normal(size=(9, 3))
     group = np.array([2, 2, 2, 2, INF, INF, INF, INF, INF])
-    gt = cohort.att_gt(Y, group, window=(0, 0))
+    gt = cohort.att_gt(Y, group, window=(0, 0), base_weeks=1)
     est = cohort._combine(gt, np.ones(1), "x")
     dy = Y[:, 2] - Y[:, 1]
     welch = np.sqrt(dy[:4].var(ddof=1) / 4 + dy[4:].var(ddof=1) / 5)
@@ -66,7 +77,7 @@ def test_single_wave_matches_a_saturated_twfe_event_study():
     group = np.where(np.arange(n) < 5, g, INF)
     Y = rng.normal(size=(n, 1)) + rng.normal(size=(1, T)) + rng.normal(scale=0.7, size=(n, T))
     Y[:5, g:] += 1.5
-    gt = cohort.att_gt(Y, group, window=(-5, 4))
+    gt = cohort.att_gt(Y, group, window=(-5, 4), base_weeks=1)
     ours = {int(e): a for e, a in zip(gt.e, gt.att, strict=True)}
     long = pd.DataFrame({"y": Y.ravel(), "unit": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n)})
     long["e"] = np.where(np.repeat(np.isfinite(group), T), long["t"] - g, -99)
@@ -139,7 +150,7 @@ def test_simulated_consortium_recovers_the_truth(consortium, tmp_path):
         # event-time CIs cover the true effect in most weeks (pointwise 95%: allow a few misses)
         covered = [float(r["ci_low"]) <= truth["event_time"][o][k.rsplit("_", 1)[1]] <= float(r["ci_high"])
                    for k, r in est.items() if k.startswith("att_event_time_")]
-        assert len(covered) == truth["window_weeks"][1] - truth["window_weeks"][0]
+        assert len(covered) == truth["window_weeks"][1] - truth["window_weeks"][0] + 1 - cohort.BASE_WEEKS
         assert np.mean(covered) >= 0.8, (o, np.mean(covered))
         # the placebo (pre-training mean) covers 0
         pre = est["att_pre_mean"]

@@ -15,9 +15,11 @@ as a control.
 
 * A group *g* is the set of accounts whose training date falls in calendar week *g* (weeks start on Monday; the
   training week is event time 0). For every group and week *t* in the event window,
-  ``ATT(g,t) = mean_{i∈g}(Y_it − Y_i,g−1) − mean_{i∈C(g,t)}(Y_it − Y_i,g−1)`` with the *universal* base week
-  ``g − 1`` (so the pre-training estimates are placebo tests against the same reference week, as in a classic
-  event study) and ``C(g,t)`` the accounts trained after week ``max(t, g−1)`` or never, group *g* excluded.
+  ``ATT(g,t) = mean_{i∈g}(Y_it − base_i) − mean_{i∈C(g,t)}(Y_it − base_i)`` with ``C(g,t)`` the accounts trained
+  after week ``max(t, g−1)`` or never, group *g* excluded. ``base_i`` is the account's mean over the
+  ``BASE_WEEKS`` = 4 weeks before *g* (Callaway–Sant'Anna's universal base is the single week ``g − 1``; weekly
+  post counts are so noisy that one base week made the standard errors 1.5–1.7× larger on the simulated
+  40-account consortium, e.g. 0.60 against 0.39 posts per week for ``att``). The pre-training estimates (weeks before the base) are placebo tests against the same base.
   No covariates (unconditional parallel trends). An account missing either week (no posts → no impressions per
   post; outside its data) drops out of that cell only.
 * Event time *e*: ``θ(e) = Σ_g w_g ATT(g, g+e)`` with ``w_g`` the number of treated accounts in the cell.
@@ -47,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,9 +70,11 @@ CSV_COLUMNS = ("outcome", "estimand", "estimate", "std_error", "ci_low", "ci_hig
 CARD_KEYS = ("name", "title", "accounts")
 ACCOUNT_KEYS = ("dataset", "treated", "follow_up", "group")
 QUIET_DAYS = 30
-DEFAULT_WINDOW = (-8, 26)
-METHOD_CS = ("Callaway-Sant'Anna group-time ATT, not-yet-trained and never-trained controls, universal base week, "
-             "no covariates; SE clustered by account (influence functions); normal 95% CI")
+DEFAULT_WINDOW = (-12, 26)
+BASE_WEEKS = 4  # the comparison base: the mean of the 4 weeks before training
+METHOD_CS = ("Callaway-Sant'Anna group-time ATT, not-yet-trained and never-trained controls, base = mean of the "
+             f"{BASE_WEEKS} weeks before training, no covariates; SE clustered by account (influence functions); "
+             "normal 95% CI")
 METHOD_KM = f"Kaplan-Meier (lifelines); quiet = first {QUIET_DAYS} days without a post after training"
 
 
@@ -307,25 +312,36 @@ class GroupTime:
 
 
 def att_gt(Y: np.ndarray, group: np.ndarray, *, window: tuple[int, int] = DEFAULT_WINDOW,
-           min_units: int = 2) -> GroupTime:
-    """Group-time ATTs (universal base week g−1, not-yet-trained controls) for event times in ``window``.
+           min_units: int = 2, base_weeks: int = 1) -> GroupTime:
+    """Group-time ATTs (not-yet-trained controls) for event times in ``window``.
 
     ``Y`` is accounts × weeks (NaN = unobserved); ``group`` the training week index per account (inf = never).
+    The base of every comparison is the account's mean over the ``base_weeks`` weeks before training (at least
+    half of them observed); with ``base_weeks=1`` this is Callaway–Sant'Anna's universal base week ``g − 1``.
+    Event times inside the base (−base_weeks … −1) are the reference and are not estimated.
     """
     n, T = Y.shape
+    B = int(base_weeks)
+    if B < 1:
+        raise InputError(f"base_weeks must be at least 1, found {base_weeks}")
     gs = np.unique(group[np.isfinite(group)]).astype(int)
     rows: list[tuple] = []
     psis: list[np.ndarray] = []
     useds: list[np.ndarray] = []
     for g in gs:
         b = g - 1
-        if b < 0 or b >= T:
+        if g - B < 0 or b >= T:
             continue
+        win = Y[:, g - B:g]
+        seen = np.isfinite(win).sum(axis=1)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            base = np.where(seen * 2 >= B, np.nanmean(win, axis=1), np.nan)
         for e in range(window[0], window[1] + 1):
             t = g + e
-            if e == -1 or t < 0 or t >= T:
+            if -B <= e <= -1 or t < 0 or t >= T:
                 continue
-            dy = Y[:, t] - Y[:, b]
+            dy = Y[:, t] - base
             ok = np.isfinite(dy)
             treated = ok & (group == g)
             control = ok & (group > max(t, b)) & (group != g)
@@ -524,7 +540,7 @@ def _fmt(v: float, digits: int = 2) -> str:
 
 
 def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int] = DEFAULT_WINDOW,
-               echo=print) -> dict[str, Any]:
+               base_weeks: int = BASE_WEEKS, echo=print) -> dict[str, Any]:
     """Everything ``workbench cohort`` does; returns the results dict written to ``results/cohort.json``."""
     import matplotlib
 
@@ -538,6 +554,7 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
     panel, excluded = build_panel(card, echo=echo)
     rows: list[dict[str, Any]] = []
     results: dict[str, Any] = {"name": card.name, "title": card.title, "window_weeks": list(window),
+                               "base_weeks": base_weeks,
                                "accounts": len(panel.accounts), "excluded": excluded,
                                "trained": int(np.isfinite(panel.group).sum()),
                                "never_trained": int((~np.isfinite(panel.group)).sum()),
@@ -545,7 +562,7 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
                                "method": METHOD_CS, "outcomes": {}}
     curves: dict[str, list[Estimate]] = {}
     for o in OUTCOMES:
-        gt = att_gt(panel.Y[o], panel.group, window=window)
+        gt = att_gt(panel.Y[o], panel.group, window=window, base_weeks=base_weeks)
         ests = aggregate(gt, window=window)
         curves[o] = ests
         for est in ests:
@@ -587,7 +604,7 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
             hi = np.array([p[1].ci[1] for p in pts])
             ax.fill_between(k, lo, hi, color="#9ecae1", alpha=0.6, label="95% CI")
             ax.plot(k, est, "o-", color="#08519c", ms=3, label="estimate")
-            ax.plot([-1], [0], "s", color="black", ms=4, label="reference week")
+            ax.axvspan(-base_weeks - 0.5, -0.5, color="#eeeeee", label="reference weeks")
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
         ax.set_title(OUTCOME_LABELS[o])

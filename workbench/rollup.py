@@ -382,7 +382,11 @@ def run_rollup(run_folders: list[str | Path], out: str | Path, *, memory_limit: 
         except InputError as exc:
             pooled["reason"] = str(exc)
         else:
+            total = int(acc["posts"].sum())
             pooled = {"available": True, "model": POOLED_MODEL, "n_posts": fit["n_posts"],
+                      "posts_left_out": total - fit["n_posts"],
+                      "posts_left_out_reason": "impressions, a predictor, followers_at_post (≤ 0 or missing) or year "
+                                               "missing",
                       "n_accounts": fit["n_accounts"], "dropped_terms": fit["dropped"], "df": fit["df"],
                       "within_r2": fit["within_r2"],
                       "description": "OLS of log1p(impressions) with account fixed effects; SE clustered by account "
