@@ -588,6 +588,8 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
                          "std_error": float("nan"), "ci_low": a["median_ci"][0], "ci_high": a["median_ci"][1],
                          "n_accounts": a["n"], "method": METHOD_KM + "; landmark at the follow-up"})
     table = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    # a Kaplan–Meier bound that was never reached is unknown, not infinite: blank in the CSV
+    table[["ci_low", "ci_high"]] = table[["ci_low", "ci_high"]].replace([np.inf, -np.inf], np.nan)
     write_csv(out / "results" / "cohort.csv", table)
 
     # figures

@@ -191,6 +191,12 @@ def simulate_consortium_tables(n_accounts: int = 40, *, seed: int = 15, cohort: 
             "without_follow_up": round(LAPSE_MEAN_DAYS * np.log(2), 1),
             "with_follow_up": round(fu + LAPSE_MEAN_DAYS_AFTER_FOLLOW_UP * (np.log(2) - fu / LAPSE_MEAN_DAYS), 1),
         },
+        # the landmark comparison starts the clock at the follow-up (8 weeks) for accounts still posting then:
+        # without follow-up the exponential is memoryless (same median), with it the mean is the later one
+        "median_days_after_follow_up_landmark": {
+            "without_follow_up": round(LAPSE_MEAN_DAYS * np.log(2), 1),
+            "with_follow_up": round(LAPSE_MEAN_DAYS_AFTER_FOLLOW_UP * np.log(2), 1),
+        },
         "broken_member": BROKEN,
     }
     fol = pd.DataFrame({
@@ -255,6 +261,9 @@ The model is described in `workbench/simulate_consortium.py`.
   True median time to lapse: **{truth['median_days_to_lapse']['without_follow_up']} days without follow-up,
   {truth['median_days_to_lapse']['with_follow_up']} days with it**. Lapsing takes away the whole posting rate,
   so the realised effect on posts per week falls with time since training and turns negative.
+- Counted from the follow-up landmark (8 weeks after training) for accounts still posting then, the true median
+  time to lapse is {truth['median_days_after_follow_up_landmark']['without_follow_up']} days without a follow-up
+  and {truth['median_days_after_follow_up_landmark']['with_follow_up']} days with one.
 - Every account shares calendar effects (seasonal waves, a trend, a holiday dip): a before/after comparison
   of trained accounts alone is biased by them; not-yet-trained accounts remove them.
 
