@@ -103,12 +103,14 @@ def test_rollup_command_writes_tables_and_an_escaped_report(folders, tmp_path):
     # an account whose name would be HTML, and a folder that is not a run folder
     rng = np.random.default_rng(5)
     evil = _run_folder(tmp_path / "runs", "evil", rng, 80, manifest_name="<script>alert(1)</script>")
+    formula = _run_folder(tmp_path / "runs", "formula", rng, 60, manifest_name="=HYPERLINK(1)")
     (tmp_path / "runs" / "empty").mkdir()
     out = tmp_path / "consortium"
-    args = ["rollup", *map(str, folders), str(evil), str(tmp_path / "runs" / "empty"), "--out", str(out)]
+    args = ["rollup", *map(str, folders), str(evil), str(formula), str(tmp_path / "runs" / "empty"), "--out", str(out)]
     assert main(args) == 0
     acc = pd.read_csv(out / "results" / "accounts.csv")
-    assert len(acc) == 9 and acc["posts"].sum() > 0
+    assert len(acc) == 10 and acc["posts"].sum() > 0
+    assert "'=HYPERLINK(1)" in set(acc["account"])  # no formula reaches a spreadsheet
     assert {"engagement_rate", "posts_per_week", "follower_growth_per_day", "median_impressions"} <= set(acc)
     bench = pd.read_csv(out / "results" / "benchmarks.csv")
     assert bench["posts_percentile"].between(0, 100).all()

@@ -546,7 +546,7 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
 
     matplotlib.use("Agg")
     from .io import write_csv, write_json, write_text
-    from .rollup_report import render_html, save_figure
+    from .rollup_report import render_html, save_figure, spreadsheet_safe
 
     card = load_cohort_card(card_path)
     out = Path(out)
@@ -590,7 +590,7 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
     table = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     # a Kaplan–Meier bound that was never reached is unknown, not infinite: blank in the CSV
     table[["ci_low", "ci_high"]] = table[["ci_low", "ci_high"]].replace([np.inf, -np.inf], np.nan)
-    write_csv(out / "results" / "cohort.csv", table)
+    write_csv(out / "results" / "cohort.csv", spreadsheet_safe(table))
 
     # figures
     import matplotlib.pyplot as plt

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +316,9 @@ def shrink(est: pd.DataFrame, pooled: dict[str, float]) -> tuple[pd.DataFrame, d
                       else "the pooled model could not estimate this term"}
             continue
         b, v = sub.loc[ok, "estimate"].to_numpy(), sub.loc[ok, "std_error"].to_numpy() ** 2
-        res = combine_effects(b, v, method_re="chi2")  # DerSimonian–Laird moment estimator
+        with warnings.catch_warnings():  # its random-effects summary takes √τ² before truncating a negative τ²
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = combine_effects(b, v, method_re="chi2")  # DerSimonian–Laird moment estimator
         tau2 = max(float(res.tau2), 0.0)  # the moment estimate is truncated at 0
         B = v / (v + tau2)
         idx = sub.index[ok]
@@ -340,7 +343,7 @@ def run_rollup(run_folders: list[str | Path], out: str | Path, *, memory_limit: 
     import matplotlib.pyplot as plt
 
     from .io import write_csv, write_json, write_text
-    from .rollup_report import render_html, save_figure
+    from .rollup_report import render_html, save_figure, spreadsheet_safe
 
     folders, problems = _run_folders(run_folders)
     for p in problems:
@@ -391,14 +394,14 @@ def run_rollup(run_folders: list[str | Path], out: str | Path, *, memory_limit: 
                       "within_r2": fit["within_r2"],
                       "description": "OLS of log1p(impressions) with account fixed effects; SE clustered by account "
                                      "(CR1), t with accounts − 1 df; fitted exactly from per-account sums"}
-            write_csv(out / "results" / "pooled_model.csv", fit["table"])
+            write_csv(out / "results" / "pooled_model.csv", spreadsheet_safe(fit["table"]))
             pooled["terms"] = fit["table"].to_dict(orient="records")
             est = account_estimates(ss, names)
             effects, tau = shrink(est, fit["beta"])
-            write_csv(out / "results" / "account_effects.csv", effects)
+            write_csv(out / "results" / "account_effects.csv", spreadsheet_safe(effects))
     pooled["terms_not_in_every_run_folder"] = missing_terms
-    write_csv(out / "results" / "accounts.csv", acc)
-    write_csv(out / "results" / "benchmarks.csv", bench)
+    write_csv(out / "results" / "accounts.csv", spreadsheet_safe(acc))
+    write_csv(out / "results" / "benchmarks.csv", spreadsheet_safe(bench))
 
     figs: dict[str, str] = {}
     if not effects.empty:

@@ -39,3 +39,19 @@ def render_html(template: str, **context: Any) -> str:
     )
     css = (TEMPLATES / "consortium.css").read_text(encoding="utf-8")
     return env.get_template(template).render(css=css, generated=dt.date.today().isoformat(), **context)
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(df):
+    """A copy of ``df`` whose text cells cannot start a spreadsheet formula (DESIGN.md §7): a leading
+    ``= + - @``, tab or CR gets a ``'`` in front. Numbers are left alone."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype) == "string":
+            s = out[c]
+            mask = s.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_PREFIXES))
+            if mask.any():
+                out.loc[mask, c] = "'" + s[mask].astype(str)
+    return out
