@@ -604,8 +604,11 @@ def run_cohort(card_path: str | Path, out: str | Path, *, window: tuple[int, int
             est = np.array([p[1].estimate for p in pts])
             lo = np.array([p[1].ci[0] for p in pts])
             hi = np.array([p[1].ci[1] for p in pts])
-            ax.fill_between(k, lo, hi, color="#9ecae1", alpha=0.6, label="95% CI")
-            ax.plot(k, est, "o-", color="#08519c", ms=3, label="estimate")
+            for j, part in enumerate((k < 0, k >= 0)):  # no line across the reference weeks
+                if part.any():
+                    ax.fill_between(k[part], lo[part], hi[part], color="#9ecae1", alpha=0.6,
+                                    label="95% CI" if j else None)
+                    ax.plot(k[part], est[part], "o-", color="#08519c", ms=3, label="estimate" if j else None)
             ax.axvspan(-base_weeks - 0.5, -0.5, color="#eeeeee", label="reference weeks")
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
