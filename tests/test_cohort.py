@@ -145,18 +145,18 @@ def test_simulated_consortium_recovers_the_truth(consortium, tmp_path):
     for o in cohort.OUTCOMES:
         est = {r["estimand"]: r for r in rows if r["outcome"] == o}
         att = est["att"]
-        assert float(att["ci_low"]) <= truth["att"][o] <= float(att["ci_high"]), (o, att, truth["att"][o])
-        assert float(att["std_error"]) > 0
-        # event-time CIs cover the true effect in most weeks (pointwise 95%: allow a few misses)
+        # one draw: within 2.58 SE (a 99% band), so the test fails when the estimator is off, not for 1 seed in 20
+        # (95% coverage over many seeds is test_coverage_over_seeds, marked slow)
+        se = float(att["std_error"])
+        assert se > 0 and abs(float(att["estimate"]) - truth["att"][o]) < 2.58 * se, (o, att, truth["att"][o])
+        assert att["n_accounts"] == str(truth["n_members"])
         covered = [float(r["ci_low"]) <= truth["event_time"][o][k.rsplit("_", 1)[1]] <= float(r["ci_high"])
                    for k, r in est.items() if k.startswith("att_event_time_")]
         assert len(covered) == truth["window_weeks"][1] - truth["window_weeks"][0] + 1 - cohort.BASE_WEEKS
         assert np.mean(covered) >= 0.8, (o, np.mean(covered))
-        # the placebo (pre-training mean) covers 0
-        pre = est["att_pre_mean"]
-        assert float(pre["ci_low"]) <= 0 <= float(pre["ci_high"])
-    # a naive before/after difference of trained accounts alone would be biased by the shared calendar;
-    # the estimator is not: its followers estimate is within 0.25 of the truth
+        pre = est["att_pre_mean"]  # the placebo before training
+        assert abs(float(pre["estimate"])) < 2.58 * float(pre["std_error"])
+    # the shared calendar effects do not leak into the estimate: followers within 0.25 of the truth
     assert abs(float({r["estimand"]: r for r in rows if r["outcome"] == "follower_growth_per_day"}["att"]["estimate"])
                - truth["att"]["follower_growth_per_day"]) < 0.25
     quiet = res["quiet"]
@@ -164,6 +164,20 @@ def test_simulated_consortium_recovers_the_truth(consortium, tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Week by week around training" in html and "data:image/png;base64," in html
     assert (tmp_path / "out" / "results" / "figures" / "cohort_event_time.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_coverage_over_seeds(tmp_path):
+    """95% CIs of `att` cover the truth in most of 10 simulated consortia (each 39 members)."""
+    hits = {o: 0 for o in cohort.OUTCOMES}
+    for seed in range(100, 110):
+        truth = simulate_consortium(tmp_path / str(seed), n_accounts=40, seed=seed)
+        panel, _ = cohort.build_panel(cohort.load_cohort_card(tmp_path / str(seed) / "cohort.yml"), echo=lambda s: None)
+        for o in cohort.OUTCOMES:
+            gt = cohort.att_gt(panel.Y[o], panel.group, base_weeks=cohort.BASE_WEEKS)
+            a = {e.estimand: e for e in cohort.aggregate(gt)}["att"]
+            hits[o] += a.ci[0] <= truth["att"][o] <= a.ci[1]
+    assert all(h >= 8 for h in hits.values()), hits
 
 
 def test_simulate_accounts_writes_members_a_broken_card_and_a_valid_cohort_card(tmp_path, capsys):

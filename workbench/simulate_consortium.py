@@ -44,7 +44,13 @@ import pandas as pd
 from .errors import InputError
 from .ingest.x_current import SNOWFLAKE_EPOCH_MS
 from .io import write_text
-from .simulate import _GENERAL_TEXTS, _csv_all_quoted, _x_legacy_cells
+from .simulate import (
+    DEFAULT_HASHTAG_PROBS,
+    DEFAULT_MENTION_PROBS,
+    _compose_texts,
+    _csv_all_quoted,
+    _x_legacy_cells,
+)
 
 START = pd.Timestamp("2022-01-03")  # a Monday
 N_WEEKS = 104
@@ -55,6 +61,9 @@ EFFECTS = {"posts_per_week": 1.5, "impressions_per_post": 150.0, "follower_growt
 LAPSE_MEAN_DAYS = 300.0
 LAPSE_MEAN_DAYS_AFTER_FOLLOW_UP = 900.0
 GROUPS = ("physician", "department")
+#: post-level effects on impressions (same in every account), as % change; the texts show the features
+POST_EFFECTS_PCT = {"has_url": 20.0, "has_emoji": -15.0, "n_hashtags": -3.0, "n_mentions": 0.0}
+POST_PREVALENCE = {"has_url": 0.5, "has_emoji": 0.25}
 BROKEN = "broken_card"
 
 
@@ -125,13 +134,28 @@ def simulate_consortium_tables(n_accounts: int = 40, *, seed: int = 15, cohort: 
     seconds = rng.integers(13 * 3600, 23 * 3600, m)  # 08:00–17:59 in New York, as UTC
     published = pd.DatetimeIndex(days[day_of]).tz_localize("UTC") + pd.to_timedelta(seconds, unit="s") \
         + pd.to_timedelta(rng.integers(0, 1000, m), unit="ms")
+    # post features (independent draws) shown in the text the way X shows them; their effect on impressions is a
+    # multiplier normalised to mean 1, so the training effect on impressions per post stays exactly δ_imp
+    feats = pd.DataFrame({
+        "has_poll": np.zeros(m, dtype=bool), "has_graphic": np.zeros(m, dtype=bool),
+        "has_url": rng.random(m) < POST_PREVALENCE["has_url"], "has_emoji": rng.random(m) < POST_PREVALENCE["has_emoji"],
+        "n_hashtags": rng.choice(len(DEFAULT_HASHTAG_PROBS), size=m, p=DEFAULT_HASHTAG_PROBS).astype("int64"),
+        "n_mentions": rng.choice(len(DEFAULT_MENTION_PROBS), size=m, p=DEFAULT_MENTION_PROBS).astype("int64"),
+        "is_reply": np.zeros(m, dtype=bool),
+    })
+    texts = _compose_texts(rng, feats)
+    log_mult = sum(np.log1p(POST_EFFECTS_PCT[k] / 100) * feats[k].to_numpy(dtype=float) for k in POST_EFFECTS_PCT)
+    e_mult = ((1 + POST_PREVALENCE["has_url"] * POST_EFFECTS_PCT["has_url"] / 100)
+              * (1 + POST_PREVALENCE["has_emoji"] * POST_EFFECTS_PCT["has_emoji"] / 100)
+              * sum(p * (1 + POST_EFFECTS_PCT["n_hashtags"] / 100) ** i for i, p in enumerate(DEFAULT_HASHTAG_PROBS))
+              * sum(p * (1 + POST_EFFECTS_PCT["n_mentions"] / 100) ** i for i, p in enumerate(DEFAULT_MENTION_PROBS)))
     mean_imp = np.clip(base_imp[acc_of] + c_imp[day_of] + EFFECTS["impressions_per_post"] * D[acc_of, day_of], 20, None)
+    mean_imp = mean_imp * np.exp(log_mult) / e_mult
     sigma = 0.6
     impressions = np.maximum(np.round(mean_imp * np.exp(rng.normal(-sigma**2 / 2, sigma, m))), 1).astype(np.int64)
     engagements = rng.poisson(impressions * 0.015).astype(np.int64)
     ms = published.asi8 // 1_000_000
     ids = ((ms - SNOWFLAKE_EPOCH_MS) << 22) | rng.integers(0, 1 << 22, m)
-    texts = np.asarray(_GENERAL_TEXTS, dtype=object)[rng.integers(0, len(_GENERAL_TEXTS), m)]
     zeros = np.zeros(m, dtype=np.int64)
     posts = pd.DataFrame({
         "account_index": acc_of, "post_id": ids.astype(str), "published_at": published, "text": texts,
@@ -184,6 +208,7 @@ def simulate_consortium_tables(n_accounts: int = 40, *, seed: int = 15, cohort: 
         "end": days[-1].date().isoformat(), "weeks": N_WEEKS,
         "waves": [(START + pd.Timedelta(weeks=w)).date().isoformat() for w in WAVES] if cohort else [],
         "effects": EFFECTS, "window_weeks": list(WINDOW),
+        "post_effects_pct": POST_EFFECTS_PCT, "post_prevalence": POST_PREVALENCE,
         "att": truth_att, "event_time": truth_event,
         "lapse_mean_days": LAPSE_MEAN_DAYS, "lapse_mean_days_after_follow_up": LAPSE_MEAN_DAYS_AFTER_FOLLOW_UP,
         "follow_up_weeks": FOLLOW_UP_WEEKS,
@@ -276,6 +301,13 @@ follower growth per day **{truth['att']['follower_growth_per_day']:+.3f}**.
 | week since training | posts per week | impressions per post | followers per day |
 |---|---|---|---|
 {rows}
+
+## Posts
+
+Texts show their features as X does (a t.co article link, emoji, hashtags, mentions; no polls or media). Effects on
+impressions, the same in every account (so the roll-up's between-account spread τ is truly 0):
+{', '.join(f"`{k}` {v:+.0f} %" for k, v in truth['post_effects_pct'].items())} (per hashtag / mention for the counts);
+prevalence: link {truth['post_prevalence']['has_url']:.0%}, emoji {truth['post_prevalence']['has_emoji']:.0%}.
 
 ## Machine-readable truth
 
