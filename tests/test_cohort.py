@@ -197,3 +197,22 @@ def test_simulate_accounts_writes_members_a_broken_card_and_a_valid_cohort_card(
     # refuses to overwrite without --force; --cohort alone is an error
     assert main(["simulate", "--accounts", "6", "--out", str(out)]) == 2
     assert main(["simulate", "--cohort", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_weekly_outcomes_of_one_account_by_hand():
+    posts = pd.DataFrame({
+        "published_at": pd.to_datetime(["2023-01-02 12:00", "2023-01-04 12:00", "2023-01-17 12:00"], utc=True),
+        "impressions": pd.array([100, 300, pd.NA], dtype="Int64"),
+    })
+    # two follower series: the one with more counts is followed (the other would look like a jump)
+    account = pd.DataFrame({
+        "date": pd.to_datetime(["2023-01-01", "2023-01-15", "2023-01-29", "2023-01-08"]),
+        "followers": pd.array([100, 114, 142, 9999], dtype="Int64"),
+        "platform": ["x", "x", "x", "linkedin"], "account": ["a", "a", "a", "a"],
+    })
+    w, _ = cohort.account_weekly(posts, account)
+    assert list(w["week"].dt.strftime("%m-%d")) == ["01-02", "01-09", "01-16", "01-23"]
+    assert list(w["posts_per_week"]) == [2, 0, 1, 0]
+    assert w["impressions_per_post"].iloc[0] == 200 and w["impressions_per_post"].iloc[1:].isna().all()
+    # 100 → 114 over 14 days = 1/day, then 114 → 142 over 14 days = 2/day (linear between counts)
+    assert w["follower_growth_per_day"].tolist() == pytest.approx([1.0, 1.0, 2.0, 2.0])

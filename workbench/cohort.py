@@ -218,9 +218,21 @@ def account_weekly(posts: pd.DataFrame, account: pd.DataFrame, *, timezone: str 
     out["impressions_per_post"] = np.where(agg["imp_n"].fillna(0).to_numpy() > 0, ipp, np.nan)
     out["follower_growth_per_day"] = np.nan
     if len(account) and "followers" in account:
-        fol = account[["date", "followers"]].copy()
+        keys = [c for c in ("platform", "account") if c in account]
+        fol = account[["date", "followers", *keys]].copy()
         fol["followers"] = pd.to_numeric(fol["followers"], errors="coerce").astype("float64")
-        fol = fol.dropna().groupby(pd.to_datetime(fol.dropna()["date"]).dt.normalize())["followers"].last()
+        fol = fol.dropna(subset=["date", "followers"])
+        if keys and len(fol):
+            # several series (platforms, handles) in one dataset: follow the one with the most follower counts,
+            # never a mix of levels that would look like jumps
+            sizes = fol.groupby(keys, observed=True, dropna=False).size()
+            main = sizes.idxmax()
+            main = main if isinstance(main, tuple) else (main,)
+            sel = np.ones(len(fol), dtype=bool)
+            for k, v in zip(keys, main, strict=True):
+                sel &= (fol[k].isna() if pd.isna(v) else (fol[k] == v)).to_numpy(dtype=bool)
+            fol = fol[sel]
+        fol = fol.groupby(pd.to_datetime(fol["date"]).dt.normalize())["followers"].last()
         if len(fol) >= 2:
             # level at the end of day d is recorded at date d; a week's end is its Sunday
             x = fol.index.asi8.astype(float)
