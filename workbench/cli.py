@@ -29,7 +29,7 @@ def terminal_safe(text: object) -> str:
 
 
 def _out(msg: object = "") -> None:
-    print(terminal_safe(msg))
+    print(terminal_safe(msg), flush=True)
 
 
 def _err(msg: str) -> None:
@@ -39,14 +39,13 @@ def _err(msg: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import parse_parameter, run_pipeline
 
-    if args.out and len(args.dataset) > 1:
-        _err("--out takes one dataset folder; with several, each goes to reports/<name>/")
-        return 2
     try:
         params = dict(parse_parameter(p) for p in args.parameter)
     except InputError as exc:
         _err(str(exc))
         return 2
+    if len(args.dataset) > 1 or args.scheduler:
+        return _run_many(args, params)
     status = 0
     for dataset in args.dataset:
         t0 = time.perf_counter()
@@ -71,6 +70,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         if paths.report.exists():
             _out(f"report: {paths.report}")
     return status
+
+
+def _run_many(args: argparse.Namespace, params: dict) -> int:
+    """Several datasets (or a cluster): keep going after a failure, summary table, exit 1 if any failed."""
+    from .batch import run_batch, summary_table
+
+    t0 = time.perf_counter()
+    engine = (f"the Dask scheduler {args.scheduler}" if args.scheduler
+              else f"{min(args.jobs, len(args.dataset))} Dask worker process(es)" if args.jobs > 1 and len(args.dataset) > 1
+              else "this process")
+    _out(f"workbench run: {len(args.dataset)} dataset(s) on {engine}")
+    try:
+        runs = run_batch(args.dataset, out=args.out, jobs=args.jobs, scheduler=args.scheduler, parameters=params,
+                         only=args.only or None, force=args.force, echo=_out)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    _out()
+    _out(summary_table(runs))
+    failed = sum(r.status != "ok" for r in runs)
+    _out(f"{len(runs) - failed} ok, {failed} failed in {time.perf_counter() - t0:.1f} s")
+    return 1 if failed else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -129,8 +150,24 @@ def expand_ingest_paths(paths: Sequence[str]) -> list[Path]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .simulate import simulate_dataset
 
+    if args.accounts is not None:
+        from .simulate_consortium import simulate_consortium
+
+        try:
+            truth = simulate_consortium(args.out, n_accounts=args.accounts, cohort=args.cohort,
+                                        seed=15 if args.seed is None else args.seed, force=args.force)
+        except InputError as exc:
+            _err(str(exc))
+            return 2
+        print(f"wrote {truth['n_members']} member dataset folders and {truth['broken_member']}/ (a broken card) to "
+              f"{args.out}" + (f"; cohort card {Path(args.out) / 'cohort.yml'}" if args.cohort else "")
+              + f" (truth in {Path(args.out) / 'TRUTH.md'})")
+        return 0
+    if args.cohort:
+        _err("--cohort needs --accounts N (a simulated consortium)")
+        return 2
     try:
-        simulate_dataset(args.out, seed=args.seed, force=args.force)
+        simulate_dataset(args.out, seed=2024 if args.seed is None else args.seed, force=args.force)
     except InputError as exc:
         _err(str(exc))
         return 2
@@ -191,6 +228,38 @@ def cmd_fetch_publications(args: argparse.Namespace) -> int:
     except OSError as exc:
         _err(f"{exc.filename}: {exc.strerror}")
         return 2
+    return 0
+
+
+def cmd_rollup(args: argparse.Namespace) -> int:
+    from .rollup import run_rollup
+
+    t0 = time.perf_counter()
+    try:
+        res = run_rollup(args.run_folders, args.out, echo=lambda s: print(s, flush=True))
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    print(f"rolled up {res['n_accounts']} accounts ({res['n_posts']:,} posts) in {time.perf_counter() - t0:.1f} s "
+          f"→ {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def cmd_cohort(args: argparse.Namespace) -> int:
+    from .cohort import run_cohort
+
+    t0 = time.perf_counter()
+    try:
+        res = run_cohort(args.card, args.out, echo=lambda s: print(s, flush=True))
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    for o, r in res["outcomes"].items():
+        a = r["estimates"]["att"]
+        print(f"{o}: att {a['estimate']:+.3f} (95% CI {a['ci'][0]:+.3f} to {a['ci'][1]:+.3f}, {a['n_accounts']} accounts)"
+              if a["std_error"] == a["std_error"] else f"{o}: not available: {a['note']}")
+    print(f"done in {time.perf_counter() - t0:.1f} s → {Path(args.out) / 'results' / 'cohort.csv'}, "
+          f"{Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -284,7 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the five notebooks on one or more dataset folders")
     run.add_argument("dataset", nargs="+", help="dataset folder(s) with a dataset.yml")
-    run.add_argument("--out", help="run folder (default reports/<name>/); one dataset only")
+    run.add_argument("--out", help="run folder (default reports/<name>/); with several datasets their parent: OUT/<name>/")
+    run.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                     help="run N datasets at once on a local Dask cluster of N processes (default 1)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run on a Dask distributed cluster, e.g. tcp://host:8786 (workers need the run folders' filesystem)")
     run.add_argument(
         "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter override"
     )
@@ -302,9 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write a synthetic dataset folder with documented truth")
     sim.add_argument("--out", required=True, help="dataset folder to write")
-    sim.add_argument("--seed", type=int, default=2024)
+    sim.add_argument("--seed", type=int, default=None, help="random seed (default 2024; 15 with --accounts)")
     sim.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    sim.add_argument("--accounts", type=int, default=None, metavar="N",
+                     help="a consortium of N member dataset folders (one with a broken card) instead of the example")
+    sim.add_argument("--cohort", action="store_true",
+                     help="with --accounts: train members in staggered waves and write cohort.yml (truth in TRUTH.md)")
     sim.set_defaults(func=cmd_simulate)
+
+    rol = sub.add_parser("rollup", help="roll several run folders up into consortium tables and a report")
+    rol.add_argument("run_folders", nargs="+", help="run folders written by `workbench run`")
+    rol.add_argument("--out", required=True, help="folder for the consortium tables and report.html")
+    rol.set_defaults(func=cmd_rollup)
+
+    coh = sub.add_parser("cohort", help="training cohorts: staggered difference-in-differences and time to going quiet")
+    coh.add_argument("card", help="the cohort card (cohort.yml)")
+    coh.add_argument("--out", required=True, help="folder for results/cohort.csv, figures and report.html")
+    coh.set_defaults(func=cmd_cohort)
 
     fet = sub.add_parser("fetch", help="save a Bluesky or Mastodon account's public posts as raw JSON files, "
                          "OpenAlex works, Altmetric counts, or where short links lead")
