@@ -167,9 +167,16 @@ def test_growth_with_named_interventions_and_no_counterfactual(ax):
     assert [t.get_text() for t in ax.texts] == ["Designer joined", "<Newsletter>"]
 
 
+def _panel_text(ax) -> str:
+    return " ".join(t.get_text() for t in ax.texts)
+
+
 def test_growth_without_data_says_so(ax):
-    with pytest.raises(InputError, match="no follower data"):
-        plot_growth({"metric": "followers", "periods": [], "series": []}, ax=ax)
+    """Issue 10.1: no follower data degrades to a panel that says why (the stage must not fail on it)."""
+    out = plot_growth({"metric": "followers", "periods": [], "series": []}, ax=ax)
+    assert "Not available: there is no follower data to plot" in _panel_text(out) and not out.axison
+    typed = {"metric": "followers", "periods": [], "series": [], "not_available": {"reason": "no follower data"}}
+    assert "Not available: no follower data" in _panel_text(plot_growth(typed, ax=ax))
 
 
 def test_monthly_draws_a_bar_per_month_and_a_mean_line_per_period(ax):
@@ -187,9 +194,9 @@ def test_monthly_draws_a_bar_per_month_and_a_mean_line_per_period(ax):
     assert ax.get_ylabel() == "impressions per month"
 
 
-def test_monthly_requires_a_series(ax):
-    with pytest.raises(InputError, match="monthly_series"):
-        plot_monthly({"monthly": {"metric": "impressions"}}, ax=ax)
+def test_monthly_without_a_series_says_so(ax):
+    out = plot_monthly({"monthly": {"metric": "impressions"}}, ax=ax)
+    assert "Not available: the account table has no monthly values to compare" in _panel_text(out)
 
 
 def test_posting_heatmap_counts_posts_per_weekday_and_hour(ax):
@@ -273,3 +280,4 @@ def test_plot_residuals_draws_both_panels():
     assert "impressions" in left.get_title()
     with pytest.raises(InputError, match="missing columns"):
         plot_residuals(frame.drop(columns="fitted"))
+

@@ -48,6 +48,25 @@ def literal_text(text: Any) -> str:
     return "\u2009" + out if out.startswith("_") else out
 
 
+def _growth_reason(growth: Mapping[str, Any]) -> str | None:
+    """Why a growth result holds nothing to draw: its typed ``not_available`` reason, else ``not_judged_reason``."""
+    na = growth.get("not_available")
+    reason = na.get("reason") if isinstance(na, Mapping) else na
+    return str(reason or growth.get("not_judged_reason") or "") or None
+
+
+def _not_available(ax: Axes | None, figsize: tuple[float, float], title: str, reason: str) -> Axes:
+    """An empty panel that says what is missing (a stage degrades to "not available: reason", never fails)."""
+    import textwrap
+
+    ax = _new_axes(ax, figsize)
+    ax.set_axis_off()
+    ax.set_title(literal_text(title))
+    ax.text(0.5, 0.5, literal_text("Not available: " + textwrap.fill(reason, 70)), ha="center", va="center",
+            transform=ax.transAxes, color="0.35")
+    return ax
+
+
 def _effect_pct_bounds(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """% change and its 95% CI: the table's effect_pct columns, else 100·(exp(b) − 1) of estimate and ci_*."""
 
@@ -153,8 +172,9 @@ def plot_growth(
     """
     periods = list(growth.get("periods") or [])
     series = pd.DataFrame(growth.get("series") or [], columns=["date", "value", "period"])
-    if series.empty and not periods:
-        raise InputError("growth results hold no series and no periods: there is no follower data to plot")
+    if series.empty and not periods:  # a typed "not available" result: say why on the figure, never fail the stage
+        return _not_available(ax, (8, 4.5), f"{growth.get('metric') or 'followers'} over time",
+                              _growth_reason(growth) or "there is no follower data to plot")
     ax = _new_axes(ax, (8, 4.5))
     labels = [str(p.get("label", f"period {i + 1}")) for i, p in enumerate(periods)]
     for extra in series["period"].dropna().astype(str).unique():
@@ -267,7 +287,8 @@ def plot_monthly(growth: Mapping[str, Any], *, ax: Axes | None = None) -> Axes:
     """
     frame = pd.DataFrame(growth.get("monthly_series") or [])
     if frame.empty or "month" not in frame.columns:
-        raise InputError("growth results hold no monthly_series [{month, <metric>, period}] to plot")
+        return _not_available(ax, (8, 4), "Monthly values",
+                              _growth_reason(growth) or "the account table has no monthly values to compare")
     metric = _monthly_metric(growth, frame)
     frame = frame.assign(month=pd.to_datetime(frame["month"]), value=pd.to_numeric(frame[metric]))
     if "period" not in frame.columns:
