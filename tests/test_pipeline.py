@@ -190,3 +190,73 @@ def test_card_parts_hash_values_not_text(dataset):
     (dataset / "dataset.yml").write_text(yaml.safe_dump({**card, "analysis": {"controls": ["year"]}}))
     changed = {s.name for s in pipeline.STAGES if pipeline.card_parts(s, load_dataset(dataset)) != before[s.name]}
     assert changed == {"regression", "report"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the shared kernel (real kernels: two tiny notebooks)
+
+
+def _notebook(folder: Path, name: str, *cells: str) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    params = new_code_cell('dataset_dir = ""\nrun_dir = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[new_markdown_cell(f"# {name}"), params, *(new_code_cell(c) for c in cells)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+
+
+@pytest.fixture
+def tiny_stages(tmp_path, monkeypatch):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", folder)
+    ds = type("DS", (), {"root": tmp_path})()
+    paths = pipeline.RunPaths(tmp_path / "run")
+    return folder, ds, paths
+
+
+def test_shared_kernel_runs_each_notebook_in_an_empty_namespace(tiny_stages):
+    folder, ds, paths = tiny_stages
+    _notebook(folder, "a.ipynb", "import os, pathlib\nleft_behind = 41\n"
+              "pathlib.Path(run_dir, 'pid_a').write_text(str(os.getpid()))\nos.chdir('/')")
+    _notebook(folder, "b.ipynb", "import os, pathlib\n"
+              "pathlib.Path(run_dir, 'pid_b').write_text(str(os.getpid()))\n"
+              "pathlib.Path(run_dir, 'cwd_b').write_text(os.getcwd())\n"
+              "pathlib.Path(run_dir, 'names_b').write_text(repr('left_behind' in globals()))")
+    _notebook(folder, "c.ipynb", "x = 1", "print(left_behind + x)")
+    stage = {n: pipeline.Stage(n, f"{n}.ipynb", reads=(), writes=()) for n in "abc"}
+    paths.root.mkdir()
+    with pipeline.KernelSession() as kernel:
+        for n in "ab":
+            pipeline.execute_stage(stage[n], ds=ds, paths=paths, parameters={}, kernel=kernel)
+        with pytest.raises(StageError) as err:
+            pipeline.execute_stage(stage["c"], ds=ds, paths=paths, parameters={}, kernel=kernel)
+        km = kernel.km
+    # one kernel for all of them, each notebook saved with papermill's injected parameters
+    assert (paths.root / "pid_a").read_text() == (paths.root / "pid_b").read_text()
+    assert (paths.root / "names_b").read_text() == "False"  # a's variable is gone
+    assert Path((paths.root / "cwd_b").read_text()) == folder  # a's chdir is undone
+    saved = json.loads((paths.notebooks / "b.ipynb").read_text())
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in saved["cells"])
+    assert str(paths.root) in "".join(next(c for c in saved["cells"]
+                                           if "injected-parameters" in c["metadata"].get("tags", []))["source"])
+    # c fails as in a kernel of its own: NameError, named by its cell position (markdown counted)
+    assert "NameError" in str(err.value) and "left_behind" in str(err.value)
+    assert err.value.cell == 4 and err.value.stage == "c"
+    assert km is not None and not km.has_kernel  # shut down when the session ends
+
+
+def test_shared_kernel_is_replaced_when_it_dies(tiny_stages):
+    folder, ds, paths = tiny_stages
+    _notebook(folder, "a.ipynb", "import os\nos._exit(1)")
+    _notebook(folder, "b.ipynb", "import os, pathlib\npathlib.Path(run_dir, 'ok').write_text('ok')")
+    stage = {n: pipeline.Stage(n, f"{n}.ipynb", reads=(), writes=()) for n in "ab"}
+    paths.root.mkdir()
+    with pipeline.KernelSession() as kernel:
+        with pytest.raises(StageError) as err:
+            pipeline.execute_stage(stage["a"], ds=ds, paths=paths, parameters={}, kernel=kernel)
+        assert err.value.stage == "a"
+        pipeline.execute_stage(stage["b"], ds=ds, paths=paths, parameters={}, kernel=kernel)
+    assert (paths.root / "ok").read_text() == "ok"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -559,11 +560,121 @@ def _error_text(evalue: str, *, head: int = 4, tail: int = 4) -> str:
     return "\n".join([*lines[:head], f"  … ({len(lines) - head - tail} more lines in the notebook) …", *lines[-tail:]])
 
 
-def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Mapping[str, Any]) -> None:
-    """Execute one notebook into the run folder; raise StageError naming stage, cell and error."""
+#: Run in the shared kernel before each notebook but the first: the notebook starts from an empty namespace, as
+#: in a kernel of its own (no variable another notebook left behind), with no figure left open and in the
+#: notebooks' folder. The imported modules stay: that is the time saved.
+_RESET_NAMESPACE = """\
+get_ipython().run_line_magic("reset", "-f")
+import os as _wb_os, sys as _wb_sys
+_wb_os.chdir(%r)
+if "matplotlib.pyplot" in _wb_sys.modules:
+    _wb_sys.modules["matplotlib.pyplot"].close("all")
+del _wb_os, _wb_sys
+get_ipython().run_line_magic("reset", "-f")
+"""
+
+
+class KernelSession:
+    """One Python kernel shared by the stages of a run (DESIGN.md §8).
+
+    Starting a kernel and importing pandas, statsmodels and seaborn in it costs seconds; the stages pay it once.
+    Each notebook is still executed by papermill (parameters injected, the executed copy saved in the run
+    folder) but in this kernel, after :data:`_RESET_NAMESPACE` emptied the namespace the previous notebook
+    left. The kernel starts on the first stage that runs (a no-op re-run starts none) and is restarted when it
+    died; :meth:`close` shuts it down.
+    """
+
+    def __init__(self) -> None:
+        self.km: Any = None
+        self.notebooks_run = 0
+
+    def launch(self) -> None:
+        """Start the kernel process without waiting for it (the caller imports papermill meanwhile)."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None:
+            if run_sync(self.km.is_alive)():
+                return
+            self.close()
+        km = AsyncKernelManager(kernel_name=_kernel_name())
+        # the kernel's own log is noise on a batch run's console (see execute_stage)
+        run_sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR), extra_arguments=["--log-level=CRITICAL"])
+        self.km, self.notebooks_run = km, 0
+
+    def prepare(self, stage: Stage) -> Any:
+        """The kernel manager for the next notebook, its kernel ready and its namespace empty.
+
+        The reset goes through a blocking client of its own (its own I/O thread), closed right after, so it
+        shares no event loop or socket with the client papermill opens.
+        """
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.launch()
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.km.get_connection_info(session=False))
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            if self.notebooks_run:
+                reply = kc.execute_interactive(_RESET_NAMESPACE % str(NOTEBOOK_DIR), silent=True,
+                                               store_history=False, timeout=120, output_hook=lambda msg: None)
+                content = reply.get("content", {}) if isinstance(reply, dict) else {}
+                if content.get("status") != "ok":
+                    error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                    raise StageError(f"stage '{stage.name}' could not start: clearing the shared kernel failed "
+                                     f"({error})", stage=stage.name, notebook=stage.notebook, error=error)
+        finally:
+            kc.stop_channels()
+        self.notebooks_run += 1
+        return self.km
+
+    def close(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is not None:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
+                pass
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Mapping[str, Any],
+                  kernel: KernelSession | None = None) -> None:
+    """Execute one notebook into the run folder; raise StageError naming stage, cell and error.
+
+    With ``kernel`` the notebook runs in that shared kernel (its namespace emptied first); without, in a
+    kernel of its own that papermill starts and stops.
+    """
+    shared: dict[str, Any] = {}
+    if kernel is not None:
+        try:
+            kernel.launch()  # the kernel boots while this process imports papermill
+        except Exception as exc:  # noqa: BLE001
+            raise StageError(f"stage '{stage.name}' could not start a kernel: {type(exc).__name__}: {exc}",
+                             stage=stage.name, notebook=stage.notebook,
+                             error=f"{type(exc).__name__}: {exc}") from None
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    if kernel is not None:
+        try:
+            km = kernel.prepare(stage)
+        except StageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kernel died while starting, timed out, ...
+            kernel.close()
+            raise StageError(f"stage '{stage.name}' could not start a kernel: {type(exc).__name__}: {exc}",
+                             stage=stage.name, notebook=stage.notebook,
+                             error=f"{type(exc).__name__}: {exc}") from None
+        shared = {"km": km}
     paths.notebooks.mkdir(parents=True, exist_ok=True)
     out_nb = paths.notebooks / stage.notebook
     params = {"dataset_dir": str(ds.root), "run_dir": str(paths.root), **parameters}
@@ -580,6 +691,7 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             # without encryption"), and "KeyboardInterrupt caught in kernel" logged at ERROR when the kernel
             # is shut down. A cell's error reaches us through the notebook, not this log.
             extra_arguments=["--log-level=CRITICAL"],
+            **shared,
         )
     except PapermillExecutionError as exc:
         cell, first_line = _failed_cell(out_nb, getattr(exc, "cell_index", None))
@@ -596,6 +708,8 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
         raise StageError(f"stage '{stage.name}' could not write {out_nb}: {exc.strerror or exc}",
                          stage=stage.name, notebook=stage.notebook, error=f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # kernel died, notebook unreadable, ...  # noqa: BLE001
+        if kernel is not None:
+            kernel.close()
         raise StageError(f"stage '{stage.name}' could not run {stage.notebook}: {type(exc).__name__}: {exc}",
                          stage=stage.name, notebook=stage.notebook,
                          error=f"{type(exc).__name__}: {exc}") from None
@@ -789,7 +903,11 @@ def run_pipeline(
     check_run_owner(ds, paths, manifest)
     _prepare_run_folder(paths)
     with run_lock(paths):
-        return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
+        if executor is not execute_stage:
+            return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
+        with KernelSession() as kernel:  # started by the first stage that runs; shut down however the run ends
+            return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo,
+                               executor=functools.partial(execute_stage, kernel=kernel))
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
