@@ -1,13 +1,18 @@
-"""`make bench`: speed and scale of the workbench, written to benchmarks/RESULTS.md.
+"""`make bench`: speed and scale of the workbench, written to benchmarks/RESULTS.md (DESIGN.md §8).
 
-Measures (DESIGN.md §8):
-- scale: raw X legacy export → ingest → features → models at 100k and 1M posts (seconds per stage, peak memory),
-  each size in a fresh subprocess so peak RSS is that size's own;
-- the example pipeline end to end (`workbench run --force`) against the cost of starting its five kernels;
-- a re-run with nothing changed (target < 3 s).
-Medians of repeated runs where a run is cheap enough to repeat.
+Every number is set beside a floor measured in the same run, so a loaded machine slows both:
+- the floor: ONE kernel started by papermill that imports pandas, statsmodels and seaborn (what any notebook
+  of the workbench pays at least once);
+- the example run (`workbench run data/example --force`) as a multiple of that floor (target ≤ 2×), and a
+  re-run with nothing changed (target < 0.3 s);
+- scale: 100k / 300k / 1M X-legacy posts, raw CSV → ingest → features → models, each stage in a subprocess of
+  its own (seconds of work and the process's peak RSS), with the per-post cost relative to the smallest size
+  (target: within 1.2× of linear);
+- the whole `workbench run` (report included) at the largest size: seconds and the peak resident memory of
+  the run's process tree (CLI + kernel + the screenshot's Chromium; proportional set size, sampled every 0.1 s).
+The machine's load average is printed beside the numbers: other work on the machine inflates them.
 
-Usage: python benchmarks/run.py [--sizes 100000 1000000] [--repeat 3] [--skip-pipeline]
+Usage: python benchmarks/run.py [--sizes 100000 300000 1000000] [--repeat 3] [--skip-pipeline] [--skip-run]
 """
 
 from __future__ import annotations
@@ -16,104 +21,229 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
+FLOOR_IMPORTS = "import pandas, statsmodels.api, seaborn"
 
 
-def _scale_worker(n_posts: int, folder: str) -> dict:
-    """Run in a subprocess: write an n-post export, then time each stage. Returns seconds and peak RSS."""
+def load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# workers (each run in a subprocess of its own: `python run.py --worker STAGE N FOLDER`)
+
+
+def _peak_mb() -> float:
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _generate(n_posts: int, folder: Path) -> dict:
+    """An n-post X legacy export (unique snowflake-like ids) and the example's follower sheet, as a dataset."""
     import numpy as np
 
-    from workbench.features import code_features
-    from workbench.ingest import read_files
-    from workbench.models import fit_post_models
     from workbench.simulate import format_x_legacy, simulate_tables
 
     base = simulate_tables(seed=1, n_posts=5000).posts
     reps = -(-n_posts // len(base))
     posts = base.loc[base.index.repeat(reps)].head(n_posts).reset_index(drop=True)
-    # unique, valid snowflake-like ids: keep the time bits, vary the low 22 bits
     ids = posts["post_id"].astype("int64").to_numpy() & ~np.int64((1 << 22) - 1)
     posts["post_id"] = (ids | np.arange(n_posts, dtype=np.int64) % (1 << 22)).astype(str)
     posts["post_id"] = posts["post_id"].where(~posts["post_id"].duplicated(), (ids + (1 << 22)).astype(str))
-    path = Path(folder) / f"tweet_activity_metrics_Bench_{n_posts}_en.csv"
+    raw = folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    path = raw / f"tweet_activity_metrics_Bench_{n_posts}_en.csv"
     path.write_text(format_x_legacy(posts), encoding="utf-8")
-    size_mb = path.stat().st_size / 1e6
-    del posts, base
+    shutil.copy(REPO / "data" / "example" / "raw" / "followers_monthly.csv", raw / "followers_monthly.csv")
+    (folder / "dataset.yml").write_text(
+        f"name: bench{n_posts}\ntitle: Benchmark, {n_posts:,} posts\ntimezone: America/New_York\n"
+        'posts: ["raw/tweet_activity_metrics_*.csv"]\n'
+        "account:\n  - {path: raw/followers_monthly.csv, columns: {new_followers: new_follows, "
+        "tweet_impressions: impressions}}\n"
+        "interventions:\n  - {date: 2022-01-01, label: Change}\n"
+        "analysis:\n  outcomes: [impressions, engagements]\n"
+        "  predictors: [has_url, has_emoji, n_hashtags, n_mentions]\n  controls: [followers_at_post, year]\n",
+        encoding="utf-8")
+    return {"file_mb": path.stat().st_size / 1e6}
 
-    t = {}
+
+def _ingest(folder: Path) -> dict:
+    from workbench.dataset import load_dataset
+    from workbench.ingest import read_files, write_ingest_outputs
+
+    ds = load_dataset(folder)
     t0 = time.perf_counter()
-    result = read_files([path], root=folder)
-    t["ingest"] = time.perf_counter() - t0
-    account = simulate_tables(seed=1, n_posts=10).sheet.rename(columns={"new_followers": "new_follows"})
-    account = account.assign(platform="x", account=result.posts["account"].iloc[0])
-    from workbench.schema import ACCOUNT_SCHEMA, conform
+    result = read_files([*ds.post_files(), *(p for p, _ in ds.account_files())], root=folder,
+                        column_map={"new_followers": "new_follows", "tweet_impressions": "impressions"})
+    write_ingest_outputs(result, data_dir=folder / "work", results_dir=folder / "work")
+    return {"seconds": time.perf_counter() - t0, "rows": len(result.posts)}
 
-    account = conform(account[["date", "platform", "account", "followers"]], ACCOUNT_SCHEMA, table="account")
+
+def _features(folder: Path) -> dict:
+    import pandas as pd
+
+    from workbench.features import code_features
+    from workbench.io import write_parquet
+
     t0 = time.perf_counter()
-    coded = code_features(result.posts, account=account, timezone="America/New_York")
-    t["features"] = time.perf_counter() - t0
-    rng = np.random.default_rng(0)
-    coded["has_poll"] = rng.random(len(coded)) < 0.1
-    coded["has_graphic"] = coded["has_media"].fillna(False)
-    for model in ("ols_log", "negbin"):
-        t0 = time.perf_counter()
-        fit_post_models(coded, models=(model,))
-        t[f"models_{model}"] = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"n_posts": len(result.posts), "file_mb": size_mb, "seconds": t, "peak_mb": peak_mb}
+    posts = pd.read_parquet(folder / "work" / "posts.parquet")
+    account = pd.read_parquet(folder / "work" / "account.parquet")
+    coded = code_features(posts, account=account, timezone="America/New_York")
+    write_parquet(folder / "work" / "posts_coded.parquet", coded)
+    return {"seconds": time.perf_counter() - t0}
 
 
-def bench_scale(sizes: list[int]) -> list[dict]:
+def _models(folder: Path, models: tuple[str, ...] | None) -> dict:
+    import pandas as pd
+
+    from workbench.models import fit_post_models
+
+    t0 = time.perf_counter()
+    coded = pd.read_parquet(folder / "work" / "posts_coded.parquet")
+    kwargs = {"predictors": ("has_url", "has_emoji", "n_hashtags", "n_mentions")}
+    if models:
+        kwargs["models"] = models
+    fit_post_models(coded, **kwargs)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def worker(stage: str, n_posts: int, folder: str) -> None:
+    folder_p = Path(folder)
+    if stage == "generate":
+        out = _generate(n_posts, folder_p)
+    elif stage == "ingest":
+        out = _ingest(folder_p)
+    elif stage == "features":
+        out = _features(folder_p)
+    elif stage == "models_ols_log":
+        out = _models(folder_p, ("ols_log",))
+    elif stage == "models_all":
+        out = _models(folder_p, None)
+    else:
+        raise SystemExit(f"unknown stage {stage}")
+    out["peak_mb"] = _peak_mb()
+    print(json.dumps(out))
+
+
+def _in_subprocess(stage: str, n_posts: int, folder: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", stage, str(n_posts), str(folder)],
+                          capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# measurements
+
+
+SCALE_STAGES = ("ingest", "features", "models_ols_log", "models_all")
+
+
+def bench_scale(sizes: list[int], workdir: Path) -> list[dict]:
     rows = []
     for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            code = f"import json, sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import run; " \
-                   f"print(json.dumps(run._scale_worker({n}, {tmp!r})))"
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-            if proc.returncode != 0:
-                raise RuntimeError(proc.stderr)
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            print(f"  {n:>9,} posts: {rows[-1]['seconds']}  peak {rows[-1]['peak_mb']:.0f} MB", flush=True)
+        folder = workdir / f"scale_{n}"
+        gen = _in_subprocess("generate", n, folder)
+        row: dict = {"n": n, "file_mb": gen.get("file_mb"), "load": load(), "stages": {}}
+        for stage in SCALE_STAGES:
+            row["stages"][stage] = _in_subprocess(stage, n, folder)
+            print(f"  {n:>9,} {stage:<15} {row['stages'][stage]}  load {load()}", flush=True)
+        rows.append(row)
+        if n != max(sizes):
+            shutil.rmtree(folder, ignore_errors=True)
     return rows
 
 
-def _run_cli(*args: str) -> float:
+def _tree_rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:  # PSS: pages shared between the processes (Chromium's, the kernel's libraries) counted once
+            info = p.memory_full_info()
+            total += getattr(info, "pss", info.rss)
+        except psutil.Error:
+            pass
+    return total / 1e6
+
+
+def _run_cli(*args: str, sample: bool = False) -> tuple[float, float, str]:
+    """(seconds, peak MB of the process tree or 0, last line of stderr when it failed)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "workbench.cli", *args], check=True, capture_output=True, cwd=REPO)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    if sample:
+        stop = threading.Event()
+
+        def poll() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, _tree_rss_mb(proc.pid))
+                time.sleep(0.1)
+
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - t0
+    if sample:
+        stop.set()
+        th.join()
+    failed = "" if proc.returncode == 0 else (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+    return seconds, peak, failed
 
 
-def bench_pipeline(repeat: int) -> dict:
+def bench_floor(repeat: int, workdir: Path) -> float:
+    """Median seconds of one papermill kernel run whose single cell imports pandas, statsmodels and seaborn."""
     import nbformat
-    import papermill as pm
     from nbformat.v4 import new_code_cell, new_notebook
 
-    out = Path(tempfile.mkdtemp(prefix="bench_run_"))
-    full = [_run_cli("run", "data/example", "--out", str(out), "--force") for _ in range(repeat)]
-    noop = [_run_cli("run", "data/example", "--out", str(out)) for _ in range(repeat)]
-    # the floor: starting five kernels that each import the workbench and do nothing else
-    nb = new_notebook(cells=[new_code_cell("import workbench.pipeline")])
-    nb_path = out / "empty.ipynb"
-    nbformat.write(nb, nb_path)
-    kernels = []
+    nb_path = workdir / "floor.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(FLOOR_IMPORTS)]), nb_path)
+    code = ("import time, papermill as pm; t0 = time.perf_counter(); "
+            f"pm.execute_notebook({str(nb_path)!r}, {str(workdir / 'floor_out.ipynb')!r}, progress_bar=False, "
+            "kernel_name='python3', extra_arguments=['--log-level=CRITICAL']); print(time.perf_counter() - t0)")
+    times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(5):
-            pm.execute_notebook(str(nb_path), str(out / "empty_out.ipynb"), progress_bar=False, kernel_name="python3",
-                                extra_arguments=["--log-level=ERROR"])
-        kernels.append(time.perf_counter() - t0)
-    return {"full": statistics.median(full), "noop": statistics.median(noop), "kernels": statistics.median(kernels),
-            "repeat": repeat}
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+        times.append(float(proc.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def bench_pipeline(repeat: int, workdir: Path) -> dict:
+    out = workdir / "example_run"
+    floor = bench_floor(repeat, workdir)
+    full, noop, floors = [], [], [floor]
+    for _ in range(repeat):
+        seconds, _, failed = _run_cli("run", "data/example", "--out", str(out), "--force")
+        if failed:
+            raise RuntimeError(f"the example run failed: {failed}")
+        full.append(seconds)
+    for _ in range(repeat):
+        noop.append(_run_cli("run", "data/example", "--out", str(out))[0])
+    floors.append(bench_floor(repeat, workdir))  # after as well: the load may have changed meanwhile
+    return {"full": statistics.median(full), "full_all": full, "noop": statistics.median(noop),
+            "floor": statistics.median(floors), "floors": floors, "repeat": repeat, "load": load()}
 
 
 def machine() -> str:
@@ -125,39 +255,90 @@ def machine() -> str:
     return f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores{mem}"
 
 
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--skip-run", action="store_true", help="skip the whole `workbench run` at the largest size")
+    parser.add_argument("--worker", nargs=3, metavar=("STAGE", "N", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    lines = ["# Benchmarks", "", f"Machine: {machine()}  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-             ""]
-    if not args.skip_pipeline:
-        print("example pipeline …", flush=True)
-        p = bench_pipeline(args.repeat)
-        lines += ["## Example pipeline (`workbench run data/example`)", "",
-                  f"Median of {p['repeat']} runs.", "",
-                  "| what | seconds | target |", "|---|---|---|",
-                  f"| full run (`--force`) | {p['full']:.1f} | ≤ 1.5 × kernel floor = {1.5 * p['kernels']:.1f} |",
-                  f"| starting five kernels that import workbench (the floor) | {p['kernels']:.1f} | |",
-                  f"| re-run with nothing changed | {p['noop']:.2f} | < 3 |", ""]
-    if args.sizes:
-        print("scale …", flush=True)
-        rows = bench_scale(args.sizes)
-        stages = list(rows[0]["seconds"])
-        lines += ["## Scale: raw X legacy export → models", "",
-                  "One run per size in a fresh process (peak = that process's maximum resident memory, which "
-                  "includes generating the export). Target at 1M posts: < 20 s raw → fitted models, < 3 GB.", "",
-                  "| posts | file MB | " + " | ".join(stages) + " | raw → ols_log total | peak MB |",
-                  "|---|---|" + "---|" * len(stages) + "---|---|"]
-        for r in rows:
-            s = r["seconds"]
-            total = s["ingest"] + s["features"] + s["models_ols_log"]
-            lines.append(f"| {r['n_posts']:,} | {r['file_mb']:.0f} | " + " | ".join(f"{s[k]:.1f}" for k in stages)
-                         + f" | {total:.1f} | {r['peak_mb']:.0f} |")
-        lines.append("")
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), args.worker[2])
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="workbench_bench_"))
+    lines = ["# Benchmarks", "", f"Machine: {machine()}  ",
+             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+             f"Load average (1/5/15 min) at the start: {load()}  ",
+             "Written by `make bench` (`python benchmarks/run.py`); each section gives the load average when it "
+             "ended. Other work on the machine inflates every number; the ratios to a floor measured in the "
+             "same run are the fairer comparison.", ""]
+    try:
+        if not args.skip_pipeline:
+            print("example pipeline …", flush=True)
+            p = bench_pipeline(args.repeat, workdir)
+            ratio = p["full"] / p["floor"]
+            lines += ["## Example pipeline (`workbench run data/example`)", "",
+                      f"Medians of {p['repeat']} runs; load average at the end {p['load']}.", "",
+                      "| what | seconds | × floor | target | |", "|---|---|---|---|---|",
+                      f"| floor: one kernel that runs `{FLOOR_IMPORTS}` (papermill; timed before and after: "
+                      f"{', '.join(f'{f:.1f}' for f in p['floors'])}) | {p['floor']:.1f} | 1 | | |",
+                      f"| full run (`--force`; runs {', '.join(f'{f:.1f}' for f in p['full_all'])}) | "
+                      f"{p['full']:.1f} | {ratio:.2f} | ≤ 2 × floor | {_met(ratio <= 2)} |",
+                      f"| re-run with nothing changed | {p['noop']:.2f} | | < 0.3 s | {_met(p['noop'] < 0.3)} |",
+                      ""]
+            RESULTS.write_text("\n".join(lines), encoding="utf-8")
+        if args.sizes:
+            print("scale …", flush=True)
+            rows = bench_scale(sorted(args.sizes), workdir)
+            small = rows[0]
+            lines += ["## Scale: raw X legacy export → ingest → features → models", "",
+                      "Each stage in a subprocess of its own: seconds of work (reading its input and writing its "
+                      "output included, the interpreter's imports not) and that process's peak RSS. `models_all` "
+                      "= every default model with its diagnostics; predictors has_url, has_emoji, n_hashtags, "
+                      "n_mentions; controls followers_at_post, year. '× linear' = seconds per post relative to "
+                      f"{small['n']:,} posts (target ≤ 1.2).", "",
+                      "| posts | file MB | stage | seconds | peak MB | × linear | load |", "|---|---|---|---|---|---|---|"]
+            for r in rows:
+                for stage in SCALE_STAGES:
+                    s = r["stages"][stage]
+                    if "error" in s:
+                        lines.append(f"| {r['n']:,} | {r['file_mb'] or 0:.0f} | {stage} | failed: {s['error']} | | | |")
+                        continue
+                    base = small["stages"][stage].get("seconds")
+                    lin = (s["seconds"] / r["n"]) / (base / small["n"]) if base else float("nan")
+                    lines.append(f"| {r['n']:,} | {r['file_mb'] or 0:.0f} | {stage} | {s['seconds']:.1f} | "
+                                 f"{s['peak_mb']:.0f} | {lin:.2f} | {r['load']} |")
+            big = rows[-1]["stages"]
+            if all("error" not in big[k] for k in SCALE_STAGES):
+                raw_ols = big["ingest"]["seconds"] + big["features"]["seconds"] + big["models_ols_log"]["seconds"]
+                raw_all = big["ingest"]["seconds"] + big["features"]["seconds"] + big["models_all"]["seconds"]
+                peak = max(big[k]["peak_mb"] for k in SCALE_STAGES)
+                lines += ["", f"At {rows[-1]['n']:,} posts, summing the stages: raw → ols_log {raw_ols:.1f} s "
+                          f"(target ≤ 8 s: {_met(raw_ols <= 8)}); raw → all default models {raw_all:.1f} s "
+                          f"(target ≤ 12 s: {_met(raw_all <= 12)}); largest stage peak {peak:.0f} MB "
+                          f"(target ≤ 1500 MB: {_met(peak <= 1500)})."]
+            lines.append("")
+            RESULTS.write_text("\n".join(lines), encoding="utf-8")
+            if not args.skip_run:
+                n = rows[-1]["n"]
+                print(f"whole run at {n:,} posts …", flush=True)
+                folder = workdir / f"scale_{n}"
+                seconds, peak, failed = _run_cli("run", str(folder), "--out", str(workdir / "big_run"), "--force",
+                                                 sample=True)
+                lines += [f"## The whole `workbench run` at {n:,} posts (report included)", "",
+                          f"Load average at the end {load()}.", "",
+                          "| seconds | peak MB (process tree, PSS summed) | target | |", "|---|---|---|---|",
+                          (f"| failed after {seconds:.1f} s: {failed} | | ≤ 40 s, ≤ 2000 MB | NOT met |" if failed else
+                           f"| {seconds:.1f} | {peak:.0f} | ≤ 40 s, ≤ 2000 MB | "
+                           f"{_met(seconds <= 40 and peak <= 2000)} |"), ""]
+    finally:
+        RESULTS.write_text("\n".join(lines), encoding="utf-8")
+        shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(lines))
 
 
