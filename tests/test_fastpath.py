@@ -94,3 +94,19 @@ def test_mojibake_repair_unchanged_by_the_fast_path(monkeypatch):
     slow = integrity.repair_mojibake(s)
     pd.testing.assert_series_equal(fast[0], slow[0])
     assert fast[1:] == slow[1:] and fast[1] > 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.lists(st.sampled_from([b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xef\xbf\xbf",
+                                           b"\xf0\x9f\x93\xa9", b"\xff", b"\xe2\x82", b"\xe0\x80\x80", b"a", b"\xc3\xa9"]),
+                          max_size=6).map(b"".join)))
+def test_utf8_check_agrees_with_python_decode(data):
+    from workbench.ingest.rawcsv import is_utf8
+
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert is_utf8(data) is expected
