@@ -110,3 +110,32 @@ def test_utf8_check_agrees_with_python_decode(data):
     except UnicodeDecodeError:
         expected = False
     assert is_utf8(data) is expected
+
+
+def test_code_features_unchanged_by_the_arrow_literal_scans(monkeypatch):
+    from workbench import features
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    extra = ["🧵", "1/ ", "(2/5)", " 3/4", "？", "?", "＃tag", "＠who", "example.org/x", "doi.org/10.1/x", "doi:10.5/y",
+             "a@b.com", "Sign up", "join us", "#VoteNow", "@join", "https://nejm.org/a?b=1", "24/7", "…"]
+    pieces = PIECES + extra
+    texts = []
+    for _ in range(n):
+        k = int(rng.integers(0, 9))
+        texts.append(None if rng.random() < 0.03 else
+                     " ".join(pieces[int(i)] for i in rng.integers(0, len(pieces), size=k)))
+    posts = pd.DataFrame({
+        "published_at": pd.to_datetime(rng.integers(1.5e9, 1.7e9, n), unit="s", utc=True),
+        "text": pd.Series(texts, dtype="string"),
+        "media_views": pd.array(np.where(rng.random(n) < 0.3, rng.integers(0, 5, n), pd.NA), dtype="Int64"),
+        "impressions": pd.array(rng.integers(0, 1000, n), dtype="Int64"),
+        "engagements": pd.array(rng.integers(0, 50, n), dtype="Int64"),
+    })
+    fast = features.code_features(posts, timezone="America/New_York", research_domains=["nejm.org"])
+    assert not features._ARROW_CACHE  # nothing held after the call
+    monkeypatch.setattr(features, "_arrow_of", lambda text: None)  # the pandas .str path
+    slow = features.code_features(posts, timezone="America/New_York", research_domains=["nejm.org"])
+    pd.testing.assert_frame_equal(fast, slow)
+    for col in ("has_url", "is_question", "has_thread_marker", "has_research_link", "has_call_to_action"):
+        assert 0 < fast[col].fillna(False).sum() < n, col

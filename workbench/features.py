@@ -397,11 +397,40 @@ def _utc(values: pd.Series, *, table: str, column: str) -> pd.Series:
     return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
+#: The last text converted to Arrow by :func:`_arrow_of` (the Series itself is held and compared by identity:
+#: a Series changed in place after it was converted must not be passed again).
+_ARROW_CACHE: list = []
+
+
+def _arrow_of(text: pd.Series):
+    """``text`` as an Arrow string array (converted once per Series, the last one kept), or None when it cannot
+    be one (a lone surrogate): the callers then use pandas' ``.str``."""
+    if _ARROW_CACHE and _ARROW_CACHE[0] is text:
+        return _ARROW_CACHE[1]
+    try:
+        arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError):
+        arr = None
+    _ARROW_CACHE[:] = [text, arr]
+    return arr
+
+
 def _has(text: pd.Series, literal: str, rows: np.ndarray | None = None) -> np.ndarray:
     """Rows whose text contains ``literal`` (a plain substring test: far cheaper than any regex).
 
-    Only ``rows`` are tested when given (e.g. the non-ASCII rows for a non-ASCII literal).
+    Only ``rows`` are tested when given (e.g. the non-ASCII rows for a non-ASCII literal). The test runs on
+    Arrow (``pyarrow.compute.match_substring``: a UTF-8 substring is a code-point substring), about ten times
+    faster than ``in`` per Python string.
     """
+    arrow = _arrow_of(text)
+    if arrow is not None:
+        if rows is not None:
+            out = np.zeros(len(text), dtype=bool)
+            if rows.any():
+                hit = pc.match_substring(arrow.filter(pa.array(rows)), literal)
+                out[rows] = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+            return out
+        return pc.fill_null(pc.match_substring(arrow, literal), False).to_numpy(zero_copy_only=False).astype(bool)
     if rows is None:
         return text.str.contains(literal, regex=False, na=False).to_numpy(dtype=bool)
     out = np.zeros(len(text), dtype=bool)
@@ -629,6 +658,14 @@ def code_features(
         Text features are NA where the text is NA.
     """
     check_columns(posts, ["published_at", "text", "media_views", "impressions", "engagements"], table="posts")
+    try:
+        return _code_features(posts, account=account, timezone=timezone, research_domains=research_domains)
+    finally:
+        _ARROW_CACHE.clear()  # the last text converted must not outlive the call
+
+
+def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezone: str,
+                   research_domains: Sequence[str]) -> pd.DataFrame:
     zone = _zone(timezone)
     domains = tuple(dict.fromkeys(RESEARCH_DOMAINS + normalize_research_domains(research_domains)))
     out = posts.copy()
