@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -574,6 +575,19 @@ get_ipython().run_line_magic("reset", "-f")
 """
 
 
+#: Imported in a new kernel at once (errors ignored: a notebook meets the same error in its own cell).
+_WARM_UP = """\
+for _wb_module in ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "statsmodels.api", "seaborn",
+                   "matplotlib.pyplot", "workbench.pipeline", "workbench.ingest", "workbench.features",
+                   "workbench.coding", "workbench.models", "workbench.growth", "workbench.explore",
+                   "workbench.plots", "workbench.results", "workbench.report"):
+    try:
+        __import__(_wb_module)
+    except Exception:
+        pass
+"""
+
+
 class KernelSession:
     """One Python kernel shared by the stages of a run (DESIGN.md §8).
 
@@ -587,6 +601,8 @@ class KernelSession:
     def __init__(self) -> None:
         self.km: Any = None
         self.notebooks_run = 0
+        self.dirty = False  # the namespace holds names (a notebook's, the warm-up's): cleared before the next
+        self._warm: threading.Thread | None = None
 
     def launch(self) -> None:
         """Start the kernel process without waiting for it (the caller imports papermill meanwhile)."""
@@ -600,7 +616,29 @@ class KernelSession:
         km = AsyncKernelManager(kernel_name=_kernel_name())
         # the kernel's own log is noise on a batch run's console (see execute_stage)
         run_sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR), extra_arguments=["--log-level=CRITICAL"])
-        self.km, self.notebooks_run = km, 0
+        self.km, self.notebooks_run, self.dirty = km, 0, True
+        # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
+        # two processes on two cores. The names it leaves are cleared before the first notebook.
+        self._warm = threading.Thread(target=self._warm_up, name="workbench-kernel-warm-up", daemon=True)
+        self._warm.start()
+
+    def _warm_up(self) -> None:
+        from jupyter_client.blocking import BlockingKernelClient
+
+        kc = BlockingKernelClient()
+        try:
+            kc.load_connection_info(self.km.get_connection_info(session=False))
+            kc.start_channels()
+            kc.wait_for_ready(timeout=120)
+            kc.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=300,
+                                   output_hook=lambda msg: None)
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs time; the notebook reports real errors
+            pass
+        finally:
+            try:
+                kc.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
 
     def prepare(self, stage: Stage) -> Any:
         """The kernel manager for the next notebook, its kernel ready and its namespace empty.
@@ -611,12 +649,15 @@ class KernelSession:
         from jupyter_client.blocking import BlockingKernelClient
 
         self.launch()
+        if self._warm is not None:
+            self._warm.join()
+            self._warm = None
         kc = BlockingKernelClient()
         kc.load_connection_info(self.km.get_connection_info(session=False))
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=120)
-            if self.notebooks_run:
+            if self.dirty:
                 reply = kc.execute_interactive(_RESET_NAMESPACE % str(NOTEBOOK_DIR), silent=True,
                                                store_history=False, timeout=120, output_hook=lambda msg: None)
                 content = reply.get("content", {}) if isinstance(reply, dict) else {}
@@ -627,12 +668,16 @@ class KernelSession:
         finally:
             kc.stop_channels()
         self.notebooks_run += 1
+        self.dirty = True
         return self.km
 
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
         km, self.km = self.km, None
+        if self._warm is not None:
+            self._warm.join(timeout=5)
+            self._warm = None
         if km is not None:
             try:
                 run_sync(km.shutdown_kernel)(now=True)
@@ -907,12 +952,14 @@ def run_pipeline(
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
         with KernelSession() as kernel:  # started by the first stage that runs; shut down however the run ends
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo,
-                               executor=functools.partial(execute_stage, kernel=kernel))
+                               executor=functools.partial(execute_stage, kernel=kernel),
+                               on_first_run=kernel.launch)
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
                 only: Sequence[str] | None, force: bool, echo: Callable[[str], None],
-                executor: Callable[..., None]) -> list[StageOutcome]:
+                executor: Callable[..., None], on_first_run: Callable[[], None] | None = None
+                ) -> list[StageOutcome]:
     started = _now()
     manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}  # claimed before anything runs
     failures: dict[str, Any] = manifest.setdefault("failed_stages", {})
@@ -963,6 +1010,11 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
             outcomes.append(StageOutcome(stage.name, "up to date", 0.0))
             continue
         if deferred is None:
+            if on_first_run is not None:
+                try:
+                    on_first_run()  # a stage will run: start its kernel now, it boots while the card is checked
+                except Exception:  # noqa: BLE001 - the stage tries again and reports the failure as a StageError
+                    pass
             deferred = check_card_vocabulary(ds)
         if stage.name != "ingest" and not data_checked and paths.posts.exists():
             check_ingested(ds, paths, deferred)
