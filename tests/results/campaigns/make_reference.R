@@ -62,3 +62,4 @@ for (s in unique(d$set)) {
                           cost = R, cost_ci_low = cci[1], cost_ci_high = cci[2], cost_method = cmethod)
 }
 write.csv(do.call(rbind, rows), file.path(dir, "ref_sets.csv"), row.names = FALSE)
+writeLines(R.version.string, file.path(dir, "ref_versions.txt"))

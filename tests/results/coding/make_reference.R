@@ -75,3 +75,4 @@ for (code in unique(d$code)) {
 }
 write.csv(do.call(rbind, rows), file.path(dir, "ref_kappa.csv"), row.names = FALSE, fileEncoding = "UTF-8")
 write.csv(do.call(rbind, pairs), file.path(dir, "ref_pairs.csv"), row.names = FALSE, fileEncoding = "UTF-8")
+writeLines(R.version.string, file.path(dir, "ref_versions.txt"))

@@ -80,3 +80,5 @@ for (cs in cases) {
 }
 write.csv(do.call(rbind, out), file.path(dir, "ref_coefs.csv"), row.names = FALSE)
 write.csv(do.call(rbind, disp), file.path(dir, "ref_dispersion.csv"), row.names = FALSE)
+writeLines(c(R.version.string, paste("MASS", packageVersion("MASS")), paste("sandwich", packageVersion("sandwich"))),
+           file.path(dir, "ref_versions.txt"))
