@@ -477,14 +477,49 @@ def quiet_durations(post_dates: pd.Series, start: pd.Timestamp, end: pd.Timestam
     return max(float((e - quiet_days * day - s) / day), 0.0), False
 
 
+#: |S(t) − 0.5| below this counts as the curve sitting at 0.5 (survival::quantile.survfit's tolerance)
+_KM_TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def _km_quantile(times: np.ndarray, surv: np.ndarray, p: float = 0.5) -> float:
+    """Time at which the step curve ``surv`` (on ``times``, ascending) first falls to ``1 − p``, by
+    ``survival::quantile.survfit``'s rule: the first time the curve is below it; where the curve sits *at* it
+    (within :data:`_KM_TOL`) the midpoint between that time and the next drop (or the last time); ``inf`` when
+    the curve never gets there (not reached, as lifelines says; R says NA).
+
+    Written out because lifelines' ``median_survival_time_`` takes the first time with S ≤ 0.5, so when S is
+    exactly 0.5 (half of an even number of accounts quiet, no censoring before) the median is that time or the
+    next event's depending on the last bit of a floating-point product.
+    """
+    x = np.concatenate([[0.0], np.asarray(times, dtype=float)])
+    y = np.concatenate([[0.0], 1.0 - np.asarray(surv, dtype=float)])
+    xmax = x[-1]
+    ok = np.isfinite(y)  # NaN: the interval is undefined there (S = 0)
+    x, y = x[ok], y[ok]
+    if y.size == 0 or y.max() < p:
+        return float("inf")
+    keep = np.concatenate([[True], np.diff(y) != 0])  # the first time of each value (y is non-decreasing)
+    x, y = x[keep], y[keep]
+    i1 = np.flatnonzero(y >= p - _KM_TOL)
+    i2 = np.flatnonzero(y >= p + _KM_TOL)
+    if abs(p - y[-1]) < _KM_TOL:
+        return float((x[i1[0]] + xmax) / 2)
+    return float((x[i1[0]] + x[i2[0]]) / 2) if i2.size else float("inf")
+
+
 def _km(durations, observed, label: str) -> dict[str, Any]:
     from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
 
     kmf = KaplanMeierFitter(label=label).fit(durations, observed)
-    med = float(kmf.median_survival_time_)
-    ci = median_survival_times(kmf.confidence_interval_)
-    lo, hi = (float(ci.iloc[0, 0]), float(ci.iloc[0, 1])) if len(ci) else (float("nan"), float("nan"))
+    t = kmf.survival_function_.index.to_numpy(dtype=float)
+    med = _km_quantile(t, kmf.survival_function_.iloc[:, 0].to_numpy())
+    ci_t = kmf.confidence_interval_.index.to_numpy(dtype=float)
+    # where S = 0 the log(−log S) interval is undefined (survfit: NA); lifelines prints (0, 0), a zero-width
+    # interval that would end the median's CI at the last event
+    ci = kmf.confidence_interval_.to_numpy(dtype=float).copy()
+    ci[kmf.survival_function_.reindex(kmf.confidence_interval_.index).iloc[:, 0].to_numpy() <= 0] = np.nan
+    lo = _km_quantile(ci_t, ci[:, 0])  # the lower curve reaches 0.5 first: the lower end
+    hi = _km_quantile(ci_t, ci[:, 1])
     sf = kmf.survival_function_.iloc[:, 0]
     at = {str(d): float(sf[sf.index <= d].iloc[-1]) if (sf.index <= d).any() else 1.0 for d in (30, 90, 180, 365)}
     return {"label": label, "n": int(len(durations)), "events": int(np.sum(observed)),
