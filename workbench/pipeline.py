@@ -47,6 +47,12 @@ def notebook_file(name: str) -> Path:
         raise InputError(f"the notebook {name} is neither in {NOTEBOOK_DIR} nor shipped with the package; "
                          "reinstall the package (pip install .)")
     return Path(str(shipped))
+def notebooks_folder() -> Path:
+    """The folder the stage notebooks run from: the checkout's ``notebooks/``, or the installed package's copy
+    (a non-editable install has no top-level ``notebooks/``)."""
+    return notebook_file(STAGES[0].notebook).parent
+
+
 KERNEL_NAME = "workbench"
 
 
@@ -618,7 +624,7 @@ class KernelSession:
             self.close()
         km = AsyncKernelManager(kernel_name=_kernel_name())
         # the kernel's own log is noise on a batch run's console (see execute_stage)
-        run_sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR), extra_arguments=["--log-level=CRITICAL"])
+        run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
         self.km, self.notebooks_run, self.dirty = km, 0, True
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
         # two processes on two cores. The names it leaves are cleared before the first notebook.
@@ -661,7 +667,7 @@ class KernelSession:
         try:
             kc.wait_for_ready(timeout=120)
             if self.dirty:
-                reply = kc.execute_interactive(_RESET_NAMESPACE % str(NOTEBOOK_DIR), silent=True,
+                reply = kc.execute_interactive(_RESET_NAMESPACE % str(notebooks_folder()), silent=True,
                                                store_history=False, timeout=120, output_hook=lambda msg: None)
                 content = reply.get("content", {}) if isinstance(reply, dict) else {}
                 if content.get("status") != "ok":
