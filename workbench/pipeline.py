@@ -50,7 +50,11 @@ def notebook_file(name: str) -> Path:
 def notebooks_folder() -> Path:
     """The folder the stage notebooks run from: the checkout's ``notebooks/``, or the installed package's copy
     (a non-editable install has no top-level ``notebooks/``)."""
-    return notebook_file(STAGES[0].notebook).parent
+    if NOTEBOOK_DIR.is_dir():
+        return NOTEBOOK_DIR
+    from importlib import resources
+
+    return Path(str(resources.files("workbench").joinpath("notebooks")))
 
 
 KERNEL_NAME = "workbench"
