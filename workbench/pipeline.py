@@ -186,6 +186,9 @@ class Stage:
     #: claims (see :func:`card_parts`) is read by every stage: a new key can cost a re-run, never a stale result.
     card: tuple[str, ...] = ()
     reads_publications: bool = False  # the card's publication lists, attention files and link files
+    #: upstream products read when present (hashed as "absent" otherwise, never a "run the earlier stages" error):
+    #: a run folder from before the stage that writes them existed still gets its report.
+    optional_reads: tuple[str, ...] = ()
 
     @property
     def notebook_path(self) -> Path:
@@ -217,20 +220,21 @@ STAGES: tuple[Stage, ...] = (
           card=("interventions", "account", "analysis.growth_metric", "analysis.monthly_metrics", "analysis.equivalence_margin",
                 "analysis.hac_maxlags")),
     Stage(
-        "report",
-        "05_report.ipynb",
-        reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
-        writes=("report", "findings"),
-        card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
-    ),
-    Stage(
         "publications",
         "06_publications.ipynb",
         reads=("posts_coded",),
         writes=("publications", "publications_quarantine", "publication_links", "publications_table",
                 "publications_summary", "match_review"),
-        reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
+        reads_publications=True,
         card=("publications", "attention"),
+    ),
+    Stage(
+        "report",
+        "05_report.ipynb",
+        reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
+        optional_reads=("publications_summary",),  # the publications section (06 runs before the report)
+        writes=("report", "findings"),
+        card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -487,6 +491,9 @@ def stage_inputs(stage: Stage, ds: Dataset, paths: RunPaths) -> dict[str, str]:
     for attr in stage.reads:
         p: Path = getattr(paths, attr)
         out[f"run:{p.relative_to(paths.root).as_posix()}"] = hash_file(p) if p.exists() else "missing"
+    for attr in stage.optional_reads:
+        p = getattr(paths, attr)
+        out[f"run:{p.relative_to(paths.root).as_posix()}"] = hash_file(p) if p.exists() else "absent"
     return out
 
 

@@ -158,6 +158,7 @@ class Findings:
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
     post_types: list[dict[str, Any]] = field(default_factory=list)
     population: dict[str, Any] | None = None
+    publications: dict[str, Any] | None = None
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -226,9 +227,36 @@ class Findings:
             "reconciliation": self.reconciliation,
             "post_types": self.post_types,
             "population": self.population,
+            "publications": self.publications,
             "problems": dict(self.problems),
         }
 
+
+
+def publications_findings(results: RunResults, dataset: Dataset | None) -> dict[str, Any]:
+    """What the report says about publications: ``results/publications.json`` as the stage wrote it (its
+    sentences come from the attention models it names), or ``status: not_available`` with the reason."""
+    pub = results.publications
+    if pub is None:
+        rel = results.paths.rel(results.paths.publications_summary)
+        if rel in results.problems:
+            reason = f"{rel} could not be read ({results.problems[rel]})"
+        elif dataset is not None and dataset.publications:
+            reason = f"{rel} was not found: run the publications stage (workbench run, or --only publications)"
+        else:
+            reason = ("the dataset card has no publications (add publications: and attention: to dataset.yml; "
+                      "see README 'Publications and attention')")
+        return {"status": "not_available", "reason": reason, "source": rel}
+    keep = ("status", "reason", "as_of", "counts", "linking", "verdicts", "primary", "selection", "causal_note",
+            "selection_note", "before_after", "post_features", "featured_papers", "figure", "warnings")
+    out = {k: pub[k] for k in keep if k in pub}
+    if out.get("status") != "ok" and not out.get("reason"):
+        out["reason"] = "the publications stage gave no reason"
+    linking = out.get("linking")
+    if isinstance(linking, Mapping):
+        out["linking"] = {k: v for k, v in linking.items() if k != "unresolved_links"}
+    out["source"] = "results/publications.json (publications stage: attention models named per verdict)"
+    return out
 
 
 def _date_range(results: RunResults, tz: str) -> tuple[dt.date, dt.date] | None:
@@ -357,6 +385,7 @@ def compute_findings(
         population=derive("the models' population", lambda: model_population(models), None),
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
+        publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
     )
 
 

@@ -85,6 +85,8 @@ class RunResults:
     growth: dict | None = None
     manifest: dict | None = None
     run_status: dict | None = None
+    #: ``results/publications.json`` (the publications stage; None in a run folder from before it existed).
+    publications: dict | None = None
     #: relative path → why it could not be read (present but broken files).
     problems: dict[str, str] = field(default_factory=dict)
 
@@ -180,6 +182,7 @@ def read_run_results(run_dir: str | Path) -> RunResults:
         growth=read(paths.growth, _read_growth),
         manifest=read(paths.manifest, _read_json_object),
         run_status=read(paths.run_status, _read_json_object),
+        publications=read(paths.publications_summary, _read_json_object),
         problems=problems,
     )
 

@@ -96,13 +96,14 @@ class Section:
 
 
 def _sections() -> list[Section]:
-    from . import appendix, growth_section, methods, overview, what_works
+    from . import appendix, growth_section, methods, overview, publications_section, what_works
 
     return [
         Section("summary", "Executive summary", overview.summary, "summary"),
         Section("key-figures", "Key figures", overview.key_figures),
         Section("what-works", "What works", what_works.what_works),
         Section("growth", "Growth before and after", growth_section.growth_section),
+        Section("publications", publications_section.TITLE, publications_section.publications),
         Section("goals", "Goals", overview.goals_section),
         Section("posting", "Best times to post and top posts", appendix.posting_section),
         Section("data-appendix", "Data appendix", appendix.data_appendix),
