@@ -79,3 +79,27 @@ def test_publications_not_available_gives_the_reason(tmp_path, quick):
     found = findings.compute_findings(run, make_dataset(run), today=TODAY)
     assert found.publications["status"] == "not_available"
     assert "results/publications.json could not be read" in found.publications["reason"]
+
+
+def test_goals_are_judged_at_the_end_of_the_data_by_one_rule(tmp_path, quick):
+    import dataclasses
+    import datetime as dt
+
+    from workbench import goals as goals_mod
+    from workbench.dataset import Goal
+
+    run = write_run(tmp_path)
+    ds = dataclasses.replace(make_dataset(run), goals=(Goal("followers", 5000, dt.date(2023, 6, 30), "behind"),))
+    early = findings.compute_findings(run, ds, today=dt.date(2023, 1, 2))
+    late = findings.compute_findings(run, ds, today=dt.date(2030, 1, 1))
+    # today's date decides nothing: the same rows as workbench.goals.assess_goals at the end of the data
+    pd_rows = goals_mod.assess_goals(ds.goals, account=early.results.account, growth=early.results.growth,
+                                     since=ds.interventions[-1].date)
+    for f in (early, late):
+        assert f.goals["status"].tolist() == pd_rows["status"].tolist() == ["not on track"]
+        assert f.goals["as_of"].tolist() == pd_rows["as_of"].tolist()
+    page = html.unescape(report.build_report_html(run, dataset=ds, today=dt.date(2030, 1, 1)))
+    block = section(page, "goals")
+    assert f"not on track (as of {early.goals['as_of'].iloc[0]:%-d %b %Y})" in block
+    assert "judged at the end of the data, never at today's date" in block
+    assert "deadline passed" not in page

@@ -219,8 +219,9 @@ class Findings:
             },
             "goals": None if self.goals is None else {
                 "rows": _records(self.goals),
-                "source": "latest value of the metric; rate = last growth period's slope, else a straight line "
-                          "since the last intervention"},
+                "source": "workbench.goals.assess_goals: judged at the end of the data (as_of), never today's "
+                          "date; rate = the growth model's rate of the last period, else a straight line since the "
+                          "last intervention; a follower goal needs a follower level (basis)"},
             "low_reliability": {"rows": _records(self.low_codes),
                                 "source": f"reliability.csv, Krippendorff's alpha < {ALPHA_TENTATIVE}"},
             "stage_status": self.stages,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..findings import _rate, num
 from ..vocab import ALPHA_TENTATIVE, metric_name
-from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table
+from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
     format_date,
@@ -129,11 +129,11 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         counts = goals["status"].value_counts()
         parts = [f"{n} {status}" for status, n in counts.items()]
         sentence = f"Of {len(goals)} goal(s): {', '.join(parts)}"
-        behind = goals[goals["status"].isin(["not on track", "not met (deadline passed)"])]
+        behind = goals[goals["status"].isin(["not on track", "not met", "not met (deadline passed)"])]
         if len(behind):
             g = behind.iloc[0]
-            sentence += (f"; {g['label']} stands at {format_number(g['actual'])} of {format_number(g['target'])} "
-                         f"due {format_date(g['by'])}")
+            sentence += (f"; {g['label']} stood at {format_number(g['actual'])} of {format_number(g['target'])} "
+                         f"due {format_date(g['by'])} on {format_date(g['actual_date'])}")
             if g["projected_date"] is not None:
                 sentence += f" and would be reached around {format_date(g['projected_date'])} at the current rate"
         out.append(sentence + ".")
@@ -326,7 +326,7 @@ def goals_section(ctx: ReportContext) -> list[Block | None]:
             f"{format_number(g['actual'])} ({format_date(g['actual_date'])})" if g["actual"] is not None
             else "not available",
             f"{format_number(g['rate_per_day'], signed=True)} per day" if g["rate_per_day"] is not None else "n/a",
-            g["status"],
+            g["status"] + (f" (as of {format_date(g['as_of'])})" if g.get("as_of") is not None else ""),
             format_date(g["projected_date"]) if g["projected_date"] is not None
             else ("already met" if g["status"] == "met"
                   else "not reached at the current rate" if g["actual"] is not None else "n/a"),
@@ -337,9 +337,13 @@ def goals_section(ctx: ReportContext) -> list[Block | None]:
         table("Goals: latest value against target",
               ["Goal", "Metric", "Target", "Deadline", "Latest value", "Current rate", "Status",
                "Projected date at current rate"], rows, numeric=(2, 4, 5)),
-        Meta("Met: the latest value reached the target. On track: the current rate (the fitted slope "
-             "of the latest period) reaches it by the deadline. The projection is a straight line, "
-             "not a forecast with uncertainty."),
+        ul(f"{g['label']}: {g['reason']}." for g in goals.to_dict("records") if g.get("reason")),
+        Meta("Goals are judged at the end of the data, never at today's date. Met: a reading on or before the "
+             "deadline reached the target. Not met: the data reach the deadline and the last reading on or before "
+             "it is below the target. On track / not on track: the data end before the deadline and the current "
+             "rate (the growth model's rate of the latest period, else a straight line since the last "
+             "intervention) reaches the target by the deadline or not; the projection is a straight line, not a "
+             "forecast with uncertainty. A follower goal needs a follower level: summed new follows are not one."),
     ]
 
 
