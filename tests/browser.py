@@ -94,10 +94,16 @@ TABLE_FIT_JS = """
 })
 """
 
-SECTION_HEADINGS = [
-    "Executive summary", "Key figures", "What works", "Growth before and after", "Goals",
-    "Best times to post and top posts", "Data appendix", "Methods appendix",
-]
+def _registered_headings() -> list[str]:
+    from workbench.report import SECTIONS
+
+    return [s.title for s in SECTIONS]
+
+
+#: every registered section, in the registry's order (the page must show each as an h2 and in the contents)
+SECTION_HEADINGS = _registered_headings()
+assert SECTION_HEADINGS[:4] == ["Executive summary", "Key figures", "What works", "Growth before and after"]
+assert SECTION_HEADINGS[-2:] == ["Data appendix", "Methods appendix"]
 
 
 def assert_reads_offline(seen: dict, report: Path) -> None:

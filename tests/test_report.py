@@ -1102,7 +1102,7 @@ def test_key_figures_show_the_change_at_the_first_intervention(full):
     before, after = imp[local < CHANGE], imp[local >= CHANGE]
     block = html.unescape(section(page, "key-figures"))
     assert "<h3>Before and after Designer <joined></h3>" in block
-    row = re.search(r'<th scope="row">Impressions per post, median</th>(.*?)</tr>', block).group(1)
+    row = re.search(r'<th scope="row">Impressions per post, median \(descriptive, unadjusted\)</th>(.*?)</tr>', block).group(1)
     assert f"{np.median(before):,.0f} ({len(before)} posts)" in row
     assert f"{np.median(after):,.0f} ({len(after)} posts)" in row
     assert format_ratio(np.median(after) / np.median(before)) + " (95% CI " in row

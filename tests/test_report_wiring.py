@@ -103,3 +103,122 @@ def test_goals_are_judged_at_the_end_of_the_data_by_one_rule(tmp_path, quick):
     assert f"not on track (as of {early.goals['as_of'].iloc[0]:%-d %b %Y})" in block
     assert "judged at the end of the data, never at today's date" in block
     assert "deadline passed" not in page
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Growth (issue 12): growth.json schema 2 as compare_growth writes it (values from the example run)
+# ---------------------------------------------------------------------------------------------------------------
+
+POSTS_ADJUSTED = {
+    "available": True, "outcome": "impressions", "intervention_date": "2022-01-01", "reason": None,
+    "estimate": 0.937308, "ci": [0.795555, 1.104319], "p_value": 0.431,
+    "estimand": "ratio of geometric means of (1 + impressions) after vs before the date, holding audience size "
+                "(log followers at the post), the linear time trend constant",
+    "method": "OLS of log1p(impressions) on after + years_since_date + log_followers (40 posts, 23 months); "
+              "standard errors clustered by calendar month, t(22)",
+    "terms": ["Intercept", "after", "years_since_date", "log_followers"], "terms_missing": {},
+    "cov_type": "cluster-robust by calendar month (23 months), t(22)", "n_posts": 40, "n_months": 23,
+    "descriptive": {"label": "descriptive, unadjusted: not an estimate of the intervention's effect",
+                    "median_before": 728.0, "median_after": 1134.0, "median_ratio": 1.5577,
+                    "median_ratio_ci": [1.3504, 1.8035],
+                    "median_ratio_ci_method": "percentile interval of 999 resamples of whole calendar months",
+                    "followers_median_ratio": 1.5395},
+}
+MONTHLY_ITS = {
+    "available": True, "metric": "impressions", "reason": None, "level_change": 1.3613,
+    "level_change_ci": [1.0367, 1.7875], "level_change_p": 0.030, "trend_change_per_year": 0.8736,
+    "trend_change_per_year_ci": [0.7040, 1.0840], "trend_change_p": 0.195, "n_months": 24,
+    "n_months_before": 12, "n_months_after": 12,
+    "method": "interrupted time series: OLS of log monthly impressions on months since the date, after, and their "
+              "interaction; Newey–West standard errors with 3 lag(s), fixed-b t(10.6)",
+}
+GROWTH_MODEL = ("WLS of the 45 increments on the days spent in each period (weights 1/days: increments of a counting "
+                "process), Newey–West standard errors with 3 lag(s), calibrated by a parametric bootstrap of AR(1) "
+                "errors (φ = -0.11)")
+
+
+def growth_v2(**over):
+    from test_report import make_growth
+
+    g = make_growth()
+    g.update(schema_version=2, basis="level", basis_text="the follower count as reported", level_known=True,
+             status="judged", judgeable=True, not_judged_reason=None, posts_adjusted=POSTS_ADJUSTED,
+             monthly_its=MONTHLY_ITS, growth_model=GROWTH_MODEL, calibration="parametric bootstrap: 999 series",
+             placebo={"n": 18, "rank_p": 0.0526, "smallest_attainable_p": 1 / 19,
+                      "summary": "The real change's calibrated p-value is smaller than 18 of their 18 p-values "
+                                 "(rank p = 0.053)."})
+    g.update(over)
+    return g
+
+
+def test_summary_leads_with_the_adjusted_post_change(tmp_path, quick):
+    run = write_run(tmp_path, growth=growth_v2())
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    summary = section(page, "summary")
+    lead = ("After Designer <joined>, adjusted for the trend and audience size (log followers at the post), the "
+            "typical post received 0.94× the impressions of before (95% CI 0.8× to 1.1×, clustered by calendar "
+            "month over 23 months and 40 posts; p = 0.43): the ratio of geometric means of (1 + impressions)")
+    assert lead in summary
+    descriptive = ("Descriptive only, not adjusted for anything: the median post was seen 1.56× as often as before "
+                   "(728 → 1,134 impressions; 95% CI 1.35× to 1.8× from resampling whole months), while the median "
+                   "follower count at the post grew 1.54×.")
+    assert descriptive in summary and summary.index(lead) < summary.index(descriptive)
+    found = findings.compute_findings(run, make_dataset(run), today=TODAY).to_dict()
+    comp = found["growth"]["comparisons"][0]
+    assert comp["posts_adjusted"]["estimate"] == POSTS_ADJUSTED["estimate"]
+    assert comp["monthly_its"]["level_change"] == MONTHLY_ITS["level_change"]
+    assert comp["placebo"]["smallest_attainable_p"] == pytest.approx(1 / 19)
+    growth = section(page, "growth")
+    assert "Monthly impressions as an interrupted time series (the rigorous monthly comparison" in growth
+    assert "level changed by a factor 1.36× beyond the earlier trend (95% CI 1.04× to 1.79×; p = 0.03)" in growth
+    assert "Published form (months treated as independent, the earlier trend ignored): monthly impressions" in growth
+    assert "Rate per day, increments model (95% CI)" in growth
+    methods = section(page, "methods-appendix")
+    assert f"the calibrated increments model — {GROWTH_MODEL}" in methods
+    assert "Published form only (shown for comparison, not judged on)" in methods
+    assert f"smallest attainable rank p is {report.format_number(1 / 19)} (1 ÷ (placebos + 1))" in methods
+    assert POSTS_ADJUSTED["method"] in methods
+
+
+def test_adjusted_change_not_available_says_why_and_keeps_the_descriptive_label(tmp_path, quick):
+    pa = {**POSTS_ADJUSTED, "available": False, "estimate": None, "ci": [None, None], "p_value": None,
+          "reason": "posts in 2 month(s) before and 12 after the date; at least 3 on each side are needed"}
+    run = write_run(tmp_path, growth=growth_v2(posts_adjusted=pa))
+    summary = section(html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY)), "summary")
+    assert ("After Designer <joined>, the change in impressions adjusted for audience size and trend is not "
+            "available: posts in 2 month(s) before and 12 after the date") in summary
+    assert "Descriptive only, not adjusted for anything: the median post was seen" in summary
+    assert "typical post received" not in summary
+
+
+def test_an_unjudgeable_comparison_prints_its_reason_not_a_p_value(tmp_path, quick):
+    reason = ("the after period has 2 increments; at least 4 are needed on each side (add monthly counts for "
+              "the months after the date)")
+    g = growth_v2(judgeable=False, status="not_judgeable", not_judged_reason=reason)
+    g["slope_change"] = {**g["slope_change"], "p_value": None, "ci": [None, None]}
+    g["slope_ratio_ci"] = [None, None]
+    run = write_run(tmp_path, growth=g)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    verdict = f"Whether growth in followers changed after Designer <joined> cannot be judged: {reason}."
+    assert verdict in section(page, "summary") and verdict in section(page, "growth")
+    assert f"not judged: {reason}" in section(page, "growth")
+    found = findings.compute_findings(run, make_dataset(run), today=TODAY).to_dict()
+    assert found["growth"]["comparisons"][0]["verdict"] == "not judged"
+    assert found["growth"]["comparisons"][0]["not_judged_reason"] == reason
+
+
+def test_after_data_and_unknown_follower_level_are_said_plainly(tmp_path, quick):
+    g = growth_v2(status="after_data", judgeable=False,
+                  not_judged_reason="the date 2030-01-01 is after your data (1 Jan 2021 – 30 Dec 2022)")
+    run = write_run(tmp_path, growth=g)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    assert ("Growth in followers was not compared after Designer <joined>: the date is after your data (the date "
+            "2030-01-01 is after your data") in section(page, "growth")
+    g = growth_v2(basis="net_flows", level_known=False, basis_text="new follows and unfollows per day, no level")
+    run2 = write_run(tmp_path / "flows", growth=g)
+    page = html.unescape(report.build_report_html(run2, dataset=make_dataset(run2), today=TODAY))
+    growth = section(page, "growth")
+    assert "Growth in new follows per day was 2.0× faster after Designer <joined>" in growth
+    assert "The follower level is unknown (new follows and unfollows per day, no level)" in growth
+    key = section(page, "key-figures")
+    assert "New follows per day (follower level unknown)" in key and "Followers gained per day" not in key

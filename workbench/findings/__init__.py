@@ -35,7 +35,7 @@ from ..dataset import Dataset
 from ..io import write_json
 from ..pipeline import STAGE_NAMES, RunPaths
 from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, label_feature
-from .comparisons import GrowthComparison, _rate, growth_comparisons, growth_verdict
+from .comparisons import GrowthComparison, _rate, comparison_honesty, growth_comparisons, growth_verdict
 from .modelfit import (
     _DIAGNOSTIC_KEYS,
     _effect_columns,
@@ -159,6 +159,8 @@ class Findings:
     post_types: list[dict[str, Any]] = field(default_factory=list)
     population: dict[str, Any] | None = None
     publications: dict[str, Any] | None = None
+    #: per comparison (same order): judgeable, posts_adjusted, monthly_its, placebo, models (comparison_honesty)
+    growth_details: list[dict[str, Any]] = field(default_factory=list)
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -207,14 +209,20 @@ class Findings:
             "growth": {
                 "metric": self.metric,
                 "available": bool(self.results.growth and self.results.growth.get("periods")),
+                "schema_version": (self.results.growth or {}).get("schema_version"),
+                "basis": (self.results.growth or {}).get("basis"),
+                "basis_text": (self.results.growth or {}).get("basis_text"),
+                "level_known": (self.results.growth or {}).get("level_known"),
                 "comparisons": [
                     {"index": c.index, "label": c.label, "before": c.before.get("label"),
                      "after": c.after.get("label"), "verdict": growth_verdict(c),
                      "slope_ratio": num(c.results.get("slope_ratio")),
                      "slope_ratio_ci": c.results.get("slope_ratio_ci"),
                      "p_value": num(_as_mapping(c.results.get("slope_change")).get("p_value")),
-                     "source": "growth.json (time × period interaction, HAC errors; TOST equivalence)"}
-                    for c in self.comparisons
+                     **(self.growth_details[i] if i < len(self.growth_details) else {}),
+                     "source": "growth.json (increments model: WLS of the increments on the days in each period, "
+                               "Newey–West errors calibrated by an AR(1) bootstrap; TOST equivalence)"}
+                    for i, c in enumerate(self.comparisons)
                 ],
             },
             "goals": None if self.goals is None else {
@@ -387,6 +395,8 @@ def compute_findings(
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
         publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
+        growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
+                              []),
     )
 
 
@@ -415,6 +425,7 @@ __all__ = [
     "assess_goals",
     "compare_post_medians",
     "compute_findings",
+    "comparison_honesty",
     "compute_key_figures",
     "dropped_terms",
     "engagement_rates",

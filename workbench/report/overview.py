@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, metric_name
+from ..vocab import ALPHA_TENTATIVE, join_words, metric_name
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -20,7 +20,7 @@ from .format import (
     format_ratio,
     p_is,
 )
-from .wording import after_phrase, describe_effect, describe_growth, thin_clause
+from .wording import after_phrase, describe_effect, describe_growth, describe_posts_adjusted, thin_clause
 
 if TYPE_CHECKING:
     from .render import ReportContext
@@ -66,16 +66,20 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         )
         sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
         change = _median_change_row(ctx, "impressions")
-        if change is not None and num(change["ratio"]) is not None and f.split is not None \
-                and (span is None or span[0] < f.split[0] <= span[1]):
+        adjusted = (f.growth_details[0].get("posts_adjusted") if f.growth_details else None) or None
+        if f.split is not None and (span is None or span[0] < f.split[0] <= span[1]):
             date, label = f.split
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
-            sentence += (
-                f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
-                f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
-                f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)})."
-            )
+            if adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
+                sentence += " " + " ".join(describe_posts_adjusted(adjusted, intro))
+            elif change is not None and num(change["ratio"]) is not None:
+                sentence += (
+                    f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
+                    f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
+                    f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)}); "
+                    "descriptive only, not adjusted for audience size or trend."
+                )
         out.append(sentence)
     else:
         out.append("No post data were available for this report.")
@@ -114,7 +118,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
                    f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
     elif f.comparisons:
-        verdict = describe_growth(f.comparisons[0], metric=f.metric)
+        verdict = describe_growth(f.comparisons[0], metric=f.metric, level_known=growth.get("level_known"))
         if len(f.comparisons) > 1:
             later = ", ".join(c.label if c.named else after_phrase(c) for c in f.comparisons[1:])
             verdict += f" The growth section also compares the later change(s): {later}."
@@ -261,7 +265,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "inside the data's range in the dataset card.")]
     rows = []
     for metric, name, fmt in (
-        ("impressions", "Impressions per post, median", format_int),
+        ("impressions", "Impressions per post, median (descriptive, unadjusted)", format_int),
         ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
     ):
         row = _median_change_row(ctx, metric)
@@ -275,12 +279,22 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         )
         rows.append((name, f"{fmt(num(row['median_before']))} ({format_int(row['n_before'])} posts)",
                      f"{fmt(num(row['median_after']))} ({format_int(row['n_after'])} posts)", change))
+    details = f.growth_details[0] if f.growth_details else {}
+    adjusted = details.get("posts_adjusted") or {}
+    if adjusted.get("available") and num(adjusted.get("estimate")) is not None:
+        rows.append((
+            f"{str(adjusted.get('outcome') or 'impressions').capitalize()} of the typical post, adjusted for "
+            f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
+            "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
+                    "by month)"))
     if f.comparisons:
         comp = f.comparisons[0]
         r = comp.results
+        level_known = (ctx.r.growth or {}).get("level_known")
         if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
             rows.append((
-                f"{metric_name(f.metric).capitalize()} gained per day",
+                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
+                else f"{metric_name(f.metric).capitalize()} gained per day",
                 format_number(_rate(comp.before)[0], signed=True),
                 format_number(_rate(comp.after)[0], signed=True),
                 f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
@@ -288,11 +302,18 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         monthly = r.get("monthly") or {}
         if num(monthly.get("fold_change")) is not None:
             rows.append((
-                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean",
+                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean (published form: months as "
+                "independent, earlier trend ignored)",
                 format_int(monthly.get("before_mean")),
                 format_int(monthly.get("after_mean")),
                 f"{format_ratio(monthly.get('fold_change'))} ({ci_text(monthly.get('fold_change_ci'), format_ratio)})",
             ))
+        its = details.get("monthly_its") or {}
+        if its.get("available") and num(its.get("level_change")) is not None:
+            rows.append((
+                f"Monthly {metric_name(its.get('metric') or 'metric')}: level change beyond the earlier trend "
+                "(interrupted time series)",
+                "", "", f"{format_ratio(its['level_change'])} ({ci_text(its.get('level_change_ci'), format_ratio)})"))
     if not rows:
         return [Heading(3, title),
                 Note("The change at the first intervention is not available: no posts or growth results.")]
