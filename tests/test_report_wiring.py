@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from workbench import attention, findings, report
@@ -222,3 +224,86 @@ def test_after_data_and_unknown_follower_level_are_said_plainly(tmp_path, quick)
     assert "The follower level is unknown (new follows and unfollows per day, no level)" in growth
     key = section(page, "key-figures")
     assert "New follows per day (follower level unknown)" in key and "Followers gained per day" not in key
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models (issues 10/12/19): models.json schema 2 and regression.csv's across-outcomes Holm
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_held_up_count_uses_the_across_outcomes_family(tmp_path, quick):
+    from test_report import MODELS, make_regression
+
+    reg = make_regression(poll_p_holm=0.002)
+    # within each outcome the poll holds up for both outcomes (p_holm 0.002); across all 6 estimates only the
+    # impressions one does
+    reg["p_holm_across_outcomes"] = np.where(reg["model"] == "ols_log",
+                                             np.where((reg["term"] == "has_poll") & (reg["outcome"] == "impressions"),
+                                                      0.01, 0.2), np.nan)
+    run = write_run(tmp_path, regression=reg, models=MODELS)
+    found = findings.compute_findings(run, make_dataset(run), today=TODAY)
+    assert found.held_up["family"] == "Holm across all 6 feature–outcome estimates of ols_log"
+    assert found.held_up["n_held_up"] == 1 and found.held_up["n_estimates"] == 6
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    assert ("1 of 6 feature–outcome estimates held up after correction for multiple testing (Holm across all 6 "
+            "feature–outcome estimates of ols_log)") in section(page, "summary")
+    assert "Holm-adjusted (across outcomes) p = 0.01" in section(page, "summary")
+    # without the column: the per-outcome family, named as such
+    run2 = write_run(tmp_path / "old", regression=make_regression(), models=MODELS)
+    old = findings.compute_findings(run2, make_dataset(run2), today=TODAY)
+    assert old.held_up["family"] == "Holm within each outcome's predictors"
+
+
+def models_v2():
+    from test_report import MODELS
+
+    return {**MODELS, "schema_version": 2, "platforms": ["x", "bluesky"],
+            "estimands": {"ols_log": {"model": "ols_log", "title": "OLS on log(1 + count), HC3 errors",
+                                      "estimand": "ratio of geometric means of (1 + outcome)"},
+                          "negbin": {"model": "negbin", "title": "negative binomial count model (NB2), HC0 errors",
+                                     "estimand": "ratio of expected counts"}},
+            "estimand_sentences": {"ols_log": {
+                "impressions": "The % is the difference in the geometric mean of (1 + impressions) — roughly the "
+                               "typical post, not the average."}},
+            "fitted_terms": [{"platform": "bluesky", "outcome": "engagements", "model": "negbin", "n": 40,
+                              "fit_method": "poisson_qmle", "fallback_reason": "NB2 did not converge",
+                              "predictors": ["has_poll"], "controls": []}],
+            "dropped": [{"code": "too_few_posts", "outcome": "impressions", "term": "has_graphic", "n": 4,
+                         "minimum": 10, "message": "impressions: only 4 of 40 posts with 'has_graphic'"}],
+            "diagnostics": {**MODELS.get("diagnostics", {}), "impressions": {
+                **MODELS.get("diagnostics", {}).get("impressions", {}),
+                "dispersion": {"variance_to_mean": 388.9, "negbin_alpha": 0.222, "negbin_alpha_ci": [0.197, 0.247]},
+                "overdispersion": {"negbin": {"pearson_dispersion": 402.5, "pearson_df": 30}}}},
+            "reach_by_type": [{"platform": "x", "type": "image", "n": 25, "share": 0.625, "median_impressions": 900.0,
+                               "median_engagements": 12.0},
+                              {"platform": "bluesky", "type": "text", "n": 15, "share": 0.375,
+                               "median_impressions": 300.0, "median_engagements": None}]}
+
+
+def test_what_works_words_the_models_actually_fitted(tmp_path, quick):
+    run = write_run(tmp_path, models=models_v2())
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    ww = section(page, "what-works")
+    assert ("What the % means (OLS on log(1 + count), HC3 errors): The % is the difference in the geometric mean of "
+            "(1 + impressions) — roughly the typical post, not the average.") in ww
+    assert ("The count model negbin for engagements on bluesky was not fitted by maximum likelihood (nb2_ml) but by "
+            "poisson_qmle: NB2 did not converge.") in ww
+    assert "Cannot tell for Graphic: only 4 posts (fewer than 10 in a group)." in ww
+    assert ("Overdispersion of impressions: variance ÷ mean 389 (1 for Poisson counts); negative binomial α 0.22 "
+            "(95% CI 0.20 to 0.25); Pearson dispersion of the Poisson fit 402.") in ww
+    assert "Posts and median reach per type (descriptive, not adjusted for anything)" in ww
+    assert "<td>bluesky</td><td>text</td>" in ww.replace(' class="num"', "")
+    found = json.loads(json.dumps(findings.compute_findings(run, make_dataset(run), today=TODAY).to_dict(),
+                                  default=str))
+    assert found["model_notes"]["fallbacks"][0]["fit_method"] == "poisson_qmle"
+    assert found["model_notes"]["dispersion"]["impressions"]["pearson_dispersion"] == 402.5
+
+
+def test_several_platforms_are_named_row_by_row(tmp_path, quick):
+    from test_report import make_regression
+
+    reg = pd.concat([make_regression().assign(platform="x"), make_regression(poll_pct=-10).assign(platform="bluesky")])
+    run = write_run(tmp_path, regression=reg, models=models_v2())
+    ww = html.unescape(section(report.build_report_html(run, dataset=make_dataset(run), today=TODAY), "what-works"))
+    assert "<td>bluesky: Poll</td><td>-10%</td>" in ww.replace(' class="num"', "").replace("−", "-")
+    assert "<td>x: Poll</td><td>+32%</td>" in ww.replace(' class="num"', "")

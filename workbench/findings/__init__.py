@@ -42,7 +42,9 @@ from .modelfit import (
     dropped_terms,
     find_thin_effects,
     fitted_terms,
+    held_up_across_outcomes,
     list_diagnosed_outcomes,
+    model_notes,
     model_population,
     primary_effects,
     tabulate_controls_sensitivity,
@@ -161,6 +163,10 @@ class Findings:
     publications: dict[str, Any] | None = None
     #: per comparison (same order): judgeable, posts_adjusted, monthly_its, placebo, models (comparison_honesty)
     growth_details: list[dict[str, Any]] = field(default_factory=list)
+    #: how many primary estimates held up, over which Holm family (held_up_across_outcomes)
+    held_up: dict[str, Any] | None = None
+    #: estimands, count-model fallbacks, too-few-posts records, dispersion, reach by type (model_notes)
+    model_notes: dict[str, Any] | None = None
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -237,6 +243,8 @@ class Findings:
             "post_types": self.post_types,
             "population": self.population,
             "publications": self.publications,
+            "held_up": self.held_up,
+            "model_notes": self.model_notes,
             "problems": dict(self.problems),
         }
 
@@ -395,6 +403,9 @@ def compute_findings(
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
         publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
+        held_up=derive("the count of estimates that held up",
+                       lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
+        model_notes=derive("the models' notes", lambda: model_notes(models, primary=primary), None),
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )
@@ -433,6 +444,8 @@ __all__ = [
     "fitted_terms",
     "growth_comparisons",
     "growth_verdict",
+    "held_up_across_outcomes",
+    "model_notes",
     "library_versions",
     "list_diagnosed_outcomes",
     "low_reliability_codes",

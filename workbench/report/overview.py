@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, join_words, metric_name
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, join_words, metric_name
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -89,6 +89,15 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         supported = eff[eff["supported"]]
         kind = str(eff["p_kind"].iloc[0])
         held = "after correction for multiple testing" if kind.startswith("Holm") else "at p < 0.05"
+        held_up = f.held_up or {}
+        n_held = len(supported)
+        if held_up.get("family") and "across" in str(held_up["family"]):
+            # the sentence counts across outcomes, so the family is every outcome's predictors
+            n_held = int(held_up["n_held_up"])
+            held = f"after correction for multiple testing ({held_up['family']})"
+            supported = eff[(eff["p_holm_across_outcomes"] < SIGNIFICANCE) & (eff["cannot_tell"] == "")]
+            kind = "Holm-adjusted (across outcomes)"
+            supported = supported.assign(p_used=supported["p_holm_across_outcomes"])
         if len(supported):
             size = pd.to_numeric(supported["estimate"], errors="coerce").abs()
             best = supported.iloc[int(np.argmax(size.fillna(-1.0).to_numpy()))]
@@ -96,7 +105,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
                                      best["effect_pct_ci_low"], best["effect_pct_ci_high"])
             out.append(
                 f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
-                f"{len(supported)} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+                f"{n_held} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
             )
         else:
             out.append(
