@@ -307,3 +307,67 @@ def test_several_platforms_are_named_row_by_row(tmp_path, quick):
     ww = html.unescape(section(report.build_report_html(run, dataset=make_dataset(run), today=TODAY), "what-works"))
     assert "<td>bluesky: Poll</td><td>-10%</td>" in ww.replace(' class="num"', "").replace("−", "-")
     assert "<td>x: Poll</td><td>+32%</td>" in ww.replace(' class="num"', "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Claims, timing, paid (issue 18): computed in the findings step, written beside findings.json, rendered
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_claims_timing_and_privacy_are_computed_written_and_rendered(tmp_path, quick):
+    run = write_run(tmp_path)
+    report.render_report(run, dataset=make_dataset(run), today=TODAY)
+    claims = json.loads((run / "results" / "claims.json").read_text(encoding="utf-8"))
+    timing = json.loads((run / "results" / "timing.json").read_text(encoding="utf-8"))
+    assert json.loads((run / "results" / "campaigns.json").read_text())["campaigns"] == []
+    from workbench.privacy import REVIEW_COLUMNS, flag_privacy_risk
+
+    review = pd.read_csv(run / "results" / "privacy_review.csv", dtype=str)  # written for the analyst
+    assert tuple(review.columns) == REVIEW_COLUMNS
+    assert len(review) == len(flag_privacy_risk(pd.read_parquet(run / "data" / "posts_coded.parquet")))
+    page = html.unescape((run / "report.html").read_text(encoding="utf-8"))
+    assert "privacy_review" not in page and "Replies flagged by a word list" not in page  # never in the report
+    shown = [c for c in claims["comparisons"] if c["verdict"] != "not applicable"]
+    sec = section(page, "claims")
+    if shown:
+        for c in shown:
+            assert c["claim"] in sec and c["verdict"] in sec
+    else:
+        assert "Not available: no published claim applies" in sec
+    tsec = section(page, "timing")
+    assert timing["caveat"] in tsec
+    for h in timing["hours"]:
+        assert f"<td>{int(h['hour']):02d}:00</td>" in tsec
+    if timing["note"]:
+        assert timing["note"] in tsec
+    # no paid data: the section is left out
+    assert 'id="paid"' not in page
+    # the report's sections after the posting heatmap
+    ids = [s.id for s in report.SECTIONS]
+    assert ids.index("posting") < ids.index("timing")
+
+
+def test_paid_results_render_campaigns_json(tmp_path, quick):
+    from workbench.ingest import read_files
+
+    data = Path(__file__).parent / "data" / "ads"
+    files = [data / "meta_ads_campaign_daily_usd.csv"]
+    if not files[0].is_file():
+        pytest.skip("synthetic ads exports not found")
+    run = write_run(tmp_path)
+    read_files(files, root=data).campaigns.to_parquet(run / "data" / "campaigns.parquet")
+    report.render_report(run, dataset=make_dataset(run), today=TODAY)
+    camp = json.loads((run / "results" / "campaigns.json").read_text(encoding="utf-8"))
+    assert camp["campaigns"]
+    sec = section(html.unescape((run / "report.html").read_text(encoding="utf-8")), "paid")
+    for s in camp["campaigns"]:
+        assert s["campaign"] in sec
+        assert f"{s['spend']:,.2f} {s['currency']}" in sec
+    found = json.loads((run / "results" / "findings.json").read_text(encoding="utf-8"))
+    assert found["campaigns"] == camp
+
+
+def test_a_missing_posts_table_gives_not_available(tmp_path, quick):
+    run = write_run(tmp_path, skip=("data/posts_coded.parquet",))
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    assert "Not available: data/posts_coded.parquet was not found in the run folder." in section(page, "timing")

@@ -155,6 +155,31 @@ class RunPaths:
         return self.results / "run_status.json"
 
     @property
+    def campaigns(self) -> Path:
+        """The paid-campaign table (ingest; only when a campaign export was read)."""
+        return self.data / "campaigns.parquet"
+
+    @property
+    def claims(self) -> Path:
+        """Published claims beside this account's estimates (workbench.claims, computed in the report step)."""
+        return self.results / "claims.json"
+
+    @property
+    def timing(self) -> Path:
+        """Weekday × hour effects, partially pooled (workbench.timing, computed in the report step)."""
+        return self.results / "timing.json"
+
+    @property
+    def campaigns_summary(self) -> Path:
+        """Paid metrics with intervals and benchmarks (workbench.campaigns, computed in the report step)."""
+        return self.results / "campaigns.json"
+
+    @property
+    def privacy_review(self) -> Path:
+        """Own replies flagged for a person to review (workbench.privacy; for the analyst, never in the report)."""
+        return self.results / "privacy_review.csv"
+
+    @property
     def report_posts(self) -> Path:
         """Every post of the report's table, beside the report (formula-safe CSV)."""
         return self.root / "report_posts.csv"
@@ -202,6 +227,7 @@ STAGES: tuple[Stage, ...] = (
         "01_ingest.ipynb",
         reads=(),
         writes=("posts", "account", "codes", "quarantine", "ingest_log"),
+        optional_writes=("campaigns",),  # only when a paid-campaign export was read
         card=("posts", "account", "campaigns", "codes", "codebook"),  # the codebook: which manual codes are yes/no
         reads_dataset=True,
     ),
@@ -232,8 +258,8 @@ STAGES: tuple[Stage, ...] = (
         "report",
         "05_report.ipynb",
         reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
-        optional_reads=("publications_summary",),  # the publications section (06 runs before the report)
-        writes=("report", "findings"),
+        optional_reads=("publications_summary", "campaigns"),  # publications (06 runs first); paid data if read
+        writes=("report", "findings", "claims", "timing", "campaigns_summary", "privacy_review"),
         card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
     ),
 )

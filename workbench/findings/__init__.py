@@ -36,6 +36,7 @@ from ..io import write_json
 from ..pipeline import STAGE_NAMES, RunPaths
 from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, label_feature
 from .comparisons import GrowthComparison, _rate, comparison_honesty, growth_comparisons, growth_verdict
+from .extras import Extras, compute_extras, write_extras
 from .modelfit import (
     _DIAGNOSTIC_KEYS,
     _effect_columns,
@@ -167,6 +168,8 @@ class Findings:
     held_up: dict[str, Any] | None = None
     #: estimands, count-model fallbacks, too-few-posts records, dispersion, reach by type (model_notes)
     model_notes: dict[str, Any] | None = None
+    #: claims, timing, paid results and the privacy review (extras.compute_extras; written by write_extras)
+    extras: Extras = field(default_factory=Extras)
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -244,6 +247,12 @@ class Findings:
             "population": self.population,
             "publications": self.publications,
             "held_up": self.held_up,
+            "claims": self.extras.claims,
+            "timing": None if self.extras.timing is None else {
+                k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
+                                                       "method", "caveat")},
+            "campaigns": self.extras.campaigns,
+            "extras_not_available": dict(self.extras.reasons),
             "model_notes": self.model_notes,
             "problems": dict(self.problems),
         }
@@ -403,6 +412,7 @@ def compute_findings(
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
         publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
+        extras=compute_extras(r, dataset, problems=r.problems),
         held_up=derive("the count of estimates that held up",
                        lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
         model_notes=derive("the models' notes", lambda: model_notes(models, primary=primary), None),
@@ -412,13 +422,18 @@ def compute_findings(
 
 
 def write_findings(findings: Findings, path: str | Path | None = None) -> Path:
-    """Write ``findings.to_dict()`` atomically to ``results/findings.json`` of its run folder (or ``path``)."""
+    """Write ``findings.to_dict()`` atomically to ``results/findings.json`` of its run folder (or ``path``), and
+    beside it (in the run folder's ``results/``) claims.json, timing.json, campaigns.json and
+    privacy_review.csv (:func:`~workbench.findings.extras.write_extras`)."""
     target = Path(path) if path is not None else RunPaths(findings.results.run_dir).findings
+    if path is None or target == RunPaths(findings.results.run_dir).findings:
+        write_extras(findings.extras, RunPaths(findings.results.run_dir))
     return write_json(target, findings.to_dict())
 
 
 __all__ = [
     "ANALYSIS_LIBRARIES",
+    "Extras",
     "Findings",
     "GrowthComparison",
     "POST_COLUMNS",
@@ -435,6 +450,7 @@ __all__ = [
     "_rate",
     "assess_goals",
     "compare_post_medians",
+    "compute_extras",
     "compute_findings",
     "comparison_honesty",
     "compute_key_figures",
@@ -461,5 +477,6 @@ __all__ = [
     "reconcile_totals",
     "stage_status",
     "tabulate_controls_sensitivity",
+    "write_extras",
     "write_findings",
 ]
