@@ -371,3 +371,37 @@ def test_a_missing_posts_table_gives_not_available(tmp_path, quick):
     run = write_run(tmp_path, skip=("data/posts_coded.parquet",))
     page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
     assert "Not available: data/posts_coded.parquet was not found in the run folder." in section(page, "timing")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reliability (issue 17): what each statistic rests on, empty cells for NA, "not available" rows with their note
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_reliability_table_shows_pairs_raters_and_notes(tmp_path, quick):
+    rel = pd.DataFrame({
+        "code": ["has_poll", "tone"],
+        "n_overlap": [30, 4],
+        "percent_agreement": [0.97, 0.75],
+        "cohen_kappa": [0.93, np.nan],
+        "cohen_kappa_ci_low": [0.80, np.nan], "cohen_kappa_ci_high": [1.0, np.nan],
+        "cohen_kappa_pair": ["ana & ben", ""], "cohen_kappa_n": [28, np.nan],
+        "fleiss_kappa": [0.91, np.nan], "fleiss_kappa_ci_low": [np.nan, np.nan], "fleiss_kappa_ci_high": [np.nan, np.nan],
+        "fleiss_kappa_n": [25, np.nan], "fleiss_kappa_raters": [3, np.nan],
+        "krippendorff_alpha": [0.92, np.nan], "krippendorff_alpha_ci_low": [0.8, np.nan],
+        "krippendorff_alpha_ci_high": [1.0, np.nan], "krippendorff_alpha_n": [30, np.nan],
+        "n_coders": [3, 2], "interpretation": ["reliable", ""],
+        "note": ["", "only 4 shared posts (at least 10 are needed): no statistic computed"],
+    })
+    run = write_run(tmp_path, reliability=rel)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    sec = section(page, "data-appendix").replace(' class="num"', "")
+    assert "Cohen’s κ (pair, n)" in sec and "Fleiss’ κ (n posts × raters)" in sec and "Krippendorff’s α (n)" in sec
+    assert "<td>0.93 (0.80 to 1.00) — ana & ben, n = 28</td>" in sec
+    assert "<td>0.91 — 25 posts × 3 raters</td>" in sec  # its CI is NA: the value alone, never "0 to 0"
+    assert "<td>0.92 (0.80 to 1.00) — n = 30</td>" in sec
+    row = sec.split("<th scope=\"row\">tone</th>")[1].split("</tr>")[0] if '<th scope="row">tone</th>' in sec else \
+        sec.split("<td>tone</td>")[1].split("</tr>")[0]
+    assert "<td></td><td></td><td></td>" in row
+    assert "not available; only 4 shared posts (at least 10 are needed): no statistic computed" in row
+    assert "n/a to n/a" not in sec and "0 to 0" not in sec
