@@ -405,3 +405,42 @@ def test_reliability_table_shows_pairs_raters_and_notes(tmp_path, quick):
     assert "<td></td><td></td><td></td>" in row
     assert "not available; only 4 shared posts (at least 10 are needed): no statistic computed" in row
     assert "n/a to n/a" not in sec and "0 to 0" not in sec
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Platform vocabulary (issue 19.10)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_meta_views_are_called_views_with_metas_definition_and_reach_is_shown(tmp_path, quick):
+    from test_report import make_posts
+
+    from workbench.vocab import PLATFORM_TERMS
+
+    posts = make_posts()
+    posts["platform"] = "facebook"
+    posts["impressions_label"] = pd.array(["Views"] * len(posts), dtype="string")
+    posts["reach"] = pd.array((posts["impressions"] // 2).astype("int64"), dtype="Int64")
+    posts.loc[0, "reach"] = pd.NA
+    run = write_run(tmp_path, posts=posts)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    total, median = int(posts["impressions"].sum()), int(posts["impressions"].median())
+    assert (f"with {total:,} views in total (median {median:,} per post; each platform's own count, defined in the "
+            "methods appendix)") in section(page, "summary")
+    key = section(page, "key-figures")
+    assert "Views, total" in key and "Impressions, total" not in key
+    reach = posts["reach"].dropna().astype(float)
+    assert f"Reach per post, median (facebook: {len(reach)} posts)" in key and f"{int(reach.median()):,}" in key
+    methods = section(page, "methods-appendix")
+    assert f"facebook: {PLATFORM_TERMS['facebook']['views']}" in methods
+    assert PLATFORM_TERMS["facebook"]["engagements"] in methods
+    vocab = findings.compute_findings(run, make_dataset(run), today=TODAY).vocabulary
+    assert vocab["impressions_word"] == "views" and vocab["platforms"][0]["impressions_label"] == "Views"
+
+
+def test_impressions_word_follows_the_labels():
+    from workbench.vocab import impressions_word
+
+    assert impressions_word(["Views", "Views"]) == "views"
+    assert impressions_word(["Impressions"]) == impressions_word([]) == "impressions"
+    assert impressions_word(["Views", "Impressions"]) == "impressions or views"

@@ -60,6 +60,7 @@ from .posts import (
     low_reliability_codes,
     median_ci_ranks,
     metric_series,
+    platform_vocabulary,
     post_type_counts,
     previous_period_change,
     ratio_of_medians,
@@ -170,6 +171,13 @@ class Findings:
     model_notes: dict[str, Any] | None = None
     #: claims, timing, paid results and the privacy review (extras.compute_extras; written by write_extras)
     extras: Extras = field(default_factory=Extras)
+    #: each platform's word and definition for impressions/engagements, and reach (platform_vocabulary)
+    vocabulary: dict[str, Any] | None = None
+
+    @property
+    def impressions_word(self) -> str:
+        """What the report calls the posts' impressions column: "views" for Meta, else "impressions"."""
+        return str((self.vocabulary or {}).get("impressions_word") or "impressions")
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -247,6 +255,7 @@ class Findings:
             "population": self.population,
             "publications": self.publications,
             "held_up": self.held_up,
+            "vocabulary": self.vocabulary,
             "claims": self.extras.claims,
             "timing": None if self.extras.timing is None else {
                 k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
@@ -412,6 +421,7 @@ def compute_findings(
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
         publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
+        vocabulary=derive("the platforms' vocabulary", lambda: platform_vocabulary(r.posts), None),
         extras=compute_extras(r, dataset, problems=r.problems),
         held_up=derive("the count of estimates that held up",
                        lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
@@ -469,6 +479,7 @@ __all__ = [
     "metric_series",
     "model_population",
     "num",
+    "platform_vocabulary",
     "post_type_counts",
     "previous_period_change",
     "primary_effects",

@@ -428,3 +428,34 @@ def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
                     "median_impressions": num(med),
                     "source": "posts_coded post_type (else is_reply / is_repost)"})
     return out
+
+
+def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Each platform's own words and definitions for the posts' impressions and engagements, and its reach.
+
+    Returns ``{"impressions_word", "platforms": [{platform, n_posts, impressions_label, impressions_definition,
+    engagements_definition, n_reach, reach_median}]}``: ``impressions_label`` is the export's own name for what
+    the ``impressions`` column holds (``impressions_label`` column: "Views" on Meta), reach the median of the posts
+    that have it (Meta; never summed: people reached are not additive). None without posts.
+    """
+    from ..vocab import PLATFORM_TERMS, impressions_word
+
+    if posts is None or not len(posts) or "platform" not in posts:
+        return None
+    plat = posts["platform"].astype("string").fillna("unknown")
+    label = (posts["impressions_label"].astype("string") if "impressions_label" in posts
+             else pd.Series(pd.NA, index=posts.index, dtype="string"))
+    reach = pd.to_numeric(posts["reach"], errors="coerce") if "reach" in posts else pd.Series(np.nan, index=posts.index)
+    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach})
+    rows = []
+    for name, g in frame.groupby("platform", sort=True, observed=True):
+        labels = g["label"].dropna()
+        own = str(labels.mode().iloc[0]) if len(labels) else None
+        terms = PLATFORM_TERMS.get(str(name), {})
+        key = "views" if own and own.strip().lower() == "views" else "impressions"
+        r = g["reach"].dropna()
+        rows.append({"platform": str(name), "n_posts": int(len(g)), "impressions_label": own,
+                     "impressions_definition": terms.get(key), "engagements_definition": terms.get("engagements"),
+                     "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None})
+    return {"impressions_word": impressions_word(list(label.dropna().unique())), "platforms": rows,
+            "source": "posts_coded (platform, impressions_label, reach); definitions from workbench.vocab.PLATFORM_TERMS"}

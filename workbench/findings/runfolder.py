@@ -35,6 +35,8 @@ POST_COLUMNS = (
     "is_reply",
     "is_repost",
     "post_type",
+    "impressions_label",  # the platform's own name of what impressions holds ("Views" on Meta)
+    "reach",
 )
 #: libraries whose versions can change a number in the report (listed in the manifest and the report).
 ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")

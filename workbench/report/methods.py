@@ -27,6 +27,21 @@ def _controls_text(ctx: ReportContext) -> str:
     return f"Controls in the fitted models: {join_words(controls)}."
 
 
+def _platform_definitions(ctx: ReportContext) -> list[str]:
+    """Each platform's own impressions/views and engagements, as its export defines them."""
+    rows = (ctx.f.vocabulary or {}).get("platforms") or []
+    if not rows:
+        return ["Impressions are the platform's count of times a post was shown; engagements are the platform's "
+                "count of interactions. Their definitions differ between platforms."]
+    out = []
+    for v in rows:
+        bits = [b for b in (v.get("impressions_definition"), v.get("engagements_definition") and
+                            f"Engagements: {v['engagements_definition']}") if b]
+        if bits:
+            out.append(f"{v['platform']}: " + " ".join(bits))
+    return out
+
+
 def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin_words: str) -> list[str]:
     """Which model each growth number came from (growth.json's own method texts where it has them)."""
     details = ctx.f.growth_details[0] if ctx.f.growth_details else {}
@@ -80,9 +95,9 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
     items = [
         "Engagement rate = engagements ÷ impressions, computed per post for posts with impressions; the "
         "report shows its median.",
-        "Impressions are the platform's count of times a post was shown; engagements are the platform's "
-        "count of interactions (clicks, likes, reposts, replies …). Metrics a platform does not report "
-        "are missing, never zero.",
+        *_platform_definitions(ctx),
+        "Metrics a platform does not report are missing, never zero; reach (people reached) is never summed "
+        "across posts or days.",
         "Post-level model (primary): ordinary least squares on log(1 + outcome) with HC3 heteroskedasticity-"
         "robust standard errors; a coefficient b is reported as a % change 100·(exp(b) − 1) with its 95% "
         f"CI; p-values are Holm-adjusted across the features tested. {_controls_text(ctx)}",

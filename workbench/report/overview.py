@@ -58,9 +58,13 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     span = f.date_range
     if k["n_posts"] is not None:
         when = f" published between {format_date(span[0])} and {format_date(span[1])}" if span else ""
+        word = f.impressions_word
         imp = (
-            f", which were seen {format_int(k['impressions_total'])} times in total "
-            f"(median {format_int(k['impressions_median'])} impressions per post)"
+            (f", which were seen {format_int(k['impressions_total'])} times in total "
+             f"(median {format_int(k['impressions_median'])} impressions per post)") if word == "impressions" else
+            (f", with {format_int(k['impressions_total'])} {word} in total "
+             f"(median {format_int(k['impressions_median'])} per post; each platform's own count, defined in the "
+             "methods appendix)")
             if k["impressions_total"] is not None
             else ""
         )
@@ -190,8 +194,12 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
 
     items = [
         ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        ("Impressions, total", format_int(k["impressions_total"]), change("impressions_total")),
-        ("Impressions per post, median", format_int(k["impressions_median"]), change("impressions_median")),
+        (f"{f.impressions_word.capitalize()}, total", format_int(k["impressions_total"]), change("impressions_total")),
+        (f"{f.impressions_word.capitalize()} per post, median", format_int(k["impressions_median"]),
+         change("impressions_median")),
+        *((f"Reach per post, median ({v['platform']}: {format_int(v['n_reach'])} posts)",
+           format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
+          if v.get("reach_median") is not None),
         ("Engagement rate, median",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),
