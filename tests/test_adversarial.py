@@ -97,7 +97,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         ({"title": "Another title"}, ["report"]),
         ({"interventions": [{"date": "2022-03-01", "label": "Designer joined"}]}, ["growth", "report"]),
         ({"goals": [{"metric": "followers", "target": 500, "by": "2023-01-01"}]}, ["report"]),
-        ({"timezone": "Europe/Berlin"}, ["features", "regression", "growth", "report", "publications"]),
+        ({"timezone": "Europe/Berlin"}, ["features", "regression", "growth", "publications", "report"]),
     ],
 )
 def test_card_change_reruns_the_stages_that_read_it(tmp_path, change, rerun):

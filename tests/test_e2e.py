@@ -37,7 +37,7 @@ def example_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 def test_progress_lines_and_report_path(example_run):
     out, proc = example_run
     lines = proc.stdout.splitlines()
-    for i, stage in enumerate(["ingest", "features", "regression", "growth", "report", "publications"], 1):
+    for i, stage in enumerate(["ingest", "features", "regression", "growth", "publications", "report"], 1):
         assert any(line.startswith(f"[{i}/6] {stage}") and " ran in " in line for line in lines), proc.stdout
     assert f"report: {out / 'report.html'}" in proc.stdout
 
@@ -191,3 +191,23 @@ def test_example_report_reads_offline_in_a_real_browser(example_run):
         pytest.skip(SKIP_REASON)
     assert_reads_offline(seen, out / "report.html")
     assert (out / "results" / "report_first_screen.png").stat().st_size > 10_000
+
+
+def test_report_shows_the_publications_stage_result(example_run):
+    """publications runs before the report; the report's section says what results/publications.json says."""
+    import html
+    import re
+
+    out, _ = example_run
+    pub = json.loads((out / "results" / "publications.json").read_text(encoding="utf-8"))
+    page = (out / "report.html").read_text(encoding="utf-8")
+    match = re.search(r'<section id="publications"[^>]*>(.*?)</section>', page, flags=re.S)
+    assert match
+    sec = html.unescape(match.group(1))
+    if pub["status"] != "ok":
+        assert f"Not available: {pub['reason']}" in sec
+        return
+    for v in pub["verdicts"]:
+        assert (v["sentence"] if v["available"] else v["reason"]) in sec
+    if pub.get("figure"):
+        assert "data:image/png;base64," in match.group(1)

@@ -14,7 +14,23 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
 def test_every_stage_has_its_notebook():
-    assert [p.name for p in NOTEBOOKS] == [s.notebook for s in STAGES]
+    assert sorted(p.name for p in NOTEBOOKS) == sorted(s.notebook for s in STAGES)
+    assert len({s.notebook for s in STAGES}) == len(STAGES)
+
+
+def test_stage_order_fits_reads_and_writes():
+    """A stage reads only what an earlier stage writes; a notebook run in file order (nbval) never needs the
+    products of a notebook with a later file name (an optional read is allowed: it is used when present)."""
+    writer = {attr: s for s in STAGES for attr in (*s.writes, *s.optional_writes)}
+    position = {s.name: i for i, s in enumerate(STAGES)}
+    for stage in STAGES:
+        for attr in (*stage.reads, *stage.optional_reads):
+            assert attr in writer, f"{stage.name} reads {attr}, which no stage writes"
+            assert position[writer[attr].name] < position[stage.name], (
+                f"{stage.name} reads {attr} but {writer[attr].name} runs after it")
+        for attr in stage.reads:
+            assert writer[attr].notebook < stage.notebook, (
+                f"{stage.notebook} needs {attr} from {writer[attr].notebook}, which nbval runs after it")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -119,7 +119,7 @@ def test_crash_then_rerun_picks_up_where_it_stopped(dataset, tmp_path):
     assert set(manifest["stages"]) == {"ingest", "features"}
     ex = FakeExecutor()
     pipeline.run_pipeline(dataset, out=out, executor=ex, echo=lambda s: None)
-    assert names(ex) == ["regression", "growth", "report", "publications"]
+    assert names(ex) == ["regression", "growth", "publications", "report"]
 
 
 def test_corrupt_manifest_means_run_everything(dataset, tmp_path):

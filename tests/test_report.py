@@ -687,9 +687,9 @@ def test_permalinks_that_are_not_http_are_not_links(tmp_path, quick_figures):
     posts.loc[7, "permalink"] = "javascript:alert(3)"
     run = write_run(tmp_path, posts=posts)
     page = build_report_html(run, today=TODAY)
-    # 39 http permalinks of the 40 posts (all shown) plus the 8 anchors of the contents; javascript: is text
+    # 39 http permalinks of the 40 posts (all shown) plus one contents anchor per section; javascript: is text
     assert 'href="javascript' not in page and page.count('<a href="http') == 39
-    assert page.count('<a href="#') == 8
+    assert page.count('<a href="#') == len(report.SECTIONS) - 1  # no paid data: "Paid results" left out
     assert "javascript:alert(3)" in page  # shown as text
 
 
@@ -764,8 +764,12 @@ def test_goals_are_assessed_against_hand_computed_projections():
         assert table["rate_per_day"].iloc[1] == pytest.approx(2.0)
         assert table["projected_date"].iloc[1] == dt.date(2023, 7, 23)  # +205 days = ceil(409 / 2)
         assert table["projected_date"].iloc[2] == dt.date(2026, 12, 24)  # +1455 days = ceil(2909 / 2)
+    # judged at the end of the data (30 Dec 2022), not at today's date: a deadline that passed after the data
+    # ended is a projection, and the row says so
     late = assess_goals(goals[2:3], account=make_account(), today=dt.date(2023, 7, 1))
-    assert late["status"].tolist() == ["not met (deadline passed)"]
+    assert late["status"].tolist() == ["not on track"]
+    assert late["as_of"].tolist() == [dt.date(2022, 12, 30)]
+    assert "the data end on 2022-12-30, before the deadline (2023-06-30)" in late["reason"].iloc[0]
 
 
 def test_goals_section_in_the_page(full):
@@ -1098,7 +1102,7 @@ def test_key_figures_show_the_change_at_the_first_intervention(full):
     before, after = imp[local < CHANGE], imp[local >= CHANGE]
     block = html.unescape(section(page, "key-figures"))
     assert "<h3>Before and after Designer <joined></h3>" in block
-    row = re.search(r'<th scope="row">Impressions per post, median</th>(.*?)</tr>', block).group(1)
+    row = re.search(r'<th scope="row">Impressions per post, median \(descriptive, unadjusted\)</th>(.*?)</tr>', block).group(1)
     assert f"{np.median(before):,.0f} ({len(before)} posts)" in row
     assert f"{np.median(after):,.0f} ({len(after)} posts)" in row
     assert format_ratio(np.median(after) / np.median(before)) + " (95% CI " in row

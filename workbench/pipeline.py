@@ -167,6 +167,31 @@ class RunPaths:
         return self.results / "run_status.json"
 
     @property
+    def campaigns(self) -> Path:
+        """The paid-campaign table (ingest; only when a campaign export was read)."""
+        return self.data / "campaigns.parquet"
+
+    @property
+    def claims(self) -> Path:
+        """Published claims beside this account's estimates (workbench.claims, computed in the report step)."""
+        return self.results / "claims.json"
+
+    @property
+    def timing(self) -> Path:
+        """Weekday × hour effects, partially pooled (workbench.timing, computed in the report step)."""
+        return self.results / "timing.json"
+
+    @property
+    def campaigns_summary(self) -> Path:
+        """Paid metrics with intervals and benchmarks (workbench.campaigns, computed in the report step)."""
+        return self.results / "campaigns.json"
+
+    @property
+    def privacy_review(self) -> Path:
+        """Own replies flagged for a person to review (workbench.privacy; for the analyst, never in the report)."""
+        return self.results / "privacy_review.csv"
+
+    @property
     def report_posts(self) -> Path:
         """Every post of the report's table, beside the report (formula-safe CSV)."""
         return self.root / "report_posts.csv"
@@ -198,6 +223,9 @@ class Stage:
     #: claims (see :func:`card_parts`) is read by every stage: a new key can cost a re-run, never a stale result.
     card: tuple[str, ...] = ()
     reads_publications: bool = False  # the card's publication lists, attention files and link files
+    #: upstream products read when present (hashed as "absent" otherwise, never a "run the earlier stages" error):
+    #: a run folder from before the stage that writes them existed still gets its report.
+    optional_reads: tuple[str, ...] = ()
 
     @property
     def notebook_path(self) -> Path:
@@ -211,6 +239,7 @@ STAGES: tuple[Stage, ...] = (
         "01_ingest.ipynb",
         reads=(),
         writes=("posts", "account", "codes", "quarantine", "ingest_log"),
+        optional_writes=("campaigns",),  # only when a paid-campaign export was read
         card=("posts", "account", "campaigns", "codes", "codebook"),  # the codebook: which manual codes are yes/no
         reads_dataset=True,
     ),
@@ -229,20 +258,21 @@ STAGES: tuple[Stage, ...] = (
           card=("interventions", "account", "analysis.growth_metric", "analysis.monthly_metrics", "analysis.equivalence_margin",
                 "analysis.hac_maxlags")),
     Stage(
-        "report",
-        "05_report.ipynb",
-        reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
-        writes=("report", "findings"),
-        card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
-    ),
-    Stage(
         "publications",
         "06_publications.ipynb",
         reads=("posts_coded",),
         writes=("publications", "publications_quarantine", "publication_links", "publications_table",
                 "publications_summary", "match_review"),
-        reads_publications=True,  # last: notebooks run in file order; the report can read it once it is wired
+        reads_publications=True,
         card=("publications", "attention"),
+    ),
+    Stage(
+        "report",
+        "05_report.ipynb",
+        reads=("posts_coded", "account", "ingest_log", "reliability", "regression", "models", "growth"),
+        optional_reads=("publications_summary", "campaigns"),  # publications (06 runs first); paid data if read
+        writes=("report", "findings", "claims", "timing", "campaigns_summary", "privacy_review"),
+        card=("*",),  # title, goals, interventions, the analysis settings it describes: everything
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -499,6 +529,9 @@ def stage_inputs(stage: Stage, ds: Dataset, paths: RunPaths) -> dict[str, str]:
     for attr in stage.reads:
         p: Path = getattr(paths, attr)
         out[f"run:{p.relative_to(paths.root).as_posix()}"] = hash_file(p) if p.exists() else "missing"
+    for attr in stage.optional_reads:
+        p = getattr(paths, attr)
+        out[f"run:{p.relative_to(paths.root).as_posix()}"] = hash_file(p) if p.exists() else "absent"
     return out
 
 

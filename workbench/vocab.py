@@ -155,3 +155,38 @@ def join_words(items: list[str] | tuple[str, ...], conj: str = "and") -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + f" {conj} " + items[-1]
+
+
+#: Each platform's own words for what the posts table's ``impressions`` and ``engagements`` hold, and what they
+#: count (from the exports' documentation and FORMATS.md §8). The report uses the platform's word ("views" for
+#: Meta, never "impressions") and prints these definitions in the methods appendix.
+PLATFORM_TERMS: dict[str, dict[str, str]] = {
+    "x": {"impressions": "Impressions: the times the post was shown on screen (X's count).",
+          "engagements": "X's own Engagements: every interaction with the post — likes, reposts, replies, and clicks "
+                         "on links, the profile, hashtags, media and detail expands."},
+    "facebook": {"views": "Views: the number of times the content was played or displayed (Meta's metric; it "
+                          "replaced Impressions in 2024–25).",
+                 "impressions": "Impressions: the times the post was on screen (Meta's legacy metric).",
+                 "engagements": "reactions + comments + shares (Meta's 'Reactions, comments and shares'); clicks are "
+                                "not included."},
+    "instagram": {"views": "Views: the number of times the content was played or displayed (Meta's metric).",
+                  "impressions": "Impressions: the times the post was on screen (Meta's legacy metric).",
+                  "engagements": "likes + comments + shares + saves; clicks are not included."},
+    "linkedin": {"impressions": "Impressions: the times the post was shown (LinkedIn's count).",
+                 "engagements": "clicks + likes + comments + reposts + follows (LinkedIn's own definition, its "
+                                "Engagement rate × impressions)."},
+    "bluesky": {"engagements": "likes + replies + reposts + quotes (Bluesky reports no impressions)."},
+    "mastodon": {"engagements": "favourites + replies + boosts (Mastodon reports no impressions)."},
+}
+
+
+def impressions_word(labels: list[str] | tuple[str, ...]) -> str:
+    """The report's word for the posts' ``impressions`` column, from the platforms' own labels: "views" when
+    every labelled post says Views (Meta), "impressions" when every one says Impressions or none is labelled,
+    else "impressions or views" (each platform's own count)."""
+    found = {str(x).strip().lower() for x in labels if x is not None and str(x).strip()}
+    if found == {"views"}:
+        return "views"
+    if found <= {"impressions"}:
+        return "impressions"
+    return "impressions or views"

@@ -35,14 +35,17 @@ from ..dataset import Dataset
 from ..io import write_json
 from ..pipeline import STAGE_NAMES, RunPaths
 from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, label_feature
-from .comparisons import GrowthComparison, _rate, growth_comparisons, growth_verdict
+from .comparisons import GrowthComparison, _rate, comparison_honesty, growth_comparisons, growth_verdict
+from .extras import Extras, compute_extras, write_extras
 from .modelfit import (
     _DIAGNOSTIC_KEYS,
     _effect_columns,
     dropped_terms,
     find_thin_effects,
     fitted_terms,
+    held_up_across_outcomes,
     list_diagnosed_outcomes,
+    model_notes,
     model_population,
     primary_effects,
     tabulate_controls_sensitivity,
@@ -57,6 +60,7 @@ from .posts import (
     low_reliability_codes,
     median_ci_ranks,
     metric_series,
+    platform_vocabulary,
     post_type_counts,
     previous_period_change,
     ratio_of_medians,
@@ -158,6 +162,22 @@ class Findings:
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
     post_types: list[dict[str, Any]] = field(default_factory=list)
     population: dict[str, Any] | None = None
+    publications: dict[str, Any] | None = None
+    #: per comparison (same order): judgeable, posts_adjusted, monthly_its, placebo, models (comparison_honesty)
+    growth_details: list[dict[str, Any]] = field(default_factory=list)
+    #: how many primary estimates held up, over which Holm family (held_up_across_outcomes)
+    held_up: dict[str, Any] | None = None
+    #: estimands, count-model fallbacks, too-few-posts records, dispersion, reach by type (model_notes)
+    model_notes: dict[str, Any] | None = None
+    #: claims, timing, paid results and the privacy review (extras.compute_extras; written by write_extras)
+    extras: Extras = field(default_factory=Extras)
+    #: each platform's word and definition for impressions/engagements, and reach (platform_vocabulary)
+    vocabulary: dict[str, Any] | None = None
+
+    @property
+    def impressions_word(self) -> str:
+        """What the report calls the posts' impressions column: "views" for Meta, else "impressions"."""
+        return str((self.vocabulary or {}).get("impressions_word") or "impressions")
 
     def outcomes(self, order: Sequence[str] = ()) -> list[str]:
         """The outcomes of the primary model, in ``order`` first (the card's), then as found."""
@@ -206,29 +226,72 @@ class Findings:
             "growth": {
                 "metric": self.metric,
                 "available": bool(self.results.growth and self.results.growth.get("periods")),
+                "schema_version": (self.results.growth or {}).get("schema_version"),
+                "basis": (self.results.growth or {}).get("basis"),
+                "basis_text": (self.results.growth or {}).get("basis_text"),
+                "level_known": (self.results.growth or {}).get("level_known"),
                 "comparisons": [
                     {"index": c.index, "label": c.label, "before": c.before.get("label"),
                      "after": c.after.get("label"), "verdict": growth_verdict(c),
                      "slope_ratio": num(c.results.get("slope_ratio")),
                      "slope_ratio_ci": c.results.get("slope_ratio_ci"),
                      "p_value": num(_as_mapping(c.results.get("slope_change")).get("p_value")),
-                     "source": "growth.json (time × period interaction, HAC errors; TOST equivalence)"}
-                    for c in self.comparisons
+                     **(self.growth_details[i] if i < len(self.growth_details) else {}),
+                     "source": "growth.json (increments model: WLS of the increments on the days in each period, "
+                               "Newey–West errors calibrated by an AR(1) bootstrap; TOST equivalence)"}
+                    for i, c in enumerate(self.comparisons)
                 ],
             },
             "goals": None if self.goals is None else {
                 "rows": _records(self.goals),
-                "source": "latest value of the metric; rate = last growth period's slope, else a straight line "
-                          "since the last intervention"},
+                "source": "workbench.goals.assess_goals: judged at the end of the data (as_of), never today's "
+                          "date; rate = the growth model's rate of the last period, else a straight line since the "
+                          "last intervention; a follower goal needs a follower level (basis)"},
             "low_reliability": {"rows": _records(self.low_codes),
                                 "source": f"reliability.csv, Krippendorff's alpha < {ALPHA_TENTATIVE}"},
             "stage_status": self.stages,
             "reconciliation": self.reconciliation,
             "post_types": self.post_types,
             "population": self.population,
+            "publications": self.publications,
+            "held_up": self.held_up,
+            "vocabulary": self.vocabulary,
+            "claims": self.extras.claims,
+            "timing": None if self.extras.timing is None else {
+                k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
+                                                       "method", "caveat")},
+            "campaigns": self.extras.campaigns,
+            "extras_not_available": dict(self.extras.reasons),
+            "model_notes": self.model_notes,
             "problems": dict(self.problems),
         }
 
+
+
+def publications_findings(results: RunResults, dataset: Dataset | None) -> dict[str, Any]:
+    """What the report says about publications: ``results/publications.json`` as the stage wrote it (its
+    sentences come from the attention models it names), or ``status: not_available`` with the reason."""
+    pub = results.publications
+    if pub is None:
+        rel = results.paths.rel(results.paths.publications_summary)
+        if rel in results.problems:
+            reason = f"{rel} could not be read ({results.problems[rel]})"
+        elif dataset is not None and dataset.publications:
+            reason = f"{rel} was not found: run the publications stage (workbench run, or --only publications)"
+        else:
+            reason = ("the dataset card has no publications (add publications: and attention: to dataset.yml; "
+                      "see README 'Publications and attention')")
+        return {"status": "not_available", "reason": reason, "source": rel}
+    keep = ("status", "reason", "as_of", "counts", "linking", "verdicts", "primary", "selection", "causal_note",
+            "selection_note", "before_after", "post_features", "featured_papers", "figure", "warnings")
+    out = {k: pub[k] for k in keep if k in pub}
+    if out.get("status") != "ok" and not out.get("reason"):
+        out["reason"] = "the publications stage gave no reason"
+    linking = out.get("linking")
+    if isinstance(linking, Mapping):
+        out["linking"] = {k: v for k, v in linking.items() if k != "unresolved_links"}
+    out["source"] = "results/publications.json (publications stage: attention models named per verdict)"
+    return out
 
 
 def _date_range(results: RunResults, tz: str) -> tuple[dt.date, dt.date] | None:
@@ -357,17 +420,30 @@ def compute_findings(
         population=derive("the models' population", lambda: model_population(models), None),
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
         reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
+        publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
+        vocabulary=derive("the platforms' vocabulary", lambda: platform_vocabulary(r.posts), None),
+        extras=compute_extras(r, dataset, problems=r.problems),
+        held_up=derive("the count of estimates that held up",
+                       lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
+        model_notes=derive("the models' notes", lambda: model_notes(models, primary=primary), None),
+        growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
+                              []),
     )
 
 
 def write_findings(findings: Findings, path: str | Path | None = None) -> Path:
-    """Write ``findings.to_dict()`` atomically to ``results/findings.json`` of its run folder (or ``path``)."""
+    """Write ``findings.to_dict()`` atomically to ``results/findings.json`` of its run folder (or ``path``), and
+    beside it (in the run folder's ``results/``) claims.json, timing.json, campaigns.json and
+    privacy_review.csv (:func:`~workbench.findings.extras.write_extras`)."""
     target = Path(path) if path is not None else RunPaths(findings.results.run_dir).findings
+    if path is None or target == RunPaths(findings.results.run_dir).findings:
+        write_extras(findings.extras, RunPaths(findings.results.run_dir))
     return write_json(target, findings.to_dict())
 
 
 __all__ = [
     "ANALYSIS_LIBRARIES",
+    "Extras",
     "Findings",
     "GrowthComparison",
     "POST_COLUMNS",
@@ -384,7 +460,9 @@ __all__ = [
     "_rate",
     "assess_goals",
     "compare_post_medians",
+    "compute_extras",
     "compute_findings",
+    "comparison_honesty",
     "compute_key_figures",
     "dropped_terms",
     "engagement_rates",
@@ -392,6 +470,8 @@ __all__ = [
     "fitted_terms",
     "growth_comparisons",
     "growth_verdict",
+    "held_up_across_outcomes",
+    "model_notes",
     "library_versions",
     "list_diagnosed_outcomes",
     "low_reliability_codes",
@@ -399,6 +479,7 @@ __all__ = [
     "metric_series",
     "model_population",
     "num",
+    "platform_vocabulary",
     "post_type_counts",
     "previous_period_change",
     "primary_effects",
@@ -407,5 +488,6 @@ __all__ = [
     "reconcile_totals",
     "stage_status",
     "tabulate_controls_sensitivity",
+    "write_extras",
     "write_findings",
 ]

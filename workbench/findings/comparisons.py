@@ -63,8 +63,12 @@ def _rate(period: Mapping[str, Any]) -> tuple[float | None, Any]:
 
 
 def growth_verdict(comparison: GrowthComparison) -> str:
-    """``changed`` (HAC p < 0.05), ``equivalent`` (TOST), ``cannot tell``, or ``not estimable``."""
+    """``changed`` (calibrated HAC p < 0.05), ``equivalent`` (TOST), ``cannot tell``, ``not estimable``, or
+    ``not judged`` (growth.json says the comparison cannot be judged: too few increments, or the date is outside
+    the data; ``not_judged_reason`` says why)."""
     r = comparison.results
+    if r.get("status") in ("after_data", "before_data", "no_data") or r.get("judgeable") is False:
+        return "not judged"
     p = num(_as_mapping(r.get("slope_change")).get("p_value"))
     if p is not None and p < SIGNIFICANCE:
         return "changed"
@@ -75,3 +79,58 @@ def growth_verdict(comparison: GrowthComparison) -> str:
     return "cannot tell"
 
 
+
+
+#: what each post-level term held constant, in words (beforeafter.post_change's terms)
+ADJUSTED_FOR = {"log_followers": "audience size (log followers at the post)", "years_since_date": "the trend",
+                "is_reply": "post type (reply or not)"}
+
+
+def _pick(d: Any, keys: Sequence[str]) -> dict[str, Any] | None:
+    d = _as_mapping(d)
+    return {k: d.get(k) for k in keys if k in d} if d else None
+
+
+def comparison_honesty(comp: GrowthComparison) -> dict[str, Any]:
+    """What growth.json (schema 2) says about one comparison beyond the verdict: whether it could be judged, the
+    post change adjusted for audience and trend (with the unadjusted median ratio as a labelled descriptive
+    number), the monthly interrupted time series (Welch kept as the published form), the placebo check's
+    smallest attainable p and the models each number came from. Keys absent from an older growth.json are None.
+    """
+    r = comp.results
+    pa = _as_mapping(r.get("posts_adjusted"))
+    adjusted = None
+    if pa:
+        adjusted = {k: pa.get(k) for k in ("available", "outcome", "reason", "estimate", "ci", "p_value", "estimand",
+                                             "method", "cov_type", "n_posts", "n_months", "terms", "terms_missing")}
+        terms = [t for t in pa.get("terms") or [] if t in ADJUSTED_FOR]
+        adjusted["adjusted_for"] = [ADJUSTED_FOR[t] for t in terms]
+        adjusted["not_adjusted_for"] = {ADJUSTED_FOR.get(t, t): why for t, why in _as_mapping(pa.get("terms_missing")).items()}
+        adjusted["descriptive"] = _pick(pa.get("descriptive"), (
+            "label", "median_before", "median_after", "median_ratio", "median_ratio_ci", "median_ratio_ci_method",
+            "followers_median_ratio", "impressions_per_follower_median_ratio"))
+        adjusted["source"] = "growth.json posts_adjusted (workbench.beforeafter.post_change)"
+    its = _as_mapping(r.get("monthly_its"))
+    monthly_its = None
+    if its:
+        monthly_its = {k: its.get(k) for k in (
+            "available", "metric", "reason", "level_change", "level_change_ci", "level_change_p",
+            "trend_change_per_year", "trend_change_per_year_ci", "trend_change_p", "pre_trend_per_year", "scale",
+            "method", "n_months", "n_months_before", "n_months_after")}
+        monthly_its["source"] = "growth.json monthly_its (workbench.beforeafter.monthly_its)"
+    monthly = _as_mapping(r.get("monthly"))
+    placebo = _as_mapping(r.get("placebo"))
+    return {
+        "status": r.get("status"),
+        "judgeable": r.get("judgeable"),
+        "not_judged_reason": r.get("not_judged_reason"),
+        "posts_adjusted": adjusted,
+        "monthly_its": monthly_its,
+        "monthly_published_form": _pick(monthly, ("metric", "fold_change", "fold_change_ci", "welch_p_two_sided",
+                                                  "welch_p_one_sided", "n_before", "n_after")),
+        "placebo": None if not placebo else {
+            "n": placebo.get("n"), "rank_p": placebo.get("rank_p"),
+            "smallest_attainable_p": placebo.get("smallest_attainable_p")},
+        "growth_model": r.get("growth_model"),
+        "calibration": r.get("calibration"),
+    }

@@ -44,6 +44,8 @@ def primary_effects(regression: pd.DataFrame, *, model: str = "ols_log") -> pd.D
     rows["p_used"] = pd.to_numeric(rows[p_col], errors="coerce") if p_col in rows else np.nan
     rows["p_kind"] = "Holm-adjusted" if p_col == "p_holm" else "unadjusted"
     rows["supported"] = rows["p_used"] < SIGNIFICANCE
+    if "p_holm_across_outcomes" in rows.columns:  # Holm over every outcome's predictors (models.json holm_family)
+        rows["p_holm_across_outcomes"] = pd.to_numeric(rows["p_holm_across_outcomes"], errors="coerce")
     return rows
 
 
@@ -305,4 +307,70 @@ def model_population(models: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "n_out": _num(pop.get("n_out")),
         "counts": counts,
         "source": "models.json population",
+    }
+
+
+def held_up_across_outcomes(effects: pd.DataFrame | None, regression: pd.DataFrame | None = None, *,
+                            model: str) -> dict[str, Any] | None:
+    """How many of the primary model's feature–outcome estimates held up, and in which Holm family.
+
+    With ``p_holm_across_outcomes`` in regression.csv (Holm over every predictor of every outcome of the model,
+    per platform) the count is over that one family, so "N of M held up" is true of the M estimates it counts;
+    without it the family is each outcome's predictors and the record says so. ``cannot tell`` estimates (too
+    few posts in a group) never count as held up.
+    """
+    if effects is None or not len(effects):
+        return None
+    rows = effects
+    family = "Holm within each outcome's predictors" if str(rows["p_kind"].iloc[0]).startswith("Holm") \
+        else "unadjusted p (regression.csv has no Holm column)"
+    p = rows["p_used"]
+    if "p_holm_across_outcomes" in rows.columns and rows["p_holm_across_outcomes"].notna().all():
+        p = pd.to_numeric(rows["p_holm_across_outcomes"], errors="coerce")
+        several = "platform" in rows.columns and rows["platform"].nunique() > 1
+        family = (f"Holm across all {len(rows)} feature–outcome estimates of {model}"
+                  + (" (each platform its own family)" if several else ""))
+    ok = (p < SIGNIFICANCE) & (rows["cannot_tell"] == "") if "cannot_tell" in rows else p < SIGNIFICANCE
+    return {"n_held_up": int(ok.sum()), "n_estimates": int(len(rows)), "family": family,
+            "n_cannot_tell": int((rows["cannot_tell"] != "").sum()) if "cannot_tell" in rows else 0,
+            "source": f"regression.csv, model {model}: adjusted p < {SIGNIFICANCE}"}
+
+
+def model_notes(models: Mapping[str, Any] | None, *, primary: str) -> dict[str, Any]:
+    """What models.json (schema 2) says that the report must word: the estimand of each model fitted, count
+    models fitted by a fallback (``fit_method`` other than ``nb2_ml``, with the reason), ``too_few_posts``
+    records, the dispersion of each outcome (variance/mean, NB α, Pearson dispersion) and reach by post type."""
+    models = _as_mapping(models)
+    estimands = {k: dict(v) for k, v in _as_mapping(models.get("estimands")).items() if isinstance(v, Mapping)}
+    fallbacks = []
+    for rec in _as_records(models.get("fitted_terms")):
+        method = rec.get("fit_method")
+        if str(rec.get("model", "")).startswith("negbin") and method and method != "nb2_ml":
+            fallbacks.append({k: rec.get(k) for k in ("platform", "outcome", "model", "fit_method",
+                                                       "fallback_reason", "n")})
+    too_few = [{k: rec.get(k) for k in ("platform", "outcome", "term", "n", "minimum", "message", "role")}
+               for rec in _as_records(models.get("dropped")) if rec.get("code") == "too_few_posts"]
+    too_few += [{k: rec.get(k) for k in ("platform", "outcome", "term", "n", "minimum", "message")}
+                for rec in _as_records(models.get("flags")) if rec.get("code") == "too_few_posts_model"]
+    dispersion = {}
+    for outcome, diag in _as_mapping(models.get("diagnostics")).items():
+        diag = _as_mapping(diag)
+        d = _as_mapping(diag.get("dispersion"))
+        over = _as_mapping(_as_mapping(diag.get("overdispersion")).get("negbin"))
+        if d or over:
+            dispersion[str(outcome)] = {
+                "variance_to_mean": num(d.get("variance_to_mean")), "negbin_alpha": num(d.get("negbin_alpha")),
+                "negbin_alpha_ci": d.get("negbin_alpha_ci"), "pearson_dispersion": num(over.get("pearson_dispersion")),
+                "pearson_df": num(over.get("pearson_df"))}
+    return {
+        "primary": primary,
+        "primary_estimand": estimands.get(primary),
+        "estimand_sentences": _as_mapping(_as_mapping(models.get("estimand_sentences")).get(primary)) or {},
+        "estimands": estimands,
+        "fallbacks": fallbacks,
+        "too_few_posts": too_few,
+        "dispersion": dispersion,
+        "reach_by_type": _as_records(models.get("reach_by_type")),
+        "platforms": list(models.get("platforms") or []),
+        "source": "models.json (schema_version 2: estimands, fitted_terms, dropped/flags, diagnostics, reach_by_type)",
     }

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..dataset import Goal
+from ..goals import assess_goals as _assess_goals_at_end_of_data
 from ..schema import check_columns
 from ..vocab import ALPHA_TENTATIVE
 from .comparisons import _rate
@@ -167,67 +167,9 @@ def _current_rate(
     return float(np.polyfit(days.to_numpy(dtype=float), recent["value"].to_numpy(dtype=float), 1)[0])
 
 
-def assess_goals(
-    goals: Iterable[Goal],
-    *,
-    account: pd.DataFrame | None,
-    growth: Mapping[str, Any] | None = None,
-    since: dt.date | None = None,
-    today: dt.date | None = None,
-) -> pd.DataFrame:
-    """Return one row per goal: target, deadline, actual (latest value), rate, projected date and status.
-
-    Status is ``met`` (latest value ≥ target), ``on track`` (the current rate reaches the target by the
-    deadline), ``not on track``, ``not met (deadline passed)`` or ``not available`` (no data for the metric). The current rate is the last growth period's fitted slope when the goal's metric is the growth
-    metric, else a straight-line fit of the metric since ``since`` (the last intervention).
-    """
-    today = today or dt.date.today()
-    rows = []
-    for goal in goals:
-        series = metric_series(account, growth, goal.metric)
-        row = {
-            "label": goal.label or f"{goal.metric} {goal.target:,g}",
-            "metric": goal.metric,
-            "target": goal.target,
-            "by": goal.by,
-            "actual": None,
-            "actual_date": None,
-            "rate_per_day": None,
-            "projected_date": None,
-            "status": "not available",
-        }
-        if not series.empty:
-            actual, when = float(series["value"].iloc[-1]), series["date"].iloc[-1]
-            rate = _current_rate(series, growth, goal.metric, since)
-            row.update(actual=actual, actual_date=when.date(), rate_per_day=rate)
-            if actual >= goal.target:
-                row["status"] = "met"
-            else:
-                if rate is not None and rate > 0:
-                    row["projected_date"] = (
-                        when + pd.Timedelta(days=math.ceil((goal.target - actual) / rate))
-                    ).date()
-                if today > goal.by:
-                    row["status"] = "not met (deadline passed)"
-                elif row["projected_date"] is not None and row["projected_date"] <= goal.by:
-                    row["status"] = "on track"
-                else:
-                    row["status"] = "not on track"
-        rows.append(row)
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "label",
-            "metric",
-            "target",
-            "by",
-            "actual",
-            "actual_date",
-            "rate_per_day",
-            "projected_date",
-            "status",
-        ],
-    )
+#: Goals are judged by one rule, :func:`workbench.goals.assess_goals`: at the end of the data (never today's date),
+#: and a follower level only where one is known (``basis``, ``reason`` and ``as_of`` columns say how).
+assess_goals = _assess_goals_at_end_of_data
 
 
 def low_reliability_codes(reliability: pd.DataFrame | None, terms: Iterable[str]) -> pd.DataFrame:
@@ -486,3 +428,34 @@ def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
                     "median_impressions": num(med),
                     "source": "posts_coded post_type (else is_reply / is_repost)"})
     return out
+
+
+def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Each platform's own words and definitions for the posts' impressions and engagements, and its reach.
+
+    Returns ``{"impressions_word", "platforms": [{platform, n_posts, impressions_label, impressions_definition,
+    engagements_definition, n_reach, reach_median}]}``: ``impressions_label`` is the export's own name for what
+    the ``impressions`` column holds (``impressions_label`` column: "Views" on Meta), reach the median of the posts
+    that have it (Meta; never summed: people reached are not additive). None without posts.
+    """
+    from ..vocab import PLATFORM_TERMS, impressions_word
+
+    if posts is None or not len(posts) or "platform" not in posts:
+        return None
+    plat = posts["platform"].astype("string").fillna("unknown")
+    label = (posts["impressions_label"].astype("string") if "impressions_label" in posts
+             else pd.Series(pd.NA, index=posts.index, dtype="string"))
+    reach = pd.to_numeric(posts["reach"], errors="coerce") if "reach" in posts else pd.Series(np.nan, index=posts.index)
+    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach})
+    rows = []
+    for name, g in frame.groupby("platform", sort=True, observed=True):
+        labels = g["label"].dropna()
+        own = str(labels.mode().iloc[0]) if len(labels) else None
+        terms = PLATFORM_TERMS.get(str(name), {})
+        key = "views" if own and own.strip().lower() == "views" else "impressions"
+        r = g["reach"].dropna()
+        rows.append({"platform": str(name), "n_posts": int(len(g)), "impressions_label": own,
+                     "impressions_definition": terms.get(key), "engagements_definition": terms.get("engagements"),
+                     "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None})
+    return {"impressions_word": impressions_word(list(label.dropna().unique())), "platforms": rows,
+            "source": "posts_coded (platform, impressions_label, reach); definitions from workbench.vocab.PLATFORM_TERMS"}

@@ -35,6 +35,8 @@ POST_COLUMNS = (
     "is_reply",
     "is_repost",
     "post_type",
+    "impressions_label",  # the platform's own name of what impressions holds ("Views" on Meta)
+    "reach",
 )
 #: libraries whose versions can change a number in the report (listed in the manifest and the report).
 ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")
@@ -85,6 +87,8 @@ class RunResults:
     growth: dict | None = None
     manifest: dict | None = None
     run_status: dict | None = None
+    #: ``results/publications.json`` (the publications stage; None in a run folder from before it existed).
+    publications: dict | None = None
     #: relative path → why it could not be read (present but broken files).
     problems: dict[str, str] = field(default_factory=dict)
 
@@ -180,6 +184,7 @@ def read_run_results(run_dir: str | Path) -> RunResults:
         growth=read(paths.growth, _read_growth),
         manifest=read(paths.manifest, _read_json_object),
         run_status=read(paths.run_status, _read_json_object),
+        publications=read(paths.publications_summary, _read_json_object),
         problems=problems,
     )
 

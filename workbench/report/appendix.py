@@ -201,23 +201,59 @@ def _reliability(ctx: ReportContext) -> list[Block | None]:
     ]
 
     def stat(row: Mapping[str, Any], name: str) -> str:
+        """ "0.93 (0.80 to 1.00)"; the value alone when the CI is NA; an empty cell when the value is NA."""
+        if num(row.get(name)) is None:
+            return ""
         value = format_number(row.get(name))
         lo, hi = num(row.get(f"{name}_ci_low")), num(row.get(f"{name}_ci_high"))
         return f"{value} ({format_number(lo)} to {format_number(hi)})" if lo is not None and hi is not None else value
 
+    def text(x: Any) -> str:
+        return "" if x is None or (not isinstance(x, str) and pd.isna(x)) else str(x)
+
+    def kappa(row: Mapping[str, Any]) -> str:
+        out = stat(row, "cohen_kappa")
+        pair, n = text(row.get("cohen_kappa_pair")), num(row.get("cohen_kappa_n"))
+        if out and (pair or n is not None):
+            out += " — " + ", ".join(b for b in (pair, f"n = {format_int(n)}" if n is not None else "") if b)
+        return out
+
+    def fleiss(row: Mapping[str, Any]) -> str:
+        out = stat(row, "fleiss_kappa")
+        n, raters = num(row.get("fleiss_kappa_n")), num(row.get("fleiss_kappa_raters"))
+        if out and n is not None and raters is not None:
+            out += f" — {format_int(n)} posts × {format_int(raters)} raters"
+        return out
+
+    def alpha(row: Mapping[str, Any]) -> str:
+        out = stat(row, "krippendorff_alpha")
+        n = num(row.get("krippendorff_alpha_n"))
+        return out + (f" — n = {format_int(n)}" if out and n is not None else "")
+
     def agreement(x: Any) -> str:
         v = num(x)
-        return format_pct(100 * v) if v is not None and v <= 1 else format_pct(x)
+        if v is None:
+            return ""
+        return format_pct(100 * v) if v <= 1 else format_pct(x)
 
+    def verdict(row: Mapping[str, Any]) -> str:
+        parts = [text(row.get("interpretation")), text(row.get("note"))]
+        if not any(num(row.get(k)) is not None for k in ("cohen_kappa", "fleiss_kappa", "krippendorff_alpha")):
+            parts[0] = parts[0] or "not available"
+        return "; ".join(p for p in parts if p)
+
+    has_fleiss = "fleiss_kappa" in rel.columns and pd.to_numeric(rel["fleiss_kappa"], errors="coerce").notna().any()
     rows = [
         (row.get("code", ""), format_int(row.get("n_overlap")), format_int(row.get("n_coders")),
-         agreement(row.get("percent_agreement")), stat(row, "cohen_kappa"), stat(row, "krippendorff_alpha"),
-         "" if pd.isna(row.get("interpretation")) else row.get("interpretation", ""))
+         agreement(row.get("percent_agreement")), kappa(row), *((fleiss(row),) if has_fleiss else ()), alpha(row),
+         verdict(row))
         for row in rel.to_dict("records")
     ]
-    blocks.append(table("Agreement between coders on the overlap (95% CI in brackets)",
-                        ["Code", "Posts coded by ≥ 2", "Coders", "Agreement", "Cohen’s κ", "Krippendorff’s α",
-                         "Interpretation"], rows, numeric=(1, 2, 3, 4, 5)))
+    headers = ["Code", "Posts coded by ≥ 2", "Coders", "Agreement", "Cohen’s κ (pair, n)",
+               *(["Fleiss’ κ (n posts × raters)"] if has_fleiss else []), "Krippendorff’s α (n)",
+               "Interpretation and note"]
+    blocks.append(table("Agreement between coders on the overlap (95% CI in brackets; empty: not computed)",
+                        headers, rows, numeric=tuple(range(1, len(headers) - 1)), wide=True))
     blocks.append(Meta(f"Krippendorff (2004): α ≥ {ALPHA_RELIABLE:.2f} reliable; {ALPHA_TENTATIVE} ≤ α < "
                        f"{ALPHA_RELIABLE:.2f} tentative conclusions only; below {ALPHA_TENTATIVE} the code should "
                        "not be used to draw conclusions."))

@@ -14,8 +14,10 @@ from .wording import (
     after_phrase,
     describe_counterfactual,
     describe_growth,
+    describe_its,
     describe_monthly,
     describe_placebo,
+    describe_posts_adjusted,
     describe_state_space,
     monthly_metrics_table,
 )
@@ -38,7 +40,8 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
             f"No {metric} data: the run had no follower series, so growth before and after interventions could "
             "not be compared."
         )]
-    verdicts = [describe_growth(c, metric=f.metric) for c in f.comparisons]
+    level_known = growth.get("level_known")
+    verdicts = [describe_growth(c, metric=f.metric, level_known=level_known) for c in f.comparisons]
     ivs = [(iv.date, iv.label) for iv in ctx.ds.interventions] if ctx.ds and ctx.ds.interventions else None
     alt = " ".join(verdicts) or f"{metric.capitalize()} over time, one period, no intervention."
     blocks: list[Block | None] = [ctx.figure(
@@ -49,9 +52,15 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         "interventions (dotted), and the earlier trend projected forward with its 95% band",
         figsize=(8, 4.5),
     )]
-    for comp, verdict in zip(f.comparisons, verdicts, strict=True):
+    if f.metric == "followers" and level_known is False:
+        blocks.append(Note(f"The follower level is unknown ({growth.get('basis_text') or growth.get('basis')}): "
+                           "the rates below are new follows per day, and no follower count is stated."))
+    details = list(f.growth_details) + [{}] * (len(f.comparisons) - len(f.growth_details))
+    for comp, verdict, detail in zip(f.comparisons, verdicts, details, strict=True):
         blocks.append(P(verdict))
         for extra in (
+            *describe_posts_adjusted(detail.get("posts_adjusted"), after_phrase(comp).capitalize()),
+            describe_its(detail.get("monthly_its"), after=after_phrase(comp)),
             describe_monthly(comp.results.get("monthly") or {}),
             describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric),
             describe_state_space(comp.results.get("state_space") or {}, metric=f.metric),
@@ -61,20 +70,26 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
                 blocks.append(P(extra))
     unit = str(growth.get("unit") or f"{metric} per day")
     blocks.append(table(
-        f"Growth per period ({unit})",
-        ["Period", "Dates", "Observations", "Slope per day (95% CI)", "R²"],
+        f"Growth per period ({unit}): the increments model's rate (what we stand behind) and the published "
+        "form (a straight line fitted to the level, independent errors; its CI is too narrow and R² of a "
+        "cumulative series is near 1 whatever happens)",
+        ["Period", "Dates", "Observations", "Rate per day, increments model (95% CI)",
+         "Published form: slope per day (95% CI)", "Published form: R²"],
         [(p.get("label", ""), _dates(p), format_int(p.get("n")),
+          f"{format_number(p.get('rate_per_day'))} ({ci_text(p.get('rate_ci'), format_number)})"
+          if num(p.get("rate_per_day")) is not None else "not estimated",
           f"{format_number(p.get('slope_per_day'))} ({ci_text(p.get('slope_ci'), format_number)})",
           format_number(p.get("r2"))) for p in periods],
-        numeric=(2, 3, 4),
+        numeric=(2, 3, 4, 5),
     ))
-    for comp in f.comparisons:
-        blocks.append(_comparison_table(comp, unit))
+    for comp, detail in zip(f.comparisons, details, strict=True):
+        blocks.append(_comparison_table(comp, unit, detail))
         monthly_all = monthly_metrics_table(comp.results.get("monthly_all"))
         if monthly_all:
             blocks.append(table(
-                f"Monthly metrics before and {after_phrase(comp)}: means per month, fold change (after ÷ before) "
-                "with 95% CI, Welch and Mann–Whitney p (two-sided), Hedges g",
+                f"Monthly metrics before and {after_phrase(comp)}, published form (months treated as independent, "
+                "the earlier trend ignored): means per month, fold change (after ÷ before) with 95% CI, Welch and "
+                "Mann–Whitney p (two-sided), Hedges g",
                 ["Metric", "Before", "After", "Fold change (95% CI)", "Welch p", "Mann–Whitney p", "Hedges g"],
                 monthly_all, numeric=(1, 2, 3, 4, 5, 6), row_headers=True,
             ))
@@ -105,8 +120,11 @@ def _period_name(p: Mapping[str, Any], which: str) -> str:
     return f"Growth {which}" + (f" ({dates})" if dates else "")
 
 
-def _comparison_table(comp: GrowthComparison, unit: str) -> Block:
+def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None) -> Block:
     r = comp.results
+    detail = detail or {}
+    its = detail.get("monthly_its") or {}
+    not_judged = (r.get("judgeable") is False or r.get("status") in ("after_data", "before_data", "no_data"))
     change = r.get("slope_change") or {}
     eq = r.get("equivalence") or {}
     monthly = r.get("monthly") or {}
@@ -138,6 +156,7 @@ def _comparison_table(comp: GrowthComparison, unit: str) -> Block:
         (
             "Change in growth",
             f"slope ratio {format_ratio(published_ratio)}; naive OLS {p_is(naive_p)} (ignores autocorrelation)",
+            f"not judged: {r.get('not_judged_reason') or 'growth.json gives no reason'}" if not_judged else
             f"ratio {format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)}{method}); "
             f"difference {format_number(change.get('estimate'), signed=True)} per day "
             f"({ci_text(change.get('ci'), lambda v: format_number(v, signed=True))}), "
@@ -146,6 +165,7 @@ def _comparison_table(comp: GrowthComparison, unit: str) -> Block:
         (
             "Did growth stay the same?",
             "not tested (p > 0.05 is often misread as “no change”)",
+            "not judged (see above)" if not_judged else
             f"TOST equivalence test, margin {margin_text(eq.get('margin')) or NA_TEXT} on the slope ratio: "
             f"{p_is(eq.get('p_value'))}, {eq_verdict}",
         ),
@@ -153,12 +173,20 @@ def _comparison_table(comp: GrowthComparison, unit: str) -> Block:
         if no_months else (
             f"Monthly {monthly_metric}",
             f"mean {format_number(monthly.get('before_mean'))} → {format_number(monthly.get('after_mean'))}; "
-            f"one-tailed t-test {p_is(monthly.get('welch_p_one_sided'))}",
             f"fold change {format_ratio(monthly.get('fold_change'))} "
             f"({ci_text(monthly.get('fold_change_ci'), format_ratio)}); Welch two-sided "
-            f"{p_is(monthly.get('welch_p_two_sided'))}; Mann–Whitney {p_is(monthly.get('mannwhitney_p'))}; "
-            f"months {format_int(monthly.get('n_before'))} before, {format_int(monthly.get('n_after'))} after"
-            + (f"; effect size {format_number(effect_size)}" if effect_size is not None else ""),
+            f"{p_is(monthly.get('welch_p_two_sided'))}, one-tailed t-test {p_is(monthly.get('welch_p_one_sided'))}; "
+            f"Mann–Whitney {p_is(monthly.get('mannwhitney_p'))}; months {format_int(monthly.get('n_before'))} "
+            f"before, {format_int(monthly.get('n_after'))} after"
+            + (f"; effect size {format_number(effect_size)}" if effect_size is not None else "")
+            + " (months treated as independent, earlier trend ignored)",
+            (f"interrupted time series: level change {format_ratio(its.get('level_change'))} beyond the earlier "
+             f"trend ({ci_text(its.get('level_change_ci'), format_ratio)}; {p_is(its.get('level_change_p'))}); "
+             f"trend change {format_ratio(its.get('trend_change_per_year'))} per year "
+             f"({ci_text(its.get('trend_change_per_year_ci'), format_ratio)})")
+            if its.get("available") else
+            f"interrupted time series not available: {its.get('reason')}" if its else
+            "not computed (growth.json has no interrupted time series: re-run the growth stage)",
         ),
         (
             "Compared with the earlier trend projected forward",

@@ -10,7 +10,7 @@ from ..findings import num
 from ..vocab import control_name, join_words, label_feature
 from .appendix import read_codebook
 from .blocks import Block, Heading, Note, table, ul
-from .format import format_int, margin_text
+from .format import format_int, format_number, margin_text
 from .what_works import diagnostics_blocks
 
 if TYPE_CHECKING:
@@ -25,6 +25,59 @@ def _controls_text(ctx: ReportContext) -> str:
     if not controls:
         return "Controls: none were in the fitted models (see the data appendix's warnings for why)."
     return f"Controls in the fitted models: {join_words(controls)}."
+
+
+def _platform_definitions(ctx: ReportContext) -> list[str]:
+    """Each platform's own impressions/views and engagements, as its export defines them."""
+    rows = (ctx.f.vocabulary or {}).get("platforms") or []
+    if not rows:
+        return ["Impressions are the platform's count of times a post was shown; engagements are the platform's "
+                "count of interactions. Their definitions differ between platforms."]
+    out = []
+    for v in rows:
+        bits = [b for b in (v.get("impressions_definition"), v.get("engagements_definition") and
+                            f"Engagements: {v['engagements_definition']}") if b]
+        if bits:
+            out.append(f"{v['platform']}: " + " ".join(bits))
+    return out
+
+
+def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin_words: str) -> list[str]:
+    """Which model each growth number came from (growth.json's own method texts where it has them)."""
+    details = ctx.f.growth_details[0] if ctx.f.growth_details else {}
+    model = details.get("growth_model")
+    out = []
+    if model:
+        out.append(f"Growth rates, their ratio, its CI and p-value (the verdicts): the calibrated increments model — "
+                   f"{model}. {details.get('calibration') or ''}".strip())
+        out.append("Published form only (shown for comparison, not judged on): a straight line fitted to the "
+                   "follower level in each period (slope per day, R²) and the segmented level regression with HAC "
+                   "errors; on a cumulative series its CIs are too narrow.")
+    else:
+        out.append("Growth: a straight line is fitted to the follower series in each period (slope per day, R², as "
+                   "published). The change in slope is tested in one regression with a time × period interaction "
+                   f"and Newey–West (HAC) standard errors with {lag_text}, because consecutive days are not "
+                   f"independent.")
+    out.append(f"The slope ratio's 95% CI uses the {ratio_method}.")
+    out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
+               "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
+    pa = details.get("posts_adjusted") or {}
+    if pa.get("method"):
+        out.append(f"Post change at the intervention, adjusted for audience size and trend: {pa['method']}. "
+                   f"Estimand: the {pa.get('estimand')}. The unadjusted median ratio beside it is descriptive "
+                   f"({(pa.get('descriptive') or {}).get('median_ratio_ci_method') or 'no CI'}).")
+    its = details.get("monthly_its") or {}
+    if its.get("method"):
+        out.append(f"Monthly metrics (the rigorous form): {its['method']}.")
+    out.append("Monthly metrics, published form: fold change of the period means with a 95% CI, Welch's t-test "
+               "and the Mann–Whitney test (months treated as independent, the earlier trend ignored); the "
+               "one-tailed t-test is shown only as the published form.")
+    placebo = details.get("placebo") or {}
+    if num(placebo.get("smallest_attainable_p")) is not None:
+        out.append(f"Placebo check: {format_int(placebo.get('n'))} fake interventions in the earlier period; the "
+                   f"smallest attainable rank p is {format_number(placebo['smallest_attainable_p'])} "
+                   "(1 ÷ (placebos + 1)).")
+    return out
 
 
 def methods_appendix(ctx: ReportContext) -> list[Block | None]:
@@ -42,9 +95,9 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
     items = [
         "Engagement rate = engagements ÷ impressions, computed per post for posts with impressions; the "
         "report shows its median.",
-        "Impressions are the platform's count of times a post was shown; engagements are the platform's "
-        "count of interactions (clicks, likes, reposts, replies …). Metrics a platform does not report "
-        "are missing, never zero.",
+        *_platform_definitions(ctx),
+        "Metrics a platform does not report are missing, never zero; reach (people reached) is never summed "
+        "across posts or days.",
         "Post-level model (primary): ordinary least squares on log(1 + outcome) with HC3 heteroskedasticity-"
         "robust standard errors; a coefficient b is reported as a % change 100·(exp(b) − 1) with its 95% "
         f"CI; p-values are Holm-adjusted across the features tested. {_controls_text(ctx)}",
@@ -52,18 +105,12 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
         "the literature.",
         "Count-model check: negative binomial regression with the dispersion estimated; agreement with the "
         "primary model in direction and size supports the finding.",
-        "Growth: a straight line is fitted to the follower series in each period (slope per day, R², as "
-        "published). The change in slope is tested in one regression with a time × period interaction "
-        f"and Newey–West (HAC) standard errors with {lag_text}, because consecutive days are not "
-        f"independent. The slope ratio's 95% CI uses the {ratio_method}.",
-        f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
-        "a significant TOST supports “no meaningful change” — a large p-value alone never does.",
-        "Monthly metrics: fold change of the period means with a 95% CI, Welch's t-test and the "
-        "Mann–Whitney test; the one-tailed t-test is shown only as the published form.",
+        *_growth_methods(ctx, lag_text, ratio_method, margin_words),
         "Counterfactual: the first period's trend projected over the later period with a 95% prediction "
         "band; the excess is observed minus projected at the end of the series.",
-        "Goals: the latest value of the metric against the target; the projection extends the current "
-        "slope in a straight line.",
+        "Goals (workbench.goals): judged at the end of the data, never at today's date; a goal whose deadline "
+        "lies after the data is projected from the last reading with the current rate in a straight line; a "
+        "follower goal needs a follower level (new follows are never summed into one).",
         "Key figures against the previous period: " + (previous["rule"] + "." if previous else
                                                        "not available (no dated posts)."),
     ]

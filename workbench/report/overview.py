@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, metric_name
-from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, join_words, metric_name
+from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
     format_date,
@@ -20,7 +20,7 @@ from .format import (
     format_ratio,
     p_is,
 )
-from .wording import after_phrase, describe_effect, describe_growth, thin_clause
+from .wording import after_phrase, describe_effect, describe_growth, describe_posts_adjusted, thin_clause
 
 if TYPE_CHECKING:
     from .render import ReportContext
@@ -58,24 +58,32 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     span = f.date_range
     if k["n_posts"] is not None:
         when = f" published between {format_date(span[0])} and {format_date(span[1])}" if span else ""
+        word = f.impressions_word
         imp = (
-            f", which were seen {format_int(k['impressions_total'])} times in total "
-            f"(median {format_int(k['impressions_median'])} impressions per post)"
+            (f", which were seen {format_int(k['impressions_total'])} times in total "
+             f"(median {format_int(k['impressions_median'])} impressions per post)") if word == "impressions" else
+            (f", with {format_int(k['impressions_total'])} {word} in total "
+             f"(median {format_int(k['impressions_median'])} per post; each platform's own count, defined in the "
+             "methods appendix)")
             if k["impressions_total"] is not None
             else ""
         )
         sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
         change = _median_change_row(ctx, "impressions")
-        if change is not None and num(change["ratio"]) is not None and f.split is not None \
-                and (span is None or span[0] < f.split[0] <= span[1]):
+        adjusted = (f.growth_details[0].get("posts_adjusted") if f.growth_details else None) or None
+        if f.split is not None and (span is None or span[0] < f.split[0] <= span[1]):
             date, label = f.split
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
-            sentence += (
-                f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
-                f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
-                f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)})."
-            )
+            if adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
+                sentence += " " + " ".join(describe_posts_adjusted(adjusted, intro))
+            elif change is not None and num(change["ratio"]) is not None:
+                sentence += (
+                    f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
+                    f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
+                    f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)}); "
+                    "descriptive only, not adjusted for audience size or trend."
+                )
         out.append(sentence)
     else:
         out.append("No post data were available for this report.")
@@ -85,6 +93,15 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         supported = eff[eff["supported"]]
         kind = str(eff["p_kind"].iloc[0])
         held = "after correction for multiple testing" if kind.startswith("Holm") else "at p < 0.05"
+        held_up = f.held_up or {}
+        n_held = len(supported)
+        if held_up.get("family") and "across" in str(held_up["family"]):
+            # the sentence counts across outcomes, so the family is every outcome's predictors
+            n_held = int(held_up["n_held_up"])
+            held = f"after correction for multiple testing ({held_up['family']})"
+            supported = eff[(eff["p_holm_across_outcomes"] < SIGNIFICANCE) & (eff["cannot_tell"] == "")]
+            kind = "Holm-adjusted (across outcomes)"
+            supported = supported.assign(p_used=supported["p_holm_across_outcomes"])
         if len(supported):
             size = pd.to_numeric(supported["estimate"], errors="coerce").abs()
             best = supported.iloc[int(np.argmax(size.fillna(-1.0).to_numpy()))]
@@ -92,7 +109,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
                                      best["effect_pct_ci_low"], best["effect_pct_ci_high"])
             out.append(
                 f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
-                f"{len(supported)} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+                f"{n_held} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
             )
         else:
             out.append(
@@ -114,7 +131,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
                    f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
     elif f.comparisons:
-        verdict = describe_growth(f.comparisons[0], metric=f.metric)
+        verdict = describe_growth(f.comparisons[0], metric=f.metric, level_known=growth.get("level_known"))
         if len(f.comparisons) > 1:
             later = ", ".join(c.label if c.named else after_phrase(c) for c in f.comparisons[1:])
             verdict += f" The growth section also compares the later change(s): {later}."
@@ -129,11 +146,11 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         counts = goals["status"].value_counts()
         parts = [f"{n} {status}" for status, n in counts.items()]
         sentence = f"Of {len(goals)} goal(s): {', '.join(parts)}"
-        behind = goals[goals["status"].isin(["not on track", "not met (deadline passed)"])]
+        behind = goals[goals["status"].isin(["not on track", "not met", "not met (deadline passed)"])]
         if len(behind):
             g = behind.iloc[0]
-            sentence += (f"; {g['label']} stands at {format_number(g['actual'])} of {format_number(g['target'])} "
-                         f"due {format_date(g['by'])}")
+            sentence += (f"; {g['label']} stood at {format_number(g['actual'])} of {format_number(g['target'])} "
+                         f"due {format_date(g['by'])} on {format_date(g['actual_date'])}")
             if g["projected_date"] is not None:
                 sentence += f" and would be reached around {format_date(g['projected_date'])} at the current rate"
         out.append(sentence + ".")
@@ -177,8 +194,12 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
 
     items = [
         ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        ("Impressions, total", format_int(k["impressions_total"]), change("impressions_total")),
-        ("Impressions per post, median", format_int(k["impressions_median"]), change("impressions_median")),
+        (f"{f.impressions_word.capitalize()}, total", format_int(k["impressions_total"]), change("impressions_total")),
+        (f"{f.impressions_word.capitalize()} per post, median", format_int(k["impressions_median"]),
+         change("impressions_median")),
+        *((f"Reach per post, median ({v['platform']}: {format_int(v['n_reach'])} posts)",
+           format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
+          if v.get("reach_median") is not None),
         ("Engagement rate, median",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),
@@ -261,7 +282,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "inside the data's range in the dataset card.")]
     rows = []
     for metric, name, fmt in (
-        ("impressions", "Impressions per post, median", format_int),
+        ("impressions", "Impressions per post, median (descriptive, unadjusted)", format_int),
         ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
     ):
         row = _median_change_row(ctx, metric)
@@ -275,12 +296,22 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         )
         rows.append((name, f"{fmt(num(row['median_before']))} ({format_int(row['n_before'])} posts)",
                      f"{fmt(num(row['median_after']))} ({format_int(row['n_after'])} posts)", change))
+    details = f.growth_details[0] if f.growth_details else {}
+    adjusted = details.get("posts_adjusted") or {}
+    if adjusted.get("available") and num(adjusted.get("estimate")) is not None:
+        rows.append((
+            f"{str(adjusted.get('outcome') or 'impressions').capitalize()} of the typical post, adjusted for "
+            f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
+            "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
+                    "by month)"))
     if f.comparisons:
         comp = f.comparisons[0]
         r = comp.results
+        level_known = (ctx.r.growth or {}).get("level_known")
         if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
             rows.append((
-                f"{metric_name(f.metric).capitalize()} gained per day",
+                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
+                else f"{metric_name(f.metric).capitalize()} gained per day",
                 format_number(_rate(comp.before)[0], signed=True),
                 format_number(_rate(comp.after)[0], signed=True),
                 f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
@@ -288,11 +319,18 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         monthly = r.get("monthly") or {}
         if num(monthly.get("fold_change")) is not None:
             rows.append((
-                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean",
+                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean (published form: months as "
+                "independent, earlier trend ignored)",
                 format_int(monthly.get("before_mean")),
                 format_int(monthly.get("after_mean")),
                 f"{format_ratio(monthly.get('fold_change'))} ({ci_text(monthly.get('fold_change_ci'), format_ratio)})",
             ))
+        its = details.get("monthly_its") or {}
+        if its.get("available") and num(its.get("level_change")) is not None:
+            rows.append((
+                f"Monthly {metric_name(its.get('metric') or 'metric')}: level change beyond the earlier trend "
+                "(interrupted time series)",
+                "", "", f"{format_ratio(its['level_change'])} ({ci_text(its.get('level_change_ci'), format_ratio)})"))
     if not rows:
         return [Heading(3, title),
                 Note("The change at the first intervention is not available: no posts or growth results.")]
@@ -326,7 +364,7 @@ def goals_section(ctx: ReportContext) -> list[Block | None]:
             f"{format_number(g['actual'])} ({format_date(g['actual_date'])})" if g["actual"] is not None
             else "not available",
             f"{format_number(g['rate_per_day'], signed=True)} per day" if g["rate_per_day"] is not None else "n/a",
-            g["status"],
+            g["status"] + (f" (as of {format_date(g['as_of'])})" if g.get("as_of") is not None else ""),
             format_date(g["projected_date"]) if g["projected_date"] is not None
             else ("already met" if g["status"] == "met"
                   else "not reached at the current rate" if g["actual"] is not None else "n/a"),
@@ -337,9 +375,13 @@ def goals_section(ctx: ReportContext) -> list[Block | None]:
         table("Goals: latest value against target",
               ["Goal", "Metric", "Target", "Deadline", "Latest value", "Current rate", "Status",
                "Projected date at current rate"], rows, numeric=(2, 4, 5)),
-        Meta("Met: the latest value reached the target. On track: the current rate (the fitted slope "
-             "of the latest period) reaches it by the deadline. The projection is a straight line, "
-             "not a forecast with uncertainty."),
+        ul(f"{g['label']}: {g['reason']}." for g in goals.to_dict("records") if g.get("reason")),
+        Meta("Goals are judged at the end of the data, never at today's date. Met: a reading on or before the "
+             "deadline reached the target. Not met: the data reach the deadline and the last reading on or before "
+             "it is below the target. On track / not on track: the data end before the deadline and the current "
+             "rate (the growth model's rate of the latest period, else a straight line since the last "
+             "intervention) reaches the target by the deadline or not; the projection is a straight line, not a "
+             "forecast with uncertainty. A follower goal needs a follower level: summed new follows are not one."),
     ]
 
 

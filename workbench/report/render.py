@@ -96,15 +96,27 @@ class Section:
 
 
 def _sections() -> list[Section]:
-    from . import appendix, growth_section, methods, overview, what_works
+    from . import (
+        appendix,
+        extras_sections,
+        growth_section,
+        methods,
+        overview,
+        publications_section,
+        what_works,
+    )
 
     return [
         Section("summary", "Executive summary", overview.summary, "summary"),
         Section("key-figures", "Key figures", overview.key_figures),
         Section("what-works", "What works", what_works.what_works),
         Section("growth", "Growth before and after", growth_section.growth_section),
+        Section("publications", publications_section.TITLE, publications_section.publications),
         Section("goals", "Goals", overview.goals_section),
+        Section("claims", extras_sections.CLAIMS_TITLE, extras_sections.claims_section),
         Section("posting", "Best times to post and top posts", appendix.posting_section),
+        Section("timing", extras_sections.TIMING_TITLE, extras_sections.timing_section),
+        Section("paid", extras_sections.PAID_TITLE, extras_sections.paid_section),
         Section("data-appendix", "Data appendix", appendix.data_appendix),
         Section("methods-appendix", "Methods appendix", methods.methods_appendix),
     ]
@@ -148,7 +160,8 @@ def render_html(ctx: ReportContext) -> str:
     """The page for ``ctx``: every registered section through ``templates/report.html.j2``."""
     from .overview import failure_blocks
 
-    sections = [_safely(s, ctx) for s in SECTIONS]
+    # a section with nothing to say is left out (Paid results without paid data); the others always say why not
+    sections = [built for built in (_safely(s, ctx) for s in SECTIONS) if built["blocks"]]
     span = ctx.f.date_range
     return _environment().get_template("report.html.j2").render(
         title=ctx.f.title,

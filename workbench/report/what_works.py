@@ -20,7 +20,7 @@ from ..plots import plot_forest, select_predictor_rows
 from ..vocab import MODEL_NAMES, control_name, join_words, label_feature
 from .blocks import Block, Heading, Meta, Note, P, Warn, table, ul
 from .diagnostics import NOT_AVAILABLE, summarize_diagnostics
-from .format import NA_TEXT, format_int, format_number, format_p, format_pct
+from .format import NA_TEXT, ci_text, format_int, format_number, format_p, format_pct
 from .wording import describe_effect, describe_terms
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         terms = f.model_terms.get(outcome)
         if terms:
             blocks.extend(Meta(s) for s in describe_terms(terms, f.dropped, outcome=outcome))
+        blocks.extend(_model_note_blocks(ctx, outcome))
         said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
         if isinstance(said, str):
             said = [said]
@@ -111,22 +112,32 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         ))
         negbin = (_effect_columns(select_predictor_rows(reg, outcome=outcome, model="negbin"))
                   if (reg["model"] == "negbin").any() else None)
+        # several platforms: one row per platform × feature, grouped by platform and named (never pooled)
+        several = "platform" in eff.columns and eff["platform"].nunique() > 1
+        if several:
+            eff = eff.sort_values("platform", kind="stable")
+        plat = eff["platform"].astype(str).tolist() if several else [""] * len(eff)
+
+        def nb_key(frame: pd.DataFrame, several: bool = several) -> list[tuple[str, str]]:
+            ps = frame["platform"].astype(str) if several and "platform" in frame.columns else [""] * len(frame)
+            return list(zip(ps, frame["term"].astype(str), strict=True))
+
         nb = {} if negbin is None else {
-            str(t): f"{format_pct(e, signed=True)} ({format_pct(lo, signed=True)} to {format_pct(hi, signed=True)})"
-            for t, e, lo, hi in zip(negbin["term"], negbin["effect_pct"], negbin["effect_pct_ci_low"],
+            k: f"{format_pct(e, signed=True)} ({format_pct(lo, signed=True)} to {format_pct(hi, signed=True)})"
+            for k, e, lo, hi in zip(nb_key(negbin), negbin["effect_pct"], negbin["effect_pct_ci_low"],
                                     negbin["effect_pct_ci_high"], strict=True)
         }
         rows = [
             (
-                label_feature(str(t)),
+                f"{pl}: {label_feature(str(t))}" if several else label_feature(str(t)),
                 format_pct(e, signed=True),
                 f"{format_pct(lo, signed=True)} to {format_pct(hi, signed=True)}",
                 format_p(p),
-                nb.get(str(t), NA_TEXT),
+                nb.get((pl, str(t)), NA_TEXT),
                 f"cannot tell: {thin}" if thin else "clear" if ok else "not clear",
             )
-            for t, e, lo, hi, p, thin, ok in zip(
-                eff["term"], eff["effect_pct"], eff["effect_pct_ci_low"], eff["effect_pct_ci_high"],
+            for pl, t, e, lo, hi, p, thin, ok in zip(
+                plat, eff["term"], eff["effect_pct"], eff["effect_pct_ci_low"], eff["effect_pct_ci_high"],
                 eff["p_used"], eff["cannot_tell"], eff["supported"], strict=True)
         ]
         blocks.append(table(
@@ -136,8 +147,67 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
             rows, numeric=(1, 2, 3),
         ))
         blocks.extend(_sensitivity_table(ctx, outcome))
+    blocks.extend(_reach_by_type(ctx))
     blocks.extend(_published_table(ctx))
     return blocks
+
+
+def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
+    """What the estimate means (the primary model's estimand), a count model fitted by a fallback, groups with
+    too few posts, and the outcome's overdispersion — each from findings' model_notes (models.json)."""
+    notes = ctx.f.model_notes or {}
+    out: list[Block | None] = []
+    sentence = (notes.get("estimand_sentences") or {}).get(outcome)
+    est = notes.get("primary_estimand") or {}
+    if sentence:
+        out.append(Meta(f"What the % means ({est.get('title') or ctx.f.primary}): {sentence}"))
+    elif est.get("estimand"):
+        out.append(Meta(f"What the % means ({est.get('title') or ctx.f.primary}): the {est['estimand']}."))
+    for fb in notes.get("fallbacks") or []:
+        if fb.get("outcome") == outcome:
+            where = f" on {fb['platform']}" if fb.get("platform") and len(notes.get("platforms") or []) > 1 else ""
+            out.append(Warn(f"The count model {fb.get('model')} for {outcome}{where} was not fitted by maximum "
+                            f"likelihood (nb2_ml) but by {fb.get('fit_method')}: "
+                            f"{fb.get('fallback_reason') or 'models.json gives no reason'}."))
+    for rec in notes.get("too_few_posts") or []:
+        if rec.get("outcome") == outcome:
+            term = label_feature(str(rec.get("term"))) if rec.get("term") else "this outcome's models"
+            out.append(Warn(f"Cannot tell for {term}: only {format_int(rec.get('n'))} posts"
+                            + (f" (fewer than {format_int(rec.get('minimum'))} in a group)" if rec.get("minimum")
+                               else "") + "."))
+    d = (notes.get("dispersion") or {}).get(outcome) or {}
+    bits = []
+    if num(d.get("variance_to_mean")) is not None:
+        bits.append(f"variance ÷ mean {format_number(d['variance_to_mean'])} (1 for Poisson counts)")
+    if num(d.get("negbin_alpha")) is not None:
+        ci = d.get("negbin_alpha_ci")
+        bits.append(f"negative binomial α {format_number(d['negbin_alpha'])}"
+                    + (f" ({ci_text(ci, format_number)})" if isinstance(ci, list) and len(ci) == 2 else ""))
+    if num(d.get("pearson_dispersion")) is not None:
+        bits.append(f"Pearson dispersion of the Poisson fit {format_number(d['pearson_dispersion'])}")
+    if bits:
+        out.append(Meta(f"Overdispersion of {outcome}: " + "; ".join(bits) + "."))
+    return out
+
+
+def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
+    """Reach by post/media type (models.json reach_by_type), beside the media-type effects; descriptive."""
+    rows = (ctx.f.model_notes or {}).get("reach_by_type") or []
+    if not rows:
+        return []
+    several = len({r.get("platform") for r in rows}) > 1
+    headers = (["Platform"] if several else []) + ["Type", "Posts", "Share", "Median impressions",
+                                                    "Median engagements"]
+    body = [((str(r.get("platform")),) if several else ()) + (
+        str(r.get("type")), format_int(r.get("n")),
+        format_pct(None if num(r.get("share")) is None else 100 * num(r.get("share"))),
+        format_int(r.get("median_impressions")) if num(r.get("median_impressions")) is not None else "",
+        format_int(r.get("median_engagements")) if num(r.get("median_engagements")) is not None else "",
+    ) for r in rows]
+    first = 1 if several else 0
+    return [Heading(3, "Reach by type"), table(
+        "Posts and median reach per type (descriptive, not adjusted for anything)", headers, body,
+        numeric=tuple(range(first + 1, first + 5)))]
 
 
 def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:

@@ -53,9 +53,30 @@ def after_phrase(comparison: GrowthComparison) -> str:
     return f"from {format_date(start)} on" if start else f"in the period {comparison.label}"
 
 
-def describe_growth(comparison: GrowthComparison, *, metric: str = "followers") -> str:
-    """Return the plain verdict on one comparison: faster/slower with its CI and HAC p, equivalent, or unknown."""
+def growth_subject(metric: str, level_known: Any = True) -> str:
+    """What the growth rate is of: the metric, or "new follows per day" when the follower level is unknown."""
+    if metric == "followers" and level_known is False:
+        return "new follows per day"
+    return metric_name(metric)
+
+
+def describe_growth(comparison: GrowthComparison, *, metric: str = "followers", level_known: Any = True) -> str:
+    """Return the plain verdict on one comparison: faster/slower with its CI and calibrated HAC p, equivalent,
+    unknown, or — when growth.json says it cannot be judged — its ``not_judged_reason`` and no p-value."""
     r = comparison.results
+    after = after_phrase(comparison)
+    if r.get("status") in ("after_data", "before_data", "no_data") or r.get("judgeable") is False:
+        reason = r.get("not_judged_reason") or r.get("reason") or "growth.json gives no reason"
+        subject = growth_subject(metric, level_known)
+        if r.get("status") == "after_data":
+            return f"Growth in {subject} was not compared {after}: the date is after your data ({reason})."
+        if r.get("status") == "before_data":
+            return f"Growth in {subject} was not compared {after}: the date is before your data ({reason})."
+        return f"Whether growth in {subject} changed {after} cannot be judged: {reason}."
+    if metric == "followers" and level_known is False:
+        metric_words = "new follows per day"
+    else:
+        metric_words = None
     change = r.get("slope_change") or {}
     p = num(change.get("p_value"))
     ratio = num(r.get("slope_ratio"))
@@ -63,8 +84,7 @@ def describe_growth(comparison: GrowthComparison, *, metric: str = "followers") 
     before_slope = _rate(comparison.before)[0]
     usable_ratio = ratio is not None and before_slope is not None and before_slope > 0 and ratio > 0
     equivalence = r.get("equivalence") or {}
-    after = after_phrase(comparison)
-    metric = metric_name(metric)
+    metric = metric_words or metric_name(metric)
     if r.get("reason") and p is None and ratio is None:
         return f"Whether growth in {metric} changed {after} could not be estimated: {r['reason']}"
     if p is not None and p < SIGNIFICANCE:
@@ -148,10 +168,15 @@ def describe_placebo(placebo: Mapping[str, Any]) -> str | None:
         return None
     summary = str(summary).strip()
     summary = summary[:1].lower() + summary[1:] if summary[:2] != summary[:2].upper() else summary
-    return (
+    text = (
         f"Placebo check (the same comparison at {format_int(n)} earlier dates where nothing was changed): "
         f"{summary}{'' if summary.endswith('.') else '.'}"
     )
+    floor = num(placebo.get("smallest_attainable_p"))
+    if floor is not None and "smallest possible" not in text:
+        text += (f" With {format_int(n)} placebos the smallest possible rank p is {format_number(floor)}, so the "
+                 "check can never be more decisive than that.")
+    return text
 
 
 def describe_state_space(ss: Mapping[str, Any], *, metric: str = "followers") -> str | None:
@@ -181,7 +206,8 @@ def describe_monthly(monthly: Mapping[str, Any]) -> str | None:
         return None
     metric = metric_name(monthly.get("metric", "the monthly metric"))
     return (
-        f"Monthly {metric} averaged {format_number(monthly.get('before_mean'))} before and "
+        "Published form (months treated as independent, the earlier trend ignored): "
+        f"monthly {metric} averaged {format_number(monthly.get('before_mean'))} before and "
         f"{format_number(monthly.get('after_mean'))} after, {format_ratio(fold)} the earlier level "
         f"({ci_text(monthly.get('fold_change_ci'), format_ratio)}; Welch {p_is(monthly.get('welch_p_two_sided'))}, "
         f"Mann–Whitney {p_is(monthly.get('mannwhitney_p'))})."
@@ -242,4 +268,64 @@ def thin_clause(eff: pd.DataFrame) -> str:
     return (
         f"; the data cannot tell for {names}: too few posts with or without the feature "
         f"(fewer than {MIN_LEVEL_POSTS})"
+    )
+
+
+def _adjusted_for_words(pa: Mapping[str, Any]) -> str:
+    held = list(pa.get("adjusted_for") or [])
+    return join_words(held) if held else "nothing (no adjustment terms could be fitted)"
+
+
+def describe_posts_adjusted(pa: Mapping[str, Any] | None, intro: str) -> list[str]:
+    """The post change at an intervention adjusted for audience size and trend (the lead figure), then the
+    unadjusted median ratio labelled as descriptive. Empty when growth.json has no ``posts_adjusted``."""
+    if not isinstance(pa, Mapping) or not pa:
+        return []
+    outcome = str(pa.get("outcome") or "impressions")
+    out = []
+    if pa.get("available") and num(pa.get("estimate")) is not None:
+        est = num(pa.get("estimate"))
+        missing = pa.get("not_adjusted_for") or {}
+        gap = "".join(f" Not held constant: {k} — {v}." for k, v in missing.items())
+        p = num(pa.get("p_value"))
+        out.append(
+            f"{intro}, adjusted for {_adjusted_for_words(pa)}, the typical post received {format_ratio(est)} the "
+            f"{outcome} of before ({ci_text(pa.get('ci'), format_ratio)}, clustered by calendar month over "
+            f"{format_int(pa.get('n_months'))} months and {format_int(pa.get('n_posts'))} posts"
+            + (f"; {p_is(p)}" if p is not None else "") + f"): the {pa.get('estimand')}.{gap}"
+        )
+    else:
+        out.append(f"{intro}, the change in {outcome} adjusted for audience size and trend is not available: "
+                   f"{pa.get('reason') or 'growth.json gives no reason'}.")
+    d = pa.get("descriptive") or {}
+    if num(d.get("median_ratio")) is not None:
+        sentence = (f"Descriptive only, not adjusted for anything: the median post was seen "
+                    f"{format_ratio(d['median_ratio'])} as often as before ({format_int(d.get('median_before'))} → "
+                    f"{format_int(d.get('median_after'))} {outcome}")
+        if all(num(v) is not None for v in (d.get("median_ratio_ci") or [None, None])):
+            sentence += f"; {ci_text(d['median_ratio_ci'], format_ratio)} from resampling whole months"
+        sentence += ")"
+        if num(d.get("followers_median_ratio")) is not None:
+            sentence += (f", while the median follower count at the post grew "
+                         f"{format_ratio(d['followers_median_ratio'])}")
+        out.append(sentence + ".")
+    return out
+
+
+def describe_its(its: Mapping[str, Any] | None, *, after: str) -> str | None:
+    """The monthly interrupted time series (the rigorous monthly comparison), or why it is not available."""
+    if not isinstance(its, Mapping) or not its:
+        return None
+    metric = metric_name(str(its.get("metric") or "metric"))
+    if not its.get("available"):
+        return (f"Monthly {metric} as an interrupted time series {after}: not available — "
+                f"{its.get('reason') or 'growth.json gives no reason'}.")
+    return (
+        f"Monthly {metric} as an interrupted time series (the rigorous monthly comparison: months are not "
+        f"independent and the earlier trend continues): {after} the level changed by a factor "
+        f"{format_ratio(its.get('level_change'))} beyond the earlier trend "
+        f"({ci_text(its.get('level_change_ci'), format_ratio)}; {p_is(its.get('level_change_p'))}) and the trend "
+        f"by a factor {format_ratio(its.get('trend_change_per_year'))} per year "
+        f"({ci_text(its.get('trend_change_per_year_ci'), format_ratio)}; {p_is(its.get('trend_change_p'))}); "
+        f"{format_int(its.get('n_months_before'))} months before, {format_int(its.get('n_months_after'))} after."
     )
