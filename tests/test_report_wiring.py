@@ -226,6 +226,28 @@ def test_after_data_and_unknown_follower_level_are_said_plainly(tmp_path, quick)
     assert "New follows per day (follower level unknown)" in key and "Followers gained per day" not in key
 
 
+def test_no_follower_data_says_what_input_would_make_growth_possible(tmp_path, quick):
+    """Issue 10.1: per-tweet + daily X exports carry no follower count; the report says which file, which columns
+    and an example row, and the key figures do not print a row of n/a per follower figure."""
+    needed = {"file": "an account file listed under `account:` with the follower count by date",
+              "columns": "date and followers", "example_row": "date,followers\n2024-03-01,1520"}
+    g = growth_v2(periods=[], series=[], comparisons=[], available=False, basis="none", level_known=False,
+                  status="no_data", judgeable=False, not_judged_reason="there is no growth data to compare",
+                  not_available={"reason": "no follower data", "needed": needed})
+    from test_report import make_account
+
+    acc = make_account()
+    acc["followers"] = pd.array([pd.NA] * len(acc), dtype="Int64")  # daily exports: no follower count
+    run = write_run(tmp_path, growth=g, account=acc)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    growth = section(page, "growth")
+    assert "Growth in followers could not be compared: no follower data." in growth
+    assert ("What would make it possible: an account file listed under `account:` with the follower count by date, "
+            "with the columns date and followers (for example: date,followers / 2024-03-01,1520).") in growth
+    key = section(page, "key-figures")
+    assert "not available (see the note below)" in key and "Followers at start" not in key
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Models (issues 10/12/19): models.json schema 2 and regression.csv's across-outcomes Holm
 # ---------------------------------------------------------------------------------------------------------------

@@ -33,13 +33,20 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         return [Note(ctx.r.missing_note(ctx.paths.growth, "The growth comparison"))]
     periods = list(growth.get("periods") or [])
     if not periods:
-        reason = growth.get("reason") or growth.get("not_available")
-        reason = reason.get("reason") if isinstance(reason, Mapping) else reason
-        return [Note(
-            f"Growth in {metric} could not be compared: {reason}" if reason else
+        na = growth.get("reason") or growth.get("not_available")
+        reason = na.get("reason") if isinstance(na, Mapping) else na
+        needed = na.get("needed") if isinstance(na, Mapping) else None
+        blocks: list[Block | None] = [Note(
+            f"Growth in {metric} could not be compared: {str(reason).rstrip('.')}." if reason else
             f"No {metric} data: the run had no follower series, so growth before and after interventions could "
             "not be compared."
         )]
+        if isinstance(needed, Mapping) and needed.get("file"):
+            example = str(needed.get("example_row") or "").replace("\n", " / ")
+            blocks.append(P(f"What would make it possible: {needed['file']}, with the columns "
+                            f"{needed.get('columns') or 'date and followers'}"
+                            + (f" (for example: {example})." if example else ".")))
+        return blocks
     level_known = growth.get("level_known")
     verdicts = [describe_growth(c, metric=f.metric, level_known=level_known) for c in f.comparisons]
     ivs = [(iv.date, iv.label) for iv in ctx.ds.interventions] if ctx.ds and ctx.ds.interventions else None

@@ -203,9 +203,11 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         ("Engagement rate, median",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),
-        (f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
-        (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
-        ("Follower growth per day", format_number(k["followers_per_day"], signed=True), ""),
+        *(((f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
+            (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
+            ("Follower growth per day", format_number(k["followers_per_day"], signed=True), ""))
+          if num(k["followers_start"]) is not None or num(k["followers_end"]) is not None
+          else (("Followers", "not available (see the note below)", ""),)),
     ]
     gained = prev.get("followers_gained")
     if gained is not None and num(gained.get("current")) is not None:
