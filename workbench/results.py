@@ -87,7 +87,7 @@ def feature_frequencies(posts_coded: pd.DataFrame) -> pd.DataFrame:
                          "share_yes": float(b.mean(skipna=True)) if b.notna().any() else float("nan"),
                          "mean": float("nan"), "max": float("nan")})
         elif col.startswith("n_"):
-            v = pd.to_numeric(s, errors="coerce")
+            v = pd.to_numeric(s, errors="coerce").astype("float64")  # NaN, not pd.NA, for an empty table
             rows.append({"feature": col, "kind": "count", "n_known": int(v.notna().sum()),
                          "n_yes": int((v > 0).sum()), "share_yes": float((v > 0).mean()) if n else float("nan"),
                          "mean": float(v.mean()), "max": float(v.max()) if v.notna().any() else float("nan")})

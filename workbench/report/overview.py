@@ -60,15 +60,16 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         when = f" published between {format_date(span[0])} and {format_date(span[1])}" if span else ""
         word = f.impressions_word
         imp = (
+            "" if num(k["impressions_total"]) is None else
             (f", which were seen {format_int(k['impressions_total'])} times in total "
              f"(median {format_int(k['impressions_median'])} impressions per post)") if word == "impressions" else
             (f", with {format_int(k['impressions_total'])} {word} in total "
              f"(median {format_int(k['impressions_median'])} per post; each platform's own count, defined in the "
              "methods appendix)")
-            if k["impressions_total"] is not None
-            else ""
         )
-        sentence = f"This report covers {format_int(k['n_posts'])} posts{when}{imp}."
+        sentence = (f"This report covers {format_int(k['n_posts'])} posts{when}{imp}." if k["n_posts"] else
+                    "This report covers no posts: the exports the card names held none that could be used (the data "
+                    "appendix lists every file read, its rows and what was quarantined).")
         change = _median_change_row(ctx, "impressions")
         adjusted = (f.growth_details[0].get("posts_adjusted") if f.growth_details else None) or None
         if f.split is not None and (span is None or span[0] < f.split[0] <= span[1]):
