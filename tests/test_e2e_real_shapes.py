@@ -79,7 +79,7 @@ def replies_heavy_daily_only(folder: Path) -> None:
     daily = (p.assign(day=day, imp=pd.to_numeric(p["impressions"]), eng=pd.to_numeric(p["engagements"]))
              .groupby("day").agg(n=("Tweet id", "size"), imp=("imp", "sum"), eng=("eng", "sum")))
     daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max()), fill_value=0)
-    for month, sub in daily.groupby(daily.index.to_period("M")):
+    for _month, sub in daily.groupby(daily.index.to_period("M")):
         rows = pd.DataFrame({c: "0" for c in DAILY_HEADER}, index=sub.index)
         rows["Date"] = sub.index.strftime("%Y-%m-%d")
         rows["Tweets published"] = sub["n"].astype(str)
