@@ -14,7 +14,6 @@ from scipy import stats
 from ..goals import assess_goals as _assess_goals_at_end_of_data
 from ..schema import check_columns
 from ..vocab import ALPHA_TENTATIVE
-from .comparisons import _rate
 from .runfolder import num
 
 
@@ -148,23 +147,6 @@ def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None) -
                     "source": "posts_coded (sum) vs account table, main account, rows dated within the posts' "
                               "first and last day"})
     return out
-
-
-def _current_rate(
-    series: pd.DataFrame, growth: Mapping[str, Any] | None, metric: str, since: dt.date | None
-) -> float | None:
-    """Per-day rate of ``metric`` now: the last period's fitted slope, else a straight-line fit since ``since``."""
-    if growth and growth.get("metric") == metric and growth.get("periods"):
-        slope = _rate(growth["periods"][-1])[0]
-        if slope is not None:
-            return slope
-    recent = series if since is None else series[series["date"] >= pd.Timestamp(since)]
-    if len(recent) < 3:
-        recent = series
-    if len(recent) < 2 or recent["date"].nunique() < 2:
-        return None
-    days = (recent["date"] - recent["date"].iloc[0]) / pd.Timedelta(days=1)
-    return float(np.polyfit(days.to_numpy(dtype=float), recent["value"].to_numpy(dtype=float), 1)[0])
 
 
 #: Goals are judged by one rule, :func:`workbench.goals.assess_goals`: at the end of the data (never today's date),
