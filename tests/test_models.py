@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -1495,3 +1496,22 @@ def test_sentences_name_the_reference_level_of_media_type():
     sentences = describe_effects(pm.table, outcome="impressions", reference_levels=refs)
     (video,) = [x for x in sentences if "'video'" in x]
     assert video.startswith("Posts with media type 'video' (against media type 'none') received")
+
+
+def test_collab_posts_by_another_account_are_left_out_and_counted():
+    """Issue 19.9/19.11: a collab post published by another account (is_own_post False) is not this account's
+    posting: out of the models by default, counted in the population record, named in a flag."""
+    df = replies_heavy()
+    df = df[~df["is_reply"].astype(bool)].reset_index(drop=True)
+    df["is_own_post"] = pd.array([True] * len(df), dtype="boolean")
+    df.loc[:4, "is_own_post"] = False
+    df["author"] = pd.Series([None] * len(df), dtype="string")
+    df.loc[:4, "author"] = "partner_lab"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)
+        pm = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",))
+    pop = pm.records["population"]
+    assert pop["n_collab_out"] == 5 and pop["n_in"] == len(df) - 5
+    assert pm.diagnostics["impressions"]["n"] == len(df) - 5
+    (flag,) = [r for r in pm.records["flags"] if r["code"] == "collab_posts_left_out"]
+    assert flag["n"] == 5 and "partner_lab" in flag["message"]

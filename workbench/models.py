@@ -1868,6 +1868,13 @@ def _population(
     types = _population_types(population)
     kind, source = post_types(posts)
     keep = kind.isin(types).to_numpy(dtype=bool)
+    # a collab post published by another account (ingest: is_own_post False) is not this account's posting
+    collab = (
+        posts["is_own_post"].astype("boolean").fillna(True).eq(False).to_numpy(dtype=bool)
+        if "is_own_post" in posts.columns
+        else np.zeros(len(posts), dtype=bool)
+    )
+    keep &= ~collab
     control = len(types) > 1 and not type_terms
     setting = population if isinstance(population, str) else list(types)
     platform = (
@@ -1894,6 +1901,7 @@ def _population(
         "post_type_terms": type_terms,
         "n_in": int(keep.sum()),
         "n_out": int((~keep).sum()),
+        "n_collab_out": int(collab.sum()),
         "counts": counts,
         "post_type_source": {str(k): int(v) for k, v in source.value_counts().items()},
         "why": (
@@ -1944,6 +1952,17 @@ def _population(
                     mannwhitney_p=p,
                     **({"platform_of_posts": plat} if plat else {}),
                 )
+    if collab.any():
+        authors = (sorted(posts.loc[collab, "author"].dropna().astype(str).unique())
+                   if "author" in posts.columns else [])
+        notes.add(
+            "flags",
+            "collab_posts_left_out",
+            f"{int(collab.sum()):,} collab post(s) published by another account"
+            + (f" ({', '.join(authors[:5])}{' …' if len(authors) > 5 else ''})" if authors else "")
+            + " are left out of the models: their reach is the other account's audience, not this one's.",
+            n=int(collab.sum()),
+        )
     return keep, record, control
 
 
