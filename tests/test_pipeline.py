@@ -260,3 +260,22 @@ def test_shared_kernel_is_replaced_when_it_dies(tiny_stages):
         assert err.value.stage == "a"
         pipeline.execute_stage(stage["b"], ds=ds, paths=paths, parameters={}, kernel=kernel)
     assert (paths.root / "ok").read_text() == "ok"
+
+
+def test_console_summary_of_rows_and_warnings_at_the_end_of_a_run(tmp_path):
+    """Issue 19.13: lost or changed rows are said on the console, not only in the report's appendix."""
+    import json
+
+    from workbench.cli import ingest_summary_lines
+
+    log = tmp_path / "results" / "ingest_log.json"
+    log.parent.mkdir()
+    log.write_text(json.dumps({"files": [
+        {"file": "raw/a.csv", "rows_read": 10, "rows_kept": 7, "rows_quarantined": 2, "rows_superseded": 1},
+        {"file": "raw/b.csv", "rows_read": 5, "rows_kept": 5, "rows_quarantined": 0, "rows_superseded": 0}],
+        "warnings": [f"warning {i}" for i in range(7)]}))
+    lines = ingest_summary_lines(log, quarantine=tmp_path / "data" / "quarantine.csv")
+    assert lines[0] == ("ingest: 2 file(s), 15 rows read = 12 kept + 2 quarantined + 1 superseded; 7 warning(s)")
+    assert lines[1].endswith("quarantine.csv") and lines[2] == "  warning: warning 0"
+    assert lines[-1].startswith("  … 2 more in ")
+    assert ingest_summary_lines(tmp_path / "missing.json") == []

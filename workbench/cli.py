@@ -80,9 +80,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         paths = RunPaths(Path(args.out).resolve() if args.out else default_run_dir(load_dataset(dataset)))
         ran = sum(o.status == "ran" for o in outcomes)
         _out(f"done in {time.perf_counter() - t0:.1f} s ({ran} stage(s) ran, {len(outcomes) - ran} up to date)")
+        for line in ingest_summary_lines(paths.ingest_log, quarantine=paths.quarantine):
+            _out(line)
         if paths.report.exists():
             _out(f"report: {paths.report}")
     return status
+
+
+def ingest_summary_lines(log_path: Path, *, quarantine: Path | None = None, shown: int = 5) -> list[str]:
+    """The console summary at the end of a run: rows read, kept, quarantined and superseded over every file, and
+    the first warnings (lost or changed rows must not appear only in the report's appendix)."""
+    import json
+
+    try:
+        log = json.loads(Path(log_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = [f for f in log.get("files") or [] if isinstance(f, dict)]
+    total = {k: sum(int(f.get(k) or 0) for f in files)
+             for k in ("rows_read", "rows_kept", "rows_quarantined", "rows_superseded")}
+    warnings = [str(w) for w in log.get("warnings") or []]
+    lines = [f"ingest: {len(files)} file(s), {total['rows_read']:,} rows read = {total['rows_kept']:,} kept + "
+             f"{total['rows_quarantined']:,} quarantined + {total['rows_superseded']:,} superseded; "
+             f"{len(warnings)} warning(s)"]
+    if total["rows_quarantined"] and quarantine is not None:
+        lines.append(f"  quarantined rows and their reasons: {quarantine}")
+    lines += [f"  warning: {w if len(w) <= 300 else w[:297] + '…'}" for w in warnings[:shown]]
+    if len(warnings) > shown:
+        lines.append(f"  … {len(warnings) - shown} more in {log_path}")
+    return lines
 
 
 def _run_many(args: argparse.Namespace, params: dict) -> int:
