@@ -43,6 +43,9 @@ def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
     return texts.astype("string").str.replace(MENTION_RE, replace, regex=True)
 
 
+_IMPRESSIONS_ARE = re.compile(r"(^|: )impressions are (?=Meta's)")
+
+
 def _ranked_posts(ctx: ReportContext) -> pd.DataFrame | None:
     """Posts by impressions (most seen first; ties in file order), texts masked and links replaced."""
     posts = ctx.r.posts
@@ -146,7 +149,7 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
                        "this report (open it in a spreadsheet)."
                        + (" Each platform counts its own way (views on Meta, impressions on X), so ranks across "
                           "platforms compare different counts."
-                          if several else "")))
+                          if several and " / " in word else "")))
     return blocks
 
 
@@ -187,7 +190,10 @@ def data_appendix(ctx: ReportContext) -> list[Block | None]:
     if reasons is not None and len(reasons):
         blocks.append(table("Why rows were quarantined (most common reasons)", ["Reason", "Rows"],
                             [(reason, format_int(n)) for reason, n in reasons.head(10).items()], numeric=(1,)))
-    notes = [f"{source}: {_warning_text(w)}"
+    # the stages' warnings in the platform's own word; ingest's note of which column holds Meta's Views names
+    # the posts table's column, so it says so ("the impressions column")
+    notes = [f"{source}: " + (_IMPRESSIONS_ARE.sub(r"\1the posts table's impressions column holds ", _warning_text(w))
+                              if source == "ingest" else ctx.own_terms(_warning_text(w)))
              for source, obj in (("ingest", r.ingest_log), ("models", r.models), ("growth", r.growth))
              for w in (obj or {}).get("warnings") or []]
     notes += [f"{path} could not be {'computed' if path.startswith('(') else 'read'}: {why}"

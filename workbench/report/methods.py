@@ -63,12 +63,13 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
                "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
     pa = details.get("posts_adjusted") or {}
     if pa.get("method"):
-        out.append(f"Post change at the intervention, adjusted for audience size and trend: {pa['method']}. "
-                   f"Estimand: the {pa.get('estimand')}. The unadjusted median ratio beside it is descriptive "
+        out.append(f"Post change at the intervention, adjusted for audience size and trend: "
+                   f"{ctx.own_terms(str(pa['method']))}. "
+                   f"Estimand: the {ctx.own_terms(str(pa.get('estimand')))}. The unadjusted median ratio beside it is descriptive "
                    f"({(pa.get('descriptive') or {}).get('median_ratio_ci_method') or 'no CI'}).")
     its = details.get("monthly_its") or {}
     if its.get("method"):
-        out.append(f"Monthly metrics (the rigorous form): {its['method']}.")
+        out.append(f"Monthly metrics (the rigorous form): {ctx.own_terms(str(its['method']))}.")
     out.append("Monthly metrics, published form: fold change of the period means with a 95% CI, Welch's t-test "
                "and the Mann–Whitney test (months treated as independent, the earlier trend ignored); the "
                "one-tailed t-test is shown only as the published form.")

@@ -343,7 +343,8 @@ def diagnostics_blocks(ctx: ReportContext) -> list[Block | None]:
     for outcome in outcomes:
         blocks.append(Heading(4, ctx.word(outcome).capitalize()))
         blocks.append(table(f"{ctx.word(outcome).capitalize()}: model diagnostics", ["Check", "Result"],
-                            summarize_diagnostics(models, outcome=outcome), row_headers=True))
+                            summarize_diagnostics(models, outcome=outcome, label=ctx.word(outcome)),
+                            row_headers=True))
     primary = _as_mapping(_as_mapping(models.get("diagnostics")).get("primary"))
     model = models.get("primary_model") or primary.get("model")
     reason = models.get("primary_reason") or primary.get("reason")
