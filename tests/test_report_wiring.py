@@ -482,3 +482,35 @@ def test_impressions_word_follows_the_labels():
     assert impressions_word(["Views", "Views"]) == "views"
     assert impressions_word(["Impressions"]) == impressions_word([]) == "impressions"
     assert impressions_word(["Views", "Impressions"]) == "impressions or views"
+
+
+def test_outcome_word_names_each_platforms_word_when_they_differ():
+    from workbench.vocab import outcome_word
+
+    vocab = {"platforms": [{"platform": "facebook", "impressions_label": "Views"},
+                           {"platform": "instagram", "impressions_label": "Views"},
+                           {"platform": "x", "impressions_label": None}]}
+    assert outcome_word("impressions", vocab) == "views (Facebook, Instagram) / impressions (X)"
+    assert outcome_word("impressions", vocab, "instagram") == "views"
+    assert outcome_word("impressions", vocab, "x") == "impressions"
+    assert outcome_word("impressions", {"platforms": vocab["platforms"][:2]}) == "views"
+    assert outcome_word("impressions", None) == "impressions"
+    assert outcome_word("engagements", vocab) == "engagements"
+
+
+def test_mixed_meta_and_x_posts_are_named_per_platform(tmp_path, quick):
+    from test_report import make_posts
+
+    posts = make_posts()
+    half = len(posts) // 2
+    posts["platform"] = ["facebook"] * half + ["x"] * (len(posts) - half)
+    posts["impressions_label"] = pd.array(["Views"] * half + ["Impressions"] * (len(posts) - half), dtype="string")
+    run = write_run(tmp_path, posts=posts)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    key = section(page, "key-figures")
+    assert "Views (Facebook) / impressions (X), total" in key
+    fb = pd.to_numeric(posts["impressions"][:half])
+    assert f"Views, total (Facebook)</dt><dd>{int(fb.sum()):,}" in key
+    assert f"Posts (X)</dt><dd>{len(posts) - half}" in key
+    # the top-posts table names each post's platform, and says the counts differ
+    assert "Each platform counts its own way (views on Meta, impressions on X)" in page

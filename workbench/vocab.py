@@ -229,3 +229,10 @@ def outcome_word(outcome: str, vocabulary: dict | None = None, platform: object 
     if len(words) == 1:
         return next(iter(words))
     return " / ".join(f"{w} ({', '.join(ps)})" for w, ps in sorted(words.items(), key=lambda kv: kv[0] != "views"))
+
+
+def cap(text: str) -> str:
+    """First letter upper-case, the rest kept ("views (Facebook) / impressions (X)" → "Views (Facebook) / …"),
+    unlike ``str.capitalize`` which lower-cases platform names."""
+    text = str(text)
+    return text[:1].upper() + text[1:]

@@ -14,7 +14,7 @@ from ..features import MENTION_RE
 from ..findings import num
 from ..io import write_csv
 from ..plots import WEEKDAYS, count_posting_times, plot_posting_heatmap
-from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE, platform_name
+from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE, cap, platform_name
 from .blocks import Block, Details, Heading, Meta, Note, P, Warn, permalink, table, ul
 from .format import NA_TEXT, format_date, format_int, format_number, format_pct
 from .wording import describe_posting_times
@@ -131,7 +131,7 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
         return blocks
     several = "platform" in ranked.columns and ranked["platform"].nunique() > 1
     # mixed platforms: each post's count in its platform's own word, the platform named per row
-    headers = (["Platform"] if several else []) + ["Published", "Post", word.capitalize(), "Engagement rate",
+    headers = (["Platform"] if several else []) + ["Published", "Post", cap(word), "Engagement rate",
                                                     "Link"]
     num_cols = (3, 4) if several else (2, 3)
     shown = ranked.head(N_POSTS_SHOWN)

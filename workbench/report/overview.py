@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, join_words, metric_name, platform_name
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, metric_name, platform_name
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -210,14 +210,14 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
 
     items = [
         ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        (f"{word.capitalize()}, total", format_int(k["impressions_total"]), change("impressions_total")),
-        (f"{word.capitalize()} per post, median", format_int(k["impressions_median"]),
+        (f"{cap(word)}, total", format_int(k["impressions_total"]), change("impressions_total")),
+        (f"{cap(word)} per post, median", format_int(k["impressions_median"]),
          change("impressions_median")),
         *(row for v in plats for row in (
             (f"Posts ({platform_name(v['platform'])})", format_int(v["n_posts"]), ""),
-            (f"{ctx.word('impressions', v['platform']).capitalize()}, total ({platform_name(v['platform'])})",
+            (f"{cap(ctx.word('impressions', v['platform']))}, total ({platform_name(v['platform'])})",
              format_int(v.get("impressions_total")), ""),
-            (f"{ctx.word('impressions', v['platform']).capitalize()} per post, median "
+            (f"{cap(ctx.word('impressions', v['platform']))} per post, median "
              f"({platform_name(v['platform'])})", format_int(v.get("impressions_median")), ""))),
         *((f"Reach per post, median ({platform_name(v['platform'])}: {format_int(v['n_reach'])} posts)",
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
@@ -306,7 +306,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "inside the data's range in the dataset card.")]
     rows = []
     for metric, name, fmt in (
-        ("impressions", f"{ctx.word('impressions').capitalize()} per post, median (descriptive, unadjusted)",
+        ("impressions", f"{cap(ctx.word('impressions'))} per post, median (descriptive, unadjusted)",
          format_int),
         ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
     ):
@@ -325,7 +325,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     adjusted = details.get("posts_adjusted") or {}
     if adjusted.get("available") and num(adjusted.get("estimate")) is not None:
         rows.append((
-            f"{ctx.word(str(adjusted.get('outcome') or 'impressions')).capitalize()} of the typical post, adjusted for "
+            f"{cap(ctx.word(str(adjusted.get('outcome') or 'impressions')))} of the typical post, adjusted for "
             f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
             "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
                     "by month)"))

@@ -17,7 +17,7 @@ from ..findings import (
 )
 from ..models import MIN_LEVEL_POSTS, POOLED, VIF_FLAG
 from ..plots import literal_text, plot_forest, select_predictor_rows
-from ..vocab import MODEL_NAMES, control_name, join_words, label_feature, platform_name
+from ..vocab import MODEL_NAMES, cap, control_name, join_words, label_feature, platform_name
 from .blocks import Block, Heading, Meta, Note, P, Warn, table, ul
 from .diagnostics import NOT_AVAILABLE, summarize_diagnostics
 from .format import NA_TEXT, ci_text, format_int, format_number, format_p, format_pct
@@ -76,7 +76,7 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
     for outcome in ctx.outcomes():
         eff = f.effects[f.effects["outcome"].astype(str) == outcome]
         word = ctx.word(outcome)
-        blocks.append(Heading(3, word.capitalize()))
+        blocks.append(Heading(3, cap(word)))
         terms = f.model_terms.get(outcome)
         if terms:
             blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, f.dropped, outcome=word))
@@ -177,7 +177,7 @@ def _effect_blocks(ctx: ReportContext, outcome: str, eff: pd.DataFrame, said: An
             eff["p_used"], eff["cannot_tell"], eff["supported"], strict=True)
     ]
     blocks.append(table(
-        f"{word.capitalize()}{where}: % change per feature (primary model{_fit_text(eff)})",
+        f"{cap(word)}{where}: % change per feature (primary model{_fit_text(eff)})",
         ["Feature", "% change", "95% CI", f"{kind} p", "Count-model check (negative binomial), % (95% CI)",
          "Verdict"],
         rows, numeric=(1, 2, 3),
@@ -261,7 +261,7 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
     names = join_words(list(dict.fromkeys(control_name(t) for t in controls)))
     return [
         heading,
-        table(f"{ctx.word(outcome).capitalize()}: % change per feature without and with the controls "
+        table(f"{cap(ctx.word(outcome))}: % change per feature without and with the controls "
               f"(OLS on log scale{n_text})",
               ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
               rows, numeric=(1, 2, 3), wide=True),
@@ -341,8 +341,8 @@ def diagnostics_blocks(ctx: ReportContext) -> list[Block | None]:
         blocks.append(Note("Model diagnostics are not available: results/models.json has no diagnostics per "
                            "outcome."))
     for outcome in outcomes:
-        blocks.append(Heading(4, ctx.word(outcome).capitalize()))
-        blocks.append(table(f"{ctx.word(outcome).capitalize()}: model diagnostics", ["Check", "Result"],
+        blocks.append(Heading(4, cap(ctx.word(outcome))))
+        blocks.append(table(f"{cap(ctx.word(outcome))}: model diagnostics", ["Check", "Result"],
                             summarize_diagnostics(models, outcome=outcome, label=ctx.word(outcome)),
                             row_headers=True))
     primary = _as_mapping(_as_mapping(models.get("diagnostics")).get("primary"))
