@@ -190,3 +190,49 @@ def impressions_word(labels: list[str] | tuple[str, ...]) -> str:
     if found <= {"impressions"}:
         return "impressions"
     return "impressions or views"
+
+
+#: Display names of platforms in sentences ("views (Facebook, Instagram)").
+PLATFORM_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn",
+                                  "bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+
+def platform_name(platform: object) -> str:
+    """ "facebook" → "Facebook", "x" → "X"; unknown names as given."""
+    return PLATFORM_NAMES.get(str(platform).strip().lower(), str(platform))
+
+
+def _platform_word(row: dict) -> str:
+    label = str(row.get("impressions_label") or "").strip().lower()
+    return "views" if label == "views" else "impressions"
+
+
+def outcome_word(outcome: str, vocabulary: dict | None = None, platform: object = None) -> str:
+    """The report's word for an outcome column, in the platform's own terms.
+
+    ``impressions`` is "views" on Meta posts (their ``impressions_label`` says Views) and "impressions"
+    elsewhere; with ``platform`` given, that platform's word; without, one word when every platform agrees,
+    else each word with its platforms: "views (Facebook, Instagram) / impressions (X)". Other outcomes are
+    named by :func:`metric_name`. ``vocabulary`` is findings' ``platform_vocabulary`` (None: the plain word).
+    """
+    if str(outcome) != "impressions":
+        return metric_name(outcome)
+    rows = [r for r in (vocabulary or {}).get("platforms") or [] if isinstance(r, dict)]
+    if platform is not None and str(platform) not in ("", "nan", "None"):
+        own = [r for r in rows if str(r.get("platform")) == str(platform)]
+        return _platform_word(own[0]) if own else "impressions"
+    if not rows:
+        return str((vocabulary or {}).get("impressions_word") or "impressions")
+    words: dict[str, list[str]] = {}
+    for r in rows:
+        words.setdefault(_platform_word(r), []).append(platform_name(r.get("platform")))
+    if len(words) == 1:
+        return next(iter(words))
+    return " / ".join(f"{w} ({', '.join(ps)})" for w, ps in sorted(words.items(), key=lambda kv: kv[0] != "views"))
+
+
+def cap(text: str) -> str:
+    """First letter upper-case, the rest kept ("views (Facebook) / impressions (X)" → "Views (Facebook) / …"),
+    unlike ``str.capitalize`` which lower-cases platform names."""
+    text = str(text)
+    return text[:1].upper() + text[1:]

@@ -416,9 +416,10 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
     """Each platform's own words and definitions for the posts' impressions and engagements, and its reach.
 
     Returns ``{"impressions_word", "platforms": [{platform, n_posts, impressions_label, impressions_definition,
-    engagements_definition, n_reach, reach_median}]}``: ``impressions_label`` is the export's own name for what
+    engagements_definition, n_reach, reach_median, n_impressions, impressions_total, impressions_median}]}``: ``impressions_label`` is the export's own name for what
     the ``impressions`` column holds (``impressions_label`` column: "Views" on Meta), reach the median of the posts
-    that have it (Meta; never summed: people reached are not additive). None without posts.
+    that have it (Meta; never summed: people reached are not additive); the platform's impressions (views on
+    Meta) total and median per post over its posts that report them. None without posts.
     """
     from ..vocab import PLATFORM_TERMS, impressions_word
 
@@ -428,7 +429,9 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
     label = (posts["impressions_label"].astype("string") if "impressions_label" in posts
              else pd.Series(pd.NA, index=posts.index, dtype="string"))
     reach = pd.to_numeric(posts["reach"], errors="coerce") if "reach" in posts else pd.Series(np.nan, index=posts.index)
-    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach})
+    imp = (pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts
+           else pd.Series(np.nan, index=posts.index))
+    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach, "imp": imp})
     rows = []
     for name, g in frame.groupby("platform", sort=True, observed=True):
         labels = g["label"].dropna()
@@ -438,6 +441,9 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
         r = g["reach"].dropna()
         rows.append({"platform": str(name), "n_posts": int(len(g)), "impressions_label": own,
                      "impressions_definition": terms.get(key), "engagements_definition": terms.get("engagements"),
-                     "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None})
+                     "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None,
+                     "n_impressions": int(g["imp"].notna().sum()),
+                     "impressions_total": float(g["imp"].sum()) if g["imp"].notna().any() else None,
+                     "impressions_median": float(g["imp"].median()) if g["imp"].notna().any() else None})
     return {"impressions_word": impressions_word(list(label.dropna().unique())), "platforms": rows,
             "source": "posts_coded (platform, impressions_label, reach); definitions from workbench.vocab.PLATFORM_TERMS"}

@@ -14,7 +14,7 @@ from ..features import MENTION_RE
 from ..findings import num
 from ..io import write_csv
 from ..plots import WEEKDAYS, count_posting_times, plot_posting_heatmap
-from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE
+from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE, cap, platform_name
 from .blocks import Block, Details, Heading, Meta, Note, P, Warn, permalink, table, ul
 from .format import NA_TEXT, format_date, format_int, format_number, format_pct
 from .wording import describe_posting_times
@@ -41,6 +41,9 @@ def mask_handles(texts: pd.Series, *, own: Iterable[str] = ()) -> pd.Series:
         return match.group(0) if match.group(0)[1:].lower() in keep else "@…"
 
     return texts.astype("string").str.replace(MENTION_RE, replace, regex=True)
+
+
+_IMPRESSIONS_ARE = re.compile(r"(^|: )impressions are (?=Meta's)")
 
 
 def _ranked_posts(ctx: ReportContext) -> pd.DataFrame | None:
@@ -70,15 +73,18 @@ def _ranked_posts(ctx: ReportContext) -> pd.DataFrame | None:
         "engagement_rate": rate.to_numpy(),
         "permalink": ranked["permalink"].to_numpy() if "permalink" in ranked else None,
         "post_id": ranked["post_id"].astype("string").to_numpy() if "post_id" in ranked else None,
+        "platform": ranked["platform"].astype("string").to_numpy() if "platform" in ranked else None,
     })
 
 
-def _post_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+def _post_rows(frame: pd.DataFrame, several: bool = False) -> list[tuple[Any, ...]]:
     rates = [NA_TEXT if pd.isna(v) else format_pct(100 * v) for v in frame["engagement_rate"]]
+    plats = ([platform_name(p) if pd.notna(p) else NA_TEXT for p in frame["platform"]] if several
+             else [None] * len(frame))
     return [
-        (p, t, format_int(i), r, permalink(u))
-        for p, t, i, r, u in zip(frame["published"], frame["text"], frame["impressions"], rates,
-                                 frame["permalink"], strict=True)
+        ((pl,) if several else ()) + (p, t, format_int(i), r, permalink(u))
+        for pl, p, t, i, r, u in zip(plats, frame["published"], frame["text"], frame["impressions"], rates,
+                                     frame["permalink"], strict=True)
     ]
 
 
@@ -96,6 +102,7 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
     if posts is None:
         return [Note(ctx.r.missing_note(ctx.paths.posts_coded, "Posting times and top posts"))]
     tzname = ctx.f.timezone
+    word = ctx.word("impressions")  # the platform's own word: views on Meta
     blocks: list[Block | None] = [Heading(3, "When posts went out (descriptive)")]
     if {"weekday_local", "hour_local"} <= set(posts.columns) and posts[
         ["weekday_local", "hour_local"]
@@ -113,29 +120,36 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
             by_day = frame.groupby(frame["day"].astype(int))["imp"].agg(["size", "median"]).reindex(range(7))
             rows = [(WEEKDAYS[d], format_int(0 if pd.isna(r["size"]) else r["size"]), format_int(r["median"]))
                     for d, r in by_day.iterrows()]
-            blocks.append(table("Posts and median impressions by weekday (descriptive)",
-                                ["Weekday", "Posts", "Median impressions"], rows, numeric=(1, 2)))
+            blocks.append(table(f"Posts and median {word} by weekday (descriptive)",
+                                ["Weekday", "Posts", f"Median {word}"], rows, numeric=(1, 2)))
     else:
         blocks.append(Note("Posting times are not available: posts_coded has no weekday_local/hour_local."))
-    blocks.append(Heading(3, "Top posts by impressions"))
+    blocks.append(Heading(3, f"Top posts by {word}"))
     ranked = _ranked_posts(ctx)
     if ranked is None:
-        blocks.append(Note("Top posts are not available: no impressions were reported."))
+        blocks.append(Note(f"Top posts are not available: no {word} were reported."))
         return blocks
-    headers = ["Published", "Post", "Impressions", "Engagement rate", "Link"]
+    several = "platform" in ranked.columns and ranked["platform"].nunique() > 1
+    # mixed platforms: each post's count in its platform's own word, the platform named per row
+    headers = (["Platform"] if several else []) + ["Published", "Post", cap(word), "Engagement rate",
+                                                    "Link"]
+    num_cols = (3, 4) if several else (2, 3)
     shown = ranked.head(N_POSTS_SHOWN)
-    blocks.append(table(f"Top {len(shown)} posts by impressions (times in {tzname})", headers,
-                        _post_rows(shown), numeric=(2, 3), wide=True))
+    blocks.append(table(f"Top {len(shown)} posts by {word} (times in {tzname})", headers,
+                        _post_rows(shown, several), numeric=num_cols, wide=True))
     rest = ranked.iloc[N_POSTS_SHOWN:N_POSTS_SHOWN + N_POSTS_COLLAPSED]
     csv_name = ctx.paths.rel(ctx.paths.report_posts)
     if len(rest):
         blocks.append(Details(
             f"The other {format_int(len(ranked) - N_POSTS_SHOWN)} posts",
-            (table(f"Posts ranked {N_POSTS_SHOWN + 1} to {N_POSTS_SHOWN + len(rest)} by impressions",
-                   headers, _post_rows(rest), numeric=(2, 3), wide=True),),
+            (table(f"Posts ranked {N_POSTS_SHOWN + 1} to {N_POSTS_SHOWN + len(rest)} by {word}",
+                   headers, _post_rows(rest, several), numeric=num_cols, wide=True),),
         ))
-    blocks.append(Meta(f"All {format_int(len(ranked))} posts, ranked by impressions, are in {csv_name} beside "
-                       "this report (open it in a spreadsheet)."))
+    blocks.append(Meta(f"All {format_int(len(ranked))} posts, ranked by {word}, are in {csv_name} beside "
+                       "this report (open it in a spreadsheet)."
+                       + (" Each platform counts its own way (views on Meta, impressions on X), so ranks across "
+                          "platforms compare different counts."
+                          if several and " / " in word else "")))
     return blocks
 
 
@@ -176,7 +190,10 @@ def data_appendix(ctx: ReportContext) -> list[Block | None]:
     if reasons is not None and len(reasons):
         blocks.append(table("Why rows were quarantined (most common reasons)", ["Reason", "Rows"],
                             [(reason, format_int(n)) for reason, n in reasons.head(10).items()], numeric=(1,)))
-    notes = [f"{source}: {_warning_text(w)}"
+    # the stages' warnings in the platform's own word; ingest's note of which column holds Meta's Views names
+    # the posts table's column, so it says so ("the impressions column")
+    notes = [f"{source}: " + (_IMPRESSIONS_ARE.sub(r"\1the posts table's impressions column holds ", _warning_text(w))
+                              if source == "ingest" else ctx.own_terms(_warning_text(w)))
              for source, obj in (("ingest", r.ingest_log), ("models", r.models), ("growth", r.growth))
              for w in (obj or {}).get("warnings") or []]
     notes += [f"{path} could not be {'computed' if path.startswith('(') else 'read'}: {why}"

@@ -25,15 +25,17 @@ def _p_or_na(p: Any) -> str:
     return NOT_AVAILABLE if num(p) is None else p_is(p)
 
 
-def summarize_diagnostics(models: Mapping[str, Any] | None, *, outcome: str) -> list[tuple[str, str]]:
+def summarize_diagnostics(models: Mapping[str, Any] | None, *, outcome: str,
+                          label: str | None = None) -> list[tuple[str, str]]:
     """Return one outcome's model diagnostics as (check, value) rows for the methods appendix.
 
     Parameters
     ----------
     models : mapping
         ``results/models.json`` as read (``diagnostics[outcome]`` as described in ``fit_post_models``).
-    outcome : str
         The outcome whose entry is summarized.
+    label : str, optional
+        The outcome in the platform's own word ("views" on Meta) for the rows that name it; default ``outcome``.
 
     Returns
     -------
@@ -81,7 +83,7 @@ def summarize_diagnostics(models: Mapping[str, Any] | None, *, outcome: str) -> 
 
     zero = num(diag.get("zero_share"))
     rows.append(
-        (f"Share of posts with 0 {outcome}", NOT_AVAILABLE if zero is None else format_pct(100 * zero))
+        (f"Share of posts with 0 {label or outcome}", NOT_AVAILABLE if zero is None else format_pct(100 * zero))
     )
 
     resid = _as_mapping(_as_mapping(diag.get("residuals")).get("ols_log"))

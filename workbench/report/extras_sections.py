@@ -69,8 +69,8 @@ def timing_section(ctx) -> list[Block | None]:
         return [Note(f"Not available: {_reason(ctx, 'timing') or 'the timing analysis could not be computed'}.")]
     out: list[Block | None] = []
     if timing.get("note"):
-        out.append(P(str(timing["note"])))
-    outcome = str(timing.get("outcome") or "impressions")
+        out.append(P(ctx.own_terms(str(timing["note"]))))
+    outcome = ctx.word(str(timing.get("outcome") or "impressions"))
     hours = [h for h in timing.get("hours") or [] if isinstance(h, Mapping)]
     if hours:
         out.append(P(f"Typical {outcome} of a post by local hour ({timing.get('timezone')}), relative to this "

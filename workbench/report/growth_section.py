@@ -66,9 +66,10 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
     for comp, verdict, detail in zip(f.comparisons, verdicts, details, strict=True):
         blocks.append(P(verdict))
         for extra in (
-            *describe_posts_adjusted(detail.get("posts_adjusted"), after_phrase(comp).capitalize()),
-            describe_its(detail.get("monthly_its"), after=after_phrase(comp)),
-            describe_monthly(comp.results.get("monthly") or {}),
+            *(ctx.own_terms(s) for s in describe_posts_adjusted(detail.get("posts_adjusted"),
+                                                                 after_phrase(comp).capitalize())),
+            ctx.own_terms(describe_its(detail.get("monthly_its"), after=after_phrase(comp)) or ""),
+            ctx.own_terms(describe_monthly(comp.results.get("monthly") or {}) or ""),
             describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric),
             describe_state_space(comp.results.get("state_space") or {}, metric=f.metric),
             describe_placebo(comp.results.get("placebo") or {}),
@@ -90,8 +91,9 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         numeric=(2, 3, 4, 5),
     ))
     for comp, detail in zip(f.comparisons, details, strict=True):
-        blocks.append(_comparison_table(comp, unit, detail))
-        monthly_all = monthly_metrics_table(comp.results.get("monthly_all"))
+        blocks.append(_comparison_table(comp, unit, detail, word=ctx.word))
+        monthly_all = [(ctx.own_terms(str(row[0])), *row[1:])
+                       for row in monthly_metrics_table(comp.results.get("monthly_all")) or []]
         if monthly_all:
             blocks.append(table(
                 f"Monthly metrics before and {after_phrase(comp)}, published form (months treated as independent, "
@@ -106,7 +108,7 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         blocks.append(ctx.figure(
             "monthly",
             lambda ax: plot_monthly(growth, ax=ax),
-            alt=describe_monthly(monthly) or "Monthly values by period.",
+            alt=ctx.own_terms(describe_monthly(monthly) or "Monthly values by period."),
             caption="Monthly values by period (dashed lines: period means)",
             figsize=(8, 4),
         ))
@@ -127,7 +129,8 @@ def _period_name(p: Mapping[str, Any], which: str) -> str:
     return f"Growth {which}" + (f" ({dates})" if dates else "")
 
 
-def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None) -> Block:
+def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None,
+                      word: Any = None) -> Block:
     r = comp.results
     detail = detail or {}
     its = detail.get("monthly_its") or {}
@@ -154,7 +157,7 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
     method = f"; {r['slope_ratio_method']}" if r.get("slope_ratio_method") else ""
     eq_verdict = ("equivalent within the margin" if eq.get("equivalent") is True
                   else "equivalence not shown" if eq.get("equivalent") is False else NA_TEXT)
-    monthly_metric = metric_name(monthly.get("metric", "metric"))
+    monthly_metric = word(str(monthly.get("metric", "metric"))) if word else metric_name(monthly.get("metric", "metric"))
     no_months = num(monthly.get("before_mean")) is None or num(monthly.get("after_mean")) is None
     effect_size = num(monthly.get("effect_size"))
     rows = [

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..features import FEATURE_DESCRIPTIONS
 from ..findings import num
-from ..vocab import control_name, join_words, label_feature
+from ..vocab import control_name, join_words, label_feature, platform_name
 from .appendix import read_codebook
 from .blocks import Block, Heading, Note, table, ul
 from .format import format_int, format_number, margin_text
@@ -38,7 +38,7 @@ def _platform_definitions(ctx: ReportContext) -> list[str]:
         bits = [b for b in (v.get("impressions_definition"), v.get("engagements_definition") and
                             f"Engagements: {v['engagements_definition']}") if b]
         if bits:
-            out.append(f"{v['platform']}: " + " ".join(bits))
+            out.append(f"{platform_name(v['platform'])}: " + " ".join(bits))
     return out
 
 
@@ -63,12 +63,13 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
                "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
     pa = details.get("posts_adjusted") or {}
     if pa.get("method"):
-        out.append(f"Post change at the intervention, adjusted for audience size and trend: {pa['method']}. "
-                   f"Estimand: the {pa.get('estimand')}. The unadjusted median ratio beside it is descriptive "
+        out.append(f"Post change at the intervention, adjusted for audience size and trend: "
+                   f"{ctx.own_terms(str(pa['method']))}. "
+                   f"Estimand: the {ctx.own_terms(str(pa.get('estimand')))}. The unadjusted median ratio beside it is descriptive "
                    f"({(pa.get('descriptive') or {}).get('median_ratio_ci_method') or 'no CI'}).")
     its = details.get("monthly_its") or {}
     if its.get("method"):
-        out.append(f"Monthly metrics (the rigorous form): {its['method']}.")
+        out.append(f"Monthly metrics (the rigorous form): {ctx.own_terms(str(its['method']))}.")
     out.append("Monthly metrics, published form: fold change of the period means with a 95% CI, Welch's t-test "
                "and the Mann–Whitney test (months treated as independent, the earlier trend ignored); the "
                "one-tailed t-test is shown only as the published form.")
@@ -93,8 +94,8 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
     ratio_method = growth.get("slope_ratio_method") or comp.get("slope_ratio_method") or "delta method"
     previous = ctx.f.previous
     items = [
-        "Engagement rate = engagements ÷ impressions, computed per post for posts with impressions; the "
-        "report shows its median.",
+        f"Engagement rate = engagements ÷ {ctx.word('impressions')}, computed per post for posts with "
+        f"{ctx.word('impressions')}; the report shows its median.",
         *_platform_definitions(ctx),
         "Metrics a platform does not report are missing, never zero; reach (people reached) is never summed "
         "across posts or days.",
@@ -126,7 +127,7 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
     features = table(
         "Automatic features: what each column of posts_coded means",
         ["Feature", "Column", "Definition"],
-        [(label_feature(name), name, text) for name, text in FEATURE_DESCRIPTIONS.items()],
+        [(label_feature(name), name, ctx.own_terms(text)) for name, text in FEATURE_DESCRIPTIONS.items()],
         row_headers=True,
     )
     versions = table(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, join_words, metric_name
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, metric_name, platform_name
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -58,7 +58,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     span = f.date_range
     if k["n_posts"] is not None:
         when = f" published between {format_date(span[0])} and {format_date(span[1])}" if span else ""
-        word = f.impressions_word
+        word = ctx.word("impressions")
         imp = (
             "" if num(k["impressions_total"]) is None else
             (f", which were seen {format_int(k['impressions_total'])} times in total "
@@ -67,6 +67,14 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
              f"(median {format_int(k['impressions_median'])} per post; each platform's own count, defined in the "
              "methods appendix)")
         )
+        plats = [v for v in (f.vocabulary or {}).get("platforms") or [] if v.get("platform") != "unknown"]
+        if len(plats) > 1:
+            imp += " — " + "; ".join(
+                f"{platform_name(v['platform'])} {format_int(v['n_posts'])} posts"
+                + ("" if num(v.get("impressions_total")) is None else
+                   f", {format_int(v['impressions_total'])} {ctx.word('impressions', v['platform'])} "
+                   f"(median {format_int(v['impressions_median'])} per post)")
+                for v in plats)
         sentence = (f"This report covers {format_int(k['n_posts'])} posts{when}{imp}." if k["n_posts"] else
                     "This report covers no posts: the exports the card names held none that could be used (the data "
                     "appendix lists every file read, its rows and what was quarantined).")
@@ -77,12 +85,12 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
             if adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
-                sentence += " " + " ".join(describe_posts_adjusted(adjusted, intro))
+                sentence += " " + " ".join(ctx.own_terms(s) for s in describe_posts_adjusted(adjusted, intro))
             elif change is not None and num(change["ratio"]) is not None:
                 sentence += (
                     f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
                     f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
-                    f"impressions; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)}); "
+                    f"{word}; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)}); "
                     "descriptive only, not adjusted for audience size or trend."
                 )
         out.append(sentence)
@@ -106,7 +114,10 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         if len(supported):
             size = pd.to_numeric(supported["estimate"], errors="coerce").abs()
             best = supported.iloc[int(np.argmax(size.fillna(-1.0).to_numpy()))]
-            phrase = describe_effect(str(best["term"]), str(best["outcome"]), best["effect_pct"],
+            best_platform = best.get("platform") if "platform" in supported.columns else None
+            best_platform = None if best_platform is None or pd.isna(best_platform) else str(best_platform)
+            phrase = describe_effect(str(best["term"]), ctx.word(str(best["outcome"]), best_platform),
+                                     best["effect_pct"],
                                      best["effect_pct_ci_low"], best["effect_pct_ci_high"])
             out.append(
                 f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
@@ -114,7 +125,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             )
         else:
             out.append(
-                f"No post feature had a clear effect on {' or '.join(ctx.outcomes())}: none of the "
+                f"No post feature had a clear effect on {' or '.join(ctx.word(o) for o in ctx.outcomes())}: none of the "
                 f"{len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
             )
     else:
@@ -189,16 +200,26 @@ def _change_text(row: Mapping[str, Any]) -> str:
 def key_figures(ctx: ReportContext) -> list[Block | None]:
     f, k = ctx.f, ctx.f.key
     prev = {row["key"]: row for row in (f.previous or {}).get("rows", [])}
+    word = ctx.word("impressions")
+    # several platforms: each one's posts, total and median in its own word beside the pooled figures
+    plats = [v for v in (f.vocabulary or {}).get("platforms") or [] if v.get("platform") != "unknown"]
+    plats = plats if len(plats) > 1 else []
 
     def change(key: str) -> str:
         return _change_text(prev[key]) if key in prev else ""
 
     items = [
         ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        (f"{f.impressions_word.capitalize()}, total", format_int(k["impressions_total"]), change("impressions_total")),
-        (f"{f.impressions_word.capitalize()} per post, median", format_int(k["impressions_median"]),
+        (f"{cap(word)}, total", format_int(k["impressions_total"]), change("impressions_total")),
+        (f"{cap(word)} per post, median", format_int(k["impressions_median"]),
          change("impressions_median")),
-        *((f"Reach per post, median ({v['platform']}: {format_int(v['n_reach'])} posts)",
+        *(row for v in plats for row in (
+            (f"Posts ({platform_name(v['platform'])})", format_int(v["n_posts"]), ""),
+            (f"{cap(ctx.word('impressions', v['platform']))}, total ({platform_name(v['platform'])})",
+             format_int(v.get("impressions_total")), ""),
+            (f"{cap(ctx.word('impressions', v['platform']))} per post, median "
+             f"({platform_name(v['platform'])})", format_int(v.get("impressions_median")), ""))),
+        *((f"Reach per post, median ({platform_name(v['platform'])}: {format_int(v['n_reach'])} posts)",
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
           if v.get("reach_median") is not None),
         ("Engagement rate, median",
@@ -224,15 +245,15 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
             "95% interval of their ratio; counts and totals are all posts, not samples, so they have none."
         ))
     blocks.append(Meta(
-        "Engagement rate = engagements ÷ impressions, per post (posts with impressions); "
+        f"Engagement rate = engagements ÷ {word}, per post (posts with {word}); "
         f"the median over {format_int(k['n_rated'])} posts is shown."
         if k["n_rated"]
-        else "Engagement rate = engagements ÷ impressions, per post."
+        else f"Engagement rate = engagements ÷ {word}, per post."
     ))
     types = [t for t in f.post_types if t["n"] > 0]
     if len(types) > 1 or (types and types[0]["type"] != "original"):
         listed = ", ".join(f"{format_int(t['n'])} {_TYPE_WORDS.get(t['type'], t['type'])}"
-                           f" (median {format_int(t['median_impressions'])} impressions)" for t in types)
+                           f" (median {format_int(t['median_impressions'])} {word})" for t in types)
         blocks.append(Meta(f"Posts by type: {listed}. The key figures above count all of them."))
         top = max(types, key=lambda t: t["n"])
         others = [t for t in types if t is not top and num(t["median_impressions"])]
@@ -243,12 +264,12 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
                 blocks.append(Warn(
                     f"{_TYPE_WORDS.get(top['type'], top['type']).capitalize()} are {format_pct(100 * top['share'])} "
                     f"of the posts and their median reach differs from {_TYPE_WORDS.get(ref['type'], ref['type'])} "
-                    f"({format_int(top['median_impressions'])} vs {format_int(ref['median_impressions'])} impressions): "
+                    f"({format_int(top['median_impressions'])} vs {format_int(ref['median_impressions'])} {word}): "
                     "totals, medians and feature effects mix the two unless post type is controlled."))
     for rec in f.reconciliation:
         pct = num(rec.get("difference_pct"))
         if pct is not None and abs(pct) > 0.5:
-            what = metric_name(rec["metric"])
+            what = ctx.word(str(rec["metric"]))
             blocks.append(Meta(
                 f"Two totals of {what}: {format_int(rec['per_post'])} from the per-post exports (used in this "
                 f"report) and {format_int(rec['account'])} from the account-level files over the same dates "
@@ -285,7 +306,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "inside the data's range in the dataset card.")]
     rows = []
     for metric, name, fmt in (
-        ("impressions", "Impressions per post, median (descriptive, unadjusted)", format_int),
+        ("impressions", f"{cap(ctx.word('impressions'))} per post, median (descriptive, unadjusted)",
+         format_int),
         ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
     ):
         row = _median_change_row(ctx, metric)
@@ -303,7 +325,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     adjusted = details.get("posts_adjusted") or {}
     if adjusted.get("available") and num(adjusted.get("estimate")) is not None:
         rows.append((
-            f"{str(adjusted.get('outcome') or 'impressions').capitalize()} of the typical post, adjusted for "
+            f"{cap(ctx.word(str(adjusted.get('outcome') or 'impressions')))} of the typical post, adjusted for "
             f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
             "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
                     "by month)"))
@@ -322,7 +344,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         monthly = r.get("monthly") or {}
         if num(monthly.get("fold_change")) is not None:
             rows.append((
-                f"Monthly {metric_name(monthly.get('metric', 'metric'))}, mean (published form: months as "
+                f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form: months as "
                 "independent, earlier trend ignored)",
                 format_int(monthly.get("before_mean")),
                 format_int(monthly.get("after_mean")),
@@ -331,7 +353,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         its = details.get("monthly_its") or {}
         if its.get("available") and num(its.get("level_change")) is not None:
             rows.append((
-                f"Monthly {metric_name(its.get('metric') or 'metric')}: level change beyond the earlier trend "
+                f"Monthly {ctx.word(str(its.get('metric') or 'metric'))}: level change beyond the earlier trend "
                 "(interrupted time series)",
                 "", "", f"{format_ratio(its['level_change'])} ({ci_text(its.get('level_change_ci'), format_ratio)})"))
     if not rows:

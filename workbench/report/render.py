@@ -25,6 +25,7 @@ from ..dataset import Dataset
 from ..findings import Findings, RunResults, compute_findings, read_run_results, write_findings
 from ..io import write_bytes, write_text
 from ..pipeline import RunPaths
+from ..vocab import outcome_word
 from .blocks import Block, Figure, Heading, Note
 from .format import format_date
 
@@ -66,6 +67,21 @@ class ReportContext:
 
     def outcomes(self) -> list[str]:
         return self.f.outcomes(self.ds.analysis.outcomes if self.ds else ())
+
+    def word(self, outcome: str, platform: object = None) -> str:
+        """The outcome in the platform's own terms: "views" on Meta, "impressions" on X, each named per platform
+        when the posts mix them (:func:`workbench.vocab.outcome_word`)."""
+        if platform is None and ": " in str(outcome):  # a per-platform key such as "facebook: impressions"
+            platform, outcome = str(outcome).split(": ", 1)
+        return outcome_word(outcome, self.f.vocabulary, platform)
+
+    def own_terms(self, text: str, platform: object = None) -> str:
+        """A stage's sentence (models.json) with "impression(s)" in the platform's own word."""
+        word = self.word("impressions", platform)
+        if word == "impressions":
+            return text
+        single = "view" if word == "views" else "impression or view"
+        return re.sub(r"\bimpression\b", single, re.sub(r"\bimpressions\b", word, text))
 
     def local(self, ts: pd.Series) -> pd.Series:
         ts = pd.to_datetime(ts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +15,9 @@ from ..findings import (
     num,
     tabulate_controls_sensitivity,
 )
-from ..models import MIN_LEVEL_POSTS, VIF_FLAG
-from ..plots import plot_forest, select_predictor_rows
-from ..vocab import MODEL_NAMES, control_name, join_words, label_feature
+from ..models import MIN_LEVEL_POSTS, POOLED, VIF_FLAG
+from ..plots import literal_text, plot_forest, select_predictor_rows
+from ..vocab import MODEL_NAMES, cap, control_name, join_words, label_feature, platform_name
 from .blocks import Block, Heading, Meta, Note, P, Warn, table, ul
 from .diagnostics import NOT_AVAILABLE, summarize_diagnostics
 from .format import NA_TEXT, ci_text, format_int, format_number, format_p, format_pct
@@ -49,7 +49,7 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
     kind = str(f.effects["p_kind"].iloc[0])
     model_text = MODEL_NAMES.get(f.primary, f.primary)
     blocks: list[Block | None] = [P(
-        "Each row is the % difference in a post's impressions or engagements that goes with a feature, "
+        f"Each row is the % difference in a post's {ctx.word('impressions')} or engagements that goes with a feature, "
         f"{_controls_phrase(ctx)} ({model_text}). Percentages come with 95% confidence intervals; p-values are "
         f"{kind} for the number of features tested. These are associations in observational data, not proof "
         "of cause."
@@ -75,80 +75,113 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
     reg = r.regression
     for outcome in ctx.outcomes():
         eff = f.effects[f.effects["outcome"].astype(str) == outcome]
-        blocks.append(Heading(3, outcome.capitalize()))
+        word = ctx.word(outcome)
+        blocks.append(Heading(3, cap(word)))
         terms = f.model_terms.get(outcome)
         if terms:
-            blocks.extend(Meta(s) for s in describe_terms(terms, f.dropped, outcome=outcome))
+            blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, f.dropped, outcome=word))
         blocks.extend(_model_note_blocks(ctx, outcome))
-        said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
-        if isinstance(said, str):
-            said = [said]
-        if said:
-            blocks.append(ul(str(s) for s in said))
-        for term, why in zip(eff["term"], eff["cannot_tell"], strict=True):
-            if why:
-                blocks.append(Warn(
-                    f"Cannot tell for {label_feature(str(term)).lower()}: {why} (fewer than {MIN_LEVEL_POSTS} "
-                    f"posts in a group), so its estimate for {outcome} is too imprecise to judge either way — "
-                    "whatever it says above."
-                ))
-        supported = eff[eff["supported"]]
-        if len(supported):
-            alt = "; ".join(
-                describe_effect(str(t), outcome, e, lo, hi)
-                for t, e, lo, hi in zip(supported["term"], supported["effect_pct"], supported["effect_pct_ci_low"],
-                                        supported["effect_pct_ci_high"], strict=True)
-            )
-            alt = f"Forest plot for {outcome}: {alt}."
+        # several platforms: one sub-heading per platform with its own model's effects; a pooled model (all
+        # platforms in one model, only on request) last and labelled so
+        names = (list(dict.fromkeys(eff["platform"].dropna().astype(str)))
+                 if "platform" in eff.columns else [])
+        if len(names) > 1:
+            names = sorted(n for n in names if n != POOLED) + [n for n in names if n == POOLED]
+            for name in names:
+                own = eff[eff["platform"].astype(str) == name]
+                title = ("All platforms together (pooled model, platform as a control)" if name == POOLED
+                         else f"{platform_name(name)} (its own model, {format_int(_n_posts(own))} posts)"
+                         if _n_posts(own) is not None else f"{platform_name(name)} (its own model)")
+                blocks.append(Heading(4, title))
+                key = f"{name}: {outcome}"
+                blocks.extend(_effect_blocks(ctx, outcome, own, sentences.get(key) if isinstance(sentences, Mapping)
+                                             else None, platform=None if name == POOLED else name,
+                                             reg=reg[reg["platform"].astype(str) == name], kind=kind, tag=name))
         else:
-            alt = (f"Forest plot for {outcome}: every feature's 95% interval is wide or crosses zero; "
-                   f"no feature clearly changed {outcome}.")
-        blocks.append(ctx.figure(
-            f"forest_{outcome}",
-            lambda ax, o=outcome: plot_forest(reg, outcome=o, model=f.primary, ax=ax),
-            alt=alt,
-            caption=f"% change in {outcome} per feature, with 95% CI (primary model)",
-            figsize=(6.5, 0.45 * len(eff) + 1.6),
-        ))
-        negbin = (_effect_columns(select_predictor_rows(reg, outcome=outcome, model="negbin"))
-                  if (reg["model"] == "negbin").any() else None)
-        # several platforms: one row per platform × feature, grouped by platform and named (never pooled)
-        several = "platform" in eff.columns and eff["platform"].nunique() > 1
-        if several:
-            eff = eff.sort_values("platform", kind="stable")
-        plat = eff["platform"].astype(str).tolist() if several else [""] * len(eff)
-
-        def nb_key(frame: pd.DataFrame, several: bool = several) -> list[tuple[str, str]]:
-            ps = frame["platform"].astype(str) if several and "platform" in frame.columns else [""] * len(frame)
-            return list(zip(ps, frame["term"].astype(str), strict=True))
-
-        nb = {} if negbin is None else {
-            k: f"{format_pct(e, signed=True)} ({format_pct(lo, signed=True)} to {format_pct(hi, signed=True)})"
-            for k, e, lo, hi in zip(nb_key(negbin), negbin["effect_pct"], negbin["effect_pct_ci_low"],
-                                    negbin["effect_pct_ci_high"], strict=True)
-        }
-        rows = [
-            (
-                f"{pl}: {label_feature(str(t))}" if several else label_feature(str(t)),
-                format_pct(e, signed=True),
-                f"{format_pct(lo, signed=True)} to {format_pct(hi, signed=True)}",
-                format_p(p),
-                nb.get((pl, str(t)), NA_TEXT),
-                f"cannot tell: {thin}" if thin else "clear" if ok else "not clear",
-            )
-            for pl, t, e, lo, hi, p, thin, ok in zip(
-                plat, eff["term"], eff["effect_pct"], eff["effect_pct_ci_low"], eff["effect_pct_ci_high"],
-                eff["p_used"], eff["cannot_tell"], eff["supported"], strict=True)
-        ]
-        blocks.append(table(
-            f"{outcome.capitalize()}: % change per feature (primary model{_fit_text(eff)})",
-            ["Feature", "% change", "95% CI", f"{kind} p", "Count-model check (negative binomial), % (95% CI)",
-             "Verdict"],
-            rows, numeric=(1, 2, 3),
-        ))
+            said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
+            plat = names[0] if names else None
+            blocks.extend(_effect_blocks(ctx, outcome, eff, said, platform=plat, reg=reg, kind=kind, tag=None))
         blocks.extend(_sensitivity_table(ctx, outcome))
     blocks.extend(_reach_by_type(ctx))
     blocks.extend(_published_table(ctx))
+    return blocks
+
+
+def _n_posts(eff: pd.DataFrame) -> int | None:
+    n = pd.to_numeric(eff["n"], errors="coerce").dropna() if "n" in eff.columns else pd.Series(dtype=float)
+    return int(n.max()) if len(n) else None
+
+
+def _effect_blocks(ctx: ReportContext, outcome: str, eff: pd.DataFrame, said: Any, *, platform: str | None,
+                   reg: pd.DataFrame, kind: str, tag: str | None) -> list[Block | None]:
+    """One model's effects on one outcome: its sentences, the features it cannot tell about, the forest plot and
+    the table — every mention of the outcome in the platform's own word (views on Meta)."""
+    f = ctx.f
+    word = ctx.word(outcome, platform)
+    blocks: list[Block | None] = []
+    if isinstance(said, str):
+        said = [said]
+    if said:
+        blocks.append(ul(ctx.own_terms(str(s), platform) for s in said))
+    for term, why in zip(eff["term"], eff["cannot_tell"], strict=True):
+        if why:
+            blocks.append(Warn(
+                f"Cannot tell for {label_feature(str(term)).lower()}: {why} (fewer than {MIN_LEVEL_POSTS} "
+                f"posts in a group), so its estimate for {word} is too imprecise to judge either way — "
+                "whatever it says above."
+            ))
+    supported = eff[eff["supported"]]
+    where = f" ({platform_name(tag)})" if tag and tag != POOLED else " (pooled model)" if tag else ""
+    if len(supported):
+        alt = "; ".join(
+            describe_effect(str(t), word, e, lo, hi)
+            for t, e, lo, hi in zip(supported["term"], supported["effect_pct"], supported["effect_pct_ci_low"],
+                                    supported["effect_pct_ci_high"], strict=True)
+        )
+        alt = f"Forest plot for {word}{where}: {alt}."
+    else:
+        alt = (f"Forest plot for {word}{where}: every feature's 95% interval is wide or crosses zero; "
+               f"no feature clearly changed {word}.")
+
+    def draw(ax: Any, o: str = outcome, w: str = word) -> Any:
+        plot_forest(reg, outcome=o, model=f.primary, ax=ax)
+        ax.set_xlabel(literal_text(f"% change in {w} (95% CI)"))
+        ax.set_title(literal_text(f"What goes with more {w}{where}"))
+        return ax
+
+    blocks.append(ctx.figure(
+        f"forest_{outcome}" + (f"_{tag}" if tag else ""),
+        draw,
+        alt=alt,
+        caption=f"% change in {word}{where} per feature, with 95% CI (primary model)",
+        figsize=(6.5, 0.45 * len(eff) + 1.6),
+    ))
+    negbin = (_effect_columns(select_predictor_rows(reg, outcome=outcome, model="negbin"))
+              if (reg["model"] == "negbin").any() else None)
+    nb = {} if negbin is None else {
+        str(t): f"{format_pct(e, signed=True)} ({format_pct(lo, signed=True)} to {format_pct(hi, signed=True)})"
+        for t, e, lo, hi in zip(negbin["term"], negbin["effect_pct"], negbin["effect_pct_ci_low"],
+                                negbin["effect_pct_ci_high"], strict=True)
+    }
+    rows = [
+        (
+            label_feature(str(t)),
+            format_pct(e, signed=True),
+            f"{format_pct(lo, signed=True)} to {format_pct(hi, signed=True)}",
+            format_p(p),
+            nb.get(str(t), NA_TEXT),
+            f"cannot tell: {thin}" if thin else "clear" if ok else "not clear",
+        )
+        for t, e, lo, hi, p, thin, ok in zip(
+            eff["term"], eff["effect_pct"], eff["effect_pct_ci_low"], eff["effect_pct_ci_high"],
+            eff["p_used"], eff["cannot_tell"], eff["supported"], strict=True)
+    ]
+    blocks.append(table(
+        f"{cap(word)}{where}: % change per feature (primary model{_fit_text(eff)})",
+        ["Feature", "% change", "95% CI", f"{kind} p", "Count-model check (negative binomial), % (95% CI)",
+         "Verdict"],
+        rows, numeric=(1, 2, 3),
+    ))
     return blocks
 
 
@@ -160,13 +193,13 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
     sentence = (notes.get("estimand_sentences") or {}).get(outcome)
     est = notes.get("primary_estimand") or {}
     if sentence:
-        out.append(Meta(f"What the % means ({est.get('title') or ctx.f.primary}): {sentence}"))
+        out.append(Meta(ctx.own_terms(f"What the % means ({est.get('title') or ctx.f.primary}): {sentence}")))
     elif est.get("estimand"):
         out.append(Meta(f"What the % means ({est.get('title') or ctx.f.primary}): the {est['estimand']}."))
     for fb in notes.get("fallbacks") or []:
         if fb.get("outcome") == outcome:
             where = f" on {fb['platform']}" if fb.get("platform") and len(notes.get("platforms") or []) > 1 else ""
-            out.append(Warn(f"The count model {fb.get('model')} for {outcome}{where} was not fitted by maximum "
+            out.append(Warn(f"The count model {fb.get('model')} for {ctx.word(outcome, fb.get('platform'))}{where} was not fitted by maximum "
                             f"likelihood (nb2_ml) but by {fb.get('fit_method')}: "
                             f"{fb.get('fallback_reason') or 'models.json gives no reason'}."))
     for rec in notes.get("too_few_posts") or []:
@@ -186,7 +219,7 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
     if num(d.get("pearson_dispersion")) is not None:
         bits.append(f"Pearson dispersion of the Poisson fit {format_number(d['pearson_dispersion'])}")
     if bits:
-        out.append(Meta(f"Overdispersion of {outcome}: " + "; ".join(bits) + "."))
+        out.append(Meta(f"Overdispersion of {ctx.word(outcome)}: " + "; ".join(bits) + "."))
     return out
 
 
@@ -196,7 +229,7 @@ def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
     if not rows:
         return []
     several = len({r.get("platform") for r in rows}) > 1
-    headers = (["Platform"] if several else []) + ["Type", "Posts", "Share", "Median impressions",
+    headers = (["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {ctx.word('impressions')}",
                                                     "Median engagements"]
     body = [((str(r.get("platform")),) if several else ()) + (
         str(r.get("type")), format_int(r.get("n")),
@@ -214,7 +247,7 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
     heading = Heading(4, "How much does this depend on the controls?")
     sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome)
     if sens.empty:
-        return [heading, Note(f"How much the {outcome} effects depend on the controls is not available: "
+        return [heading, Note(f"How much the {ctx.word(outcome)} effects depend on the controls is not available: "
                               "results/models.json has no controls sensitivity for this outcome.")]
     n = sens["n"].dropna()
     n_text = f"; n = {format_int(n.iloc[0])} posts" if len(n) else ""
@@ -228,7 +261,7 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
     names = join_words(list(dict.fromkeys(control_name(t) for t in controls)))
     return [
         heading,
-        table(f"{outcome.capitalize()}: % change per feature without and with the controls "
+        table(f"{cap(ctx.word(outcome))}: % change per feature without and with the controls "
               f"(OLS on log scale{n_text})",
               ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
               rows, numeric=(1, 2, 3), wide=True),
@@ -257,8 +290,14 @@ def _published_table(ctx: ReportContext) -> list[Block | None]:
         std = select_predictor_rows(reg, outcome=outcome, model="ols_std")
         beta = pd.to_numeric(std["std_beta"], errors="coerce") if "std_beta" in std else std["estimate"]
         beta = beta.fillna(pd.to_numeric(std["estimate"], errors="coerce"))
-        for t, b, p in zip(std["term"], beta, std.get("p_value", pd.Series(np.nan, index=std.index)), strict=True):
-            rows.append((label_feature(str(t)), outcome, format_number(b, signed=True), format_p(p)))
+        plats = (std["platform"].astype("string").fillna("").astype(str) if "platform" in std.columns
+                 else pd.Series("", index=std.index))
+        several = plats.nunique() > 1
+        for t, b, p, pl in zip(std["term"], beta, std.get("p_value", pd.Series(np.nan, index=std.index)), plats,
+                               strict=True):
+            name = (f"{ctx.word(outcome, pl)} ({platform_name(pl) if pl != POOLED else 'pooled'})" if several
+                    else ctx.word(outcome, pl or None))
+            rows.append((label_feature(str(t)), name, format_number(b, signed=True), format_p(p)))
     return [
         table(caption, ["Feature", "Outcome", "Standardized β", "p (unadjusted)"], rows, numeric=(2, 3)),
         Meta("Standardized β is the change in the outcome, in standard deviations, per standard deviation of "
@@ -302,9 +341,10 @@ def diagnostics_blocks(ctx: ReportContext) -> list[Block | None]:
         blocks.append(Note("Model diagnostics are not available: results/models.json has no diagnostics per "
                            "outcome."))
     for outcome in outcomes:
-        blocks.append(Heading(4, outcome.capitalize()))
-        blocks.append(table(f"{outcome.capitalize()}: model diagnostics", ["Check", "Result"],
-                            summarize_diagnostics(models, outcome=outcome), row_headers=True))
+        blocks.append(Heading(4, cap(ctx.word(outcome))))
+        blocks.append(table(f"{cap(ctx.word(outcome))}: model diagnostics", ["Check", "Result"],
+                            summarize_diagnostics(models, outcome=outcome, label=ctx.word(outcome)),
+                            row_headers=True))
     primary = _as_mapping(_as_mapping(models.get("diagnostics")).get("primary"))
     model = models.get("primary_model") or primary.get("model")
     reason = models.get("primary_reason") or primary.get("reason")
@@ -320,8 +360,8 @@ def diagnostics_blocks(ctx: ReportContext) -> list[Block | None]:
         "with the literature only.",
         "negbin": "Negative binomial regression of the count — "
         + ("the primary model." if p == "negbin" else "the count-model check of the primary model."),
-        "negbin_rate": "Negative binomial regression of engagements with log(impressions) as offset — "
-        "the engagement rate per impression.",
+        "negbin_rate": f"Negative binomial regression of engagements with log({ctx.word('impressions')}) as offset — "
+        f"the engagement rate per {ctx.own_terms('impression')}.",
     }
     items = []
     for name, text in lines.items():
