@@ -445,6 +445,35 @@ def _timezone(value: Any, card: Path) -> str:
     return tz
 
 
+def _source_entries(raw: Any, key: str, allowed: tuple[str, ...], card: Path, *, noun: str,
+                   columns_hint: str = "") -> list[tuple[str, tuple[tuple[str, str], ...], dict]]:
+    """A card list of file sources (``account``, ``publications``): each a path/glob, or a ``{path, columns, …}``
+    map → ``(checked pattern, column-map pairs, the map's other keys)``; a single entry is taken as a list of one."""
+    raw = raw or []
+    if isinstance(raw, (str, dict)):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise _fail(f"'{key}' must be a list of {noun}s or {{path, columns}} maps, found {_show(raw)}", card)
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append((check_card_pattern(item, key, card=card), (), {}))
+        elif isinstance(item, dict):
+            _check_keys(item, allowed, f"a{'n' if key[0] in 'aeiou' else ''} {key} entry", card)
+            if "path" not in item:
+                raise _fail(f"{key} entry {_show(item)} has no 'path'", card)
+            cols = item.get("columns") or {}
+            if not isinstance(cols, dict):
+                raise _fail(f"{key} columns must map raw name → canonical name{columns_hint}, found {_show(cols)}",
+                            card)
+            pairs = tuple((_text(k, f"{key} column (raw name)", card), _text(v, f"{key} column {k!r}", card))
+                          for k, v in cols.items())
+            out.append((check_card_pattern(item["path"], key, card=card), pairs, item))
+        else:
+            raise _fail(f"{key} entry must be a {noun} or a {{path, columns}} map, found {_show(item)}", card)
+    return out
+
+
 def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     """Validate a parsed card (a dict) and return the frozen settings."""
     card = card or root / CARD_NAME
@@ -470,34 +499,16 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
     codebook = None if data.get("codebook") is None else check_card_pattern(data["codebook"], "codebook", card=card)
 
     account: list[AccountSource] = []
-    raw_account = data.get("account") or []
-    if isinstance(raw_account, (str, dict)):
-        raw_account = [raw_account]
-    if not isinstance(raw_account, list):
-        raise _fail(f"'account' must be a list of paths or {{path, columns}} maps, found {_show(raw_account)}", card)
-    for item in raw_account:
-        if isinstance(item, str):
-            account.append(AccountSource(check_card_pattern(item, "account", card=card)))
-        elif isinstance(item, dict):
-            _check_keys(item, ACCOUNT_KEYS, "an account entry", card)
-            if "path" not in item:
-                raise _fail(f"account entry {_show(item)} has no 'path'", card)
-            cols = item.get("columns") or {}
-            if not isinstance(cols, dict):
-                raise _fail(f"account columns must map raw name → canonical name, found {_show(cols)}", card)
-            pairs = tuple((_text(k, "account column (raw name)", card), _text(v, f"account column {k!r}", card))
-                          for k, v in cols.items())
-            plat = item.get("platform")
-            if plat is not None and str(plat).lower() not in PLATFORMS:
-                raise _fail(f"account platform must be one of {', '.join(PLATFORMS)}, found {_show(plat)}", card)
-            month_of = str(item.get("month_of", "same"))
-            if month_of not in MONTH_OF_VALUES:
-                raise _fail(f"account month_of must be one of {', '.join(MONTH_OF_VALUES)}, found {_show(month_of)}",
-                            card)
-            account.append(AccountSource(check_card_pattern(item["path"], "account", card=card), pairs,
-                                         platform=None if plat is None else str(plat).lower(), month_of=month_of))
-        else:
-            raise _fail(f"account entry must be a path or a {{path, columns}} map, found {_show(item)}", card)
+    for path, pairs, item in _source_entries(data.get("account"), "account", ACCOUNT_KEYS, card, noun="path"):
+        plat = item.get("platform")
+        if plat is not None and str(plat).lower() not in PLATFORMS:
+            raise _fail(f"account platform must be one of {', '.join(PLATFORMS)}, found {_show(plat)}", card)
+        month_of = str(item.get("month_of", "same"))
+        if month_of not in MONTH_OF_VALUES:
+            raise _fail(f"account month_of must be one of {', '.join(MONTH_OF_VALUES)}, found {_show(month_of)}",
+                        card)
+        account.append(AccountSource(path, pairs, platform=None if plat is None else str(plat).lower(),
+                                     month_of=month_of))
 
     interventions: list[Intervention] = []
     example = "{date: 2022-01-01, label: Designer joined}"
@@ -576,28 +587,9 @@ def parse_card(data: Any, root: Path, card: Path | None = None) -> Dataset:
                           _date(item["by"], f"goals[{i}].by", card),
                           _text(item.get("label", ""), f"goals[{i}].label", card)))
 
-    publications: list[AccountSource] = []
-    raw_pubs = data.get("publications") or []
-    if isinstance(raw_pubs, (str, dict)):
-        raw_pubs = [raw_pubs]
-    if not isinstance(raw_pubs, list):
-        raise _fail(f"'publications' must be a list of globs or {{path, columns}} maps, found {_show(raw_pubs)}", card)
-    for item in raw_pubs:
-        if isinstance(item, str):
-            publications.append(AccountSource(check_card_pattern(item, "publications", card=card)))
-        elif isinstance(item, dict):
-            _check_keys(item, PUBLICATION_KEYS, "a publications entry", card)
-            if "path" not in item:
-                raise _fail(f"publications entry {_show(item)} has no 'path'", card)
-            cols = item.get("columns") or {}
-            if not isinstance(cols, dict):
-                raise _fail(f"publications columns must map raw name → canonical name (doi, title, journal, "
-                            f"published), found {_show(cols)}", card)
-            pairs = tuple((_text(k, "publications column (raw name)", card),
-                           _text(v, f"publications column {k!r}", card)) for k, v in cols.items())
-            publications.append(AccountSource(check_card_pattern(item["path"], "publications", card=card), pairs))
-        else:
-            raise _fail(f"publications entry must be a glob or a {{path, columns}} map, found {_show(item)}", card)
+    publications = [AccountSource(path, pairs) for path, pairs, _ in _source_entries(
+        data.get("publications"), "publications", PUBLICATION_KEYS, card, noun="glob",
+        columns_hint=" (doi, title, journal, published)")]
     attention = tuple(check_card_pattern(p, "attention", card=card)
                       for p in _str_list(data.get("attention"), "attention", card))
     if attention and not publications:
