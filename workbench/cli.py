@@ -275,11 +275,11 @@ def cmd_rollup(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        res = run_rollup(args.run_folders, args.out, echo=lambda s: print(s, flush=True))
+        res = run_rollup(args.run_folders, args.out, echo=_out)
     except InputError as exc:
         _err(str(exc))
         return 2
-    print(f"rolled up {res['n_accounts']} accounts ({res['n_posts']:,} posts) in {time.perf_counter() - t0:.1f} s "
+    _out(f"rolled up {res['n_accounts']} accounts ({res['n_posts']:,} posts) in {time.perf_counter() - t0:.1f} s "
           f"→ {Path(args.out) / 'report.html'}")
     return 0
 
@@ -289,15 +289,15 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        res = run_cohort(args.card, args.out, echo=lambda s: print(s, flush=True))
+        res = run_cohort(args.card, args.out, echo=_out)
     except InputError as exc:
         _err(str(exc))
         return 2
     for o, r in res["outcomes"].items():
         a = r["estimates"]["att"]
-        print(f"{o}: att {a['estimate']:+.3f} (95% CI {a['ci'][0]:+.3f} to {a['ci'][1]:+.3f}, {a['n_accounts']} accounts)"
+        _out(f"{o}: att {a['estimate']:+.3f} (95% CI {a['ci'][0]:+.3f} to {a['ci'][1]:+.3f}, {a['n_accounts']} accounts)"
               if a["std_error"] == a["std_error"] else f"{o}: not available: {a['note']}")
-    print(f"done in {time.perf_counter() - t0:.1f} s → {Path(args.out) / 'results' / 'cohort.csv'}, "
+    _out(f"done in {time.perf_counter() - t0:.1f} s → {Path(args.out) / 'results' / 'cohort.csv'}, "
           f"{Path(args.out) / 'report.html'}")
     return 0
 
