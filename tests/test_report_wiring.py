@@ -271,6 +271,14 @@ def test_held_up_count_uses_the_across_outcomes_family(tmp_path, quick):
     assert ("1 of 6 feature–outcome estimates held up after correction for multiple testing (Holm across all 6 "
             "feature–outcome estimates of ols_log)") in section(page, "summary")
     assert "Holm-adjusted (across outcomes) p = 0.01" in section(page, "summary")
+    # nothing holds up across outcomes while the per-outcome tables call the poll clear: the summary says both
+    reg["p_holm_across_outcomes"] = np.where(reg["model"] == "ols_log", 0.2, np.nan)
+    run3 = write_run(tmp_path / "none", regression=reg, models=MODELS)
+    page = html.unescape(report.build_report_html(run3, dataset=make_dataset(run3), today=TODAY))
+    summary = section(page, "summary")
+    assert "None of the 6 feature–outcome estimates held up after correction for multiple testing (Holm across" in summary
+    assert "judged within each outcome, as the tables below are, 2 did: poll (impressions) and poll (engagements)" in summary
+    assert "No post feature had a clear effect" not in summary
     # without the column: the per-outcome family, named as such
     run2 = write_run(tmp_path / "old", regression=make_regression(), models=MODELS)
     old = findings.compute_findings(run2, make_dataset(run2), today=TODAY)

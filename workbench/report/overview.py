@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, metric_name, platform_name
+from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, label_feature, metric_name, platform_name
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -99,7 +99,7 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
 
     eff = f.effects
     if eff is not None and len(eff):
-        supported = eff[eff["supported"]]
+        supported = per_outcome = eff[eff["supported"]]
         kind = str(eff["p_kind"].iloc[0])
         held = "after correction for multiple testing" if kind.startswith("Holm") else "at p < 0.05"
         held_up = f.held_up or {}
@@ -122,6 +122,16 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             out.append(
                 f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
                 f"{n_held} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+            )
+        elif len(per_outcome):
+            # none holds up across outcomes, but the tables below judge each outcome's predictors as their own
+            # family and call some clear: say both, so the summary does not contradict the tables
+            labels = [label_feature(str(t)) for t in per_outcome["term"]]
+            within = join_words([f"{lab[:1].lower()}{lab[1:]} ({ctx.word(str(o))})"
+                                 for lab, o in zip(labels, per_outcome["outcome"], strict=True)])
+            out.append(
+                f"None of the {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}; judged within "
+                f"each outcome, as the tables below are, {len(per_outcome)} did: {within}."
             )
         else:
             out.append(
