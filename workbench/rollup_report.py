@@ -1,7 +1,7 @@
 """HTML for the consortium roll-up and the cohort study: Jinja2 (autoescape on), one self-contained file.
 
-The look (``templates/consortium.css``) is the account report's; the templates are our own so the account report
-can change independently. Figures are embedded as PNG data URIs (and also kept as files beside the results).
+The look is the account report's (``report/report.css``, plus the few additions in ``templates/consortium.css``);
+the templates are our own so the account report can change independently. Figures are embedded as PNG data URIs (and also kept as files beside the results).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def render_html(template: str, **context: Any) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    css = (TEMPLATES / "consortium.css").read_text(encoding="utf-8")
+    account_css = Path(__file__).resolve().parent / "report" / "report.css"
+    css = account_css.read_text(encoding="utf-8") + (TEMPLATES / "consortium.css").read_text(encoding="utf-8")
     return env.get_template(template).render(css=css, generated=dt.date.today().isoformat(), **context)
 
 
