@@ -98,3 +98,29 @@ def test_timing_section_renders_caveat_and_no_scripts():
     html = render_section("timing", analyze_timing(_posts(n=300), outcome="impressions", timezone="America/New_York"))
     assert 'id="when-posts-perform"' in html and "confounded" in html and "<script" not in html
     assert "12:00" in html and "Mon" in html
+
+
+def test_one_post_per_slot_is_not_estimated_and_warns_nothing():
+    """40 posts, each alone in its weekday × hour slot: no post-to-post variation within a slot to pool with."""
+    import warnings
+
+    posts = _posts(n=40, seed=5)
+    local = pd.date_range("2023-01-02 00:00", periods=40, freq="5h", tz="UTC")  # 40 distinct weekday × hour slots
+    posts["published_at"] = local
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = analyze_timing(posts, outcome="impressions", timezone="UTC")
+    assert not res.estimable and "beyond one per slot" in res.note and not res.cells
+
+
+def test_identical_outcomes_are_not_estimated():
+    posts = _posts(n=300)
+    posts["impressions"] = pd.array([500] * 300, dtype="Int64")
+    res = analyze_timing(posts, outcome="impressions", timezone="America/New_York")
+    assert not res.estimable and "same month-adjusted impressions" in res.note
+
+
+def test_pool_groups_refuses_zero_within_variance():
+    y = pd.Series([1.0, 2.0, 3.0], name="y")
+    with pytest.raises(ValueError, match="no variation within groups"):
+        pool_groups(y, [pd.Series([0, 1, 2], name="g")])

@@ -37,6 +37,8 @@ SCHEMA_VERSION = 1
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: fewest usable posts and occupied groups for an estimate
 MIN_POSTS, MIN_GROUPS = 30, 4
+#: posts beyond one per weekday × hour slot needed to measure the post-to-post variation within slots (σ²)
+MIN_WITHIN_DF = 10
 Z = 1.959963984540054
 CAVEAT = ("Timing is confounded with what is posted when (content, topic and audience differ between slots); "
           "these are associations in this account's posts, not advice on when to post.")
@@ -139,6 +141,9 @@ def pool_groups(y: pd.Series, groups: list[pd.Series], *, prior: pd.Series | Non
     C, N = len(agg), int(agg["n"].sum())
     ss_within = float(((agg["n"] - 1) * agg["var"].fillna(0)).sum())
     sigma2 = ss_within / max(N - C, 1)
+    if not sigma2 > 0:
+        raise ValueError("pool_groups: no variation within groups (every group has one post or identical values); "
+                         "σ² cannot be estimated")
     v = sigma2 / agg["n"].to_numpy(dtype=float)
     w = 1 / v
     ybar = agg["mean"].to_numpy(dtype=float)
@@ -197,6 +202,15 @@ def analyze_timing(posts: pd.DataFrame, *, outcome: str = "impressions", timezon
     if n_cells < MIN_GROUPS:
         res.note = (f"Not estimated: the posts occupy only {n_cells} weekday × hour slot(s) (at least "
                     f"{MIN_GROUPS} are needed to pool them).{excluded}")
+        return res
+    within_df = len(prep) - n_cells
+    spread = float(prep["y"].std(ddof=1)) if len(prep) > 1 else 0.0
+    if within_df < MIN_WITHIN_DF or not spread > 0:
+        why = (f"{len(prep)} posts in {n_cells} weekday × hour slots leave {within_df} posts beyond one per slot "
+               f"to measure how much posts in the same slot differ (at least {MIN_WITHIN_DF} are needed; more "
+               "posts, or posts repeated at the same hours, would make it possible)"
+               if within_df < MIN_WITHIN_DF else f"every post has the same month-adjusted {outcome}")
+        res.note = f"Not estimated: {why}.{excluded}"
         return res
     # main effects first (each pooled on its own), then each cell pooled towards hour effect + weekday effect
     hours, _, _ = pool_groups(prep["y"], [hour])
