@@ -233,3 +233,79 @@ def test_summary_row_that_disagrees_is_named(tmp_path):
     check_accounting(r)
     assert r.campaigns["spend"].tolist() == [120.0]
     assert any("spend 500.00 differs from the 120.00 of the rows read" in w for w in r.log["warnings"])
+
+
+# ---- LinkedIn Campaign Manager reports as downloaded: lines about the report above the header, maybe tabs ----
+
+_LI_HEADER = ["Account Name", "Currency", "Campaign Group Name", "Campaign Name", "Campaign ID",
+              "Campaign Objective", "Total Spent", "Impressions", "Clicks", "Conversions", "Average CTR", "Reach"]
+_LI_ROWS = [["Lab", "USD", "Q1", "Trial recruitment", "123456", "Website visits", "250.40", "12000", "85", "3",
+             "0.71%", "8000"],
+            ["Lab", "USD", "Q1", "Paper, launch", "123457", "Brand awareness", "99.10", "5100", "20", "0", "0.39%",
+             "4000"],
+            ["Lab", "USD", "Q1", "Broken", "123458", "Brand awareness", "abc", "10", "1", "0", "1%", "4"]]
+_LI_PREAMBLE = [["Campaign Performance Report (in UTC)"], ["Report Start: 1/1/2024, 12:00 AM"],
+                ["Report End: 1/31/2024, 11:59 PM"], ["Date Generated: 2/2/2024, 9:15 AM"]]
+
+
+def _li_report(path: Path, *, sep: str, encoding: str, preamble=_LI_PREAMBLE, header=_LI_HEADER, rows=_LI_ROWS):
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
+    for row in [*preamble, header, *rows]:
+        w.writerow(row)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("sep,encoding", [("\t", "utf-16"), (",", "utf-8"), ("\t", "utf-8-sig")])
+def test_linkedin_report_as_downloaded_is_read_with_its_period(tmp_path, sep, encoding):
+    f = _li_report(tmp_path / "campaign_performance_report.csv", sep=sep, encoding=encoding)
+    r = read_files([f], root=tmp_path)
+    check_accounting(r)
+    c = r.campaigns
+    assert c["campaign_name"].tolist() == ["Trial recruitment", "Paper, launch"]
+    assert c["spend"].tolist() == [250.40, 99.10] and c["impressions"].tolist() == [12000, 5100]
+    assert c["date_start"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01"] * 2
+    assert c["date_end"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-31"] * 2
+    # row numbers are the file's lines as downloaded (4 lines about the report, then the header on line 5)
+    assert c["source_row"].tolist() == [6, 7]
+    q = r.quarantine.set_index("source_row")["reason"]
+    assert list(q.index) == [8] and "'abc' is not an amount of money" in q[8]
+    assert any("4 line(s) about the report above the header skipped" in w and "1/1/2024 to 1/31/2024" in w
+               for w in r.log["warnings"])
+
+
+def test_linkedin_report_with_both_dates_on_one_line_and_a_daily_breakdown(tmp_path):
+    header = ["Start Date (in UTC)", *_LI_HEADER]
+    rows = [["1/3/2024", *_LI_ROWS[0]], ["1/4/2024", *_LI_ROWS[1]]]
+    f = _li_report(tmp_path / "daily.csv", sep=",", encoding="utf-8", header=header, rows=rows,
+                   preamble=[["Campaign Performance Report (in UTC)"],
+                             ["Report Start: 01/01/2024", " Report End: 01/31/2024"], []])
+    r = read_files([f], root=tmp_path)
+    c = r.campaigns
+    assert c["date_start"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-03", "2024-01-04"]
+    assert (c["date_start"] == c["date_end"]).all() and c["source_row"].tolist() == [5, 6]
+
+
+def test_linkedin_report_without_a_period_says_why_each_row_is_unusable(tmp_path):
+    f = _li_report(tmp_path / "no_period.csv", sep=",", encoding="utf-8", preamble=[], rows=_LI_ROWS[:1])
+    r = read_files([f], root=tmp_path)
+    assert r.campaigns.empty and len(r.quarantine) == 1
+    assert r.quarantine["reason"].iloc[0].startswith("no period for this row")
+
+
+def test_a_hand_edited_file_with_other_lines_above_the_header_is_still_refused(tmp_path):
+    f = _li_report(tmp_path / "edited.csv", sep=",", encoding="utf-8",
+                   preamble=[["my notes about this"], ["second line, with, commas"]])
+    with pytest.raises(InputError, match="line 3 of 6 is the header"):
+        read_files([f], root=tmp_path)
+
+
+def test_a_tab_separated_header_with_a_reach_column_is_not_a_page_series(tmp_path):
+    """It was read as a Business Suite series re-save (0 rows, a warning): 'Reach' looked like a metric title."""
+    f = _li_report(tmp_path / "tabbed.csv", sep="\t", encoding="utf-16", preamble=[])
+    assert detect_format(f) != "meta_bs_page_series"
+    r = read_files([f], root=tmp_path)
+    assert r.log["files"][0]["format"] == "linkedin_ads"

@@ -64,12 +64,13 @@ from .detect import (
     FORMAT_READERS,
     FormatReader,
     detect_format,
-    detect_text,
+    detect_text_layout,
     read_document,
     sniff_container,
 )
 from .overlap import flag_collabs, resolve_archive_dates, resolve_overlap, resolve_series
 from .rawcsv import read_raw_csv, read_text_file
+from .report_layout import Unwrapped
 from .workbook import is_xlsx
 
 __all__ = [
@@ -112,17 +113,29 @@ def _relative(path: Path, root: Path | None) -> str:
     return path.as_posix()
 
 
-def _detect_text(path: Path, *, label: str, column_map: Mapping[str, str] | None) -> tuple[FormatReader, bytes, str]:
-    """Decode a CSV file and find its format: ``(reader, UTF-8 bytes, encoding found)``."""
+def _detect_text(path: Path, *, label: str, column_map: Mapping[str, str] | None
+                 ) -> tuple[FormatReader, bytes, str, Unwrapped | None]:
+    """Decode a CSV file and find its format: ``(reader, UTF-8 bytes, encoding found, report layout)``.
+
+    A report-style download (LinkedIn Campaign Manager: lines about the report above the header, maybe tabs) is
+    unwrapped to its table first (:mod:`.report_layout`); the layout says how to number its rows.
+    """
     utf8, encoding = read_text_file(path, label=label)
-    return detect_text(utf8, file=label, column_map=column_map), utf8, encoding
+    reader, utf8, layout = detect_text_layout(utf8, file=label, column_map=column_map)
+    return reader, utf8, encoding, layout
 
 
-def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ctx: ParseContext) -> FileOutcome:
+def _parse_text(path: Path, reader: FormatReader, utf8: bytes, encoding: str, ctx: ParseContext,
+                layout: Unwrapped | None = None) -> FileOutcome:
     raw = read_raw_csv(path, label=ctx.source_file, utf8=utf8, encoding=encoding)
     outcome = reader.parse(raw, ctx)
     if raw.blank_rows:
         outcome.warnings.append(f"{ctx.source_file}: {raw.blank_rows} blank line(s) ignored")
+    if layout is not None:  # row numbers as in the file as downloaded (the lines above the header count)
+        for frame in (outcome.frame, outcome.quarantine):
+            if "source_row" in frame.columns and len(frame):
+                frame["source_row"] = frame["source_row"] + layout.offset
+        outcome.warnings.append(f"{ctx.source_file}: {layout.note}")
     return outcome
 
 
@@ -142,14 +155,14 @@ def _read_one(path: Path, *, label: str, column_map: Mapping[str, str] | None, n
     ctx = _context(label, column_map, now, binary_codes, platform)
     if container is not None:  # a workbook or JSON file: one outcome per table it feeds
         return read_document(path, container, ctx, expect_table=expect_table, listed_as=listed_as)
-    reader, utf8, encoding = _detect_text(path, label=label, column_map=column_map)
+    reader, utf8, encoding, layout = _detect_text(path, label=label, column_map=column_map)
     if expect_table is not None and reader.table != expect_table:
         raise InputError(
             f"listed under {listed_as!r} in dataset.yml but it is a {reader.description} "
             f"(feeds the {reader.table} table). Move it to the right list in dataset.yml.",
             file=label,
         )
-    return [_parse_text(path, reader, utf8, encoding, ctx)]
+    return [_parse_text(path, reader, utf8, encoding, ctx, layout)]
 
 
 # ---- zip archives of exports -------------------------------------------------------------------------------
@@ -396,11 +409,11 @@ def _read_member(local: Path, *, label: str, column_map, now, binary_codes, unus
             unusable.append((member, _reason(exc, label)))
             return []
     try:  # decoding, the header and its format: failing any of these means "not an export we know"
-        reader, utf8, encoding = _detect_text(local, label=label, column_map=column_map)
+        reader, utf8, encoding, layout = _detect_text(local, label=label, column_map=column_map)
     except InputError as exc:
         unusable.append((member, _reason(exc, label)))
         return []
-    return [_parse_text(local, reader, utf8, encoding, ctx)]
+    return [_parse_text(local, reader, utf8, encoding, ctx, layout)]
 
 
 def _reason(exc: InputError, label: str) -> str:

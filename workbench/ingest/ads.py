@@ -73,6 +73,9 @@ LINKEDIN_COLUMNS: dict[str, tuple[str, ...]] = {
     "ad_name": ("creative name", "ad name"),
     "ad_id": ("creative id", "ad id"),
     "day": ("start date (in utc)", "date"),
+    # a report without a time breakdown: its period, written above the header (see ingest/report_layout.py)
+    "date_start": ("reporting starts", "report start"),
+    "date_end": ("reporting ends", "report end"),
     "objective": ("campaign objective",),
     "currency_column": ("currency",),
     "spend": ("total spent", "amount spent"),
@@ -224,10 +227,22 @@ def _parse(raw: RawTable, ctx: ParseContext, fmt: str, columns: Mapping[str, tup
         daily = True
     else:
         s_raw, e_raw = _text(raw, columns.get("date_start", ())), _text(raw, columns.get("date_end", ()))
+        s_name = _find(raw, columns.get("date_start", ()))
+        e_name = _find(raw, columns.get("date_end", ()))
         start, end = _dates(s_raw), _dates(e_raw)
-        reasons.add(start.isna(), lambda: "column 'Reporting starts': '" + s_raw.fillna("") + "' is not a date")
-        reasons.add(end.isna(), lambda: "column 'Reporting ends': '" + e_raw.fillna("") + "' is not a date")
-        reasons.add((end < start).to_numpy(dtype=bool, na_value=False), "Reporting ends is before Reporting starts")
+        if s_name is None and e_name is None:
+            reasons.add(np.ones(len(d), dtype=bool),
+                        "no period for this row: the file has no date column (e.g. 'Start Date (in UTC)', 'Day') "
+                        "and no report period ('Reporting starts'/'Reporting ends' columns, or 'Report Start:'/"
+                        "'Report End:' lines above the header). Export with a daily or monthly time breakdown, "
+                        "or keep the lines the platform writes above the header")
+        else:
+            s_name, e_name = s_name or "Reporting starts", e_name or "Reporting ends"
+            for when, text, col in ((start, s_raw, s_name), (end, e_raw, e_name)):
+                reasons.add(when.isna(), lambda text=text, col=col: (
+                    f"column {col!r}: '" + text.fillna("") + "' is not a date").where(text.notna(),
+                                                                                    f"column {col!r} is empty"))
+            reasons.add((end < start).to_numpy(dtype=bool, na_value=False), f"{e_name} is before {s_name}")
         daily = bool(((end - start).dt.days == 0).all()) if len(d) else False
     out["date_start"], out["date_end"] = start, end
 

@@ -32,6 +32,7 @@ from . import (
 )
 from .common import FileOutcome, ParseContext
 from .rawcsv import RawTable, read_text_file, split_header
+from .report_layout import Unwrapped, unwrap_report
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,23 @@ def detect_text(utf8: bytes, *, file: str | Path, column_map: Mapping[str, str] 
             file=file) from None
 
 
+#: formats whose genuine downloads may carry lines about the report above the header (see .report_layout)
+REPORT_LAYOUT_FORMATS = frozenset({"linkedin_ads"})
+
+
+def detect_text_layout(utf8: bytes, *, file: str | Path, column_map: Mapping[str, str] | None = None
+                       ) -> tuple[FormatReader, bytes, Unwrapped | None]:
+    """Like :func:`detect_text`, first unwrapping a report-style download (:mod:`.report_layout`):
+    ``(reader, the bytes to parse, the layout or None)``."""
+    for reader in FORMAT_READERS:
+        if reader.name in REPORT_LAYOUT_FORMATS:
+            layout = unwrap_report(utf8, matches=lambda cells, r=reader: r.matches(cells, column_map),
+                                   name=reader.description)
+            if layout is not None:
+                return reader, layout.utf8, layout
+    return detect_text(utf8, file=file, column_map=column_map), utf8, None
+
+
 def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = None) -> str:
     """The format name of the file at ``path`` (e.g. ``x_legacy_tweets``).
 
@@ -165,7 +183,7 @@ def detect_format(path: str | Path, *, column_map: Mapping[str, str] | None = No
     if container is not None:
         return detect_document(container.load(path, label=str(path)), container, file=path).name
     utf8, _ = read_text_file(path)
-    return detect_text(utf8, file=path, column_map=column_map).name
+    return detect_text_layout(utf8, file=path, column_map=column_map)[0].name
 
 
 # ---- files that are not CSV text: workbooks (.xls) and JSON API responses ----------------------------------

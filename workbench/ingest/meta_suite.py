@@ -428,7 +428,9 @@ def matches_page_series(header: list[str], column_map=None) -> bool:
     rest_empty = all(h == "" for h in header[1:])
     if re.fullmatch(r"sep=.?", first) and rest_empty:
         return True
-    cells = re.split(r"[;\t]", first)
+    # split the cell as written: normalize_name turns a tab into a space, which made a tab-separated header with
+    # a "Reach" column look like a one-cell metric title
+    cells = [c for c in re.split(r"[;\t]", header[0]) if c.strip()]
     return rest_empty and len(cells) == 1 and _series_metric(first)[1] is not None
 
 
