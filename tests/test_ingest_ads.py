@@ -309,3 +309,9 @@ def test_a_tab_separated_header_with_a_reach_column_is_not_a_page_series(tmp_pat
     assert detect_format(f) != "meta_bs_page_series"
     r = read_files([f], root=tmp_path)
     assert r.log["files"][0]["format"] == "linkedin_ads"
+
+
+def test_utf16_with_a_byte_order_mark_gives_no_check_the_characters_warning(tmp_path):
+    f = _li_report(tmp_path / "utf16.csv", sep="\t", encoding="utf-16", rows=_LI_ROWS[:2])
+    r = read_files([f], root=tmp_path)
+    assert len(r.campaigns) == 2 and not any("Check accented characters" in w for w in r.log["warnings"])

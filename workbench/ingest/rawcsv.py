@@ -316,7 +316,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
                         f"{' …' if len(padded) > 10 else ''}) read with their missing trailing fields empty "
                         "(Meta omits trailing empty columns on some rows)")
     base_encoding = encoding.removesuffix(CR_ONLY)
-    if base_encoding not in ("utf-8", "utf-8-sig"):
+    # UTF-16 is only ever read with its byte-order mark, which makes it exact (Meta's page series are UTF-16 as
+    # downloaded): no "check the characters" warning for it, only for the guessed single-byte encodings
+    if base_encoding not in ("utf-8", "utf-8-sig") and not base_encoding.startswith("utf-16"):
         warnings.append(f"{label}: not UTF-8; read as {base_encoding}. Check accented characters and emoji.")
     if encoding.endswith(CR_ONLY):
         warnings.append(f"{label}: lines end in CR only (classic Mac, or Excel for Mac's 'CSV'); read as ordinary "
