@@ -50,6 +50,7 @@ from .modelfit import (
     primary_effects,
     tabulate_controls_sensitivity,
 )
+from .platforms import before_after_by_platform, reach_figures
 from .posts import (
     PREVIOUS_PERIOD_DAYS,
     _main_account_series,
@@ -173,6 +174,10 @@ class Findings:
     extras: Extras = field(default_factory=Extras)
     #: each platform's word and definition for impressions/engagements, and reach (platform_vocabulary)
     vocabulary: dict[str, Any] | None = None
+    #: per intervention, each platform's own before/after (several platforms only; before_after_by_platform)
+    before_after_platforms: list[dict[str, Any]] | None = None
+    #: reach per post by platform and type, and the page-level reach series (reach_figures)
+    reach: dict[str, Any] | None = None
 
     @property
     def impressions_word(self) -> str:
@@ -256,6 +261,8 @@ class Findings:
             "publications": self.publications,
             "held_up": self.held_up,
             "vocabulary": self.vocabulary,
+            "before_after_by_platform": self.before_after_platforms,
+            "reach": self.reach,
             "claims": self.extras.claims,
             "timing": None if self.extras.timing is None else {
                 k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
@@ -306,6 +313,25 @@ def _date_range(results: RunResults, tz: str) -> tuple[dt.date, dt.date] | None:
         if len(dates):
             return dates.min().date(), dates.max().date()
     return None
+
+
+def _intervention_dates(dataset: Dataset | None, comparisons: Sequence[GrowthComparison]) -> list[tuple[Any, str]]:
+    """(date, label) of every intervention: the card's, else the start of each compared period of growth.json."""
+    if dataset is not None and dataset.interventions:
+        return [(iv.date, iv.label) for iv in dataset.interventions]
+    out = []
+    for c in comparisons:
+        try:
+            out.append((pd.Timestamp(c.after.get("start")).date(), c.label))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _monthly_metric(dataset: Dataset | None, growth: Mapping[str, Any]) -> str:
+    """The monthly metric growth.json compared (its ``monthly`` block), else impressions."""
+    metric = _as_mapping(growth.get("monthly")).get("metric")
+    return str(metric) if metric in ("impressions", "engagements", "posts", "impressions_per_post") else "impressions"
 
 
 def compute_findings(
@@ -426,6 +452,13 @@ def compute_findings(
         held_up=derive("the count of estimates that held up",
                        lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
         model_notes=derive("the models' notes", lambda: model_notes(models, primary=primary), None),
+        before_after_platforms=derive(
+            "the before/after comparison per platform",
+            lambda: before_after_by_platform(r.posts, r.account, _intervention_dates(dataset, comparisons),
+                                             monthly_metric=_monthly_metric(dataset, growth), timezone=tz,
+                                             growth_metric=dataset.analysis.growth_metric if dataset else "followers"),
+            None),
+        reach=derive("the reach figures", lambda: reach_figures(r.posts, r.account), None),
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )
@@ -459,6 +492,7 @@ __all__ = [
     "_num",
     "_rate",
     "assess_goals",
+    "before_after_by_platform",
     "compare_post_medians",
     "compute_extras",
     "compute_findings",
@@ -484,6 +518,7 @@ __all__ = [
     "previous_period_change",
     "primary_effects",
     "ratio_of_medians",
+    "reach_figures",
     "read_run_results",
     "reconcile_totals",
     "stage_status",

@@ -84,7 +84,13 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             date, label = f.split
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
-            if adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
+            per_platform = _platform_records(ctx)
+            if per_platform:  # several platforms: each its own posts, never pooled
+                for rec in per_platform:
+                    name = platform_name(rec["platform"])
+                    said = describe_posts_adjusted(rec.get("posts_adjusted"), f"{intro}, on {name}")
+                    sentence += " " + " ".join(ctx.own_terms(s, rec["platform"]) for s in said[:1])
+            elif adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
                 sentence += " " + " ".join(ctx.own_terms(s) for s in describe_posts_adjusted(adjusted, intro))
             elif change is not None and num(change["ratio"]) is not None:
                 sentence += (
@@ -298,8 +304,95 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
     return blocks
 
 
+def _platform_records(ctx: ReportContext, index: int = 0) -> list[dict[str, Any]]:
+    """Each platform's own before/after at the ``index``-th intervention (findings' before_after_by_platform);
+    [] when the posts hold one platform."""
+    recs = ctx.f.before_after_platforms or []
+    return list(recs[index].get("platforms") or []) if index < len(recs) else []
+
+
+def _ratio_cell(ratio: Any, ci: Any) -> str:
+    return (f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)})" if num(ratio) is not None
+            else "not available (too few posts, or a median of zero)")
+
+
+def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event: str, date: Any,
+                            growth_platform: str | None) -> list[Block | None]:
+    """One platform's before/after table: its posts' medians, the adjusted post change, its months (Welch, the
+    published form, and the interrupted time series), and the follower growth when growth.json compares this
+    platform's account."""
+    plat = str(rec["platform"])
+    name = platform_name(plat)
+    word = ctx.word("impressions", plat)
+    rows = []
+    medians = {m.get("metric"): m for m in rec.get("medians") or []}
+    for metric, label, fmt in (
+        ("impressions", f"{cap(word)} per post, median (descriptive, unadjusted)", format_int),
+        ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
+    ):
+        m = medians.get(metric)
+        if m is None or not (m.get("n_before") or m.get("n_after")):
+            continue
+        rows.append((label, f"{fmt(num(m.get('median_before')))} ({format_int(m.get('n_before'))} posts)",
+                     f"{fmt(num(m.get('median_after')))} ({format_int(m.get('n_after'))} posts)",
+                     _ratio_cell(m.get("ratio"), [m.get("ratio_ci_low"), m.get("ratio_ci_high")])))
+    pa = rec.get("posts_adjusted") or {}
+    adjusted_label = (f"{cap(word)} of the typical post, adjusted for "
+                      f"{join_words(pa.get('adjusted_for') or ['nothing'])}")
+    if pa.get("available") and num(pa.get("estimate")) is not None:
+        rows.append((adjusted_label, "", "", f"{format_ratio(pa['estimate'])} ({ci_text(pa.get('ci'), format_ratio)}"
+                                             f", clustered by month; {format_int(pa.get('n_posts'))} posts)"))
+    else:
+        rows.append((f"{cap(word)} of the typical post, adjusted for audience size and trend", "", "",
+                     f"not available: {pa.get('reason') or 'no posts'}"))
+    monthly = rec.get("monthly") or {}
+    metric = ctx.word(str(monthly.get("metric") or "impressions"), plat)
+    if num(monthly.get("fold_change")) is not None and all(num(v) is not None
+                                                          for v in monthly.get("fold_change_ci") or [None]):
+        rows.append((f"Monthly {metric}, mean (published form: months as independent, earlier trend ignored)",
+                     f"{format_int(monthly.get('before_mean'))} ({format_int(monthly.get('n_before'))} months)",
+                     f"{format_int(monthly.get('after_mean'))} ({format_int(monthly.get('n_after'))} months)",
+                     f"{format_ratio(monthly['fold_change'])} ({ci_text(monthly['fold_change_ci'], format_ratio)})"))
+    elif monthly:
+        rows.append((f"Monthly {metric}, mean (published form)",
+                     f"{format_int(monthly.get('n_before'))} complete month(s)",
+                     f"{format_int(monthly.get('n_after'))} complete month(s)",
+                     "not compared: at least 2 complete months on each side are needed"))
+    its = rec.get("monthly_its") or {}
+    its_label = (f"Monthly {ctx.word(str(its.get('metric') or 'impressions'), plat)}: level change beyond the "
+                 "earlier trend (interrupted time series)")
+    if its.get("available") and num(its.get("level_change")) is not None:
+        rows.append((its_label, "", "", f"{format_ratio(its['level_change'])} "
+                                        f"({ci_text(its.get('level_change_ci'), format_ratio)})"))
+    elif its:
+        rows.append((its_label, "", "", f"not available: {its.get('reason') or 'no monthly data'}"))
+    f = ctx.f
+    if f.comparisons and growth_platform == plat:
+        comp = f.comparisons[0]
+        r = comp.results
+        level_known = (ctx.r.growth or {}).get("level_known")
+        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+            rows.append((
+                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
+                else f"{cap(metric_name(f.metric))} gained per day",
+                format_number(_rate(comp.before)[0], signed=True),
+                format_number(_rate(comp.after)[0], signed=True),
+                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
+            ))
+    n_collab = int(rec.get("n_collab_out") or 0)
+    posts_text = f"{format_int(rec.get('n_posts'))} posts" + (
+        f"; {format_int(n_collab)} posts by other accounts (collabs) left out" if n_collab else "")
+    return [
+        Heading(4, f"{name} ({posts_text})"),
+        table(f"{name}: change at {event} ({format_date(date)}), after ÷ before, with 95% CI — {name} posts and "
+              f"months only", ["Measure", "Before", "After", "Change (after ÷ before)"], rows, numeric=(1, 2, 3),
+              row_headers=True, wide=True),
+    ]
+
+
 def _change_table(ctx: ReportContext) -> list[Block | None]:
-    """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results."""
+    """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results; with
+    several platforms one table per platform, each on its own posts, months and follower series."""
     f = ctx.f
     if f.split is None:
         return [Heading(3, "Before and after"),
@@ -314,6 +407,25 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             f"The intervention date {format_date(date)} is {side} day of the data ({format_date(span[0])} – "
             f"{format_date(span[1])}), so there is nothing to compare on one side of it. Set an intervention date "
             "inside the data's range in the dataset card.")]
+    event = label if named else f"the change on {format_date(date)}"
+    per_platform = _platform_records(ctx)
+    if per_platform:
+        recs = f.before_after_platforms or []
+        growth_platform = recs[0].get("growth_platform") if recs else None
+        blocks: list[Block | None] = [Heading(3, title), Meta(
+            "The platforms are compared apart: each has its own audience, so each table uses only that platform's "
+            "posts, months and follower series (no pooled view).")]
+        for rec in per_platform:
+            blocks += _platform_change_blocks(ctx, rec, event=event, date=date, growth_platform=growth_platform)
+        blocks.append(Meta(
+            "Medians of single posts compare the typical post, which a few viral posts cannot move; their 95% "
+            "intervals are distribution-free (order statistics of each period, combined on the log scale). The "
+            "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
+            "monthly rows use complete months of that platform only, the month containing the date left out."
+            + (f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
+               if growth_platform and f.comparisons else "")
+            + f" A change here went with {event}; it is not proof that {event} caused it."))
+        return blocks
     rows = []
     for metric, name, fmt in (
         ("impressions", f"{cap(ctx.word('impressions'))} per post, median (descriptive, unadjusted)",
@@ -369,7 +481,6 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     if not rows:
         return [Heading(3, title),
                 Note("The change at the first intervention is not available: no posts or growth results.")]
-    event = label if named else f"the change on {format_date(date)}"
     return [
         Heading(3, title),
         table(f"Change at {event} ({format_date(date)}): after ÷ before, with 95% CI",
