@@ -97,11 +97,12 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
                 blocks.extend(_effect_blocks(ctx, outcome, own, sentences.get(key) if isinstance(sentences, Mapping)
                                              else None, platform=None if name == POOLED else name,
                                              reg=reg[reg["platform"].astype(str) == name], kind=kind, tag=name))
+                blocks.extend(_sensitivity_table(ctx, outcome, platform=name))
         else:
             said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
             plat = names[0] if names else None
             blocks.extend(_effect_blocks(ctx, outcome, eff, said, platform=plat, reg=reg, kind=kind, tag=None))
-        blocks.extend(_sensitivity_table(ctx, outcome))
+            blocks.extend(_sensitivity_table(ctx, outcome, platform=plat))
     blocks.extend(_reach_by_type(ctx))
     blocks.extend(_published_table(ctx))
     return blocks
@@ -243,12 +244,19 @@ def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
         numeric=tuple(range(first + 1, first + 5)))]
 
 
-def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
-    heading = Heading(4, "How much does this depend on the controls?")
-    sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome)
+def _sensitivity_table(ctx: ReportContext, outcome: str, platform: str | None = None) -> list[Block | None]:
+    """How much one model's effects depend on its controls; with several platforms, that platform's model only
+    (its own posts, its own controls), never rows of two platforms in one table."""
+    several = len((ctx.r.models or {}).get("platforms") or []) > 1
+    tag = platform if several else None
+    where = ("" if tag is None else " (pooled model)" if tag == POOLED else f" ({platform_name(tag)})")
+    word = ctx.word(outcome, None if tag in (None, POOLED) else tag)
+    heading = Heading(5 if tag else 4, f"How much does this depend on the controls?{where}")
+    sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome, platform=tag)
     if sens.empty:
-        return [heading, Note(f"How much the {ctx.word(outcome)} effects depend on the controls is not available: "
-                              "results/models.json has no controls sensitivity for this outcome.")]
+        return [heading, Note(f"How much the {word} effects{where} depend on the controls is not available: "
+                              "results/models.json has no controls sensitivity for this model (no control was "
+                              "fitted, or the file predates the check).")]
     n = sens["n"].dropna()
     n_text = f"; n = {format_int(n.iloc[0])} posts" if len(n) else ""
     rows = [
@@ -257,11 +265,11 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
         for t, without, with_, change in zip(sens["term"], sens["effect_pct_without_controls"],
                                              sens["effect_pct_with_controls"], sens["change_pct_points"], strict=True)
     ]
-    controls = (ctx.f.model_terms.get(outcome) or {}).get("controls") or []
+    controls = _model_controls(ctx, outcome, tag)
     names = join_words(list(dict.fromkeys(control_name(t) for t in controls)))
     return [
         heading,
-        table(f"{cap(ctx.word(outcome))}: % change per feature without and with the controls "
+        table(f"{cap(word)}{where}: % change per feature without and with the controls "
               f"(OLS on log scale{n_text})",
               ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
               rows, numeric=(1, 2, 3), wide=True),
@@ -269,6 +277,16 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
              + "A large change means part of the feature's raw difference went with when the post was made or "
              "how big the audience was."),
     ]
+
+
+def _model_controls(ctx: ReportContext, outcome: str, platform: str | None) -> list[str]:
+    """The controls of one model: models.json's fitted_terms record of that platform and outcome (ols_log), else
+    the findings' controls of the outcome."""
+    for rec in (ctx.r.models or {}).get("fitted_terms") or []:
+        if (isinstance(rec, Mapping) and rec.get("outcome") == outcome and rec.get("model") == "ols_log"
+                and (platform is None or str(rec.get("platform")) == str(platform))):
+            return [str(t) for t in rec.get("controls") or []]
+    return list((ctx.f.model_terms.get(outcome) or {}).get("controls") or [])
 
 
 def _fit_text(rows: pd.DataFrame) -> str:
