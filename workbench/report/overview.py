@@ -213,6 +213,27 @@ def _change_text(row: Mapping[str, Any]) -> str:
     return f"{pct} vs previous period"
 
 
+def _reach_rows(reach: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Key-figure rows of reach, named by table: the median reach per post of each post type where a platform
+    has several types (posts table), and the page-level daily reach (account table) per platform."""
+    reach = reach or {}
+    rows: list[tuple[str, str, str]] = []
+    posts = [r for r in reach.get("posts") or [] if num(r.get("reach_median")) is not None]
+    for plat in dict.fromkeys(str(r["platform"]) for r in posts):
+        own = [r for r in posts if str(r["platform"]) == plat]
+        if len(own) < 2:
+            continue
+        rows += [(f"Reach per post, median ({platform_name(plat)} {r['type']} posts: {format_int(r['n_posts'])})",
+                  format_int(r["reach_median"]), "") for r in own]
+    for r in reach.get("page") or []:
+        if num(r.get("daily_median")) is None:
+            continue
+        rows.append((f"Page reach per day, median ({platform_name(r['platform'])}, account table: "
+                     f"{format_int(r['n_days'])} days, {format_date(r['start'])} – {format_date(r['end'])})",
+                     format_int(r["daily_median"]), ""))
+    return rows
+
+
 def key_figures(ctx: ReportContext) -> list[Block | None]:
     f, k = ctx.f, ctx.f.key
     prev = {row["key"]: row for row in (f.previous or {}).get("rows", [])}
@@ -238,6 +259,7 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         *((f"Reach per post, median ({platform_name(v['platform'])}: {format_int(v['n_reach'])} posts)",
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
           if v.get("reach_median") is not None),
+        *_reach_rows(f.reach),
         ("Engagement rate, median",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),

@@ -64,8 +64,12 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
                                                                               str(pop.get("setting") or "posts"))
         text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-        if out:
-            text += " (left out: " + ", ".join(f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()) + ")"
+        left = [f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()]
+        n_collab = num(pop.get("n_collab_out"))
+        if n_collab:
+            left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
+        if left:
+            text += " (left out: " + ", ".join(left) + ")"
         text += "; post type is a control." if pop.get("post_type_controlled") else "."
         blocks.append(Meta(text))
     reason = (r.models or {}).get("primary_reason")
@@ -225,23 +229,36 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
 
 
 def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
-    """Reach by post/media type (models.json reach_by_type), beside the media-type effects; descriptive."""
+    """Views (or impressions) and engagements by post/media type (models.json reach_by_type), beside the
+    media-type effects, with Meta's reach per post where posts_coded has it (findings' reach); descriptive."""
     rows = (ctx.f.model_notes or {}).get("reach_by_type") or []
     if not rows:
         return []
+    reach = {(str(r.get("platform")), str(r.get("type"))): r for r in (ctx.f.reach or {}).get("posts") or []}
+    with_reach = any((str(r.get("platform")), str(r.get("type"))) in reach for r in rows)
     several = len({r.get("platform") for r in rows}) > 1
-    headers = (["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {ctx.word('impressions')}",
-                                                    "Median engagements"]
-    body = [((str(r.get("platform")),) if several else ()) + (
+    word = ctx.word("impressions")
+    headers = ((["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {word}", "Median engagements"]
+               + (["Median reach (posts with reach)"] if with_reach else []))
+
+    def reach_cell(r: Mapping[str, Any]) -> tuple[str, ...]:
+        if not with_reach:
+            return ()
+        got = reach.get((str(r.get("platform")), str(r.get("type"))))
+        return (f"{format_int(got['reach_median'])} ({format_int(got['n_posts'])})" if got else "",)
+
+    body = [((platform_name(r.get("platform")),) if several else ()) + (
         str(r.get("type")), format_int(r.get("n")),
         format_pct(None if num(r.get("share")) is None else 100 * num(r.get("share"))),
         format_int(r.get("median_impressions")) if num(r.get("median_impressions")) is not None else "",
         format_int(r.get("median_engagements")) if num(r.get("median_engagements")) is not None else "",
-    ) for r in rows]
+    ) + reach_cell(r) for r in rows]
     first = 1 if several else 0
+    what = f"median {word}, engagements" + (" and reach" if with_reach else "")
     return [Heading(3, "Reach by type"), table(
-        "Posts and median reach per type (descriptive, not adjusted for anything)", headers, body,
-        numeric=tuple(range(first + 1, first + 5)))]
+        f"Posts and {what} per type (descriptive, not adjusted for anything; from models.json reach_by_type"
+        + (" and posts_coded reach" if with_reach else "") + ")", headers, body,
+        numeric=tuple(range(first + 1, first + 5 + int(with_reach))))]
 
 
 def _sensitivity_table(ctx: ReportContext, outcome: str, platform: str | None = None) -> list[Block | None]:
