@@ -147,3 +147,57 @@ def test_controls_sensitivity_is_one_platforms_table():
     one = {"diagnostics": {"impressions": MODELS_TWO["diagnostics"]["facebook: impressions"]}}
     assert tabulate_controls_sensitivity(one, outcome="impressions")["n"].tolist() == [61.0]
     assert tabulate_controls_sensitivity(one, outcome="impressions", platform="facebook")["n"].tolist() == [61.0]
+
+
+def test_feature_descriptions_speak_the_platforms_terms():
+    import re
+
+    from workbench.features import FEATURE_DESCRIPTIONS, HASHTAG_RE, MENTION_RE
+    from workbench.vocab import feature_description
+
+    x_terms = re.compile(r"t\.co|(?i:tweet|retweet)|\bX\b")
+    for name, x_text in FEATURE_DESCRIPTIONS.items():
+        assert feature_description(name, ["x"]) == x_text
+        assert feature_description(name, []) == x_text  # no platform known: as written
+        for plats in (["facebook"], ["instagram"], ["facebook", "instagram"], ["linkedin"], ["mastodon"]):
+            text = feature_description(name, plats)
+            assert not x_terms.search(text), (name, plats, text)
+        mixed = feature_description(name, ["x", "instagram"])
+        assert mixed  # X among several: neutral words plus "On X: …" where X's rule differs
+    assert "On X:" in feature_description("n_chars", ["x", "facebook"])
+    assert feature_description("not_a_feature", ["x"]) is None
+    # the notes say what the code really does on that platform's text
+    assert "not counted" in feature_description("n_mentions", ["mastodon"])
+    assert MENTION_RE.findall("@name@server.social hi") == []
+    assert MENTION_RE.findall("@averyveryverylonghandle") == [] and MENTION_RE.findall("@synth.lab") == ["@synth"]
+    assert HASHTAG_RE.findall("#forskning #1") == ["#forskning"]
+
+
+def test_population_sentence_counts_collab_posts(tmp_path):
+    from workbench.findings import Findings, RunResults
+    from workbench.report.render import ReportContext
+    from workbench.report.what_works import what_works
+
+    class _F:  # the few fields what_works reads before the per-outcome loop
+        effects = pd.DataFrame({"outcome": ["impressions"], "term": ["has_url"], "p_kind": ["Holm-adjusted"]})
+        population = {"n_in": 44, "setting": "original", "n_collab_out": 1,
+                      "counts": [{"post_type": "original", "n": 45, "in_models": True}]}
+        model_terms: dict = {}
+        primary = "ols_log"
+        vocabulary = None
+        model_notes = None
+        reach = None
+
+    class _R:
+        models: dict = {}
+        regression = pd.DataFrame({"model": pd.Series(dtype=str)})
+
+    f = _F()
+    f.results = _R()
+    ctx = ReportContext.__new__(ReportContext)
+    object.__setattr__(ctx, "f", f)
+    object.__setattr__(ctx, "ds", None)
+    ctx.outcomes = lambda: []  # type: ignore[method-assign]
+    text = " ".join(str(getattr(b, "text", "")) for b in what_works(ctx) if b is not None)
+    assert "44 posts (left out: 1 posts by other accounts (collabs))" in text
+    assert Findings and RunResults
