@@ -50,7 +50,7 @@ from .modelfit import (
     primary_effects,
     tabulate_controls_sensitivity,
 )
-from .platforms import before_after_by_platform, reach_figures
+from .platforms import before_after_by_platform, follower_levels, reach_figures
 from .posts import (
     PREVIOUS_PERIOD_DAYS,
     _main_account_series,
@@ -178,6 +178,8 @@ class Findings:
     before_after_platforms: list[dict[str, Any]] | None = None
     #: reach per post by platform and type, and the page-level reach series (reach_figures)
     reach: dict[str, Any] | None = None
+    #: each platform's dated follower counts (follower_levels)
+    followers: list[dict[str, Any]] | None = None
 
     @property
     def impressions_word(self) -> str:
@@ -263,6 +265,7 @@ class Findings:
             "vocabulary": self.vocabulary,
             "before_after_by_platform": self.before_after_platforms,
             "reach": self.reach,
+            "follower_levels": self.followers,
             "claims": self.extras.claims,
             "timing": None if self.extras.timing is None else {
                 k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
@@ -459,6 +462,7 @@ def compute_findings(
                                              growth_metric=dataset.analysis.growth_metric if dataset else "followers"),
             None),
         reach=derive("the reach figures", lambda: reach_figures(r.posts, r.account), None),
+        followers=derive("the follower counts per platform", lambda: follower_levels(r.account), None),
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )

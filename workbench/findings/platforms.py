@@ -156,3 +156,31 @@ def reach_figures(posts: pd.DataFrame | None, account: pd.DataFrame | None) -> d
         "source": "posts_coded reach (per post: median by platform and media type); account table reach "
                   "(page-level daily series: median per day by platform)",
     }
+
+
+def follower_levels(account: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """Each platform's known follower counts (account table ``followers``: a level such as Audience.csv's
+    total, a page-level fan count or a hand-kept sheet — never summed daily follows): the first and last dated
+    count, how many there are and the files they come from. None without any follower count."""
+    if account is None or "followers" not in account.columns or "date" not in account.columns:
+        return None
+    v = pd.to_numeric(account["followers"], errors="coerce").astype(float)
+    ok = v.notna().to_numpy()
+    if not ok.any():
+        return None
+    plat = (account["platform"].astype("string").fillna("unknown") if "platform" in account.columns
+            else pd.Series("unknown", index=account.index, dtype="string"))
+    src = (account["source_file"].astype("string").fillna("") if "source_file" in account.columns
+           else pd.Series("", index=account.index, dtype="string"))
+    frame = pd.DataFrame({"platform": plat.to_numpy()[ok], "date": pd.to_datetime(account["date"]).to_numpy()[ok],
+                          "followers": v.to_numpy()[ok], "source": src.to_numpy()[ok]}).sort_values(
+        ["platform", "date"], kind="stable")
+    out = []
+    for p, g in frame.groupby("platform", sort=True):
+        first, last = g.iloc[0], g.iloc[-1]
+        out.append({"platform": str(p), "n": int(len(g)),
+                    "first": float(first["followers"]), "first_date": pd.Timestamp(first["date"]).date().isoformat(),
+                    "last": float(last["followers"]), "last_date": pd.Timestamp(last["date"]).date().isoformat(),
+                    "sources": sorted({str(x) for x in g["source"] if str(x)}),
+                    "source": "account table followers (dated counts; daily follows are never summed into one)"})
+    return out

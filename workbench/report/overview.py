@@ -213,6 +213,28 @@ def _change_text(row: Mapping[str, Any]) -> str:
     return f"{pct} vs previous period"
 
 
+def _follower_rows(k: Mapping[str, Any], levels: list[dict[str, Any]] | None) -> list[tuple[str, str, str]]:
+    """Follower key figures: with several platforms, each platform's own dated counts (account table); else the
+    main account's first and last count — one row when there is a single dated count (an anchor such as
+    Audience.csv's total), never a start and an end on the same day."""
+    if levels:
+        rows = []
+        for v in levels:
+            name = platform_name(v["platform"])
+            files = f"; {', '.join(v['sources'])}" if v.get("sources") else ""
+            if v["n"] > 1 and v["first_date"] != v["last_date"]:
+                rows.append((f"Followers ({name}, {format_date(v['first_date'])}{files})", format_int(v["first"]), ""))
+            rows.append((f"Followers ({name}, {format_date(v['last_date'])}{files})", format_int(v["last"]), ""))
+        return rows
+    if num(k["followers_start"]) is None and num(k["followers_end"]) is None:
+        return [("Followers", "not available (see the note below)", "")]
+    if k.get("followers_start_date") == k.get("followers_end_date"):
+        return [(f"Followers ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), "")]
+    return [(f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
+            (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
+            ("Follower growth per day", format_number(k["followers_per_day"], signed=True), "")]
+
+
 def _reach_rows(reach: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
     """Key-figure rows of reach, named by table: the median reach per post of each post type where a platform
     has several types (posts table), and the page-level daily reach (account table) per platform."""
@@ -245,10 +267,11 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
     def change(key: str) -> str:
         return _change_text(prev[key]) if key in prev else ""
 
+    pooled = " (all platforms pooled)" if plats else ""
     items = [
-        ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        (f"{cap(word)}, total", format_int(k["impressions_total"]), change("impressions_total")),
-        (f"{cap(word)} per post, median", format_int(k["impressions_median"]),
+        (f"Posts{pooled}", format_int(k["n_posts"]), change("n_posts")),
+        (f"{cap(word)}, total{pooled}", format_int(k["impressions_total"]), change("impressions_total")),
+        (f"{cap(word)} per post, median{pooled}", format_int(k["impressions_median"]),
          change("impressions_median")),
         *(row for v in plats for row in (
             (f"Posts ({platform_name(v['platform'])})", format_int(v["n_posts"]), ""),
@@ -260,14 +283,10 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
           if v.get("reach_median") is not None),
         *_reach_rows(f.reach),
-        ("Engagement rate, median",
+        (f"Engagement rate, median{pooled}",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),
-        *(((f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
-            (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
-            ("Follower growth per day", format_number(k["followers_per_day"], signed=True), ""))
-          if num(k["followers_start"]) is not None or num(k["followers_end"]) is not None
-          else (("Followers", "not available (see the note below)", ""),)),
+        *_follower_rows(k, f.followers if plats else None),
     ]
     gained = prev.get("followers_gained")
     if gained is not None and num(gained.get("current")) is not None:
