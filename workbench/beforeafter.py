@@ -40,7 +40,7 @@ from scipy import stats
 
 from .errors import InputError
 
-__all__ = ["PostChange", "MonthlyITS", "post_change", "monthly_its", "compare_by_platform", "platforms_of",
+__all__ = ["PostChange", "MonthlyITS", "post_change", "monthly_its", "compare_by_platform", "platforms_of", "rows_of_platform",
            "MIN_MONTHS_EACH_SIDE"]
 
 #: calendar months of data needed on each side of the date for a before/after estimate
@@ -431,7 +431,7 @@ def platforms_of(posts: pd.DataFrame | None) -> list[str]:
     return sorted(plat.unique().tolist())
 
 
-def _rows_of(frame: pd.DataFrame | None, platform: str) -> pd.DataFrame | None:
+def rows_of_platform(frame: pd.DataFrame | None, platform: str) -> pd.DataFrame | None:
     if frame is None or "platform" not in frame.columns:
         return None if frame is None else frame.iloc[:0]
     plat = frame["platform"].astype("string").str.strip().str.lower().fillna("unknown")
@@ -486,13 +486,13 @@ def compare_by_platform(
     date = _date(intervention_date)
     out = []
     for name in names:  # a loop over platforms (a handful), each vectorized over its posts
-        own = _rows_of(posts, name)
+        own = rows_of_platform(posts, name)
         n_collab = 0
         if "is_own_post" in own.columns:
             collab = own["is_own_post"].astype("boolean").eq(False).fillna(False).to_numpy(dtype=bool)
             n_collab = int(collab.sum())
             own = own.loc[~collab]
-        acc = _rows_of(account, name)
+        acc = rows_of_platform(account, name)
         rec: dict[str, Any] = {"platform": name, "n_posts": int(len(own)), "n_collab_out": n_collab,
                                "posts_adjusted": post_change(own, date, alpha=alpha).to_dict()}
         need = ("impressions", "posts") if monthly_metric == "impressions_per_post" else (monthly_metric,)

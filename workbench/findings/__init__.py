@@ -50,7 +50,7 @@ from .modelfit import (
     primary_effects,
     tabulate_controls_sensitivity,
 )
-from .platforms import before_after_by_platform, follower_levels, reach_figures
+from .platforms import before_after_by_platform, follower_levels, growth_by_platform, reach_figures
 from .posts import (
     PREVIOUS_PERIOD_DAYS,
     _main_account_series,
@@ -180,6 +180,8 @@ class Findings:
     reach: dict[str, Any] | None = None
     #: each platform's dated follower counts (follower_levels)
     followers: list[dict[str, Any]] | None = None
+    #: each platform's own growth comparison (several platforms only; growth_by_platform)
+    growth_platforms: list[dict[str, Any]] | None = None
 
     @property
     def impressions_word(self) -> str:
@@ -266,6 +268,7 @@ class Findings:
             "before_after_by_platform": self.before_after_platforms,
             "reach": self.reach,
             "follower_levels": self.followers,
+            "growth_by_platform": self.growth_platforms,
             "claims": self.extras.claims,
             "timing": None if self.extras.timing is None else {
                 k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
@@ -329,6 +332,20 @@ def _intervention_dates(dataset: Dataset | None, comparisons: Sequence[GrowthCom
         except (TypeError, ValueError):
             continue
     return out
+
+
+def _growth_settings(dataset: Dataset | None, growth: Mapping[str, Any]) -> dict[str, Any]:
+    """compare_growth's keyword arguments as the growth stage used them (the card's), else growth.json's."""
+    from ..growth import month_of_previous_sources
+    from ..results import growth_settings
+
+    if dataset is not None:
+        settings = growth_settings(dataset)
+        settings["month_of_previous"] = month_of_previous_sources(dataset)
+        return settings
+    ivs = [(pd.Timestamp(i.get("date")), str(i.get("label"))) for i in growth.get("interventions") or []
+           if isinstance(i, Mapping) and i.get("date")]
+    return {"interventions": ivs, "monthly_metric": _monthly_metric(None, growth)}
 
 
 def _monthly_metric(dataset: Dataset | None, growth: Mapping[str, Any]) -> str:
@@ -463,6 +480,9 @@ def compute_findings(
             None),
         reach=derive("the reach figures", lambda: reach_figures(r.posts, r.account), None),
         followers=derive("the follower counts per platform", lambda: follower_levels(r.account), None),
+        growth_platforms=derive("the growth comparison per platform",
+                                lambda: growth_by_platform(r.account, r.posts, _growth_settings(dataset, growth)),
+                                None),
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )
@@ -497,6 +517,7 @@ __all__ = [
     "_rate",
     "assess_goals",
     "before_after_by_platform",
+    "growth_by_platform",
     "compare_post_medians",
     "compute_extras",
     "compute_findings",

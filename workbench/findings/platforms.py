@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..beforeafter import compare_by_platform, platforms_of
+from ..beforeafter import compare_by_platform, platforms_of, rows_of_platform
 from .comparisons import ADJUSTED_FOR, _pick
 from .runfolder import _as_mapping
 
@@ -183,4 +183,54 @@ def follower_levels(account: pd.DataFrame | None) -> list[dict[str, Any]] | None
                     "last": float(last["followers"]), "last_date": pd.Timestamp(last["date"]).date().isoformat(),
                     "sources": sorted({str(x) for x in g["source"] if str(x)}),
                     "source": "account table followers (dated counts; daily follows are never summed into one)"})
+    return out
+
+
+#: keys of a per-platform growth result kept in findings (compare_growth's own names)
+_GROWTH_KEYS = ("metric", "unit", "basis", "basis_text", "level_known", "available", "not_available", "data_range",
+                "warnings")
+_GROWTH_COMPARISON_KEYS = ("before", "after", "intervention_date", "status", "judgeable", "not_judged_reason",
+                           "slope_ratio", "slope_ratio_ci", "slope_ratio_method", "slope_change", "equivalence",
+                           "growth_model", "reason")
+
+
+def growth_by_platform(
+    account: pd.DataFrame | None, posts: pd.DataFrame | None, settings: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The growth comparison of each platform's own account rows (:func:`workbench.growth.compare_growth` run once
+    per platform, with the card's settings), so a Facebook page's follows and an Instagram account's are never
+    one series and each has its own anchor; None when the account table (or the posts) hold one platform.
+
+    Each record: ``platform``, the compare_growth keys ``metric``, ``unit``, ``basis``, ``basis_text``,
+    ``level_known``, ``available``, ``not_available``, ``data_range``, ``warnings``, its ``periods`` (label, start,
+    end, n, rate_per_day, rate_ci, slope_per_day) and ``comparisons`` (slope ratio with CI, calibrated p,
+    equivalence, status), or ``error`` when the platform's rows could not be compared.
+    """
+    from ..errors import InputError
+    from ..growth import compare_growth
+
+    if account is None or "platform" not in account.columns or not len(account):
+        return None
+    names = sorted(account["platform"].dropna().astype(str).str.strip().str.lower().unique().tolist())
+    if len(names) < 2 and len(platforms_of(posts)) < 2:
+        return None
+    out = []
+    for name in names:  # a handful of platforms; each fit is vectorized over its days
+        acc = rows_of_platform(account, name)
+        own = rows_of_platform(posts, name) if posts is not None else None
+        rec: dict[str, Any] = {"platform": name}
+        try:
+            res = compare_growth(acc, posts=own, **settings)
+        except InputError as exc:
+            rec["error"] = str(exc)
+            out.append(rec)
+            continue
+        rec.update({k: res.get(k) for k in _GROWTH_KEYS})
+        rec["periods"] = [{k: p.get(k) for k in ("label", "start", "end", "n", "rate_per_day", "rate_ci",
+                                                 "slope_per_day", "slope_ci")} for p in res.get("periods") or []]
+        comps = res.get("comparisons") or ([res] if res.get("periods") and len(res["periods"]) > 1 else [])
+        rec["comparisons"] = [{k: c.get(k) for k in _GROWTH_COMPARISON_KEYS} for c in comps]
+        rec["source"] = ("workbench.growth.compare_growth on this platform's account rows only (the growth stage's "
+                         "model and the card's settings)")
+        out.append(rec)
     return out

@@ -158,6 +158,8 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     elif f.split is not None and f.date_range is not None and not f.date_range[0] < f.split[0] <= f.date_range[1]:
         out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
                    f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
+    elif _platform_growth_sentences(ctx):  # several platforms: each its own series, never one pooled verdict
+        out.append(" ".join(_platform_growth_sentences(ctx)))
     elif f.comparisons:
         verdict = describe_growth(f.comparisons[0], metric=f.metric, level_known=growth.get("level_known"))
         if len(f.comparisons) > 1:
@@ -352,6 +354,36 @@ def _platform_records(ctx: ReportContext, index: int = 0) -> list[dict[str, Any]
     return list(recs[index].get("platforms") or []) if index < len(recs) else []
 
 
+def _platform_growth(ctx: ReportContext, platform: str, index: int = 0) -> tuple[Any, Mapping[str, Any]] | None:
+    """(GrowthComparison, record) of one platform's own growth comparison at the ``index``-th intervention
+    (findings' growth_by_platform), or None when it has none."""
+    from ..findings import growth_comparisons
+
+    for g in ctx.f.growth_platforms or []:
+        if str(g.get("platform")) != str(platform) or g.get("error") or not g.get("periods"):
+            continue
+        comps = growth_comparisons({"periods": g["periods"], "comparisons": g.get("comparisons")},
+                                   interventions=ctx.ds.interventions if ctx.ds else ())
+        return (comps[index], g) if index < len(comps) else None
+    return None
+
+
+def _platform_growth_sentences(ctx: ReportContext) -> list[str]:
+    """One growth verdict per platform, each on its own series (several platforms only)."""
+    out = []
+    for g in ctx.f.growth_platforms or []:
+        name = platform_name(g.get("platform"))
+        got = _platform_growth(ctx, str(g.get("platform")))
+        if got is not None:
+            comp, rec = got
+            out.append(f"{name}: " + describe_growth(comp, metric=str(rec.get("metric") or "followers"),
+                                                     level_known=rec.get("level_known")))
+        elif g.get("error") or not g.get("available"):
+            why = g.get("error") or (g.get("not_available") or {}).get("reason") or "no growth data"
+            out.append(f"{name}: growth was not compared ({str(why).rstrip('.')}).")
+    return out
+
+
 def _ratio_cell(ratio: Any, ci: Any) -> str:
     return (f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)})" if num(ratio) is not None
             else "not available (too few posts, or a median of zero)")
@@ -408,7 +440,18 @@ def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event
     elif its:
         rows.append((its_label, "", "", f"not available: {its.get('reason') or 'no monthly data'}"))
     f = ctx.f
-    if f.comparisons and growth_platform == plat:
+    own_growth = _platform_growth(ctx, plat)
+    if own_growth is not None:
+        comp, g = own_growth
+        r = comp.results
+        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+            rows.append((
+                f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
+                format_number(_rate(comp.before)[0], signed=True),
+                format_number(_rate(comp.after)[0], signed=True),
+                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
+            ))
+    elif f.comparisons and growth_platform == plat and not f.growth_platforms:
         comp = f.comparisons[0]
         r = comp.results
         level_known = (ctx.r.growth or {}).get("level_known")
@@ -463,7 +506,11 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "intervals are distribution-free (order statistics of each period, combined on the log scale). The "
             "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
             "monthly rows use complete months of that platform only, the month containing the date left out."
-            + (f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
+            + (" Follower growth in each table is that platform's own series (the growth model run on its account "
+               "rows alone)" + (f"; the growth section below shows the {platform_name(growth_platform)} account."
+                                if growth_platform and f.comparisons else ".")
+               if f.growth_platforms else
+               f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
                if growth_platform and f.comparisons else "")
             + f" A change here went with {event}; it is not proof that {event} caused it."))
         return blocks
