@@ -201,3 +201,32 @@ def test_population_sentence_counts_collab_posts(tmp_path):
     text = " ".join(str(getattr(b, "text", "")) for b in what_works(ctx) if b is not None)
     assert "44 posts (left out: 1 posts by other accounts (collabs))" in text
     assert Findings and RunResults
+
+
+def test_growth_per_platform_uses_each_platforms_own_rows_and_skips_a_lone_total():
+    from workbench.findings import growth_by_platform
+
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", "2024-12-31", freq="D")
+    ig_follows = rng.poisson(3, len(days))
+    fb_follows = rng.poisson(9, len(days))
+    daily = pd.DataFrame({"date": days.repeat(2), "platform": ["facebook", "instagram"] * len(days),
+                          "account": "lab", "followers": np.nan,
+                          "new_follows": np.column_stack([fb_follows, ig_follows]).ravel().astype(float)})
+    settings = {"interventions": [(DATE, "New editor")], "maxlags": None}
+    recs = {r["platform"]: r for r in growth_by_platform(daily, None, settings)}
+    assert set(recs) == {"facebook", "instagram"}
+    for name, follows in (("facebook", fb_follows), ("instagram", ig_follows)):
+        rates = [p["rate_per_day"] for p in recs[name]["periods"]]
+        want = [follows[days < DATE].mean(), follows[days >= DATE].mean()]
+        assert rates == pytest.approx(want, rel=0.02), name
+        assert recs[name]["comparisons"][0]["slope_ratio"] is not None
+    # Instagram's series plus a lone Facebook total (Audience.csv) and Instagram posts only: Instagram alone
+    lone = pd.concat([daily[daily["platform"] == "instagram"],
+                      pd.DataFrame({"date": [days[-1]], "platform": ["facebook"], "account": [pd.NA],
+                                    "followers": [30222.0], "new_follows": [np.nan]})], ignore_index=True)
+    posts = pd.DataFrame({"platform": ["instagram"] * 3, "published_at": pd.to_datetime(["2024-02-01"] * 3, utc=True)})
+    got = growth_by_platform(lone, posts, settings)
+    assert [r["platform"] for r in got] == ["instagram"]
+    # one platform in the account table: growth.json is already its own comparison
+    assert growth_by_platform(daily[daily["platform"] == "instagram"], None, settings) is None

@@ -199,7 +199,8 @@ def growth_by_platform(
 ) -> list[dict[str, Any]] | None:
     """The growth comparison of each platform's own account rows (:func:`workbench.growth.compare_growth` run once
     per platform, with the card's settings), so a Facebook page's follows and an Instagram account's are never
-    one series and each has its own anchor; None when the account table (or the posts) hold one platform.
+    one series and each has its own anchor; None when the account table holds one platform. A platform is
+    compared when it has posts or a dated series of two or more days (a lone total is a level, not a series).
 
     Each record: ``platform``, the compare_growth keys ``metric``, ``unit``, ``basis``, ``basis_text``,
     ``level_known``, ``available``, ``not_available``, ``data_range``, ``warnings``, its ``periods`` (label, start,
@@ -211,9 +212,15 @@ def growth_by_platform(
 
     if account is None or "platform" not in account.columns or not len(account):
         return None
-    names = sorted(account["platform"].dropna().astype(str).str.strip().str.lower().unique().tolist())
-    if len(names) < 2 and len(platforms_of(posts)) < 2:
-        return None
+    plat = account["platform"].astype("string").str.strip().str.lower()
+    names = sorted(plat.dropna().unique().tolist())
+    if len(names) < 2:
+        return None  # one platform's account rows: growth.json is its own comparison
+    # a platform is compared when it has posts or a dated series (two or more days): a lone total such as
+    # Audience.csv's count for a platform without posts is a level, not a series to compare
+    days = pd.to_datetime(account["date"], errors="coerce").groupby(plat).nunique()
+    with_posts = set(platforms_of(posts))
+    names = [n for n in names if n in with_posts or int(days.get(n, 0)) >= 2]
     out = []
     for name in names:  # a handful of platforms; each fit is vectorized over its days
         acc = rows_of_platform(account, name)

@@ -288,7 +288,7 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         (f"Engagement rate, median{pooled}",
          format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
          change("engagement_rate_median")),
-        *_follower_rows(k, f.followers if plats else None),
+        *_follower_rows(k, f.followers if f.followers and len(f.followers) > 1 else None),
     ]
     gained = prev.get("followers_gained")
     if gained is not None and num(gained.get("current")) is not None:
@@ -539,11 +539,21 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
             "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
                     "by month)"))
+    posts_platforms = [str(v.get("platform")) for v in (f.vocabulary or {}).get("platforms") or []]
+    own_growth = _platform_growth(ctx, posts_platforms[0]) if len(posts_platforms) == 1 else None
+    if own_growth is not None:  # the account table holds several platforms: the posts' platform's own series
+        comp, g = own_growth
+        name = platform_name(posts_platforms[0])
+        rows.append((f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
+                     format_number(_rate(comp.before)[0], signed=True),
+                     format_number(_rate(comp.after)[0], signed=True),
+                     f"{format_ratio(comp.results.get('slope_ratio'))} "
+                     f"({ci_text(comp.results.get('slope_ratio_ci'), format_ratio)})"))
     if f.comparisons:
         comp = f.comparisons[0]
         r = comp.results
         level_known = (ctx.r.growth or {}).get("level_known")
-        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+        if own_growth is None and (num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None):
             rows.append((
                 "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
                 else f"{metric_name(f.metric).capitalize()} gained per day",
@@ -552,7 +562,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
                 f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
             ))
         monthly = r.get("monthly") or {}
-        if num(monthly.get("fold_change")) is not None:
+        if num(monthly.get("fold_change")) is not None and all(
+                num(v) is not None for v in monthly.get("fold_change_ci") or [None]):
             rows.append((
                 f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form: months as "
                 "independent, earlier trend ignored)",
@@ -560,6 +571,11 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
                 format_int(monthly.get("after_mean")),
                 f"{format_ratio(monthly.get('fold_change'))} ({ci_text(monthly.get('fold_change_ci'), format_ratio)})",
             ))
+        elif monthly.get("n_before") is not None and (monthly.get("n_before") or monthly.get("n_after")):
+            rows.append((f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form)",
+                         f"{format_int(monthly.get('n_before'))} complete month(s)",
+                         f"{format_int(monthly.get('n_after'))} complete month(s)",
+                         "not compared: at least 2 complete months on each side are needed"))
         its = details.get("monthly_its") or {}
         if its.get("available") and num(its.get("level_change")) is not None:
             rows.append((
@@ -576,7 +592,11 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
               row_headers=True, wide=True),
         Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; their "
              "95% intervals are distribution-free (order statistics of each period, combined on the log "
-             f"scale). Growth and monthly figures come from the growth comparison below. A change here went with "
+             "scale). "
+             + (f"The follows row is the {platform_name(posts_platforms[0])} account's own series (the growth model "
+                "run on its account rows alone); monthly figures come from the growth comparison below. "
+                if own_growth is not None else "Growth and monthly figures come from the growth comparison below. ")
+             + "A change here went with "
              f"{event}; it is not proof that {event} caused it."),
     ]
 
