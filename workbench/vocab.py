@@ -305,3 +305,15 @@ def feature_description(name: str, platforms: list[str] | tuple[str, ...] | set[
     if len(found) == 1 and notes:
         return f"{text} {notes[0][1]}"
     return " ".join([text, *(f"On {platform_name(p)}: {n}" for p, n in notes)])
+
+
+def platforms_without(metric: str, vocabulary: dict | None) -> list[str]:
+    """Display names of the posts' platforms whose exports do not report ``metric`` at all (Mastodon and Bluesky
+    report no impressions: :data:`PLATFORM_TERMS` has no definition for it)."""
+    rows = [r for r in (vocabulary or {}).get("platforms") or [] if isinstance(r, dict)]
+    out = []
+    for r in rows:
+        terms = PLATFORM_TERMS.get(str(r.get("platform")))
+        if terms is not None and metric not in terms and not (metric == "impressions" and "views" in terms):
+            out.append(platform_name(r.get("platform")))
+    return out

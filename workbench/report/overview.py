@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, label_feature, metric_name, platform_name
+from ..vocab import (
+    ALPHA_TENTATIVE,
+    SIGNIFICANCE,
+    cap,
+    join_words,
+    label_feature,
+    metric_name,
+    platform_name,
+    platforms_without,
+)
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -270,11 +279,14 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         return _change_text(prev[key]) if key in prev else ""
 
     pooled = " (all platforms pooled)" if plats else ""
+    unreported = platforms_without("impressions", f.vocabulary) if num(k["impressions_total"]) is None else []
     items = [
         (f"Posts{pooled}", format_int(k["n_posts"]), change("n_posts")),
-        (f"{cap(word)}, total{pooled}", format_int(k["impressions_total"]), change("impressions_total")),
-        (f"{cap(word)} per post, median{pooled}", format_int(k["impressions_median"]),
-         change("impressions_median")),
+        *(((f"{cap(word)}", f"not reported ({join_words(unreported)} exports have no such count)", ""),)
+          if unreported else
+          ((f"{cap(word)}, total{pooled}", format_int(k["impressions_total"]), change("impressions_total")),
+           (f"{cap(word)} per post, median{pooled}", format_int(k["impressions_median"]),
+            change("impressions_median")))),
         *(row for v in plats for row in (
             (f"Posts ({platform_name(v['platform'])})", format_int(v["n_posts"]), ""),
             (f"{cap(ctx.word('impressions', v['platform']))}, total ({platform_name(v['platform'])})",
@@ -285,9 +297,10 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
           if v.get("reach_median") is not None),
         *_reach_rows(f.reach),
-        (f"Engagement rate, median{pooled}",
-         format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
-         change("engagement_rate_median")),
+        *(() if unreported else ((f"Engagement rate, median{pooled}",
+                                  format_pct(None if k["engagement_rate_median"] is None
+                                             else 100 * k["engagement_rate_median"]),
+                                  change("engagement_rate_median")),)),
         *_follower_rows(k, f.followers if f.followers and len(f.followers) > 1 else None),
     ]
     gained = prev.get("followers_gained")
@@ -307,12 +320,15 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         f"Engagement rate = engagements ÷ {word}, per post (posts with {word}); "
         f"the median over {format_int(k['n_rated'])} posts is shown."
         if k["n_rated"]
+        else f"No engagement rate: it needs {word}, which {join_words(unreported)} does not report."
+        if unreported
         else f"Engagement rate = engagements ÷ {word}, per post."
     ))
     types = [t for t in f.post_types if t["n"] > 0]
     if len(types) > 1 or (types and types[0]["type"] != "original"):
         listed = ", ".join(f"{format_int(t['n'])} {_TYPE_WORDS.get(t['type'], t['type'])}"
-                           f" (median {format_int(t['median_impressions'])} {word})" for t in types)
+                           + (f" (median {format_int(t['median_impressions'])} {word})"
+                              if num(t.get("median_impressions")) is not None else "") for t in types)
         blocks.append(Meta(f"Posts by type: {listed}. The key figures above count all of them."))
         top = max(types, key=lambda t: t["n"])
         others = [t for t in types if t is not top and num(t["median_impressions"])]
