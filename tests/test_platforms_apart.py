@@ -230,3 +230,21 @@ def test_growth_per_platform_uses_each_platforms_own_rows_and_skips_a_lone_total
     assert [r["platform"] for r in got] == ["instagram"]
     # one platform in the account table: growth.json is already its own comparison
     assert growth_by_platform(daily[daily["platform"] == "instagram"], None, settings) is None
+
+
+def test_growth_json_blocks_name_their_platform_and_few_months_give_no_p():
+    from workbench.report.wording import describe_its, describe_monthly, describe_posts_adjusted
+
+    pa = {"available": True, "outcome": "impressions", "estimate": 0.84, "ci": [0.57, 1.24], "p_value": 0.29,
+          "n_months": 6, "n_posts": 61, "estimand": "ratio", "adjusted_for": ["the trend"], "platform": "facebook"}
+    assert describe_posts_adjusted(pa, "After X")[0].startswith("After X, on Facebook, adjusted for the trend")
+    assert ", all platforms pooled," in describe_posts_adjusted({**pa, "platform": "pooled"}, "After X")[0]
+    assert "on Facebook" not in describe_posts_adjusted({**pa, "platform": None}, "After X")[0]
+    its = {"available": False, "metric": "impressions", "reason": "too few", "platform": "instagram"}
+    assert describe_its(its, after="after X").startswith("Monthly impressions (Instagram) as an interrupted")
+    few = {"metric": "impressions", "fold_change": 1.98, "fold_change_ci": [0.37, 10.6], "welch_p_two_sided": 0.1,
+           "mannwhitney_p": 0.2, "n_before": 2, "n_after": 3, "before_mean": 5130, "after_mean": 10152}
+    said = describe_monthly(few)
+    assert "too few to compare" in said and "p =" not in said and "1.98" not in said
+    enough = describe_monthly({**few, "n_before": 3})
+    assert "Welch p = 0.10" in enough and "1.98×" in enough

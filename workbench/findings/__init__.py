@@ -438,7 +438,7 @@ def compute_findings(
                 "controls": [t for t, role in got.items() if role == "control"],
                 "source": source,
             }
-    return Findings(
+    found = Findings(
         results=r,
         title=dataset.title if dataset else r.run_dir.resolve().name,
         timezone=tz,
@@ -486,6 +486,40 @@ def compute_findings(
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )
+    derive("the platform of growth.json's post comparison", lambda: _label_growth_platform(found), None)
+    return found
+
+
+def _label_growth_platform(found: Findings) -> None:
+    """With several platforms, name whose posts growth.json's ``posts_adjusted`` and ``monthly_its`` hold (the
+    growth stage compares one account and keeps its posts): ``platform`` = that platform when the post count
+    matches its posts, ``"pooled"`` when it matches all posts, else nothing is claimed."""
+    recs = found.before_after_platforms or []
+    posts = found.results.posts
+    if not recs or posts is None or "platform" not in posts.columns:
+        return
+    gp = recs[0].get("growth_platform")
+    when = pd.to_datetime(posts["published_at"], errors="coerce", utc=True) if "published_at" in posts else None
+    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
+    for d in found.growth_details:
+        pa = d.get("posts_adjusted")
+        if not isinstance(pa, dict) or when is None:
+            continue
+        y = pd.to_numeric(posts.get(str(pa.get("outcome") or "impressions")), errors="coerce")
+        valid = (when.notna() & y.notna() & (y >= 0)).to_numpy()
+        n = pa.get("n_posts")
+        label = ("pooled" if n == int(valid.sum()) else
+                 gp if gp is not None and n == int((valid & (plat == gp).to_numpy()).sum()) else None)
+        if label is not None:
+            pa["platform"] = label
+            if isinstance(d.get("monthly_its"), dict):
+                d["monthly_its"]["platform"] = label
+            if isinstance(d.get("monthly_published_form"), dict):
+                d["monthly_published_form"]["platform"] = label
+            for c in found.comparisons:  # growth.json's monthly block, as the growth section reads it
+                monthly = c.results.get("monthly") if isinstance(c.results, dict) else None
+                if isinstance(monthly, dict):
+                    monthly["platform"] = label
 
 
 def write_findings(findings: Findings, path: str | Path | None = None) -> Path:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..beforeafter import MIN_MONTHS_EACH_SIDE
 from ..findings import _rate, num
 from ..vocab import (
     ALPHA_TENTATIVE,
@@ -400,6 +401,12 @@ def _platform_growth_sentences(ctx: ReportContext) -> list[str]:
     return out
 
 
+def _enough_months(monthly: Mapping[str, Any]) -> bool:
+    """A monthly before/after (the published Welch form) is shown only with enough complete months a side."""
+    nb, na = num(monthly.get("n_before")), num(monthly.get("n_after"))
+    return nb is not None and na is not None and min(nb, na) >= MIN_MONTHS_EACH_SIDE
+
+
 def _ratio_cell(ratio: Any, ci: Any) -> str:
     return (f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)})" if num(ratio) is not None
             else "not available (too few posts, or a median of zero)")
@@ -436,8 +443,8 @@ def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event
                      f"not available: {pa.get('reason') or 'no posts'}"))
     monthly = rec.get("monthly") or {}
     metric = ctx.word(str(monthly.get("metric") or "impressions"), plat)
-    if num(monthly.get("fold_change")) is not None and all(num(v) is not None
-                                                          for v in monthly.get("fold_change_ci") or [None]):
+    if (num(monthly.get("fold_change")) is not None and _enough_months(monthly)
+            and all(num(v) is not None for v in monthly.get("fold_change_ci") or [None])):
         rows.append((f"Monthly {metric}, mean (published form: months as independent, earlier trend ignored)",
                      f"{format_int(monthly.get('before_mean'))} ({format_int(monthly.get('n_before'))} months)",
                      f"{format_int(monthly.get('after_mean'))} ({format_int(monthly.get('n_after'))} months)",
@@ -446,7 +453,7 @@ def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event
         rows.append((f"Monthly {metric}, mean (published form)",
                      f"{format_int(monthly.get('n_before'))} complete month(s)",
                      f"{format_int(monthly.get('n_after'))} complete month(s)",
-                     "not compared: at least 2 complete months on each side are needed"))
+                     f"not compared: at least {MIN_MONTHS_EACH_SIDE} complete months on each side are needed"))
     its = rec.get("monthly_its") or {}
     its_label = (f"Monthly {ctx.word(str(its.get('metric') or 'impressions'), plat)}: level change beyond the "
                  "earlier trend (interrupted time series)")
@@ -578,7 +585,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
                 f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
             ))
         monthly = r.get("monthly") or {}
-        if num(monthly.get("fold_change")) is not None and all(
+        if num(monthly.get("fold_change")) is not None and _enough_months(monthly) and all(
                 num(v) is not None for v in monthly.get("fold_change_ci") or [None]):
             rows.append((
                 f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form: months as "
@@ -591,7 +598,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             rows.append((f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form)",
                          f"{format_int(monthly.get('n_before'))} complete month(s)",
                          f"{format_int(monthly.get('n_after'))} complete month(s)",
-                         "not compared: at least 2 complete months on each side are needed"))
+                         f"not compared: at least {MIN_MONTHS_EACH_SIDE} complete months on each side are needed"))
         its = details.get("monthly_its") or {}
         if its.get("available") and num(its.get("level_change")) is not None:
             rows.append((
