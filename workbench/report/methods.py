@@ -72,8 +72,14 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
     out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
                "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
     pa = details.get("posts_adjusted") or {}
+    if ctx.f.before_after_platforms:
+        out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
+                   "posts by other accounts left out), its months (complete by that platform's data alone) and its "
+                   "own follower series (the increments model run on its account rows only); no pooled view.")
+    where = ("" if not pa.get("platform") else " (all platforms pooled)" if pa["platform"] == "pooled"
+             else f" ({platform_name(pa['platform'])} posts, the account the growth section compares)")
     if pa.get("method"):
-        out.append(f"Post change at the intervention, adjusted for audience size and trend: "
+        out.append(f"Post change at the intervention{where}, adjusted for audience size and trend: "
                    f"{ctx.own_terms(str(pa['method']))}. "
                    f"Estimand: the {ctx.own_terms(str(pa.get('estimand')))}. The unadjusted median ratio beside it is descriptive "
                    f"({(pa.get('descriptive') or {}).get('median_ratio_ci_method') or 'no CI'}).")
