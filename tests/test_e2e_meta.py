@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 import subprocess
 import sys
@@ -204,8 +205,80 @@ def test_meta_key_numbers_equal_an_independent_count(meta_run):
         assert f"Posts ({label}) {len(df):,}" in text
         assert f"Views, total ({label}) {fmt(views.sum())}" in text
         assert f"Views per post, median ({label}) {fmt(views.median())}" in text
-    assert f"Posts {N_FB + N_IG:,}" in text and f"Views, total {fmt(total)}" in text
+    assert f"Posts (all platforms pooled) {N_FB + N_IG:,}" in text
+    assert f"Views, total (all platforms pooled) {fmt(total)}" in text
     assert f"This report covers {N_FB + N_IG:,} posts" in text
+
+
+def read_series(path: Path) -> dict[str, pd.Series]:
+    """An independent reading of a page-level file: title → dated values (or a total)."""
+    lines = path.read_bytes().decode("utf-16").splitlines()
+    out, title, rows = {}, None, []
+    for line in lines[1:] + [""]:
+        if not line.strip():
+            if title is not None:
+                out[title] = pd.Series(dict(rows), dtype=float)
+            title, rows = None, []
+            continue
+        cells = next(csv.reader([line]))
+        if title is None:
+            title = cells[0]
+        elif cells != ["Date", "Primary"]:
+            rows.append((cells[0][:10], float(cells[1])) if len(cells) == 2 else ("total", float(cells[0])))
+    return out
+
+
+def test_meta_growth_and_followers_come_from_each_platforms_own_series(meta_run):
+    """The README's dataset (Follows.csv + its browser twin Follows (1).csv + Audience.csv): each platform's
+    follower level comes from its Audience.csv anchor, no unlabelled ("?/?") series appears, the growth stage
+    compares one platform's own daily follows (never the two summed), and the numbers match the files."""
+    root, proc = meta_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = report_text(root / "run" / "report.html")
+    page = root / "ds" / "raw" / "page"
+    fb = read_series(page / "Follows.csv")["Facebook follows"]
+    ig = read_series(page / "Follows (1).csv")["Instagram follows"]
+    audience = read_series(page / "Audience.csv")
+    fb_total, ig_total = audience["Facebook followers"]["total"], audience["Instagram followers"]["total"]
+    assert "?/?" not in text and "?/" not in (root / "run" / "results" / "growth.json").read_text()
+    # follower levels: the anchors, dated by the export (the last day of the other series), one per platform
+    last = pd.Timestamp(fb.index.max()).strftime("%-d %b %Y")
+    assert f"Followers (Facebook, {last}; raw/page/Audience.csv) {fmt(fb_total)}" in text
+    assert f"Followers (Instagram, {last}; raw/page/Audience.csv) {fmt(ig_total)}" in text
+    # the daily follows are never summed into a follower count: neither sum appears as followers
+    for s in (fb.sum(), ig.sum(), fb.sum() + ig.sum()):
+        assert not re.search(rf"[Ff]ollowers[^0-9.]{{0,60}} {re.escape(fmt(s))}\b", text), fmt(s)
+    # growth compares one platform's own series: growth.json's series is Facebook's daily follows, value by value
+    growth = json.loads((root / "run" / "results" / "growth.json").read_text())
+    series = pd.Series({r["date"][:10]: float(r["value"]) for r in growth["series"]})
+    assert growth["basis"] == "gross_follows" and growth["level_known"] is False
+    common = series.index.intersection(fb.index)
+    assert len(common) >= len(fb) - 1
+    assert np.allclose(series[common].to_numpy(), fb[common].to_numpy()) or np.allclose(
+        series[common].diff().dropna().to_numpy(), fb[common].iloc[1:].to_numpy())
+    # each platform's before/after table carries its own growth: the per-period rates are the mean daily follows of
+    # that platform's own file (gross daily follows are each day's increment)
+    for name, daily in (("Facebook", fb), ("Instagram", ig)):
+        before, after = daily[daily.index < "2025-04-01"], daily[daily.index >= "2025-04-01"]
+        rate = re.search(rf"New follows per day \(gross\) \({name}'s own series\) \+([0-9.]+) \+([0-9.]+)", text)
+        assert rate, re.findall(r".{80}per day.{80}", text)[:5]
+        assert float(rate.group(1)) == pytest.approx(before.mean(), abs=0.006), name
+        assert float(rate.group(2)) == pytest.approx(after.mean(), abs=0.006), name
+    # the executive summary gives one growth verdict per platform
+    assert re.search(r"Facebook: [^.]*growth in new follows", text, re.I)
+    assert re.search(r"Instagram: [^.]*growth in new follows", text, re.I)
+    # the before/after is one table per platform, no pooled view; each table's post counts are the platform's
+    assert "Facebook: change at Video editor joined" in text and "Instagram: change at Video editor joined" in text
+    files = count_files(root / "ds")
+    for name, df in files.items():
+        when = pd.to_datetime(df["Publish time"], format="%m/%d/%Y %H:%M")
+        n_b = int((when < "2025-04-01").sum())
+        views = pd.to_numeric(df["Views"])
+        med_b, med_a = views[when < "2025-04-01"].median(), views[when >= "2025-04-01"].median()
+        assert (f"Views per post, median (descriptive, unadjusted) {fmt(med_b)} ({n_b} posts) {fmt(med_a)} "
+                f"({len(df) - n_b} posts)") in text, name
+    # growth.json (the growth section) holds one account: the report says which one it is
+    assert "the growth section below shows the Facebook account" in text
 
 
 def test_meta_engagements_are_defined_per_platform(meta_run):
@@ -229,4 +302,4 @@ def test_meta_engagements_are_defined_per_platform(meta_run):
     got = posts.set_index(posts["post_id"].astype(str))["engagements"].astype(float)
     assert sorted(got.index) == sorted(want.index)
     assert (got.loc[want.index].to_numpy() == want.to_numpy().astype(float)).all()
-    assert posts.groupby("platform").size().to_dict() == {"facebook": N_FB, "instagram": N_IG}
+    assert posts.groupby("platform", observed=True).size().to_dict() == {"facebook": N_FB, "instagram": N_IG}

@@ -322,8 +322,8 @@ def test_what_works_words_the_models_actually_fitted(tmp_path, quick):
     assert "Cannot tell for Graphic: only 4 posts (fewer than 10 in a group)." in ww
     assert ("Overdispersion of impressions: variance ÷ mean 389 (1 for Poisson counts); negative binomial α 0.22 "
             "(95% CI 0.20 to 0.25); Pearson dispersion of the Poisson fit 402.") in ww
-    assert "Posts and median reach per type (descriptive, not adjusted for anything)" in ww
-    assert "<td>bluesky</td><td>text</td>" in ww.replace(' class="num"', "")
+    assert "per type (descriptive, not adjusted for anything; from models.json reach_by_type" in ww
+    assert "<td>Bluesky</td><td>text</td>" in ww.replace(' class="num"', "")
     found = json.loads(json.dumps(findings.compute_findings(run, make_dataset(run), today=TODAY).to_dict(),
                                   default=str))
     assert found["model_notes"]["fallbacks"][0]["fit_method"] == "poisson_qmle"

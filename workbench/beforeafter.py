@@ -10,6 +10,10 @@ the input that would make it possible):
   its news, its algorithm and its audience: they are not independent) and t(G − 1), G = months. The estimate
   ``exp(b_after)`` is a ratio of geometric means of (1 + outcome) at equal followers and trend. The unadjusted
   median ratio is kept as a labelled descriptive number, with a CI that resamples whole months.
+- :func:`compare_by_platform` — both of the above and the published Welch form, once per platform when the
+  posts hold several (each with its own posts, its own account rows and its own months' completeness): a
+  Facebook page and an Instagram account are different audiences, and pooling them mixes a platform that starts
+  mid-period into the "after" side.
 - :func:`monthly_its` — a monthly metric before/after as an interrupted time series: ``log(value) ~ months +
   after + months_since × after`` (level change and trend change at the date), Newey–West standard errors with the
   fixed-b t of :func:`workbench.growth.fixed_b_df`. The Welch t-test on the monthly values is kept only as
@@ -36,7 +40,8 @@ from scipy import stats
 
 from .errors import InputError
 
-__all__ = ["PostChange", "MonthlyITS", "post_change", "monthly_its", "MIN_MONTHS_EACH_SIDE"]
+__all__ = ["PostChange", "MonthlyITS", "post_change", "monthly_its", "compare_by_platform", "platforms_of", "rows_of_platform",
+           "MIN_MONTHS_EACH_SIDE"]
 
 #: calendar months of data needed on each side of the date for a before/after estimate
 MIN_MONTHS_EACH_SIDE = 3
@@ -415,3 +420,99 @@ def monthly_its(
         "is the jump at the date beyond the before-period trend; the trend change is per year"
     )
     return res
+
+
+def platforms_of(posts: pd.DataFrame | None) -> list[str]:
+    """The platforms of the posts table (lower-case, sorted; posts without one are "unknown"); [] without a
+    ``platform`` column."""
+    if posts is None or "platform" not in posts.columns or len(posts) == 0:
+        return []
+    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
+    return sorted(plat.unique().tolist())
+
+
+def rows_of_platform(frame: pd.DataFrame | None, platform: str) -> pd.DataFrame | None:
+    if frame is None or "platform" not in frame.columns:
+        return None if frame is None else frame.iloc[:0]
+    plat = frame["platform"].astype("string").str.strip().str.lower().fillna("unknown")
+    return frame.loc[(plat == platform).to_numpy(dtype=bool)]
+
+
+def _welch_months(months: pd.DataFrame, date: pd.Timestamp, metric: str, alpha: float) -> dict:
+    """The published form on one platform's months: complete months wholly before vs wholly after the date
+    (the month containing the date left out), Welch and Mann–Whitney as :mod:`workbench.growth` computes them."""
+    from .growth import _compare_monthly  # the same published form as growth.json's ``monthly``
+
+    m = pd.to_datetime(months["month"])
+    v = pd.to_numeric(months[metric], errors="coerce").astype(float)
+    complete = months.get(f"complete_{metric}", months["complete"]).astype(bool)
+    end = m + pd.offsets.MonthBegin(1)
+    use = (complete & v.notna()).to_numpy()
+    before = use & (end <= date).to_numpy()
+    after = use & (m >= date).to_numpy()
+    out = _compare_monthly(v.to_numpy()[before], v.to_numpy()[after], metric=metric, alpha=alpha, warnings=[])
+    out["label"] = "published form: months treated as independent, the earlier trend ignored"
+    return out
+
+
+def compare_by_platform(
+    posts: pd.DataFrame | None,
+    account: pd.DataFrame | None,
+    intervention_date: Any,
+    *,
+    monthly_metric: str = "impressions",
+    alpha: float = 0.05,
+) -> list[dict]:
+    """The before/after comparison at ``intervention_date`` once per platform of the posts; [] with one platform.
+
+    Each platform gets its own posts (collab posts published by another account, ``is_own_post`` False, left
+    out and counted), its own account rows (followers at the post come from posts_coded, interpolated per
+    platform and account by :func:`workbench.features.interpolate_followers`) and its own calendar months, whose
+    completeness is judged on that platform's data alone (:func:`workbench.growth.monthly_metrics`).
+
+    Returns
+    -------
+    list of dict
+        One per platform (sorted): ``platform``, ``n_posts``, ``n_collab_out``, ``posts_adjusted``
+        (:func:`post_change`), ``monthly_its`` (:func:`monthly_its` of ``monthly_metric``), ``monthly``
+        (the published Welch form on the same months), ``monthly_sources`` (where each monthly number came
+        from: the account table or the posts) and ``months`` (month, value, complete).
+    """
+    from .growth import monthly_metrics
+
+    names = platforms_of(posts)
+    if len(names) < 2:
+        return []
+    date = _date(intervention_date)
+    out = []
+    for name in names:  # a loop over platforms (a handful), each vectorized over its posts
+        own = rows_of_platform(posts, name)
+        n_collab = 0
+        if "is_own_post" in own.columns:
+            collab = own["is_own_post"].astype("boolean").eq(False).fillna(False).to_numpy(dtype=bool)
+            n_collab = int(collab.sum())
+            own = own.loc[~collab]
+        acc = rows_of_platform(account, name)
+        rec: dict[str, Any] = {"platform": name, "n_posts": int(len(own)), "n_collab_out": n_collab,
+                               "posts_adjusted": post_change(own, date, alpha=alpha).to_dict()}
+        need = ("impressions", "posts") if monthly_metric == "impressions_per_post" else (monthly_metric,)
+        try:
+            months = monthly_metrics(acc if acc is not None else pd.DataFrame(), own, metrics=need)
+        except InputError as exc:
+            rec["monthly_its"] = MonthlyITS(available=False, metric=monthly_metric,
+                                            intervention_date=date.date().isoformat(),
+                                            reason=f"no monthly {monthly_metric} for this platform: {exc}").to_dict()
+            rec["monthly"], rec["monthly_sources"], rec["months"] = None, {}, []
+            out.append(rec)
+            continue
+        rec["monthly_its"] = monthly_its(months, date, metric=monthly_metric, alpha=alpha,
+                                         published_form={"see": "monthly"}).to_dict()
+        rec["monthly"] = _welch_months(months, date, monthly_metric, alpha) if len(months) else None
+        rec["monthly_sources"] = {str(k): str(v) for k, v in (months.attrs.get("sources") or {}).items()}
+        rec["months"] = [
+            {"month": pd.Timestamp(m).date().isoformat(), "value": _f(v), "complete": bool(c)}
+            for m, v, c in zip(months["month"], pd.to_numeric(months[monthly_metric], errors="coerce"),
+                               months["complete"], strict=True)
+        ]
+        out.append(rec)
+    return out

@@ -3,7 +3,7 @@
 Every module that prints a feature name or builds a sentence about it reads this module, so a feature has one
 label and one phrase everywhere (figures, models' sentences, the report, the notebooks). The meaning of each
 automatic feature (its definition) stays in :data:`workbench.features.FEATURE_DESCRIPTIONS`, next to the code
-that computes it.
+that computes it, in X's terms; :func:`feature_description` gives it in the terms of the posts' platforms.
 
 Also here: the thresholds the report and the stages share (significance level, Krippendorff's α cuts), so each
 is defined once.
@@ -168,10 +168,12 @@ PLATFORM_TERMS: dict[str, dict[str, str]] = {
                           "replaced Impressions in 2024–25).",
                  "impressions": "Impressions: the times the post was on screen (Meta's legacy metric).",
                  "engagements": "reactions + comments + shares (Meta's 'Reactions, comments and shares'); clicks are "
-                                "not included."},
+                                "not included.",
+                 "reach": "Reach: the number of accounts that saw the content at least once (Meta's estimate); unlike views, repeats are not counted, so reach is never summed across posts or days."},
     "instagram": {"views": "Views: the number of times the content was played or displayed (Meta's metric).",
                   "impressions": "Impressions: the times the post was on screen (Meta's legacy metric).",
-                  "engagements": "likes + comments + shares + saves; clicks are not included."},
+                  "engagements": "likes + comments + shares + saves; clicks are not included.",
+                  "reach": "Reach: the number of accounts that saw the content at least once (Meta's estimate); unlike views, repeats are not counted, so reach is never summed across posts or days."},
     "linkedin": {"impressions": "Impressions: the times the post was shown (LinkedIn's count).",
                  "engagements": "clicks + likes + comments + reposts + follows (LinkedIn's own definition, its "
                                 "Engagement rate × impressions)."},
@@ -236,3 +238,82 @@ def cap(text: str) -> str:
     unlike ``str.capitalize`` which lower-cases platform names."""
     text = str(text)
     return text[:1].upper() + text[1:]
+
+
+#: The automatic features' definitions in platform-neutral words, for data that are not (only) X's: what
+#: :mod:`workbench.features` really detects on every platform. features.FEATURE_DESCRIPTIONS keeps X's wording
+#: (t.co, X's length rule, X legacy exports), printed for X-only data.
+NEUTRAL_FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "n_urls": ("Links in the text: http(s) URLs and bare domains such as example.org/x or doi.org/10.1/abc "
+               "(e-mail addresses are not links)."),
+    "n_hashtags": ("Hashtags: # followed by letters, digits or underscores, with at least one letter (#1 is not a "
+                   "hashtag), not preceded by a word character and not part of a link; the same rule on every "
+                   "platform."),
+    "n_mentions": ("Mentions written with @ in the exported text: @handle with 1-15 letters, digits or underscores, "
+                   "not part of an e-mail address or a link. A tag the export shows without @ is not counted."),
+    "n_chars": ("Length of the text in Unicode code points, with every link counted as 23 characters whatever "
+                "its length."),
+    "has_research_link": (
+        "The text shows a link to the research itself: a visible domain of a research database or preprint server "
+        "(doi.org and dx.doi.org, ncbi.nlm.nih.gov with PubMed and PMC, pubmed.gov, europepmc.org, biorxiv.org, "
+        "medrxiv.org, arxiv.org) or of a journal/publisher listed under research_domains in the codebook, or a DOI "
+        "written out as 'doi:10.…'. A link the export does not show in the text (a link card without the address "
+        "in the caption) is not seen."),
+    "post_type": (
+        "What kind of post it is: original, reply, quote or repost — from the export's own post-type column where "
+        "there is one, else its reply/repost flags, else the text (a text opening with \"RT @…\" is a repost; a "
+        "text ending in a link to another post is a quote); anything else counts as original."),
+}
+
+#: What a feature means on one platform beyond the neutral words (the code's rule meeting that platform's data).
+PLATFORM_FEATURE_NOTES: dict[str, dict[str, str]] = {
+    "instagram": {"n_mentions": "Instagram handles may hold a period or be up to 30 characters: @synth.lab "
+                                "counts once (as @synth), a handle longer than 15 characters is not counted."},
+    "mastodon": {"n_mentions": "A Mastodon mention written with its server (@name@server.social) is not counted; "
+                               "only a bare @name is.",
+                 "n_chars": "Mastodon also counts every link as 23 characters."},
+    "x": {"n_urls": "In X legacy exports a photo or video shows up as one t.co link at the end of the text; when "
+                    "the post has media, that trailing link is the media and is not counted.",
+          "n_chars": "X shortens every link to a 23-character t.co link; the trailing media link of X legacy exports "
+                     "is not counted, and X's own weighted count (CJK characters and emoji weigh 2) is not "
+                     "implemented.",
+          "has_research_link": "X legacy exports show every link as t.co, which hides its destination: such a post "
+                               "counts as False unless a research domain is written in the text, so on X legacy "
+                               "data this feature is a lower bound."},
+}
+
+
+def feature_description(name: str, platforms: list[str] | tuple[str, ...] | set[str] | None = None) -> str | None:
+    """The definition of an automatic feature in the terms of the platforms the posts come from.
+
+    X-only data (or no platform known) get :data:`workbench.features.FEATURE_DESCRIPTIONS` as written (X's
+    terms: t.co, X's length rule, X legacy exports). Any other platform gets the neutral words of
+    :data:`NEUTRAL_FEATURE_DESCRIPTIONS` (where X's text would not be true of it) followed by each platform's
+    note ("Instagram: …", "On X: …" when X is among several). None for a name that is not an automatic feature.
+    """
+    from .features import FEATURE_DESCRIPTIONS  # the definitions live beside the code that computes them
+
+    if name not in FEATURE_DESCRIPTIONS:
+        return None
+    found = sorted({str(p).strip().lower() for p in platforms or () if p is not None and str(p).strip()}
+                   - {"unknown", "nan", "none", "<na>"})
+    if not found or found == ["x"]:
+        return FEATURE_DESCRIPTIONS[name]
+    text = NEUTRAL_FEATURE_DESCRIPTIONS.get(name, FEATURE_DESCRIPTIONS[name])
+    notes = [(p, PLATFORM_FEATURE_NOTES.get(p, {}).get(name)) for p in found]
+    notes = [(p, n) for p, n in notes if n]
+    if len(found) == 1 and notes:
+        return f"{text} {notes[0][1]}"
+    return " ".join([text, *(f"On {platform_name(p)}: {n}" for p, n in notes)])
+
+
+def platforms_without(metric: str, vocabulary: dict | None) -> list[str]:
+    """Display names of the posts' platforms whose exports do not report ``metric`` at all (Mastodon and Bluesky
+    report no impressions: :data:`PLATFORM_TERMS` has no definition for it)."""
+    rows = [r for r in (vocabulary or {}).get("platforms") or [] if isinstance(r, dict)]
+    out = []
+    for r in rows:
+        terms = PLATFORM_TERMS.get(str(r.get("platform")))
+        if terms is not None and metric not in terms and not (metric == "impressions" and "views" in terms):
+            out.append(platform_name(r.get("platform")))
+    return out

@@ -50,6 +50,7 @@ from .modelfit import (
     primary_effects,
     tabulate_controls_sensitivity,
 )
+from .platforms import before_after_by_platform, follower_levels, growth_by_platform, reach_figures
 from .posts import (
     PREVIOUS_PERIOD_DAYS,
     _main_account_series,
@@ -173,6 +174,14 @@ class Findings:
     extras: Extras = field(default_factory=Extras)
     #: each platform's word and definition for impressions/engagements, and reach (platform_vocabulary)
     vocabulary: dict[str, Any] | None = None
+    #: per intervention, each platform's own before/after (several platforms only; before_after_by_platform)
+    before_after_platforms: list[dict[str, Any]] | None = None
+    #: reach per post by platform and type, and the page-level reach series (reach_figures)
+    reach: dict[str, Any] | None = None
+    #: each platform's dated follower counts (follower_levels)
+    followers: list[dict[str, Any]] | None = None
+    #: each platform's own growth comparison (several platforms only; growth_by_platform)
+    growth_platforms: list[dict[str, Any]] | None = None
 
     @property
     def impressions_word(self) -> str:
@@ -256,6 +265,10 @@ class Findings:
             "publications": self.publications,
             "held_up": self.held_up,
             "vocabulary": self.vocabulary,
+            "before_after_by_platform": self.before_after_platforms,
+            "reach": self.reach,
+            "follower_levels": self.followers,
+            "growth_by_platform": self.growth_platforms,
             "claims": self.extras.claims,
             "timing": None if self.extras.timing is None else {
                 k: self.extras.timing.get(k) for k in ("outcome", "timezone", "n_posts", "note", "hours", "weekdays",
@@ -306,6 +319,39 @@ def _date_range(results: RunResults, tz: str) -> tuple[dt.date, dt.date] | None:
         if len(dates):
             return dates.min().date(), dates.max().date()
     return None
+
+
+def _intervention_dates(dataset: Dataset | None, comparisons: Sequence[GrowthComparison]) -> list[tuple[Any, str]]:
+    """(date, label) of every intervention: the card's, else the start of each compared period of growth.json."""
+    if dataset is not None and dataset.interventions:
+        return [(iv.date, iv.label) for iv in dataset.interventions]
+    out = []
+    for c in comparisons:
+        try:
+            out.append((pd.Timestamp(c.after.get("start")).date(), c.label))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _growth_settings(dataset: Dataset | None, growth: Mapping[str, Any]) -> dict[str, Any]:
+    """compare_growth's keyword arguments as the growth stage used them (the card's), else growth.json's."""
+    from ..growth import month_of_previous_sources
+    from ..results import growth_settings
+
+    if dataset is not None:
+        settings = growth_settings(dataset)
+        settings["month_of_previous"] = month_of_previous_sources(dataset)
+        return settings
+    ivs = [(pd.Timestamp(i.get("date")), str(i.get("label"))) for i in growth.get("interventions") or []
+           if isinstance(i, Mapping) and i.get("date")]
+    return {"interventions": ivs, "monthly_metric": _monthly_metric(None, growth)}
+
+
+def _monthly_metric(dataset: Dataset | None, growth: Mapping[str, Any]) -> str:
+    """The monthly metric growth.json compared (its ``monthly`` block), else impressions."""
+    metric = _as_mapping(growth.get("monthly")).get("metric")
+    return str(metric) if metric in ("impressions", "engagements", "posts", "impressions_per_post") else "impressions"
 
 
 def compute_findings(
@@ -392,7 +438,7 @@ def compute_findings(
                 "controls": [t for t, role in got.items() if role == "control"],
                 "source": source,
             }
-    return Findings(
+    found = Findings(
         results=r,
         title=dataset.title if dataset else r.run_dir.resolve().name,
         timezone=tz,
@@ -426,9 +472,54 @@ def compute_findings(
         held_up=derive("the count of estimates that held up",
                        lambda: held_up_across_outcomes(eff, r.regression, model=primary), None),
         model_notes=derive("the models' notes", lambda: model_notes(models, primary=primary), None),
+        before_after_platforms=derive(
+            "the before/after comparison per platform",
+            lambda: before_after_by_platform(r.posts, r.account, _intervention_dates(dataset, comparisons),
+                                             monthly_metric=_monthly_metric(dataset, growth), timezone=tz,
+                                             growth_metric=dataset.analysis.growth_metric if dataset else "followers"),
+            None),
+        reach=derive("the reach figures", lambda: reach_figures(r.posts, r.account), None),
+        followers=derive("the follower counts per platform", lambda: follower_levels(r.account), None),
+        growth_platforms=derive("the growth comparison per platform",
+                                lambda: growth_by_platform(r.account, r.posts, _growth_settings(dataset, growth)),
+                                None),
         growth_details=derive("the growth comparisons' details", lambda: [comparison_honesty(c) for c in comparisons],
                               []),
     )
+    derive("the platform of growth.json's post comparison", lambda: _label_growth_platform(found), None)
+    return found
+
+
+def _label_growth_platform(found: Findings) -> None:
+    """With several platforms, name whose posts growth.json's ``posts_adjusted`` and ``monthly_its`` hold (the
+    growth stage compares one account and keeps its posts): ``platform`` = that platform when the post count
+    matches its posts, ``"pooled"`` when it matches all posts, else nothing is claimed."""
+    recs = found.before_after_platforms or []
+    posts = found.results.posts
+    if not recs or posts is None or "platform" not in posts.columns:
+        return
+    gp = recs[0].get("growth_platform")
+    when = pd.to_datetime(posts["published_at"], errors="coerce", utc=True) if "published_at" in posts else None
+    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
+    for d in found.growth_details:
+        pa = d.get("posts_adjusted")
+        if not isinstance(pa, dict) or when is None:
+            continue
+        y = pd.to_numeric(posts.get(str(pa.get("outcome") or "impressions")), errors="coerce")
+        valid = (when.notna() & y.notna() & (y >= 0)).to_numpy()
+        n = pa.get("n_posts")
+        label = ("pooled" if n == int(valid.sum()) else
+                 gp if gp is not None and n == int((valid & (plat == gp).to_numpy()).sum()) else None)
+        if label is not None:
+            pa["platform"] = label
+            if isinstance(d.get("monthly_its"), dict):
+                d["monthly_its"]["platform"] = label
+            if isinstance(d.get("monthly_published_form"), dict):
+                d["monthly_published_form"]["platform"] = label
+            for c in found.comparisons:  # growth.json's monthly block, as the growth section reads it
+                monthly = c.results.get("monthly") if isinstance(c.results, dict) else None
+                if isinstance(monthly, dict):
+                    monthly["platform"] = label
 
 
 def write_findings(findings: Findings, path: str | Path | None = None) -> Path:
@@ -459,6 +550,8 @@ __all__ = [
     "_num",
     "_rate",
     "assess_goals",
+    "before_after_by_platform",
+    "growth_by_platform",
     "compare_post_medians",
     "compute_extras",
     "compute_findings",
@@ -484,6 +577,7 @@ __all__ = [
     "previous_period_change",
     "primary_effects",
     "ratio_of_medians",
+    "reach_figures",
     "read_run_results",
     "reconcile_totals",
     "stage_status",

@@ -125,29 +125,41 @@ def list_diagnosed_outcomes(models: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def tabulate_controls_sensitivity(models: Mapping[str, Any] | None, *, outcome: str) -> pd.DataFrame:
+def tabulate_controls_sensitivity(
+    models: Mapping[str, Any] | None, *, outcome: str, platform: str | None = None
+) -> pd.DataFrame:
     """Return the controls sensitivity of one outcome's features (ols_log) from ``results/models.json``.
 
-    Read from ``diagnostics["sensitivity"]`` (records), else from ``diagnostics[outcome]["controls_sensitivity"]``
-    (term → row). Only predictors are kept: a term that the outcome's ``terms`` map names as anything but a
-    predictor (a control, the intercept) is left out.
+    With one platform: read from ``diagnostics["sensitivity"]`` (records), else from
+    ``diagnostics[outcome]["controls_sensitivity"]`` (term → row). With several platforms (models.json fits
+    each platform apart and keys its diagnostics ``"<platform>: <outcome>"``) the table is one platform's:
+    ``platform`` names it, and its rows come from ``diagnostics["<platform>: <outcome>"]["controls_sensitivity"]``
+    (or from the records that carry that ``platform``). Without ``platform`` in a several-platform file the
+    table is empty: the flat records do not say which platform they belong to, and mixing them would put one
+    platform's effect beside another's. Only predictors are kept: a term that the outcome's ``terms`` map names
+    as anything but a predictor (a control, the intercept) is left out.
 
     Returns
     -------
     DataFrame
         Columns ``term``, ``effect_pct_without_controls``, ``effect_pct_with_controls``, ``change_pct_points``
         and ``n`` (floats; NaN where the file has no number), one row per feature in file order; empty when the
-        file has no sensitivity for ``outcome``.
+        file has no sensitivity for ``outcome`` (and ``platform``).
     """
     columns = ["term", "effect_pct_without_controls", "effect_pct_with_controls", "change_pct_points", "n"]
-    diagnostics = _as_mapping(_as_mapping(models).get("diagnostics"))
-    diag = _as_mapping(diagnostics.get(outcome))
+    models = _as_mapping(models)
+    diagnostics = _as_mapping(models.get("diagnostics"))
+    keyed = [k for k in diagnostics if isinstance(k, str) and ": " in k]
+    several = len(models.get("platforms") or []) > 1 or bool(keyed)
+    key = f"{platform}: {outcome}" if platform is not None and several else outcome
+    diag = _as_mapping(diagnostics.get(key))
+    flat = _as_records(diagnostics.get("sensitivity"))
     records = [
-        r
-        for r in _as_records(diagnostics.get("sensitivity"))
+        r for r in flat
         if str(r.get("outcome")) == outcome and "term" in r
+        and (not several or (platform is not None and str(r.get("platform")) == str(platform)))
     ]
-    if not records:
+    if not records and (not several or platform is not None):
         records = [
             {**row, "term": term}
             for term, row in _as_mapping(diag.get("controls_sensitivity")).items()

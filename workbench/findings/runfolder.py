@@ -37,6 +37,9 @@ POST_COLUMNS = (
     "post_type",
     "impressions_label",  # the platform's own name of what impressions holds ("Views" on Meta)
     "reach",
+    "media_type",
+    "followers_at_post",  # the before/after per platform holds audience size constant
+    "is_own_post",  # collab posts by another account are left out of the per-platform before/after
 )
 #: libraries whose versions can change a number in the report (listed in the manifest and the report).
 ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")

@@ -114,7 +114,7 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
         blocks.append(ctx.figure("posting_heatmap", lambda ax: plot_posting_heatmap(posts, ax=ax), alt=finding,
                                  caption=f"Posts per weekday and hour ({tzname}), counts", figsize=(10, 3.6)))
         blocks.append(P(finding))
-        if "impressions" in posts:
+        if "impressions" in posts and pd.to_numeric(posts["impressions"], errors="coerce").notna().any():
             frame = pd.DataFrame({"day": pd.to_numeric(posts["weekday_local"], errors="coerce"),
                                   "imp": pd.to_numeric(posts["impressions"], errors="coerce")}).dropna(subset=["day"])
             by_day = frame.groupby(frame["day"].astype(int))["imp"].agg(["size", "median"]).reindex(range(7))

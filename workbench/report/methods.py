@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..features import FEATURE_DESCRIPTIONS
 from ..findings import num
-from ..vocab import control_name, join_words, label_feature, platform_name
+from ..vocab import (
+    PLATFORM_TERMS,
+    control_name,
+    feature_description,
+    join_words,
+    label_feature,
+    platform_name,
+)
 from .appendix import read_codebook
 from .blocks import Block, Heading, Note, table, ul
 from .format import format_int, format_number, margin_text
@@ -34,9 +41,12 @@ def _platform_definitions(ctx: ReportContext) -> list[str]:
         return ["Impressions are the platform's count of times a post was shown; engagements are the platform's "
                 "count of interactions. Their definitions differ between platforms."]
     out = []
+    page_reach = {str(r.get("platform")) for r in (ctx.f.reach or {}).get("page") or []}
     for v in rows:
+        reach = (PLATFORM_TERMS.get(str(v.get("platform")), {}).get("reach")
+                 if (v.get("n_reach") or str(v.get("platform")) in page_reach) else None)
         bits = [b for b in (v.get("impressions_definition"), v.get("engagements_definition") and
-                            f"Engagements: {v['engagements_definition']}") if b]
+                            f"Engagements: {v['engagements_definition']}", reach) if b]
         if bits:
             out.append(f"{platform_name(v['platform'])}: " + " ".join(bits))
     return out
@@ -62,8 +72,14 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
     out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
                "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
     pa = details.get("posts_adjusted") or {}
+    if ctx.f.before_after_platforms:
+        out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
+                   "posts by other accounts left out), its months (complete by that platform's data alone) and its "
+                   "own follower series (the increments model run on its account rows only); no pooled view.")
+    where = ("" if not pa.get("platform") else " (all platforms pooled)" if pa["platform"] == "pooled"
+             else f" ({platform_name(pa['platform'])} posts, the account the growth section compares)")
     if pa.get("method"):
-        out.append(f"Post change at the intervention, adjusted for audience size and trend: "
+        out.append(f"Post change at the intervention{where}, adjusted for audience size and trend: "
                    f"{ctx.own_terms(str(pa['method']))}. "
                    f"Estimand: the {ctx.own_terms(str(pa.get('estimand')))}. The unadjusted median ratio beside it is descriptive "
                    f"({(pa.get('descriptive') or {}).get('median_ratio_ci_method') or 'no CI'}).")
@@ -124,10 +140,12 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
     ]
     if not ctx.show_handles:
         items.append("Top posts: @handles of other accounts are shown as @… (the organization's own handle is kept).")
+    platforms = [str(v.get("platform")) for v in (ctx.f.vocabulary or {}).get("platforms") or []]
     features = table(
         "Automatic features: what each column of posts_coded means",
         ["Feature", "Column", "Definition"],
-        [(label_feature(name), name, ctx.own_terms(text)) for name, text in FEATURE_DESCRIPTIONS.items()],
+        [(label_feature(name), name, ctx.own_terms(feature_description(name, platforms) or text))
+         for name, text in FEATURE_DESCRIPTIONS.items()],
         row_headers=True,
     )
     versions = table(

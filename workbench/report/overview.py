@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..beforeafter import MIN_MONTHS_EACH_SIDE
 from ..findings import _rate, num
-from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, cap, join_words, label_feature, metric_name, platform_name
+from ..vocab import (
+    ALPHA_TENTATIVE,
+    SIGNIFICANCE,
+    cap,
+    join_words,
+    label_feature,
+    metric_name,
+    platform_name,
+    platforms_without,
+)
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
     ci_text,
@@ -84,7 +94,13 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             date, label = f.split
             intro = (f"After {label}" if ctx.ds is not None and ctx.ds.interventions
                      else f"From {format_date(date)} on")
-            if adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
+            per_platform = _platform_records(ctx)
+            if per_platform:  # several platforms: each its own posts, never pooled
+                for rec in per_platform:
+                    name = platform_name(rec["platform"])
+                    said = describe_posts_adjusted(rec.get("posts_adjusted"), f"{intro}, on {name}")
+                    sentence += " " + " ".join(ctx.own_terms(s, rec["platform"]) for s in said[:1])
+            elif adjusted:  # the adjusted change leads; the median ratio follows, labelled descriptive
                 sentence += " " + " ".join(ctx.own_terms(s) for s in describe_posts_adjusted(adjusted, intro))
             elif change is not None and num(change["ratio"]) is not None:
                 sentence += (
@@ -152,6 +168,8 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     elif f.split is not None and f.date_range is not None and not f.date_range[0] < f.split[0] <= f.date_range[1]:
         out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
                    f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
+    elif _platform_growth_sentences(ctx):  # several platforms: each its own series, never one pooled verdict
+        out.append(" ".join(_platform_growth_sentences(ctx)))
     elif f.comparisons:
         verdict = describe_growth(f.comparisons[0], metric=f.metric, level_known=growth.get("level_known"))
         if len(f.comparisons) > 1:
@@ -207,6 +225,49 @@ def _change_text(row: Mapping[str, Any]) -> str:
     return f"{pct} vs previous period"
 
 
+def _follower_rows(k: Mapping[str, Any], levels: list[dict[str, Any]] | None) -> list[tuple[str, str, str]]:
+    """Follower key figures: with several platforms, each platform's own dated counts (account table); else the
+    main account's first and last count — one row when there is a single dated count (an anchor such as
+    Audience.csv's total), never a start and an end on the same day."""
+    if levels:
+        rows = []
+        for v in levels:
+            name = platform_name(v["platform"])
+            files = f"; {', '.join(v['sources'])}" if v.get("sources") else ""
+            if v["n"] > 1 and v["first_date"] != v["last_date"]:
+                rows.append((f"Followers ({name}, {format_date(v['first_date'])}{files})", format_int(v["first"]), ""))
+            rows.append((f"Followers ({name}, {format_date(v['last_date'])}{files})", format_int(v["last"]), ""))
+        return rows
+    if num(k["followers_start"]) is None and num(k["followers_end"]) is None:
+        return [("Followers", "not available (see the note below)", "")]
+    if k.get("followers_start_date") == k.get("followers_end_date"):
+        return [(f"Followers ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), "")]
+    return [(f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
+            (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
+            ("Follower growth per day", format_number(k["followers_per_day"], signed=True), "")]
+
+
+def _reach_rows(reach: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Key-figure rows of reach, named by table: the median reach per post of each post type where a platform
+    has several types (posts table), and the page-level daily reach (account table) per platform."""
+    reach = reach or {}
+    rows: list[tuple[str, str, str]] = []
+    posts = [r for r in reach.get("posts") or [] if num(r.get("reach_median")) is not None]
+    for plat in dict.fromkeys(str(r["platform"]) for r in posts):
+        own = [r for r in posts if str(r["platform"]) == plat]
+        if len(own) < 2:
+            continue
+        rows += [(f"Reach per post, median ({platform_name(plat)} {r['type']} posts: {format_int(r['n_posts'])})",
+                  format_int(r["reach_median"]), "") for r in own]
+    for r in reach.get("page") or []:
+        if num(r.get("daily_median")) is None:
+            continue
+        rows.append((f"Page reach per day, median ({platform_name(r['platform'])}, account table: "
+                     f"{format_int(r['n_days'])} days, {format_date(r['start'])} – {format_date(r['end'])})",
+                     format_int(r["daily_median"]), ""))
+    return rows
+
+
 def key_figures(ctx: ReportContext) -> list[Block | None]:
     f, k = ctx.f, ctx.f.key
     prev = {row["key"]: row for row in (f.previous or {}).get("rows", [])}
@@ -218,11 +279,15 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
     def change(key: str) -> str:
         return _change_text(prev[key]) if key in prev else ""
 
+    pooled = " (all platforms pooled)" if plats else ""
+    unreported = platforms_without("impressions", f.vocabulary) if num(k["impressions_total"]) is None else []
     items = [
-        ("Posts", format_int(k["n_posts"]), change("n_posts")),
-        (f"{cap(word)}, total", format_int(k["impressions_total"]), change("impressions_total")),
-        (f"{cap(word)} per post, median", format_int(k["impressions_median"]),
-         change("impressions_median")),
+        (f"Posts{pooled}", format_int(k["n_posts"]), change("n_posts")),
+        *(((f"{cap(word)}", f"not reported ({join_words(unreported)} exports have no such count)", ""),)
+          if unreported else
+          ((f"{cap(word)}, total{pooled}", format_int(k["impressions_total"]), change("impressions_total")),
+           (f"{cap(word)} per post, median{pooled}", format_int(k["impressions_median"]),
+            change("impressions_median")))),
         *(row for v in plats for row in (
             (f"Posts ({platform_name(v['platform'])})", format_int(v["n_posts"]), ""),
             (f"{cap(ctx.word('impressions', v['platform']))}, total ({platform_name(v['platform'])})",
@@ -232,14 +297,12 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         *((f"Reach per post, median ({platform_name(v['platform'])}: {format_int(v['n_reach'])} posts)",
            format_int(v["reach_median"]), "") for v in (f.vocabulary or {}).get("platforms", [])
           if v.get("reach_median") is not None),
-        ("Engagement rate, median",
-         format_pct(None if k["engagement_rate_median"] is None else 100 * k["engagement_rate_median"]),
-         change("engagement_rate_median")),
-        *(((f"Followers at start ({format_date(k['followers_start_date'])})", format_int(k["followers_start"]), ""),
-            (f"Followers at end ({format_date(k['followers_end_date'])})", format_int(k["followers_end"]), ""),
-            ("Follower growth per day", format_number(k["followers_per_day"], signed=True), ""))
-          if num(k["followers_start"]) is not None or num(k["followers_end"]) is not None
-          else (("Followers", "not available (see the note below)", ""),)),
+        *_reach_rows(f.reach),
+        *(() if unreported else ((f"Engagement rate, median{pooled}",
+                                  format_pct(None if k["engagement_rate_median"] is None
+                                             else 100 * k["engagement_rate_median"]),
+                                  change("engagement_rate_median")),)),
+        *_follower_rows(k, f.followers if f.followers and len(f.followers) > 1 else None),
     ]
     gained = prev.get("followers_gained")
     if gained is not None and num(gained.get("current")) is not None:
@@ -258,12 +321,15 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
         f"Engagement rate = engagements ÷ {word}, per post (posts with {word}); "
         f"the median over {format_int(k['n_rated'])} posts is shown."
         if k["n_rated"]
+        else f"No engagement rate: it needs {word}, which {join_words(unreported)} does not report."
+        if unreported
         else f"Engagement rate = engagements ÷ {word}, per post."
     ))
     types = [t for t in f.post_types if t["n"] > 0]
     if len(types) > 1 or (types and types[0]["type"] != "original"):
         listed = ", ".join(f"{format_int(t['n'])} {_TYPE_WORDS.get(t['type'], t['type'])}"
-                           f" (median {format_int(t['median_impressions'])} {word})" for t in types)
+                           + (f" (median {format_int(t['median_impressions'])} {word})"
+                              if num(t.get("median_impressions")) is not None else "") for t in types)
         blocks.append(Meta(f"Posts by type: {listed}. The key figures above count all of them."))
         top = max(types, key=lambda t: t["n"])
         others = [t for t in types if t is not top and num(t["median_impressions"])]
@@ -298,8 +364,142 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
     return blocks
 
 
+def _platform_records(ctx: ReportContext, index: int = 0) -> list[dict[str, Any]]:
+    """Each platform's own before/after at the ``index``-th intervention (findings' before_after_by_platform);
+    [] when the posts hold one platform."""
+    recs = ctx.f.before_after_platforms or []
+    return list(recs[index].get("platforms") or []) if index < len(recs) else []
+
+
+def _platform_growth(ctx: ReportContext, platform: str, index: int = 0) -> tuple[Any, Mapping[str, Any]] | None:
+    """(GrowthComparison, record) of one platform's own growth comparison at the ``index``-th intervention
+    (findings' growth_by_platform), or None when it has none."""
+    from ..findings import growth_comparisons
+
+    for g in ctx.f.growth_platforms or []:
+        if str(g.get("platform")) != str(platform) or g.get("error") or not g.get("periods"):
+            continue
+        comps = growth_comparisons({"periods": g["periods"], "comparisons": g.get("comparisons")},
+                                   interventions=ctx.ds.interventions if ctx.ds else ())
+        return (comps[index], g) if index < len(comps) else None
+    return None
+
+
+def _platform_growth_sentences(ctx: ReportContext) -> list[str]:
+    """One growth verdict per platform, each on its own series (several platforms only)."""
+    out = []
+    for g in ctx.f.growth_platforms or []:
+        name = platform_name(g.get("platform"))
+        got = _platform_growth(ctx, str(g.get("platform")))
+        if got is not None:
+            comp, rec = got
+            out.append(f"{name}: " + describe_growth(comp, metric=str(rec.get("metric") or "followers"),
+                                                     level_known=rec.get("level_known")))
+        elif g.get("error") or not g.get("available"):
+            why = g.get("error") or (g.get("not_available") or {}).get("reason") or "no growth data"
+            out.append(f"{name}: growth was not compared ({str(why).rstrip('.')}).")
+    return out
+
+
+def _enough_months(monthly: Mapping[str, Any]) -> bool:
+    """A monthly before/after (the published Welch form) is shown only with enough complete months a side."""
+    nb, na = num(monthly.get("n_before")), num(monthly.get("n_after"))
+    return nb is not None and na is not None and min(nb, na) >= MIN_MONTHS_EACH_SIDE
+
+
+def _ratio_cell(ratio: Any, ci: Any) -> str:
+    return (f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)})" if num(ratio) is not None
+            else "not available (too few posts, or a median of zero)")
+
+
+def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event: str, date: Any,
+                            growth_platform: str | None) -> list[Block | None]:
+    """One platform's before/after table: its posts' medians, the adjusted post change, its months (Welch, the
+    published form, and the interrupted time series), and the follower growth when growth.json compares this
+    platform's account."""
+    plat = str(rec["platform"])
+    name = platform_name(plat)
+    word = ctx.word("impressions", plat)
+    rows = []
+    medians = {m.get("metric"): m for m in rec.get("medians") or []}
+    for metric, label, fmt in (
+        ("impressions", f"{cap(word)} per post, median (descriptive, unadjusted)", format_int),
+        ("engagement_rate", "Engagement rate, median", lambda v: format_pct(None if v is None else 100 * v)),
+    ):
+        m = medians.get(metric)
+        if m is None or not (m.get("n_before") or m.get("n_after")):
+            continue
+        rows.append((label, f"{fmt(num(m.get('median_before')))} ({format_int(m.get('n_before'))} posts)",
+                     f"{fmt(num(m.get('median_after')))} ({format_int(m.get('n_after'))} posts)",
+                     _ratio_cell(m.get("ratio"), [m.get("ratio_ci_low"), m.get("ratio_ci_high")])))
+    pa = rec.get("posts_adjusted") or {}
+    adjusted_label = (f"{cap(word)} of the typical post, adjusted for "
+                      f"{join_words(pa.get('adjusted_for') or ['nothing'])}")
+    if pa.get("available") and num(pa.get("estimate")) is not None:
+        rows.append((adjusted_label, "", "", f"{format_ratio(pa['estimate'])} ({ci_text(pa.get('ci'), format_ratio)}"
+                                             f", clustered by month; {format_int(pa.get('n_posts'))} posts)"))
+    else:
+        rows.append((f"{cap(word)} of the typical post, adjusted for audience size and trend", "", "",
+                     f"not available: {pa.get('reason') or 'no posts'}"))
+    monthly = rec.get("monthly") or {}
+    metric = ctx.word(str(monthly.get("metric") or "impressions"), plat)
+    if (num(monthly.get("fold_change")) is not None and _enough_months(monthly)
+            and all(num(v) is not None for v in monthly.get("fold_change_ci") or [None])):
+        rows.append((f"Monthly {metric}, mean (published form: months as independent, earlier trend ignored)",
+                     f"{format_int(monthly.get('before_mean'))} ({format_int(monthly.get('n_before'))} months)",
+                     f"{format_int(monthly.get('after_mean'))} ({format_int(monthly.get('n_after'))} months)",
+                     f"{format_ratio(monthly['fold_change'])} ({ci_text(monthly['fold_change_ci'], format_ratio)})"))
+    elif monthly:
+        rows.append((f"Monthly {metric}, mean (published form)",
+                     f"{format_int(monthly.get('n_before'))} complete month(s)",
+                     f"{format_int(monthly.get('n_after'))} complete month(s)",
+                     f"not compared: at least {MIN_MONTHS_EACH_SIDE} complete months on each side are needed"))
+    its = rec.get("monthly_its") or {}
+    its_label = (f"Monthly {ctx.word(str(its.get('metric') or 'impressions'), plat)}: level change beyond the "
+                 "earlier trend (interrupted time series)")
+    if its.get("available") and num(its.get("level_change")) is not None:
+        rows.append((its_label, "", "", f"{format_ratio(its['level_change'])} "
+                                        f"({ci_text(its.get('level_change_ci'), format_ratio)})"))
+    elif its:
+        rows.append((its_label, "", "", f"not available: {its.get('reason') or 'no monthly data'}"))
+    f = ctx.f
+    own_growth = _platform_growth(ctx, plat)
+    if own_growth is not None:
+        comp, g = own_growth
+        r = comp.results
+        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+            rows.append((
+                f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
+                format_number(_rate(comp.before)[0], signed=True),
+                format_number(_rate(comp.after)[0], signed=True),
+                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
+            ))
+    elif f.comparisons and growth_platform == plat and not f.growth_platforms:
+        comp = f.comparisons[0]
+        r = comp.results
+        level_known = (ctx.r.growth or {}).get("level_known")
+        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+            rows.append((
+                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
+                else f"{cap(metric_name(f.metric))} gained per day",
+                format_number(_rate(comp.before)[0], signed=True),
+                format_number(_rate(comp.after)[0], signed=True),
+                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
+            ))
+    n_collab = int(rec.get("n_collab_out") or 0)
+    posts_text = f"{format_int(rec.get('n_posts'))} posts" + (
+        f"; {format_int(n_collab)} posts by other accounts (collabs) left out" if n_collab else "")
+    return [
+        Heading(4, f"{name} ({posts_text})"),
+        table(f"{name}: change at {event} ({format_date(date)}), after ÷ before, with 95% CI — {name} posts and "
+              f"months only", ["Measure", "Before", "After", "Change (after ÷ before)"], rows, numeric=(1, 2, 3),
+              row_headers=True, wide=True),
+    ]
+
+
 def _change_table(ctx: ReportContext) -> list[Block | None]:
-    """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results."""
+    """Before vs after the first intervention: post medians (order-statistic CIs) and growth.json results; with
+    several platforms one table per platform, each on its own posts, months and follower series."""
     f = ctx.f
     if f.split is None:
         return [Heading(3, "Before and after"),
@@ -314,6 +514,29 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             f"The intervention date {format_date(date)} is {side} day of the data ({format_date(span[0])} – "
             f"{format_date(span[1])}), so there is nothing to compare on one side of it. Set an intervention date "
             "inside the data's range in the dataset card.")]
+    event = label if named else f"the change on {format_date(date)}"
+    per_platform = _platform_records(ctx)
+    if per_platform:
+        recs = f.before_after_platforms or []
+        growth_platform = recs[0].get("growth_platform") if recs else None
+        blocks: list[Block | None] = [Heading(3, title), Meta(
+            "The platforms are compared apart: each has its own audience, so each table uses only that platform's "
+            "posts, months and follower series (no pooled view).")]
+        for rec in per_platform:
+            blocks += _platform_change_blocks(ctx, rec, event=event, date=date, growth_platform=growth_platform)
+        blocks.append(Meta(
+            "Medians of single posts compare the typical post, which a few viral posts cannot move; their 95% "
+            "intervals are distribution-free (order statistics of each period, combined on the log scale). The "
+            "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
+            "monthly rows use complete months of that platform only, the month containing the date left out."
+            + (" Follower growth in each table is that platform's own series (the growth model run on its account "
+               "rows alone)" + (f"; the growth section below shows the {platform_name(growth_platform)} account."
+                                if growth_platform and f.comparisons else ".")
+               if f.growth_platforms else
+               f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
+               if growth_platform and f.comparisons else "")
+            + f" A change here went with {event}; it is not proof that {event} caused it."))
+        return blocks
     rows = []
     for metric, name, fmt in (
         ("impressions", f"{cap(ctx.word('impressions'))} per post, median (descriptive, unadjusted)",
@@ -339,11 +562,21 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             f"{join_words(adjusted.get('adjusted_for') or ['nothing'])}",
             "", "", f"{format_ratio(adjusted['estimate'])} ({ci_text(adjusted.get('ci'), format_ratio)}, clustered "
                     "by month)"))
+    posts_platforms = [str(v.get("platform")) for v in (f.vocabulary or {}).get("platforms") or []]
+    own_growth = _platform_growth(ctx, posts_platforms[0]) if len(posts_platforms) == 1 else None
+    if own_growth is not None:  # the account table holds several platforms: the posts' platform's own series
+        comp, g = own_growth
+        name = platform_name(posts_platforms[0])
+        rows.append((f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
+                     format_number(_rate(comp.before)[0], signed=True),
+                     format_number(_rate(comp.after)[0], signed=True),
+                     f"{format_ratio(comp.results.get('slope_ratio'))} "
+                     f"({ci_text(comp.results.get('slope_ratio_ci'), format_ratio)})"))
     if f.comparisons:
         comp = f.comparisons[0]
         r = comp.results
         level_known = (ctx.r.growth or {}).get("level_known")
-        if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
+        if own_growth is None and (num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None):
             rows.append((
                 "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
                 else f"{metric_name(f.metric).capitalize()} gained per day",
@@ -352,7 +585,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
                 f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
             ))
         monthly = r.get("monthly") or {}
-        if num(monthly.get("fold_change")) is not None:
+        if num(monthly.get("fold_change")) is not None and _enough_months(monthly) and all(
+                num(v) is not None for v in monthly.get("fold_change_ci") or [None]):
             rows.append((
                 f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form: months as "
                 "independent, earlier trend ignored)",
@@ -360,6 +594,11 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
                 format_int(monthly.get("after_mean")),
                 f"{format_ratio(monthly.get('fold_change'))} ({ci_text(monthly.get('fold_change_ci'), format_ratio)})",
             ))
+        elif monthly.get("n_before") is not None and (monthly.get("n_before") or monthly.get("n_after")):
+            rows.append((f"Monthly {ctx.word(str(monthly.get('metric', 'metric')))}, mean (published form)",
+                         f"{format_int(monthly.get('n_before'))} complete month(s)",
+                         f"{format_int(monthly.get('n_after'))} complete month(s)",
+                         f"not compared: at least {MIN_MONTHS_EACH_SIDE} complete months on each side are needed"))
         its = details.get("monthly_its") or {}
         if its.get("available") and num(its.get("level_change")) is not None:
             rows.append((
@@ -369,7 +608,6 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     if not rows:
         return [Heading(3, title),
                 Note("The change at the first intervention is not available: no posts or growth results.")]
-    event = label if named else f"the change on {format_date(date)}"
     return [
         Heading(3, title),
         table(f"Change at {event} ({format_date(date)}): after ÷ before, with 95% CI",
@@ -377,7 +615,11 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
               row_headers=True, wide=True),
         Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; their "
              "95% intervals are distribution-free (order statistics of each period, combined on the log "
-             f"scale). Growth and monthly figures come from the growth comparison below. A change here went with "
+             "scale). "
+             + (f"The follows row is the {platform_name(posts_platforms[0])} account's own series (the growth model "
+                "run on its account rows alone); monthly figures come from the growth comparison below. "
+                if own_growth is not None else "Growth and monthly figures come from the growth comparison below. ")
+             + "A change here went with "
              f"{event}; it is not proof that {event} caused it."),
     ]
 

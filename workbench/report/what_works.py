@@ -64,8 +64,12 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
                                                                               str(pop.get("setting") or "posts"))
         text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-        if out:
-            text += " (left out: " + ", ".join(f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()) + ")"
+        left = [f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()]
+        n_collab = num(pop.get("n_collab_out"))
+        if n_collab:
+            left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
+        if left:
+            text += " (left out: " + ", ".join(left) + ")"
         text += "; post type is a control." if pop.get("post_type_controlled") else "."
         blocks.append(Meta(text))
     reason = (r.models or {}).get("primary_reason")
@@ -97,11 +101,12 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
                 blocks.extend(_effect_blocks(ctx, outcome, own, sentences.get(key) if isinstance(sentences, Mapping)
                                              else None, platform=None if name == POOLED else name,
                                              reg=reg[reg["platform"].astype(str) == name], kind=kind, tag=name))
+                blocks.extend(_sensitivity_table(ctx, outcome, platform=name))
         else:
             said = sentences.get(outcome) if isinstance(sentences, Mapping) else None
             plat = names[0] if names else None
             blocks.extend(_effect_blocks(ctx, outcome, eff, said, platform=plat, reg=reg, kind=kind, tag=None))
-        blocks.extend(_sensitivity_table(ctx, outcome))
+            blocks.extend(_sensitivity_table(ctx, outcome, platform=plat))
     blocks.extend(_reach_by_type(ctx))
     blocks.extend(_published_table(ctx))
     return blocks
@@ -224,31 +229,51 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
 
 
 def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
-    """Reach by post/media type (models.json reach_by_type), beside the media-type effects; descriptive."""
+    """Views (or impressions) and engagements by post/media type (models.json reach_by_type), beside the
+    media-type effects, with Meta's reach per post where posts_coded has it (findings' reach); descriptive."""
     rows = (ctx.f.model_notes or {}).get("reach_by_type") or []
     if not rows:
         return []
+    reach = {(str(r.get("platform")), str(r.get("type"))): r for r in (ctx.f.reach or {}).get("posts") or []}
+    with_reach = any((str(r.get("platform")), str(r.get("type"))) in reach for r in rows)
     several = len({r.get("platform") for r in rows}) > 1
-    headers = (["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {ctx.word('impressions')}",
-                                                    "Median engagements"]
-    body = [((str(r.get("platform")),) if several else ()) + (
+    word = ctx.word("impressions")
+    headers = ((["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {word}", "Median engagements"]
+               + (["Median reach (posts with reach)"] if with_reach else []))
+
+    def reach_cell(r: Mapping[str, Any]) -> tuple[str, ...]:
+        if not with_reach:
+            return ()
+        got = reach.get((str(r.get("platform")), str(r.get("type"))))
+        return (f"{format_int(got['reach_median'])} ({format_int(got['n_posts'])})" if got else "",)
+
+    body = [((platform_name(r.get("platform")),) if several else ()) + (
         str(r.get("type")), format_int(r.get("n")),
         format_pct(None if num(r.get("share")) is None else 100 * num(r.get("share"))),
         format_int(r.get("median_impressions")) if num(r.get("median_impressions")) is not None else "",
         format_int(r.get("median_engagements")) if num(r.get("median_engagements")) is not None else "",
-    ) for r in rows]
+    ) + reach_cell(r) for r in rows]
     first = 1 if several else 0
+    what = f"median {word}, engagements" + (" and reach" if with_reach else "")
     return [Heading(3, "Reach by type"), table(
-        "Posts and median reach per type (descriptive, not adjusted for anything)", headers, body,
-        numeric=tuple(range(first + 1, first + 5)))]
+        f"Posts and {what} per type (descriptive, not adjusted for anything; from models.json reach_by_type"
+        + (" and posts_coded reach" if with_reach else "") + ")", headers, body,
+        numeric=tuple(range(first + 1, first + 5 + int(with_reach))))]
 
 
-def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
-    heading = Heading(4, "How much does this depend on the controls?")
-    sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome)
+def _sensitivity_table(ctx: ReportContext, outcome: str, platform: str | None = None) -> list[Block | None]:
+    """How much one model's effects depend on its controls; with several platforms, that platform's model only
+    (its own posts, its own controls), never rows of two platforms in one table."""
+    several = len((ctx.r.models or {}).get("platforms") or []) > 1
+    tag = platform if several else None
+    where = ("" if tag is None else " (pooled model)" if tag == POOLED else f" ({platform_name(tag)})")
+    word = ctx.word(outcome, None if tag in (None, POOLED) else tag)
+    heading = Heading(5 if tag else 4, f"How much does this depend on the controls?{where}")
+    sens = tabulate_controls_sensitivity(ctx.r.models, outcome=outcome, platform=tag)
     if sens.empty:
-        return [heading, Note(f"How much the {ctx.word(outcome)} effects depend on the controls is not available: "
-                              "results/models.json has no controls sensitivity for this outcome.")]
+        return [heading, Note(f"How much the {word} effects{where} depend on the controls is not available: "
+                              "results/models.json has no controls sensitivity for this model (no control was "
+                              "fitted, or the file predates the check).")]
     n = sens["n"].dropna()
     n_text = f"; n = {format_int(n.iloc[0])} posts" if len(n) else ""
     rows = [
@@ -257,11 +282,11 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
         for t, without, with_, change in zip(sens["term"], sens["effect_pct_without_controls"],
                                              sens["effect_pct_with_controls"], sens["change_pct_points"], strict=True)
     ]
-    controls = (ctx.f.model_terms.get(outcome) or {}).get("controls") or []
+    controls = _model_controls(ctx, outcome, tag)
     names = join_words(list(dict.fromkeys(control_name(t) for t in controls)))
     return [
         heading,
-        table(f"{cap(ctx.word(outcome))}: % change per feature without and with the controls "
+        table(f"{cap(word)}{where}: % change per feature without and with the controls "
               f"(OLS on log scale{n_text})",
               ["Feature", "% change without controls", "% change with controls", "Change (percentage points)"],
               rows, numeric=(1, 2, 3), wide=True),
@@ -269,6 +294,16 @@ def _sensitivity_table(ctx: ReportContext, outcome: str) -> list[Block | None]:
              + "A large change means part of the feature's raw difference went with when the post was made or "
              "how big the audience was."),
     ]
+
+
+def _model_controls(ctx: ReportContext, outcome: str, platform: str | None) -> list[str]:
+    """The controls of one model: models.json's fitted_terms record of that platform and outcome (ols_log), else
+    the findings' controls of the outcome."""
+    for rec in (ctx.r.models or {}).get("fitted_terms") or []:
+        if (isinstance(rec, Mapping) and rec.get("outcome") == outcome and rec.get("model") == "ols_log"
+                and (platform is None or str(rec.get("platform")) == str(platform))):
+            return [str(t) for t in rec.get("controls") or []]
+    return list((ctx.f.model_terms.get(outcome) or {}).get("controls") or [])
 
 
 def _fit_text(rows: pd.DataFrame) -> str:

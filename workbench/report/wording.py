@@ -11,10 +11,19 @@ from typing import Any
 
 import pandas as pd
 
+from ..beforeafter import MIN_MONTHS_EACH_SIDE
 from ..findings import GrowthComparison, _rate, num
 from ..models import MIN_LEVEL_POSTS
 from ..plots import WEEKDAYS
-from ..vocab import SIGNIFICANCE, control_name, feature_phrase, join_words, label_feature, metric_name
+from ..vocab import (
+    SIGNIFICANCE,
+    control_name,
+    feature_phrase,
+    join_words,
+    label_feature,
+    metric_name,
+    platform_name,
+)
 from .format import (
     ci_text,
     format_date,
@@ -204,7 +213,15 @@ def describe_monthly(monthly: Mapping[str, Any]) -> str | None:
     fold = num(monthly.get("fold_change"))
     if fold is None:
         return None
-    metric = metric_name(monthly.get("metric", "the monthly metric"))
+    metric = metric_name(monthly.get("metric", "the monthly metric")) + (
+        f" ({'all platforms pooled' if monthly['platform'] == 'pooled' else platform_name(monthly['platform'])})"
+        if monthly.get("platform") else "")
+    nb, na = num(monthly.get("n_before")), num(monthly.get("n_after"))
+    if nb is not None and na is not None and min(nb, na) < MIN_MONTHS_EACH_SIDE:
+        # a t-test or a rank test on one or two months a side says nothing: no p-value is printed
+        return (f"Published form (months treated as independent): monthly {metric} over {format_int(nb)} complete "
+                f"month(s) before and {format_int(na)} after — too few to compare (at least {MIN_MONTHS_EACH_SIDE} "
+                "on each side), so no p-value is given.")
     return (
         "Published form (months treated as independent, the earlier trend ignored): "
         f"monthly {metric} averaged {format_number(monthly.get('before_mean'))} before and "
@@ -276,12 +293,21 @@ def _adjusted_for_words(pa: Mapping[str, Any]) -> str:
     return join_words(held) if held else "nothing (no adjustment terms could be fitted)"
 
 
+def _platform_clause(record: Mapping[str, Any]) -> str:
+    """ ", on Facebook" / ", all platforms pooled" when findings named whose posts a growth.json block holds."""
+    plat = record.get("platform")
+    if not plat:
+        return ""
+    return ", all platforms pooled" if plat == "pooled" else f", on {platform_name(plat)}"
+
+
 def describe_posts_adjusted(pa: Mapping[str, Any] | None, intro: str) -> list[str]:
     """The post change at an intervention adjusted for audience size and trend (the lead figure), then the
     unadjusted median ratio labelled as descriptive. Empty when growth.json has no ``posts_adjusted``."""
     if not isinstance(pa, Mapping) or not pa:
         return []
     outcome = str(pa.get("outcome") or "impressions")
+    intro += _platform_clause(pa)
     out = []
     if pa.get("available") and num(pa.get("estimate")) is not None:
         est = num(pa.get("estimate"))
@@ -316,7 +342,9 @@ def describe_its(its: Mapping[str, Any] | None, *, after: str) -> str | None:
     """The monthly interrupted time series (the rigorous monthly comparison), or why it is not available."""
     if not isinstance(its, Mapping) or not its:
         return None
-    metric = metric_name(str(its.get("metric") or "metric"))
+    metric = metric_name(str(its.get("metric") or "metric")) + (
+        f" ({'all platforms pooled' if its['platform'] == 'pooled' else platform_name(its['platform'])})"
+        if its.get("platform") else "")
     if not its.get("available"):
         return (f"Monthly {metric} as an interrupted time series {after}: not available — "
                 f"{its.get('reason') or 'growth.json gives no reason'}.")
