@@ -1,8 +1,9 @@
 """Automatic, vectorized feature coding of posts (DESIGN.md §4 ``posts_coded``).
 
-Every feature is computed with pandas ``.str`` methods and compiled regular expressions, RE2 patterns
-through pyarrow (the word-list features), or numpy on whole columns: nothing loops over posts in Python,
-so a million posts cost seconds, not minutes.
+The text features are computed on Arrow with RE2 patterns through ``pyarrow.compute`` (the same answers as
+the Python ``re`` patterns below, which the reference implementation uses and the tests compare against);
+the rest with numpy on whole columns: nothing loops over posts in Python except the few rows a pattern's
+look-around needs Python's ``re`` for, so a million posts cost about a second.
 The meaning of each feature is stated once, in :data:`FEATURE_DESCRIPTIONS` (the report prints it).
 """
 
@@ -665,16 +666,54 @@ def code_features(
 
 
 def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezone: str,
-                   research_domains: Sequence[str]) -> pd.DataFrame:
+                   research_domains: Sequence[str], reference: bool = False) -> pd.DataFrame:
     zone = _zone(timezone)
     domains = tuple(dict.fromkeys(RESEARCH_DOMAINS + normalize_research_domains(research_domains)))
-    out = posts.copy()
+    has_media = _media_flags(posts)
+    if reference:  # Python's re on object strings: what the Arrow path is tested against
+        coded = _text_features_reference(posts["text"], has_media, domains)
+    else:
+        coded = _text_features_arrow(_text_arrow(posts["text"]), posts.index, has_media, domains)
+    # a shallow copy: the new columns are set on it, the caller's frame and its arrays are not touched
+    out = posts.copy(deep=False)
+    for name in ("n_urls", "has_url", "n_hashtags", "n_mentions", "n_emoji", "has_emoji"):
+        out[name] = coded[name]
+    out["has_media"] = has_media
+    for name in ("n_chars", "is_question", "has_thread_marker", "has_research_link", "has_call_to_action"):
+        out[name] = coded[name]
+    del coded
+    out["post_type"], out["post_type_source"] = post_types(posts)
+
+    published = _utc(posts["published_at"], table="posts", column="published_at")
+    local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
+    out["hour_local"] = local.dt.hour.astype("Int64")
+    out["weekday_local"] = local.dt.weekday.astype("Int64")
+    out["year"] = local.dt.year.astype("Int64")
+    out["month"] = local.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+
+    if account is not None and "followers" in account.columns:
+        out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
+    else:
+        out["followers_at_post"] = pd.Series(pd.NA, index=posts.index, dtype="Float64")
+
+    impressions = posts["impressions"].astype("Float64")
+    engagements = posts["engagements"].astype("Float64")
+    out["engagement_rate"] = (engagements / impressions.where((impressions > 0).fillna(False))).astype(
+        "Float64"
+    )
+    return out
+
+
+def _text_features_reference(text: pd.Series, has_media: pd.Series, domains: tuple[str, ...]) -> dict[str, pd.Series]:
+    """The text features with Python's ``re`` on object strings: the reference the Arrow path is tested against.
+
+    Slower (about 5 s per million posts); kept as the reference of tests/test_features_fastpath.py.
+    """
     # object dtype: pandas' .str methods carry less per-call overhead there than on the "string" dtype
-    text = posts["text"].astype("string").astype(object)
+    text = text.astype("string").astype(object)
 
     # str.isascii is O(1) on Python strings: non-ASCII literals (＃, ＠, ？, 🧵) are looked for only there
     non_ascii = ~text.fillna("").map(str.isascii).to_numpy(dtype=bool)
-    has_media = _media_flags(posts)
     # X legacy quirk: the trailing t.co link of a post with native media is the media itself.
     media_rows = has_media.fillna(False).to_numpy(dtype=bool) & text.notna().to_numpy()
     tail_rows = media_rows.copy()
@@ -702,13 +741,13 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     emoji_text = _replace(text, _ascii_outside_emoji(), non_ascii)
     n_emoji = _count(emoji_text, emoji_pattern(), non_ascii)
 
+    out: dict[str, pd.Series] = {}
     out["n_urls"] = n_urls
     out["has_url"] = (n_urls > 0).astype("boolean")
     out["n_hashtags"] = _count(outside, HASHTAG_RE, _has(outside, "#") | _has(outside, "＃", non_ascii))
     out["n_mentions"] = _count(outside, MENTION_RE, _has(outside, "@") | _has(outside, "＠", non_ascii))
     out["n_emoji"] = n_emoji
     out["has_emoji"] = (n_emoji > 0).astype("boolean")
-    out["has_media"] = has_media
     out["n_chars"] = n_chars.astype("Int64")
     question = pd.Series(
         _has(outside, "?") | _has(outside, "？", non_ascii), index=text.index, dtype="boolean"
@@ -722,23 +761,218 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     out["has_thread_marker"] = thread
     out["has_research_link"] = _research_links(body, domains)
     out["has_call_to_action"] = _calls_to_action(outside)
-    out["post_type"], out["post_type_source"] = post_types(posts)
+    _ARROW_CACHE.clear()
+    return out
 
-    published = _utc(posts["published_at"], table="posts", column="published_at")
-    local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
-    out["hour_local"] = local.dt.hour.astype("Int64")
-    out["weekday_local"] = local.dt.weekday.astype("Int64")
-    out["year"] = local.dt.year.astype("Int64")
-    out["month"] = local.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
 
-    if account is not None and "followers" in account.columns:
-        out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
+# --- the Arrow path: RE2 through pyarrow.compute, look-arounds emulated ----------------------------------
+
+
+def _text_arrow(text: pd.Series) -> pa.ChunkedArray:
+    """``text`` as an Arrow large_string array, converted once (no copy when it is Arrow-backed already).
+
+    Raises InputError naming the first row whose text is not valid Unicode (a lone surrogate, which no
+    UTF-8 export can hold): neither Arrow nor the reference path can code it.
+    """
+    values = text.array
+    if isinstance(text.dtype, pd.ArrowDtype) or getattr(text.dtype, "storage", None) in ("pyarrow", "pyarrow_numpy"):
+        arr = pa.chunked_array(pa.array(values)) if not isinstance(values, pa.ChunkedArray) else values
     else:
-        out["followers_at_post"] = pd.Series(pd.NA, index=posts.index, dtype="Float64")
+        objects = text.to_numpy(dtype=object, na_value=None)
+        try:
+            arr = pa.chunked_array([pa.array(objects, type=pa.large_string(), from_pandas=True)])
+        except (pa.ArrowException, UnicodeError, TypeError) as exc:
+            bad = next((i for i, t in enumerate(objects) if t is not None and not _encodable(t)), None)
+            where = f"row {bad + 1} (index {text.index[bad]!r})" if bad is not None else "a row"
+            raise InputError(
+                f"posts table: the text of {where} is not valid Unicode text ({exc}); expected text decoded "
+                "from UTF-8. Re-run the ingest stage on the export, or repair that row.",
+                column="text",
+            ) from exc
+    return arr if pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
 
-    impressions = posts["impressions"].astype("Float64")
-    engagements = posts["engagements"].astype("Float64")
-    out["engagement_rate"] = (engagements / impressions.where((impressions > 0).fillna(False))).astype(
-        "Float64"
+
+def _encodable(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _re2_patterns() -> dict[str, str]:
+    """RE2 versions of the patterns above, with Python's own \\w, \\s, \\d written out (see textscan)."""
+    from .textscan import CharSet
+
+    word = CharSet.of_python(r"[\w]")
+    space = CharSet.of_python(r"[\s]")
+    digit = CharSet.of_python(r"[\d]")
+    s, d, w = space.re2(), digit.re2(), word.re2()
+    letter = (word - digit - CharSet.of("_")).re2()  # Python's [^\W\d_]
+    link_chars = (~(space | CharSet.of('<>"'))).re2()
+    link_end = (~(space | CharSet.of('<>"\'.,;:!?)]}…'))).re2()
+    tail = f"{link_chars}*{link_end}"
+    http = "[hH][tT][tT][pP][sS]?://" + tail
+    hashtag = f"[#＃][0-9_]*{letter}{w}*"
+    # a handle that is invalid: longer than 15, or its run of [A-Za-z0-9_] ends at another word character or @
+    ascii_word = CharSet.of("0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    mention_bad = "[@＠](?:[A-Za-z0-9_]{16}|[A-Za-z0-9_]{1,15}" + ((word - ascii_word) | CharSet.of("@＠")).re2() + ")"
+    numbering = f"(?:{d}{{1,2}}|[nN])"
+    s0 = (space | CharSet.of("\x00")).re2()  # whitespace or the link placeholder
+    # a superset of BARE_URL_RE (look-behind consumed, look-aheads dropped, letters of every case Python's
+    # IGNORECASE folds onto a-z): only rows it finds are scanned by BARE_URL_RE itself
+    alnum_i = CharSet.of_python(r"(?i:[a-z0-9])")
+    alnum_i_re2, alnum_hyphen_i = alnum_i.re2(), (alnum_i | CharSet.of("-")).re2()
+    bare_pre = (~(word | CharSet.of("@.-/:"))).re2()
+    # a character before "http", "#" or "@" that fails the look-behind of HTTP_RE, HASHTAG_RE or MENTION_RE
+    violation = (
+        f"{(word | CharSet.of('@')).re2()}[hH][tT][tT][pP][sS]?://"
+        f"|{(word | CharSet.of('&#＃/')).re2()}[#＃]"
+        f"|{(word | CharSet.of('!#$%&*@＠')).re2()}[@＠]"
+    )
+    return {
+        "violation": violation,
+        "http_plain": http,
+        "hashtag": hashtag,
+        "mention_plain": "[@＠][A-Za-z0-9_]",
+        "mention_bad": mention_bad,
+        "media_tail": f"{s}*[hH][tT][tT][pP][sS]?://t\\.co/[A-Za-z0-9]+{s}*\\z",
+        "thread": (
+            "🧵"
+            f"|[(\\[]{d}{{1,2}}/{numbering}[)\\]]"
+            f"|(?:^|{s}){d}{{1,2}}/(?:{s0}|\\z|{numbering}{s0}*\\z)"
+            f"|^{s}*1/{numbering}?(?:{s0}|\\z)"
+        ),
+        "emoji": _emoji_trie_re2(),
+        "bare_candidate": f"(?:^|{bare_pre}){alnum_i_re2}(?:{alnum_hyphen_i}*{alnum_i_re2})?\\.{alnum_i_re2}",
+    }
+
+
+@lru_cache(maxsize=1)
+def _emoji_trie_re2() -> str:
+    """The emoji trie of :func:`emoji_pattern` without its look-ahead guards (RE2 needs no guards)."""
+    trie: dict = {}
+    for key in emoji.EMOJI_DATA:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_pattern(trie)
+
+
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype) -> np.ndarray:
+    out = np.zeros(n, dtype=dtype)
+    out[rows] = values
+    return out
+
+
+def _text_features_arrow(arr: pa.ChunkedArray, index: pd.Index, has_media: pd.Series,
+                         domains: tuple[str, ...]) -> dict[str, pd.Series]:
+    """The text features of :func:`_text_features_reference`, computed on Arrow with RE2 (same values).
+
+    RE2 has no look-arounds. One RE2 pass finds the rows where a look-behind of HTTP_RE, HASHTAG_RE or
+    MENTION_RE can fail (a word character or @ before "http", "#" or "@": e-mail addresses, C#); those rows
+    get Python's re, and everywhere else the patterns without look-behinds match the same. The mention's
+    look-ahead is emulated by counting the invalid handles apart; the thread markers' look-arounds are
+    written as consumed characters (only whether they occur counts); bare domains go to BARE_URL_RE on the
+    rows an RE2 superset of it finds. Emoji are counted with the emoji trie on the non-ASCII rows.
+    tests/test_features_fastpath.py holds every column equal to :func:`_text_features_reference`.
+    """
+    from .textscan import to_numpy_bool, to_numpy_int
+
+    p = _re2_patterns()
+    n = len(arr)
+    na = to_numpy_bool(pc.is_null(arr))
+    # X legacy quirk: on posts with media, a trailing t.co link (and the whitespace before it) is the media.
+    media_rows = np.flatnonzero(has_media.fillna(False).to_numpy(dtype=bool) & ~na)
+    body = arr
+    if len(media_rows):
+        rows = pa.array(media_rows)
+        stripped = pc.replace_substring_regex(pc.take(arr, rows), p["media_tail"], "")
+        mask = np.zeros(n, dtype=bool)
+        mask[media_rows] = True
+        body = pc.replace_with_mask(arr, pa.array(mask), stripped.combine_chunks())
+    body = pc.replace_substring(body, _LINK, " ")  # the placeholder must not occur in the text
+    non_ascii = ~to_numpy_bool(pc.string_is_ascii(arr)) & ~na
+
+    # Rows where a character before "http", "#" or "@" fails a look-behind (an e-mail address, C#, a
+    # word glued to a link: a few percent) get Python's re below; elsewhere the look-behinds always hold
+    # and the patterns without them give the same matches.
+    slow = np.flatnonzero(to_numpy_bool(pc.match_substring_regex(body, p["violation"])))
+    slow_mask = pa.array(_scatter(n, slow, True, bool))
+
+    # text outside links: every http(s) link becomes one placeholder, then the bare domains
+    outside = pc.replace_substring_regex(body, p["http_plain"], _LINK)
+    if len(slow):
+        fixed = [HTTP_RE.sub(_LINK, t) for t in pc.take(body, pa.array(slow)).to_pylist()]
+        outside = pc.replace_with_mask(outside, slow_mask, pa.array(fixed, type=pa.large_string()))
+    bare = to_numpy_bool(pc.match_substring_regex(outside, r"\.[a-zA-Z]{2}"))
+    if bare.any():
+        rows = np.flatnonzero(bare)
+        cand = to_numpy_bool(pc.match_substring_regex(pc.take(outside, pa.array(rows)), p["bare_candidate"]))
+        rows = rows[cand]
+        if len(rows):
+            after = [BARE_URL_RE.sub(_LINK, t) for t in pc.take(outside, pa.array(rows)).to_pylist()]
+            outside = pc.replace_with_mask(
+                outside, pa.array(_scatter(n, rows, True, bool)), pa.array(after, type=pa.large_string())
+            )
+    n_urls = to_numpy_int(pc.count_substring_regex(outside, _LINK))
+    body_len = to_numpy_int(pc.utf8_length(body))
+    outside_len = to_numpy_int(pc.utf8_length(outside))
+    # every link became one placeholder: link characters = len(body) - len(outside) + n_urls
+    link_chars = body_len - outside_len + n_urls
+    n_chars = body_len - link_chars + URL_WEIGHT * n_urls
+    research_pattern = research_domain_pattern(domains) + "|" + DOI_TEXT_RE2
+    research = to_numpy_bool(pc.match_substring_regex(body, research_pattern, ignore_case=True))
+    del body
+
+    emoji_rows = np.flatnonzero(non_ascii)
+    n_emoji = np.zeros(n, dtype=np.int64)
+    if len(emoji_rows):
+        n_emoji[emoji_rows] = to_numpy_int(pc.count_substring_regex(pc.take(arr, pa.array(emoji_rows)), p["emoji"]))
+
+    n_hashtags = to_numpy_int(pc.count_substring_regex(outside, p["hashtag"]))
+    n_mentions = to_numpy_int(pc.count_substring_regex(outside, p["mention_plain"])) - to_numpy_int(
+        pc.count_substring_regex(outside, p["mention_bad"])
+    )
+    if len(slow):
+        texts = pc.take(outside, pa.array(slow)).to_pylist()
+        n_hashtags[slow] = [len(HASHTAG_RE.findall(t)) for t in texts]
+        n_mentions[slow] = [len(MENTION_RE.findall(t)) for t in texts]
+        del texts
+    question = to_numpy_bool(pc.match_substring_regex(outside, r"\?")) | to_numpy_bool(
+        pc.match_substring_regex(outside, "？")
+    )
+    # every thread marker holds a "/" or 🧵: the full pattern runs on those rows only
+    thread = to_numpy_bool(pc.match_substring_regex(outside, "/")) | to_numpy_bool(
+        pc.match_substring_regex(outside, "🧵")
+    )
+    rows = np.flatnonzero(thread)
+    if len(rows):
+        thread[rows] = to_numpy_bool(pc.match_substring_regex(pc.take(outside, pa.array(rows)), p["thread"]))
+
+    def count(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), na.copy()), index=index)
+
+    def flag(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.copy()), index=index)
+
+    out = {
+        "n_urls": count(n_urls),
+        "has_url": flag(n_urls > 0),
+        "n_hashtags": count(n_hashtags),
+        "n_mentions": count(n_mentions),
+        "n_emoji": count(n_emoji),
+        "has_emoji": flag(n_emoji > 0),
+        "n_chars": count(n_chars),
+        "is_question": flag(question),
+        "has_thread_marker": flag(thread),
+    }
+    out["has_research_link"] = flag(research)
+    out["has_call_to_action"] = flag(
+        to_numpy_bool(pc.match_substring_regex(outside, CALL_TO_ACTION_RE2, ignore_case=True))
     )
     return out

@@ -1,0 +1,138 @@
+"""The Arrow/RE2 path of code_features gives exactly the columns of the reference path (Python's re)."""
+
+from __future__ import annotations
+
+import glob
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench import features
+from workbench.textscan import CharSet
+
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+# Pieces that meet at every look-around and character class the patterns use.
+FRAGMENTS = [
+    "http://", "https://", "HTTP://", "hTtPs://", "https://t.co/AbC123", "http://t.co/x", "t.co/x",
+    "www.", "www.example.co.uk", "example.org", "example.org/x", "doi.org/10.1/abc", "dx.doi.org", ".com",
+    ".co", ".uk/", "node.js", "e.g.", "x.ai", "a-b.org", "-", ".", "/", ":", "//", "jane@doi.org",
+    "first.last@uni.edu", "doi:10.1234/x", "DOI: 10.12345/x", "notdoi.org", "pubmed.ncbi.nlm.nih.gov",
+    "#", "＃", "#1", "#a", "#_x", "#tag", "#中文", "#ハッシュ", "#١٢", "#é", "C#", "&#39;", "&", "##",
+    "@", "＠", "@a", "@user_name", "@abcdefghijklmnop", "@abcdefghijklmno", "@é", "x@y", "!@", "*@",
+    "RT @x: ", "RT ", "?", "？", "🧵", "1/", "2/5", "(1/n)", "[2/5]", "12/", "1/2 cup", "24/7", "1/n",
+    "٣/", "(", ")", "[", "]", "'", "…", "!", ",", ";", '"', "<", ">",
+    " ", "  ", "\n", "\t", "\x0b", "\x1c", "\x85", "\xa0", "\u3000", "\u2028", "\x00", "\x01",
+    "a", "Z", "1", "_", "é", "ı", "İ", "ſ", "K", "k", "½", "²", "Ⅻ", "٣", "中", "ß",
+    "👨\u200d👩\u200d👧", "👍🏽", "🇫🇷", "1️⃣", "#️⃣", "*⃣", "❤️", "❤", "\u200d", "\ufe0f", "🏽", "🇫", "😀😀",
+    "read", "Read more", "sign-up", "sign  up", "signup", "#VoteNow", "@join", "learn more", "check out",
+    "https://twitter.com/u/status/123", "https://x.com/u/status/1 ", "https://bsky.app/profile/a.b/post/3k",
+    "nejm.org", "NEJM.org/doi/x",
+]
+
+
+def _posts(texts, media) -> pd.DataFrame:
+    n = len(texts)
+    return pd.DataFrame(
+        {
+            "post_id": [str(i) for i in range(n)],
+            "published_at": pd.date_range("2024-03-30", periods=n, freq="7h", tz="UTC"),
+            "text": pd.array(texts, dtype="string"),
+            "media_views": pd.array(media, dtype="Int64"),
+            "impressions": pd.array(np.arange(n) % 7, dtype="Int64"),
+            "engagements": pd.array(np.arange(n) % 3, dtype="Int64"),
+        }
+    )
+
+
+def _assert_same(posts: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    kwargs = {"account": None, "timezone": "Europe/Berlin", "research_domains": ("nejm.org",), **kwargs}
+    ref = features._code_features(posts, reference=True, **kwargs)
+    fast = features.code_features(posts, **kwargs)
+    assert list(fast.columns) == list(ref.columns)
+    for column in ref.columns:
+        if column == "text":
+            continue
+        a, b = fast[column], ref[column]
+        assert a.dtype == b.dtype, column
+        same = (a.isna() == b.isna()) & ((a == b).fillna(False) | a.isna())
+        bad = ~same.to_numpy(dtype=bool)
+        assert not bad.any(), (column, posts["text"][bad].tolist()[:5], a[bad].tolist()[:5], b[bad].tolist()[:5])
+    return fast
+
+
+def test_fast_path_equals_reference_on_adversarial_fragments():
+    texts = list(FRAGMENTS)
+    # every fragment glued to every other on both sides (look-behinds and look-aheads meet here)
+    texts += [a + b for a in FRAGMENTS for b in ("#x", "@x", "http://a.b/c", "a.org/x", " ", "é", "🧵", "1/5")]
+    texts += [b + a for a in FRAGMENTS for b in ("x", "@", "#", "/", " ", "é", "_", "(1")]
+    texts += [" ".join(FRAGMENTS[i::7]) for i in range(7)]
+    texts += [None, "", " ", "\x00"]
+    rng = np.random.default_rng(3)
+    media = np.where(rng.random(len(texts)) < 0.4, 5, np.where(rng.random(len(texts)) < 0.5, 0, -1))
+    _assert_same(_posts(texts, [int(m) if m >= 0 else None for m in media]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join),
+            st.text(max_size=20),  # any code point (hypothesis leaves surrogates out of st.text)
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.booleans(),
+)
+def test_fast_path_equals_reference_on_generated_text(texts, media):
+    _assert_same(_posts(texts, [5 if media else 0] * len(texts)))
+
+
+@pytest.mark.parametrize("dtype", ["object", "string[python]", "string[pyarrow]", pd.ArrowDtype(pa.string()),
+                                   pd.ArrowDtype(pa.large_string())])
+def test_text_of_any_string_dtype_gives_the_same_columns(dtype):
+    texts = ["Read #this @you https://t.co/x", None, "é 👍🏽 1/ (1/n)", "mail jane@doi.org C#"]
+    posts = _posts(texts, [5, 0, None, 1])
+    posts["text"] = posts["text"].astype(object).where(posts["text"].notna(), None).astype(dtype)
+    before = posts.copy(deep=True)
+    fast = _assert_same(posts)
+    pd.testing.assert_frame_equal(posts, before)  # the input frame is not changed
+    assert fast["text"].dtype == posts["text"].dtype  # the text column passes through as it came
+    assert fast["n_hashtags"].tolist() == [1, pd.NA, 0, 0]
+
+
+def test_text_that_is_not_unicode_is_a_clear_error():
+    posts = _posts(["ok #a", "lone \ud800 surrogate #b @c"], [0, 0])
+    with pytest.raises(features.InputError, match=r"text of row 2 .*not valid Unicode"):
+        features.code_features(posts)
+
+
+def test_charset_is_exactly_pythons_class():
+    word = CharSet.of_python(r"[\w]")
+    inside = {cp for lo, hi in word.ranges for cp in range(lo, hi + 1)}
+    assert inside == {cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and (chr(cp).isalnum() or cp == 95)}
+    letters = word - CharSet.of_python(r"[\d]") - CharSet.of("_")
+    assert ("²", "½", "a") == tuple(c for c in "²½a1_" if any(lo <= ord(c) <= hi for lo, hi in letters.ranges))
+    assert (~~word).ranges == word.ranges
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason="real export fixtures not present")
+def test_fast_path_equals_reference_on_real_export_texts():
+    texts = []
+    for path in glob.glob(str(FIXTURES / "exports" / "*" / "*.csv")):
+        try:
+            frame = pd.read_csv(path, dtype=str)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+            continue
+        for column in frame.columns:
+            if column.lower() in ("tweet text", "post text", "text", "description", "message", "title"):
+                texts += frame[column].tolist()
+    assert len(texts) > 100
+    _assert_same(_posts(texts, [5 if i % 3 == 0 else 0 for i in range(len(texts))]))
