@@ -136,3 +136,60 @@ def test_fast_path_equals_reference_on_real_export_texts():
                 texts += frame[column].tolist()
     assert len(texts) > 100
     _assert_same(_posts(texts, [5 if i % 3 == 0 else 0 for i in range(len(texts))]))
+
+
+def _post_types_reference(posts: pd.DataFrame):
+    """features.post_types before issue 14 (a string Series filled row set by row set), kept as the reference."""
+    from workbench.features import _QUOTE_URL_RE, _RT_RE, POST_TYPES, _arrow_contains
+
+    n = len(posts)
+    kind = pd.Series(pd.array([pd.NA] * n, dtype="string"), index=posts.index)
+    source = kind.copy()
+
+    def fill(rows: np.ndarray, value: str, where: str) -> None:
+        rows = rows & kind.isna().to_numpy()
+        kind[rows] = value
+        source[rows] = where
+
+    if "post_type" in posts.columns:
+        given = posts["post_type"].astype("string").str.strip().str.lower()
+        ok = given.isin(POST_TYPES).fillna(False).to_numpy(dtype=bool)
+        kind[ok] = given[ok]
+        source[ok] = "post_type"
+    for column, value in (("is_repost", "repost"), ("is_reply", "reply")):
+        if column in posts.columns:
+            flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            fill(flag, value, column)
+    rest = kind.isna().to_numpy()
+    if "text" in posts.columns and rest.any():  # the text rules, only where nothing else said (RE2 via Arrow)
+        text = posts["text"].astype("string")[rest]
+        for pattern, value in ((_RT_RE, "repost"), (_QUOTE_URL_RE, "quote")):
+            found = np.zeros(n, dtype=bool)
+            found[rest] = _arrow_contains(text, pattern).fillna(False).to_numpy(dtype=bool)
+            fill(found, value, "text")
+    rest = kind.isna().to_numpy()
+    kind[rest] = "original"
+    source[rest] = "default"
+    return kind.rename("post_type"), source.rename("post_type_source")
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_post_types_equal_the_reference(categorical):
+    rng = np.random.default_rng(7)
+    n = 400
+    given = [None, "reply", " Quote ", "REPOST", "original", "status", "", "retweet"]
+    texts = [None, "RT @a: x", "rt  @b hi", " RT @_", "RT@a", "x https://twitter.com/u/status/12 ",
+             "https://x.com/u/statuses/9?s=1", "see https://bsky.app/profile/a.b/post/3k", "plain", "RT @é"]
+    flags = [True, False, None]
+    posts = pd.DataFrame({
+        "text": pd.array([texts[i] for i in rng.integers(0, len(texts), n)], dtype="string"),
+        "post_type": pd.array([given[i] for i in rng.integers(0, len(given), n)], dtype="string"),
+        "is_repost": pd.array([flags[i] for i in rng.integers(0, 3, n)], dtype="boolean"),
+        "is_reply": pd.array([flags[i] for i in rng.integers(0, 3, n)], dtype="boolean"),
+    })
+    if categorical:
+        posts["post_type"] = posts["post_type"].astype("category")
+    for columns in (list(posts.columns), ["text", "is_reply"], ["text"], ["post_type"]):
+        frame = posts[columns]
+        for got, want in zip(features.post_types(frame), _post_types_reference(frame), strict=True):
+            pd.testing.assert_series_equal(got, want)

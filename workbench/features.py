@@ -276,35 +276,57 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     exports shorten every link to t.co, so a quote cannot be seen in their text: there quotes count as
     original posts (the default), which the source column makes visible.
     """
+    return _post_types(posts)
+
+
+_POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
+
+
+def _post_types(posts: pd.DataFrame, text: pa.ChunkedArray | None = None) -> tuple[pd.Series, pd.Series]:
+    """:func:`post_types` on integer codes (``text``: the posts' text already converted to Arrow, if at hand)."""
     n = len(posts)
-    kind = pd.Series(pd.array([pd.NA] * n, dtype="string"), index=posts.index)
-    source = kind.copy()
+    kind = np.full(n, -1, dtype=np.int8)  # index into POST_TYPES; -1 = not decided yet
+    source = np.full(n, -1, dtype=np.int8)  # index into _POST_TYPE_SOURCES
 
     def fill(rows: np.ndarray, value: str, where: str) -> None:
-        rows = rows & kind.isna().to_numpy()
-        kind[rows] = value
-        source[rows] = where
+        rows = rows & (kind < 0)
+        kind[rows] = POST_TYPES.index(value)
+        source[rows] = _POST_TYPE_SOURCES.index(where)
 
     if "post_type" in posts.columns:
-        given = posts["post_type"].astype("string").str.strip().str.lower()
-        ok = given.isin(POST_TYPES).fillna(False).to_numpy(dtype=bool)
-        kind[ok] = given[ok]
-        source[ok] = "post_type"
+        # the distinct values only (a handful), not every row's string
+        codes, uniques = pd.factorize(posts["post_type"].astype("string") if not isinstance(
+            posts["post_type"].dtype, pd.CategoricalDtype) else posts["post_type"], use_na_sentinel=True)
+        given = pd.Series(uniques, dtype="string").str.strip().str.lower()
+        lookup = np.array([POST_TYPES.index(v) if v in POST_TYPES else -1 for v in given.fillna("")] + [-1],
+                          dtype=np.int8)
+        kind = lookup[codes]  # codes -1 (NA) take the trailing -1
+        source[kind >= 0] = _POST_TYPE_SOURCES.index("post_type")
     for column, value in (("is_repost", "repost"), ("is_reply", "reply")):
         if column in posts.columns:
             flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
             fill(flag, value, column)
-    rest = kind.isna().to_numpy()
+    rest = kind < 0
     if "text" in posts.columns and rest.any():  # the text rules, only where nothing else said (RE2 via Arrow)
-        text = posts["text"].astype("string")[rest]
+        if text is None:
+            text = _text_arrow(posts["text"])
+        rows = np.flatnonzero(rest)
+        sub = text if len(rows) == n else pc.take(text, pa.array(rows))
         for pattern, value in ((_RT_RE, "repost"), (_QUOTE_URL_RE, "quote")):
             found = np.zeros(n, dtype=bool)
-            found[rest] = _arrow_contains(text, pattern).fillna(False).to_numpy(dtype=bool)
+            found[rows] = pc.fill_null(pc.match_substring_regex(sub, pattern, ignore_case=True), False).to_numpy(
+                zero_copy_only=False
+            )
             fill(found, value, "text")
-    rest = kind.isna().to_numpy()
-    kind[rest] = "original"
-    source[rest] = "default"
-    return kind.rename("post_type"), source.rename("post_type_source")
+    rest = kind < 0
+    kind[rest] = POST_TYPES.index("original")
+    source[rest] = _POST_TYPE_SOURCES.index("default")
+    return (
+        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
+                  name="post_type"),
+        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
+                  index=posts.index, name="post_type_source"),
+    )
 
 
 def _trie_pattern(node: dict) -> str:
@@ -670,10 +692,12 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     zone = _zone(timezone)
     domains = tuple(dict.fromkeys(RESEARCH_DOMAINS + normalize_research_domains(research_domains)))
     has_media = _media_flags(posts)
+    arrow = None
     if reference:  # Python's re on object strings: what the Arrow path is tested against
         coded = _text_features_reference(posts["text"], has_media, domains)
     else:
-        coded = _text_features_arrow(_text_arrow(posts["text"]), posts.index, has_media, domains)
+        arrow = _text_arrow(posts["text"])
+        coded = _text_features_arrow(arrow, posts.index, has_media, domains)
     # a shallow copy: the new columns are set on it, the caller's frame and its arrays are not touched
     out = posts.copy(deep=False)
     for name in ("n_urls", "has_url", "n_hashtags", "n_mentions", "n_emoji", "has_emoji"):
@@ -682,7 +706,8 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     for name in ("n_chars", "is_question", "has_thread_marker", "has_research_link", "has_call_to_action"):
         out[name] = coded[name]
     del coded
-    out["post_type"], out["post_type_source"] = post_types(posts)
+    out["post_type"], out["post_type_source"] = _post_types(posts, arrow)
+    del arrow
 
     published = _utc(posts["published_at"], table="posts", column="published_at")
     local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
