@@ -193,3 +193,26 @@ def test_post_types_equal_the_reference(categorical):
         frame = posts[columns]
         for got, want in zip(features.post_types(frame), _post_types_reference(frame), strict=True):
             pd.testing.assert_series_equal(got, want)
+
+
+def test_read_parquet_keeps_string_columns_in_arrow_and_the_rest_as_pandas_reads_them(tmp_path):
+    from workbench.io import write_parquet
+    from workbench.results import read_parquet
+
+    frame = pd.DataFrame({
+        "post_id": pd.array(["1", None, "3"], dtype="string"),
+        "text": pd.array(["é #a", "", None], dtype="string[pyarrow]"),
+        "obj": ["x", None, "z"],  # object columns stay object (None, not NA)
+        "n": pd.array([1, None, 3], dtype="Int64"),
+        "flag": pd.array([True, None, False], dtype="boolean"),
+        "platform": pd.Categorical(["x", "x", None]),
+        "published_at": pd.date_range("2024-01-01", periods=3, tz="UTC"),
+    })
+    path = tmp_path / "posts.parquet"
+    write_parquet(path, frame)
+    got, want = read_parquet(path), pd.read_parquet(path)
+    assert list(got.columns) == list(want.columns) and got.index.equals(want.index)
+    for column in ("post_id", "text"):
+        assert got[column].dtype == pd.StringDtype("pyarrow")
+        pd.testing.assert_series_equal(got[column].astype(object), want[column].astype(object))
+    pd.testing.assert_frame_equal(got.drop(columns=["post_id", "text"]), want.drop(columns=["post_id", "text"]))
