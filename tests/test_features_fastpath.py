@@ -216,3 +216,21 @@ def test_read_parquet_keeps_string_columns_in_arrow_and_the_rest_as_pandas_reads
         assert got[column].dtype == pd.StringDtype("pyarrow")
         pd.testing.assert_series_equal(got[column].astype(object), want[column].astype(object))
     pd.testing.assert_frame_equal(got.drop(columns=["post_id", "text"]), want.drop(columns=["post_id", "text"]))
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata",
+                                  "America/Sao_Paulo", "Africa/Casablanca", "Pacific/Apia", "Europe/Dublin", "UTC"])
+def test_local_wall_time_equals_pandas_with_zoneinfo(zone):
+    from zoneinfo import ZoneInfo
+
+    rng = np.random.default_rng(11)
+    lo, hi = pd.Timestamp("1700-01-01", tz="UTC").value, pd.Timestamp("2100-01-01", tz="UTC").value
+    instants = rng.integers(lo, hi, 20_000)
+    # every quarter hour around the DST changes of recent years, and NaT
+    edges = pd.date_range("2017-01-01", "2026-01-01", freq="15min", tz="UTC").asi8[::7]
+    edges = np.concatenate([edges, pd.date_range("2036-06-01", "2038-06-01", freq="15min", tz="UTC").asi8[::5]])
+    published = pd.Series(pd.to_datetime(np.concatenate([instants, edges]), utc=True)).astype("datetime64[ns, UTC]")
+    published[5] = pd.NaT
+    want = published.dt.tz_convert(ZoneInfo(zone)).dt.tz_localize(None)
+    got = features._local_wall_time(published, ZoneInfo(zone))
+    pd.testing.assert_series_equal(got, want)

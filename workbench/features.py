@@ -282,7 +282,7 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 _POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
 
 
-def _post_types(posts: pd.DataFrame, text: pa.ChunkedArray | None = None) -> tuple[pd.Series, pd.Series]:
+def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
     """:func:`post_types` on integer codes (``text``: the posts' text already converted to Arrow, if at hand)."""
     n = len(posts)
     kind = np.full(n, -1, dtype=np.int8)  # index into POST_TYPES; -1 = not decided yet
@@ -403,6 +403,32 @@ def _zone(timezone: str) -> ZoneInfo:
         raise InputError(
             f"unknown time zone {timezone!r}; expected an IANA name such as 'UTC' or 'America/New_York'"
         ) from exc
+
+
+#: Arrow's time-zone library applies the zone's explicit transitions only (tzdata lists them up to 2037);
+#: Python's zoneinfo extends them by the zone's rule: instants from here on are converted by pandas.
+_ARROW_TZ_UNTIL = pd.Timestamp("2037-01-01", tz="UTC").value
+
+
+def _local_wall_time(published: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """``published`` (datetime64[ns, UTC]) as naive local wall-clock time in ``zone``.
+
+    pandas converts with a ZoneInfo zone by calling ``utcoffset`` per value (about 0.5 s per million posts);
+    Arrow's ``local_timestamp`` reads the same system time-zone database in C++, for instants before 2037
+    (later ones, and all where Arrow does not know the zone, are converted by pandas).
+    tests/test_features_fastpath.py compares both over three centuries in zones with odd rules.
+    """
+    utc = published.to_numpy(dtype="datetime64[ns]")
+    late = utc.view("int64") >= _ARROW_TZ_UNTIL  # NaT is the smallest int64: not late
+    try:
+        arrow = pa.array(np.where(late, np.datetime64("NaT"), utc), type=pa.timestamp("ns", tz=zone.key),
+                         from_pandas=True)
+        local = pc.local_timestamp(arrow).to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    except (pa.ArrowException, ValueError):
+        return published.dt.tz_convert(zone).dt.tz_localize(None)
+    if late.any():
+        local[late] = published[late].dt.tz_convert(zone).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(local, index=published.index, name=published.name)
 
 
 def _utc(values: pd.Series, *, table: str, column: str) -> pd.Series:
@@ -710,11 +736,14 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     del arrow
 
     published = _utc(posts["published_at"], table="posts", column="published_at")
-    local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
+    local = _local_wall_time(published, zone)  # local wall-clock time, DST applied
     out["hour_local"] = local.dt.hour.astype("Int64")
     out["weekday_local"] = local.dt.weekday.astype("Int64")
     out["year"] = local.dt.year.astype("Int64")
-    out["month"] = local.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+    # first day of the local month (numpy's month unit: the same instants as to_period("M").to_timestamp())
+    out["month"] = pd.Series(
+        local.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]"), index=posts.index
+    )
 
     if account is not None and "followers" in account.columns:
         out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
@@ -793,7 +822,7 @@ def _text_features_reference(text: pd.Series, has_media: pd.Series, domains: tup
 # --- the Arrow path: RE2 through pyarrow.compute, look-arounds emulated ----------------------------------
 
 
-def _text_arrow(text: pd.Series) -> pa.ChunkedArray:
+def _text_arrow(text: pd.Series) -> pa.Array:
     """``text`` as an Arrow large_string array, converted once (no copy when it is Arrow-backed already).
 
     Raises InputError naming the first row whose text is not valid Unicode (a lone surrogate, which no
@@ -805,7 +834,7 @@ def _text_arrow(text: pd.Series) -> pa.ChunkedArray:
     else:
         objects = text.to_numpy(dtype=object, na_value=None)
         try:
-            arr = pa.chunked_array([pa.array(objects, type=pa.large_string(), from_pandas=True)])
+            arr = pa.array(objects, type=pa.large_string(), from_pandas=True)
         except (pa.ArrowException, UnicodeError, TypeError) as exc:
             bad = next((i for i, t in enumerate(objects) if t is not None and not _encodable(t)), None)
             where = f"row {bad + 1} (index {text.index[bad]!r})" if bad is not None else "a row"
@@ -814,7 +843,9 @@ def _text_arrow(text: pd.Series) -> pa.ChunkedArray:
                 "from UTF-8. Re-run the ingest stage on the export, or repair that row.",
                 column="text",
             ) from exc
-    return arr if pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
+    arr = arr if pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
+    # one contiguous array: take/filter on many chunks cost more than this copy
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _encodable(value) -> bool:
@@ -835,16 +866,13 @@ def _re2_patterns() -> dict[str, str]:
     word = CharSet.of_python(r"[\w]")
     space = CharSet.of_python(r"[\s]")
     digit = CharSet.of_python(r"[\d]")
-    s, d, w = space.re2(), digit.re2(), word.re2()
+    s, d = space.re2(), digit.re2()
     letter = (word - digit - CharSet.of("_")).re2()  # Python's [^\W\d_]
     link_chars = (~(space | CharSet.of('<>"'))).re2()
     link_end = (~(space | CharSet.of('<>"\'.,;:!?)]}…'))).re2()
     tail = f"{link_chars}*{link_end}"
     http = "[hH][tT][tT][pP][sS]?://" + tail
-    hashtag = f"[#＃][0-9_]*{letter}{w}*"
-    # a handle that is invalid: longer than 15, or its run of [A-Za-z0-9_] ends at another word character or @
-    ascii_word = CharSet.of("0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    mention_bad = "[@＠](?:[A-Za-z0-9_]{16}|[A-Za-z0-9_]{1,15}" + ((word - ascii_word) | CharSet.of("@＠")).re2() + ")"
+    hashtag = f"[0-9_]*{letter}"  # after "#" or "＃"
     numbering = f"(?:{d}{{1,2}}|[nN])"
     s0 = (space | CharSet.of("\x00")).re2()  # whitespace or the link placeholder
     # a superset of BARE_URL_RE (look-behind consumed, look-aheads dropped, letters of every case Python's
@@ -861,9 +889,11 @@ def _re2_patterns() -> dict[str, str]:
     return {
         "violation": violation,
         "http_plain": http,
+        # without the look-behind (rows where it can fail go to Python's re); without the trailing \w*, which
+        # cannot hold another "#" in those rows (a "#" after a word character fails the look-behind)
         "hashtag": hashtag,
-        "mention_plain": "[@＠][A-Za-z0-9_]",
-        "mention_bad": mention_bad,
+        # the look-ahead (?![\w@＠]) as a consumed character: it is never "@", so never the next mention's
+        "mention": "[A-Za-z0-9_]{1,15}(?:" + (~(word | CharSet.of("@＠"))).re2() + "|\\z)",  # after "@" or "＠"
         "media_tail": f"{s}*[hH][tT][tT][pP][sS]?://t\\.co/[A-Za-z0-9]+{s}*\\z",
         "thread": (
             "🧵"
@@ -888,13 +918,18 @@ def _emoji_trie_re2() -> str:
     return _trie_pattern(trie)
 
 
+def _rows(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """The rows of ``arr`` where ``mask`` holds (a copy of their text: worth it when they are few)."""
+    return pc.filter(arr, pa.array(mask))
+
+
 def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype) -> np.ndarray:
     out = np.zeros(n, dtype=dtype)
     out[rows] = values
     return out
 
 
-def _text_features_arrow(arr: pa.ChunkedArray, index: pd.Index, has_media: pd.Series,
+def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
                          domains: tuple[str, ...]) -> dict[str, pd.Series]:
     """The text features of :func:`_text_features_reference`, computed on Arrow with RE2 (same values).
 
@@ -919,8 +954,9 @@ def _text_features_arrow(arr: pa.ChunkedArray, index: pd.Index, has_media: pd.Se
         stripped = pc.replace_substring_regex(pc.take(arr, rows), p["media_tail"], "")
         mask = np.zeros(n, dtype=bool)
         mask[media_rows] = True
-        body = pc.replace_with_mask(arr, pa.array(mask), stripped.combine_chunks())
-    body = pc.replace_substring(body, _LINK, " ")  # the placeholder must not occur in the text
+        body = pc.replace_with_mask(arr, pa.array(mask), stripped)
+    if pc.any(pc.match_substring_regex(body, _LINK)).as_py():  # the placeholder must not occur in the text
+        body = pc.replace_substring(body, _LINK, " ")
     non_ascii = ~to_numpy_bool(pc.string_is_ascii(arr)) & ~na
 
     # Rows where a character before "http", "#" or "@" fails a look-behind (an e-mail address, C#, a
@@ -957,12 +993,11 @@ def _text_features_arrow(arr: pa.ChunkedArray, index: pd.Index, has_media: pd.Se
     emoji_rows = np.flatnonzero(non_ascii)
     n_emoji = np.zeros(n, dtype=np.int64)
     if len(emoji_rows):
-        n_emoji[emoji_rows] = to_numpy_int(pc.count_substring_regex(pc.take(arr, pa.array(emoji_rows)), p["emoji"]))
+        n_emoji[emoji_rows] = to_numpy_int(pc.count_substring_regex(_rows(arr, non_ascii), p["emoji"]))
 
-    n_hashtags = to_numpy_int(pc.count_substring_regex(outside, p["hashtag"]))
-    n_mentions = to_numpy_int(pc.count_substring_regex(outside, p["mention_plain"])) - to_numpy_int(
-        pc.count_substring_regex(outside, p["mention_bad"])
-    )
+    # each pattern starts with one literal character, so RE2 skips to its occurrences (memchr)
+    n_hashtags = sum(to_numpy_int(pc.count_substring_regex(outside, c + p["hashtag"])) for c in "#＃")
+    n_mentions = sum(to_numpy_int(pc.count_substring_regex(outside, c + p["mention"])) for c in "@＠")
     if len(slow):
         texts = pc.take(outside, pa.array(slow)).to_pylist()
         n_hashtags[slow] = [len(HASHTAG_RE.findall(t)) for t in texts]
@@ -975,15 +1010,13 @@ def _text_features_arrow(arr: pa.ChunkedArray, index: pd.Index, has_media: pd.Se
     thread = to_numpy_bool(pc.match_substring_regex(outside, "/")) | to_numpy_bool(
         pc.match_substring_regex(outside, "🧵")
     )
-    rows = np.flatnonzero(thread)
-    if len(rows):
-        thread[rows] = to_numpy_bool(pc.match_substring_regex(pc.take(outside, pa.array(rows)), p["thread"]))
+    thread[thread] = to_numpy_bool(pc.match_substring_regex(_rows(outside, thread), p["thread"]))
 
     def count(values: np.ndarray) -> pd.Series:
-        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), na.copy()), index=index)
+        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64, copy=False), na.copy()), index=index)
 
     def flag(values: np.ndarray) -> pd.Series:
-        return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.copy()), index=index)
+        return pd.Series(pd.arrays.BooleanArray(values.astype(bool, copy=False), na.copy()), index=index)
 
     out = {
         "n_urls": count(n_urls),
