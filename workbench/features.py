@@ -936,9 +936,10 @@ def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
     RE2 has no look-arounds. One RE2 pass finds the rows where a look-behind of HTTP_RE, HASHTAG_RE or
     MENTION_RE can fail (a word character or @ before "http", "#" or "@": e-mail addresses, C#); those rows
     get Python's re, and everywhere else the patterns without look-behinds match the same. The mention's
-    look-ahead is emulated by counting the invalid handles apart; the thread markers' look-arounds are
-    written as consumed characters (only whether they occur counts); bare domains go to BARE_URL_RE on the
-    rows an RE2 superset of it finds. Emoji are counted with the emoji trie on the non-ASCII rows.
+    look-ahead becomes a consumed character (never an @, so never the start of the next mention); the
+    thread markers' look-arounds are consumed characters too (only whether one occurs counts); bare
+    domains go to BARE_URL_RE on the rows an RE2 superset of it finds. Emoji are counted with the emoji
+    trie (no guards) on the non-ASCII rows.
     tests/test_features_fastpath.py holds every column equal to :func:`_text_features_reference`.
     """
     from .textscan import to_numpy_bool, to_numpy_int
