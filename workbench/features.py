@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -918,6 +919,17 @@ def _emoji_trie_re2() -> str:
     return _trie_pattern(trie)
 
 
+def _thread_markers(outside: pa.Array, pattern: str) -> np.ndarray:
+    """Whether the thread pattern occurs; every marker holds a "/" or 🧵, so only those rows are scanned."""
+    from .textscan import to_numpy_bool
+
+    thread = to_numpy_bool(pc.match_substring_regex(outside, "/")) | to_numpy_bool(
+        pc.match_substring_regex(outside, "🧵")
+    )
+    thread[thread] = to_numpy_bool(pc.match_substring_regex(_rows(outside, thread), pattern))
+    return thread
+
+
 def _rows(arr: pa.Array, mask: np.ndarray) -> pa.Array:
     """The rows of ``arr`` where ``mask`` holds (a copy of their text: worth it when they are few)."""
     return pc.filter(arr, pa.array(mask))
@@ -981,37 +993,41 @@ def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
             outside = pc.replace_with_mask(
                 outside, pa.array(_scatter(n, rows, True, bool)), pa.array(after, type=pa.large_string())
             )
-    n_urls = to_numpy_int(pc.count_substring_regex(outside, _LINK))
-    body_len = to_numpy_int(pc.utf8_length(body))
-    outside_len = to_numpy_int(pc.utf8_length(outside))
+    # The passes below are independent and Arrow's kernels release the GIL: two threads run them side by side.
+    jobs = {
+        "n_urls": lambda: to_numpy_int(pc.count_substring_regex(outside, _LINK)),
+        "body_len": lambda: to_numpy_int(pc.utf8_length(body)),
+        "outside_len": lambda: to_numpy_int(pc.utf8_length(outside)),
+        "research": lambda: to_numpy_bool(pc.match_substring_regex(
+            body, research_domain_pattern(domains) + "|" + DOI_TEXT_RE2, ignore_case=True)),
+        "cta": lambda: to_numpy_bool(pc.match_substring_regex(outside, CALL_TO_ACTION_RE2, ignore_case=True)),
+        # emoji: the trie (no guards) on the non-ASCII rows only
+        "n_emoji": lambda: _scatter(n, non_ascii, to_numpy_int(
+            pc.count_substring_regex(_rows(arr, non_ascii), p["emoji"])), np.int64),
+        # each pattern starts with one literal character, so RE2 skips to its occurrences (memchr)
+        **{f"hashtag{c}": (lambda c=c: to_numpy_int(pc.count_substring_regex(outside, c + p["hashtag"])))
+           for c in "#＃"},
+        **{f"mention{c}": (lambda c=c: to_numpy_int(pc.count_substring_regex(outside, c + p["mention"])))
+           for c in "@＠"},
+        "question": lambda: to_numpy_bool(pc.match_substring_regex(outside, r"\?")) | to_numpy_bool(
+            pc.match_substring_regex(outside, "？")),
+        "thread": lambda: _thread_markers(outside, p["thread"]),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {name: pool.submit(job) for name, job in jobs.items()}
+        got = {name: future.result() for name, future in done.items()}
+    del jobs, done
+    n_urls, n_emoji = got["n_urls"], got["n_emoji"]
     # every link became one placeholder: link characters = len(body) - len(outside) + n_urls
-    link_chars = body_len - outside_len + n_urls
-    n_chars = body_len - link_chars + URL_WEIGHT * n_urls
-    research_pattern = research_domain_pattern(domains) + "|" + DOI_TEXT_RE2
-    research = to_numpy_bool(pc.match_substring_regex(body, research_pattern, ignore_case=True))
-    del body
-
-    emoji_rows = np.flatnonzero(non_ascii)
-    n_emoji = np.zeros(n, dtype=np.int64)
-    if len(emoji_rows):
-        n_emoji[emoji_rows] = to_numpy_int(pc.count_substring_regex(_rows(arr, non_ascii), p["emoji"]))
-
-    # each pattern starts with one literal character, so RE2 skips to its occurrences (memchr)
-    n_hashtags = sum(to_numpy_int(pc.count_substring_regex(outside, c + p["hashtag"])) for c in "#＃")
-    n_mentions = sum(to_numpy_int(pc.count_substring_regex(outside, c + p["mention"])) for c in "@＠")
+    link_chars = got["body_len"] - got["outside_len"] + n_urls
+    n_chars = got["body_len"] - link_chars + URL_WEIGHT * n_urls
+    n_hashtags = got["hashtag#"] + got["hashtag＃"]
+    n_mentions = got["mention@"] + got["mention＠"]
     if len(slow):
         texts = pc.take(outside, pa.array(slow)).to_pylist()
         n_hashtags[slow] = [len(HASHTAG_RE.findall(t)) for t in texts]
         n_mentions[slow] = [len(MENTION_RE.findall(t)) for t in texts]
         del texts
-    question = to_numpy_bool(pc.match_substring_regex(outside, r"\?")) | to_numpy_bool(
-        pc.match_substring_regex(outside, "？")
-    )
-    # every thread marker holds a "/" or 🧵: the full pattern runs on those rows only
-    thread = to_numpy_bool(pc.match_substring_regex(outside, "/")) | to_numpy_bool(
-        pc.match_substring_regex(outside, "🧵")
-    )
-    thread[thread] = to_numpy_bool(pc.match_substring_regex(_rows(outside, thread), p["thread"]))
 
     def count(values: np.ndarray) -> pd.Series:
         return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64, copy=False), na.copy()), index=index)
@@ -1027,11 +1043,9 @@ def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
         "n_emoji": count(n_emoji),
         "has_emoji": flag(n_emoji > 0),
         "n_chars": count(n_chars),
-        "is_question": flag(question),
-        "has_thread_marker": flag(thread),
+        "is_question": flag(got["question"]),
+        "has_thread_marker": flag(got["thread"]),
+        "has_research_link": flag(got["research"]),
+        "has_call_to_action": flag(got["cta"]),
     }
-    out["has_research_link"] = flag(research)
-    out["has_call_to_action"] = flag(
-        to_numpy_bool(pc.match_substring_regex(outside, CALL_TO_ACTION_RE2, ignore_case=True))
-    )
     return out
