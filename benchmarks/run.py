@@ -94,14 +94,13 @@ def _ingest(folder: Path) -> dict:
 
 
 def _features(folder: Path) -> dict:
-    import pandas as pd
-
     from workbench.features import code_features
     from workbench.io import write_parquet
+    from workbench.results import read_parquet  # the reader of results.load_ingested: strings stay in Arrow
 
     t0 = time.perf_counter()
-    posts = pd.read_parquet(folder / "work" / "posts.parquet")
-    account = pd.read_parquet(folder / "work" / "account.parquet")
+    posts = read_parquet(folder / "work" / "posts.parquet")
+    account = read_parquet(folder / "work" / "account.parquet")
     coded = code_features(posts, account=account, timezone="America/New_York")
     write_parquet(folder / "work" / "posts_coded.parquet", coded)
     return {"seconds": time.perf_counter() - t0}

@@ -1,8 +1,9 @@
 """Automatic, vectorized feature coding of posts (DESIGN.md §4 ``posts_coded``).
 
-Every feature is computed with pandas ``.str`` methods and compiled regular expressions, RE2 patterns
-through pyarrow (the word-list features), or numpy on whole columns: nothing loops over posts in Python,
-so a million posts cost seconds, not minutes.
+The text features are computed on Arrow with RE2 patterns through ``pyarrow.compute`` (the same answers as
+the Python ``re`` patterns below, which the reference implementation uses and the tests compare against);
+the rest with numpy on whole columns: nothing loops over posts in Python except the few rows a pattern's
+look-around needs Python's ``re`` for, so a million posts cost about a second.
 The meaning of each feature is stated once, in :data:`FEATURE_DESCRIPTIONS` (the report prints it).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -275,35 +277,57 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     exports shorten every link to t.co, so a quote cannot be seen in their text: there quotes count as
     original posts (the default), which the source column makes visible.
     """
+    return _post_types(posts)
+
+
+_POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
+
+
+def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
+    """:func:`post_types` on integer codes (``text``: the posts' text already converted to Arrow, if at hand)."""
     n = len(posts)
-    kind = pd.Series(pd.array([pd.NA] * n, dtype="string"), index=posts.index)
-    source = kind.copy()
+    kind = np.full(n, -1, dtype=np.int8)  # index into POST_TYPES; -1 = not decided yet
+    source = np.full(n, -1, dtype=np.int8)  # index into _POST_TYPE_SOURCES
 
     def fill(rows: np.ndarray, value: str, where: str) -> None:
-        rows = rows & kind.isna().to_numpy()
-        kind[rows] = value
-        source[rows] = where
+        rows = rows & (kind < 0)
+        kind[rows] = POST_TYPES.index(value)
+        source[rows] = _POST_TYPE_SOURCES.index(where)
 
     if "post_type" in posts.columns:
-        given = posts["post_type"].astype("string").str.strip().str.lower()
-        ok = given.isin(POST_TYPES).fillna(False).to_numpy(dtype=bool)
-        kind[ok] = given[ok]
-        source[ok] = "post_type"
+        # the distinct values only (a handful), not every row's string
+        codes, uniques = pd.factorize(posts["post_type"].astype("string") if not isinstance(
+            posts["post_type"].dtype, pd.CategoricalDtype) else posts["post_type"], use_na_sentinel=True)
+        given = pd.Series(uniques, dtype="string").str.strip().str.lower()
+        lookup = np.array([POST_TYPES.index(v) if v in POST_TYPES else -1 for v in given.fillna("")] + [-1],
+                          dtype=np.int8)
+        kind = lookup[codes]  # codes -1 (NA) take the trailing -1
+        source[kind >= 0] = _POST_TYPE_SOURCES.index("post_type")
     for column, value in (("is_repost", "repost"), ("is_reply", "reply")):
         if column in posts.columns:
             flag = posts[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
             fill(flag, value, column)
-    rest = kind.isna().to_numpy()
+    rest = kind < 0
     if "text" in posts.columns and rest.any():  # the text rules, only where nothing else said (RE2 via Arrow)
-        text = posts["text"].astype("string")[rest]
+        if text is None:
+            text = _text_arrow(posts["text"])
+        rows = np.flatnonzero(rest)
+        sub = text if len(rows) == n else pc.take(text, pa.array(rows))
         for pattern, value in ((_RT_RE, "repost"), (_QUOTE_URL_RE, "quote")):
             found = np.zeros(n, dtype=bool)
-            found[rest] = _arrow_contains(text, pattern).fillna(False).to_numpy(dtype=bool)
+            found[rows] = pc.fill_null(pc.match_substring_regex(sub, pattern, ignore_case=True), False).to_numpy(
+                zero_copy_only=False
+            )
             fill(found, value, "text")
-    rest = kind.isna().to_numpy()
-    kind[rest] = "original"
-    source[rest] = "default"
-    return kind.rename("post_type"), source.rename("post_type_source")
+    rest = kind < 0
+    kind[rest] = POST_TYPES.index("original")
+    source[rest] = _POST_TYPE_SOURCES.index("default")
+    return (
+        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
+                  name="post_type"),
+        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
+                  index=posts.index, name="post_type_source"),
+    )
 
 
 def _trie_pattern(node: dict) -> str:
@@ -380,6 +404,32 @@ def _zone(timezone: str) -> ZoneInfo:
         raise InputError(
             f"unknown time zone {timezone!r}; expected an IANA name such as 'UTC' or 'America/New_York'"
         ) from exc
+
+
+#: Arrow's time-zone library applies the zone's explicit transitions only (tzdata lists them up to 2037);
+#: Python's zoneinfo extends them by the zone's rule: instants from here on are converted by pandas.
+_ARROW_TZ_UNTIL = pd.Timestamp("2037-01-01", tz="UTC").value
+
+
+def _local_wall_time(published: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """``published`` (datetime64[ns, UTC]) as naive local wall-clock time in ``zone``.
+
+    pandas converts with a ZoneInfo zone by calling ``utcoffset`` per value (about 0.5 s per million posts);
+    Arrow's ``local_timestamp`` reads the same system time-zone database in C++, for instants before 2037
+    (later ones, and all where Arrow does not know the zone, are converted by pandas).
+    tests/test_features_fastpath.py compares both over three centuries in zones with odd rules.
+    """
+    utc = published.to_numpy(dtype="datetime64[ns]")
+    late = utc.view("int64") >= _ARROW_TZ_UNTIL  # NaT is the smallest int64: not late
+    try:
+        arrow = pa.array(np.where(late, np.datetime64("NaT"), utc), type=pa.timestamp("ns", tz=zone.key),
+                         from_pandas=True)
+        local = pc.local_timestamp(arrow).to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    except (pa.ArrowException, ValueError):
+        return published.dt.tz_convert(zone).dt.tz_localize(None)
+    if late.any():
+        local[late] = published[late].dt.tz_convert(zone).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(local, index=published.index, name=published.name)
 
 
 def _utc(values: pd.Series, *, table: str, column: str) -> pd.Series:
@@ -665,16 +715,60 @@ def code_features(
 
 
 def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezone: str,
-                   research_domains: Sequence[str]) -> pd.DataFrame:
+                   research_domains: Sequence[str], reference: bool = False) -> pd.DataFrame:
     zone = _zone(timezone)
     domains = tuple(dict.fromkeys(RESEARCH_DOMAINS + normalize_research_domains(research_domains)))
-    out = posts.copy()
+    has_media = _media_flags(posts)
+    arrow = None
+    if reference:  # Python's re on object strings: what the Arrow path is tested against
+        coded = _text_features_reference(posts["text"], has_media, domains)
+    else:
+        arrow = _text_arrow(posts["text"])
+        coded = _text_features_arrow(arrow, posts.index, has_media, domains)
+    # a shallow copy: the new columns are set on it, the caller's frame and its arrays are not touched
+    out = posts.copy(deep=False)
+    for name in ("n_urls", "has_url", "n_hashtags", "n_mentions", "n_emoji", "has_emoji"):
+        out[name] = coded[name]
+    out["has_media"] = has_media
+    for name in ("n_chars", "is_question", "has_thread_marker", "has_research_link", "has_call_to_action"):
+        out[name] = coded[name]
+    del coded
+    out["post_type"], out["post_type_source"] = _post_types(posts, arrow)
+    del arrow
+
+    published = _utc(posts["published_at"], table="posts", column="published_at")
+    local = _local_wall_time(published, zone)  # local wall-clock time, DST applied
+    out["hour_local"] = local.dt.hour.astype("Int64")
+    out["weekday_local"] = local.dt.weekday.astype("Int64")
+    out["year"] = local.dt.year.astype("Int64")
+    # first day of the local month (numpy's month unit: the same instants as to_period("M").to_timestamp())
+    out["month"] = pd.Series(
+        local.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]"), index=posts.index
+    )
+
+    if account is not None and "followers" in account.columns:
+        out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
+    else:
+        out["followers_at_post"] = pd.Series(pd.NA, index=posts.index, dtype="Float64")
+
+    impressions = posts["impressions"].astype("Float64")
+    engagements = posts["engagements"].astype("Float64")
+    out["engagement_rate"] = (engagements / impressions.where((impressions > 0).fillna(False))).astype(
+        "Float64"
+    )
+    return out
+
+
+def _text_features_reference(text: pd.Series, has_media: pd.Series, domains: tuple[str, ...]) -> dict[str, pd.Series]:
+    """The text features with Python's ``re`` on object strings: the reference the Arrow path is tested against.
+
+    Slower (about 5 s per million posts); kept as the reference of tests/test_features_fastpath.py.
+    """
     # object dtype: pandas' .str methods carry less per-call overhead there than on the "string" dtype
-    text = posts["text"].astype("string").astype(object)
+    text = text.astype("string").astype(object)
 
     # str.isascii is O(1) on Python strings: non-ASCII literals (＃, ＠, ？, 🧵) are looked for only there
     non_ascii = ~text.fillna("").map(str.isascii).to_numpy(dtype=bool)
-    has_media = _media_flags(posts)
     # X legacy quirk: the trailing t.co link of a post with native media is the media itself.
     media_rows = has_media.fillna(False).to_numpy(dtype=bool) & text.notna().to_numpy()
     tail_rows = media_rows.copy()
@@ -702,13 +796,13 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     emoji_text = _replace(text, _ascii_outside_emoji(), non_ascii)
     n_emoji = _count(emoji_text, emoji_pattern(), non_ascii)
 
+    out: dict[str, pd.Series] = {}
     out["n_urls"] = n_urls
     out["has_url"] = (n_urls > 0).astype("boolean")
     out["n_hashtags"] = _count(outside, HASHTAG_RE, _has(outside, "#") | _has(outside, "＃", non_ascii))
     out["n_mentions"] = _count(outside, MENTION_RE, _has(outside, "@") | _has(outside, "＠", non_ascii))
     out["n_emoji"] = n_emoji
     out["has_emoji"] = (n_emoji > 0).astype("boolean")
-    out["has_media"] = has_media
     out["n_chars"] = n_chars.astype("Int64")
     question = pd.Series(
         _has(outside, "?") | _has(outside, "？", non_ascii), index=text.index, dtype="boolean"
@@ -722,23 +816,236 @@ def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezon
     out["has_thread_marker"] = thread
     out["has_research_link"] = _research_links(body, domains)
     out["has_call_to_action"] = _calls_to_action(outside)
-    out["post_type"], out["post_type_source"] = post_types(posts)
+    _ARROW_CACHE.clear()
+    return out
 
-    published = _utc(posts["published_at"], table="posts", column="published_at")
-    local = published.dt.tz_convert(zone).dt.tz_localize(None)  # local wall-clock time, DST applied
-    out["hour_local"] = local.dt.hour.astype("Int64")
-    out["weekday_local"] = local.dt.weekday.astype("Int64")
-    out["year"] = local.dt.year.astype("Int64")
-    out["month"] = local.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
 
-    if account is not None and "followers" in account.columns:
-        out["followers_at_post"] = interpolate_followers(posts, account, timezone=timezone)
+# --- the Arrow path: RE2 through pyarrow.compute, look-arounds emulated ----------------------------------
+
+
+def _text_arrow(text: pd.Series) -> pa.Array:
+    """``text`` as an Arrow large_string array, converted once (no copy when it is Arrow-backed already).
+
+    Raises InputError naming the first row whose text is not valid Unicode (a lone surrogate, which no
+    UTF-8 export can hold): neither Arrow nor the reference path can code it.
+    """
+    values = text.array
+    if isinstance(text.dtype, pd.ArrowDtype) or getattr(text.dtype, "storage", None) in ("pyarrow", "pyarrow_numpy"):
+        arr = pa.chunked_array(pa.array(values)) if not isinstance(values, pa.ChunkedArray) else values
     else:
-        out["followers_at_post"] = pd.Series(pd.NA, index=posts.index, dtype="Float64")
+        objects = text.to_numpy(dtype=object, na_value=None)
+        try:
+            arr = pa.array(objects, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError, TypeError) as exc:
+            bad = next((i for i, t in enumerate(objects) if t is not None and not _encodable(t)), None)
+            where = f"row {bad + 1} (index {text.index[bad]!r})" if bad is not None else "a row"
+            raise InputError(
+                f"posts table: the text of {where} is not valid Unicode text ({exc}); expected text decoded "
+                "from UTF-8. Re-run the ingest stage on the export, or repair that row.",
+                column="text",
+            ) from exc
+    arr = arr if pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
+    # one contiguous array: take/filter on many chunks cost more than this copy
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
-    impressions = posts["impressions"].astype("Float64")
-    engagements = posts["engagements"].astype("Float64")
-    out["engagement_rate"] = (engagements / impressions.where((impressions > 0).fillna(False))).astype(
-        "Float64"
+
+def _encodable(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _re2_patterns() -> dict[str, str]:
+    """RE2 versions of the patterns above, with Python's own \\w, \\s, \\d written out (see textscan)."""
+    from .textscan import CharSet
+
+    word = CharSet.of_python(r"[\w]")
+    space = CharSet.of_python(r"[\s]")
+    digit = CharSet.of_python(r"[\d]")
+    s, d = space.re2(), digit.re2()
+    letter = (word - digit - CharSet.of("_")).re2()  # Python's [^\W\d_]
+    link_chars = (~(space | CharSet.of('<>"'))).re2()
+    link_end = (~(space | CharSet.of('<>"\'.,;:!?)]}…'))).re2()
+    tail = f"{link_chars}*{link_end}"
+    http = "[hH][tT][tT][pP][sS]?://" + tail
+    hashtag = f"[0-9_]*{letter}"  # after "#" or "＃"
+    numbering = f"(?:{d}{{1,2}}|[nN])"
+    s0 = (space | CharSet.of("\x00")).re2()  # whitespace or the link placeholder
+    # a superset of BARE_URL_RE (look-behind consumed, look-aheads dropped, letters of every case Python's
+    # IGNORECASE folds onto a-z): only rows it finds are scanned by BARE_URL_RE itself
+    alnum_i = CharSet.of_python(r"(?i:[a-z0-9])")
+    alnum_i_re2, alnum_hyphen_i = alnum_i.re2(), (alnum_i | CharSet.of("-")).re2()
+    bare_pre = (~(word | CharSet.of("@.-/:"))).re2()
+    # a character before "http", "#" or "@" that fails the look-behind of HTTP_RE, HASHTAG_RE or MENTION_RE
+    violation = (
+        f"{(word | CharSet.of('@')).re2()}[hH][tT][tT][pP][sS]?://"
+        f"|{(word | CharSet.of('&#＃/')).re2()}[#＃]"
+        f"|{(word | CharSet.of('!#$%&*@＠')).re2()}[@＠]"
     )
+    return {
+        "violation": violation,
+        "http_plain": http,
+        # without the look-behind (rows where it can fail go to Python's re); without the trailing \w*, which
+        # cannot hold another "#" in those rows (a "#" after a word character fails the look-behind)
+        "hashtag": hashtag,
+        # the look-ahead (?![\w@＠]) as a consumed character: it is never "@", so never the next mention's
+        "mention": "[A-Za-z0-9_]{1,15}(?:" + (~(word | CharSet.of("@＠"))).re2() + "|\\z)",  # after "@" or "＠"
+        "media_tail": f"{s}*[hH][tT][tT][pP][sS]?://t\\.co/[A-Za-z0-9]+{s}*\\z",
+        "thread": (
+            "🧵"
+            f"|[(\\[]{d}{{1,2}}/{numbering}[)\\]]"
+            f"|(?:^|{s}){d}{{1,2}}/(?:{s0}|\\z|{numbering}{s0}*\\z)"
+            f"|^{s}*1/{numbering}?(?:{s0}|\\z)"
+        ),
+        "emoji": _emoji_trie_re2(),
+        "bare_candidate": f"(?:^|{bare_pre}){alnum_i_re2}(?:{alnum_hyphen_i}*{alnum_i_re2})?\\.{alnum_i_re2}",
+    }
+
+
+@lru_cache(maxsize=1)
+def _emoji_trie_re2() -> str:
+    """The emoji trie of :func:`emoji_pattern` without its look-ahead guards (RE2 needs no guards)."""
+    trie: dict = {}
+    for key in emoji.EMOJI_DATA:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_pattern(trie)
+
+
+def _thread_markers(outside: pa.Array, pattern: str) -> np.ndarray:
+    """Whether the thread pattern occurs; every marker holds a "/" or 🧵, so only those rows are scanned."""
+    from .textscan import to_numpy_bool
+
+    thread = to_numpy_bool(pc.match_substring_regex(outside, "/")) | to_numpy_bool(
+        pc.match_substring_regex(outside, "🧵")
+    )
+    thread[thread] = to_numpy_bool(pc.match_substring_regex(_rows(outside, thread), pattern))
+    return thread
+
+
+def _rows(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """The rows of ``arr`` where ``mask`` holds (a copy of their text: worth it when they are few)."""
+    return pc.filter(arr, pa.array(mask))
+
+
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype) -> np.ndarray:
+    out = np.zeros(n, dtype=dtype)
+    out[rows] = values
+    return out
+
+
+def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
+                         domains: tuple[str, ...]) -> dict[str, pd.Series]:
+    """The text features of :func:`_text_features_reference`, computed on Arrow with RE2 (same values).
+
+    RE2 has no look-arounds. One RE2 pass finds the rows where a look-behind of HTTP_RE, HASHTAG_RE or
+    MENTION_RE can fail (a word character or @ before "http", "#" or "@": e-mail addresses, C#); those rows
+    get Python's re, and everywhere else the patterns without look-behinds match the same. The mention's
+    look-ahead becomes a consumed character (never an @, so never the start of the next mention); the
+    thread markers' look-arounds are consumed characters too (only whether one occurs counts); bare
+    domains go to BARE_URL_RE on the rows an RE2 superset of it finds. Emoji are counted with the emoji
+    trie (no guards) on the non-ASCII rows.
+    tests/test_features_fastpath.py holds every column equal to :func:`_text_features_reference`.
+    """
+    from .textscan import to_numpy_bool, to_numpy_int
+
+    p = _re2_patterns()
+    n = len(arr)
+    na = to_numpy_bool(pc.is_null(arr))
+    # X legacy quirk: on posts with media, a trailing t.co link (and the whitespace before it) is the media.
+    media_rows = np.flatnonzero(has_media.fillna(False).to_numpy(dtype=bool) & ~na)
+    body = arr
+    if len(media_rows):
+        rows = pa.array(media_rows)
+        stripped = pc.replace_substring_regex(pc.take(arr, rows), p["media_tail"], "")
+        mask = np.zeros(n, dtype=bool)
+        mask[media_rows] = True
+        body = pc.replace_with_mask(arr, pa.array(mask), stripped)
+    if pc.any(pc.match_substring_regex(body, _LINK)).as_py():  # the placeholder must not occur in the text
+        body = pc.replace_substring(body, _LINK, " ")
+    non_ascii = ~to_numpy_bool(pc.string_is_ascii(arr)) & ~na
+
+    # Rows where a character before "http", "#" or "@" fails a look-behind (an e-mail address, C#, a
+    # word glued to a link: a few percent) get Python's re below; elsewhere the look-behinds always hold
+    # and the patterns without them give the same matches.
+    slow = np.flatnonzero(to_numpy_bool(pc.match_substring_regex(body, p["violation"])))
+    slow_mask = pa.array(_scatter(n, slow, True, bool))
+
+    # text outside links: every http(s) link becomes one placeholder, then the bare domains
+    outside = pc.replace_substring_regex(body, p["http_plain"], _LINK)
+    if len(slow):
+        fixed = [HTTP_RE.sub(_LINK, t) for t in pc.take(body, pa.array(slow)).to_pylist()]
+        outside = pc.replace_with_mask(outside, slow_mask, pa.array(fixed, type=pa.large_string()))
+    bare = to_numpy_bool(pc.match_substring_regex(outside, r"\.[a-zA-Z]{2}"))
+    if bare.any():
+        rows = np.flatnonzero(bare)
+        cand = to_numpy_bool(pc.match_substring_regex(pc.take(outside, pa.array(rows)), p["bare_candidate"]))
+        rows = rows[cand]
+        if len(rows):
+            after = [BARE_URL_RE.sub(_LINK, t) for t in pc.take(outside, pa.array(rows)).to_pylist()]
+            outside = pc.replace_with_mask(
+                outside, pa.array(_scatter(n, rows, True, bool)), pa.array(after, type=pa.large_string())
+            )
+    # The passes below are independent and Arrow's kernels release the GIL: two threads run them side by side.
+    jobs = {
+        "n_urls": lambda: to_numpy_int(pc.count_substring_regex(outside, _LINK)),
+        "body_len": lambda: to_numpy_int(pc.utf8_length(body)),
+        "outside_len": lambda: to_numpy_int(pc.utf8_length(outside)),
+        "research": lambda: to_numpy_bool(pc.match_substring_regex(
+            body, research_domain_pattern(domains) + "|" + DOI_TEXT_RE2, ignore_case=True)),
+        "cta": lambda: to_numpy_bool(pc.match_substring_regex(outside, CALL_TO_ACTION_RE2, ignore_case=True)),
+        # emoji: the trie (no guards) on the non-ASCII rows only
+        "n_emoji": lambda: _scatter(n, non_ascii, to_numpy_int(
+            pc.count_substring_regex(_rows(arr, non_ascii), p["emoji"])), np.int64),
+        # each pattern starts with one literal character, so RE2 skips to its occurrences (memchr)
+        **{f"hashtag{c}": (lambda c=c: to_numpy_int(pc.count_substring_regex(outside, c + p["hashtag"])))
+           for c in "#＃"},
+        **{f"mention{c}": (lambda c=c: to_numpy_int(pc.count_substring_regex(outside, c + p["mention"])))
+           for c in "@＠"},
+        "question": lambda: to_numpy_bool(pc.match_substring_regex(outside, r"\?")) | to_numpy_bool(
+            pc.match_substring_regex(outside, "？")),
+        "thread": lambda: _thread_markers(outside, p["thread"]),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {name: pool.submit(job) for name, job in jobs.items()}
+        got = {name: future.result() for name, future in done.items()}
+    del jobs, done
+    n_urls, n_emoji = got["n_urls"], got["n_emoji"]
+    # every link became one placeholder: link characters = len(body) - len(outside) + n_urls
+    link_chars = got["body_len"] - got["outside_len"] + n_urls
+    n_chars = got["body_len"] - link_chars + URL_WEIGHT * n_urls
+    n_hashtags = got["hashtag#"] + got["hashtag＃"]
+    n_mentions = got["mention@"] + got["mention＠"]
+    if len(slow):
+        texts = pc.take(outside, pa.array(slow)).to_pylist()
+        n_hashtags[slow] = [len(HASHTAG_RE.findall(t)) for t in texts]
+        n_mentions[slow] = [len(MENTION_RE.findall(t)) for t in texts]
+        del texts
+
+    def count(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64, copy=False), na.copy()), index=index)
+
+    def flag(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.BooleanArray(values.astype(bool, copy=False), na.copy()), index=index)
+
+    out = {
+        "n_urls": count(n_urls),
+        "has_url": flag(n_urls > 0),
+        "n_hashtags": count(n_hashtags),
+        "n_mentions": count(n_mentions),
+        "n_emoji": count(n_emoji),
+        "has_emoji": flag(n_emoji > 0),
+        "n_chars": count(n_chars),
+        "is_question": flag(got["question"]),
+        "has_thread_marker": flag(got["thread"]),
+        "has_research_link": flag(got["research"]),
+        "has_call_to_action": flag(got["cta"]),
+    }
     return out
