@@ -1187,6 +1187,7 @@ def _fit_rates(
         "phi": phi,
         "boot_beta": boot_beta,
         "boot_cov": boot_cov,
+        "boot_E": E,
         "resid_w": resid_w,
         "Xs": Xs,
         "days": dt,
@@ -1309,6 +1310,39 @@ def _compare_rates(
     p_fixed = 2 * stats.t.sf(abs(t_obs), df) if np.isfinite(t_obs) or diff != 0 else np.nan
     p_rank = _calibrated_p(float(t_obs), draws) if np.isfinite(t_obs) else (np.nan if diff == 0 else 1 / (1 + len(draws)))
     p_cal = _calibrated_t_p(float(t_obs), crit, alpha) if np.isfinite(t_obs) else (np.nan if diff == 0 else 0.0)
+    p_diff = p_cal
+    test = "difference"
+    p_method = "rate-difference Newey–West t referred to the Student t whose critical value is the bootstrap's"
+    rcrit = p_ratio_fixed = None
+    if r0 > 0:
+        # The reported test is of the growth ratio (= 1), on the scale of slope_ratio_ci (log when both rates
+        # are positive): p < α exactly when that CI excludes 1. Month-to-month variation grows with the rate
+        # (bursts multiply follows and unfollows), so under a real change the difference's SE is dominated by
+        # the after period's larger noise while the log ratio's is not: in the simulations this test has the
+        # same false-positive rate as the difference t and more power (0.87 against 0.74 in the 40/8 split).
+        g = np.zeros(len(fit["params"]))
+        if r1 > 0:
+            g[k], g[k + 1] = -1.0 / r0, 1.0 / r1
+            est_r, test = math.log(r1 / r0), "log_ratio"
+        else:
+            g[k], g[k + 1] = -r1 / r0**2, 1.0 / r0
+            est_r, test = r1 / r0 - 1.0, "ratio"
+        se_r = math.sqrt(max(float(g[[k, k + 1]] @ V @ g[[k, k + 1]]), 0.0))
+        rdraws = _boot_t(fit, g)
+        rcrit = _calibrated_crit(rdraws, 1 - alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_r = np.float64(est_r) / se_r if se_r > 0 else (np.inf if est_r != 0 else np.nan)
+        if np.isfinite(t_r):
+            p_cal = _calibrated_t_p(float(t_r), rcrit, alpha)
+            p_rank = _calibrated_p(float(t_r), rdraws)
+            p_ratio_fixed = 2 * stats.t.sf(abs(float(t_r)), df)
+        else:
+            p_cal, p_rank = (np.nan, np.nan) if est_r == 0 else (0.0, 1 / (1 + len(rdraws)))
+        p_method = (
+            ("log growth-ratio" if test == "log_ratio" else "growth-ratio") + " Newey–West t (delta method, "
+            "H0: after rate / before rate = 1) referred to the Student t whose critical value is the bootstrap's: "
+            "p < α exactly when slope_ratio_ci excludes 1"
+        )
     df_text = f"t({df:.4g})" if df < fit["df_resid"] else f"t({int(fit['df_resid'])})"
     calibration = (
         f"parametric bootstrap: {BOOTSTRAP_DRAWS} series of AR(1) errors (coefficient {fit['phi']:.3f}, the "
@@ -1334,13 +1368,14 @@ def _compare_rates(
             "ci_fixed_b": [_f(diff - t_fixed * se_d), _f(diff + t_fixed * se_d)],
             "fixed_b_df": _f(df),
             "fixed_b_method": f"Newey–West with {df_text} (Kiefer–Vogelsang fixed-b), not calibrated",
-            "p_value_method": (
-                "Newey–West t referred to the Student t whose critical value is the bootstrap's"
-                if reason is None else None
-            ),
+            "p_value_method": p_method if reason is None else None,
+            "test": test,
+            "p_value_difference": _f(p_diff),
+            "p_value_ratio_fixed_b": _f(p_ratio_fixed),
             "p_value_bootstrap_rank": _f(p_rank) if reason is None else None,
             "smallest_attainable_rank_p": _f(1 / (1 + BOOTSTRAP_DRAWS)),
             "critical_value": _f(crit),
+            "critical_value_ratio": _f(rcrit),
         },
         maxlags_rule=fit["maxlags_rule"],
         growth_model=model,
@@ -1385,11 +1420,149 @@ def _compare_rates(
         warnings.append(reason)
         # the estimates stay; nothing that claims an error rate is printed
         out["slope_change"]["p_value"] = None
+        out["slope_change"]["p_value_difference"] = None
         out["slope_change"]["ci"] = [None, None]
         out["slope_ratio_ci"] = [None, None]
         out["equivalence"]["p_value"] = None
         out["equivalence"]["equivalent"] = False
     return out
+
+
+#: power that defines the minimum detectable ratio (the conventional 80%)
+MDE_POWER = 0.8
+#: largest growth ratio searched for it; a change must be detectable below this (and above its inverse)
+MDE_MAX_RATIO = 20.0
+#: ratios at which growth.json states the power of the test (``minimum_detectable.power_at``)
+POWER_AT_RATIOS = (1.25, 1.5, 1.7, 2.0, 3.0)
+
+
+def _change_t_batch(beta: np.ndarray, cov: np.ndarray, j0: int, j1: int, stat: str) -> np.ndarray:
+    """t of the change between columns ``j0`` and ``j1`` for a batch of fits (B × k, B × k × k).
+
+    ``stat="log"``: log(r1/r0) over its delta-method SE when both rates are positive, else (r1/r0 − 1) over
+    the ratio's delta-method SE (the scales ``_ratio_and_tost`` uses); ``stat="diff"``: r1 − r0 over its SE.
+    """
+    b0, b1 = beta[:, j0], beta[:, j1]
+    v00, v11, v01 = cov[:, j0, j0], cov[:, j1, j1], cov[:, j0, j1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if stat == "diff":
+            return (b1 - b0) / np.sqrt(np.maximum(v00 + v11 - 2 * v01, 0.0))
+        pos = (b0 > 0) & (b1 > 0)
+        t_log = np.log(np.where(pos, b1 / b0, 1.0)) / np.sqrt(
+            np.maximum(v00 / b0**2 + v11 / b1**2 - 2 * v01 / (b0 * b1), 0.0))
+        g0, g1 = -b1 / b0**2, 1.0 / b0
+        t_ratio = (b1 / b0 - 1.0) / np.sqrt(np.maximum(g0**2 * v00 + g1**2 * v11 + 2 * g0 * g1 * v01, 0.0))
+        return np.where(pos, t_log, t_ratio)
+
+
+def _power(fit: dict, k: int, ratios: np.ndarray, crit: float, stat: str) -> np.ndarray:
+    """Power of the calibrated test of the change between periods ``k`` and ``k + 1`` at each growth ratio.
+
+    Data are simulated from the fitted null — the bootstrap's AR(1) error series (:func:`_ar1_draws`), each
+    rescaled to the before period's residual SD — with the after period's rate set to ratio × the before rate
+    and its errors multiplied by the ratio (month-to-month variation in proportion to the growth rate, as when
+    bursts of attention multiply follows and unfollows alike; an increment spanning the date is scaled by its
+    share of days after it). Each simulated series goes through the same estimator (WLS, Newey–West, same lags)
+    and is judged against the same critical value ``crit``.
+    """
+    cols = np.flatnonzero(fit["estimable"])
+    j0, j1 = int(np.flatnonzero(cols == k)[0]), int(np.flatnonzero(cols == k + 1)[0])
+    Xs, d = fit["Xs"], fit["days"]
+    share = np.clip(Xs[:, j1] / np.sqrt(d), 0.0, 1.0)  # share of each increment's days in the after period
+    rows = fit["period_of_row"] == k
+    e_b = fit["resid_w"][rows]
+    sigma = math.sqrt(float(e_b @ e_b) / max(int(rows.sum()) - 1, 1))
+    E = fit["boot_E"]
+    sd = E.std(axis=1, keepdims=True)
+    U = sigma * E / np.where(sd > 0, sd, 1.0)
+    base = fit["params"][cols].copy()
+    r0 = float(fit["params"][k])
+    out = np.empty(len(ratios))
+    for g, ratio in enumerate(ratios):  # a few dozen ratios, each vectorized over the bootstrap's draws
+        b = base.copy()
+        b[j0], b[j1] = r0, ratio * r0
+        Y = (Xs @ b)[None, :] + U * (1.0 + (ratio - 1.0) * share)[None, :]
+        beta, cov = _hac_batch(Xs, Y, fit["maxlags"])
+        t = _change_t_batch(beta, cov, j0, j1, stat)
+        out[g] = float(np.mean(np.abs(np.nan_to_num(t, nan=0.0)) > crit))
+    return out
+
+
+def _detectable(fit: dict, k: int, crit: float, stat: str, up: bool) -> float | None:
+    """Smallest ratio above 1 (``up``) or largest below 1 whose power reaches :data:`MDE_POWER` (None: not
+    reached within :data:`MDE_MAX_RATIO`), by a coarse grid then bisection on the log ratio."""
+    sign = 1.0 if up else -1.0
+    logs = np.linspace(0.0, math.log(MDE_MAX_RATIO), 9)[1:]
+    pw = _power(fit, k, np.exp(sign * logs), crit, stat)
+    hit = np.flatnonzero(pw >= MDE_POWER)
+    if len(hit) == 0:
+        return None
+    i = int(hit[0])
+    lo, hi = (0.0 if i == 0 else logs[i - 1]), logs[i]
+    for _ in range(7):  # the bracket shrinks 128-fold: well inside the Monte Carlo error of 999 draws
+        mid = (lo + hi) / 2
+        if _power(fit, k, np.array([math.exp(sign * mid)]), crit, stat)[0] >= MDE_POWER:
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(sign * (lo + hi) / 2)
+
+
+def _minimum_detectable(fit: dict | None, k: int, crit: float, *, alpha: float, stat: str) -> dict[str, Any]:
+    """The minimum detectable growth ratio of the comparison between periods ``k`` and ``k + 1`` (see
+    :func:`_power`), and the test's power at :data:`POWER_AT_RATIOS`."""
+    out: dict[str, Any] = {
+        "power": MDE_POWER,
+        "alpha": alpha,
+        "ratio_increase": None,
+        "ratio_decrease": None,
+        "increase_beyond_search": False,
+        "decrease_beyond_search": False,
+        "power_at": None,
+        "method": None,
+        "reason": None,
+    }
+    if fit is None or not (math.isfinite(fit["params"][k]) and math.isfinite(fit["params"][k + 1])):
+        out["reason"] = "a period has no growth rate"
+        return out
+    if not fit["params"][k] > 0:
+        out["reason"] = "the before growth rate is not positive, so a growth ratio is not defined"
+        return out
+    if not (math.isfinite(crit) and int((fit["period_of_row"] == k).sum()) >= 3):
+        out["reason"] = "the before period has too few increments to estimate its month-to-month variation"
+        return out
+    up = _detectable(fit, k, crit, stat, True)
+    down = _detectable(fit, k, crit, stat, False)
+    out.update(
+        ratio_increase=_f(up),
+        ratio_decrease=_f(down),
+        increase_beyond_search=up is None,
+        decrease_beyond_search=down is None,
+        power_at={f"{r:g}": _f(v) for r, v in zip(
+            POWER_AT_RATIOS, _power(fit, k, np.array(POWER_AT_RATIOS), crit, stat), strict=True)},
+        method=(
+            f"the smallest change of the growth rate the calibrated test detects with {MDE_POWER:.0%} power at "
+            f"the {alpha:g} level, by simulation: the bootstrap's {len(fit['boot_E'])} AR(1) error series of "
+            "the fitted null, scaled to the before period's residual SD, with the after rate set to ratio × the "
+            "before rate and its month-to-month variation multiplied by the ratio (variation in proportion to "
+            "the rate, as when bursts of attention multiply follows and unfollows alike), each fitted by the "
+            "same estimator and judged by the same critical value, on the same dates and increments as the data"
+        ),
+    )
+    return out
+
+
+def _minimum_detectable_of(comp: dict, fit: dict | None, k: int, *, alpha: float) -> dict[str, Any]:
+    """:func:`_minimum_detectable` for a comparison of :func:`_compare_rates`: only when it is judged (the
+    power of a test that is not run would mean nothing), with the test's own statistic and critical value."""
+    change = comp.get("slope_change") or {}
+    if not comp.get("judgeable"):
+        out = _minimum_detectable(None, k, float("nan"), alpha=alpha, stat="log")
+        out["reason"] = comp.get("not_judged_reason") or "the comparison is not judged"
+        return out
+    if change.get("test") == "difference" or change.get("critical_value_ratio") is None:
+        return _minimum_detectable(fit, k, float(change.get("critical_value") or "nan"), alpha=alpha, stat="diff")
+    return _minimum_detectable(fit, k, float(change["critical_value_ratio"]), alpha=alpha, stat="log")
 
 
 def _ar1_sum_var(phi: float, m: np.ndarray) -> np.ndarray:
@@ -1984,6 +2157,8 @@ def compare_growth(
         comp: dict[str, Any] = {"before": labels[k], "after": lab, "intervention_date": _iso(d)}
         comp.update(_compare_rates(fit, k, margin=(lo_m, hi_m), alpha=alpha, warnings=cw))
         comp["status"] = _status(comp, d, data_start, data_end)
+        comp["minimum_detectable"] = _minimum_detectable_of(comp, fit, k, alpha=alpha)
+        comp["minimum_detectable_ratio"] = comp["minimum_detectable"]["ratio_increase"]
         if comp["status"] in ("after_data", "before_data", "no_data"):
             comp["not_judged_reason"] = _range_reason(comp["status"], d, data_start, data_end)
         lw: list[str] = []
@@ -2016,6 +2191,9 @@ def compare_growth(
     else:
         top = _compare_rates(None, 0, margin=(lo_m, hi_m), alpha=alpha, warnings=[])
         top["status"] = "no_intervention"
+        top["minimum_detectable"] = _minimum_detectable(None, 0, float("nan"), alpha=alpha, stat="log")
+        top["minimum_detectable"]["reason"] = "no intervention: nothing to compare"
+        top["minimum_detectable_ratio"] = None
         top["not_judged_reason"] = "no intervention date in the dataset card: one period, nothing to compare"
         level = _compare_slopes(
             series.iloc[:0], series.iloc[:0], maxlags=maxlags, margin=(lo_m, hi_m), alpha=alpha, warnings=[]
