@@ -1519,6 +1519,7 @@ def _minimum_detectable(fit: dict | None, k: int, crit: float, *, alpha: float, 
         "increase_beyond_search": False,
         "decrease_beyond_search": False,
         "power_at": None,
+        "search_max_ratio": MDE_MAX_RATIO,
         "method": None,
         "reason": None,
     }
