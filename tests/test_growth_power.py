@@ -207,3 +207,16 @@ def test_cannot_tell_says_which_change_could_have_been_detected():
     # a growth.json without the key (older runs) keeps the old sentence, with nothing invented
     old = describe_growth(_comparison(_cannot_tell(None)))
     assert "detected reliably" not in old and "cannot tell" in old
+
+
+def test_the_growth_table_row_states_the_minimum_detectable_ratio_and_the_power_at_1_7():
+    from workbench.report.growth_section import _detectable_text
+
+    md = {"power": 0.8, "ratio_increase": 1.18, "ratio_decrease": 0.85, "search_max_ratio": 20.0,
+          "power_at": {"1.7": 0.999}, "method": "simulation"}
+    text = _detectable_text(_cannot_tell(md))
+    assert "about 1.18× or more (or a fall to 0.85× or less)" in text and "1.7× change: over 99%." in text
+    assert "1.7× change: 41%." in _detectable_text(_cannot_tell({**md, "power_at": {"1.7": 0.41}}))
+    none = {**md, "method": None, "ratio_increase": None, "reason": "the before growth rate is not positive"}
+    assert _detectable_text(_cannot_tell(none)) == "not computed: the before growth rate is not positive"
+    assert "growth.json has no minimum detectable ratio" in _detectable_text(_cannot_tell(None))

@@ -1377,7 +1377,10 @@ def _compare_rates(
     model = (
         f"WLS of the {fit['n']} increments on the days spent in each period (weights 1/days: increments of a "
         f"counting process), Newey–West standard errors with {fit['maxlags']} lag(s), calibrated by a "
-        f"parametric bootstrap of AR(1) errors (φ = {fit['phi']:.2f})"
+        f"parametric bootstrap of AR(1) errors (φ = {fit['phi']:.2f}); "
+        + ("the p-value tests after rate / before rate = 1 on the scale of the ratio's CI (p < 0.05 exactly when the "
+           "CI excludes 1)" if test != "difference" else
+           "the p-value tests the rate difference (the before rate is not positive, so no ratio test)")
     )
     short = f"increments model (WLS, weights 1/days), Newey–West {fit['maxlags']} lag(s), AR(1) bootstrap critical value"
     reason = _judgeable(fit, k)

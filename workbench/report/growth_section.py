@@ -139,7 +139,9 @@ def _detectable_text(r: Mapping[str, Any]) -> str:
         return f"not computed: {reason}" if reason else "not computed (growth.json has no minimum detectable ratio)"
     power_at = md.get("power_at") or {}
     at = num(power_at.get("1.7"))
-    return text + (f" Power against a 1.7× change: {at:.0%}." if at is not None else "")
+    if at is None:
+        return text
+    return text + (" Power against a 1.7× change: over 99%." if at > 0.99 else f" Power against a 1.7× change: {at:.0%}.")
 
 
 def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None,
