@@ -1766,7 +1766,7 @@ def _placebo(
     after it (within the increments lying wholly inside period ``k``) gets the increments model with two
     rates (WLS, weights 1/days, Newey–West with the same lag rule, fixed-b t). The real change's |t| is
     ranked among the placebo |t| (``rank_p_t``, kept for comparison), and — like with like, since the placebos
-    are fitted on fewer increments than the real change — the real change's calibrated p-value is ranked
+    are fitted on fewer increments than the real change — the real change's calibrated rate-difference p-value is ranked
     among the placebos' calibrated p-values (each placebo with its own AR(1) bootstrap):
     ``rank_p = (1 + #{p_placebo ≤ p_real}) / (1 + n)``, whose smallest attainable value 1/(1 + n) is stated.
     """
@@ -1868,7 +1868,8 @@ def _placebo(
     out["smallest_attainable_p"] = _f(1 / (1 + n_p))
     out["summary"] = (
         f"Fake interventions at {n_p} month starts of the earlier period (each fitted on its {n} increments): "
-        f"the real change's calibrated p-value is smaller than {n_p - n_le} of their {n_p} p-values "
+        f"the real change's calibrated p-value for the rate difference (the statistic the placebos use) is smaller "
+        f"than {n_p - n_le} of their {n_p} p-values "
         f"(rank p = {rank:.2g}; with {n_p} placebos the smallest possible rank p is {1 / (1 + n_p):.2g})."
     )
     return out
