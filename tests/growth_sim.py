@@ -19,7 +19,7 @@ Model (per simulated account, per day t):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -114,7 +114,8 @@ def fit_one(account: pd.DataFrame, cut: pd.Timestamp, *, alpha: float = 0.05) ->
 
 
 def measure(scn: Scenario, n: int, *, seed: int = 0, alpha: float = 0.05, power_ratio: float = 1.7) -> dict:
-    """The four numbers of issue 12's table for ``scn`` on ``n`` series each (null and 1.7× change)."""
+    """The four numbers of issue 12's table for ``scn`` on ``n`` series each (null and 1.7× change), and the power
+    the calibrated rate-difference test would have on the same series."""
     day_of, values, keep, change = simulate(scn, n, ratio=1.0, seed=seed)
     cut = pd.Timestamp(START + np.timedelta64(int(change), "D"))
     rej, cover, pi_cover, judged = [], [], [], []
@@ -129,11 +130,12 @@ def measure(scn: Scenario, n: int, *, seed: int = 0, alpha: float = 0.05, power_
         cf = comp["counterfactual"]
         pi_cover.append(cf["pi_low"][-1] <= cf["observed_end"] <= cf["pi_high"][-1])
     day_of, values, keep, change = simulate(scn, n, ratio=power_ratio, seed=seed + 1)
-    power = []
+    power, power_diff = [], []
     for i in range(n):
         comp = fit_one(account_of(day_of, values, keep, i), cut, alpha=alpha)
         if comp["judgeable"]:
             power.append(comp["slope_change"]["p_value"] < alpha)
+            power_diff.append(comp["slope_change"]["p_value_difference"] < alpha)
     return {
         "scenario": scn.name,
         "n": n,
@@ -142,4 +144,75 @@ def measure(scn: Scenario, n: int, *, seed: int = 0, alpha: float = 0.05, power_
         "ratio_ci_coverage": float(np.mean(cover)),
         "pi_coverage": float(np.mean(pi_cover)),
         "power": float(np.mean(power)),
+        # the calibrated rate-difference t (the reported test before the growth-ratio test replaced it)
+        "power_difference": float(np.mean(power_diff)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ the oracle
+
+
+def true_moments(scn: Scenario, ratio: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact mean (M,), covariance (M × M) of the M monthly increments on the nominal dates (no jitter, no
+    missing month), and the days of each month in each period (M × 2), from the generator's law.
+
+    Daily net follows n_t = P_t − Q_t, P ~ Poisson(F g_t m_t), Q ~ Poisson(U g_t m_t):
+    E n_t = (F − U) g_t, Cov(n_t, n_s) = δ_ts (F + U) g_t + (F − U)² g_t g_s (exp(s² φ^|t−s|) − 1).
+    """
+    firsts = np.arange(np.datetime64("2020-01"), np.datetime64("2020-01") + scn.months + 1)
+    day_of = (firsts.astype("datetime64[D]") - START).astype(int)
+    t = np.arange(int(day_of[-1]))
+    change = int(day_of[scn.change_month])
+    g = np.where(t < change, 1.0, ratio)
+    month = np.searchsorted(day_of, t, side="right") - 1
+    M = (month[None, :] == np.arange(scn.months)[:, None]).astype(float)
+    mean = M @ ((scn.follows - scn.unfollows) * g)
+    cov = (M * ((scn.follows + scn.unfollows) * g)[None, :]) @ M.T
+    if scn.sd > 0:
+        C = np.expm1(scn.sd**2 * scn.phi ** np.abs(t[:, None] - t[None, :]).astype(float))
+        MG = M * ((scn.follows - scn.unfollows) * g)[None, :]
+        cov = cov + MG @ C @ MG.T
+    days = np.column_stack([M[:, :change].sum(axis=1), M[:, change:].sum(axis=1)])
+    return mean, cov, days
+
+
+def oracle_power(scn: Scenario, n: int, *, ratio: float = 1.7, alpha: float = 0.05, seed: int = 0) -> dict:
+    """Power of tests that know the scenario's true noise law, on its monthly increments at the nominal dates
+    with no jitter and no missing month (cleaner data than the method gets: an upper bound on what the
+    scenario allows).
+
+    - ``gls_two_sided``: the two rates by GLS with the true (null) covariance of the monthly increments, the log
+      of their ratio as statistic, two-sided critical values from ``n`` null series of the generator (no variance
+      to estimate: the oracle knows it);
+    - ``gls_one_sided``: the same, one-sided (knows the change is an increase);
+    - ``neyman_pearson``: the Gaussian likelihood ratio of the exact null against the exact alternative (knows the
+      base rate and the ratio; one-sided), critical value from null series of the generator.
+    """
+    clean = replace(scn, jitter=0, p_missing=0.0)
+    mu0, S0, X = true_moments(clean)
+    mu1, S1, _ = true_moments(clean, ratio)
+    Si = np.linalg.inv(S0)
+    proj = Si @ X @ np.linalg.inv(X.T @ Si @ X)
+
+    def loglik(Y: np.ndarray, mu: np.ndarray, S: np.ndarray) -> np.ndarray:
+        L = np.linalg.cholesky(S)
+        z = np.linalg.solve(L, (Y - mu).T)
+        return -0.5 * (z**2).sum(axis=0) - np.log(np.diag(L)).sum()
+
+    stats_ = {}
+    for which, r, sd in (("null", 1.0, seed), ("alt", ratio, seed + 1)):
+        _, values, _, _ = simulate(clean, n, ratio=r, seed=sd)
+        Y = np.diff(values, axis=1)
+        rates = Y @ proj
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_ratio = np.log(rates[:, 1] / rates[:, 0])
+        stats_[which] = (np.nan_to_num(log_ratio, nan=-np.inf), loglik(Y, mu1, S1) - loglik(Y, mu0, S0))
+    (g0, np0), (g1, np1) = stats_["null"], stats_["alt"]
+    lo, hi = np.quantile(g0, [alpha / 2, 1 - alpha / 2])
+    return {
+        "scenario": scn.name,
+        "n": n,
+        "gls_two_sided": float(np.mean((g1 < lo) | (g1 > hi))),
+        "gls_one_sided": float(np.mean(g1 > np.quantile(g0, 1 - alpha))),
+        "neyman_pearson": float(np.mean(np1 > np.quantile(np0, 1 - alpha))),
     }

@@ -351,6 +351,11 @@ def _check_increments_against_r(res: dict, periods: list[dict], reference, tag: 
     rel_close(res["slope_ratio_ci_fixed_b"][0], reference[ct + "ratio_ci_low"])
     rel_close(res["slope_ratio_ci_fixed_b"][1], reference[ct + "ratio_ci_high"])
     rel_close(res["equivalence"]["p_value_fixed_b"], reference[ct + "tost_p"])
+    # the reported test is of the growth ratio on the log scale; its uncalibrated fixed-b p is R's
+    assert change["test"] == "log_ratio"
+    rel_close(change["p_value_ratio_fixed_b"], reference[ct + "ratio_p"])
+    lo, hi = res["slope_ratio_ci"]
+    assert (change["p_value"] < 0.05) == (not lo <= 1.0 <= hi)
     # the calibrated values use the same estimates and standard errors with the bootstrap critical value
     crit = change["critical_value"]
     half = (change["ci_fixed_b"][1] - change["ci_fixed_b"][0]) / 2

@@ -6,7 +6,7 @@ the 1st (dated the 1st), months missing at random. For each scenario of the issu
 nominal 5%: the false-positive rate of the rate-change test (no true change), the coverage of the 95% growth
 ratio CI and of the 95% counterfactual prediction interval at the last month (no true change), and the power
 against a 1.7× change (48 months). Targets: false positives 0.03–0.07, coverages ≥ 0.93, power ≥ 0.9 where the
-data can give it.
+data can give it (see ``POWER_FLOOR``).
 
 Measured with 300 series per scenario (``pytest -m slow tests/test_growth_calibration.py``, see README):
 see ``MEASURED`` below. The short tests use 80 series and assert with binomial margins (2.5 binomial sd).
@@ -25,17 +25,21 @@ from growth_sim import SCENARIOS, START, Scenario, account_of, measure, simulate
 from workbench import growth
 from workbench.growth import compare_growth
 
-#: the issue's table re-measured for the calibrated method: 300 series per scenario, seed 2026
-#: (false_positive, ratio_ci_coverage, pi_coverage, power)
+#: the issue's table re-measured for the calibrated method (the growth-ratio test): 300 series per scenario,
+#: seed 2026 (false_positive, ratio_ci_coverage, pi_coverage, power)
 MEASURED = {
-    "poisson": (0.0633, 0.9300, 0.9433, 1.0000),
-    "ar90": (0.0600, 0.9367, 0.9433, 0.9800),
-    "ar98": (0.0567, 0.9433, 0.9433, 0.2433),
-    "split_40_8": (0.0602, 0.9398, 0.9331, 0.7374),
+    "poisson": (0.0700, 0.9300, 0.9433, 1.0000),
+    "ar90": (0.0633, 0.9367, 0.9433, 0.9833),
+    "ar98": (0.0567, 0.9433, 0.9433, 0.2767),
+    "split_40_8": (0.0602, 0.9398, 0.9331, 0.8653),
 }
-#: scenarios where 48 months can give power ≥ 0.9 against 1.7× (with φ = 0.98 daily bursts last weeks, 24
-#: months hold about 7 independent months; the 8-month after-period of the split holds about 8)
-POWERED = ("poisson", "ar90")
+#: power the suite asserts against a 1.7× change (binomial margins below). The target is 0.9. With φ = .98 daily
+#: bursts (weeks long) no test reaches it: a test that knows the true noise law reaches 0.46 two-sided (0.61
+#: one-sided, Neyman–Pearson 0.60; tests/test_growth_power.py), so nothing is asserted there. In the 40/8 split
+#: the oracle reaches 0.93 (knowing the variance) but the method must estimate the after period's variance from 8
+#: months: 0.87 measured (the rate-difference test it replaced: 0.74), asserted at 0.8; tests that pooled the
+#: variance across periods reached 0.90–0.92 but rejected 0.21–0.24 of the time when only the burstiness changed.
+POWER_FLOOR = {"poisson": 0.9, "ar90": 0.9, "split_40_8": 0.8}
 
 
 def _margin(p: float, n: int, z: float = 2.5) -> float:
@@ -50,8 +54,11 @@ def _check(res: dict, n: int) -> None:
         assert res["false_positive"] >= 0.03 - _margin(0.03, n), res
     assert res["ratio_ci_coverage"] >= 0.93 - _margin(0.93, n), res
     assert res["pi_coverage"] >= 0.93 - _margin(0.93, n), res
-    if name in POWERED:
-        assert res["power"] >= 0.9 - _margin(0.9, n), res
+    if name in POWER_FLOOR:
+        floor = POWER_FLOOR[name]
+        assert res["power"] >= floor - _margin(floor, n), res
+    # the growth-ratio test is at least as powerful as the rate-difference test on the same series
+    assert res["power"] >= res["power_difference"] - _margin(0.5, n, z=1.0), res
 
 
 @pytest.mark.parametrize("scn", SCENARIOS, ids=[s.name for s in SCENARIOS])

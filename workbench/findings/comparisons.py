@@ -133,4 +133,6 @@ def comparison_honesty(comp: GrowthComparison) -> dict[str, Any]:
             "smallest_attainable_p": placebo.get("smallest_attainable_p")},
         "growth_model": r.get("growth_model"),
         "calibration": r.get("calibration"),
+        "minimum_detectable": _pick(r.get("minimum_detectable"), (
+            "ratio_increase", "ratio_decrease", "power", "alpha", "power_at", "search_max_ratio", "reason")),
     }

@@ -13,6 +13,7 @@ from .format import NA_TEXT, ci_text, format_date, format_int, format_number, fo
 from .wording import (
     after_phrase,
     describe_counterfactual,
+    describe_detectable,
     describe_growth,
     describe_its,
     describe_monthly,
@@ -129,6 +130,20 @@ def _period_name(p: Mapping[str, Any], which: str) -> str:
     return f"Growth {which}" + (f" ({dates})" if dates else "")
 
 
+def _detectable_text(r: Mapping[str, Any]) -> str:
+    """The minimum detectable growth ratio and the test's power at 1.7× (growth.json ``minimum_detectable``)."""
+    md = r.get("minimum_detectable")
+    text = describe_detectable(r)
+    if not isinstance(md, Mapping) or text is None:
+        reason = md.get("reason") if isinstance(md, Mapping) else None
+        return f"not computed: {reason}" if reason else "not computed (growth.json has no minimum detectable ratio)"
+    power_at = md.get("power_at") or {}
+    at = num(power_at.get("1.7"))
+    if at is None:
+        return text
+    return text + (" Power against a 1.7× change: over 99%." if at > 0.99 else f" Power against a 1.7× change: {at:.0%}.")
+
+
 def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None,
                       word: Any = None) -> Block:
     r = comp.results
@@ -178,6 +193,11 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
             "not judged (see above)" if not_judged else
             f"TOST equivalence test, margin {margin_text(eq.get('margin')) or NA_TEXT} on the slope ratio: "
             f"{p_is(eq.get('p_value'))}, {eq_verdict}",
+        ),
+        (
+            "What change could the data detect?",
+            "not reported",
+            "not judged (see above)" if not_judged else _detectable_text(r),
         ),
         (f"Monthly {monthly_metric}", "not available", "not compared: no complete months in one of the periods")
         if no_months else (

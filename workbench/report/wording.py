@@ -121,10 +121,37 @@ def describe_growth(comparison: GrowthComparison, *, metric: str = "followers", 
     if p is not None:
         parts.append(f"HAC {p_is(p)}")
     detail = f" ({'; '.join(parts)})" if parts else ""
+    detectable = describe_detectable(r)
     return (
         f"The data cannot tell whether growth in {metric} changed {after}{detail}; "
-        f"this is not evidence that it stayed the same."
+        f"this is not evidence that it stayed the same." + (f" {detectable}" if detectable else "")
     )
+
+
+def describe_detectable(results: Mapping[str, Any]) -> str | None:
+    """What size of change the growth test could have detected (growth.json ``minimum_detectable``), or None.
+
+    "With this much month-to-month variation, only a change of about 2.3× or more (or a fall to 0.45× or less)
+    would be detected reliably (80% power)."
+    """
+    md = results.get("minimum_detectable")
+    if not isinstance(md, Mapping) or md.get("method") is None:
+        return None
+    up, down = num(md.get("ratio_increase")), num(md.get("ratio_decrease"))
+    power = num(md.get("power")) or 0.8
+    top = format_ratio(num(md.get("search_max_ratio")) or 20.0)
+    if up is None and down is None:
+        return (
+            f"With this much month-to-month variation, not even a {top} change in the growth rate would be "
+            f"detected reliably ({power:.0%} power)."
+        )
+    if up is None:
+        main = f"only a fall of the growth rate to {format_ratio(down)} or less (no increase up to {top})"
+    else:
+        main = f"only a change of the growth rate of about {format_ratio(up)} or more"
+        if down is not None:
+            main += f" (or a fall to {format_ratio(down)} or less)"
+    return f"With this much month-to-month variation, {main} would be detected reliably ({power:.0%} power)."
 
 
 def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers") -> str | None:

@@ -168,6 +168,8 @@ put_increments <- function(m, tag, dates, value, cuts) {
     put(paste0(ct, "ratio"), r1 / r0)
     put(paste0(ct, "ratio_ci_low"), exp(log(r1 / r0) - q * se_log))
     put(paste0(ct, "ratio_ci_high"), exp(log(r1 / r0) + q * se_log))
+    # the test of ratio = 1 on the log scale (growth.py's reported test; this is its uncalibrated fixed-b form)
+    put(paste0(ct, "ratio_p"), 2 * pt(-abs(log(r1 / r0) / se_log), m$df))
     p_low <- pt((log(r1 / r0) - log(0.8)) / se_log, m$df, lower.tail = FALSE)
     p_high <- pt((log(r1 / r0) - log(1.25)) / se_log, m$df)
     put(paste0(ct, "tost_p"), max(p_low, p_high))
