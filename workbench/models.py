@@ -97,6 +97,7 @@ which terms (``fitted_terms``), what was dropped and why (``dropped``), problems
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import re
@@ -110,6 +111,7 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 from statsmodels.stats.multitest import multipletests
 
+from . import fastfit
 from .errors import InputError
 from .features import FEATURE_DESCRIPTIONS, POST_TYPES, post_types
 
@@ -670,7 +672,11 @@ def compute_vif(design: pd.DataFrame) -> pd.Series:
     cols = [c for c, is_const in zip(X.columns, constant, strict=True) if not is_const]
     Z = arr[:, ~constant]
     Z = Z - Z.mean(axis=0)
-    C = Z.T @ Z
+    return _vif_from_cross(Z.T @ Z, cols)
+
+
+def _vif_from_cross(C: np.ndarray, cols: list[str]) -> pd.Series:
+    """VIF of every column from the centred cross-product matrix C of the non-constant columns."""
     out = {}
     for j, name in enumerate(cols):
         others = [k for k in range(len(cols)) if k != j]
@@ -754,6 +760,27 @@ def _with_intercept(X: pd.DataFrame) -> pd.DataFrame:
     return exog
 
 
+_THREADS = None
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread for the model fits (a context manager).
+
+    Every product in the fits is tall and skinny (n × p with p ≈ 10): one thread streams through it at memory
+    speed, while OpenBLAS' threads mostly wait for each other — on this 2-core machine, shared with other work,
+    a pass took 3-7× longer with the default threads (issue 14). threadpoolctl sets the limit and restores it.
+    """
+    global _THREADS
+    try:
+        if _THREADS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _THREADS = ThreadpoolController()
+        return _THREADS.limit(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 — no threadpoolctl, or a BLAS it cannot drive: the fits work all the same
+        return contextlib.nullcontext()
+
+
 def _holm(p: np.ndarray) -> np.ndarray:
     """Holm step-down adjusted p-values (Holm 1979), by ``statsmodels.stats.multitest.multipletests``."""
     p = np.asarray(p, dtype="float64")
@@ -774,16 +801,30 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return multipletests(p, method="fdr_bh")[1] if p.size else p.copy()
 
 
-def _fit_ols_log(y: np.ndarray, X: pd.DataFrame):
-    exog = _with_intercept(X)
-    return sm.OLS(np.log1p(y), exog).fit(cov_type="HC3", use_t=True)
+def _fit_ols_log(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None, cols=None,
+                 keep_diagnostics: bool = False):
+    """OLS of log1p(y) with HC3 errors: by the centred normal equations (:func:`fastfit.fit_ols`), or by
+    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns)."""
+    ly = np.log1p(y)
+    with _one_blas_thread():
+        res = fastfit.fit_ols(ly, X, robust=True, gram=gram, cols=cols, keep_diagnostics=keep_diagnostics)
+    if res is not None:
+        return res
+    exog = _with_intercept(X if cols is None else X.iloc[:, cols])
+    return sm.OLS(ly, exog).fit(cov_type="HC3", use_t=True)
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:
     return (a - a.mean(axis=0)) / a.std(axis=0, ddof=1)
 
 
-def _fit_ols_std(y: np.ndarray, X: pd.DataFrame):
+def _fit_ols_std(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None):
+    """OLS of the z-scored count on z-scored regressors with classical errors (normal equations, or statsmodels
+    when ill-conditioned, as :func:`_fit_ols_log`)."""
+    with _one_blas_thread():
+        res = fastfit.fit_ols(np.asarray(y, dtype="float64"), X, robust=False, gram=gram, zscore=True)
+    if res is not None:
+        return res
     Z = pd.DataFrame(_zscore(X.to_numpy(dtype="float64")), columns=X.columns, index=X.index)
     exog = _with_intercept(Z)
     return sm.OLS(_zscore(y), exog).fit()
@@ -856,8 +897,17 @@ def _nb2_start(
     return None
 
 
-def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None):
-    """NB2 by ML with HC0 sandwich errors (``offset``: log exposure); returns (results, None) or (None, reason)."""
+def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None, start=None):
+    """NB2 by ML with HC0 sandwich errors (``offset``: log exposure); returns (results, None) or (None, reason).
+
+    First by Newton with analytic derivatives from the Poisson fit (or ``start``: β with the constant first)
+    (:func:`fastfit.fit_nb2`); when that does not converge to an interior maximum, by statsmodels' Newton from
+    glm.nb-style start values, then BFGS, as before.
+    """
+    with _one_blas_thread():
+        fast = fastfit.fit_nb2(y, X, offset=offset, start=start)
+    if fast is not None:
+        return fast, None
     exog = _with_intercept(X)
     model = sm.NegativeBinomial(y, exog, loglike_method="nb2", offset=offset)
     # statsmodels differentiates the log-likelihood numerically (complex step) for the per-post scores the
@@ -968,32 +1018,12 @@ def _fit_poisson(
     """Poisson GLM of the same design by IRLS (the null of the overdispersion tests): (fitted means, log-likelihood).
 
     Written out because statsmodels' GLM costs seconds at 10⁵–10⁶ posts for what is a few weighted least-squares
-    passes; None when it does not converge.
+    passes (:func:`fastfit.poisson_irls`, in blocks of rows); None when it does not converge.
     """
-    exog = _with_intercept(X).to_numpy(dtype="float64")
-    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype="float64")
-    with np.errstate(all="ignore"):
-        beta = np.linalg.lstsq(exog, np.log(y + 0.5) - off, rcond=None)[0]
-        for _ in range(max_iter):
-            eta = np.clip(exog @ beta + off, -50, 50)
-            mu = np.exp(eta)
-            z = eta - off + (y - mu) / mu
-            XtW = exog.T * mu
-            try:
-                new = np.linalg.solve(XtW @ exog, XtW @ z)
-            except np.linalg.LinAlgError:
-                return None
-            if not np.all(np.isfinite(new)):
-                return None
-            change = np.max(np.abs(new - beta))
-            beta = new
-            if change < tol * (1.0 + np.max(np.abs(beta))):
-                break
-        else:
-            return None
-        mu = np.exp(exog @ beta + off)
-        llf = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
-    return mu, llf
+    with _one_blas_thread():
+        out = fastfit.poisson_irls(np.asarray(y, dtype="float64"), fastfit.as_design(X), offset=offset,
+                                   max_iter=max_iter, tol=tol)
+    return None if out is None else (out[1], out[2])
 
 
 def check_overdispersion(
@@ -1094,6 +1124,10 @@ def check_residuals(fit_result) -> dict:
         R² itself: how much of the variation in squared residuals the features explain, an effect size
         that does not grow with n the way the p-value does).
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        e = getattr(fit_result, "_e", None)
+        e = np.asarray(fit_result.resid, dtype="float64") if e is None else e
+        return _residual_checks(e, fit_result._design(), fit_result._gram)
     e = np.asarray(fit_result.resid, dtype="float64")
     exog = np.asarray(fit_result.model.exog, dtype="float64")
     e2 = e * e
@@ -1101,7 +1135,21 @@ def check_residuals(fit_result) -> dict:
     u = e2 - exog @ coef
     tss = float(((e2 - e2.mean()) ** 2).sum())
     r2 = 1.0 - float(u @ u) / tss if tss > 0 else 0.0
-    df = exog.shape[1] - 1
+    return _residual_summary(e, r2, exog.shape[1] - 1)
+
+
+def _residual_checks(e: np.ndarray, X: np.ndarray, gram: fastfit.Gram) -> dict:
+    """:func:`check_residuals` from the design's centred cross-products: the R² of the squared residuals on the
+    regressors is (X̃'ẽ²)'G⁻¹(X̃'ẽ²)/Σẽ⁴ (tilde: centred), one pass over the rows instead of a least-squares solve."""
+    e2 = e * e
+    e2c = e2 - e2.mean()
+    tss = float(e2c @ e2c)
+    v = gram.cross(X, e2c)
+    r2 = float(v @ gram.inv @ v) / tss if tss > 0 else 0.0
+    return _residual_summary(e, r2, gram.k)
+
+
+def _residual_summary(e: np.ndarray, r2: float, df: int) -> dict:
     stat = len(e) * r2
     return {
         "skew": float(stats.skew(e)),
@@ -1121,15 +1169,23 @@ def compute_cooks_distance(fit_result) -> pd.Series:
     D_i = e_i² h_i / (p s² (1 − h_i)²) with h the leverage, p the number of coefficients and s² the residual
     variance (Cook 1977; R's ``cooks.distance``). Posts with D above 4/n are commonly looked at.
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        e, h = getattr(fit_result, "_e", None), getattr(fit_result, "_h", None)
+        e = np.asarray(fit_result.resid, dtype="float64") if e is None else e
+        h = fit_result.leverage() if h is None else h
+        labels = fit_result._row_labels()
+        return pd.Series(_cook(e, h, fit_result._gram.k + 1), index=labels, name="cook_d")
     exog = np.asarray(fit_result.model.exog, dtype="float64")
     e = np.asarray(fit_result.resid, dtype="float64")
     h = _leverage(exog)
-    p = exog.shape[1]
+    labels = fit_result.model.data.row_labels
+    return pd.Series(_cook(e, h, exog.shape[1]), index=labels if labels is not None else None, name="cook_d")
+
+
+def _cook(e: np.ndarray, h: np.ndarray, p: int) -> np.ndarray:
     s2 = float(e @ e) / (len(e) - p)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = e * e * h / (p * s2 * (1.0 - h) ** 2)
-    labels = fit_result.model.data.row_labels
-    return pd.Series(d, index=labels if labels is not None else None, name="cook_d")
+        return e * e * h / (p * s2 * (1.0 - h) ** 2)
 
 
 def _influential_posts(
@@ -1197,6 +1253,22 @@ def residual_frame(fit_result) -> pd.DataFrame:
         standard normal quantile Φ⁻¹((rank − ½)/n) of each post's ``std_residual``: plot ``std_residual``
         against it for a QQ plot.
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        labels = fit_result._row_labels()
+        y = fit_result._endog
+        fitted = fit_result.fittedvalues.to_numpy()
+        resid = y - fitted
+        h = fit_result.leverage()
+        s = math.sqrt(fit_result.ssr / fit_result.df_resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            std = resid / (s * np.sqrt(1.0 - h))
+        return _residual_table(fitted, resid, std, labels)
+    if isinstance(fit_result, fastfit.NB2Fit):
+        y = fit_result._endog
+        fitted = fit_result.predict().to_numpy()
+        alpha = float(fit_result.params.iloc[-1])
+        resid = (y - fitted) / np.sqrt(fitted + alpha * fitted**2)
+        return _residual_table(fitted, resid, resid, fit_result._row_labels())
     model = fit_result.model
     labels = model.data.row_labels
     y = np.asarray(model.endog, dtype="float64")
@@ -1221,7 +1293,11 @@ def residual_frame(fit_result) -> pd.DataFrame:
         raise InputError(
             f"residual_frame takes an OLS or negative binomial fit from PostModels.fits, found {type(model).__name__}"
         )
-    n = len(y)
+    return _residual_table(fitted, resid, std, labels)
+
+
+def _residual_table(fitted, resid, std, labels) -> pd.DataFrame:
+    n = len(std)
     ranks = stats.rankdata(std, method="ordinal", nan_policy="omit") if n else np.array([])
     quantile = stats.norm.ppf((ranks - 0.5) / n) if n else np.array([])
     return pd.DataFrame(
@@ -1345,11 +1421,19 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 
+_UNSET = object()
+
+
 def _overdispersion(
-    y: np.ndarray, X: pd.DataFrame, count_fit: CountFit | None, *, offset: np.ndarray | None = None
+    y: np.ndarray, X: pd.DataFrame, count_fit: CountFit | None, *, offset: np.ndarray | None = None,
+    poisson=_UNSET,
 ) -> dict:
-    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the count fit, if any)."""
-    pois = _fit_poisson(y, X, offset=offset)
+    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the count fit, if any).
+
+    ``poisson``: the (fitted means, log-likelihood) of that Poisson fit when the caller already has it (None: it
+    did not converge).
+    """
+    pois = _fit_poisson(y, X, offset=offset) if poisson is _UNSET else poisson
     mean = float(np.mean(y)) if len(y) else math.nan
     var = float(np.var(y, ddof=1)) if len(y) > 1 else math.nan
     extra = {
@@ -1364,16 +1448,17 @@ def _overdispersion(
     return {**out, **extra}
 
 
-def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int):
+def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None):
     """ols_log without the controls on the same posts: (sensitivity rows, fit), or None without controls."""
     preds = [c for c in X.columns if term_type[c] == "predictor"]
     if len(preds) == X.shape[1]:
         return None
-    res_without = _fit_ols_log(y, X[preds])
+    cols = [X.columns.get_loc(c) for c in preds]
+    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols))
 
     out = pd.DataFrame({"outcome": outcome, "term": preds})
     for label, res in (("without_controls", res_without), ("with_controls", res_with)):
-        names = list(res.model.exog_names)
+        names = list(res.params.index)
         idx = [names.index(t) for t in preds]
         ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[idx]
         values = {"": np.asarray(res.params)[idx], "_ci_low": ci[:, 0], "_ci_high": ci[:, 1]}
@@ -1475,7 +1560,7 @@ def _scaled_design(X: pd.DataFrame, *, extra_params: int) -> tuple[pd.DataFrame,
 
 
 def fit_count_model(
-    y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None
+    y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None, start=None
 ) -> tuple[CountFit | None, str]:
     """Fit the count model of ``y`` on ``X`` by the first method that works; (fit, "") or (None, why not).
 
@@ -1489,9 +1574,10 @@ def fit_count_model(
     3. ``poisson_robust``: else the Poisson quasi-likelihood fit with sandwich errors (scaled design).
 
     The coefficients of all three estimate the same thing (log ratio of expected counts), so the fallback
-    keeps the model's meaning; ``CountFit.reason`` says why the first method was not used.
+    keeps the model's meaning; ``CountFit.reason`` says why the first method was not used. ``start``: β
+    (constant first) for the first NB2 fit to start from (the Poisson fit of the same design).
     """
-    res, reason = _fit_negbin(y, X, offset=offset)
+    res, reason = _fit_negbin(y, X, offset=offset, start=start)
     llnull, alpha0 = _negbin_null(y, offset)
     keep = np.ones(len(y), dtype=bool)
     failures = [f"maximum likelihood failed ({reason})"]
@@ -1567,6 +1653,7 @@ class _OutcomeFit:
     diag: dict
     notes: _Notes
     label: str
+    gram: fastfit.Gram | None = None
     tables: list = field(default_factory=list)
     fits: dict = field(default_factory=dict)
     sensitivity: list = field(default_factory=list)
@@ -1597,10 +1684,13 @@ class _OutcomeFit:
 
 def _run_ols_log(fit: _OutcomeFit) -> None:
     y, X, n, outcome = fit.y, fit.X, fit.n, fit.outcome
-    res = _fit_ols_log(y, X)
+    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True)
     fit.fits[(fit.label, "ols_log")] = res
     sd_log_y = np.log1p(y).std(ddof=1)
-    sd_x = X.std(ddof=1)
+    if fit.gram is not None:  # the sample SDs of the columns from their centred cross-products
+        sd_x = pd.Series(np.sqrt(np.diag(fit.gram.G) / (n - 1)), index=X.columns)
+    else:
+        sd_x = X.std(ddof=1)
     std_beta = {t: float(res.params[t] * sd_x[t] / sd_log_y) for t in X.columns}
     fit.tables.append(
         _rows(res, outcome=outcome, model="ols_log", term_type=fit.term_type, n=n, r2=float(res.rsquared),
@@ -1609,9 +1699,12 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
     fit.diag["converged"]["ols_log"] = True
     fit.diag["residuals"]["ols_log"] = check_residuals(res)
     cook = compute_cooks_distance(res)
+    if isinstance(res, fastfit.LinearFit):  # residuals and leverage were kept for these two checks only
+        del res._e, res._h
     fit.diag["influential"] = _influential_posts(cook, fit.posts, np.flatnonzero(fit.mask))
     fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
-    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n)
+    del cook
+    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram)
     if sens is not None:
         fit.fits[(fit.label, "ols_log_no_controls")] = sens[1]
         fit.sensitivity.append(sens[0])
@@ -1622,7 +1715,7 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
 
 
 def _run_ols_std(fit: _OutcomeFit) -> None:
-    res = _fit_ols_std(fit.y, fit.X)
+    res = _fit_ols_std(fit.y, fit.X, gram=fit.gram)
     fit.fits[(fit.label, "ols_std")] = res
     std_beta = {t: float(res.params[t]) for t in fit.X.columns}
     fit.tables.append(
@@ -1674,9 +1767,18 @@ def _count_design(
 def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_before: int) -> None:
     """Fit one count model (``negbin`` or ``negbin_rate``) with separation handling and the fallback path."""
     keep, terms = _count_design(fit, y, X, term_type, model=model)
-    yk, Xk = y[keep], X.loc[keep, list(terms)]
-    ok = offset[keep] if offset is not None else None
-    count, reason = (None, "too few posts") if len(yk) <= Xk.shape[1] + 2 else fit_count_model(yk, Xk, offset=ok)
+    if keep.all() and list(terms) == list(X.columns):
+        yk, Xk, ok = y, X, offset
+    else:
+        yk, Xk = y[keep], X.loc[keep, list(terms)]
+        ok = offset[keep] if offset is not None else None
+    # the Poisson fit of the same design: the null of the overdispersion tests, and where NB2's Newton starts
+    with _one_blas_thread():
+        pois = fastfit.poisson_irls(yk, fastfit.as_design(Xk), offset=ok)
+    start = None if pois is None else pois[0]
+    count, reason = (
+        (None, "too few posts") if len(yk) <= Xk.shape[1] + 2 else fit_count_model(yk, Xk, offset=ok, start=start)
+    )
     fit.diag["converged"][model] = count is not None and count.method == "nb2_ml"
     fit.diag.setdefault("fit_method", {})[model] = None if count is None else count.method
     if count is None:
@@ -1711,7 +1813,9 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
                   effect=True, pseudo_r2=pseudo, method=count.method)
         )
         fit.record_fit(model, n=len(yk), term_type=terms, method=count.method, reason=count.reason)
-    fit.diag["overdispersion"][model] = _overdispersion(yk, Xk, count, offset=ok)
+    fit.diag["overdispersion"][model] = _overdispersion(
+        yk, Xk, count, offset=ok, poisson=None if pois is None else (pois[1], pois[2])
+    )
 
 
 def _run_negbin(fit: _OutcomeFit) -> None:
@@ -2261,7 +2365,9 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
                   outcome=outcome, n=n)
         diag["flags"].append("constant outcome")
         return
-    vif = compute_vif(X)
+    with _one_blas_thread():
+        gram = fastfit.Gram(fastfit.as_design(X))
+    vif = _vif_from_cross(gram.G, list(X.columns))
     diag["vif"] = {k: float(v) for k, v in vif.items()}
     diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
     if diag["vif_flags"]:
@@ -2273,10 +2379,11 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     diag["dispersion"] = {"mean": mean, "variance": var, "variance_to_mean": var / mean if mean > 0 else math.nan}
     ctx = _OutcomeFit(outcome=outcome, posts=posts, mask=mask, y=y, X=X, term_type=term_type, references=used_refs,
                       predictors=predictors, controls=controls, reference_levels=references, diag=diag,
-                      notes=notes, label=label)
-    for name in MODEL_REGISTRY:
-        if name in models:
-            MODEL_REGISTRY[name].fit(ctx)
+                      notes=notes, label=label, gram=gram)
+    with _one_blas_thread():
+        for name in MODEL_REGISTRY:
+            if name in models:
+                MODEL_REGISTRY[name].fit(ctx)
     for t in ctx.tables:
         t["platform"] = platform
     tables.extend(ctx.tables)
