@@ -423,9 +423,32 @@ def _usable_mask(posts: pd.DataFrame, outcome: str, columns: list[str]) -> tuple
     return ok, {k: v for k, v in reasons.items() if v}
 
 
+def _level_codes(name: str, col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Every row's level of a categorical column as an integer code into a list of level texts (-1: NA).
+
+    The same levels as :func:`_levels`, whose text rules are applied to the distinct values only (a million
+    rows of text are never converted or compared).
+    """
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    texts = _levels(name, pd.Series(uniques, dtype=col.dtype if isinstance(col.dtype, pd.CategoricalDtype) else None))
+    merged, levels = pd.factorize(texts, use_na_sentinel=True)  # distinct values that read the same ("Photo", "photo ")
+    codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1) if len(merged) else codes
+    return codes.astype(np.int64, copy=False), [str(v) for v in levels]
+
+
+def _level_counts(codes: np.ndarray, levels: list[str]) -> pd.Series:
+    """``value_counts()`` of the level texts (same order, ties by first appearance), computed on the codes."""
+    counts = pd.Series(codes[codes >= 0]).value_counts()
+    counts.index = pd.Index([levels[c] for c in counts.index], dtype=object)
+    return counts
+
+
 def _reference_level(name: str, levels: pd.Series, references: dict[str, str]) -> str:
     """The reference level of a categorical column (see the module docstring, "Reference levels")."""
-    present = levels.value_counts()
+    return _reference_from_counts(name, levels.value_counts(), references)
+
+
+def _reference_from_counts(name: str, present: pd.Series, references: dict[str, str]) -> str:
     wanted = references.get(name)
     if wanted is not None and str(wanted) in present.index:
         return str(wanted)
@@ -440,21 +463,19 @@ def _reference_level(name: str, levels: pd.Series, references: dict[str, str]) -
 
 def _encode(
     sample: pd.DataFrame, name: str, *, role: str, references: dict[str, str] | None = None
-) -> tuple[pd.DataFrame, str | None]:
-    """The design columns of one predictor or control; also the reference level of a categorical one."""
+) -> tuple[list[tuple[str, np.ndarray]], str | None]:
+    """The design columns (name, float64 values) of one predictor or control; also the reference level of a
+    categorical one."""
     col = sample[name]
     if role == "control" and name == "followers_at_post":
-        return pd.DataFrame({"log_followers_at_post": np.log1p(_numeric(col))}, index=sample.index), None
+        return [("log_followers_at_post", np.log1p(_numeric(col)))], None
     if _is_level_column(name, col, role):
-        values = _levels(name, col)
-        ref = _reference_level(name, values, references or {})
-        levels = sorted(values.unique().tolist(), key=lambda v: (int(v) if name == "year" else v))
-        out = pd.DataFrame(
-            {f"{name}[{lev}]": (values == lev).to_numpy(dtype="float64") for lev in levels if lev != ref},
-            index=sample.index,
-        )
-        return out, str(ref)
-    return pd.DataFrame({name: _numeric(col)}, index=sample.index), None
+        codes, texts = _level_codes(name, col)
+        ref = _reference_from_counts(name, _level_counts(codes, texts), references or {})
+        present = sorted({texts[c] for c in np.unique(codes[codes >= 0])}, key=lambda v: (int(v) if name == "year" else v))
+        index = {t: i for i, t in enumerate(texts)}
+        return [(f"{name}[{lev}]", (codes == index[lev]).astype("float64")) for lev in present if lev != ref], str(ref)
+    return [(name, _numeric(col))], None
 
 
 def _those(k: int) -> str:
@@ -477,23 +498,34 @@ def _rare_levels(
     keep = np.ones(len(sample), dtype=bool)
     exhausted: set[str] = set()
     roles = [(c, "predictor") for c in predictors] + [(c, "control") for c in controls]
+    # every column's levels (as codes) or numbers once; each pass below only masks them
+    columns: dict[tuple[str, str], tuple | None] = {}
+    for name, role in roles:
+        col = sample[name]
+        if _is_level_column(name, col, role):
+            columns[(name, role)] = ("level", *_level_codes(name, col))
+        elif role == "control":
+            columns[(name, role)] = None
+        else:
+            columns[(name, role)] = ("number", _numeric(col))
     for _ in range(5):
         changed = False
         n = int(keep.sum())
         for name, role in roles:
-            col = sample[name][keep]
-            if role == "control" and not _is_level_column(name, col, role):
+            column = columns[(name, role)]
+            if column is None:
                 continue
-            if _is_level_column(name, col, role):
-                counts = _levels(name, col).value_counts()
+            if column[0] == "level":
+                _, codes, texts = column
+                counts = _level_counts(codes[keep], texts)
                 if len(counts) < 2:
                     continue
                 floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
                 groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < floor]
+                index = {t: i for i, t in enumerate(texts)}
                 for term, lev, k in groups:
-                    out = keep.copy()
-                    out[keep] = (_levels(name, col) == lev).to_numpy(dtype=bool)
-                    keep &= ~out
+                    # (before issue 14 a second rare level of the same column in one pass crashed here)
+                    keep &= codes != index[lev]
                     notes.add(
                         "dropped",
                         "too_few_posts",
@@ -513,7 +545,7 @@ def _rare_levels(
                 if len(counts) - len(groups) < 2:
                     exhausted.add(name)
                 continue
-            v = _numeric(col)
+            v = column[1][keep]
             values, counts = np.unique(v, return_counts=True)
             if len(values) < 2:
                 continue
@@ -560,13 +592,19 @@ def _build_design(
     outcome: str,
     notes: _Notes,
     references: dict[str, str] | None = None,
-) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
-    """Design matrix without constant, term → term_type, and categorical column → its reference level."""
-    parts, term_type, used_references = [], {}, {}
-    for role, names in (("predictor", predictors), ("control", controls)):
-        for name in names:
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], fastfit.Gram]:
+    """Design matrix without constant, term → term_type, categorical column → its reference level, and the
+    design's centred cross-products (:class:`fastfit.Gram`, shared by the fits, VIF and the residual checks).
+
+    The design is one float64 block (a DataFrame over a p × n array, no copy), built column by column.
+    """
+    names: list[str] = []
+    values: list[np.ndarray] = []
+    term_type, used_references = {}, {}
+    for role, group in (("predictor", predictors), ("control", controls)):
+        for name in group:
             cols, ref = _encode(sample, name, role=role, references=references)
-            if cols.shape[1] == 0:
+            if not cols:
                 notes.add(
                     "dropped",
                     "constant_in_sample",
@@ -577,15 +615,15 @@ def _build_design(
                     n=len(sample),
                 )
                 continue
-            for c in cols.columns:
+            for c, v in cols:
                 term_type[c] = role
+                names.append(c)
+                values.append(v)
             if ref is not None:
                 used_references[name] = ref
-            parts.append(cols)
-    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=sample.index)
     # Constant within this sample (possible after dropping NA rows).
-    for c in list(X.columns):
-        v = X[c].to_numpy()
+    kept = []
+    for c, v in zip(names, values, strict=True):
         if v.size and np.all(v == v[0]):
             notes.add(
                 "dropped",
@@ -597,11 +635,19 @@ def _build_design(
                 role=term_type[c],
                 n=len(v),
             )
-            X = X.drop(columns=c)
+        else:
+            kept.append((c, v))
+    block = np.empty((len(kept), len(sample)))
+    for j, (_, v) in enumerate(kept):
+        block[j] = v
+    del values
+    names = [c for c, _ in kept]
+    with _one_blas_thread():
+        gram = fastfit.Gram(block.T)
     # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
-    dependent = _dependent_columns(X.to_numpy(dtype="float64"))
+    dependent = _dependent_columns(block.T, gram=gram)
     for j in dependent:
-        c = X.columns[j]
+        c = names[j]
         notes.add(
             "dropped",
             "collinear",
@@ -610,21 +656,27 @@ def _build_design(
             outcome=outcome,
             term=c,
             role=term_type[c],
-            n=len(X),
+            n=len(sample),
         )
-    X = X.drop(columns=[X.columns[j] for j in dependent])
-    return X, {c: term_type[c] for c in X.columns}, used_references
+    if dependent:
+        idx = [j for j in range(len(names)) if j not in set(dependent)]
+        block, gram, names = block[idx], gram.sub(idx), [names[j] for j in idx]
+    X = pd.DataFrame(block.T, index=sample.index, columns=pd.Index(names, dtype=object), copy=False)
+    return X, {c: term_type[c] for c in names}, used_references, gram
 
 
-def _dependent_columns(X: np.ndarray, tol: float = 1e-9) -> list[int]:
-    """Indices of columns that are (numerically) linear combinations of earlier columns and the constant."""
+def _dependent_columns(X: np.ndarray, tol: float = 1e-9, *, gram: fastfit.Gram | None = None) -> list[int]:
+    """Indices of columns that are (numerically) linear combinations of earlier columns and the constant.
+
+    Works on the correlation matrix of the columns (from their centred cross-products ``gram`` when given).
+    """
     if X.shape[1] == 0:
         return []
-    Xc = X - X.mean(axis=0)
-    sd = Xc.std(axis=0)
-    sd[sd == 0] = 1.0
-    Xc = Xc / sd
-    G = Xc.T @ Xc / len(X)
+    gram = fastfit.Gram(X) if gram is None else gram
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.sqrt(np.diag(gram.G) / len(X))
+        d[d == 0] = 1.0
+        G = gram.G / len(X) / np.outer(d, d)
     kept: list[int] = []
     dependent = []
     for j in range(X.shape[1]):
@@ -1849,7 +1901,7 @@ def _run_negbin_rate(fit: _OutcomeFit) -> None:
     if usable.sum() == mask.sum():
         Xr, tt = fit.X, fit.term_type
     else:
-        Xr, tt, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
+        Xr, tt, _, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
                                   outcome=outcome, notes=fit.notes, references=fit.reference_levels)
     if n_rate <= Xr.shape[1] + 2 or float(np.var(y)) == 0.0:
         fit.notes.add("flags", "too_few_posts_model",
@@ -2345,7 +2397,7 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     diag.update(n=n, n_dropped=n_total - n)
     sample = posts.loc[mask, used]
     y = _numeric(posts.loc[mask, outcome])
-    X, term_type, used_refs = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
+    X, term_type, used_refs, gram = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
                                             references=references)
     diag["terms"] = dict(term_type)
     diag["reference_levels"] = used_refs
@@ -2365,8 +2417,6 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
                   outcome=outcome, n=n)
         diag["flags"].append("constant outcome")
         return
-    with _one_blas_thread():
-        gram = fastfit.Gram(fastfit.as_design(X))
     vif = _vif_from_cross(gram.G, list(X.columns))
     diag["vif"] = {k: float(v) for k, v in vif.items()}
     diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
