@@ -2119,7 +2119,7 @@ def _population(
             + " are left out of the models: their reach is the other account's audience, not this one's.",
             n=int(collab.sum()),
         )
-    return keep, record, control
+    return keep, record, control, kind
 
 
 def reach_by_type(
@@ -2172,9 +2172,15 @@ def _platform_groups(posts: pd.DataFrame, pooled: bool) -> list[tuple[str | None
     """(platform, row mask, pooled?) per model group: one per platform, plus a labelled pooled group on request."""
     if "platform" not in posts.columns or posts["platform"].isna().all():
         return [(None, np.ones(len(posts), dtype=bool), False)]
-    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
-    names = sorted(plat.unique().tolist())
-    groups = [(p, (plat == p).to_numpy(dtype=bool), False) for p in names]
+    # the text rules on the distinct values only; NA reads "unknown"
+    codes, uniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+    texts = [str(t) for t in pd.Series(uniques).astype("string").str.strip().str.lower()] + ["unknown"]
+    present = np.unique(codes)  # -1 (NA) sorts first: its text is the last of ``texts``
+    names = sorted({texts[c] for c in present})
+    groups = [
+        (p, np.isin(codes, [c for c in present if texts[c] == p]), False)
+        for p in names
+    ]
     if pooled and len(names) > 1:
         groups.append((POOLED, np.ones(len(posts), dtype=bool), True))
     return groups
@@ -2248,12 +2254,17 @@ def fit_post_models(
         raise InputError(f"unknown model(s) {unknown}; choose from {list(MODEL_REGISTRY)}")
     references = dict(reference_levels or {})
     notes = _Notes()
-    keep, population_record, type_control = _population(
+    keep, population_record, type_control, kind = _population(
         posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
     )
-    posts_all = posts_coded.loc[keep]
-    if type_control:
-        posts_all = posts_all.assign(post_type=post_types(posts_all)[0].to_numpy())
+    # only the columns the models read (a million rows of text copied for nothing cost seconds), in their order
+    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "post_id", "permalink",
+              "media_type"}
+    columns = [c for c in posts_coded.columns
+               if c in wanted or (isinstance(c, str) and c.startswith(("has_", "n_"))) or c in CATEGORICAL_COLUMNS]
+    posts_all = posts_coded.loc[keep, columns]
+    if type_control:  # post types are decided row by row, so those of the full table apply
+        posts_all = posts_all.assign(post_type=kind[keep].to_numpy())
     groups = _platform_groups(posts_all, pooled)
     several = len(groups) > 1
     tables, diagnostics, fits, sensitivity, fitted = [], {}, {}, [], []
