@@ -1022,24 +1022,31 @@ def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None, *, return_al
 
 def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray, *, return_alpha: bool = False):
     """Intercept-only NB2 log-likelihood with an offset: maximize over (b0, α), b0 profiled for each α."""
-    values, inverse = np.unique(y, return_inverse=True)
-    b0_start = math.log(max(y.sum(), 0.5) / np.exp(offset).sum())  # the Poisson MLE
+    values, counts = np.unique(y, return_counts=True)
+    exposure = np.exp(offset)
+    b0_start = math.log(max(y.sum(), 0.5) / exposure.sum())  # the Poisson MLE
+    y_offset = float(y @ offset)
+    warm = [b0_start]  # each α's b0 starts from the last one's (Brent's evaluations move little): 2-3 steps
 
     def profile(log_alpha: float) -> tuple[float, float]:
         a = math.exp(log_alpha)
-        b0 = b0_start
+        b0 = warm[0]
         for _ in range(50):  # Newton for b0: score Σ (y − μ)/(1 + αμ), concave in b0
-            mu = np.exp(b0 + offset)
-            g = np.sum((y - mu) / (1.0 + a * mu))
-            h = -np.sum(mu * (1.0 + a * y) / (1.0 + a * mu) ** 2)
+            mu = math.exp(b0) * exposure
+            d = 1.0 + a * mu
+            g = np.sum((y - mu) / d)
+            h = -np.sum(mu * (1.0 + a * y) / (d * d))
             step = g / h
             b0 -= step
             if abs(step) < 1e-12:
                 break
-        mu = np.exp(b0 + offset)
+        warm[0] = b0
+        mu = math.exp(b0) * exposure
         r = 1.0 / a
         ll_y = special.gammaln(values + r) - special.gammaln(r) - special.gammaln(values + 1)
-        ll = ll_y[inverse].sum() + np.sum(-r * np.log1p(a * mu) + y * (np.log(a * mu) - np.log1p(a * mu)))
+        ld = np.log1p(a * mu)
+        # Σ y·log(αμ) = (log α + b0)·Σy + Σ y·offset
+        ll = float(counts @ ll_y) + float(np.sum(-r * ld - y * ld)) + (log_alpha + b0) * float(y.sum()) + y_offset
         return float(ll), b0
 
     best = optimize.minimize_scalar(
@@ -2040,10 +2047,11 @@ def _population(
     )
     counts = []
     outcome_cols = [o for o in dict.fromkeys(outcomes) if o in posts.columns]
-    frame = pd.DataFrame({"platform": platform.to_numpy(), "post_type": kind.to_numpy()})
+    # categories (sorted like the texts) rather than a million strings to group by
+    frame = pd.DataFrame({"platform": pd.Categorical(platform.to_numpy()), "post_type": pd.Categorical(kind.to_numpy())})
     for o in outcome_cols:
         frame[o] = _numeric(posts[o])
-    for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True):
+    for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True, observed=True):
         row = {"platform": plat or None, "post_type": ptype, "n": len(g), "in_models": ptype in types}
         for o in outcome_cols:
             v = g[o].dropna()
@@ -2069,10 +2077,10 @@ def _population(
     }
     # a post type that dominates and differs in reach: say so, whichever population is modelled
     first = outcome_cols[0] if outcome_cols else None
-    for plat, g in frame.groupby("platform", sort=True):
+    for plat, g in frame.groupby("platform", sort=True, observed=True):
         n_plat = len(g)
         orig = g.loc[g["post_type"] == "original", first].dropna() if first else pd.Series(dtype=float)
-        for ptype, sub in g.groupby("post_type"):
+        for ptype, sub in g.groupby("post_type", observed=True):
             share = len(sub) / n_plat
             if ptype == "original" or share < DOMINANT_SHARE or first is None:
                 continue
@@ -2275,7 +2283,7 @@ def fit_post_models(
     for platform, rows, is_pooled in groups if len(posts_all) else []:
         notes.platform = platform
         notes.prefix = f"{platform}: " if several else ""
-        posts = posts_all.loc[rows]
+        posts = posts_all if rows.all() else posts_all.loc[rows]
         extra = (["post_type"] if type_control else []) + (["platform"] if is_pooled else [])
         preds = _screen_columns(posts, predictors, role="predictor", notes=notes)
         ctrls = [
@@ -2394,9 +2402,8 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
                   f"{outcome}: {n_na} of {n_total} posts dropped for missing values ({detail}).",
                   outcome=outcome, n=n_na, reasons=reasons)
     sample_idx = np.flatnonzero(mask)
-    rare_keep, exhausted = _rare_levels(
-        posts.iloc[sample_idx][used], predictors, controls, outcome=outcome, notes=notes, diag=diag
-    )
+    first = posts.iloc[sample_idx, [posts.columns.get_loc(c) for c in used]]  # one copy of the used columns
+    rare_keep, exhausted = _rare_levels(first, predictors, controls, outcome=outcome, notes=notes, diag=diag)
     predictors = [c for c in predictors if c not in exhausted]
     controls = [c for c in controls if c not in exhausted]
     if not rare_keep.all():
@@ -2406,8 +2413,9 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
         mask[sample_idx[~rare_keep]] = False
     n = int(mask.sum())
     diag.update(n=n, n_dropped=n_total - n)
-    sample = posts.loc[mask, used]
-    y = _numeric(posts.loc[mask, outcome])
+    sample = first if rare_keep.all() else first[rare_keep]
+    del first
+    y = _numeric(posts[outcome].iloc[np.flatnonzero(mask)])
     X, term_type, used_refs, gram = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
                                             references=references)
     diag["terms"] = dict(term_type)
