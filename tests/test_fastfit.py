@@ -283,3 +283,27 @@ def test_nb2_converges_where_statsmodels_optimizers_gave_up(monkeypatch):
         ref = wm.fit_post_models(posts, **kw)
     (fitted,) = ref.records["fitted_terms"]
     assert fitted["fit_method"] == "poisson_robust" and "Singular matrix" in fitted["fallback_reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("media_type", pd.Series(["Photo", "photo ", " PHOTO", "video", None, "link card", "link_card", "", "Ünï",
+                                  "ünï", "none"], dtype=object)),
+        ("media_type", pd.Series(["Photo", "video", pd.NA, "photo "], dtype="string")),
+        ("media_type", pd.Series(["Reel", "reel", None, "Video"], dtype="category")),
+        ("year", pd.Series([2021, 2022, pd.NA, 2021, 2020], dtype="Int64")),
+        ("year", pd.Series([2021.0, 2022.0, np.nan], dtype="float64")),
+        ("coder_topic", pd.Series(["Health", "health", "Climate ", None], dtype=object)),  # other text: as is
+    ],
+)
+def test_level_codes_equal_the_text_rules_row_by_row(name, values):
+    # the fast path (text rules on distinct values, rows as codes) against the rules applied to every row
+    codes, texts = wm._level_codes(name, values)
+    expected = wm._levels(name, values)
+    got = pd.Series([texts[c] if c >= 0 else pd.NA for c in codes], dtype="string")
+    pd.testing.assert_series_equal(got, expected.reset_index(drop=True), check_names=False)
+    assert len(set(texts)) == len(texts)  # texts that read the same share one code
+    counts = wm._level_counts(codes, texts)
+    ref = expected.value_counts()
+    assert list(counts.index) == list(ref.index) and list(counts) == list(ref)

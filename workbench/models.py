@@ -2151,11 +2151,12 @@ def reach_by_type(
     """
     if column not in posts.columns:
         raise InputError(f"reach_by_type: posts have no column {column!r}", column=column)
-    kind = _levels(column, posts[column]).fillna("unknown")
+    codes, texts = _level_codes(column, posts[column])  # the text rules on the distinct values only
+    kind = np.array([*texts, "unknown"], dtype=object)[codes]  # NA (code -1) reads "unknown"
     frame = pd.DataFrame(
         {
             "platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns else pd.NA,
-            "type": kind.to_numpy(),
+            "type": kind,
         }
     )
     frame["platform"] = frame["platform"].astype("string")
