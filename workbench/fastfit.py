@@ -41,7 +41,7 @@ BLOCK = 65_536
 OLS_COND_LIMIT = 1e6
 #: Newton (NB2) and IRLS (Poisson) stop when every parameter moves less than this relative to 1 + |value|.
 NEWTON_TOL = 1e-10
-NEWTON_MAX_ITER = 100
+NEWTON_MAX_ITER = 50
 #: NB2 dispersion outside this range is treated as a failed fit (α → 0: the counts are Poisson; the caller's
 #: fallback path decides).
 ALPHA_RANGE = (1e-8, 1e8)
