@@ -261,6 +261,31 @@ def test_growth_takes_intervention_labels_from_the_results(ax):
     assert [t.get_text() for t in ax.texts] == ["Designer joined"]
 
 
+def test_plot_residuals_draws_a_stated_sample_of_a_large_fit():
+    import numpy as np
+
+    from workbench.plots import RESIDUAL_EXTREMES, RESIDUAL_SAMPLE, plot_residuals, residual_sample
+
+    rng = np.random.default_rng(1)
+    n = 40_000
+    frame = pd.DataFrame({"fitted": rng.normal(size=n), "std_residual": rng.standard_t(3, size=n)})
+    frame["theoretical_quantile"] = np.sort(rng.normal(size=n))[np.argsort(np.argsort(frame["std_residual"]))]
+    frame.loc[7, "std_residual"] = np.nan  # a NaN residual is neither an extreme nor a crash
+    shown = residual_sample(frame)
+    assert RESIDUAL_SAMPLE <= len(shown) <= RESIDUAL_SAMPLE + 2 * RESIDUAL_EXTREMES
+    finite = frame["std_residual"].dropna()
+    assert set(finite.nsmallest(RESIDUAL_EXTREMES).index) <= set(shown.index)  # the tails are always drawn
+    assert set(finite.nlargest(RESIDUAL_EXTREMES).index) <= set(shown.index)
+    assert shown.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(residual_sample(frame), shown)  # the same rows every run
+    left, right = plot_residuals(frame, title="impressions")
+    assert len(left.collections[0].get_offsets()) == len(shown)
+    assert f"random sample of {RESIDUAL_SAMPLE:,} of {n:,} posts" in left.get_title()
+    assert f"the same {len(shown):,} posts" in right.get_title()
+    small = frame.head(300)
+    assert residual_sample(small) is small
+
+
 def test_categorical_level_labels():
     assert label_feature("media_type[photo]") == "Media type: photo"
     assert label_feature("year[T.2022]") == "Year: 2022"

@@ -97,6 +97,7 @@ which terms (``fitted_terms``), what was dropped and why (``dropped``), problems
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import re
@@ -110,6 +111,7 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 from statsmodels.stats.multitest import multipletests
 
+from . import fastfit
 from .errors import InputError
 from .features import FEATURE_DESCRIPTIONS, POST_TYPES, post_types
 
@@ -421,9 +423,32 @@ def _usable_mask(posts: pd.DataFrame, outcome: str, columns: list[str]) -> tuple
     return ok, {k: v for k, v in reasons.items() if v}
 
 
+def _level_codes(name: str, col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Every row's level of a categorical column as an integer code into a list of level texts (-1: NA).
+
+    The same levels as :func:`_levels`, whose text rules are applied to the distinct values only (a million
+    rows of text are never converted or compared).
+    """
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    texts = _levels(name, pd.Series(uniques, dtype=col.dtype if isinstance(col.dtype, pd.CategoricalDtype) else None))
+    merged, levels = pd.factorize(texts, use_na_sentinel=True)  # distinct values that read the same ("Photo", "photo ")
+    codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1) if len(merged) else codes
+    return codes.astype(np.int64, copy=False), [str(v) for v in levels]
+
+
+def _level_counts(codes: np.ndarray, levels: list[str]) -> pd.Series:
+    """``value_counts()`` of the level texts (same order, ties by first appearance), computed on the codes."""
+    counts = pd.Series(codes[codes >= 0]).value_counts()
+    counts.index = pd.Index([levels[c] for c in counts.index], dtype=object)
+    return counts
+
+
 def _reference_level(name: str, levels: pd.Series, references: dict[str, str]) -> str:
     """The reference level of a categorical column (see the module docstring, "Reference levels")."""
-    present = levels.value_counts()
+    return _reference_from_counts(name, levels.value_counts(), references)
+
+
+def _reference_from_counts(name: str, present: pd.Series, references: dict[str, str]) -> str:
     wanted = references.get(name)
     if wanted is not None and str(wanted) in present.index:
         return str(wanted)
@@ -438,21 +463,19 @@ def _reference_level(name: str, levels: pd.Series, references: dict[str, str]) -
 
 def _encode(
     sample: pd.DataFrame, name: str, *, role: str, references: dict[str, str] | None = None
-) -> tuple[pd.DataFrame, str | None]:
-    """The design columns of one predictor or control; also the reference level of a categorical one."""
+) -> tuple[list[tuple[str, np.ndarray]], str | None]:
+    """The design columns (name, float64 values) of one predictor or control; also the reference level of a
+    categorical one."""
     col = sample[name]
     if role == "control" and name == "followers_at_post":
-        return pd.DataFrame({"log_followers_at_post": np.log1p(_numeric(col))}, index=sample.index), None
+        return [("log_followers_at_post", np.log1p(_numeric(col)))], None
     if _is_level_column(name, col, role):
-        values = _levels(name, col)
-        ref = _reference_level(name, values, references or {})
-        levels = sorted(values.unique().tolist(), key=lambda v: (int(v) if name == "year" else v))
-        out = pd.DataFrame(
-            {f"{name}[{lev}]": (values == lev).to_numpy(dtype="float64") for lev in levels if lev != ref},
-            index=sample.index,
-        )
-        return out, str(ref)
-    return pd.DataFrame({name: _numeric(col)}, index=sample.index), None
+        codes, texts = _level_codes(name, col)
+        ref = _reference_from_counts(name, _level_counts(codes, texts), references or {})
+        present = sorted({texts[c] for c in np.unique(codes[codes >= 0])}, key=lambda v: (int(v) if name == "year" else v))
+        index = {t: i for i, t in enumerate(texts)}
+        return [(f"{name}[{lev}]", (codes == index[lev]).astype("float64")) for lev in present if lev != ref], str(ref)
+    return [(name, _numeric(col))], None
 
 
 def _those(k: int) -> str:
@@ -475,23 +498,34 @@ def _rare_levels(
     keep = np.ones(len(sample), dtype=bool)
     exhausted: set[str] = set()
     roles = [(c, "predictor") for c in predictors] + [(c, "control") for c in controls]
+    # every column's levels (as codes) or numbers once; each pass below only masks them
+    columns: dict[tuple[str, str], tuple | None] = {}
+    for name, role in roles:
+        col = sample[name]
+        if _is_level_column(name, col, role):
+            columns[(name, role)] = ("level", *_level_codes(name, col))
+        elif role == "control":
+            columns[(name, role)] = None
+        else:
+            columns[(name, role)] = ("number", _numeric(col))
     for _ in range(5):
         changed = False
         n = int(keep.sum())
         for name, role in roles:
-            col = sample[name][keep]
-            if role == "control" and not _is_level_column(name, col, role):
+            column = columns[(name, role)]
+            if column is None:
                 continue
-            if _is_level_column(name, col, role):
-                counts = _levels(name, col).value_counts()
+            if column[0] == "level":
+                _, codes, texts = column
+                counts = _level_counts(codes[keep], texts)
                 if len(counts) < 2:
                     continue
                 floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
                 groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < floor]
+                index = {t: i for i, t in enumerate(texts)}
                 for term, lev, k in groups:
-                    out = keep.copy()
-                    out[keep] = (_levels(name, col) == lev).to_numpy(dtype=bool)
-                    keep &= ~out
+                    # (before issue 14 a second rare level of the same column in one pass crashed here)
+                    keep &= codes != index[lev]
                     notes.add(
                         "dropped",
                         "too_few_posts",
@@ -511,7 +545,7 @@ def _rare_levels(
                 if len(counts) - len(groups) < 2:
                     exhausted.add(name)
                 continue
-            v = _numeric(col)
+            v = column[1][keep]
             values, counts = np.unique(v, return_counts=True)
             if len(values) < 2:
                 continue
@@ -558,13 +592,19 @@ def _build_design(
     outcome: str,
     notes: _Notes,
     references: dict[str, str] | None = None,
-) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
-    """Design matrix without constant, term → term_type, and categorical column → its reference level."""
-    parts, term_type, used_references = [], {}, {}
-    for role, names in (("predictor", predictors), ("control", controls)):
-        for name in names:
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], fastfit.Gram]:
+    """Design matrix without constant, term → term_type, categorical column → its reference level, and the
+    design's centred cross-products (:class:`fastfit.Gram`, shared by the fits, VIF and the residual checks).
+
+    The design is one float64 block (a DataFrame over a p × n array, no copy), built column by column.
+    """
+    names: list[str] = []
+    values: list[np.ndarray] = []
+    term_type, used_references = {}, {}
+    for role, group in (("predictor", predictors), ("control", controls)):
+        for name in group:
             cols, ref = _encode(sample, name, role=role, references=references)
-            if cols.shape[1] == 0:
+            if not cols:
                 notes.add(
                     "dropped",
                     "constant_in_sample",
@@ -575,15 +615,15 @@ def _build_design(
                     n=len(sample),
                 )
                 continue
-            for c in cols.columns:
+            for c, v in cols:
                 term_type[c] = role
+                names.append(c)
+                values.append(v)
             if ref is not None:
                 used_references[name] = ref
-            parts.append(cols)
-    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=sample.index)
     # Constant within this sample (possible after dropping NA rows).
-    for c in list(X.columns):
-        v = X[c].to_numpy()
+    kept = []
+    for c, v in zip(names, values, strict=True):
         if v.size and np.all(v == v[0]):
             notes.add(
                 "dropped",
@@ -595,11 +635,19 @@ def _build_design(
                 role=term_type[c],
                 n=len(v),
             )
-            X = X.drop(columns=c)
+        else:
+            kept.append((c, v))
+    block = np.empty((len(kept), len(sample)))
+    for j, (_, v) in enumerate(kept):
+        block[j] = v
+    del values
+    names = [c for c, _ in kept]
+    with _one_blas_thread():
+        gram = fastfit.Gram(block.T)
     # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
-    dependent = _dependent_columns(X.to_numpy(dtype="float64"))
+    dependent = _dependent_columns(block.T, gram=gram)
     for j in dependent:
-        c = X.columns[j]
+        c = names[j]
         notes.add(
             "dropped",
             "collinear",
@@ -608,21 +656,27 @@ def _build_design(
             outcome=outcome,
             term=c,
             role=term_type[c],
-            n=len(X),
+            n=len(sample),
         )
-    X = X.drop(columns=[X.columns[j] for j in dependent])
-    return X, {c: term_type[c] for c in X.columns}, used_references
+    if dependent:
+        idx = [j for j in range(len(names)) if j not in set(dependent)]
+        block, gram, names = block[idx], gram.sub(idx), [names[j] for j in idx]
+    X = pd.DataFrame(block.T, index=sample.index, columns=pd.Index(names, dtype=object), copy=False)
+    return X, {c: term_type[c] for c in names}, used_references, gram
 
 
-def _dependent_columns(X: np.ndarray, tol: float = 1e-9) -> list[int]:
-    """Indices of columns that are (numerically) linear combinations of earlier columns and the constant."""
+def _dependent_columns(X: np.ndarray, tol: float = 1e-9, *, gram: fastfit.Gram | None = None) -> list[int]:
+    """Indices of columns that are (numerically) linear combinations of earlier columns and the constant.
+
+    Works on the correlation matrix of the columns (from their centred cross-products ``gram`` when given).
+    """
     if X.shape[1] == 0:
         return []
-    Xc = X - X.mean(axis=0)
-    sd = Xc.std(axis=0)
-    sd[sd == 0] = 1.0
-    Xc = Xc / sd
-    G = Xc.T @ Xc / len(X)
+    gram = fastfit.Gram(X) if gram is None else gram
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.sqrt(np.diag(gram.G) / len(X))
+        d[d == 0] = 1.0
+        G = gram.G / len(X) / np.outer(d, d)
     kept: list[int] = []
     dependent = []
     for j in range(X.shape[1]):
@@ -670,7 +724,11 @@ def compute_vif(design: pd.DataFrame) -> pd.Series:
     cols = [c for c, is_const in zip(X.columns, constant, strict=True) if not is_const]
     Z = arr[:, ~constant]
     Z = Z - Z.mean(axis=0)
-    C = Z.T @ Z
+    return _vif_from_cross(Z.T @ Z, cols)
+
+
+def _vif_from_cross(C: np.ndarray, cols: list[str]) -> pd.Series:
+    """VIF of every column from the centred cross-product matrix C of the non-constant columns."""
     out = {}
     for j, name in enumerate(cols):
         others = [k for k in range(len(cols)) if k != j]
@@ -754,6 +812,27 @@ def _with_intercept(X: pd.DataFrame) -> pd.DataFrame:
     return exog
 
 
+_THREADS = None
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread for the model fits (a context manager).
+
+    Every product in the fits is tall and skinny (n × p with p ≈ 10): one thread streams through it at memory
+    speed, while OpenBLAS' threads mostly wait for each other — on this 2-core machine, shared with other work,
+    a pass took 3-7× longer with the default threads (issue 14). threadpoolctl sets the limit and restores it.
+    """
+    global _THREADS
+    try:
+        if _THREADS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _THREADS = ThreadpoolController()
+        return _THREADS.limit(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 — no threadpoolctl, or a BLAS it cannot drive: the fits work all the same
+        return contextlib.nullcontext()
+
+
 def _holm(p: np.ndarray) -> np.ndarray:
     """Holm step-down adjusted p-values (Holm 1979), by ``statsmodels.stats.multitest.multipletests``."""
     p = np.asarray(p, dtype="float64")
@@ -774,16 +853,30 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return multipletests(p, method="fdr_bh")[1] if p.size else p.copy()
 
 
-def _fit_ols_log(y: np.ndarray, X: pd.DataFrame):
-    exog = _with_intercept(X)
-    return sm.OLS(np.log1p(y), exog).fit(cov_type="HC3", use_t=True)
+def _fit_ols_log(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None, cols=None,
+                 keep_diagnostics: bool = False):
+    """OLS of log1p(y) with HC3 errors: by the centred normal equations (:func:`fastfit.fit_ols`), or by
+    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns)."""
+    ly = np.log1p(y)
+    with _one_blas_thread():
+        res = fastfit.fit_ols(ly, X, robust=True, gram=gram, cols=cols, keep_diagnostics=keep_diagnostics)
+    if res is not None:
+        return res
+    exog = _with_intercept(X if cols is None else X.iloc[:, cols])
+    return sm.OLS(ly, exog).fit(cov_type="HC3", use_t=True)
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:
     return (a - a.mean(axis=0)) / a.std(axis=0, ddof=1)
 
 
-def _fit_ols_std(y: np.ndarray, X: pd.DataFrame):
+def _fit_ols_std(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None):
+    """OLS of the z-scored count on z-scored regressors with classical errors (normal equations, or statsmodels
+    when ill-conditioned, as :func:`_fit_ols_log`)."""
+    with _one_blas_thread():
+        res = fastfit.fit_ols(np.asarray(y, dtype="float64"), X, robust=False, gram=gram, zscore=True)
+    if res is not None:
+        return res
     Z = pd.DataFrame(_zscore(X.to_numpy(dtype="float64")), columns=X.columns, index=X.index)
     exog = _with_intercept(Z)
     return sm.OLS(_zscore(y), exog).fit()
@@ -856,8 +949,17 @@ def _nb2_start(
     return None
 
 
-def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None):
-    """NB2 by ML with HC0 sandwich errors (``offset``: log exposure); returns (results, None) or (None, reason)."""
+def _fit_negbin(y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None, start=None):
+    """NB2 by ML with HC0 sandwich errors (``offset``: log exposure); returns (results, None) or (None, reason).
+
+    First by Newton with analytic derivatives from the Poisson fit (or ``start``: β with the constant first)
+    (:func:`fastfit.fit_nb2`); when that does not converge to an interior maximum, by statsmodels' Newton from
+    glm.nb-style start values, then BFGS, as before.
+    """
+    with _one_blas_thread():
+        fast = fastfit.fit_nb2(y, X, offset=offset, start=start)
+    if fast is not None:
+        return fast, None
     exog = _with_intercept(X)
     model = sm.NegativeBinomial(y, exog, loglike_method="nb2", offset=offset)
     # statsmodels differentiates the log-likelihood numerically (complex step) for the per-post scores the
@@ -920,24 +1022,31 @@ def _negbin_llnull(y: np.ndarray, offset: np.ndarray | None = None, *, return_al
 
 def _negbin_llnull_offset(y: np.ndarray, offset: np.ndarray, *, return_alpha: bool = False):
     """Intercept-only NB2 log-likelihood with an offset: maximize over (b0, α), b0 profiled for each α."""
-    values, inverse = np.unique(y, return_inverse=True)
-    b0_start = math.log(max(y.sum(), 0.5) / np.exp(offset).sum())  # the Poisson MLE
+    values, counts = np.unique(y, return_counts=True)
+    exposure = np.exp(offset)
+    b0_start = math.log(max(y.sum(), 0.5) / exposure.sum())  # the Poisson MLE
+    y_offset = float(y @ offset)
+    warm = [b0_start]  # each α's b0 starts from the last one's (Brent's evaluations move little): 2-3 steps
 
     def profile(log_alpha: float) -> tuple[float, float]:
         a = math.exp(log_alpha)
-        b0 = b0_start
+        b0 = warm[0]
         for _ in range(50):  # Newton for b0: score Σ (y − μ)/(1 + αμ), concave in b0
-            mu = np.exp(b0 + offset)
-            g = np.sum((y - mu) / (1.0 + a * mu))
-            h = -np.sum(mu * (1.0 + a * y) / (1.0 + a * mu) ** 2)
+            mu = math.exp(b0) * exposure
+            d = 1.0 + a * mu
+            g = np.sum((y - mu) / d)
+            h = -np.sum(mu * (1.0 + a * y) / (d * d))
             step = g / h
             b0 -= step
             if abs(step) < 1e-12:
                 break
-        mu = np.exp(b0 + offset)
+        warm[0] = b0
+        mu = math.exp(b0) * exposure
         r = 1.0 / a
         ll_y = special.gammaln(values + r) - special.gammaln(r) - special.gammaln(values + 1)
-        ll = ll_y[inverse].sum() + np.sum(-r * np.log1p(a * mu) + y * (np.log(a * mu) - np.log1p(a * mu)))
+        ld = np.log1p(a * mu)
+        # Σ y·log(αμ) = (log α + b0)·Σy + Σ y·offset
+        ll = float(counts @ ll_y) + float(np.sum(-r * ld - y * ld)) + (log_alpha + b0) * float(y.sum()) + y_offset
         return float(ll), b0
 
     best = optimize.minimize_scalar(
@@ -968,32 +1077,12 @@ def _fit_poisson(
     """Poisson GLM of the same design by IRLS (the null of the overdispersion tests): (fitted means, log-likelihood).
 
     Written out because statsmodels' GLM costs seconds at 10⁵–10⁶ posts for what is a few weighted least-squares
-    passes; None when it does not converge.
+    passes (:func:`fastfit.poisson_irls`, in blocks of rows); None when it does not converge.
     """
-    exog = _with_intercept(X).to_numpy(dtype="float64")
-    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype="float64")
-    with np.errstate(all="ignore"):
-        beta = np.linalg.lstsq(exog, np.log(y + 0.5) - off, rcond=None)[0]
-        for _ in range(max_iter):
-            eta = np.clip(exog @ beta + off, -50, 50)
-            mu = np.exp(eta)
-            z = eta - off + (y - mu) / mu
-            XtW = exog.T * mu
-            try:
-                new = np.linalg.solve(XtW @ exog, XtW @ z)
-            except np.linalg.LinAlgError:
-                return None
-            if not np.all(np.isfinite(new)):
-                return None
-            change = np.max(np.abs(new - beta))
-            beta = new
-            if change < tol * (1.0 + np.max(np.abs(beta))):
-                break
-        else:
-            return None
-        mu = np.exp(exog @ beta + off)
-        llf = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
-    return mu, llf
+    with _one_blas_thread():
+        out = fastfit.poisson_irls(np.asarray(y, dtype="float64"), fastfit.as_design(X), offset=offset,
+                                   max_iter=max_iter, tol=tol)
+    return None if out is None else (out[1], out[2])
 
 
 def check_overdispersion(
@@ -1094,6 +1183,10 @@ def check_residuals(fit_result) -> dict:
         R² itself: how much of the variation in squared residuals the features explain, an effect size
         that does not grow with n the way the p-value does).
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        e = getattr(fit_result, "_e", None)
+        e = np.asarray(fit_result.resid, dtype="float64") if e is None else e
+        return _residual_checks(e, fit_result._design(), fit_result._gram)
     e = np.asarray(fit_result.resid, dtype="float64")
     exog = np.asarray(fit_result.model.exog, dtype="float64")
     e2 = e * e
@@ -1101,7 +1194,21 @@ def check_residuals(fit_result) -> dict:
     u = e2 - exog @ coef
     tss = float(((e2 - e2.mean()) ** 2).sum())
     r2 = 1.0 - float(u @ u) / tss if tss > 0 else 0.0
-    df = exog.shape[1] - 1
+    return _residual_summary(e, r2, exog.shape[1] - 1)
+
+
+def _residual_checks(e: np.ndarray, X: np.ndarray, gram: fastfit.Gram) -> dict:
+    """:func:`check_residuals` from the design's centred cross-products: the R² of the squared residuals on the
+    regressors is (X̃'ẽ²)'G⁻¹(X̃'ẽ²)/Σẽ⁴ (tilde: centred), one pass over the rows instead of a least-squares solve."""
+    e2 = e * e
+    e2c = e2 - e2.mean()
+    tss = float(e2c @ e2c)
+    v = gram.cross(X, e2c)
+    r2 = float(v @ gram.inv @ v) / tss if tss > 0 else 0.0
+    return _residual_summary(e, r2, gram.k)
+
+
+def _residual_summary(e: np.ndarray, r2: float, df: int) -> dict:
     stat = len(e) * r2
     return {
         "skew": float(stats.skew(e)),
@@ -1121,15 +1228,23 @@ def compute_cooks_distance(fit_result) -> pd.Series:
     D_i = e_i² h_i / (p s² (1 − h_i)²) with h the leverage, p the number of coefficients and s² the residual
     variance (Cook 1977; R's ``cooks.distance``). Posts with D above 4/n are commonly looked at.
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        e, h = getattr(fit_result, "_e", None), getattr(fit_result, "_h", None)
+        e = np.asarray(fit_result.resid, dtype="float64") if e is None else e
+        h = fit_result.leverage() if h is None else h
+        labels = fit_result._row_labels()
+        return pd.Series(_cook(e, h, fit_result._gram.k + 1), index=labels, name="cook_d")
     exog = np.asarray(fit_result.model.exog, dtype="float64")
     e = np.asarray(fit_result.resid, dtype="float64")
     h = _leverage(exog)
-    p = exog.shape[1]
+    labels = fit_result.model.data.row_labels
+    return pd.Series(_cook(e, h, exog.shape[1]), index=labels if labels is not None else None, name="cook_d")
+
+
+def _cook(e: np.ndarray, h: np.ndarray, p: int) -> np.ndarray:
     s2 = float(e @ e) / (len(e) - p)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = e * e * h / (p * s2 * (1.0 - h) ** 2)
-    labels = fit_result.model.data.row_labels
-    return pd.Series(d, index=labels if labels is not None else None, name="cook_d")
+        return e * e * h / (p * s2 * (1.0 - h) ** 2)
 
 
 def _influential_posts(
@@ -1197,6 +1312,22 @@ def residual_frame(fit_result) -> pd.DataFrame:
         standard normal quantile Φ⁻¹((rank − ½)/n) of each post's ``std_residual``: plot ``std_residual``
         against it for a QQ plot.
     """
+    if isinstance(fit_result, fastfit.LinearFit):
+        labels = fit_result._row_labels()
+        y = fit_result._endog
+        fitted = fit_result.fittedvalues.to_numpy()
+        resid = y - fitted
+        h = fit_result.leverage()
+        s = math.sqrt(fit_result.ssr / fit_result.df_resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            std = resid / (s * np.sqrt(1.0 - h))
+        return _residual_table(fitted, resid, std, labels)
+    if isinstance(fit_result, fastfit.NB2Fit):
+        y = fit_result._endog
+        fitted = fit_result.predict().to_numpy()
+        alpha = float(fit_result.params.iloc[-1])
+        resid = (y - fitted) / np.sqrt(fitted + alpha * fitted**2)
+        return _residual_table(fitted, resid, resid, fit_result._row_labels())
     model = fit_result.model
     labels = model.data.row_labels
     y = np.asarray(model.endog, dtype="float64")
@@ -1221,7 +1352,11 @@ def residual_frame(fit_result) -> pd.DataFrame:
         raise InputError(
             f"residual_frame takes an OLS or negative binomial fit from PostModels.fits, found {type(model).__name__}"
         )
-    n = len(y)
+    return _residual_table(fitted, resid, std, labels)
+
+
+def _residual_table(fitted, resid, std, labels) -> pd.DataFrame:
+    n = len(std)
     ranks = stats.rankdata(std, method="ordinal", nan_policy="omit") if n else np.array([])
     quantile = stats.norm.ppf((ranks - 0.5) / n) if n else np.array([])
     return pd.DataFrame(
@@ -1345,11 +1480,19 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 
+_UNSET = object()
+
+
 def _overdispersion(
-    y: np.ndarray, X: pd.DataFrame, count_fit: CountFit | None, *, offset: np.ndarray | None = None
+    y: np.ndarray, X: pd.DataFrame, count_fit: CountFit | None, *, offset: np.ndarray | None = None,
+    poisson=_UNSET,
 ) -> dict:
-    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the count fit, if any)."""
-    pois = _fit_poisson(y, X, offset=offset)
+    """Overdispersion tests of one count outcome (Poisson fit of the same design vs the count fit, if any).
+
+    ``poisson``: the (fitted means, log-likelihood) of that Poisson fit when the caller already has it (None: it
+    did not converge).
+    """
+    pois = _fit_poisson(y, X, offset=offset) if poisson is _UNSET else poisson
     mean = float(np.mean(y)) if len(y) else math.nan
     var = float(np.var(y, ddof=1)) if len(y) > 1 else math.nan
     extra = {
@@ -1364,16 +1507,17 @@ def _overdispersion(
     return {**out, **extra}
 
 
-def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int):
+def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None):
     """ols_log without the controls on the same posts: (sensitivity rows, fit), or None without controls."""
     preds = [c for c in X.columns if term_type[c] == "predictor"]
     if len(preds) == X.shape[1]:
         return None
-    res_without = _fit_ols_log(y, X[preds])
+    cols = [X.columns.get_loc(c) for c in preds]
+    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols))
 
     out = pd.DataFrame({"outcome": outcome, "term": preds})
     for label, res in (("without_controls", res_without), ("with_controls", res_with)):
-        names = list(res.model.exog_names)
+        names = list(res.params.index)
         idx = [names.index(t) for t in preds]
         ci = np.asarray(res.conf_int(alpha=1 - CONF_LEVEL))[idx]
         values = {"": np.asarray(res.params)[idx], "_ci_low": ci[:, 0], "_ci_high": ci[:, 1]}
@@ -1475,7 +1619,7 @@ def _scaled_design(X: pd.DataFrame, *, extra_params: int) -> tuple[pd.DataFrame,
 
 
 def fit_count_model(
-    y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None
+    y: np.ndarray, X: pd.DataFrame, *, offset: np.ndarray | None = None, start=None
 ) -> tuple[CountFit | None, str]:
     """Fit the count model of ``y`` on ``X`` by the first method that works; (fit, "") or (None, why not).
 
@@ -1489,9 +1633,10 @@ def fit_count_model(
     3. ``poisson_robust``: else the Poisson quasi-likelihood fit with sandwich errors (scaled design).
 
     The coefficients of all three estimate the same thing (log ratio of expected counts), so the fallback
-    keeps the model's meaning; ``CountFit.reason`` says why the first method was not used.
+    keeps the model's meaning; ``CountFit.reason`` says why the first method was not used. ``start``: β
+    (constant first) for the first NB2 fit to start from (the Poisson fit of the same design).
     """
-    res, reason = _fit_negbin(y, X, offset=offset)
+    res, reason = _fit_negbin(y, X, offset=offset, start=start)
     llnull, alpha0 = _negbin_null(y, offset)
     keep = np.ones(len(y), dtype=bool)
     failures = [f"maximum likelihood failed ({reason})"]
@@ -1567,6 +1712,7 @@ class _OutcomeFit:
     diag: dict
     notes: _Notes
     label: str
+    gram: fastfit.Gram | None = None
     tables: list = field(default_factory=list)
     fits: dict = field(default_factory=dict)
     sensitivity: list = field(default_factory=list)
@@ -1597,10 +1743,13 @@ class _OutcomeFit:
 
 def _run_ols_log(fit: _OutcomeFit) -> None:
     y, X, n, outcome = fit.y, fit.X, fit.n, fit.outcome
-    res = _fit_ols_log(y, X)
+    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True)
     fit.fits[(fit.label, "ols_log")] = res
     sd_log_y = np.log1p(y).std(ddof=1)
-    sd_x = X.std(ddof=1)
+    if fit.gram is not None:  # the sample SDs of the columns from their centred cross-products
+        sd_x = pd.Series(np.sqrt(np.diag(fit.gram.G) / (n - 1)), index=X.columns)
+    else:
+        sd_x = X.std(ddof=1)
     std_beta = {t: float(res.params[t] * sd_x[t] / sd_log_y) for t in X.columns}
     fit.tables.append(
         _rows(res, outcome=outcome, model="ols_log", term_type=fit.term_type, n=n, r2=float(res.rsquared),
@@ -1609,9 +1758,12 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
     fit.diag["converged"]["ols_log"] = True
     fit.diag["residuals"]["ols_log"] = check_residuals(res)
     cook = compute_cooks_distance(res)
+    if isinstance(res, fastfit.LinearFit):  # residuals and leverage were kept for these two checks only
+        del res._e, res._h
     fit.diag["influential"] = _influential_posts(cook, fit.posts, np.flatnonzero(fit.mask))
     fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
-    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n)
+    del cook
+    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram)
     if sens is not None:
         fit.fits[(fit.label, "ols_log_no_controls")] = sens[1]
         fit.sensitivity.append(sens[0])
@@ -1622,7 +1774,7 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
 
 
 def _run_ols_std(fit: _OutcomeFit) -> None:
-    res = _fit_ols_std(fit.y, fit.X)
+    res = _fit_ols_std(fit.y, fit.X, gram=fit.gram)
     fit.fits[(fit.label, "ols_std")] = res
     std_beta = {t: float(res.params[t]) for t in fit.X.columns}
     fit.tables.append(
@@ -1674,9 +1826,18 @@ def _count_design(
 def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_before: int) -> None:
     """Fit one count model (``negbin`` or ``negbin_rate``) with separation handling and the fallback path."""
     keep, terms = _count_design(fit, y, X, term_type, model=model)
-    yk, Xk = y[keep], X.loc[keep, list(terms)]
-    ok = offset[keep] if offset is not None else None
-    count, reason = (None, "too few posts") if len(yk) <= Xk.shape[1] + 2 else fit_count_model(yk, Xk, offset=ok)
+    if keep.all() and list(terms) == list(X.columns):
+        yk, Xk, ok = y, X, offset
+    else:
+        yk, Xk = y[keep], X.loc[keep, list(terms)]
+        ok = offset[keep] if offset is not None else None
+    # the Poisson fit of the same design: the null of the overdispersion tests, and where NB2's Newton starts
+    with _one_blas_thread():
+        pois = fastfit.poisson_irls(yk, fastfit.as_design(Xk), offset=ok)
+    start = None if pois is None else pois[0]
+    count, reason = (
+        (None, "too few posts") if len(yk) <= Xk.shape[1] + 2 else fit_count_model(yk, Xk, offset=ok, start=start)
+    )
     fit.diag["converged"][model] = count is not None and count.method == "nb2_ml"
     fit.diag.setdefault("fit_method", {})[model] = None if count is None else count.method
     if count is None:
@@ -1711,7 +1872,9 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
                   effect=True, pseudo_r2=pseudo, method=count.method)
         )
         fit.record_fit(model, n=len(yk), term_type=terms, method=count.method, reason=count.reason)
-    fit.diag["overdispersion"][model] = _overdispersion(yk, Xk, count, offset=ok)
+    fit.diag["overdispersion"][model] = _overdispersion(
+        yk, Xk, count, offset=ok, poisson=None if pois is None else (pois[1], pois[2])
+    )
 
 
 def _run_negbin(fit: _OutcomeFit) -> None:
@@ -1745,7 +1908,7 @@ def _run_negbin_rate(fit: _OutcomeFit) -> None:
     if usable.sum() == mask.sum():
         Xr, tt = fit.X, fit.term_type
     else:
-        Xr, tt, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
+        Xr, tt, _, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
                                   outcome=outcome, notes=fit.notes, references=fit.reference_levels)
     if n_rate <= Xr.shape[1] + 2 or float(np.var(y)) == 0.0:
         fit.notes.add("flags", "too_few_posts_model",
@@ -1884,10 +2047,11 @@ def _population(
     )
     counts = []
     outcome_cols = [o for o in dict.fromkeys(outcomes) if o in posts.columns]
-    frame = pd.DataFrame({"platform": platform.to_numpy(), "post_type": kind.to_numpy()})
+    # categories (sorted like the texts) rather than a million strings to group by
+    frame = pd.DataFrame({"platform": pd.Categorical(platform.to_numpy()), "post_type": pd.Categorical(kind.to_numpy())})
     for o in outcome_cols:
         frame[o] = _numeric(posts[o])
-    for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True):
+    for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True, observed=True):
         row = {"platform": plat or None, "post_type": ptype, "n": len(g), "in_models": ptype in types}
         for o in outcome_cols:
             v = g[o].dropna()
@@ -1913,10 +2077,10 @@ def _population(
     }
     # a post type that dominates and differs in reach: say so, whichever population is modelled
     first = outcome_cols[0] if outcome_cols else None
-    for plat, g in frame.groupby("platform", sort=True):
+    for plat, g in frame.groupby("platform", sort=True, observed=True):
         n_plat = len(g)
         orig = g.loc[g["post_type"] == "original", first].dropna() if first else pd.Series(dtype=float)
-        for ptype, sub in g.groupby("post_type"):
+        for ptype, sub in g.groupby("post_type", observed=True):
             share = len(sub) / n_plat
             if ptype == "original" or share < DOMINANT_SHARE or first is None:
                 continue
@@ -1963,7 +2127,7 @@ def _population(
             + " are left out of the models: their reach is the other account's audience, not this one's.",
             n=int(collab.sum()),
         )
-    return keep, record, control
+    return keep, record, control, kind
 
 
 def reach_by_type(
@@ -1987,11 +2151,12 @@ def reach_by_type(
     """
     if column not in posts.columns:
         raise InputError(f"reach_by_type: posts have no column {column!r}", column=column)
-    kind = _levels(column, posts[column]).fillna("unknown")
+    codes, texts = _level_codes(column, posts[column])  # the text rules on the distinct values only
+    kind = np.array([*texts, "unknown"], dtype=object)[codes]  # NA (code -1) reads "unknown"
     frame = pd.DataFrame(
         {
             "platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns else pd.NA,
-            "type": kind.to_numpy(),
+            "type": kind,
         }
     )
     frame["platform"] = frame["platform"].astype("string")
@@ -2016,9 +2181,15 @@ def _platform_groups(posts: pd.DataFrame, pooled: bool) -> list[tuple[str | None
     """(platform, row mask, pooled?) per model group: one per platform, plus a labelled pooled group on request."""
     if "platform" not in posts.columns or posts["platform"].isna().all():
         return [(None, np.ones(len(posts), dtype=bool), False)]
-    plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
-    names = sorted(plat.unique().tolist())
-    groups = [(p, (plat == p).to_numpy(dtype=bool), False) for p in names]
+    # the text rules on the distinct values only; NA reads "unknown"
+    codes, uniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+    texts = [str(t) for t in pd.Series(uniques).astype("string").str.strip().str.lower()] + ["unknown"]
+    present = np.unique(codes)  # -1 (NA) sorts first: its text is the last of ``texts``
+    names = sorted({texts[c] for c in present})
+    groups = [
+        (p, np.isin(codes, [c for c in present if texts[c] == p]), False)
+        for p in names
+    ]
     if pooled and len(names) > 1:
         groups.append((POOLED, np.ones(len(posts), dtype=bool), True))
     return groups
@@ -2092,12 +2263,17 @@ def fit_post_models(
         raise InputError(f"unknown model(s) {unknown}; choose from {list(MODEL_REGISTRY)}")
     references = dict(reference_levels or {})
     notes = _Notes()
-    keep, population_record, type_control = _population(
+    keep, population_record, type_control, kind = _population(
         posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
     )
-    posts_all = posts_coded.loc[keep]
-    if type_control:
-        posts_all = posts_all.assign(post_type=post_types(posts_all)[0].to_numpy())
+    # only the columns the models read (a million rows of text copied for nothing cost seconds), in their order
+    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "post_id", "permalink",
+              "media_type"}
+    columns = [c for c in posts_coded.columns
+               if c in wanted or (isinstance(c, str) and c.startswith(("has_", "n_"))) or c in CATEGORICAL_COLUMNS]
+    posts_all = posts_coded.loc[keep, columns]
+    if type_control:  # post types are decided row by row, so those of the full table apply
+        posts_all = posts_all.assign(post_type=kind[keep].to_numpy())
     groups = _platform_groups(posts_all, pooled)
     several = len(groups) > 1
     tables, diagnostics, fits, sensitivity, fitted = [], {}, {}, [], []
@@ -2108,7 +2284,7 @@ def fit_post_models(
     for platform, rows, is_pooled in groups if len(posts_all) else []:
         notes.platform = platform
         notes.prefix = f"{platform}: " if several else ""
-        posts = posts_all.loc[rows]
+        posts = posts_all if rows.all() else posts_all.loc[rows]
         extra = (["post_type"] if type_control else []) + (["platform"] if is_pooled else [])
         preds = _screen_columns(posts, predictors, role="predictor", notes=notes)
         ctrls = [
@@ -2227,9 +2403,8 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
                   f"{outcome}: {n_na} of {n_total} posts dropped for missing values ({detail}).",
                   outcome=outcome, n=n_na, reasons=reasons)
     sample_idx = np.flatnonzero(mask)
-    rare_keep, exhausted = _rare_levels(
-        posts.iloc[sample_idx][used], predictors, controls, outcome=outcome, notes=notes, diag=diag
-    )
+    first = posts.iloc[sample_idx, [posts.columns.get_loc(c) for c in used]]  # one copy of the used columns
+    rare_keep, exhausted = _rare_levels(first, predictors, controls, outcome=outcome, notes=notes, diag=diag)
     predictors = [c for c in predictors if c not in exhausted]
     controls = [c for c in controls if c not in exhausted]
     if not rare_keep.all():
@@ -2239,9 +2414,10 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
         mask[sample_idx[~rare_keep]] = False
     n = int(mask.sum())
     diag.update(n=n, n_dropped=n_total - n)
-    sample = posts.loc[mask, used]
-    y = _numeric(posts.loc[mask, outcome])
-    X, term_type, used_refs = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
+    sample = first if rare_keep.all() else first[rare_keep]
+    del first
+    y = _numeric(posts[outcome].iloc[np.flatnonzero(mask)])
+    X, term_type, used_refs, gram = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
                                             references=references)
     diag["terms"] = dict(term_type)
     diag["reference_levels"] = used_refs
@@ -2261,7 +2437,7 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
                   outcome=outcome, n=n)
         diag["flags"].append("constant outcome")
         return
-    vif = compute_vif(X)
+    vif = _vif_from_cross(gram.G, list(X.columns))
     diag["vif"] = {k: float(v) for k, v in vif.items()}
     diag["vif_flags"] = [k for k, v in vif.items() if v > VIF_FLAG]
     if diag["vif_flags"]:
@@ -2273,10 +2449,11 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     diag["dispersion"] = {"mean": mean, "variance": var, "variance_to_mean": var / mean if mean > 0 else math.nan}
     ctx = _OutcomeFit(outcome=outcome, posts=posts, mask=mask, y=y, X=X, term_type=term_type, references=used_refs,
                       predictors=predictors, controls=controls, reference_levels=references, diag=diag,
-                      notes=notes, label=label)
-    for name in MODEL_REGISTRY:
-        if name in models:
-            MODEL_REGISTRY[name].fit(ctx)
+                      notes=notes, label=label, gram=gram)
+    with _one_blas_thread():
+        for name in MODEL_REGISTRY:
+            if name in models:
+                MODEL_REGISTRY[name].fit(ctx)
     for t in ctx.tables:
         t["platform"] = platform
     tables.extend(ctx.tables)

@@ -372,29 +372,69 @@ def plot_posting_heatmap(posts: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     return ax
 
 
+#: plot_residuals draws at most this many posts chosen at random (plus the most extreme residuals) ...
+RESIDUAL_SAMPLE = 5000
+#: ... and always the RESIDUAL_EXTREMES lowest and highest standardized residuals (the tails a QQ plot is read for).
+RESIDUAL_EXTREMES = 20
+
+
+def residual_sample(frame: pd.DataFrame, *, size: int = RESIDUAL_SAMPLE, extremes: int = RESIDUAL_EXTREMES,
+                    seed: int = 0) -> pd.DataFrame:
+    """The rows of a residual frame that :func:`plot_residuals` draws: all of them up to ``size`` rows, else a
+    simple random sample of ``size`` rows (``numpy.random.default_rng(seed)``, so the same figure every run) plus
+    the ``extremes`` rows with the lowest and the highest ``std_residual``. Rows keep their order."""
+    n = len(frame)
+    if n <= size:
+        return frame
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[rng.choice(n, size=size, replace=False)] = True
+    std = frame["std_residual"].to_numpy(dtype=float)
+    finite = np.flatnonzero(np.isfinite(std))
+    if len(finite):
+        k = min(extremes, len(finite))
+        order = finite[np.argsort(std[finite], kind="stable")]
+        chosen[order[:k]] = True
+        chosen[order[-k:]] = True
+    return frame[chosen]
+
+
 def plot_residuals(frame: pd.DataFrame, *, title: str = "", axes: Any = None) -> Any:
     """Draw residuals against fitted values and a normal QQ plot side by side; return the two Axes.
 
     ``frame`` is ``workbench.models.residual_frame(fit)``: columns fitted, std_residual, theoretical_quantile.
     A curve in the first panel suggests a missing term; a funnel, unequal spread (the reason the primary model
     uses HC3 errors); points far off the line in the second, heavy tails.
+
+    Above ``RESIDUAL_SAMPLE`` posts both panels draw :func:`residual_sample` — a random sample of that many posts
+    plus the ``RESIDUAL_EXTREMES`` most extreme residuals at each end — and the titles say so (a million points
+    cost seconds to draw and show no more than a few thousand). Each post keeps the normal quantile of its rank
+    among *all* posts, so the QQ panel is the full data's QQ plot, thinned.
     """
     check_columns(frame, ["fitted", "std_residual", "theoretical_quantile"], table="residual frame")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4))
     left, right = axes
     colour = palette(1)[0]
-    left.scatter(frame["fitted"], frame["std_residual"], s=8, alpha=0.5, color=colour)
+    n = len(frame)
+    shown = residual_sample(frame)
+    note = (
+        f" — random sample of {RESIDUAL_SAMPLE:,} of {n:,} posts + the {RESIDUAL_EXTREMES} most extreme at each end"
+        if len(shown) < n
+        else ""
+    )
+    left.scatter(shown["fitted"], shown["std_residual"], s=8, alpha=0.5, color=colour)
     left.axhline(0, color="0.3", linewidth=1)
     left.set_xlabel("fitted value")
     left.set_ylabel("standardized residual")
-    left.set_title(literal_text(f"Residuals vs fitted{': ' + title if title else ''}"))
-    q = np.sort(frame["std_residual"].to_numpy(dtype=float))
-    t = np.sort(frame["theoretical_quantile"].to_numpy(dtype=float))
+    left.set_title(literal_text(f"Residuals vs fitted{': ' + title if title else ''}{note}"), fontsize="medium")
+    q = np.sort(shown["std_residual"].to_numpy(dtype=float))
+    t = np.sort(shown["theoretical_quantile"].to_numpy(dtype=float))
     right.scatter(t, q, s=8, alpha=0.5, color=colour)
     lim = [float(np.nanmin([t.min(), q.min()])), float(np.nanmax([t.max(), q.max()]))]
     right.plot(lim, lim, color="0.3", linewidth=1)
     right.set_xlabel("normal quantile")
     right.set_ylabel("standardized residual")
-    right.set_title("Normal QQ plot")
+    right.set_title("Normal QQ plot" + (f" (the same {len(shown):,} posts)" if len(shown) < n else ""),
+                    fontsize="medium")
     return axes
