@@ -29,7 +29,7 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("example_run")
-    proc = run_cli("run", str(EXAMPLE), "--out", str(out))
+    proc = run_cli("run", str(EXAMPLE), "--out", str(out), "--screenshot")  # the first-screen PNG is asked for
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc
 
@@ -125,7 +125,7 @@ def test_report_is_self_contained_and_escaped(example_run):
 def test_rerun_with_nothing_changed_is_fast_and_starts_no_kernel(example_run):
     out, _ = example_run
     t0 = time.perf_counter()
-    proc = run_cli("run", str(EXAMPLE), "--out", str(out))
+    proc = run_cli("run", str(EXAMPLE), "--out", str(out), "--screenshot")  # the parameters of the first run
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     stage_lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
