@@ -35,8 +35,15 @@ def load_ingested(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
     )
 
 
-def load_posts_coded(paths: RunPaths) -> pd.DataFrame:
-    return pd.read_parquet(paths.posts_coded)
+def load_posts_coded(paths: RunPaths, *, without: tuple[str, ...] = ()) -> pd.DataFrame:
+    """posts_coded.parquet; ``without``: columns the stage never reads (the post texts are most of the load at
+    1M posts), left unread."""
+    if not without:
+        return pd.read_parquet(paths.posts_coded)
+    import pyarrow.parquet as pq
+
+    names = [c for c in pq.read_schema(paths.posts_coded).names if c not in set(without)]
+    return pd.read_parquet(paths.posts_coded, columns=names)
 
 
 def load_account(paths: RunPaths) -> pd.DataFrame:
