@@ -245,6 +245,7 @@ def test_shared_kernel_runs_each_notebook_in_an_empty_namespace(tiny_stages):
     # c fails as in a kernel of its own: NameError, named by its cell position (markdown counted)
     assert "NameError" in str(err.value) and "left_behind" in str(err.value)
     assert err.value.cell == 4 and err.value.stage == "c"
+    assert "(print(left_behind + x))" in str(err.value)  # the failing cell's first line, not a neighbour's
     assert km is not None and not km.has_kernel  # shut down when the session ends
 
 

@@ -608,6 +608,9 @@ def _failed_cell(out_nb: Path, cell_index: int | None) -> tuple[int | None, str]
         cells = json.loads(out_nb.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError):
         return cell_index + 1, ""
+    # papermill saves the failed notebook with two markdown cells added (a message on top, an anchor before the
+    # failing cell); its cell_index counts the cells without them
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     position = cell_index + 1 - sum(1 for i in injected if i < cell_index)
     source = cells[cell_index].get("source", "") if 0 <= cell_index < len(cells) else ""
