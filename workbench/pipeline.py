@@ -451,12 +451,37 @@ def validate_parameters(overrides: Mapping[str, Any], stages: Sequence[Stage] = 
 # hashing and the manifest
 
 
+#: sha256 by (path, device, inode, size, mtime) while a run is in progress (see :func:`_remembered_hashes`):
+#: a stage's products are hashed again as the next stages' inputs (posts_coded.parquet five times per run).
+_HASHES: dict[tuple, str] | None = None
+
+
 def hash_file(path: Path) -> str:
+    key = None
+    if _HASHES is not None:
+        st = os.stat(path)
+        key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in _HASHES:
+            return _HASHES[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    if key is not None:
+        _HASHES[key] = h.hexdigest()
     return h.hexdigest()
+
+
+@contextmanager
+def _remembered_hashes() -> Iterator[None]:
+    """Remember file hashes for one run: a file whose path, inode, size and modification time are unchanged
+    since it was hashed in this run is not read again. Nothing is remembered across runs."""
+    global _HASHES
+    previous, _HASHES = _HASHES, {}
+    try:
+        yield
+    finally:
+        _HASHES = previous
 
 
 def code_hash() -> str:
@@ -1106,7 +1131,7 @@ def run_pipeline(
     manifest = read_manifest(paths)
     check_run_owner(ds, paths, manifest)
     _prepare_run_folder(paths)
-    with run_lock(paths):
+    with run_lock(paths), _remembered_hashes():
         if executor is not execute_stage:
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
         with KernelSession() as kernel:  # started by the first stage that runs; shut down however the run ends
