@@ -211,3 +211,15 @@ def test_report_shows_the_publications_stage_result(example_run):
         assert (v["sentence"] if v["available"] else v["reason"]) in sec
     if pub.get("figure"):
         assert "data:image/png;base64," in match.group(1)
+
+
+def test_each_notebook_figure_is_rendered_once(example_run):
+    """A figure a cell returns is shown once (as its value), not a second time when the cell ends: each PNG in
+    the audit-trail notebooks is drawn once."""
+    out, _ = example_run
+    for name in ("03_regression", "04_growth_comparison"):
+        nb = json.loads((out / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            pngs = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert len(pngs) <= 1, (name, "".join(cell["source"])[:60], len(pngs))
+        assert any("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))

@@ -222,6 +222,7 @@ def show_forest(table: pd.DataFrame, *, model: str = "ols_log"):
         plot_forest(table, outcome=outcome, model=model, ax=ax)
         ax.set_title(outcome)
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
     return fig
 
 
@@ -251,6 +252,7 @@ def show_residuals(fit: PostModels, *, model: str = "ols_log"):
     for row, (outcome, _) in zip(axes, keys, strict=True):
         plot_residuals(residual_frame(fit.fits[(outcome, model)]), title=outcome, axes=row)
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
     return fig
 
 
