@@ -29,7 +29,7 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("example_run")
-    proc = run_cli("run", str(EXAMPLE), "--out", str(out))
+    proc = run_cli("run", str(EXAMPLE), "--out", str(out), "--screenshot")  # the first-screen PNG is asked for
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc
 
@@ -125,7 +125,7 @@ def test_report_is_self_contained_and_escaped(example_run):
 def test_rerun_with_nothing_changed_is_fast_and_starts_no_kernel(example_run):
     out, _ = example_run
     t0 = time.perf_counter()
-    proc = run_cli("run", str(EXAMPLE), "--out", str(out))
+    proc = run_cli("run", str(EXAMPLE), "--out", str(out), "--screenshot")  # the parameters of the first run
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     stage_lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
@@ -211,3 +211,15 @@ def test_report_shows_the_publications_stage_result(example_run):
         assert (v["sentence"] if v["available"] else v["reason"]) in sec
     if pub.get("figure"):
         assert "data:image/png;base64," in match.group(1)
+
+
+def test_each_notebook_figure_is_rendered_once(example_run):
+    """A figure a cell returns is shown once (as its value), not a second time when the cell ends: each PNG in
+    the audit-trail notebooks is drawn once."""
+    out, _ = example_run
+    for name in ("03_regression", "04_growth_comparison"):
+        nb = json.loads((out / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            pngs = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert len(pngs) <= 1, (name, "".join(cell["source"])[:60], len(pngs))
+        assert any("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))

@@ -245,6 +245,7 @@ def test_shared_kernel_runs_each_notebook_in_an_empty_namespace(tiny_stages):
     # c fails as in a kernel of its own: NameError, named by its cell position (markdown counted)
     assert "NameError" in str(err.value) and "left_behind" in str(err.value)
     assert err.value.cell == 4 and err.value.stage == "c"
+    assert "(print(left_behind + x))" in str(err.value)  # the failing cell's first line, not a neighbour's
     assert km is not None and not km.has_kernel  # shut down when the session ends
 
 
@@ -279,3 +280,16 @@ def test_console_summary_of_rows_and_warnings_at_the_end_of_a_run(tmp_path):
     assert lines[1].endswith("quarantine.csv") and lines[2] == "  warning: warning 0"
     assert lines[-1].startswith("  … 2 more in ")
     assert ingest_summary_lines(tmp_path / "missing.json") == []
+
+
+def test_file_hashes_are_remembered_within_a_run_only(tmp_path):
+    from workbench.io import write_text
+
+    f = tmp_path / "product.csv"
+    write_text(f, "a\n1\n")
+    with pipeline._remembered_hashes():
+        first = pipeline.hash_file(f)
+        assert pipeline._HASHES and pipeline.hash_file(f) == first
+        write_text(f, "a\n2\n")  # a stage rewrites it (atomically: a new file) within the run
+        assert pipeline.hash_file(f) != first
+    assert pipeline._HASHES is None

@@ -1319,6 +1319,29 @@ def test_screenshot_report_says_why_it_cannot_take_one(tmp_path, monkeypatch, ca
     assert "wrote no PNG (cannot open display)" in caplog.text
 
 
+def test_first_screen_starts_no_browser_unless_asked_and_drops_a_stale_picture(tmp_path, monkeypatch, caplog):
+    """The report stage keeps a screenshot only when asked (workbench run --screenshot): otherwise no browser starts,
+    a PNG of an earlier report is removed (it would show an older report) and the notebook's log says why."""
+    page = tmp_path / "report.html"
+    page.write_text("<!DOCTYPE html><html lang='en'><title>t</title><h1>t</h1></html>", encoding="utf-8")
+    started = tmp_path / "browser-started"
+    fake = tmp_path / "fake-chromium"
+    fake.write_text(f"#!/bin/sh\ntouch {started}\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("WORKBENCH_CHROMIUM", str(fake))
+    stale = tmp_path / "results" / "report_first_screen.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\x89PNG\r\n\x1a\nan older report")
+    with caplog.at_level("WARNING", logger="workbench.report"):
+        assert report.first_screen(page, stale, take=False) is None
+    assert not stale.exists() and not started.exists()
+    assert "not asked for" in caplog.text and "--screenshot" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="workbench.report"):
+        assert report.first_screen(page, stale, take=True) is None  # asked for: the browser runs (and fails here)
+    assert started.exists() and "wrote no PNG" in caplog.text
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Model diagnostics and controls sensitivity (results/models.json)
 # ----------------------------------------------------------------------------------------------------------------

@@ -165,10 +165,11 @@ def hashtag_difference(posts: pd.DataFrame, *, outcome: str = "engagements", tim
 
     if outcome not in posts or "n_hashtags" not in posts:
         return None, f"the posts have no {outcome!r} or no n_hashtags (run the features stage)"
-    p = posts
+    keep_rows = np.ones(len(posts), dtype=bool)
     for flag, keep in (("is_reply", False), ("is_repost", False), ("is_own_post", True)):
-        if flag in p:
-            p = p[p[flag].astype("boolean").fillna(keep) == keep]
+        if flag in posts:
+            keep_rows &= (posts[flag].astype("boolean").fillna(keep) == keep).to_numpy(dtype=bool)
+    p = posts.loc[keep_rows, [outcome, "n_hashtags", "published_at"]]  # the columns used, filtered once
     y = pd.to_numeric(p[outcome], errors="coerce")
     h = pd.to_numeric(p["n_hashtags"], errors="coerce")
     ok = y.notna() & h.notna() & p["published_at"].notna()

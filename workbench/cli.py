@@ -57,6 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except InputError as exc:
         _err(str(exc))
         return 2
+    if getattr(args, "screenshot", False):
+        params["screenshot"] = True
     if len(args.dataset) > 1 or args.scheduler:
         return _run_many(args, params)
     status = 0
@@ -347,7 +349,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from .dataset import load_dataset
     from .pipeline import RunPaths
-    from .report import print_pdf, render_report
+    from .report import print_pdf, render_report, screenshot_report
 
     paths = RunPaths(Path(args.run_dir).resolve())
     if not paths.results.is_dir():
@@ -365,6 +367,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"report: {report}")
         if ds is None:
             print("note: no dataset card found (pass --dataset DIR): the report has no goals, title or timezone")
+        if getattr(args, "screenshot", False):
+            png = screenshot_report(report, paths.results / "report_first_screen.png")
+            print(f"screenshot: {png}" if png else "screenshot: none (the reason is logged above)")
         if args.pdf:
             for paper in args.paper or ["A4"]:
                 out = paths.report_pdf if len(args.paper or []) <= 1 else paths.root / f"report-{paper}.pdf"
@@ -388,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pdf", action="store_true", help="also write report.pdf with headless Chromium")
     rep.add_argument("--paper", action="append", choices=["A4", "Letter"], default=None,
                      help="paper size of the PDF (repeatable; default A4)")
+    rep.add_argument("--screenshot", action="store_true",
+                     help="also keep a PNG of the report's first screen (results/report_first_screen.png; Chromium)")
     rep.set_defaults(func=cmd_report)
 
     run = sub.add_parser("run", help="run the five notebooks on one or more dataset folders")
@@ -403,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", choices=None, metavar="STAGE",
                      help="run only this stage (repeatable): ingest, features, regression, growth, report")
     run.add_argument("--force", action="store_true", help="run stages even when up to date")
+    run.add_argument("--screenshot", action="store_true",
+                     help="also keep a PNG of the report's first screen (results/report_first_screen.png; headless "
+                          "Chromium, about a second more); the same as -p screenshot=True")
     run.set_defaults(func=cmd_run)
 
     ing = sub.add_parser("ingest", help="read export files into canonical tables (no notebooks)")

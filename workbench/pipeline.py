@@ -59,6 +59,26 @@ def notebooks_folder() -> Path:
 
 KERNEL_NAME = "workbench"
 
+#: libraries whose versions can change a number in the report (listed in the manifest and the report).
+ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")
+
+
+def library_versions() -> dict[str, str]:
+    """Python and the analysis libraries' versions, as installed ("not installed" where absent).
+
+    Read from the installed packages' metadata, without importing them: the runner records them in the manifest
+    after every stage, in a process that does not load pandas."""
+    import importlib.metadata
+    import platform
+
+    out = {"python": platform.python_version(), "workbench": __version__}
+    for name in ANALYSIS_LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
 
 @dataclass(frozen=True)
 class RunPaths:
@@ -431,12 +451,37 @@ def validate_parameters(overrides: Mapping[str, Any], stages: Sequence[Stage] = 
 # hashing and the manifest
 
 
+#: sha256 by (path, device, inode, size, mtime) while a run is in progress (see :func:`_remembered_hashes`):
+#: a stage's products are hashed again as the next stages' inputs (posts_coded.parquet five times per run).
+_HASHES: dict[tuple, str] | None = None
+
+
 def hash_file(path: Path) -> str:
+    key = None
+    if _HASHES is not None:
+        st = os.stat(path)
+        key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in _HASHES:
+            return _HASHES[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    if key is not None:
+        _HASHES[key] = h.hexdigest()
     return h.hexdigest()
+
+
+@contextmanager
+def _remembered_hashes() -> Iterator[None]:
+    """Remember file hashes for one run: a file whose path, inode, size and modification time are unchanged
+    since it was hashed in this run is not read again. Nothing is remembered across runs."""
+    global _HASHES
+    previous, _HASHES = _HASHES, {}
+    try:
+        yield
+    finally:
+        _HASHES = previous
 
 
 def code_hash() -> str:
@@ -588,6 +633,9 @@ def _failed_cell(out_nb: Path, cell_index: int | None) -> tuple[int | None, str]
         cells = json.loads(out_nb.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError):
         return cell_index + 1, ""
+    # papermill saves the failed notebook with two markdown cells added (a message on top, an anchor before the
+    # failing cell); its cell_index counts the cells without them
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     position = cell_index + 1 - sum(1 for i in injected if i < cell_index)
     source = cells[cell_index].get("source", "") if 0 <= cell_index < len(cells) else ""
@@ -606,22 +654,24 @@ def _error_text(evalue: str, *, head: int = 4, tail: int = 4) -> str:
 
 #: Run in the shared kernel before each notebook but the first: the notebook starts from an empty namespace, as
 #: in a kernel of its own (no variable another notebook left behind, its memory collected), with no figure
-#: left open and in the notebooks' folder. The imported modules stay: that is the time saved.
+#: left open and in the notebooks' folder. The imported modules stay: that is the time saved. What survives the
+#: collection (modules a notebook imported, their caches) is frozen like the warm-up's imports.
 _RESET_NAMESPACE = """\
-get_ipython().run_line_magic("reset", "-f")
 import os as _wb_os, sys as _wb_sys
 _wb_os.chdir(%r)
 if "matplotlib.pyplot" in _wb_sys.modules:
     _wb_sys.modules["matplotlib.pyplot"].close("all")
 del _wb_os, _wb_sys
 get_ipython().run_line_magic("reset", "-f")
-import gc as _wb_gc
-_wb_gc.collect()  # the previous notebook's frames are freed before the next one loads its own
-del _wb_gc
+__import__("gc").collect()  # the previous notebook's frames are freed before the next one loads its own
+__import__("gc").freeze()
 """
 
 
-#: Imported in a new kernel at once (errors ignored: a notebook meets the same error in its own cell).
+#: Imported in a new kernel at once (errors ignored: a notebook meets the same error in its own cell). The
+#: imported objects are then frozen (``gc.freeze``): they live as long as the kernel, and a collection that
+#: scans them (every notebook's reset, every full collection while a stage computes) costs 0.15-0.25 s each.
+#: The warm-up leaves no name behind, so the first notebook needs no reset.
 _WARM_UP = """\
 for _wb_module in ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "statsmodels.api", "seaborn",
                    "matplotlib.pyplot", "workbench.pipeline", "workbench.ingest", "workbench.features",
@@ -631,6 +681,9 @@ for _wb_module in ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "s
         __import__(_wb_module)
     except Exception:
         pass
+del _wb_module
+__import__("gc").collect()
+__import__("gc").freeze()
 """
 
 
@@ -640,14 +693,16 @@ class KernelSession:
     Starting a kernel and importing pandas, statsmodels and seaborn in it costs seconds; the stages pay it once.
     Each notebook is still executed by papermill (parameters injected, the executed copy saved in the run
     folder) but in this kernel, after :data:`_RESET_NAMESPACE` emptied the namespace the previous notebook
-    left. The kernel starts on the first stage that runs (a no-op re-run starts none) and is restarted when it
-    died; :meth:`close` shuts it down.
+    left, and through one kernel client kept for the whole run (a new client waits ≥ 0.4 s for the kernel's
+    replies before it may send a cell). The kernel starts on the first stage that runs (a no-op re-run starts
+    none) and is restarted when it died; :meth:`close` shuts it down.
     """
 
     def __init__(self) -> None:
         self.km: Any = None
+        self.kc: Any = None  # the run's client (asyncio, this thread's event loop), made by the first prepare()
         self.notebooks_run = 0
-        self.dirty = False  # the namespace holds names (a notebook's, the warm-up's): cleared before the next
+        self.dirty = False  # the namespace holds names (a notebook's, a failed warm-up's): cleared before the next
         self._warm: threading.Thread | None = None
 
     def launch(self) -> None:
@@ -662,9 +717,9 @@ class KernelSession:
         km = AsyncKernelManager(kernel_name=_kernel_name())
         # the kernel's own log is noise on a batch run's console (see execute_stage)
         run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
-        self.km, self.notebooks_run, self.dirty = km, 0, True
+        self.km, self.kc, self.notebooks_run, self.dirty = km, None, 0, False
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
-        # two processes on two cores. The names it leaves are cleared before the first notebook.
+        # two processes on two cores.
         self._warm = threading.Thread(target=self._warm_up, name="workbench-kernel-warm-up", daemon=True)
         self._warm.start()
 
@@ -676,54 +731,62 @@ class KernelSession:
             kc.load_connection_info(self.km.get_connection_info(session=False))
             kc.start_channels()
             kc.wait_for_ready(timeout=120)
-            kc.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=300,
-                                   output_hook=lambda msg: None)
+            reply = kc.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=300,
+                                           allow_stdin=False, output_hook=lambda msg: None)
+            if not isinstance(reply, dict) or reply.get("content", {}).get("status") != "ok":
+                self.dirty = True
         except Exception:  # noqa: BLE001 - a failed warm-up only costs time; the notebook reports real errors
-            pass
+            self.dirty = True
         finally:
             try:
                 kc.stop_channels()
             except Exception:  # noqa: BLE001
                 pass
 
-    def prepare(self, stage: Stage) -> Any:
-        """The kernel manager for the next notebook, its kernel ready and its namespace empty.
-
-        The reset goes through a blocking client of its own (its own I/O thread), closed right after, so it
-        shares no event loop or socket with the client papermill opens.
-        """
-        from jupyter_client.blocking import BlockingKernelClient
+    def prepare(self, stage: Stage) -> tuple[Any, Any]:
+        """The kernel manager and the run's client for the next notebook, the kernel ready and its namespace
+        empty."""
+        from jupyter_core.utils import run_sync
 
         self.launch()
         if self._warm is not None:
             self._warm.join()
             self._warm = None
-        kc = BlockingKernelClient()
-        kc.load_connection_info(self.km.get_connection_info(session=False))
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=120)
-            if self.dirty:
-                reply = kc.execute_interactive(_RESET_NAMESPACE % str(notebooks_folder()), silent=True,
-                                               store_history=False, timeout=120, output_hook=lambda msg: None)
-                content = reply.get("content", {}) if isinstance(reply, dict) else {}
-                if content.get("status") != "ok":
-                    error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
-                    raise StageError(f"stage '{stage.name}' could not start: clearing the shared kernel failed "
-                                     f"({error})", stage=stage.name, notebook=stage.notebook, error=error)
-        finally:
-            kc.stop_channels()
+        if self.kc is None:
+            kc = self.km.client()
+            kc.allow_stdin = False
+            kc.start_channels()
+            try:
+                run_sync(kc.wait_for_ready)(timeout=120)
+            except BaseException:
+                kc.stop_channels()
+                raise
+            self.kc = kc
+        if self.dirty:
+            reply = run_sync(self.kc.execute_interactive)(
+                _RESET_NAMESPACE % str(notebooks_folder()), silent=True, store_history=False, allow_stdin=False,
+                timeout=120, output_hook=lambda msg: None)
+            content = reply.get("content", {}) if isinstance(reply, dict) else {}
+            if content.get("status") != "ok":
+                error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                raise StageError(f"stage '{stage.name}' could not start: clearing the shared kernel failed "
+                                 f"({error})", stage=stage.name, notebook=stage.notebook, error=error)
         self.notebooks_run += 1
         self.dirty = True
-        return self.km
+        return self.km, self.kc
 
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
-        km, self.km = self.km, None
+        km, kc, self.km, self.kc = self.km, self.kc, None, None
         if self._warm is not None:
             self._warm.join(timeout=5)
             self._warm = None
+        if kc is not None:
+            try:
+                kc.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
         if km is not None:
             try:
                 run_sync(km.shutdown_kernel)(now=True)
@@ -735,6 +798,81 @@ class KernelSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The papermill engine of a shared kernel (registered by :func:`_shared_kernel_engine`).
+ENGINE_NAME = "workbench-shared-kernel"
+
+
+@functools.cache
+def _shared_kernel_engine() -> str:
+    """Register, once, the papermill engine that runs a notebook in a :class:`KernelSession` and return its name.
+
+    papermill's own engine, with two differences: the notebook is executed through the session's client (given
+    as ``kc``) instead of a new one per notebook, and the executed notebook is written when execution starts,
+    every ``autosave_cell_every`` seconds while it runs and when it ends (also when a cell failed or the kernel
+    died), not before and after every cell (≈ 200 schema-validated writes for the six notebooks). Parameter
+    injection, the cells' papermill metadata and the saved notebook's format are papermill's.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class Manager(NotebookExecutionManager):
+        _per_cell = False
+
+        def save(self, **kwargs: Any) -> None:
+            if not self._per_cell:
+                super().save(**kwargs)
+
+        def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            self._per_cell = True
+            try:
+                super().cell_start(cell, cell_index, **kwargs)
+            finally:
+                self._per_cell = False
+            self.autosave_cell()
+
+        def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            self._per_cell = True
+            try:
+                super().cell_complete(cell, cell_index, **kwargs)
+            finally:
+                self._per_cell = False
+            self.autosave_cell()
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
+                             progress_bar: bool = True, log_output: bool = False, autosave_cell_every: int = 30,
+                             **kwargs: Any) -> Any:
+            nb_man = Manager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                             autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                     execution_timeout: int | None = None, kc: Any = None, **kwargs: Any) -> Any:
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs, timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout, kernel_name=kernel_name, log=logger, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            client.kc = kc  # connected and ready: nbclient makes no client of its own (and closes none)
+            return client.execute()
+
+    papermill_engines.register(ENGINE_NAME, Engine)
+    return ENGINE_NAME
 
 
 def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Mapping[str, Any],
@@ -757,7 +895,7 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
 
     if kernel is not None:
         try:
-            km = kernel.prepare(stage)
+            km, kc = kernel.prepare(stage)
         except StageError:
             raise
         except Exception as exc:  # noqa: BLE001 - kernel died while starting, timed out, ...
@@ -765,7 +903,7 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             raise StageError(f"stage '{stage.name}' could not start a kernel: {type(exc).__name__}: {exc}",
                              stage=stage.name, notebook=stage.notebook,
                              error=f"{type(exc).__name__}: {exc}") from None
-        shared = {"km": km}
+        shared = {"km": km, "kc": kc, "engine_name": _shared_kernel_engine()}
     paths.notebooks.mkdir(parents=True, exist_ok=True)
     out_nb = paths.notebooks / stage.notebook
     params = {"dataset_dir": str(ds.root), "run_dir": str(paths.root), **parameters}
@@ -993,7 +1131,7 @@ def run_pipeline(
     manifest = read_manifest(paths)
     check_run_owner(ds, paths, manifest)
     _prepare_run_folder(paths)
-    with run_lock(paths):
+    with run_lock(paths), _remembered_hashes():
         if executor is not execute_stage:
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
         with KernelSession() as kernel:  # started by the first stage that runs; shut down however the run ends
@@ -1013,6 +1151,7 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
         failures = manifest["failed_stages"] = {}
     _save_manifest(paths, manifest)
     version, code = __version__, code_hash()
+    versions: dict[str, str] | None = None  # read once, when the first stage has run
     outcomes: list[StageOutcome] = []
     selected = [s for s in STAGES if not only or s.name in only]
     for name, f in failures.items():
@@ -1099,9 +1238,8 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
             "seconds": round(seconds, 3),
             "finished_at": _now(),
         }
-        from .findings import library_versions  # Python and the analysis libraries behind the numbers
-
-        manifest["versions"] = library_versions()
+        versions = versions or library_versions()
+        manifest["versions"] = versions  # Python and the analysis libraries behind the numbers
         _save_manifest(paths, manifest)
         echo(f"{label} ran in {seconds:.1f} s")
         outcomes.append(StageOutcome(stage.name, "ran", seconds))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 RELIABILITY_COLUMNS = ("code", "n_overlap", "percent_agreement", "cohen_kappa", "krippendorff_alpha")
 
 
-def read_parquet(path) -> pd.DataFrame:
+def read_parquet(path, columns: list[str] | None = None) -> pd.DataFrame:
     """A data file as a frame whose pandas-string columns stay in Arrow (``string[pyarrow]``).
 
     ``pd.read_parquet`` turns every ``string`` column into Python objects (about 1.4 s and +1 GB per million
@@ -32,7 +32,7 @@ def read_parquet(path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    table = pq.read_table(path, columns=columns)
     meta = table.schema.pandas_metadata or {}
     strings = [
         c["name"]
@@ -67,8 +67,15 @@ def load_ingested(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
     )
 
 
-def load_posts_coded(paths: RunPaths) -> pd.DataFrame:
-    return read_parquet(paths.posts_coded)
+def load_posts_coded(paths: RunPaths, *, without: tuple[str, ...] = ()) -> pd.DataFrame:
+    """posts_coded.parquet; ``without``: columns the stage never reads (the post texts are most of the load at
+    1M posts), left unread."""
+    if not without:
+        return read_parquet(paths.posts_coded)
+    import pyarrow.parquet as pq
+
+    names = [c for c in pq.read_schema(paths.posts_coded).names if c not in set(without)]
+    return read_parquet(paths.posts_coded, columns=names)
 
 
 def load_account(paths: RunPaths) -> pd.DataFrame:
@@ -247,6 +254,7 @@ def show_forest(table: pd.DataFrame, *, model: str = "ols_log"):
         plot_forest(table, outcome=outcome, model=model, ax=ax)
         ax.set_title(outcome)
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
     return fig
 
 
@@ -276,6 +284,7 @@ def show_residuals(fit: PostModels, *, model: str = "ols_log"):
     for row, (outcome, _) in zip(axes, keys, strict=True):
         plot_residuals(residual_frame(fit.fits[(outcome, model)]), title=outcome, axes=row)
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
     return fig
 
 

@@ -106,7 +106,7 @@ def prepare_posts(posts: pd.DataFrame, *, outcome: str, timezone: str = "UTC") -
     n_unreliable = int((keep & has & unreliable).sum())
     use = keep & has & ~unreliable
     n_other = int(len(posts) - use.sum() - n_unreliable)
-    p = posts.loc[use]
+    p = posts.loc[use, ["published_at"]]  # the one column used (not a copy of every column)
     local = p["published_at"].dt.tz_convert(timezone)
     out = pd.DataFrame({"y": np.log1p(y[use]), "weekday": local.dt.weekday.to_numpy(),
                         "hour": local.dt.hour.to_numpy(),

@@ -402,7 +402,7 @@ def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
         return []
     imp = pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts else None
     out = []
-    order = [t for t in POST_TYPES if (kind == t).any()] + sorted(set(kind.dropna()) - set(POST_TYPES))
+    order = [t for t in POST_TYPES if (kind == t).any()] + sorted(set(kind.dropna().unique()) - set(POST_TYPES))
     for t in order + (["unknown"] if kind.isna().any() else []):
         mask = kind.isna() if t == "unknown" else (kind == t).fillna(False)
         med = imp[mask].median() if imp is not None else None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
-import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
 from ..errors import InputError
-from ..pipeline import RunPaths
+from ..pipeline import ANALYSIS_LIBRARIES, RunPaths, library_versions  # noqa: F401 - re-exported (findings)
 from ..schema import check_columns
 
 SCHEMA_VERSION = 1
@@ -41,8 +38,6 @@ POST_COLUMNS = (
     "followers_at_post",  # the before/after per platform holds audience size constant
     "is_own_post",  # collab posts by another account are left out of the per-platform before/after
 )
-#: libraries whose versions can change a number in the report (listed in the manifest and the report).
-ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")
 
 
 def num(x: Any) -> float | None:
@@ -57,17 +52,6 @@ def num(x: Any) -> float | None:
 
 
 _num = num
-
-
-def library_versions() -> dict[str, str]:
-    """Python and the analysis libraries' versions, as installed ("not installed" where absent)."""
-    out = {"python": platform.python_version(), "workbench": __version__}
-    for name in ANALYSIS_LIBRARIES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------------

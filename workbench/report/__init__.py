@@ -55,7 +55,14 @@ from ..findings import (
 )
 from . import blocks
 from .appendix import mask_handles, read_codebook, write_posts_csv
-from .browser import PAPER_SIZES, find_chromium, print_pdf, screenshot_report
+from .browser import (
+    PAPER_SIZES,
+    SCREENSHOT_NOT_ASKED,
+    find_chromium,
+    first_screen,
+    print_pdf,
+    screenshot_report,
+)
 from .diagnostics import summarize_diagnostics
 from .format import format_date, format_int, format_number, format_p, format_pct, format_ratio
 from .overview import summary_sentences, what_it_will_say
@@ -81,6 +88,7 @@ __all__ = [
     "find_thin_effects", "format_date", "format_int", "format_number", "format_p", "format_pct", "format_ratio",
     "growth_comparisons", "list_diagnosed_outcomes", "low_reliability_codes", "mask_handles", "median_ci_ranks",
     "monthly_metrics_table", "primary_effects", "print_pdf", "ratio_of_medians", "read_codebook",
-    "read_run_results", "render_report", "screenshot_report", "summarize_diagnostics", "summary_sentences",
+    "read_run_results", "render_report", "screenshot_report", "first_screen", "SCREENSHOT_NOT_ASKED",
+    "summarize_diagnostics", "summary_sentences",
     "tabulate_controls_sensitivity", "what_it_will_say", "write_posts_csv",
 ]

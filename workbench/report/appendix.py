@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
@@ -47,29 +48,86 @@ _IMPRESSIONS_ARE = re.compile(r"(^|: )impressions are (?=Meta's)")
 
 
 def _ranked_posts(ctx: ReportContext) -> pd.DataFrame | None:
-    """Posts by impressions (most seen first; ties in file order), texts masked and links replaced."""
+    """Posts by impressions (most seen first; ties in file order), texts masked and links replaced.
+
+    Computed once per report (the top-posts table and report_posts.csv both use it)."""
+    if "ranked_posts" not in ctx.cache:
+        ctx.cache["ranked_posts"] = _rank_posts(ctx)
+    return ctx.cache["ranked_posts"]
+
+
+#: Python's ``\\s`` for text (the characters ``str.isspace`` accepts), written out for RE2, whose ``\\s`` is ASCII only.
+_PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+#: :data:`_URL_IN_TEXT` for RE2 (Arrow): the same matches, leftmost-first, case folded the same (ſ matches s).
+_URL_IN_TEXT_RE2 = f"(?i)(?:https?|ftp)://[^{_PY_SPACE}]+|www\\.[^{_PY_SPACE}]+"
+
+
+def _mask_mentions(arr: Any, keep: set[str]) -> Any:
+    """@mentions replaced by "@…" but the handles in ``keep``: the Python pattern (it looks behind) runs only on
+    the texts that hold an @ or ＠ (found by Arrow), the only ones it can match."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    has = pc.or_(pc.match_substring(arr, "@"), pc.match_substring(arr, "＠"))
+    rows = np.flatnonzero(pc.fill_null(has, False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return arr
+    values = arr.to_numpy(zero_copy_only=False).astype(object)
+
+    def replace(match: re.Match) -> str:
+        return match.group(0) if match.group(0)[1:].lower() in keep else "@…"
+
+    values[rows] = [MENTION_RE.sub(replace, v) for v in values[rows]]
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def _local_minutes(ctx: ReportContext, ts: pd.Series) -> np.ndarray:
+    """``YYYY-MM-DD HH:MM`` in the report's timezone (NA_TEXT where missing), formatted by numpy in C: the same
+    text as ``strftime("%Y-%m-%d %H:%M")``, without a Python call per post."""
+    local = ctx.local(ts).dt.tz_localize(None)
+    minutes = local.to_numpy(dtype="datetime64[ns]").astype("datetime64[m]")
+    text = np.strings.replace(np.datetime_as_string(minutes, unit="m"), "T", " ", 1).astype(object)
+    text[local.isna().to_numpy()] = NA_TEXT
+    return text
+
+
+def _rank_posts(ctx: ReportContext) -> pd.DataFrame | None:
     posts = ctx.r.posts
     if posts is None or "impressions" not in posts or posts["impressions"].notna().sum() == 0:
         return None
-    ranked = posts.assign(imp=pd.to_numeric(posts["impressions"], errors="coerce"))
-    ranked = ranked.sort_values("imp", ascending=False, kind="stable", na_position="last")
-    text = ranked["text"].astype("string") if "text" in ranked else pd.Series(pd.NA, index=ranked.index, dtype="string")
+    imp_all = pd.to_numeric(posts["impressions"], errors="coerce").reset_index(drop=True)
+    # positions by impressions, most first, ties in file order, missing last (one column sorted, not the frame)
+    order = imp_all.sort_values(ascending=False, kind="stable", na_position="last").index.to_numpy()
+    ranked = posts.iloc[order]
+    imp = imp_all.iloc[order].reset_index(drop=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "text" in ranked:
+        arr = pa.array(ranked["text"].astype("string").to_numpy(dtype=object, na_value=None), type=pa.string(),
+                       from_pandas=True)
+    else:
+        arr = pa.nulls(len(ranked), type=pa.string())
     if not ctx.show_handles:
         # other people's handles are not printed unless the card's owner allows it (show_handles)
         own = ranked["account"].dropna().astype(str).unique() if "account" in ranked else ()
-        text = mask_handles(text, own=own)
+        keep = {str(h).strip().lstrip("@＠").lower() for h in own if isinstance(h, str) and h.strip()}
+        arr = _mask_mentions(arr, keep)
     # links inside a post are shown as [link]: the only URLs in the page are the posts' own permalinks
-    text = text.str.replace(_URL_IN_TEXT, "[link]", regex=True).fillna("")
-    text = text.where(text.str.len() <= 280, text.str.slice(0, 279) + "…")
-    when = (ctx.local(ranked["published_at"]).dt.strftime("%Y-%m-%d %H:%M") if "published_at" in ranked
-            else pd.Series(NA_TEXT, index=ranked.index))
-    eng = pd.to_numeric(ranked["engagements"], errors="coerce") if "engagements" in ranked else pd.Series(float("nan"), index=ranked.index)
-    rate = (eng / ranked["imp"]).where(ranked["imp"] > 0)
+    arr = pc.fill_null(pc.replace_substring_regex(arr, _URL_IN_TEXT_RE2, "[link]"), "")
+    values = arr.to_numpy(zero_copy_only=False).astype(object)
+    long = np.flatnonzero(pc.utf8_length(arr).to_numpy(zero_copy_only=False) > 280)
+    values[long] = [v[:279] + "…" for v in values[long]]
+    when = (_local_minutes(ctx, ranked["published_at"]) if "published_at" in ranked
+            else np.full(len(ranked), NA_TEXT, dtype=object))
+    eng = (pd.to_numeric(ranked["engagements"], errors="coerce").reset_index(drop=True) if "engagements" in ranked
+           else pd.Series(float("nan"), index=imp.index))
+    rate = (eng / imp).where(imp > 0)
     return pd.DataFrame({
         "rank": range(1, len(ranked) + 1),
-        "published": when.fillna(NA_TEXT).to_numpy(),
-        "text": text.to_numpy(),
-        "impressions": ranked["imp"].to_numpy(),
+        "published": when,
+        "text": values,
+        "impressions": imp.to_numpy(),
         "engagement_rate": rate.to_numpy(),
         "permalink": ranked["permalink"].to_numpy() if "permalink" in ranked else None,
         "post_id": ranked["post_id"].astype("string").to_numpy() if "post_id" in ranked else None,

@@ -77,6 +77,26 @@ def screenshot_report(
     return write_bytes(png_path, png)
 
 
+#: Why a run keeps no screenshot unless asked (the notebook prints it, so the audit trail says so).
+SCREENSHOT_NOT_ASKED = (
+    "No screenshot of the report's first screen: not asked for. It is a picture for a reviewer of what "
+    "leadership sees first, not part of the report; starting Chromium for it costs about a second of every run. "
+    "Ask for it with `workbench run DATASET --screenshot` (or screenshot = True in this notebook's parameters)."
+)
+
+
+def first_screen(report_path: str | Path, png_path: str | Path, *, take: bool) -> Path | None:
+    """The screenshot step of the report stage: :func:`screenshot_report` when ``take``; otherwise no browser is
+    started, a PNG an earlier run left at ``png_path`` is removed (it shows an older report) and
+    :data:`SCREENSHOT_NOT_ASKED` is logged. Returns the PNG's path, or None when there is none."""
+    png_path = Path(png_path)
+    if take:
+        return screenshot_report(report_path, png_path)
+    png_path.unlink(missing_ok=True)
+    log.warning(SCREENSHOT_NOT_ASKED)
+    return None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # HTML building blocks
 # --------------------------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class ReportContext:
     ds: Dataset | None
     show_handles: bool = False
     figures: dict[str, bytes] = field(default_factory=dict)
+    #: what two sections (or a section and a file) both need, computed once (the ranked posts table)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def r(self) -> RunResults:
