@@ -840,11 +840,15 @@ def _holm(p: np.ndarray) -> np.ndarray:
         return p.copy()
     # multipletests' Holm branch calls gc.collect(), a full collection costing 0.1-0.5 s in a kernel holding
     # many objects; frozen objects are skipped by it, so freeze them for the call (O(1) both ways).
+    # When the caller (the pipeline's shared kernel) has frozen objects of its own, leave them frozen: unfreezing
+    # here would undo its freeze and make the next collection scan everything again.
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         return multipletests(p, method="holm")[1]
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
