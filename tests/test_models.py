@@ -817,7 +817,7 @@ def test_controls_sensitivity_matches_r(ref_models):
     assert len(sens) == len(ref)
     merged = sens.merge(ref, on=["outcome", "term"], suffixes=("", "_r"))
     for col in SENSITIVITY_COLUMNS[2:]:
-        if col in ("change_pct_points", "n"):
+        if col in ("change_pct_points", "n", "platform"):
             continue
         np.testing.assert_allclose(merged[col], merged[f"{col}_r"], rtol=1e-8, err_msg=col)
     np.testing.assert_allclose(
@@ -1244,6 +1244,11 @@ def test_platforms_are_modelled_apart_and_pooled_only_when_labelled():
     pooled = fit_post_models(df, predictors=RH_PREDICTORS, models=("ols_log",), pooled=True)
     p = rows_of(pooled.table[pooled.table["platform"] == "pooled"], "impressions", "ols_log")
     assert p.loc["platform[instagram]", "term_type"] == "control" and p.loc["Intercept", "n"] == 700
+    # the controls-sensitivity records say whose posts they are (the flat records mixed the platforms)
+    sens = pm.sensitivity
+    assert not sens.empty and set(sens["platform"]) == {"facebook", "instagram"}
+    assert {r["platform"] for r in pm.diagnostics["sensitivity"]} == {"facebook", "instagram"}
+    assert (one.sensitivity["platform"] == "facebook").all()
 
 
 def media_posts(n: int = 600, seed: int = 21) -> pd.DataFrame:

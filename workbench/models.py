@@ -213,6 +213,7 @@ SENSITIVITY_COLUMNS = (
     "effect_pct_ci_high_with_controls",
     "change_pct_points",
     "n",
+    "platform",  # the platform whose posts were fitted (None: one platform, or all pooled)
 )
 
 
@@ -1529,6 +1530,7 @@ def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gr
             out[f"effect_pct{kind}_{label}"] = 100 * np.expm1(v)
     out["change_pct_points"] = out["effect_pct_with_controls"] - out["effect_pct_without_controls"]
     out["n"] = n
+    out["platform"] = None  # set by the caller, which knows whose posts these are
     return out[list(SENSITIVITY_COLUMNS)], res_without
 
 
@@ -2462,7 +2464,7 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
         t["platform"] = platform
     tables.extend(ctx.tables)
     fits.update(ctx.fits)
-    sensitivity.extend(ctx.sensitivity)
+    sensitivity.extend(rows.assign(platform=platform) for rows in ctx.sensitivity)
     fitted.extend(ctx.fitted)
 
 
