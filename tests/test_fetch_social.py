@@ -303,8 +303,14 @@ def test_bluesky_posts():
     assert p.loc[did + "app.bsky.feed.post/3lbgallery10", "media_type"] == "photo"
     assert p.loc[did + "app.bsky.feed.post/3lbtext0009", "media_type"] == "none"
     bsky = p[p["platform"] == "bluesky"]
-    for col in ("impressions", "engagements", "reach", "url_clicks", "profile_clicks", "media_views", "follows"):
+    for col in ("impressions", "reach", "url_clicks", "profile_clicks", "media_views", "follows"):
         assert bsky[col].isna().all(), col
+    # engagements = likes + replies + reposts + quotes (vocab's definition); NA when any part is (a repost's counts
+    # are the original's; counts are optional in the lexicon)
+    parts = bsky[["likes", "replies", "reposts", "quotes"]]
+    complete = parts.notna().all(axis=1)
+    assert complete.any() and (bsky.loc[complete, "engagements"] == parts[complete].sum(axis=1)).all()
+    assert bsky.loc[~complete, "engagements"].isna().all() and pd.isna(repost["engagements"])
 
 
 def test_mastodon_posts():
@@ -322,8 +328,12 @@ def test_mastodon_posts():
     reply = p.loc["115000000000000006"]
     assert reply["is_reply"] and reply["text"] == "@ally agreed, <3"
     masto = p[p["platform"] == "mastodon"]
-    for col in ("impressions", "engagements", "reach", "bookmarks", "url_clicks", "media_views"):
+    for col in ("impressions", "reach", "bookmarks", "url_clicks", "media_views"):
         assert masto[col].isna().all(), col
+    # engagements = favourites + replies + boosts (vocab's definition); quotes are not part of it
+    assert first["engagements"] == 11 + 5 + 6
+    parts = masto[["likes", "replies", "reposts"]]
+    assert (masto["engagements"] == parts.sum(axis=1, min_count=3)).all()
 
 
 def test_profile_snapshots_become_followers():

@@ -25,7 +25,9 @@ wrapped in an envelope ``{"workbench_fetch": {"platform", "endpoint", "url", "fe
   ``postsCount`` / ``statuses_count`` left out (a running total, not posts that day). Envelope only, because
   the fetch time is needed.
 
-Impressions, engagements, reach, clicks, media views and follows: these platforms report none (NA).
+Impressions, reach, clicks, media views and follows: these platforms report none (NA). Engagements are the sum of
+the interactions each platform does count per post (:data:`ENGAGEMENT_PARTS`: Mastodon favourites + replies + boosts;
+Bluesky likes + replies + reposts + quotes), NA when any part is NA — the definitions ``workbench.vocab`` prints.
 ``source_row`` is the item's position in its page (1-based).
 """
 
@@ -73,6 +75,19 @@ class JsonDocument:
     def endpoint(self) -> str:
         return str(self.meta.get("endpoint", ""))
 
+
+
+#: what a post's ``engagements`` add up to on each platform (the definitions ``vocab.PLATFORM_TERMS`` prints)
+ENGAGEMENT_PARTS = {"mastodon": ("likes", "replies", "reposts"), "bluesky": ("likes", "replies", "reposts", "quotes")}
+
+
+def _engagements(counts: dict[str, pd.Series], platform: str) -> pd.Series:
+    """The sum of the platform's interaction counts per post; NA where any of them is NA (never a partial sum)."""
+    parts = [counts[k].astype("Int64") for k in ENGAGEMENT_PARTS[platform]]
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total = total + p  # Int64 arithmetic: NA propagates
+    return total
 
 def sniff_json(head: bytes) -> bool:
     """True when a file's first non-blank byte opens a JSON object or array."""
@@ -258,7 +273,7 @@ def parse_bluesky_feed(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
     out = pd.DataFrame({
         "post_id": d["post_id"], "platform": "bluesky", "account": handle, "published_at": published,
         "text": d["text"], "permalink": permalink, **counts,
-        "impressions": _na_ints(n), "engagements": _na_ints(n), "url_clicks": _na_ints(n),
+        "impressions": _na_ints(n), "engagements": _engagements(counts, "bluesky"), "url_clicks": _na_ints(n),
         "profile_clicks": _na_ints(n), "media_views": _na_ints(n), "follows": _na_ints(n), "reach": _na_ints(n),
         "media_type": pd.array([bluesky_media_type(_get(p, "embed")) for p in posts], dtype="string"),
         "is_reply": (d["reply"] == "true").astype("boolean"), "is_repost": pd.array(rep, dtype="boolean"),
@@ -347,7 +362,7 @@ def parse_mastodon_statuses(doc: JsonDocument, ctx: ParseContext) -> FileOutcome
     out = pd.DataFrame({
         "post_id": post_id, "platform": "mastodon", "account": d["account"], "published_at": published,
         "text": html_to_text(d["content"]), "permalink": d["url"], **counts,
-        "impressions": _na_ints(n), "engagements": _na_ints(n), "bookmarks": _na_ints(n),
+        "impressions": _na_ints(n), "engagements": _engagements(counts, "mastodon"), "bookmarks": _na_ints(n),
         "url_clicks": _na_ints(n), "profile_clicks": _na_ints(n), "media_views": _na_ints(n),
         "follows": _na_ints(n), "reach": _na_ints(n),
         "media_type": pd.array([mastodon_media_type(s) for s in shown], dtype="string"),
@@ -500,7 +515,8 @@ def parse_mastodon_outbox(doc: JsonDocument, ctx: ParseContext) -> FileOutcome:
     out = pd.DataFrame({
         "post_id": d["id"], "platform": "mastodon", "account": d["account"], "published_at": published,
         "text": html_to_text(d["content"]).where(~rep), "permalink": d["url"], **counts,
-        "quotes": _na_ints(n), "impressions": _na_ints(n), "engagements": _na_ints(n), "bookmarks": _na_ints(n),
+        "quotes": _na_ints(n), "impressions": _na_ints(n), "engagements": _engagements(counts, "mastodon"),
+        "bookmarks": _na_ints(n),
         "url_clicks": _na_ints(n), "profile_clicks": _na_ints(n), "media_views": _na_ints(n),
         "follows": _na_ints(n), "reach": _na_ints(n),
         "media_type": pd.array([None if b else _note_media(x) for x, b in zip(notes, boost, strict=True)], dtype="string"),
