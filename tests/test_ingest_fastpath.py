@@ -24,6 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "data" / "ingest" / "fastpath" / "expected.json"
@@ -248,6 +252,86 @@ def test_ingest_matches_the_reference_on_adversarial_exports(tmp_path):
     assert any("not UTF-8" in w for w in log["warnings"])
     assert any("CR only" in w for w in log["warnings"])
     assert any("different metrics" in w for w in log["warnings"])
+
+
+# ---- parse_counts: the Arrow path against the code before it (pd.to_numeric on the whole column) -------------
+
+
+def _parse_counts_reference(raw: pd.Series, *, label: str):
+    """``common.parse_counts`` as it was at commit 05efbc6 (the reference implementation)."""
+    from workbench.ingest.common import INT64_LIMIT, NA_TOKENS, _int64
+
+    s = raw.str.strip()
+    not_number = np.zeros(len(s), dtype=bool)
+    try:
+        num = pc.cast(pa.array(s, type=pa.string()), pa.float64()).to_numpy(zero_copy_only=False).copy()
+        nan = np.zeros(len(s), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        num = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        nan = np.isnan(num)
+    if nan.any():
+        sub = s[nan]
+        is_na = sub.str.lower().isin(NA_TOKENS).to_numpy()
+        thousands = sub.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?").to_numpy(dtype=bool, na_value=False)
+        fixed = pd.to_numeric(sub.str.replace(",", "", regex=False), errors="coerce").to_numpy(dtype=float)
+        pos = np.flatnonzero(nan)
+        num[pos[thousands]] = fixed[thousands]
+        not_number[pos[~is_na & ~thousands]] = True
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(num)
+        negative = num < 0
+        too_large = ~infinite & (num >= INT64_LIMIT)
+        fractional = ~infinite & ~negative & ~too_large & ~np.isnan(num) & (np.mod(num, 1) != 0)
+    bad = not_number | infinite | negative | fractional | too_large
+    if not bad.any():
+        return _int64(num, raw.index), bad, None
+    quoted = "'" + s + "'"
+    reason = pd.Series("", index=raw.index, dtype=object)
+    reason = reason.mask(not_number | infinite, f"column {label!r}: " + quoted + " is not a number")
+    reason = reason.mask(negative, f"column {label!r}: " + quoted + " is negative (a count cannot be)")
+    reason = reason.mask(fractional, f"column {label!r}: " + quoted + " is not a whole number")
+    reason = reason.mask(too_large, f"column {label!r}: " + quoted
+                         + " is too large for a count (2^63 or more; a corrupted cell?)")
+    num[bad] = np.nan
+    return _int64(num, raw.index), bad, reason
+
+
+COUNT_CELLS = ["1938.0", "0.0", "12", " 12 ", "\t7\n", "1,234", "1,234.0", "12,34", "1,2345", "-", "--", "NA", "n/a", "N/A",
+               "nan", "NaN", "-nan", "null", "None", "#N/A", "", " ", "-3", "-0", "-0.0", "+5", "1.5", ".5", "5.",
+               "1e3", "1E+05", "2.5e1", "1e-3", "1e400", "-1e400", "1e30", "inf", "-inf", "Infinity", "abc", "12abc",
+               "0x10", "1_000", "١٢", "１２", "\u00a012", "99999999999999999999", "9223372036854775807",
+               "9223372036854775808", "9007199254740993", "123456789012345", "1234567890123456", "3044.2548675324531",
+               "5.0000000000000001", "00042", "4.0e1", "1 234", "٫5", "+", ".", "e5", "1e", "1.2.3"]
+_cell = st.one_of(st.sampled_from(COUNT_CELLS),
+                  st.text(alphabet="0123456789.,+-eE naN", max_size=22),
+                  st.integers(-10**20, 10**20).map(str),
+                  st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                  st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_cell, min_size=1, max_size=40), st.sampled_from(["string[pyarrow]", "string[python]", "object"]))
+def test_parse_counts_matches_the_reference(cells, dtype):
+    from workbench.ingest.common import parse_counts
+
+    raw = pd.Series(cells, dtype=dtype)
+    fast, ref = parse_counts(raw, label="impressions"), _parse_counts_reference(raw, label="impressions")
+    pd.testing.assert_series_equal(fast[0], ref[0])
+    np.testing.assert_array_equal(fast[1], ref[1])
+    assert (fast[2] is None) == (ref[2] is None)
+    if ref[2] is not None:
+        assert fast[2].tolist() == ref[2].tolist()
+
+
+def test_parse_counts_matches_the_reference_on_every_listed_cell():
+    from workbench.ingest.common import parse_counts
+
+    for dtype in ("string[pyarrow]", "string[python]", "object"):
+        raw = pd.Series(COUNT_CELLS * 3 + ["-"] * 50, dtype=dtype)
+        fast, ref = parse_counts(raw, label="x"), _parse_counts_reference(raw, label="x")
+        pd.testing.assert_series_equal(fast[0], ref[0])
+        assert fast[2].tolist() == ref[2].tolist()
+    assert ref[1].sum() > 10 and ref[0].notna().sum() > 10  # both outcomes exercised
 
 
 if __name__ == "__main__":
