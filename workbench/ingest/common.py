@@ -108,25 +108,32 @@ _PLAIN_MAX_CHARS = 15
 _NA_TOKENS_ARROW = pa.array(sorted(NA_TOKENS), type=pa.string())
 
 
-def _na_tokens(s: pa.Array) -> np.ndarray:
-    """Cells that are NA tokens, compared in lower case (the tokens are ASCII, so Arrow's lower case of a cell
-    equals Python's wherever either is a token); null cells are not tokens."""
-    return pc.fill_null(pc.is_in(pc.utf8_lower(s), value_set=_NA_TOKENS_ARROW), False).to_numpy(zero_copy_only=False)
+def _na_tokens(s: pa.Array) -> tuple[np.ndarray, bool]:
+    """``(cells that are NA tokens, whether Arrow's cast reads every one of those)``.
+
+    Compared in lower case: the tokens are ASCII, so Arrow's lower case of a cell equals Python's wherever either
+    is a token. Null cells are not tokens. Of the tokens, Arrow's cast reads only ``nan`` (in any case).
+    """
+    lower = pc.utf8_lower(s)
+    na = pc.fill_null(pc.is_in(lower, value_set=_NA_TOKENS_ARROW), False).to_numpy(zero_copy_only=False)
+    if not na.any():
+        return na, True
+    nan_word = pc.fill_null(pc.equal(lower, "nan"), False).to_numpy(zero_copy_only=False)
+    return na, not (na & ~nan_word).any()
 
 
-def _to_float(s: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Stripped count strings → ``(floats, NA-token mask)``: the floats are what ``pd.to_numeric(errors="coerce")``
-    gives (NaN where not a number).
+def _to_float(s: pa.Array, na: np.ndarray) -> np.ndarray:
+    """Stripped count strings → floats, exactly what ``pd.to_numeric(errors="coerce")`` gives (NaN where not a
+    number); ``na``: the cells that are NA tokens.
 
-    Only when the column is not all plain numbers: the cells that are NA tokens (``-`` in every promoted column
-    of an X export) are NaN at once, plain numbers go through Arrow's cast, and only the rest (``1,234``,
-    ``abc``, a null) through ``pd.to_numeric`` on Python objects, which cost 0.3 s per 1M-cell column.
+    For a column Arrow's cast cannot read whole: the cells that are NA tokens (``-`` in every promoted column
+    of an X export) are NaN at once, plain numbers go through Arrow's cast, and only the rest (``1e3``,
+    ``1,234``, ``abc``, a null) through ``pd.to_numeric`` on Python objects, which cost 0.3 s per 1M-cell column.
     """
     num = np.full(len(s), np.nan)
-    na = _na_tokens(s)
     rest = np.flatnonzero(~na)
     if not len(rest):
-        return num, na
+        return num
     sub = s.take(pa.array(rest))
     plain = pc.and_(pc.less_equal(pc.utf8_length(sub), _PLAIN_MAX_CHARS), pc.match_substring_regex(sub, _PLAIN_NUMBER))
     plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
@@ -136,15 +143,13 @@ def _to_float(s: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             plain[:] = False
         else:
-            finite = np.isfinite(val)  # inf or an overflow: left to pandas, whose answer the checks expect
             pos = np.flatnonzero(plain)
-            num[rest[pos[finite]]] = val[finite]
-            plain[pos[~finite]] = False
+            num[rest[pos]] = val
     other = rest[~plain]
     if len(other):
         cells = sub.filter(pa.array(~plain)).to_pandas().astype(object)
         num[other] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return num, na
+    return num
 
 
 def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, pd.Series | None]:
@@ -159,19 +164,27 @@ def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, 
     s = raw.str.strip()
     not_number = np.zeros(len(s), dtype=bool)
     arr = None
-    try:  # fast path: every cell a plain number (Arrow's C++ cast)
+    try:
         arr = pa.array(s, type=pa.string())
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).copy()
-        nan = np.zeros(len(s), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if arr is not None:
-            num, is_na = _to_float(arr)
-        else:
-            num = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
-            is_na = _na_tokens(pa.array(s.astype(object), type=pa.string(), from_pandas=True))
-        nan = np.isnan(num) & ~is_na
+        pass
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr is None:  # not strings: pandas reads what it can
+        num = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        nan = np.isnan(num) & ~s.str.lower().isin(NA_TOKENS).to_numpy(dtype=bool)
+    else:
+        na, castable = _na_tokens(arr)
+        num = None
+        if castable:  # fast path: every cell a plain number (Arrow's C++ cast; a failed cast costs 0.2 s per 1M)
+            try:
+                num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).copy()
+                nan = np.zeros(len(s), dtype=bool)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                num = None
+        if num is None:
+            num = _to_float(arr, na)
+            nan = np.isnan(num) & ~na
     if nan.any():  # not a number, and no NA token: thousands separators, or a reason
         pos = np.flatnonzero(nan)
         sub = s.iloc[pos]
