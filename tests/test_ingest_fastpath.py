@@ -334,6 +334,31 @@ def test_parse_counts_matches_the_reference_on_every_listed_cell():
     assert ref[1].sum() > 10 and ref[0].notna().sum() > 10  # both outcomes exercised
 
 
+# ---- HTML entities: the vectorized decoding against html.unescape ----------------------------------------------
+
+ENTITY_PIECES = ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&apos;", "&amp", "&lt", "&AMP;", "&LT;", "&amp;lt;",
+                 "&amp;amp;", "&amp;#39;", "&&lt;", "& ", "&", ";", "#", "&#", "&#;", "&#128512;", "&#x1F600;",
+                 "&#X1f4e9;", "&#0;", "&#x110000;", "&#55296;", "&nbsp;", "&nbsp", "&copy", "&notit;", "&notin;",
+                 "&bogus;", "&ampx", "&lt3", "&1", "&é", "Q & A", "a", "é", "😀", "\n", "lt;", "amp;"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.none(), st.lists(st.one_of(st.sampled_from(ENTITY_PIECES), st.characters(
+    blacklist_categories=("Cs",))), max_size=10).map("".join)), min_size=1, max_size=25))
+def test_entities_decode_as_html_unescape(texts):
+    import html
+    import re
+
+    from workbench.ingest.x_legacy import _decode_entities
+
+    s = pd.Series(texts, dtype="string[pyarrow]")
+    got = _decode_entities(s)
+    entity = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
+    expected = [None if t is None else html.unescape(t) if entity.search(t) else t for t in texts]
+    assert [None if v is pd.NA else v for v in got.tolist()] == expected
+    assert got.index.equals(s.index)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write-expected"]:
         raise SystemExit(__doc__)
