@@ -41,9 +41,15 @@ _RETWEET_RE2 = _RETWEET
 
 
 def _arrow_text(text: pd.Series):
-    """``text`` as an Arrow string array, or None when it cannot be one (a lone surrogate, say)."""
+    """``text`` as an Arrow string array, or None when it cannot be one (a lone surrogate, say).
+
+    Arrow-backed text is taken as it is (no copy); other text goes through Python objects.
+    """
     import pyarrow as pa
 
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage.startswith("pyarrow"):
+        arr = pa.array(text.array)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     try:
         arr = pa.array(text.astype(object), type=pa.large_string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError, TypeError):
@@ -70,7 +76,7 @@ def repair_mojibake(text: pd.Series) -> tuple[pd.Series, int, int]:
     """
     if text is None or not len(text):
         return text, 0, 0
-    s = text.astype("string")
+    s = text if isinstance(text.dtype, pd.StringDtype) else text.astype("string")
     candidate = contains(s, _MOJIBAKE, _MOJIBAKE_RE2)  # ftfy below runs on these candidate rows only
     if not candidate.any():
         return text, 0, 0
@@ -98,7 +104,10 @@ def repair_mojibake(text: pd.Series) -> tuple[pd.Series, int, int]:
 def classify_posts(out: pd.DataFrame, platform_is_x: np.ndarray | None = None) -> pd.DataFrame:
     """Fill ``is_quote``, ``post_type`` (and ``is_repost`` for ``RT @`` texts on X); see the module notes."""
     n = len(out)
-    text = out["text"].astype("string") if "text" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    if "text" in out:
+        text = out["text"] if isinstance(out["text"].dtype, pd.StringDtype) else out["text"].astype("string")
+    else:
+        text = pd.Series(pd.NA, index=out.index, dtype="string")
     if platform_is_x is None:
         platform_is_x = out["platform"].astype("string").eq("x").to_numpy(dtype=bool, na_value=False)
 
