@@ -359,6 +359,28 @@ def test_entities_decode_as_html_unescape(texts):
     assert got.index.equals(s.index)
 
 
+# ---- the posts' order: Arrow's stable sort against pandas' -------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 5)),
+                          st.one_of(st.none(), st.sampled_from(["9", "10", "010", "1", "a", "A", "é", "e\u0301", "😀",
+                                                               "Z", "", " 1", "123456789012345678901"]))),
+                min_size=0, max_size=30))
+def test_posts_sorted_as_pandas_sorts_them(rows):
+    from workbench.ingest import _sort_posts
+
+    frame = pd.DataFrame({
+        "published_at": pd.to_datetime([None if t is None else 1_600_000_000 + 60 * t for t, _ in rows], unit="s",
+                                       utc=True),
+        "post_id": pd.Series([i for _, i in rows], dtype="string[pyarrow]"),
+        "row": np.arange(len(rows)),
+    }, index=np.arange(len(rows))[::-1] * 2)
+    got = _sort_posts(frame)
+    expected = frame.sort_values(["published_at", "post_id"], kind="stable")
+    pd.testing.assert_frame_equal(got, expected)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write-expected"]:
         raise SystemExit(__doc__)

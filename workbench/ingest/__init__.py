@@ -43,6 +43,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 
 from ..dataset import Dataset
@@ -421,6 +422,29 @@ def _latest_wins(frame: pd.DataFrame, keys: list[str], rank: pd.Series) -> tuple
     return frame.loc[keep], frame.loc[~keep]
 
 
+def _sort_posts(posts: pd.DataFrame) -> pd.DataFrame:
+    """``posts`` in ``published_at``, then ``post_id`` order (stable; missing values last), as
+    ``sort_values(["published_at", "post_id"], kind="stable")`` orders them, by Arrow's stable sort: pandas
+    factorized the string ids first (0.6 s at 1M posts). UTF-8 byte order is code-point order, pandas' order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .common import arrow_strings
+
+    when = pd.Series(posts["published_at"])
+    if not isinstance(when.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(when.dtype):
+        return posts.sort_values(["published_at", "post_id"], kind="stable")
+    ids = posts["post_id"]
+    if not isinstance(ids.dtype, pd.StringDtype):
+        return posts.sort_values(["published_at", "post_id"], kind="stable")
+    ns = when.to_numpy(dtype="datetime64[ns]").view(np.int64) if len(when) else np.zeros(0, dtype=np.int64)
+    keys = pa.table({"t": pa.array(ns, mask=when.isna().to_numpy()), "id": arrow_strings(ids)})
+    order = pc.sort_indices(keys, sort_keys=[("t", "ascending", "at_end"), ("id", "ascending", "at_end")]).to_numpy()
+    if (order == np.arange(len(order))).all():
+        return posts
+    return posts.take(order)
+
+
 def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     order = {o.file: i for i, o in enumerate(sorted(outcomes, key=lambda o: o.file))}
     # keyed by (file, table): one workbook may feed two tables (LinkedIn content: posts and account)
@@ -429,12 +453,14 @@ def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
     # posts: the copy with more reported metrics, then the later export (overlap.py)
     post_parts = [o.frame for o in outcomes if o.table == "posts" and len(o.frame)]
     if post_parts:
-        posts = pd.concat(post_parts, ignore_index=True)
+        posts = post_parts[0] if len(post_parts) == 1 else pd.concat(post_parts, ignore_index=True)
+        del post_parts
         posts, dropped = resolve_overlap(posts, ["post_id"], POST_METRICS, "published_at", "posts", warnings)
         for f, c in dropped["source_file"].value_counts().items():
             superseded_across[(f, "posts")] += int(c)
+        del dropped
         posts = flag_collabs(posts, warnings)
-        posts = posts.sort_values(["published_at", "post_id"], kind="stable")
+        posts = _sort_posts(posts)
     else:
         posts = pd.DataFrame()
     posts = conform(posts, POSTS_SCHEMA, table="posts")
@@ -524,10 +550,10 @@ def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings:
     """
     if posts.empty:
         return account
-    own = posts
+    own = posts[["platform", "account"]]
     if "is_own_post" in posts:
-        own = posts.loc[posts["is_own_post"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
-    pairs = own[["platform", "account"]].astype("string").drop_duplicates().dropna()
+        own = own.loc[posts["is_own_post"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
+    pairs = own.astype("string").drop_duplicates().dropna()
     out = account.copy()
     missing_platform = out["platform"].isna()
     if missing_platform.any() and len(pairs) == 1:

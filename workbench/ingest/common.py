@@ -19,6 +19,43 @@ INT64_LIMIT = float(2**63)
 NA_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a"})
 
 
+def arrow_strings(s: pd.Series) -> pa.Array:
+    """The cells of a string column as one Arrow ``large_string`` array: Arrow-backed strings are taken as they
+    are (no copy; pandas keeps them as ``large_string``), other columns converted (NA → null)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage.startswith("pyarrow"):
+        arr = pa.array(s.array)
+    else:
+        arr = pa.array(s.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def string_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """An Arrow string array as a pandas Arrow-backed string Series (``large_string``, as pandas keeps them: the
+    cast pandas would otherwise make copies every string)."""
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+
+
+def constant_strings(value: str | None, index: pd.Index) -> pd.Series:
+    """A string column holding ``value`` (None: NA) on every row, built in Arrow (no Python object per row)."""
+    n = len(index)
+    arr = pa.nulls(n, pa.large_string()) if value is None else pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return string_series(arr, index)
+
+
+def na_ints(n: int) -> pd.arrays.IntegerArray:
+    """``n`` NA values as Int64 (without a Python list of ``pd.NA``)."""
+    return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+
+
+def na_booleans(n: int) -> pd.arrays.BooleanArray:
+    """``n`` NA values as boolean."""
+    return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+
+
 def normalize_name(name: str) -> str:
     """Header cell → comparison key: BOM and surrounding spaces removed, lower case, single spaces."""
     return " ".join(name.replace("\ufeff", "").strip().lower().split())
@@ -168,7 +205,7 @@ def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, 
     not_number = np.zeros(len(s), dtype=bool)
     arr = None
     try:
-        arr = pa.array(s, type=pa.string())
+        arr = arrow_strings(s) if isinstance(s.dtype, pd.StringDtype) else pa.array(s, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if isinstance(arr, pa.ChunkedArray):

@@ -26,7 +26,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import PROMOTED_COLUMNS
-from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
+from .common import (
+    FileOutcome,
+    ParseContext,
+    Reasons,
+    arrow_strings,
+    constant_strings,
+    file_quarantine,
+    na_booleans,
+    na_ints,
+    normalize_name,
+    parse_counts,
+    string_series,
+)
 from .integrity import classify_posts, plausibility, repair_mojibake
 from .rawcsv import RawTable
 
@@ -89,9 +101,7 @@ def _decode_entities(text: pd.Series) -> pd.Series:
     the entities in real X exports); ``html.unescape`` row by row on the others only (other named entities,
     numeric ones, an entity without ``;``). tests/test_ingest_fastpath.py checks both against html.unescape.
     """
-    arr = pa.array(text, type=pa.string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = arrow_strings(text)
     has_entity = pc.fill_null(pc.match_substring_regex(arr, _ENTITY), False)
     if not pc.any(has_entity).as_py():
         return text
@@ -106,16 +116,16 @@ def _decode_entities(text: pd.Series) -> pd.Series:
         decoded = pc.replace_substring(decoded, entity, char)
     if not is_simple.all():
         hard = np.flatnonzero(~is_simple)
-        by_hand = pa.array([html.unescape(t) for t in sub.take(pa.array(hard)).to_pylist()], type=pa.string())
+        by_hand = pa.array([html.unescape(t) for t in sub.take(pa.array(hard)).to_pylist()], type=pa.large_string())
         decoded = pc.replace_with_mask(decoded, pa.array(~is_simple), by_hand)
     new = pc.replace_with_mask(arr, has_entity, decoded)
-    return pd.Series(pd.arrays.ArrowStringArray(new), index=text.index)
+    return string_series(new, text.index)
 
 
 def _handles(permalink: pd.Series) -> pd.Series:
     """Account handle from ``https://twitter.com/<handle>/status/<id>`` (NA when the link is not like that)."""
-    found = pc.extract_regex(pa.array(permalink, type=pa.string()), _PERMALINK)
-    return pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(found, [0])), index=permalink.index)
+    found = pc.extract_regex(arrow_strings(permalink), _PERMALINK)
+    return string_series(pc.struct_field(found, [0]), permalink.index)
 
 
 def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
@@ -135,9 +145,11 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
                 lambda: "time '" + time_raw + f"' is more than 1 day in the future (now is {now:%Y-%m-%d %H:%M} UTC)")
     permalink = d[_column(raw, "tweet permalink")].str.strip()
     text = d[_column(raw, "tweet text")]
+    n = len(d)
     cols: dict[str, object] = {
         "post_id": post_id,
-        "platform": "x",
+        # one category: what conform makes of a column of "x" (no Python string per row)
+        "platform": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["x"]) if n else "x",
         "account": _handles(permalink),
         "published_at": published,
         "text": _decode_entities(text),
@@ -161,15 +173,15 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
             cols[PROMOTED_COLUMNS[key]] = values
         promoted_any |= values.notna().to_numpy() & ~bad
         promoted_seen = True
-    na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    na_int = na_ints(n)
     for col in PROMOTED_COLUMNS.values():
         cols.setdefault(col, na_int)
-    cols["is_promoted"] = (pd.array(promoted_any, dtype="boolean") if promoted_seen
-                           else pd.array([pd.NA] * len(d), dtype="boolean"))
+    cols["is_promoted"] = pd.array(promoted_any, dtype="boolean") if promoted_seen else na_booleans(n)
     cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
-                media_type=pd.array([pd.NA] * len(d), dtype="string"),
+                media_type=constant_strings(None, d.index),
                 is_reply=text.str.startswith("@"), is_repost=False,
-                source_format=TWEETS_FORMAT, source_file=ctx.source_file, source_row=raw.rows)
+                source_format=constant_strings(TWEETS_FORMAT, d.index),
+                source_file=constant_strings(ctx.source_file, d.index), source_row=raw.rows)
     return finish_posts(raw, ctx, pd.DataFrame(cols, index=d.index), reasons, TWEETS_FORMAT)
 
 
@@ -187,7 +199,7 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     (``published_time_reliable`` True where there is a time, ``is_own_post`` True, ``author`` = ``account``).
     """
     warnings = list(raw.warnings)
-    out = out.copy()
+    out = out.copy(deep=False)  # columns are replaced below, never written into
     if "text" in out.columns:
         out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
         if repaired:
@@ -208,7 +220,8 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
         out["author"] = pd.Series(out["account"], index=out.index).astype("string")
     if "impressions_label" not in out.columns:
         has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
-        out["impressions_label"] = pd.Series(np.where(has, "Impressions", None), index=out.index, dtype="string")
+        label = pc.if_else(pa.array(has), pa.scalar("Impressions", pa.large_string()), pa.scalar(None, pa.large_string()))
+        out["impressions_label"] = string_series(label, out.index)
     valid = ~reasons.bad
     dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
     differ = np.zeros(len(out), dtype=bool)
