@@ -381,6 +381,19 @@ def test_posts_sorted_as_pandas_sorts_them(rows):
     pd.testing.assert_frame_equal(got, expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["1", "01", "2", "é", "e\u0301", "", " 1"])),
+                          st.booleans()), min_size=0, max_size=25),
+       st.sampled_from(["string[pyarrow]", "string[python]", "object"]))
+def test_duplicate_ids_found_as_pandas_finds_them(rows, dtype):
+    from workbench.ingest.common import duplicated_keys
+
+    keys = pd.Series([k for k, _ in rows], dtype=dtype)
+    valid = np.array([v for _, v in rows], dtype=bool)
+    expected = keys.where(valid).duplicated(keep="first").to_numpy(dtype=bool)
+    np.testing.assert_array_equal(duplicated_keys(keys, valid), expected)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write-expected"]:
         raise SystemExit(__doc__)

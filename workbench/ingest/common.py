@@ -39,6 +39,31 @@ def string_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
+def key_codes(keys: pd.Series) -> np.ndarray | None:
+    """An int64 code per row, equal where the string keys are equal (-1 for every NA), by Arrow's hash
+    (``dictionary_encode``); None when the keys are not pandas strings. pandas factorized Arrow strings in 0.35 s
+    per 1M ids; this takes ~0.1 s."""
+    if not isinstance(keys.dtype, pd.StringDtype):
+        return None
+    codes = pc.dictionary_encode(arrow_strings(keys)).indices
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def duplicated_keys(keys: pd.Series, valid: np.ndarray) -> np.ndarray:
+    """``keys.where(valid).duplicated(keep="first")`` as a bool array (rows not ``valid`` count as NA)."""
+    codes = key_codes(keys)
+    if codes is None:
+        return keys.where(valid).duplicated(keep="first").to_numpy(dtype=bool)
+    codes[~np.asarray(valid, dtype=bool)] = -1
+    return pd.Series(codes).duplicated(keep="first").to_numpy()
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow freed back to the system now: its allocator keeps freed pages for reuse, and at
+    1M posts the text temporaries it kept were ~0.4 GB of resident memory."""
+    pa.default_memory_pool().release_unused()
+
+
 def constant_strings(value: str | None, index: pd.Index) -> pd.Series:
     """A string column holding ``value`` (None: NA) on every row, built in Arrow (no Python object per row)."""
     n = len(index)

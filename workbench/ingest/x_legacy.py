@@ -32,11 +32,13 @@ from .common import (
     Reasons,
     arrow_strings,
     constant_strings,
+    duplicated_keys,
     file_quarantine,
     na_booleans,
     na_ints,
     normalize_name,
     parse_counts,
+    release_arrow_memory,
     string_series,
 )
 from .integrity import classify_posts, plausibility, repair_mojibake
@@ -182,6 +184,7 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
                 is_reply=text.str.startswith("@"), is_repost=False,
                 source_format=constant_strings(TWEETS_FORMAT, d.index),
                 source_file=constant_strings(ctx.source_file, d.index), source_row=raw.rows)
+    release_arrow_memory()  # the text and count temporaries
     return finish_posts(raw, ctx, pd.DataFrame(cols, index=d.index), reasons, TWEETS_FORMAT)
 
 
@@ -217,13 +220,14 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     if "is_own_post" not in out.columns:
         out["is_own_post"] = pd.array(np.ones(len(out), dtype=bool), dtype="boolean")
     if "author" not in out.columns:
-        out["author"] = pd.Series(out["account"], index=out.index).astype("string")
+        account = pd.Series(out["account"], index=out.index)
+        out["author"] = account if isinstance(account.dtype, pd.StringDtype) else account.astype("string")
     if "impressions_label" not in out.columns:
         has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
         label = pc.if_else(pa.array(has), pa.scalar("Impressions", pa.large_string()), pa.scalar(None, pa.large_string()))
         out["impressions_label"] = string_series(label, out.index)
     valid = ~reasons.bad
-    dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
+    dup = valid & duplicated_keys(out["post_id"], valid)
     differ = np.zeros(len(out), dtype=bool)
     if dup.any():
         metrics = [c for c in METRIC_COLUMNS if c in out.columns]
@@ -241,7 +245,8 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
                     + first_row.astype("string").fillna(""))
     keep = valid & ~dup
     superseded = int((dup & ~differ).sum())
-    frame = out.reset_index(drop=True) if keep.all() else out.loc[keep].reset_index(drop=True)
+    frame = out if keep.all() else out.loc[keep]
+    frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)  # reset_index copied every column
     n_read = len(raw.data) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")
