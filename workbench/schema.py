@@ -126,26 +126,44 @@ def empty_frame(schema: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
 
 
+def _has_dtype(s: pd.Series, dtype: str) -> bool:
+    """Whether ``s`` already has the schema's ``dtype``; any storage of pandas' string dtype is ``string``."""
+    if dtype == "string":
+        return isinstance(s.dtype, pd.StringDtype)
+    return str(s.dtype) == dtype
+
+
 def conform(df: pd.DataFrame, schema: dict[str, str], *, table: str) -> pd.DataFrame:
     """Return ``df`` with exactly the schema's columns (missing ones added as NA) in schema order and dtypes.
 
-    Extra columns are kept after the schema's columns.
+    Extra columns are kept after the schema's columns. Columns that already have their dtype are not copied
+    (string columns keep their storage: Arrow-backed strings stay Arrow-backed); the frame is built once.
     """
-    out = df.copy()
+    index = pd.RangeIndex(len(df))
+    if not df.index.equals(index):
+        df = df.set_axis(index, axis=0, copy=False)
+    cols: dict[str, pd.Series] = {}
     for col, dtype in schema.items():
-        if col not in out.columns:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype=dtype if dtype != "category" else "string")
+        if col in df.columns:
+            s = df[col]
+        else:
+            s = pd.Series(pd.NA, index=index, dtype=dtype if dtype != "category" else "string")
         try:
-            if dtype.startswith("datetime64[ns, UTC]"):
-                out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[ns, UTC]")
+            if _has_dtype(s, dtype):
+                pass
+            elif dtype.startswith("datetime64[ns, UTC]"):
+                s = pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]")
             elif dtype.startswith("datetime64"):
-                out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+                s = pd.to_datetime(s).astype("datetime64[ns]")
             else:
-                out[col] = out[col].astype(dtype)
+                s = s.astype(dtype)
         except (TypeError, ValueError) as exc:
             raise InputError(f"{table} table: cannot convert to {dtype}: {exc}", column=col) from exc
-    extra = [c for c in out.columns if c not in schema]
-    return out[list(schema) + extra].reset_index(drop=True)
+        cols[col] = s
+    for col in df.columns:
+        if col not in schema:
+            cols[col] = df[col]
+    return pd.DataFrame(cols, index=index, copy=False)
 
 
 def check_columns(df: pd.DataFrame, required: list[str] | tuple[str, ...], *, table: str) -> None:

@@ -41,9 +41,16 @@ _RETWEET_RE2 = _RETWEET
 
 
 def _arrow_text(text: pd.Series):
-    """``text`` as an Arrow string array, or None when it cannot be one (a lone surrogate, say)."""
+    """``text`` as an Arrow string array, or None when it cannot be one (a lone surrogate, say).
+
+    Arrow-backed text is taken as it is (no copy); other text goes through Python objects.
+    """
     import pyarrow as pa
 
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage.startswith("pyarrow"):
+        from .common import arrow_strings
+
+        return arrow_strings(text)
     try:
         arr = pa.array(text.astype(object), type=pa.large_string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError, TypeError):
@@ -70,7 +77,7 @@ def repair_mojibake(text: pd.Series) -> tuple[pd.Series, int, int]:
     """
     if text is None or not len(text):
         return text, 0, 0
-    s = text.astype("string")
+    s = text if isinstance(text.dtype, pd.StringDtype) else text.astype("string")
     candidate = contains(s, _MOJIBAKE, _MOJIBAKE_RE2)  # ftfy below runs on these candidate rows only
     if not candidate.any():
         return text, 0, 0
@@ -98,9 +105,12 @@ def repair_mojibake(text: pd.Series) -> tuple[pd.Series, int, int]:
 def classify_posts(out: pd.DataFrame, platform_is_x: np.ndarray | None = None) -> pd.DataFrame:
     """Fill ``is_quote``, ``post_type`` (and ``is_repost`` for ``RT @`` texts on X); see the module notes."""
     n = len(out)
-    text = out["text"].astype("string") if "text" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    if "text" in out:
+        text = out["text"] if isinstance(out["text"].dtype, pd.StringDtype) else out["text"].astype("string")
+    else:
+        text = pd.Series(pd.NA, index=out.index, dtype="string")
     if platform_is_x is None:
-        platform_is_x = out["platform"].astype("string").eq("x").to_numpy(dtype=bool, na_value=False)
+        platform_is_x = (out["platform"] == "x").to_numpy(dtype=bool, na_value=False)
 
     def flag(name: str) -> np.ndarray:
         if name not in out:
@@ -114,8 +124,8 @@ def classify_posts(out: pd.DataFrame, platform_is_x: np.ndarray | None = None) -
     repost = flag("is_repost") | rt
     reply = flag("is_reply")
     quote = flag("is_quote") | quote_link
-    post_type = np.select([repost, reply, quote], ["repost", "reply", "quote"], "original")
-    out = out.copy()
+    post_type = np.select([repost, reply, quote], [3, 1, 2], 0).astype(np.int8)
+    out = out.copy(deep=False)  # columns are replaced below, never written into
     if rt.any():
         out["is_repost"] = pd.array(repost, dtype="boolean")
     if "is_quote" in out:
@@ -123,7 +133,10 @@ def classify_posts(out: pd.DataFrame, platform_is_x: np.ndarray | None = None) -
         out["is_quote"] = known.mask(quote, True)
     else:
         out["is_quote"] = pd.array(quote, dtype="boolean")
-    out["post_type"] = pd.Series(post_type, index=out.index, dtype="string")
+    import pyarrow as pa
+
+    names = pa.array(["original", "reply", "quote", "repost"], type=pa.large_string())
+    out["post_type"] = pd.Series(pd.arrays.ArrowStringArray(names.take(pa.array(post_type))), index=out.index)
     return out
 
 
@@ -140,7 +153,7 @@ def plausibility(out: pd.DataFrame, reasons, *, source_file: str, rows: np.ndarr
     zero = below & (imp == 0).to_numpy(dtype=bool, na_value=False)
     contradiction = below & ~zero
     if zero.any():
-        out = out.copy()
+        out = out.copy(deep=False)  # the column is replaced, never written into
         out["impressions"] = imp.mask(zero)
         shown = [int(x) for x in np.asarray(rows)[zero][:10]]
         warnings.append(f"{source_file}: {int(zero.sum())} row(s) with {views} 0 but reach > 0 (rows {shown}"

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import ACCOUNT_METRICS, POST_METRICS
+from .common import key_codes
 
 PAGE_SERIES_PREFIX = "meta_bs_page_series"
 COLLAB_FORMATS = ("meta_bs_ig", "meta_bs_fb")
@@ -83,6 +84,10 @@ def resolve_overlap(frame: pd.DataFrame, keys: list[str], metrics, time_col: str
     """Keep one copy per key (see the module notes); return ``(kept, dropped)`` and warn on disagreement."""
     if frame.empty:
         return frame, frame.iloc[0:0]
+    if len(keys) == 1:  # posts: the common case of no id in two files, found without Python strings
+        codes = key_codes(frame[keys[0]])
+        if codes is not None and not pd.Series(codes).duplicated(keep=False).any():
+            return frame, frame.iloc[0:0]
     k = frame[keys].astype("string").fillna("\x00NA")
     dup_any = k.duplicated(keep=False).to_numpy()
     if not dup_any.any():

@@ -230,7 +230,7 @@ def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, l
                                        block_size=MAX_RECORD_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in internal}, strings_can_be_null=False, quoted_strings_can_be_null=False
+            column_types={c: pa.large_string() for c in internal}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
     )
     return table, bad
@@ -266,8 +266,9 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
         if "straddl" in str(exc) or "block" in str(exc):
             raise _too_long_record(utf8, file=label) from None
         raise InputError(f"cannot parse the CSV ({exc}); expected {EXPECTED}", file=label) from None
-    # Arrow-backed strings: no Python object per cell, and .str methods run in Arrow's C++ kernels.
-    data = table.to_pandas(types_mapper={pa.string(): STRING}.get)
+    # Arrow-backed strings: no Python object per cell, and .str methods run in Arrow's C++ kernels. Read as
+    # large_string, the type pandas keeps them in, so none is copied here.
+    data = table.to_pandas(types_mapper={pa.large_string(): STRING}.get)
     data.columns = names
     n_total = len(data) + len(bad)
     bad_rows = {b[0] for b in bad}

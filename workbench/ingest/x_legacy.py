@@ -26,7 +26,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import PROMOTED_COLUMNS
-from .common import FileOutcome, ParseContext, Reasons, file_quarantine, normalize_name, parse_counts
+from .common import (
+    FileOutcome,
+    ParseContext,
+    Reasons,
+    arrow_strings,
+    constant_strings,
+    duplicated_keys,
+    file_quarantine,
+    na_booleans,
+    na_ints,
+    normalize_name,
+    parse_counts,
+    release_arrow_memory,
+    string_series,
+)
 from .integrity import classify_posts, plausibility, repair_mojibake
 from .rawcsv import RawTable
 
@@ -75,21 +89,45 @@ def _column(raw: RawTable, key: str) -> str:
     raise KeyError(key)
 
 
+#: The entities X exports write (``&amp;``, ``&lt;``, ``&gt;``; quotes too, for safety) and what
+#: ``html.unescape`` makes of them. Replaced in this order, ``&amp;`` last, they decode in one pass as
+#: html.unescape does (``&amp;lt;`` becomes ``&lt;``, not ``<``).
+_SIMPLE_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
+_ENTITY = r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?"
+
+
 def _decode_entities(text: pd.Series) -> pd.Series:
-    has_entity = text.str.contains(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?", regex=True)
-    has_entity = has_entity.to_numpy(dtype=bool, na_value=False)
-    if not has_entity.any():
+    """``text`` with HTML entities decoded as ``html.unescape`` decodes them.
+
+    Vectorized for the rows whose every ``&`` before a letter or ``#`` starts one of ``_SIMPLE_ENTITIES`` (all
+    the entities in real X exports); ``html.unescape`` row by row on the others only (other named entities,
+    numeric ones, an entity without ``;``). tests/test_ingest_fastpath.py checks both against html.unescape.
+    """
+    arr = arrow_strings(text)
+    has_entity = pc.fill_null(pc.match_substring_regex(arr, _ENTITY), False)
+    if not pc.any(has_entity).as_py():
         return text
-    arr = pa.array(text, type=pa.string())
-    decoded = [html.unescape(t) for t in arr.filter(pa.array(has_entity)).to_pylist()]  # only those rows
-    new = pc.replace_with_mask(arr, pa.array(has_entity), pa.array(decoded, type=pa.string()))
-    return pd.Series(pd.arrays.ArrowStringArray(new), index=text.index)
+    sub = arr.filter(has_entity)
+    amp = pc.count_substring_regex(sub, "&[#A-Za-z]")
+    simple = pc.count_substring(sub, _SIMPLE_ENTITIES[0][0])
+    for entity, _ in _SIMPLE_ENTITIES[1:]:
+        simple = pc.add(simple, pc.count_substring(sub, entity))
+    is_simple = pc.equal(amp, simple).to_numpy(zero_copy_only=False)
+    decoded = sub
+    for entity, char in _SIMPLE_ENTITIES:
+        decoded = pc.replace_substring(decoded, entity, char)
+    if not is_simple.all():
+        hard = np.flatnonzero(~is_simple)
+        by_hand = pa.array([html.unescape(t) for t in sub.take(pa.array(hard)).to_pylist()], type=pa.large_string())
+        decoded = pc.replace_with_mask(decoded, pa.array(~is_simple), by_hand)
+    new = pc.replace_with_mask(arr, has_entity, decoded)
+    return string_series(new, text.index)
 
 
 def _handles(permalink: pd.Series) -> pd.Series:
     """Account handle from ``https://twitter.com/<handle>/status/<id>`` (NA when the link is not like that)."""
-    found = pc.extract_regex(pa.array(permalink, type=pa.string()), _PERMALINK)
-    return pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(found, [0])), index=permalink.index)
+    found = pc.extract_regex(arrow_strings(permalink), _PERMALINK)
+    return string_series(pc.struct_field(found, [0]), permalink.index)
 
 
 def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
@@ -109,9 +147,11 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
                 lambda: "time '" + time_raw + f"' is more than 1 day in the future (now is {now:%Y-%m-%d %H:%M} UTC)")
     permalink = d[_column(raw, "tweet permalink")].str.strip()
     text = d[_column(raw, "tweet text")]
+    n = len(d)
     cols: dict[str, object] = {
         "post_id": post_id,
-        "platform": "x",
+        # one category: what conform makes of a column of "x" (no Python string per row)
+        "platform": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["x"]) if n else "x",
         "account": _handles(permalink),
         "published_at": published,
         "text": _decode_entities(text),
@@ -135,15 +175,16 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
             cols[PROMOTED_COLUMNS[key]] = values
         promoted_any |= values.notna().to_numpy() & ~bad
         promoted_seen = True
-    na_int = pd.array([pd.NA] * len(d), dtype="Int64")
+    na_int = na_ints(n)
     for col in PROMOTED_COLUMNS.values():
         cols.setdefault(col, na_int)
-    cols["is_promoted"] = (pd.array(promoted_any, dtype="boolean") if promoted_seen
-                           else pd.array([pd.NA] * len(d), dtype="boolean"))
+    cols["is_promoted"] = pd.array(promoted_any, dtype="boolean") if promoted_seen else na_booleans(n)
     cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
-                media_type=pd.array([pd.NA] * len(d), dtype="string"),
+                media_type=constant_strings(None, d.index),
                 is_reply=text.str.startswith("@"), is_repost=False,
-                source_format=TWEETS_FORMAT, source_file=ctx.source_file, source_row=raw.rows)
+                source_format=constant_strings(TWEETS_FORMAT, d.index),
+                source_file=constant_strings(ctx.source_file, d.index), source_row=raw.rows)
+    release_arrow_memory()  # the text and count temporaries
     return finish_posts(raw, ctx, pd.DataFrame(cols, index=d.index), reasons, TWEETS_FORMAT)
 
 
@@ -161,7 +202,7 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     (``published_time_reliable`` True where there is a time, ``is_own_post`` True, ``author`` = ``account``).
     """
     warnings = list(raw.warnings)
-    out = out.copy()
+    out = out.copy(deep=False)  # columns are replaced below, never written into
     if "text" in out.columns:
         out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
         if repaired:
@@ -179,12 +220,14 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     if "is_own_post" not in out.columns:
         out["is_own_post"] = pd.array(np.ones(len(out), dtype=bool), dtype="boolean")
     if "author" not in out.columns:
-        out["author"] = pd.Series(out["account"], index=out.index).astype("string")
+        account = pd.Series(out["account"], index=out.index)
+        out["author"] = account if isinstance(account.dtype, pd.StringDtype) else account.astype("string")
     if "impressions_label" not in out.columns:
         has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
-        out["impressions_label"] = pd.Series(np.where(has, "Impressions", None), index=out.index, dtype="string")
+        label = pc.if_else(pa.array(has), pa.scalar("Impressions", pa.large_string()), pa.scalar(None, pa.large_string()))
+        out["impressions_label"] = string_series(label, out.index)
     valid = ~reasons.bad
-    dup = valid & out["post_id"].where(valid).duplicated(keep="first").to_numpy()
+    dup = valid & duplicated_keys(out["post_id"], valid)
     differ = np.zeros(len(out), dtype=bool)
     if dup.any():
         metrics = [c for c in METRIC_COLUMNS if c in out.columns]
@@ -202,7 +245,8 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
                     + first_row.astype("string").fillna(""))
     keep = valid & ~dup
     superseded = int((dup & ~differ).sum())
-    frame = out.reset_index(drop=True) if keep.all() else out.loc[keep].reset_index(drop=True)
+    frame = out if keep.all() else out.loc[keep]
+    frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)  # reset_index copied every column
     n_read = len(raw.data) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")
