@@ -144,6 +144,18 @@ def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers")
     )
 
 
+def too_few_months(monthly: Mapping[str, Any] | None) -> str | None:
+    """Why a published-form monthly comparison (Welch, Mann–Whitney, fold change) is not given — fewer than
+    MIN_MONTHS_EACH_SIDE complete months on a side, where a t-test or a rank test says nothing — else None."""
+    if not isinstance(monthly, Mapping):
+        return None
+    nb, na = num(monthly.get("n_before")), num(monthly.get("n_after"))
+    if nb is None or na is None or min(nb, na) >= MIN_MONTHS_EACH_SIDE:
+        return None
+    return (f"not compared: {format_int(nb)} complete month(s) before and {format_int(na)} after; a ratio or "
+            f"p-value needs at least {MIN_MONTHS_EACH_SIDE} on each side")
+
+
 def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
     """Rows (metric, before, after, fold change with CI, Welch p, Mann–Whitney p, Hedges g) of growth.json's
     ``monthly_all``; [] when it is absent or malformed."""
@@ -154,6 +166,11 @@ def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
     rows = []
     for metric, m in monthly_all.items():
         if not isinstance(m, Mapping) or num(m.get("fold_change")) is None:
+            continue
+        few = too_few_months(m)
+        if few:  # the means are descriptive; no fold change, p or effect size from one or two months a side
+            rows.append((metric_name(metric), format_number(m.get("before_mean")), format_number(m.get("after_mean")),
+                         few, "not computed", "not computed", "not computed"))
             continue
         rows.append(
             (
