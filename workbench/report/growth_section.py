@@ -8,7 +8,7 @@ from typing import Any
 
 from ..findings import GrowthComparison, _rate, num
 from ..plots import plot_growth, plot_monthly
-from ..vocab import metric_name, platform_name
+from ..vocab import join_words, metric_name, platform_name
 from .blocks import Block, Heading, Meta, Note, P, table
 from .format import NA_TEXT, ci_text, format_date, format_int, format_number, format_ratio, margin_text, p_is
 from .render import ReportContext
@@ -62,9 +62,10 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         "interventions (dotted), and the earlier trend projected forward with its 95% band",
         figsize=(8, 4.5),
     )]
-    if f.metric == "followers" and level_known is False:
-        blocks.append(Note(f"The follower level is unknown ({growth.get('basis_text') or growth.get('basis')}): "
-                           "the rates below are new follows per day, and no follower count is stated."))
+    if f.metric in ("followers", "new_follows", "net_follows") and level_known is False:  # growth_metric_of
+        blocks.append(Note(f"The follower level over time is unknown ({growth.get('basis_text') or growth.get('basis')}"
+                           f"): the rates below are {growth.get('unit') or 'new follows per day'}, and no follower "
+                           "count over time is stated."))
     details = list(f.growth_details) + [{}] * (len(f.comparisons) - len(f.growth_details))
     for comp, verdict, detail in zip(f.comparisons, verdicts, details, strict=True):
         blocks.append(P(verdict))
@@ -73,7 +74,7 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
                                                                  after_phrase(comp).capitalize())),
             ctx.own_terms(describe_its(detail.get("monthly_its"), after=after_phrase(comp)) or ""),
             ctx.own_terms(describe_monthly(comp.results.get("monthly") or {}) or ""),
-            describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric),
+            describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric, since=growth.get("origin")),
             describe_state_space(comp.results.get("state_space") or {}, metric=f.metric),
             describe_placebo(comp.results.get("placebo") or {}),
         ):
@@ -222,15 +223,23 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
 def platform_growth_blocks(ctx: ReportContext) -> list[Block | None] | None:
     """With several platforms in findings' ``growth_by_platform``: one block per platform, headed by its name,
     rendered exactly as growth.json's block (:func:`growth_section` on that platform's own comparison), and
-    growth.json (one account's comparison) not shown beside them. None with fewer than two platforms."""
+    growth.json (one account's comparison) not shown beside them; with one platform compared of several in the
+    account table, its block is headed the same way and the others are named as not compared. None when findings
+    hold no per-platform growth (the account table holds one platform)."""
     recs = [g for g in ctx.f.growth_platforms or [] if isinstance(g, Mapping) and g.get("platform")]
-    if len(recs) < 2:
+    if not recs:
         return None
     names = [platform_name(g["platform"]) for g in recs]
+    account = ctx.r.account
+    held = (sorted({str(p).strip().lower() for p in account["platform"].dropna()} - {str(g["platform"]) for g in recs})
+            if account is not None and "platform" in account.columns else [])
     blocks: list[Block | None] = [Meta(
-        f"Each platform is compared apart ({', '.join(names)}): the growth model is run on that platform's own "
-        "account rows and posts, so one platform's follows are never added to another's and each has its own "
-        "anchor (findings.json growth_by_platform).")]
+        (f"Each platform is compared apart ({', '.join(names)}): the growth model is run on that platform's own "
+         "account rows and posts, so one platform's follows are never added to another's and each has its own "
+         "anchor (findings.json growth_by_platform)." if len(recs) > 1 else
+         f"Growth is compared for {names[0]} alone, on its own account rows and posts.")
+        + (f" Not compared: {join_words([platform_name(p) for p in held])} (no posts and no dated series in these "
+           "data: a single dated total is a level, not a series)." if held else ""))]
     for g, name in zip(recs, names, strict=True):
         blocks.append(Heading(3, name))
         if g.get("error"):

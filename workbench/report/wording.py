@@ -127,8 +127,10 @@ def describe_growth(comparison: GrowthComparison, *, metric: str = "followers", 
     )
 
 
-def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers") -> str | None:
-    """Say how the end of the series compares with the earlier trend projected forward, or None."""
+def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers", since: Any = None) -> str | None:
+    """Say how the end of the series compares with the earlier trend projected forward, or None. A series of
+    flows (``new_follows``, ``net_follows``: the running total of daily follows since ``since``, growth.json's
+    ``origin``) is said to add up to its value, never to "stand at" it: it is not a follower count."""
     observed, projected = num(cf.get("observed_end")), num(cf.get("projected_end"))
     if observed is None or projected is None:
         return None
@@ -138,6 +140,14 @@ def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers")
     end = cf.get("dates")[-1] if cf.get("dates") else None
     when = f"By {format_date(end)}" if end else "At the end of the series"
     ci = ci_text(cf.get("excess_ci"), lambda v: format_number(v, signed=True))
+    if metric in ("new_follows", "net_follows"):
+        start = f" since {format_date(since)}" if since else " since the series began"
+        what = "new follows" if metric == "new_follows" else "net new followers (follows − unfollows)"
+        return (
+            f"{when}, the {what}{start} added up to {format_number(observed)} against {format_number(projected)} "
+            f"projected from the earlier trend: a difference of {format_number(excess, signed=True)} ({ci}); this is "
+            "a running total of daily flows, not a follower count."
+        )
     return (
         f"{when}, {metric_name(metric)} stood at {format_number(observed)} against {format_number(projected)} "
         f"projected from the earlier trend: a difference of {format_number(excess, signed=True)} ({ci})."
