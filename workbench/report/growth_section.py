@@ -63,9 +63,9 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         figsize=(8, 4.5),
     )]
     if f.metric in ("followers", "new_follows", "net_follows") and level_known is False:  # growth_metric_of
-        blocks.append(Note(f"The follower level over time is unknown ({growth.get('basis_text') or growth.get('basis')}"
-                           f"): the rates below are {growth.get('unit') or 'new follows per day'}, and no follower "
-                           "count over time is stated."))
+        rates = growth.get("unit") if f.metric != "followers" and growth.get("unit") else "new follows per day"
+        blocks.append(Note(f"The follower level is unknown ({growth.get('basis_text') or growth.get('basis')}): "
+                           f"the rates below are {rates}, and no follower count is stated."))
     details = list(f.growth_details) + [{}] * (len(f.comparisons) - len(f.growth_details))
     for comp, verdict, detail in zip(f.comparisons, verdicts, details, strict=True):
         blocks.append(P(verdict))

@@ -537,8 +537,9 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
             "monthly rows use complete months of that platform only, the month containing the date left out."
             + (" Follower growth in each table is that platform's own series (the growth model run on its account "
-               "rows alone)" + (f"; the growth section below shows the {platform_name(growth_platform)} account."
-                                if growth_platform and f.comparisons else ".")
+               "rows alone); the growth section below shows "
+               + ("each platform's comparison." if len(f.growth_platforms) > 1 else
+                  f"the {platform_name(f.growth_platforms[0].get('platform'))} comparison.")
                if f.growth_platforms else
                f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
                if growth_platform and f.comparisons else "")
