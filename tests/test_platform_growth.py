@@ -246,3 +246,17 @@ def test_a_metric_no_post_reports_is_named_as_such_not_as_a_date_outside_the_pos
                            "impressions": np.nan, "complete": True})
     its = monthly_its(months, DATE, metric="impressions")
     assert not its.available and its.reason.startswith("no month has a number of impressions")
+
+
+def test_a_follower_goal_with_an_anchor_but_no_unfollows_says_the_anchor_cannot_be_carried_forward():
+    import datetime as dt
+
+    from workbench.dataset import Goal
+    from workbench.goals import assess_goals
+
+    ig = _ig_only_account()
+    ig = ig[ig["platform"] == "instagram"]
+    row = assess_goals([Goal("followers", 10000, dt.date(2025, 12, 31))], account=ig).iloc[0]
+    assert row["status"] == "not available" and row["basis"] == "gross_follows"
+    assert "no dated follower count" not in row["reason"]
+    assert "a dated follower count (an anchor)" in row["reason"] and "cannot be carried forward" in row["reason"]
