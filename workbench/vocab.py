@@ -266,7 +266,8 @@ NEUTRAL_FEATURE_DESCRIPTIONS: dict[str, str] = {
         "written out as 'doi:10.…'. A link the export does not show in the text (a link card without the address "
         "in the caption) is not seen."),
     "has_media": ("The post carries native media (photo, video, GIF): where the export counts views of a post's "
-                  "media (X's media views, LinkedIn's video Views), a count above 0; else the export's media type or "
+                  "media (a media-views column, such as LinkedIn's video Views), a count above 0; else the export's "
+                  "media type or "
                   "attachments where it gives them; NA where neither is reported."),
     "post_type": (
         "What kind of post it is: original, reply, quote or repost — from the export's own post-type column where "
