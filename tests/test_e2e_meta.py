@@ -277,8 +277,19 @@ def test_meta_growth_and_followers_come_from_each_platforms_own_series(meta_run)
         med_b, med_a = views[when < "2025-04-01"].median(), views[when >= "2025-04-01"].median()
         assert (f"Views per post, median (descriptive, unadjusted) {fmt(med_b)} ({n_b} posts) {fmt(med_a)} "
                 f"({len(df) - n_b} posts)") in text, name
-    # growth.json (the growth section) holds one account: the report says which one it is
-    assert "the growth section below shows the Facebook account" in text
+    # the growth section shows each platform's own comparison, headed by its name, and not growth.json's beside them
+    assert "the growth section below shows each platform's comparison" in text
+    section = text[text.index("Growth before and after Each platform is compared apart"):]
+    section = section[:section.index("Did posting raise")]
+    assert section.count("over time: observed values") == 2
+    assert "Facebook New follows over time" in section and "Instagram New follows over time" in section
+    for name, daily in (("Facebook", fb), ("Instagram", ig)):
+        block = section[section.index(f"{name} New follows over time"):]
+        before = daily[daily.index < "2025-04-01"]
+        rate = re.search(r"Growth per period .*? before \d+ Jan 2025 – 31 Mar 2025 \d+ ([0-9.]+) ", block)
+        assert rate and float(rate.group(1)) == pytest.approx(before.mean(), abs=0.006), name
+    assert f"anchored on 2025-06-27 ({fmt(fb_total)} followers)" in section
+    assert f"anchored on 2025-06-27 ({fmt(ig_total)} followers)" in section
 
 
 def test_meta_engagements_are_defined_per_platform(meta_run):

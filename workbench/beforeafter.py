@@ -39,6 +39,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from .errors import InputError
+from .vocab import metric_name
 
 __all__ = ["PostChange", "MonthlyITS", "post_change", "monthly_its", "compare_by_platform", "platforms_of", "rows_of_platform",
            "MIN_MONTHS_EACH_SIDE"]
@@ -275,6 +276,11 @@ def post_change(
     when = _utc_naive(posts["published_at"])
     y = pd.to_numeric(posts[outcome], errors="coerce").astype(float)
     ok = when.notna() & y.notna() & (y >= 0)
+    if not ok.any():  # e.g. impressions of Mastodon or Bluesky posts: the platform does not report them
+        res.reason = (f"no post has a number of {metric_name(outcome)} (the export does not report them, or every "
+                      "value is missing)")
+        res.n_posts = 0
+        return res
     when, yv = when[ok], y[ok].to_numpy()
     after = (when >= date).to_numpy()
     # calendar month as year·12 + month: the same months, in the same order, as "YYYY-MM" labels (cheaper at 1M)
@@ -433,6 +439,9 @@ def monthly_its(
         "no_value": int(v.isna().sum()),
     }
     res.months_left_out = left
+    if not v.notna().any():  # the metric is reported in no month (Mastodon's impressions)
+        res.reason = f"no month has a number of {metric_name(metric)} (the export does not report them)"
+        return res
     use = complete & ~transition & v.notna()
     m, v = m[use], v[use].to_numpy()
     after = (m >= date).to_numpy()

@@ -43,6 +43,13 @@ def _series(account: pd.DataFrame | None, metric: str) -> tuple[pd.DataFrame, st
         return empty, "none", "no account data"
     if metric == "followers":
         basis = follower_basis(account)
+        anchored = "followers" in account.columns and pd.to_numeric(account["followers"], errors="coerce").notna().any()
+        if basis == "gross_follows" and anchored:  # a dated total, but no unfollows to carry it forward
+            return empty, basis, (
+                "the follower level over time is unknown: the data hold a dated follower count (an anchor) and new "
+                "follows only; without unfollows the count cannot be carried forward (gross follows are never "
+                "summed into a follower count). Needed: daily unfollows, or follower counts on three or more dates"
+            )
         if basis in ("net_flows", "gross_follows"):
             return empty, basis, (
                 "the follower level is unknown: the data hold "

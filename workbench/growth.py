@@ -245,21 +245,97 @@ def _account_keys(account: pd.DataFrame) -> pd.Series:
     return key
 
 
-def _select_account(account: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list[str], str | None]:
-    """Rows of the account with the most observations of ``metric`` when several accounts are present."""
+def _select_account(
+    account: pd.DataFrame, metric: str, posts: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str], str | None]:
+    """Rows of the one account growth is compared for when the account table holds several, and a note saying
+    which and why (one rule wherever "the main account" is meant).
+
+    Accounts are ranked, first criterion first: on the posts' platform (when ``posts`` with a ``platform``
+    column are given), then the posts' own account (platform and account name); a named account above one
+    named "?" (rows no export assigned to an account, such as Audience.csv's total for a platform without
+    posts); a series of ``metric`` (values on two or more dates; for followers also new follows on two or more
+    dates) above a lone dated value, which is an anchor, not a series; then the most ``metric`` values, the
+    most new-follows values, the most rows, and the name.
+    """
+    from .vocab import join_words
+
     keys = _account_keys(account)
-    uniq = keys.dropna().unique()
+    uniq = [str(k) for k in keys.dropna().unique()]
     if len(uniq) <= 1:
-        return account, [], (str(uniq[0]) if len(uniq) else None)
-    col = metric if metric in account.columns else None
-    if col is not None and account[col].notna().any():
-        counts = account[col].notna().groupby(keys).sum()
-    else:
-        counts = keys.value_counts()
-    chosen = str(counts.sort_values(ascending=False, kind="stable").index[0])
+        return account, [], (uniq[0] if uniq else None)
+    idx = pd.Index(uniq)
+    dates = pd.to_datetime(account["date"], errors="coerce") if "date" in account.columns else None
+
+    def per_key(col: str) -> tuple[pd.Series, pd.Series]:
+        """(values, distinct dates with a value) of ``col`` per account."""
+        if col not in account.columns:
+            zero = pd.Series(0, index=idx)
+            return zero, zero
+        has = pd.to_numeric(account[col], errors="coerce").notna()
+        n = has.groupby(keys).sum().reindex(idx, fill_value=0)
+        if dates is None:
+            return n, n
+        return n, dates.where(has).groupby(keys).nunique().reindex(idx, fill_value=0)
+
+    n_metric, d_metric = per_key(metric)
+    n_flows, d_flows = per_key("new_follows") if metric == "followers" else (n_metric * 0, d_metric * 0)
+    def first(col: str) -> pd.Series:
+        if col not in account.columns:
+            return pd.Series(pd.NA, index=idx, dtype="string")
+        return account[col].astype("string").str.strip().groupby(keys).first().reindex(idx)
+
+    plat, handle = first("platform").str.lower().fillna(""), first("account")
+    post_plats: set[str] = set()
+    post_accounts: set[tuple[str, str]] = set()
+    if posts is not None and "platform" in posts.columns and len(posts):
+        pp = posts["platform"].astype("string").str.strip().str.lower()
+        post_plats = set(pp.dropna().tolist())
+        if "account" in posts.columns:
+            pairs = pd.DataFrame({"p": pp, "a": posts["account"].astype("string").str.strip()}).dropna()
+            post_accounts = set(zip(pairs["p"], pairs["a"], strict=True))
+    rank = pd.DataFrame({
+        "on_posts_platform": plat.isin(post_plats).to_numpy(bool),
+        "posts_account": [(p, a) in post_accounts for p, a in zip(plat, handle.fillna(""), strict=True)],
+        "named": handle.notna().to_numpy(bool) if "account" in account.columns else True,
+        "series": ((d_metric >= 2) | (d_flows >= 2)).to_numpy(bool),
+        "n_metric": n_metric.to_numpy(int),
+        "n_flows": n_flows.to_numpy(int),
+        "n_rows": keys.value_counts().reindex(idx, fill_value=0).to_numpy(int),
+        "key": uniq,
+    }, index=idx)
+    order = ["on_posts_platform", "posts_account", "named", "series", "n_metric", "n_flows", "n_rows"]
+    rank = rank.sort_values([*order, "key"], ascending=[False] * len(order) + [True], kind="stable")
+    chosen, top = str(rank.index[0]), rank.iloc[0]
+
+    def holds(row: pd.Series) -> str:
+        if row["series"]:
+            return (f"a {metric} series ({int(row['n_metric'])} values)" if row["n_metric"] >= 2 or not row["n_flows"]
+                    else f"a series of new follows ({int(row['n_flows'])} days)")
+        if row["n_metric"] == 1 and not row["n_flows"]:
+            return f"one dated {metric} value (an anchor, not a series)"
+        return f"{int(row['n_metric'])} {metric} value(s), {int(row['n_flows'])} new-follows value(s)"
+
+    reasons = {
+        "on_posts_platform": f"it is on the posts' platform ({plat[chosen]})",
+        "posts_account": "it is the posts' own account",
+        "named": "it is a named account",
+        "series": "it has a series, not a lone value",
+        "n_metric": f"it has the most {metric} values",
+        "n_flows": "it has the most new-follows values",
+        "n_rows": "it has the most rows",
+    }
+    # the first criterion that sets it above each other account
+    decisive = [next((reasons[c] for c in order if top[c] != row[c]), "its name comes first")
+                for _, row in rank.iloc[1:].iterrows()]
+    others = "; ".join(
+        f"{k!r} holds {holds(row)}" + ("" if row["named"] else " and no export assigned it to an account")
+        + ("" if not post_plats or row["on_posts_platform"] else f" and there are no posts on {plat[k] or 'it'}")
+        for k, row in rank.iloc[1:].iterrows())
     warning = (
-        f"the account table holds {len(uniq)} accounts ({', '.join(map(str, uniq))}); growth is compared for "
-        f"{chosen!r}, the one with the most {metric} values. Filter the table to choose another."
+        f"the account table holds {len(uniq)} accounts ({', '.join(uniq)}); growth is compared for {chosen!r}, "
+        f"which holds {holds(top)}, because {join_words(list(dict.fromkeys(decisive)))} ({others}). "
+        "Filter the table to choose another."
     )
     return account.loc[keys == chosen], [warning], chosen
 
@@ -326,6 +402,30 @@ BASIS_TEXT = {
 }
 
 
+def _anchor(sel: pd.DataFrame) -> tuple[str, str] | None:
+    """(date, count) of the last dated follower count of one account's rows (an anchor such as Audience.csv's
+    total), formatted for a sentence; None without one."""
+    if sel is None or "date" not in sel.columns or "followers" not in sel.columns:
+        return None
+    lv = pd.DataFrame({"date": pd.to_datetime(sel["date"], errors="coerce"),
+                       "followers": pd.to_numeric(sel["followers"], errors="coerce")}).dropna()
+    if lv.empty:
+        return None
+    last = lv.sort_values("date", kind="stable").iloc[-1]
+    return _iso(last["date"]) or "", f"{float(last['followers']):,.0f}"
+
+
+def basis_text_of(basis: str, sel: pd.DataFrame | None = None) -> str:
+    """``basis_text`` of growth.json: :data:`BASIS_TEXT`, except that gross follows with a dated follower count
+    (one account's rows ``sel``) say the level is anchored but cannot be carried forward without unfollows."""
+    anchor = _anchor(sel) if basis == "gross_follows" and sel is not None else None
+    if anchor is None:
+        return BASIS_TEXT.get(basis, basis)
+    return (f"new follows per day (gross); the follower level is anchored on {anchor[0]} ({anchor[1]} followers) "
+            "but cannot be carried forward because unfollows are not in the export, so neither the follower "
+            "level over time nor net growth is known")
+
+
 def _numeric(sel: pd.DataFrame, col: str) -> pd.Series:
     if col not in sel.columns:
         return pd.Series(np.nan, index=sel.index, dtype=float)
@@ -369,7 +469,7 @@ def growth_metric_of(basis: str, metric: str = "followers") -> tuple[str, str]:
 
 
 def prepare_growth_series(
-    account: pd.DataFrame, *, metric: str = "followers"
+    account: pd.DataFrame, *, metric: str = "followers", posts: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
     """Return the series to compare (``date``, ``days``, ``value``) and the warnings raised building it.
 
@@ -383,6 +483,9 @@ def prepare_growth_series(
         count. With flows but no count, the cumulative net (or, without unfollows, gross) follows since the
         first date: *not* a follower count, only its increments mean something (``attrs["basis"]`` says
         which). Any other column is used as a level as it is.
+    posts : DataFrame, optional
+        The posts table: with several accounts, the one on the posts' platform is compared
+        (:func:`_select_account`).
 
     Returns
     -------
@@ -406,7 +509,7 @@ def prepare_growth_series(
         return empty, warnings
     if "date" not in account.columns:
         raise InputError(f"account table has no 'date' column.\nExisting columns: {list(account.columns)}")
-    sel, w, _ = _select_account(account, metric)
+    sel, w, _ = _select_account(account, metric, posts)
     warnings += w
     frame = pd.DataFrame({"date": _to_naive_dates(sel["date"], column="date")}, index=sel.index)
     bad_dates = int(frame["date"].isna().sum())
@@ -446,10 +549,16 @@ def prepare_growth_series(
                 "Audience.csv's total, to anchor it)"
             )
         else:
+            anchor = _anchor(sel)
             warnings.append(
                 "only gross new follows are reported (no unfollows, no follower count): growth is compared as "
                 "new follows per day; gross follows are not summed into a follower count, so the level and net "
                 "growth are unknown (add unfollows and a dated follower count to know them)"
+                if anchor is None else
+                f"only gross new follows are reported (no unfollows): growth is compared as new follows per day; "
+                f"the follower count of {anchor[0]} ({anchor[1]}) anchors the level on that day, but it cannot be "
+                "carried forward because unfollows are not in the export, and gross follows are not summed into a "
+                "follower count (add daily unfollows to know the level over time and net growth)"
             )
     elif basis == "none":
         warnings.append(
@@ -491,7 +600,7 @@ def _uses_flows(sel: pd.DataFrame, metric: str) -> bool:
 
 
 def _increments(
-    account: pd.DataFrame, series: pd.DataFrame, *, metric: str
+    account: pd.DataFrame, series: pd.DataFrame, *, metric: str, posts: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Increments of the growth series and, per row of ``series``, the days of growth counted up to it.
 
@@ -510,7 +619,7 @@ def _increments(
     )
     if series.empty:
         return empty, np.array([], dtype=float)
-    sel, _, _ = _select_account(account, metric)
+    sel, _, _ = _select_account(account, metric, posts)
     if not _uses_flows(sel, metric):
         dates = series["date"].reset_index(drop=True)
         values = series["value"].to_numpy(float)
@@ -2072,12 +2181,12 @@ def compare_growth(
         monthly_account = shifted
     else:
         account = monthly_account = shifted
-    series, w = prepare_growth_series(account, metric=metric)
+    series, w = prepare_growth_series(account, metric=metric, posts=posts)
     basis = series.attrs.get("basis", "none")
     warnings += w
     data_start = series["date"].iloc[0] if len(series) else None
     data_end = series["date"].iloc[-1] if len(series) else None
-    _, _, chosen = _select_account(account, metric)
+    _, _, chosen = _select_account(account, metric, posts)
     if chosen is not None and len(_account_keys(account).unique()) > 1:
         account = account.loc[_account_keys(account) == chosen]
         monthly_account = monthly_account.loc[_account_keys(monthly_account) == chosen]
@@ -2095,7 +2204,7 @@ def compare_growth(
         period=np.searchsorted(cut, series["date"].to_numpy("datetime64[ns]").astype("int64"), side="right")
     )
     by_period = [series.loc[series["period"] == k] for k in range(len(labels))]
-    inc, clock = _increments(account, series, metric=metric)
+    inc, clock = _increments(account, series, metric=metric, posts=posts)
     fit = _fit_rates(inc, cut, labels, maxlags=maxlags, warnings=warnings) if len(series) > 1 else None
     periods: list[dict] = []
     if not series.empty:
@@ -2248,7 +2357,7 @@ def compare_growth(
         "metric": g_metric,
         "unit": g_unit,
         "basis": basis,
-        "basis_text": BASIS_TEXT.get(basis, basis),
+        "basis_text": basis_text_of(basis, account),
         "level_known": basis in ("level", "derived_level", "metric"),
         "available": available,
         "not_available": None if available else {

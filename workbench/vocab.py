@@ -177,8 +177,14 @@ PLATFORM_TERMS: dict[str, dict[str, str]] = {
     "linkedin": {"impressions": "Impressions: the times the post was shown (LinkedIn's count).",
                  "engagements": "clicks + likes + comments + reposts + follows (LinkedIn's own definition, its "
                                 "Engagement rate × impressions)."},
-    "bluesky": {"engagements": "likes + replies + reposts + quotes (Bluesky reports no impressions)."},
-    "mastodon": {"engagements": "favourites + replies + boosts (Mastodon reports no impressions)."},
+    "bluesky": {"engagements": "likes + replies + reposts + quotes (Bluesky reports no impressions).",
+                "engagements_absent": "not reported: Bluesky gives likes, replies, reposts and quotes per post but no "
+                                      "engagement total (and no impressions), and these counts are not summed into "
+                                      "one here, so no engagements are analysed."},
+    "mastodon": {"engagements": "favourites + replies + boosts (Mastodon reports no impressions).",
+                 "engagements_absent": "not reported: Mastodon gives favourites, boosts and replies per post but no "
+                                       "engagement total (and no impressions), and these counts are not summed into "
+                                       "one here, so no engagements are analysed."},
 }
 
 
@@ -259,6 +265,10 @@ NEUTRAL_FEATURE_DESCRIPTIONS: dict[str, str] = {
         "medrxiv.org, arxiv.org) or of a journal/publisher listed under research_domains in the codebook, or a DOI "
         "written out as 'doi:10.…'. A link the export does not show in the text (a link card without the address "
         "in the caption) is not seen."),
+    "has_media": ("The post carries native media (photo, video, GIF): where the export counts views of a post's "
+                  "media (a media-views column, such as LinkedIn's video Views), a count above 0; else the export's "
+                  "media type or "
+                  "attachments where it gives them; NA where neither is reported."),
     "post_type": (
         "What kind of post it is: original, reply, quote or repost — from the export's own post-type column where "
         "there is one, else its reply/repost flags, else the text (a text opening with \"RT @…\" is a repost; a "
@@ -271,7 +281,9 @@ PLATFORM_FEATURE_NOTES: dict[str, dict[str, str]] = {
                                 "counts once (as @synth), a handle longer than 15 characters is not counted."},
     "mastodon": {"n_mentions": "A Mastodon mention written with its server (@name@server.social) is not counted; "
                                "only a bare @name is.",
+                 "post_type": "A boost is Mastodon's repost (a reblog in the export).",
                  "n_chars": "Mastodon also counts every link as 23 characters."},
+    "facebook": {"post_type": "A post the export marks 'Is share' (the page sharing another post) is a repost."},
     "x": {"n_urls": "In X legacy exports a photo or video shows up as one t.co link at the end of the text; when "
                     "the post has media, that trailing link is the media and is not counted.",
           "n_chars": "X shortens every link to a 23-character t.co link; the trailing media link of X legacy exports "
@@ -299,12 +311,58 @@ def feature_description(name: str, platforms: list[str] | tuple[str, ...] | set[
                    - {"unknown", "nan", "none", "<na>"})
     if not found or found == ["x"]:
         return FEATURE_DESCRIPTIONS[name]
-    text = NEUTRAL_FEATURE_DESCRIPTIONS.get(name, FEATURE_DESCRIPTIONS[name])
+    text = own_words(NEUTRAL_FEATURE_DESCRIPTIONS.get(name, FEATURE_DESCRIPTIONS[name]), found)
     notes = [(p, PLATFORM_FEATURE_NOTES.get(p, {}).get(name)) for p in found]
     notes = [(p, n) for p, n in notes if n]
     if len(found) == 1 and notes:
         return f"{text} {notes[0][1]}"
     return " ".join([text, *(f"On {platform_name(p)}: {n}" for p, n in notes)])
+
+
+#: Each platform's own word where it differs from the report's: Mastodon calls a repost a boost (its API's
+#: ``reblog``); X and Bluesky say repost.
+PLATFORM_WORDS: dict[str, dict[str, str]] = {"mastodon": {"repost": "boost", "reposts": "boosts",
+                                                          "Repost": "Boost", "Reposts": "Boosts"}}
+
+
+def _platform_keys(platforms: object) -> list[str]:
+    if isinstance(platforms, str):
+        platforms = [platforms]
+    return sorted({str(p).strip().lower() for p in platforms or () if p is not None and str(p).strip()}
+                  - {"unknown", "nan", "none", "<na>"})
+
+
+def vocabulary_platforms(vocabulary: dict | None) -> list[str]:
+    """The posts' platforms named in findings' ``platform_vocabulary`` (``platforms`` rows)."""
+    rows = (vocabulary or {}).get("platforms") or []
+    return _platform_keys([r.get("platform") for r in rows if isinstance(r, dict)])
+
+
+def platform_word(word: str, platforms: object) -> str:
+    """``word`` in the posts' platforms' own terms: "reposts" is "boosts" when every platform is Mastodon and
+    "reposts (boosts on Mastodon)" when Mastodon is one of several; a word no platform renames is as given."""
+    found = _platform_keys(platforms)
+    own = {p: PLATFORM_WORDS.get(p, {}).get(word, word) for p in found}
+    if not found or set(own.values()) == {word}:
+        return word
+    if len(set(own.values())) == 1:
+        return next(iter(own.values()))
+    return f"{word} ({', '.join(f'{w} on {platform_name(p)}' for p, w in own.items() if w != word)})"
+
+
+_OWN_WORD_RE = re.compile(r"\b(?:[Rr]eposts?)\b")
+
+
+def own_words(text: str, platforms: object) -> str:
+    """A sentence with "repost(s)" in the platforms' own word (:func:`platform_word`) when they all share it
+    (Mastodon only: "boost(s)"); unchanged for mixed or other platforms, where a definition stays general."""
+    found = _platform_keys(platforms)
+    if not found:
+        return text
+    words = {PLATFORM_WORDS.get(p, {}).get("repost", "repost") for p in found}
+    if words == {"repost"} or len(words) > 1:
+        return text
+    return _OWN_WORD_RE.sub(lambda m: PLATFORM_WORDS[found[0]].get(m.group(0), m.group(0)), text)
 
 
 def platforms_without(metric: str, vocabulary: dict | None) -> list[str]:

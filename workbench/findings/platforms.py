@@ -66,7 +66,7 @@ def before_after_by_platform(
     if len(platforms_of(posts)) < 2 or not interventions:
         return None
     out = []
-    growth_platform = growth_account_platform(account, growth_metric)
+    growth_platform = growth_account_platform(account, growth_metric, posts)
     for date, label in interventions:
         recs = compare_by_platform(posts, account, date, monthly_metric=monthly_metric, alpha=alpha)
         plat = posts["platform"].astype("string").str.strip().str.lower().fillna("unknown")
@@ -103,14 +103,15 @@ def json_records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
             for rec in frame.to_dict("records")]
 
 
-def growth_account_platform(account: pd.DataFrame | None, metric: str = "followers") -> str | None:
+def growth_account_platform(account: pd.DataFrame | None, metric: str = "followers",
+                            posts: pd.DataFrame | None = None) -> str | None:
     """The platform of the account growth.json compares when the account table holds several (the growth
-    stage's rule: the platform/account with most ``metric`` values, :func:`workbench.growth._select_account`)."""
+    stage's rule, :func:`workbench.growth._select_account`, given the posts as the growth stage is)."""
     from ..growth import _select_account  # one rule for "which account" (growth owns it)
 
     if account is None or "platform" not in account.columns or not len(account):
         return None
-    rows, _, chosen = _select_account(account, metric)
+    rows, _, chosen = _select_account(account, metric, posts)
     plat = rows["platform"].dropna().astype(str).str.strip().str.lower().unique() if chosen is not None else []
     return str(plat[0]) if len(plat) == 1 else None
 
@@ -188,7 +189,7 @@ def follower_levels(account: pd.DataFrame | None) -> list[dict[str, Any]] | None
 
 #: keys of a per-platform growth result kept in findings (compare_growth's own names)
 _GROWTH_KEYS = ("metric", "unit", "basis", "basis_text", "level_known", "available", "not_available", "data_range",
-                "warnings")
+                "warnings", "origin", "interventions", "series", "monthly_series")
 _GROWTH_COMPARISON_KEYS = ("before", "after", "intervention_date", "status", "judgeable", "not_judged_reason",
                            "slope_ratio", "slope_ratio_ci", "slope_ratio_method", "slope_change", "equivalence",
                            "growth_model", "reason")
@@ -203,9 +204,11 @@ def growth_by_platform(
     compared when it has posts or a dated series of two or more days (a lone total is a level, not a series).
 
     Each record: ``platform``, the compare_growth keys ``metric``, ``unit``, ``basis``, ``basis_text``,
-    ``level_known``, ``available``, ``not_available``, ``data_range``, ``warnings``, its ``periods`` (label, start,
-    end, n, rate_per_day, rate_ci, slope_per_day) and ``comparisons`` (slope ratio with CI, calibrated p,
-    equivalence, status), or ``error`` when the platform's rows could not be compared.
+    ``level_known``, ``available``, ``not_available``, ``data_range``, ``warnings``, ``origin``, ``interventions``,
+    ``series``, ``monthly_series``, its ``periods`` and ``comparisons`` as growth.json holds them (each comparison
+    whole: slope ratio with CI, calibrated p, equivalence, status, the level model, monthly blocks, counterfactual,
+    placebo, state space; the growth section renders one block per platform from them), or ``error`` when the
+    platform's rows could not be compared.
     """
     from ..errors import InputError
     from ..growth import compare_growth
@@ -233,10 +236,10 @@ def growth_by_platform(
             out.append(rec)
             continue
         rec.update({k: res.get(k) for k in _GROWTH_KEYS})
-        rec["periods"] = [{k: p.get(k) for k in ("label", "start", "end", "n", "rate_per_day", "rate_ci",
-                                                 "slope_per_day", "slope_ci")} for p in res.get("periods") or []]
+        # everything the growth section renders for growth.json (periods, series, each comparison whole)
+        rec["periods"] = list(res.get("periods") or [])
         comps = res.get("comparisons") or ([res] if res.get("periods") and len(res["periods"]) > 1 else [])
-        rec["comparisons"] = [{k: c.get(k) for k in _GROWTH_COMPARISON_KEYS} for c in comps]
+        rec["comparisons"] = [{k: c.get(k) for k in (*_GROWTH_COMPARISON_KEYS, *c)} for c in comps]
         rec["source"] = ("workbench.growth.compare_growth on this platform's account rows only (the growth stage's "
                          "model and the card's settings)")
         out.append(rec)

@@ -431,7 +431,9 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
     reach = pd.to_numeric(posts["reach"], errors="coerce") if "reach" in posts else pd.Series(np.nan, index=posts.index)
     imp = (pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts
            else pd.Series(np.nan, index=posts.index))
-    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach, "imp": imp})
+    eng = (pd.to_numeric(posts["engagements"], errors="coerce") if "engagements" in posts
+           else pd.Series(np.nan, index=posts.index))
+    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach, "imp": imp, "eng": eng})
     rows = []
     for name, g in frame.groupby("platform", sort=True, observed=True):
         labels = g["label"].dropna()
@@ -440,7 +442,12 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
         key = "views" if own and own.strip().lower() == "views" else "impressions"
         r = g["reach"].dropna()
         rows.append({"platform": str(name), "n_posts": int(len(g)), "impressions_label": own,
-                     "impressions_definition": terms.get(key), "engagements_definition": terms.get("engagements"),
+                     "impressions_definition": terms.get(key),
+                     # a definition only where the posts hold the count; else say it is not in the exports
+                     "engagements_definition": terms.get("engagements") if g["eng"].notna().any() else
+                     terms.get("engagements_absent") or "not reported: no post of these exports has an engagement "
+                                                        "count, so none is analysed.",
+                     "n_engagements": int(g["eng"].notna().sum()),
                      "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None,
                      "n_impressions": int(g["imp"].notna().sum()),
                      "impressions_total": float(g["imp"].sum()) if g["imp"].notna().any() else None,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..findings import GrowthComparison, _rate, num
 from ..plots import plot_growth, plot_monthly
-from ..vocab import metric_name
-from .blocks import Block, Note, P, table
+from ..vocab import join_words, metric_name, platform_name
+from .blocks import Block, Heading, Meta, Note, P, table
 from .format import NA_TEXT, ci_text, format_date, format_int, format_number, format_ratio, margin_text, p_is
+from .render import ReportContext
 from .wording import (
     after_phrase,
     describe_counterfactual,
@@ -21,13 +23,14 @@ from .wording import (
     describe_posts_adjusted,
     describe_state_space,
     monthly_metrics_table,
+    too_few_months,
 )
-
-if TYPE_CHECKING:
-    from .render import ReportContext
 
 
 def growth_section(ctx: ReportContext) -> list[Block | None]:
+    by_platform = platform_growth_blocks(ctx)  # several platforms: one block each, growth.json not beside them
+    if by_platform is not None:
+        return by_platform
     growth, f = ctx.r.growth, ctx.f
     metric = metric_name(f.metric)
     if growth is None:
@@ -60,9 +63,10 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
         "interventions (dotted), and the earlier trend projected forward with its 95% band",
         figsize=(8, 4.5),
     )]
-    if f.metric == "followers" and level_known is False:
+    if f.metric in ("followers", "new_follows", "net_follows") and level_known is False:  # growth_metric_of
+        rates = growth.get("unit") if f.metric != "followers" and growth.get("unit") else "new follows per day"
         blocks.append(Note(f"The follower level is unknown ({growth.get('basis_text') or growth.get('basis')}): "
-                           "the rates below are new follows per day, and no follower count is stated."))
+                           f"the rates below are {rates}, and no follower count is stated."))
     details = list(f.growth_details) + [{}] * (len(f.comparisons) - len(f.growth_details))
     for comp, verdict, detail in zip(f.comparisons, verdicts, details, strict=True):
         blocks.append(P(verdict))
@@ -71,7 +75,7 @@ def growth_section(ctx: ReportContext) -> list[Block | None]:
                                                                  after_phrase(comp).capitalize())),
             ctx.own_terms(describe_its(detail.get("monthly_its"), after=after_phrase(comp)) or ""),
             ctx.own_terms(describe_monthly(comp.results.get("monthly") or {}) or ""),
-            describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric),
+            describe_counterfactual(comp.results.get("counterfactual") or {}, metric=f.metric, since=growth.get("origin")),
             describe_state_space(comp.results.get("state_space") or {}, metric=f.metric),
             describe_placebo(comp.results.get("placebo") or {}),
         ):
@@ -203,6 +207,8 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
         if no_months else (
             f"Monthly {monthly_metric}",
             f"mean {format_number(monthly.get('before_mean'))} → {format_number(monthly.get('after_mean'))}; "
+            + too_few_months(monthly) if too_few_months(monthly) else
+            f"mean {format_number(monthly.get('before_mean'))} → {format_number(monthly.get('after_mean'))}; "
             f"fold change {format_ratio(monthly.get('fold_change'))} "
             f"({ci_text(monthly.get('fold_change_ci'), format_ratio)}); Welch two-sided "
             f"{p_is(monthly.get('welch_p_two_sided'))}, one-tailed t-test {p_is(monthly.get('welch_p_one_sided'))}; "
@@ -229,3 +235,63 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
     where = f"“{comp.label}”" if comp.named else format_date(a.get("start"))
     return table(f"Change at {where}: the published form side by side with the rigorous form ({unit})",
                  ["Question", "As commonly published", "Rigorous (what we stand behind)"], rows, wide=True)
+
+
+# ------------------------------------------------------------------------------------ one block per platform
+
+
+def platform_growth_blocks(ctx: ReportContext) -> list[Block | None] | None:
+    """With several platforms in findings' ``growth_by_platform``: one block per platform, headed by its name,
+    rendered exactly as growth.json's block (:func:`growth_section` on that platform's own comparison), and
+    growth.json (one account's comparison) not shown beside them; with one platform compared of several in the
+    account table, its block is headed the same way and the others are named as not compared. None when findings
+    hold no per-platform growth (the account table holds one platform)."""
+    recs = [g for g in ctx.f.growth_platforms or [] if isinstance(g, Mapping) and g.get("platform")]
+    if not recs:
+        return None
+    names = [platform_name(g["platform"]) for g in recs]
+    account = ctx.r.account
+    held = (sorted({str(p).strip().lower() for p in account["platform"].dropna()} - {str(g["platform"]) for g in recs})
+            if account is not None and "platform" in account.columns else [])
+    blocks: list[Block | None] = [Meta(
+        (f"Each platform is compared apart ({', '.join(names)}): the growth model is run on that platform's own "
+         "account rows and posts, so one platform's follows are never added to another's and each has its own "
+         "anchor (findings.json growth_by_platform)." if len(recs) > 1 else
+         f"Growth is compared for {names[0]} alone, on its own account rows and posts.")
+        + (f" Not compared: {join_words([platform_name(p) for p in held])} (no posts and no dated series in these "
+           "data: a single dated total is a level, not a series)." if held else ""))]
+    for g, name in zip(recs, names, strict=True):
+        blocks.append(Heading(3, name))
+        if g.get("error"):
+            blocks.append(Note(f"Growth on {name} could not be compared: {str(g['error']).rstrip('.')}."))
+            continue
+        blocks += growth_section(_OnePlatform.of(ctx, g))
+    return blocks
+
+
+@dataclass
+class _OnePlatform(ReportContext):
+    """The report context one platform's growth block sees: growth.json replaced by the platform's own comparison
+    (findings' growth_by_platform record), the platform's words by default, its figures named after it."""
+
+    platform: str = ""
+
+    @classmethod
+    def of(cls, ctx: ReportContext, rec: Mapping[str, Any]) -> _OnePlatform:
+        from ..findings import comparison_honesty, growth_comparisons
+
+        growth = {k: v for k, v in rec.items() if k not in ("platform", "source")}
+        comps = growth_comparisons(growth, interventions=ctx.ds.interventions if ctx.ds else ())
+        f = replace(ctx.f, results=replace(ctx.f.results, growth=growth),
+                    metric=str(rec.get("metric") or ctx.f.metric), comparisons=comps,
+                    growth_details=[comparison_honesty(c) for c in comps], growth_platforms=None)
+        return cls(f, ctx.ds, show_handles=ctx.show_handles, figures=ctx.figures, platform=str(rec["platform"]))
+
+    def word(self, outcome: str, platform: object = None) -> str:
+        return super().word(outcome, platform if platform is not None else self.platform)
+
+    def own_terms(self, text: str, platform: object = None) -> str:
+        return super().own_terms(text, platform if platform is not None else self.platform)
+
+    def figure(self, name: str, draw: Any, **kwargs: Any) -> Block:
+        return super().figure(f"{name}_{self.platform}", draw, **kwargs)

@@ -18,7 +18,9 @@ from ..vocab import (
     label_feature,
     metric_name,
     platform_name,
+    platform_word,
     platforms_without,
+    vocabulary_platforms,
 )
 from .blocks import Block, Heading, Keys, Meta, Note, P, Warn, table, ul
 from .format import (
@@ -52,6 +54,11 @@ def failure_blocks(ctx: ReportContext) -> list[Block]:
 
 _TYPE_WORDS = {"original": "original posts", "reply": "replies", "quote": "quotes", "repost": "reposts",
                "unknown": "of unknown type"}
+
+
+def _type_word(ctx: ReportContext, kind: str) -> str:
+    """A post type's plural in the posts' platforms' own words ("boosts" on Mastodon, :func:`platform_word`)."""
+    return platform_word(_TYPE_WORDS.get(kind, kind), vocabulary_platforms(ctx.f.vocabulary))
 
 
 def _median_change_row(ctx: ReportContext, metric: str) -> Mapping[str, Any] | None:
@@ -327,7 +334,7 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
     ))
     types = [t for t in f.post_types if t["n"] > 0]
     if len(types) > 1 or (types and types[0]["type"] != "original"):
-        listed = ", ".join(f"{format_int(t['n'])} {_TYPE_WORDS.get(t['type'], t['type'])}"
+        listed = ", ".join(f"{format_int(t['n'])} {_type_word(ctx, t['type'])}"
                            + (f" (median {format_int(t['median_impressions'])} {word})"
                               if num(t.get("median_impressions")) is not None else "") for t in types)
         blocks.append(Meta(f"Posts by type: {listed}. The key figures above count all of them."))
@@ -338,8 +345,8 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
             ratio = top["median_impressions"] / ref["median_impressions"]
             if ratio < 0.5 or ratio > 2:
                 blocks.append(Warn(
-                    f"{_TYPE_WORDS.get(top['type'], top['type']).capitalize()} are {format_pct(100 * top['share'])} "
-                    f"of the posts and their median reach differs from {_TYPE_WORDS.get(ref['type'], ref['type'])} "
+                    f"{cap(_type_word(ctx, top['type']))} are {format_pct(100 * top['share'])} "
+                    f"of the posts and their median reach differs from {_type_word(ctx, ref['type'])} "
                     f"({format_int(top['median_impressions'])} vs {format_int(ref['median_impressions'])} {word}): "
                     "totals, medians and feature effects mix the two unless post type is controlled."))
     for rec in f.reconciliation:
@@ -530,8 +537,9 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
             "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
             "monthly rows use complete months of that platform only, the month containing the date left out."
             + (" Follower growth in each table is that platform's own series (the growth model run on its account "
-               "rows alone)" + (f"; the growth section below shows the {platform_name(growth_platform)} account."
-                                if growth_platform and f.comparisons else ".")
+               "rows alone); the growth section below shows "
+               + ("each platform's comparison." if len(f.growth_platforms) > 1 else
+                  f"the {platform_name(f.growth_platforms[0].get('platform'))} comparison.")
                if f.growth_platforms else
                f" Follower growth is compared for the {platform_name(growth_platform)} account (the growth section)."
                if growth_platform and f.comparisons else "")

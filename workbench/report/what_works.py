@@ -17,7 +17,17 @@ from ..findings import (
 )
 from ..models import MIN_LEVEL_POSTS, POOLED, VIF_FLAG
 from ..plots import literal_text, plot_forest, select_predictor_rows
-from ..vocab import MODEL_NAMES, cap, control_name, join_words, label_feature, platform_name
+from ..vocab import (
+    MODEL_NAMES,
+    cap,
+    control_name,
+    join_words,
+    label_feature,
+    own_words,
+    platform_name,
+    platform_word,
+    vocabulary_platforms,
+)
 from .blocks import Block, Heading, Meta, Note, P, Warn, table, ul
 from .diagnostics import NOT_AVAILABLE, summarize_diagnostics
 from .format import NA_TEXT, ci_text, format_int, format_number, format_p, format_pct
@@ -31,7 +41,8 @@ def _controls_phrase(ctx: ReportContext) -> str:
     """ "holding the other features, audience size and year constant" — only what the models really had."""
     controls, many = [], False
     for terms in ctx.f.model_terms.values():
-        controls += [control_name(t) for t in terms.get("controls") or []]
+        controls += [own_words(control_name(t), vocabulary_platforms(ctx.f.vocabulary))
+                     for t in terms.get("controls") or []]
         many |= len(terms.get("predictors") or []) > 1
     held = (["the other features"] if many else []) + list(dict.fromkeys(controls))
     if not held:
@@ -64,7 +75,8 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
                                                                               str(pop.get("setting") or "posts"))
         text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-        left = [f"{format_int(n)} {words.get(t, t)}" for t, n in out.items()]
+        left = [f"{format_int(n)} {platform_word(words.get(t, t), vocabulary_platforms(f.vocabulary))}"
+                for t, n in out.items()]
         n_collab = num(pop.get("n_collab_out"))
         if n_collab:
             left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")

@@ -154,8 +154,10 @@ def describe_detectable(results: Mapping[str, Any]) -> str | None:
     return f"With this much month-to-month variation, {main} would be detected reliably ({power:.0%} power)."
 
 
-def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers") -> str | None:
-    """Say how the end of the series compares with the earlier trend projected forward, or None."""
+def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers", since: Any = None) -> str | None:
+    """Say how the end of the series compares with the earlier trend projected forward, or None. A series of
+    flows (``new_follows``, ``net_follows``: the running total of daily follows since ``since``, growth.json's
+    ``origin``) is said to add up to its value, never to "stand at" it: it is not a follower count."""
     observed, projected = num(cf.get("observed_end")), num(cf.get("projected_end"))
     if observed is None or projected is None:
         return None
@@ -165,10 +167,30 @@ def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers")
     end = cf.get("dates")[-1] if cf.get("dates") else None
     when = f"By {format_date(end)}" if end else "At the end of the series"
     ci = ci_text(cf.get("excess_ci"), lambda v: format_number(v, signed=True))
+    if metric in ("new_follows", "net_follows"):
+        start = f" since {format_date(since)}" if since else " since the series began"
+        what = "new follows" if metric == "new_follows" else "net new followers (follows − unfollows)"
+        return (
+            f"{when}, the {what}{start} added up to {format_number(observed)} against {format_number(projected)} "
+            f"projected from the earlier trend: a difference of {format_number(excess, signed=True)} ({ci}); this is "
+            "a running total of daily flows, not a follower count."
+        )
     return (
         f"{when}, {metric_name(metric)} stood at {format_number(observed)} against {format_number(projected)} "
         f"projected from the earlier trend: a difference of {format_number(excess, signed=True)} ({ci})."
     )
+
+
+def too_few_months(monthly: Mapping[str, Any] | None) -> str | None:
+    """Why a published-form monthly comparison (Welch, Mann–Whitney, fold change) is not given — fewer than
+    MIN_MONTHS_EACH_SIDE complete months on a side, where a t-test or a rank test says nothing — else None."""
+    if not isinstance(monthly, Mapping):
+        return None
+    nb, na = num(monthly.get("n_before")), num(monthly.get("n_after"))
+    if nb is None or na is None or min(nb, na) >= MIN_MONTHS_EACH_SIDE:
+        return None
+    return (f"not compared: {format_int(nb)} complete month(s) before and {format_int(na)} after; a ratio or "
+            f"p-value needs at least {MIN_MONTHS_EACH_SIDE} on each side")
 
 
 def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
@@ -181,6 +203,11 @@ def monthly_metrics_table(monthly_all: Any) -> list[tuple[str, ...]]:
     rows = []
     for metric, m in monthly_all.items():
         if not isinstance(m, Mapping) or num(m.get("fold_change")) is None:
+            continue
+        few = too_few_months(m)
+        if few:  # the means are descriptive; no fold change, p or effect size from one or two months a side
+            rows.append((metric_name(metric), format_number(m.get("before_mean")), format_number(m.get("after_mean")),
+                         few, "not computed", "not computed", "not computed"))
             continue
         rows.append(
             (
