@@ -139,7 +139,33 @@ class Gram:
 # --------------------------------------------------------------------------------------------------
 
 
-class LinearFit:
+class _Coefficients:
+    """What the coefficient tables read from a fit, under statsmodels' names. Subclasses set ``params`` (Series),
+    ``_cov`` (ndarray) and ``_reference()`` (the frozen scipy distribution of the Wald statistic)."""
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index)
+
+    @property
+    def tvalues(self) -> pd.Series:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.params / self.bse
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2.0 * self._reference().sf(np.abs(self.tvalues.to_numpy())), index=self.params.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        q = self._reference().ppf(1.0 - alpha / 2.0)
+        b, se = self.params.to_numpy(), self.bse.to_numpy()
+        return pd.DataFrame({0: b - q * se, 1: b + q * se}, index=self.params.index)
+
+    def cov_params(self) -> pd.DataFrame:
+        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+
+
+class LinearFit(_Coefficients):
     """A light OLS results object (statsmodels' attribute names; see the module docstring).
 
     ``endog`` is the response on the model's scale (log1p of the count for ``ols_log``, z-scored for ``ols_std``);
@@ -165,27 +191,9 @@ class LinearFit:
         self._model = None
         self._sm = None
 
-    # -- what the tables read
-    @property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index)
-
-    @property
-    def tvalues(self) -> pd.Series:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self.params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2.0 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df_resid), index=self.params.index)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        q = stats.t.ppf(1.0 - alpha / 2.0, self.df_resid)
-        b, se = self.params.to_numpy(), self.bse.to_numpy()
-        return pd.DataFrame({0: b - q * se, 1: b + q * se}, index=self.params.index)
-
-    def cov_params(self) -> pd.DataFrame:
-        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+    # -- what the tables read: bse, tvalues, pvalues, conf_int, cov_params (_Coefficients), with t(df_resid)
+    def _reference(self):
+        return stats.t(self.df_resid)
 
     @property
     def rsquared(self) -> float:
@@ -482,7 +490,7 @@ def _nb2_derivs(y, X, beta, alpha, offset, counts: _Counts, *, per_obs: bool = F
     return out
 
 
-class NB2Fit:
+class NB2Fit(_Coefficients):
     """A light NB2 results object (statsmodels' attribute names; parameters (β, α), HC0 sandwich covariance)."""
 
     def __init__(self, *, names, params, cov, llf, iterations, endog, X, offset):
@@ -499,26 +507,8 @@ class NB2Fit:
         self._model = None
         self._sm = None
 
-    @property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index)
-
-    @property
-    def tvalues(self) -> pd.Series:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self.params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2.0 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self.params.index)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        q = stats.norm.ppf(1.0 - alpha / 2.0)
-        b, se = self.params.to_numpy(), self.bse.to_numpy()
-        return pd.DataFrame({0: b - q * se, 1: b + q * se}, index=self.params.index)
-
-    def cov_params(self) -> pd.DataFrame:
-        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+    def _reference(self):  # ML: Wald z, as statsmodels' NegativeBinomial reports
+        return stats.norm()
 
     def _row_labels(self):
         return self._X.index if isinstance(self._X, pd.DataFrame) else None

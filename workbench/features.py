@@ -362,12 +362,7 @@ def emoji_pattern() -> re.Pattern:
     look-ahead, and the whole pattern by a coarse look-ahead built from the first characters of the emoji
     data (not a hand-written range: it is computed, and only filters where the exact trie is tried).
     """
-    trie: dict = {}
-    for key in emoji.EMOJI_DATA:
-        node = trie
-        for ch in key:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+    trie = _emoji_trie()
     blocks: dict[int, list[str]] = {}
     for ch in trie:
         blocks.setdefault(ord(ch) >> 6, []).append(ch)
@@ -910,13 +905,18 @@ def _re2_patterns() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _emoji_trie_re2() -> str:
     """The emoji trie of :func:`emoji_pattern` without its look-ahead guards (RE2 needs no guards)."""
+    return _trie_pattern(_emoji_trie())
+
+
+def _emoji_trie() -> dict:
+    """Every emoji sequence of the ``emoji`` package as a character trie (``""`` marks the end of a sequence)."""
     trie: dict = {}
     for key in emoji.EMOJI_DATA:
         node = trie
         for ch in key:
             node = node.setdefault(ch, {})
         node[""] = {}
-    return _trie_pattern(trie)
+    return trie
 
 
 def _thread_markers(outside: pa.Array, pattern: str) -> np.ndarray:
