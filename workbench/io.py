@@ -200,8 +200,11 @@ def _csv_column_arrow(s: pd.Series) -> Any:
         except (pa.ArrowException, TypeError, ValueError, UnicodeError):
             return None
         q, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-        quoted = pc.binary_join_element_wise(q, pc.replace_substring(arr, '"', '""'), q, empty)
-        arr = pc.if_else(pc.fill_null(pc.match_substring_regex(arr, _NEEDS_QUOTES), False), quoted, arr)
+        needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_QUOTES), False)
+        if pc.any(needs).as_py():  # only those cells are quoted (a million-row column has few)
+            few = pc.filter(arr, needs)
+            arr = pc.replace_with_mask(arr, needs, pc.binary_join_element_wise(
+                q, pc.replace_substring(few, '"', '""'), q, empty))
         return pc.fill_null(arr, empty)
     return None
 
