@@ -189,7 +189,9 @@ def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
                           "none": None, "small": rng.integers(-5, 5, n).astype("int32"),
                           "single": rng.random(n).astype("float32")})
     frame.index = rng.permutation(n) + 3  # the index is not written
-    assert io._csv_bytes_arrow(io.neutralize_formulas(frame)) is not None  # the Arrow path is the one tested
+    parts = io._csv_bytes_arrow(io.neutralize_formulas(frame))
+    assert parts is not None  # the Arrow path is the one tested
+    assert b"".join(bytes(p) for p in parts) == _pandas_csv(frame)
     io.write_csv(tmp_path / "out.csv", frame)
     assert (tmp_path / "out.csv").read_bytes() == _pandas_csv(frame)
 

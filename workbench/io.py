@@ -166,9 +166,14 @@ def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) ->
     frame = neutralize_formulas(df, _texts=texts) if neutralize else df
     # the neutralizing only adds a leading ' to some cells: a CR is in the frame written iff it was in ``df``
     quoting = csv.QUOTE_ALL if _holds_carriage_return(df, _texts=texts) else csv.QUOTE_MINIMAL
-    data = _csv_bytes_arrow(frame) if quoting == csv.QUOTE_MINIMAL else None
-    if data is not None:
-        return _write_with(path, lambda p: p.write_bytes(data))
+    parts = _csv_bytes_arrow(frame) if quoting == csv.QUOTE_MINIMAL else None
+    if parts is not None:
+        def write(p: Path) -> None:
+            with open(p, "wb") as fh:
+                for part in parts:
+                    fh.write(part)
+
+        return _write_with(path, write)
     return _write_with(path, lambda p: frame.to_csv(p, index=False, quoting=quoting))
 
 
@@ -209,8 +214,9 @@ def _csv_column_arrow(s: pd.Series) -> Any:
     return None
 
 
-def _csv_bytes_arrow(df: pd.DataFrame) -> bytes | None:
-    """The bytes ``df.to_csv(index=False, quoting=csv.QUOTE_MINIMAL)`` writes, built column-wise in Arrow (pandas
+def _csv_bytes_arrow(df: pd.DataFrame) -> list[bytes | memoryview] | None:
+    """The bytes ``df.to_csv(index=False, quoting=csv.QUOTE_MINIMAL)`` writes (header, then the rows, as buffers
+    to write one after the other: the rows are not copied), built column-wise in Arrow (pandas
     formats and writes row by row through the csv module: ~5 s at 1M rows × 8 columns); None when a column's
     dtype or the header is outside what this reproduces exactly, and the caller lets pandas write the file.
 
@@ -237,4 +243,4 @@ def _csv_bytes_arrow(df: pd.DataFrame) -> bytes | None:
     offsets = memoryview(lines.buffers()[1]).cast("q")
     start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
     body = memoryview(lines.buffers()[2])[start:end] if end > start else b""
-    return (",".join(names) + "\n").encode("utf-8") + bytes(body)
+    return [(",".join(names) + "\n").encode("utf-8"), body]

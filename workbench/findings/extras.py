@@ -111,6 +111,10 @@ def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str
         load_claims(dataset), regression=results.regression, growth=results.growth, posts=posts, campaigns=camp,
         timezone=tz))
     out.claims = claims.to_dict() if claims is not None else None
+    posts = None  # the largest table the report step reads: its memory goes back before the report is built
+    from ..pipeline import release_memory
+
+    release_memory()
     return out
 
 
