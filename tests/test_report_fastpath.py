@@ -199,6 +199,8 @@ def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
 @pytest.mark.parametrize("frame", [
     pd.DataFrame({"t": ["a", "b\rc"], "n": [1, 2]}),  # a CR: pandas with QUOTE_ALL
     pd.DataFrame({"t": ["a", 5], "n": [1, 2]}),  # a number among texts
+    pd.DataFrame({"t": pd.Series([b"ab", "x"], dtype=object), "n": [1, 2]}),  # bytes: pandas writes b'ab'
+    pd.DataFrame({"t": pd.Series([b"ab", None], dtype=object), "n": [1, 2]}),
     pd.DataFrame({"when": pd.to_datetime(["2024-01-01", None]), "b": [True, False]}),  # dates, booleans
     pd.DataFrame({"x": pd.array([1, None], dtype="Int64"), "y": pd.array([0.5, None], dtype="Float64")}),
     pd.DataFrame({"only": ["", "a"]}),  # one column: an empty field is written as ""

@@ -200,10 +200,13 @@ def _csv_column_arrow(s: pd.Series) -> Any:
         mask = pa.array(np.isnan(values))
         return pc.if_else(mask, pa.scalar("", pa.large_string()), text)
     if isinstance(dtype, np.dtype) and dtype.kind == "O" or isinstance(dtype, pd.StringDtype):
-        try:  # only Python/Arrow strings and missing values: any other object (a number, a date) goes to pandas
-            arr = pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        try:  # only Python/Arrow strings and missing values: any other object (a number, a date, bytes) goes to
+            arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)  # pandas, which writes its repr
         except (pa.ArrowException, TypeError, ValueError, UnicodeError):
             return None
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
+            return None
+        arr = arr.cast(pa.large_string())
         q, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
         needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_QUOTES), False)
         if pc.any(needs).as_py():  # only those cells are quoted (a million-row column has few)
