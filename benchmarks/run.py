@@ -167,24 +167,6 @@ def bench_scale(sizes: list[int], workdir: Path) -> list[dict]:
     return rows
 
 
-def _tree_rss_mb(pid: int) -> float:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0
-    for p in procs:
-        try:  # PSS: pages shared between the processes (Chromium's, the kernel's libraries) counted once
-            info = p.memory_full_info()
-            total += getattr(info, "pss", info.rss)
-        except psutil.Error:
-            pass
-    return total / 1e6
-
-
 _LAST_DONE: list[float] = []
 #: CPU seconds (user + system) of each _run_cli call's process tree: comparable across machine loads, which
 #: the wall-clock seconds are not (two cores shared with other work)
@@ -198,35 +180,91 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+#: per stage of the last sampled _run_cli: (label, wall s, CPU s of the process tree, peak MB of the tree)
+_LAST_STAGES: list[tuple[str, float, float, float]] = []
+
+
+def _tree_sample(pid: int, cpu_seen: dict[int, float]) -> tuple[float, float]:
+    """(PSS MB summed over the process tree, CPU seconds of every process seen so far, ended ones included)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, sum(cpu_seen.values())
+    total = 0
+    for p in procs:
+        try:  # PSS: pages shared between the processes (Chromium's, the kernel's libraries) counted once
+            info = p.memory_full_info()
+            total += getattr(info, "pss", info.rss)
+            t = p.cpu_times()
+            cpu_seen[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return total / 1e6, sum(cpu_seen.values())
+
+
+def _stage_rows(marks: list[tuple[float, str]], samples: list[tuple[float, float, float]]
+                ) -> list[tuple[str, float, float, float]]:
+    """Per stage, ended by the CLI's "[i/n] stage ran in …" line (the first row includes the CLI's start and
+    card check, the last row the report's writing and the kernel's shutdown): wall s, CPU s, peak MB."""
+    ends = [(t, line.split("]", 1)[1].split()[0]) for t, line in marks if line.startswith("[")]
+    if samples:
+        ends.append((samples[-1][0], "(end: summary printed, kernel shut down)"))
+    rows, prev, cpu_prev = [], 0.0, 0.0
+    for t, name in ends:
+        seg = [x for x in samples if prev <= x[0] <= t]
+        if seg:
+            rows.append((name, t - prev, seg[-1][2] - cpu_prev, max(x[1] for x in seg)))
+            cpu_prev = seg[-1][2]
+        prev = t
+    return rows
+
+
 def _run_cli(*args: str, sample: bool = False) -> tuple[float, float, str]:
     """(seconds, peak MB of the process tree or 0, last line of stderr when it failed); the run's own
     "done in X s" (interpreter start and imports excluded) is appended to ``_LAST_DONE``, the CPU seconds of
-    the process tree (the CLI, its kernel, Chromium) to ``_LAST_CPU``."""
+    the process tree (the CLI, its kernel, Chromium) to ``_LAST_CPU``; with ``sample``, the stages' wall and
+    CPU seconds and peak MB (0.1 s samples of the tree) are left in ``_LAST_STAGES``."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0.0
+    samples: list[tuple[float, float, float]] = []
+    stop = threading.Event()
+    cpu_seen: dict[int, float] = {}
+
+    def poll() -> None:
+        while not stop.is_set():
+            pss, cpu = _tree_sample(proc.pid, cpu_seen)
+            samples.append((time.perf_counter() - t0, pss, cpu))
+            time.sleep(0.1)
+
+    err_lines: list[str] = []
+    err_thread = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+    err_thread.start()
     if sample:
-        stop = threading.Event()
-
-        def poll() -> None:
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, _tree_rss_mb(proc.pid))
-                time.sleep(0.1)
-
         th = threading.Thread(target=poll, daemon=True)
         th.start()
-    out, err = proc.communicate()
+    marks: list[tuple[float, str]] = []
+    for line in proc.stdout:
+        marks.append((time.perf_counter() - t0, line.rstrip("\n")))
+    proc.wait()
+    err_thread.join()
     seconds = time.perf_counter() - t0
     _LAST_CPU.append(_children_cpu() - cpu0)
-    done = [line for line in out.splitlines() if line.startswith("done in ")]
+    out = [m[1] for m in marks]
+    done = [line for line in out if line.startswith("done in ")]
     if done:
         _LAST_DONE.append(float(done[-1].split()[2]))
+    peak = 0.0
     if sample:
         stop.set()
         th.join()
+        peak = max((x[1] for x in samples), default=0.0)
+        _LAST_STAGES[:] = _stage_rows(marks, samples)
+    err = "".join(err_lines)
     failed = "" if proc.returncode == 0 else (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
     return seconds, peak, failed
 
@@ -378,6 +416,12 @@ def main() -> None:
                           (f"| failed after {seconds:.1f} s: {failed} | | | ≤ 40 s, ≤ 2000 MB | NOT met |" if failed else
                            f"| {seconds:.1f} | {cpu:.1f} | {peak:.0f} | ≤ 40 s, ≤ 2000 MB | "
                            f"{_met(seconds <= 40 and peak <= 2000)} |"), ""]
+                if _LAST_STAGES and not failed:
+                    lines += ["Per stage (samples of the process tree every 0.1 s; CPU = user + system of the CLI, "
+                              "its kernel and Chromium; each row ends when the CLI prints that stage's line):", "",
+                              "| stage | wall s | CPU s | peak MB |", "|---|---|---|---|",
+                              *(f"| {name} | {wall:.1f} | {cpu:.1f} | {mb:.0f} |"
+                                for name, wall, cpu, mb in _LAST_STAGES), ""]
     finally:
         RESULTS.write_text("\n".join(lines), encoding="utf-8")
         shutil.rmtree(workdir, ignore_errors=True)

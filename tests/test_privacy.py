@@ -63,3 +63,59 @@ def test_vectorized_on_many_rows():
     big["post_id"] = big.index.astype(str)
     r = flag_privacy_risk(big)
     assert len(r) == 5 * 5000
+
+
+def _reference_flags(posts: pd.DataFrame) -> pd.DataFrame:
+    """The implementation before the RE2 screen: Python's re (pandas' extract) on every own reply."""
+    import re
+
+    import numpy as np
+
+    from workbench.privacy import _compiled
+
+    reply = posts["is_reply"].astype("boolean")
+    own = posts["is_own_post"].astype("boolean").fillna(True)
+    sub = posts.loc[(reply.fillna(False) & own).to_numpy(dtype=bool)]
+    text = sub["text"].astype("string").fillna("")
+    cats = pd.Series("", index=sub.index, dtype=object)
+    matched = pd.Series("", index=sub.index, dtype=object)
+    any_hit = np.zeros(len(sub), dtype=bool)
+    for cat, rx in _compiled().items():
+        found = text.str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+        hit = found.notna().to_numpy()
+        if hit.any():
+            any_hit |= hit
+            cats[hit] = np.where(cats[hit] == "", cat, cats[hit] + "; " + cat)
+            phrase = found[hit].astype(str)
+            matched[hit] = np.where(matched[hit] == "", phrase, matched[hit] + "; " + phrase)
+    return pd.DataFrame({"categories": cats[any_hit].to_numpy(), "matched": matched[any_hit].to_numpy(),
+                         "text": sub.loc[any_hit, "text"].astype("string").to_numpy()})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_re2_screen_flags_exactly_what_pythons_re_flags(seed):
+    """Case variants Python folds specially (ſ, K, ı, İ, µ), word boundaries next to accents, digits, underscores,
+    combining marks and emoji, line breaks: the RE2 screen must never drop a reply Python's re flags."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    phrases = ["your visit", "your care team", "as our patient", "sorry about your experience", "your symptoms",
+               "contact us today about your case", "we're glad you're recovering", "your x-ray", "your blood test",
+               "our records show that you", "when you were admitted", "your recent appointment", "your mri"]
+    swaps = {"s": ["S", "ſ"], "k": ["K", "\u212a"], "i": ["I", "ı", "İ"], "u": ["U", "µ"], "y": ["Y"], "r": ["R"],
+             " ": ["  ", "\n", "\u00a0"], "e": ["E", "é"], "a": ["A"], "o": ["O"]}
+    edges = ["", " ", "é", "_", "1", "\u0301", "😀", ".", "ß", "\n", "x"]
+    texts = []
+    for _ in range(3000):
+        p = phrases[int(rng.integers(len(phrases)))]
+        chars = [rng.choice(swaps[c]) if c in swaps and rng.random() < 0.15 else c for c in p]
+        texts.append(str(rng.choice(edges)) + "".join(chars) + str(rng.choice(edges)))
+    texts += [None, "", "\ud800 your visit"[1:]]
+    posts = pd.DataFrame({"post_id": [str(i) for i in range(len(texts))], "platform": "x", "account": "a",
+                          "published_at": pd.Timestamp("2024-01-01", tz="UTC"), "permalink": "https://x.com/a",
+                          "text": pd.Series(texts, dtype="string"), "is_reply": True, "is_own_post": True})
+    ref, got = _reference_flags(posts), flag_privacy_risk(posts)
+    assert len(ref) > 100 and len(ref) < len(posts)
+    assert got["categories"].tolist() == ref["categories"].tolist()
+    assert got["matched"].tolist() == ref["matched"].tolist()
+    assert got["text"].tolist() == ref["text"].tolist()

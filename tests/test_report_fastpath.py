@@ -156,3 +156,66 @@ def test_formula_neutralizing_through_arrow_equals_a_per_cell_regex():
     assert got["c"].equals(frame["c"])
     assert io._holds_carriage_return(pd.DataFrame({"t": ["a", "b\rc"]}))
     assert not io._holds_carriage_return(pd.DataFrame({"t": ["a", "\ud800", None]}))
+
+
+def _pandas_csv(frame: pd.DataFrame) -> bytes:
+    """What write_csv wrote before the Arrow path: pandas' to_csv (QUOTE_ALL when a text cell holds a CR)."""
+    import csv
+
+    from workbench import io
+
+    neutral = io.neutralize_formulas(frame)
+    quoting = csv.QUOTE_ALL if io._holds_carriage_return(frame) else csv.QUOTE_MINIMAL
+    return neutral.to_csv(index=False, quoting=quoting).encode("utf-8")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
+    from workbench import io
+
+    rng = np.random.default_rng(seed)
+    alphabet = list('ab ,"\n\t=+-@é€😀\u2028\x0b\x1c;\'\\＝') + ["", " ", "line\nbreak", '"quoted"', "http://x.y/?a=1,2"]
+    n = int(rng.integers(1, 400))
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet, size=int(rng.integers(0, 7))))
+
+    objs = [[None, float("nan"), pd.NA][int(rng.integers(0, 3))] if rng.random() < .15 else text() for _ in range(n)]
+    scale = rng.choice([1, 3.7, 1e10, 1e-7, -1], size=n)
+    floats = rng.choice([0.1, 1.0, 1e-5, 1e16, 123456789.0, np.nan, np.inf, -0.0, 1 / 3, 2.5e-300], size=n) * scale
+    frame = pd.DataFrame({"rank": np.arange(1, n + 1), "rate": floats, "text": pd.Series(objs, dtype=object),
+                          "string": pd.Series(objs, dtype="string"),
+                          "arrow": pd.Series([o if isinstance(o, str) else None for o in objs], dtype="string[pyarrow]"),
+                          "none": None, "small": rng.integers(-5, 5, n).astype("int32"),
+                          "single": rng.random(n).astype("float32")})
+    frame.index = rng.permutation(n) + 3  # the index is not written
+    parts = io._csv_bytes_arrow(io.neutralize_formulas(frame))
+    assert parts is not None  # the Arrow path is the one tested
+    assert b"".join(bytes(p) for p in parts) == _pandas_csv(frame)
+    io.write_csv(tmp_path / "out.csv", frame)
+    assert (tmp_path / "out.csv").read_bytes() == _pandas_csv(frame)
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"t": ["a", "b\rc"], "n": [1, 2]}),  # a CR: pandas with QUOTE_ALL
+    pd.DataFrame({"t": ["a", 5], "n": [1, 2]}),  # a number among texts
+    pd.DataFrame({"t": pd.Series([b"ab", "x"], dtype=object), "n": [1, 2]}),  # bytes: pandas writes b'ab'
+    pd.DataFrame({"t": pd.Series([b"ab", None], dtype=object), "n": [1, 2]}),
+    pd.DataFrame({"when": pd.to_datetime(["2024-01-01", None]), "b": [True, False]}),  # dates, booleans
+    pd.DataFrame({"x": pd.array([1, None], dtype="Int64"), "y": pd.array([0.5, None], dtype="Float64")}),
+    pd.DataFrame({"only": ["", "a"]}),  # one column: an empty field is written as ""
+    pd.DataFrame({"a,b": [1], "c": [2]}),  # a header that needs quotes
+    pd.DataFrame({"t": ["\ud800", "x"], "n": [1, 2]}),  # a lone surrogate Arrow cannot hold
+    pd.DataFrame({"a": pd.Series([], dtype=object), "b": pd.Series([], dtype=float)}),
+])
+def test_write_csv_falls_back_to_pandas_where_arrow_would_differ(tmp_path, frame):
+    from workbench import io
+
+    try:
+        expected = _pandas_csv(frame)
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            io.write_csv(tmp_path / "out.csv", frame)
+        return
+    io.write_csv(tmp_path / "out.csv", frame)
+    assert (tmp_path / "out.csv").read_bytes() == expected

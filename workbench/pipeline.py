@@ -664,8 +664,30 @@ if "matplotlib.pyplot" in _wb_sys.modules:
 del _wb_os, _wb_sys
 get_ipython().run_line_magic("reset", "-f")
 __import__("gc").collect()  # the previous notebook's frames are freed before the next one loads its own
+__import__("workbench.pipeline", fromlist=["release_memory"]).release_memory()
 __import__("gc").freeze()
 """
+
+
+def release_memory() -> None:
+    """Give the memory freed by collected frames back to the system: Arrow's allocator (mimalloc/jemalloc) and
+    glibc's malloc keep freed pages for reuse, so a shared kernel would otherwise carry the previous stage's
+    peak into the next (at 1M posts, 1.4 GB kept after a posts table was freed, 0.17 GB after this)."""
+    import gc
+
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        try:
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        except Exception:  # noqa: BLE001 - only memory is at stake
+            pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 #: Imported in a new kernel at once (errors ignored: a notebook meets the same error in its own cell). The

@@ -6,8 +6,8 @@ a visit). This module flags the account's **own replies** whose text matches a d
 (:data:`LEXICON`: category → regular expressions, case-insensitive, whole words), so that an analyst can
 review them. It is a screening aid for a person, not a classifier: it misses paraphrases and flags harmless
 replies, it is never shown in the leadership report, and a reply it does not flag is **not** thereby
-compliant with HIPAA or any other law. Matching is vectorized (one pass of pandas' string engine per
-pattern).
+compliant with HIPAA or any other law. Matching is vectorized: RE2 (Arrow) finds the replies that can match
+a category, Python's ``re`` (Unicode word boundaries) decides on those only.
 
 :func:`write_privacy_review` writes ``results/privacy_review.csv`` for the analyst, formula-safe: a cell that
 starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed with ``'`` so a spreadsheet does not
@@ -70,6 +70,48 @@ def _compiled() -> dict[str, re.Pattern]:
             for cat, pats in LEXICON.items()}
 
 
+def _re2_folds(pattern: str) -> str:
+    """``pattern`` for RE2 with Python's extra case folds: Python's ``re.IGNORECASE`` also matches i with ı and
+    İ, which RE2 does not (ſ ~ s and K ~ k both fold alike). Escapes are copied as they are."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        if c in "iI":
+            out.append("iIıİ" if in_class else "[iIıİ]")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _candidates(text: pd.Series) -> dict[str, np.ndarray] | None:
+    """Per category, the texts that can match it: its pattern without the word boundaries, case-insensitive,
+    run by RE2 on Arrow (a superset of Python's matches: ``\\b`` only removes matches, and RE2 folds case by
+    the same Unicode rules). None when the texts cannot be held by Arrow (a lone surrogate)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(text.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
+        return {cat: pc.fill_null(pc.match_substring_regex(arr, "|".join(f"(?:{_re2_folds(p)})" for p in pats),
+                                                           ignore_case=True), False).to_numpy(zero_copy_only=False)
+                for cat, pats in LEXICON.items()}
+    except (ImportError, TypeError, ValueError, UnicodeError, ArithmeticError):
+        return None
+    except Exception as exc:  # noqa: BLE001 - pyarrow's own errors (ArrowInvalid is a ValueError; others)
+        if type(exc).__module__.startswith("pyarrow"):
+            return None
+        raise
+
+
 def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
     """The account's own replies that match the lexicon, one row each (``REVIEW_COLUMNS``).
 
@@ -91,8 +133,14 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
     cats = pd.Series("", index=sub.index, dtype=object)
     matched = pd.Series("", index=sub.index, dtype=object)
     any_hit = np.zeros(len(sub), dtype=bool)
+    candidates = _candidates(sub["text"])
     for cat, rx in _compiled().items():
-        found = text.str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+        found = pd.Series(np.nan, index=sub.index, dtype=object)
+        rows = candidates.get(cat) if candidates is not None else None
+        if rows is None:  # Arrow could not screen the texts: Python's re on every reply
+            found = text.str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+        elif rows.any():  # Python's re (Unicode word boundaries) only on the replies RE2 found a candidate in
+            found[rows] = text[rows].str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
         hit = found.notna().to_numpy()
         if not hit.any():
             continue

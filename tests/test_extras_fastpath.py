@@ -1,0 +1,117 @@
+"""The findings extras (timing, claims, privacy review) read only the posts_coded columns they use, as Arrow
+strings: every result must equal what reading the whole table with pandas gave."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.findings import extras
+from workbench.findings.runfolder import read_run_results
+from workbench.pipeline import RunPaths
+
+REPLIES = ["@ann We're sorry about your experience at our clinic.", "@bob Your care team will call you.",
+           "@cy Thanks for the paper!", "@dee See you at your next appointment.", "@gus our records show you were seen",
+           "Café ＠x your symptoms 😀", None]
+
+
+def _posts(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    published = pd.Timestamp("2021-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, n), unit="h")
+    text = [REPLIES[i] for i in rng.integers(0, len(REPLIES), n)]
+    reply = rng.random(n) < 0.3
+    return pd.DataFrame({
+        "post_id": [f"id{i}" for i in range(n)],
+        "platform": pd.Series(rng.choice(["x", "facebook"], n), dtype="string"),
+        "account": "clinic",
+        "published_at": published.where(rng.random(n) > 0.02),
+        "text": pd.Series(text, dtype="string"),
+        "permalink": pd.Series([f"https://x.com/clinic/status/{i}" for i in range(n)], dtype="string"),
+        "impressions": rng.negative_binomial(2, 0.001, n).astype(float),
+        "engagements": pd.array(rng.negative_binomial(2, 0.05, n), dtype="Int64"),
+        "likes": rng.poisson(5, n),
+        "source_file": "export.csv", "source_row": np.arange(n),
+        "is_reply": pd.array(np.where(rng.random(n) < 0.1, None, reply), dtype="boolean"),
+        "post_type": pd.Series(np.where(reply, "reply", "post"), dtype="string"),
+        "is_repost": rng.random(n) < 0.05,
+        "published_time_reliable": pd.array(rng.random(n) > 0.1, dtype="boolean"),
+        "is_own_post": pd.array(rng.random(n) > 0.02, dtype="boolean"),
+        "n_hashtags": rng.integers(0, 3, n),
+        "author": "someone", "n_chars": rng.integers(1, 280, n),
+    })
+
+
+def _reference_full_posts(paths, outcomes=None):
+    """The read before the column subset: every column, pandas' own string dtype."""
+    return pd.read_parquet(paths.posts_coded) if paths.posts_coded.is_file() else None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("card_outcome", [None, "likes", "no_such_column"])
+def test_extras_from_the_columns_they_use_equal_the_whole_table(tmp_path, monkeypatch, seed, card_outcome):
+    paths = RunPaths(tmp_path)
+    paths.posts_coded.parent.mkdir(parents=True)
+    _posts(1500, seed).to_parquet(paths.posts_coded)
+    claims = () if card_outcome is None else ({
+        "id": "card-window", "claim": "mornings", "source": "a blog", "metric": "timing_window", "effect": 1.2,
+        "statistic": "ratio", "outcome": card_outcome, "window": {"weekdays": [0, 1, 2], "hours": [8, 9, 10]}},)
+    ds = SimpleNamespace(timezone="Europe/Berlin", claims=claims)
+    results = read_run_results(tmp_path)
+
+    def run(reader):
+        monkeypatch.setattr(extras, "_full_posts", reader)
+        problems: dict[str, str] = {}
+        return extras.compute_extras(results, ds, problems=problems), problems
+
+    (fast, fast_problems), (ref, ref_problems) = run(extras._full_posts), run(_reference_full_posts)
+    assert (fast.claims, fast.timing, fast.campaigns, fast.reasons, fast_problems) == (
+        ref.claims, ref.timing, ref.campaigns, ref.reasons, ref_problems)
+    assert ref.timing is not None and ref.claims is not None and len(ref.privacy_review) > 0
+    pd.testing.assert_frame_equal(fast.privacy_review, ref.privacy_review)
+    assert fast.privacy_review.attrs == ref.privacy_review.attrs
+
+
+def test_a_missing_outcome_is_reported_with_the_same_columns(tmp_path, monkeypatch):
+    """timing names the first columns of the table when its outcome is missing: the subset keeps them."""
+    paths = RunPaths(tmp_path)
+    paths.posts_coded.parent.mkdir(parents=True)
+    _posts(200, 3).drop(columns=["impressions"]).to_parquet(paths.posts_coded)
+    results = read_run_results(tmp_path)
+    ds = SimpleNamespace(timezone="UTC", claims=())
+    fast = extras.compute_extras(results, ds, problems=(fast_problems := {}))
+    monkeypatch.setattr(extras, "_full_posts", _reference_full_posts)
+    ref = extras.compute_extras(results, ds, problems=(ref_problems := {}))
+    assert fast_problems == ref_problems and "(timing)" in ref_problems
+    assert fast.reasons == ref.reasons and fast.claims == ref.claims
+
+
+def test_only_the_used_columns_are_read(tmp_path):
+    paths = RunPaths(tmp_path)
+    paths.posts_coded.parent.mkdir(parents=True)
+    _posts(50, 4).to_parquet(paths.posts_coded)
+    got = extras._full_posts(paths, {"likes"})
+    assert "likes" in got and "author" not in got and "n_chars" not in got
+    assert set(extras._full_posts(paths, None).columns) == set(_posts(1, 0).columns)
+
+
+def test_release_memory_gives_freed_arrow_memory_back():
+    """The shared kernel's reset between stages returns what a freed table held (Arrow's pool and glibc keep it)."""
+    import sys
+
+    import psutil
+    import pyarrow as pa
+
+    from workbench import pipeline
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("malloc_trim is glibc's")
+    rss = lambda: psutil.Process().memory_info().rss  # noqa: E731
+    table = pa.array(np.arange(40_000_000, dtype=np.int64)) + 1  # 320 MB in Arrow's pool
+    before = rss()
+    del table
+    pipeline.release_memory()
+    assert before - rss() > 200e6
+    assert "release_memory()" in pipeline._RESET_NAMESPACE
