@@ -247,6 +247,25 @@ def test_no_follower_data_says_what_input_would_make_growth_possible(tmp_path, q
             "with the columns date and followers (for example: date,followers / 2024-03-01,1520).") in growth
     key = section(page, "key-figures")
     assert "not available (see the note below)" in key and "Followers at start" not in key
+    # the methods appendix describes no growth method as if one had been used (found on a new user's card)
+    methods = section(page, "methods-appendix")
+    assert "Growth comparison: not computed in this run (no follower data)" in methods
+    for never in ("a straight line is fitted to the follower series", "The slope ratio's 95% CI", "TOST",
+                  "Counterfactual:"):
+        assert never not in methods, never
+
+
+def test_posts_left_out_of_one_model_are_not_listed_as_a_predictor():
+    """A dropped record without a term (2 posts with 0 impressions left out of the engagement-rate model) was
+    printed as 'Predictors left out of the models: …; none (engagements: 2 of 121 posts …)'."""
+    from workbench.report.wording import describe_terms
+
+    dropped = [{"term": "has_media", "role": "predictor", "reason": "entirely NA"},
+               {"term": None, "role": "predictor", "outcome": "engagements",
+                "reason": "engagements: 2 of 121 posts left out of the engagement-rate model"}]
+    said = describe_terms({"predictors": ["has_url", "has_emoji"], "controls": ["year"]}, dropped,
+                          outcome="engagements")
+    assert said[-1] == "Predictors left out of the models: media (entirely NA)." and "none" not in " ".join(said)
 
 
 # ---------------------------------------------------------------------------------------------------------------

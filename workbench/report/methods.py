@@ -57,7 +57,12 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
     details = ctx.f.growth_details[0] if ctx.f.growth_details else {}
     model = details.get("growth_model")
     out = []
-    if model:
+    growth = ctx.r.growth or {}
+    if growth.get("available") is False:  # nothing was fitted: describe no method as if it had been used
+        reason = (growth.get("not_available") or {}).get("reason") or "see the growth section"
+        out.append(f"Growth comparison: not computed in this run ({reason}); the growth section says what input "
+                   "would make it possible.")
+    elif model:
         out.append(f"Growth rates, their ratio, its CI and p-value (the verdicts): the calibrated increments model — "
                    f"{model}. {details.get('calibration') or ''}".strip())
         out.append("Published form only (shown for comparison, not judged on): a straight line fitted to the "
@@ -68,9 +73,10 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
                    "published). The change in slope is tested in one regression with a time × period interaction "
                    f"and Newey–West (HAC) standard errors with {lag_text}, because consecutive days are not "
                    f"independent.")
-    out.append(f"The slope ratio's 95% CI uses the {ratio_method}.")
-    out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; only "
-               "a significant TOST supports “no meaningful change” — a large p-value alone never does.")
+    if growth.get("available") is not False:
+        out.append(f"The slope ratio's 95% CI uses the {ratio_method}.")
+        out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; "
+                   "only a significant TOST supports “no meaningful change” — a large p-value alone never does.")
     pa = details.get("posts_adjusted") or {}
     if ctx.f.before_after_platforms:
         out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
@@ -123,8 +129,9 @@ def methods_appendix(ctx: ReportContext) -> list[Block | None]:
         "Count-model check: negative binomial regression with the dispersion estimated; agreement with the "
         "primary model in direction and size supports the finding.",
         *_growth_methods(ctx, lag_text, ratio_method, margin_words),
-        "Counterfactual: the first period's trend projected over the later period with a 95% prediction "
-        "band; the excess is observed minus projected at the end of the series.",
+        *(["Counterfactual: the first period's trend projected over the later period with a 95% prediction "
+           "band; the excess is observed minus projected at the end of the series."]
+          if growth.get("available") is not False else []),
         "Goals (workbench.goals): judged at the end of the data, never at today's date; a goal whose deadline "
         "lies after the data is projected from the last reading with the current rate in a straight line; a "
         "follower goal needs a follower level (new follows are never summed into one).",
