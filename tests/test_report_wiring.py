@@ -258,11 +258,15 @@ def test_no_follower_data_says_what_input_would_make_growth_possible(tmp_path, q
 def test_posts_left_out_of_one_model_are_not_listed_as_a_predictor():
     """A dropped record without a term (2 posts with 0 impressions left out of the engagement-rate model) was
     printed as 'Predictors left out of the models: …; none (engagements: 2 of 121 posts …)'."""
+    from workbench import findings
     from workbench.report.wording import describe_terms
 
-    dropped = [{"term": "has_media", "role": "predictor", "reason": "entirely NA"},
-               {"term": None, "role": "predictor", "outcome": "engagements",
-                "reason": "engagements: 2 of 121 posts left out of the engagement-rate model"}]
+    models = {"dropped": [
+        {"code": "entirely_na", "term": "has_media", "role": "predictor", "reason": "entirely NA"},
+        {"code": "no_exposure", "platform": "x", "outcome": "engagements", "model": "negbin_rate", "term": None,
+         "n": 2, "message": "engagements: 2 of 121 posts left out of the engagement-rate model"}]}
+    dropped = findings.dropped_terms(models)
+    assert [d["term"] for d in dropped] == ["has_media"]
     said = describe_terms({"predictors": ["has_url", "has_emoji"], "controls": ["year"]}, dropped,
                           outcome="engagements")
     assert said[-1] == "Predictors left out of the models: media (entirely NA)." and "none" not in " ".join(said)

@@ -269,7 +269,9 @@ def dropped_terms(models: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     seen = set()
     typed = models.get("dropped")
     for r in _as_records(typed):
-        if "term" not in r:
+        # a record without a term (posts left out of one model, e.g. impressions 0 in the engagement-rate model)
+        # names no predictor or control: the diagnostics report it
+        if r.get("term") is None:
             continue
         reason = str(r.get("reason") or r.get("message") or r.get("code") or "dropped")
         key = (str(r["term"]), reason)

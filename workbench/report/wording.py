@@ -319,9 +319,7 @@ def describe_terms(terms: Mapping[str, Any], dropped: Sequence[Mapping[str, Any]
     else:
         out.append(f"The {outcome} model had no controls: each feature's difference is not adjusted for "
                    "audience size, time or anything else.")
-    # records without a term (posts left out of one model, e.g. impressions 0 in the engagement-rate model) are
-    # not predictors or controls: the diagnostics table reports them
-    mine = [d for d in dropped if d.get("outcome") in (None, outcome) and d.get("term")]
+    mine = [d for d in dropped if d.get("outcome") in (None, outcome)]
     for role in ("control", "predictor"):
         gone = [d for d in mine if d.get("role") == role]
         if gone:
