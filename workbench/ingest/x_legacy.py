@@ -83,10 +83,8 @@ def matches_daily(header: list[str], column_map=None) -> bool:
 
 
 def _column(raw: RawTable, key: str) -> str:
-    for name, h in zip(raw.data.columns, raw.header, strict=True):
-        if normalize_name(h) == key:
-            return name
-    raise KeyError(key)
+    """The data column of the first header cell whose normalised name is ``key``."""
+    return raw.column_names()[key]
 
 
 #: The entities X exports write (``&amp;``, ``&lt;``, ``&gt;``; quotes too, for safety) and what
