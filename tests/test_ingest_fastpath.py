@@ -235,15 +235,7 @@ def ingest_picture(folder: Path) -> dict:
 
 
 def test_ingest_matches_the_reference_on_adversarial_exports(tmp_path):
-    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
-    got = ingest_picture(tmp_path)
-    assert got["log"] == expected["log"]
-    for name in ("posts", "account", "quarantine"):
-        assert got[name]["columns"] == expected[name]["columns"], name
-        assert got[name]["dtypes"] == expected[name]["dtypes"], name
-        for c in expected[name]["columns"]:
-            assert got[name]["values"][c] == expected[name]["values"][c], (name, c)
-    assert got["per_file"] == expected["per_file"]
+    expected = _assert_matches_the_reference(tmp_path)
     # the files do exercise what they are meant to
     log = expected["log"]
     assert sum(f["rows_quarantined"] for f in log["files"]) >= 20
@@ -252,6 +244,56 @@ def test_ingest_matches_the_reference_on_adversarial_exports(tmp_path):
     assert any("not UTF-8" in w for w in log["warnings"])
     assert any("CR only" in w for w in log["warnings"])
     assert any("different metrics" in w for w in log["warnings"])
+
+
+def _assert_matches_the_reference(folder: Path) -> dict:
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    got = ingest_picture(folder)
+    assert got["log"] == expected["log"]
+    for name in ("posts", "account", "quarantine"):
+        assert got[name]["columns"] == expected[name]["columns"], name
+        assert got[name]["dtypes"] == expected[name]["dtypes"], name
+        for c in expected[name]["columns"]:
+            assert got[name]["values"][c] == expected[name]["values"][c], (name, c)
+    assert got["per_file"] == expected["per_file"]
+    return expected
+
+
+def test_large_file_paths_match_the_reference(tmp_path, monkeypatch):
+    """What the ingest does only for large files, forced on the small adversarial exports, gives the reference:
+    the file checked in chunks (boundaries inside multi-byte characters) and parsed by Arrow from its path, Arrow's
+    small blocks with the retry at MAX_RECORD_BYTES (records longer than a block), the raw table cut down to the
+    rows that may be quarantined and the garbage collected after each file."""
+    import workbench.ingest as wi
+    from workbench.ingest import rawcsv, x_legacy
+
+    monkeypatch.setattr(wi, "STREAM_AFTER_BYTES", 0)
+    monkeypatch.setattr(wi, "RELEASE_AFTER_BYTES", 0)
+    monkeypatch.setattr(rawcsv, "FAST_BLOCK_BYTES", 900)
+    monkeypatch.setattr(rawcsv, "_CHECK_CHUNK", 7)
+    monkeypatch.setattr(x_legacy, "RELEASE_AFTER_ROWS", 0)
+    checked = []
+    real = rawcsv.check_utf8_file
+    monkeypatch.setattr(wi, "check_utf8_file", lambda *a, **k: checked.append(r := real(*a, **k)) or r)
+    _assert_matches_the_reference(tmp_path)
+    # the chunked check took the UTF-8 files and left the others (Windows-1252, UTF-16, CR-only) to the old path
+    assert sum(c is not None for c in checked) >= 3 and sum(c is None for c in checked) >= 3
+
+
+def test_records_longer_than_the_first_block_read_as_with_one_block(tmp_path, monkeypatch):
+    from workbench.ingest import rawcsv
+
+    monkeypatch.setattr(rawcsv, "MAX_RECORD_BYTES", 64 * 1024)
+    f = tmp_path / "a.csv"
+    rows = [f'2022-01-{d:02d},"{"é, x" * (d * 300)}"\n' for d in range(1, 20)]
+    f.write_text("date,note\n" + "".join(rows) + "2022-02-01,too,many\n2022-02-02\n", encoding="utf-8")
+    monkeypatch.setattr(rawcsv, "FAST_BLOCK_BYTES", 2048)  # records of 1.5 to 28 KB: the first read fails
+    small = rawcsv.read_raw_csv(f)
+    monkeypatch.setattr(rawcsv, "FAST_BLOCK_BYTES", 64 * 1024)  # one read with MAX_RECORD_BYTES blocks
+    one = rawcsv.read_raw_csv(f)
+    pd.testing.assert_frame_equal(small.data, one.data)
+    pd.testing.assert_frame_equal(small.bad, one.bad)
+    assert small.rows.tolist() == one.rows.tolist() and len(one.data) == 19 and len(one.bad) == 2
 
 
 # ---- parse_counts: the Arrow path against the code before it (pd.to_numeric on the whole column) -------------

@@ -296,7 +296,9 @@ def quarantine_frame(raw: pd.DataFrame, rows: np.ndarray, reasons: pd.Series, *,
 
 def file_quarantine(raw, reasons: Reasons, *, source_file: str) -> pd.DataFrame:
     """A file's quarantine: rows with reasons plus rows with the wrong number of fields, in row order."""
-    quarantine = quarantine_frame(raw.data, raw.rows, reasons.s, source_file=source_file, mask=reasons.bad)
+    bad_rows = reasons.bad
+    quarantine = quarantine_frame(raw.rows_data(bad_rows), np.asarray(raw.rows)[bad_rows], reasons.s[bad_rows],
+                                  source_file=source_file, mask=np.ones(int(bad_rows.sum()), dtype=bool))
     if len(raw.bad):
         bad = raw.bad.copy()
         bad.insert(0, "source_file", source_file)

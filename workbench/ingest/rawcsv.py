@@ -44,6 +44,36 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
     blank_rows: int = 0
     _names: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    #: positions (among the well-formed data rows as read) of the rows ``data`` still holds; None: all of them
+    positions: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    #: number of well-formed data rows as read (``len(data)`` before :meth:`keep_rows`)
+    n_data: int = field(default=-1, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.n_data = len(self.data)
+
+    def keep_rows(self, mask: np.ndarray) -> None:
+        """Keep the raw values of the rows in ``mask`` only (the rows that may still be quarantined) and let the
+        rest of the table go: at 1M posts it is 0.5 GB, held until the quarantine was written. Once per table."""
+        if self.positions is not None:
+            raise RuntimeError("keep_rows was already called on this table")
+        m = np.asarray(mask, dtype=bool)
+        if m.all():
+            return
+        pos = np.flatnonzero(m)
+        self.data = self.data.iloc[pos]
+        self.positions = pos
+
+    def rows_data(self, mask: np.ndarray) -> pd.DataFrame:
+        """The raw values of the rows in ``mask`` (a mask over all the data rows as read)."""
+        m = np.asarray(mask, dtype=bool)
+        if self.positions is None:
+            return self.data.loc[m]
+        want = np.flatnonzero(m)
+        local = np.searchsorted(self.positions, want)
+        if len(want) and (local[-1] >= len(self.positions) or not (self.positions[local] == want).all()):
+            raise RuntimeError("the raw values of a quarantined row were let go before the quarantine was written")
+        return self.data.iloc[local]
 
     def column_names(self) -> dict[str, str]:
         """Normalised header cell → name of its data column (the first column when a name repeats); built once
@@ -193,6 +223,81 @@ def read_text_file(path: str | Path, *, label: str | None = None) -> tuple[bytes
     return decode_bytes(data, file=label)
 
 
+@dataclass
+class CheckedFile:
+    """A large UTF-8 file whose bytes were checked in chunks rather than held in memory (:func:`check_utf8_file`):
+    Arrow parses it from the path. ``head``: its first ``HEAD_BYTES`` bytes (byte-order mark removed), all that
+    finding the format and reading the header look at."""
+
+    path: Path
+    head: bytes
+    encoding: str
+    size: int
+    #: whether the last byte is a line end (a file cut off mid-row is not)
+    ends_with_newline: bool
+
+
+#: Bytes of a checked file kept for finding its format and its header (``split_header`` reads the first 1 MiB).
+HEAD_BYTES = 1 << 20
+_CHECK_CHUNK = 16 * 1024**2
+
+
+def check_utf8_file(path: str | Path, *, label: str | None = None) -> CheckedFile | None:
+    """Check a file as :func:`read_text_file` would accept it as UTF-8 unchanged, reading it in chunks: valid
+    UTF-8 (a UTF-8 byte-order mark allowed), no NUL byte, not binary, not CR-only line ends, not empty.
+
+    Returns None when any of that does not hold (or the file cannot be read): the caller then reads it whole with
+    :func:`read_text_file`, which decodes it or names what is wrong, exactly as before. Holding a 400 MB export in
+    memory while Arrow built its table from it was 0.4 GB of the ingest's peak at 1M posts.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return None
+    with fh:
+        first = fh.read(max(_CHECK_CHUNK, HEAD_BYTES + len(codecs.BOM_UTF8)))
+        if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        encoding = "utf-8"
+        if first.startswith(codecs.BOM_UTF8):
+            first, encoding = first[len(codecs.BOM_UTF8):], "utf-8-sig"
+        head = first[:HEAD_BYTES]
+        if not head.strip():
+            return None
+        n_other = len(head) - len(head.translate(None, _CONTROL_BYTES)) - head.count(b"\x00")
+        if n_other > max(2, 0.01 * len(head)):
+            return None
+        size = len(first)
+        has_lf = has_cr = False
+        last = b""
+        carry = b""
+        chunk = first
+        while chunk:
+            has_lf = has_lf or b"\n" in chunk
+            has_cr = has_cr or b"\r" in chunk
+            if b"\x00" in chunk:
+                return None
+            last = chunk[-1:]
+            data = carry + chunk if carry else chunk
+            chunk = fh.read(_CHECK_CHUNK)
+            size += len(chunk)
+            if chunk:  # validate up to the last character that starts in these bytes; carry its bytes over
+                cut = len(data)
+                for i in range(len(data) - 1, max(len(data) - 5, -1), -1):
+                    if data[i] & 0xC0 != 0x80:
+                        cut = i
+                        break
+                carry, data = data[cut:], data[:cut]
+            else:
+                carry = b""
+            if not is_utf8(data):
+                return None
+            del data
+    if has_cr and not has_lf:
+        return None
+    return CheckedFile(path=Path(path), head=head, encoding=encoding, size=size, ends_with_newline=last in (b"\n", b"\r"))
+
+
 #: Largest record (row) we parse, in bytes: Arrow reads the file in blocks of this size and a record must fit in
 #: one. A post's text is at most some tens of kilobytes; a larger record is a damaged file (an unclosed quote).
 MAX_RECORD_BYTES = 16 * 1024**2
@@ -232,7 +337,8 @@ def _too_long_record(utf8: bytes, *, file: str) -> InputError:
 #: Arrow's block size for the first try: with 16 MB blocks its threaded reader took 2-6 s of wall time for a 418 MB
 #: file on 2 cores, with 4 MB blocks 0.4-0.7 s (same CPU). A record larger than this block (rare: a post of more
 #: than 4 MB) makes Arrow refuse the block; the file is then read again with ``MAX_RECORD_BYTES`` blocks, so what is
-#: accepted and refused is exactly what it was with one read at ``MAX_RECORD_BYTES``.
+#: accepted and refused is exactly what it was with one read at ``MAX_RECORD_BYTES`` (any error of the first
+#: read leads to the second, whose error is the one reported).
 FAST_BLOCK_BYTES = 4 * 1024**2
 
 
@@ -241,18 +347,21 @@ def _straddles(exc: Exception) -> bool:
     return "straddl" in str(exc) or "block" in str(exc)
 
 
-def _parse(utf8: bytes, names: list[str], *, threads: bool) -> tuple[pa.Table, list]:
-    """The data rows as a table of ``large_string`` columns, and the rows with a wrong number of fields."""
-    if len(utf8) > FAST_BLOCK_BYTES and FAST_BLOCK_BYTES < MAX_RECORD_BYTES:
+def _parse(utf8: bytes | CheckedFile, names: list[str], *, threads: bool) -> tuple[pa.Table, list]:
+    """The data rows as a table of ``large_string`` columns, and the rows with a wrong number of fields.
+
+    ``utf8``: the file's bytes, or a checked file, which Arrow reads from its path."""
+    size = utf8.size if isinstance(utf8, CheckedFile) else len(utf8)
+    if size > FAST_BLOCK_BYTES and FAST_BLOCK_BYTES < MAX_RECORD_BYTES:
         try:
             return _parse_blocks(utf8, names, threads=threads, block_size=FAST_BLOCK_BYTES)
-        except (pa.ArrowInvalid, pa.ArrowException) as exc:
-            if not _straddles(exc):
-                raise
+        except pa.ArrowException:  # a record longer than the block; any other refusal is said by the read below
+            pass
     return _parse_blocks(utf8, names, threads=threads, block_size=MAX_RECORD_BYTES)
 
 
-def _parse_blocks(utf8: bytes, names: list[str], *, threads: bool, block_size: int) -> tuple[pa.Table, list]:
+def _parse_blocks(utf8: bytes | CheckedFile, names: list[str], *, threads: bool, block_size: int
+                  ) -> tuple[pa.Table, list]:
     bad: list = []
 
     def handler(row):
@@ -260,8 +369,10 @@ def _parse_blocks(utf8: bytes, names: list[str], *, threads: bool, block_size: i
         return "skip"
 
     internal = [f"c{i}" for i in range(len(names))]
+    # a checked file: its bytes as they are on disk, a UTF-8 byte-order mark included, which is in the header row
+    # that ``skip_rows`` skips
     table = pacsv.read_csv(
-        pa.py_buffer(utf8),
+        str(utf8.path) if isinstance(utf8, CheckedFile) else pa.py_buffer(utf8),
         read_options=pacsv.ReadOptions(use_threads=threads, column_names=internal, skip_rows=1,
                                        block_size=block_size),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler, ignore_empty_lines=False),
@@ -282,17 +393,19 @@ def _insert_padded(data: pd.DataFrame, rows: np.ndarray, padded: list[tuple[int,
     return both.iloc[order].reset_index(drop=True), all_rows[order]
 
 
-def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | None = None,
+def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | CheckedFile | None = None,
                  encoding: str = "utf-8") -> RawTable:
     """Read a CSV export as strings (vectorized, with pyarrow); see :class:`RawTable`.
 
-    ``utf8``: the file's bytes as returned by :func:`read_text_file`, when already read.
+    ``utf8``: the file's bytes as returned by :func:`read_text_file`, when already read; or the file as checked
+    by :func:`check_utf8_file` (Arrow then reads it from its path).
     """
     path = Path(path)
     label = label or str(path)
     if utf8 is None:
         utf8, encoding = read_text_file(path, label=label)
-    header = split_header(utf8, file=label)
+    checked = utf8 if isinstance(utf8, CheckedFile) else None
+    header = split_header(checked.head if checked else utf8, file=label)
     names = unique_names(header)
     try:
         table, bad = _parse(utf8, names, threads=True)
@@ -300,8 +413,11 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
             table, bad = _parse(utf8, names, threads=False)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         if _straddles(exc):
-            raise _too_long_record(utf8, file=label) from None
+            raise _too_long_record(read_text_file(path, label=label)[0] if checked else utf8, file=label) from None
         raise InputError(f"cannot parse the CSV ({exc}); expected {EXPECTED}", file=label) from None
+    # a file cut off mid-row (interrupted download)
+    cut = not checked.ends_with_newline if checked else not utf8.endswith((b"\n", b"\r"))
+    del utf8  # the bytes (the size of the file) are not needed any more
     # Arrow-backed strings: no Python object per cell, and .str methods run in Arrow's C++ kernels. Read as
     # large_string, the type pandas keeps them in, so none is copied here.
     data = table.to_pandas(types_mapper={pa.large_string(): STRING}.get)
@@ -324,7 +440,7 @@ def read_raw_csv(path: str | Path, *, label: str | None = None, utf8: bytes | No
     bad_records = []
     padded: list[tuple[int, list[str]]] = []  # short rows read with their missing trailing fields empty
     last_row = n_total + 1
-    cut = not utf8.endswith((b"\n", b"\r"))  # a file cut off mid-row (interrupted download)
+
     for number, n_fields, raw_text in bad:  # only malformed rows: a handful at most
         if raw_text.strip() == "":
             blank_rows += 1

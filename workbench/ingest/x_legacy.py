@@ -17,6 +17,7 @@ Two files per period (FORMATS.md §1):
 
 from __future__ import annotations
 
+import gc
 import html
 import re
 
@@ -182,9 +183,14 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
                 is_reply=text.str.startswith("@"), is_repost=False,
                 source_format=constant_strings(TWEETS_FORMAT, d.index),
                 source_file=constant_strings(ctx.source_file, d.index), source_row=raw.rows)
+    out = pd.DataFrame(cols, index=d.index)
+    del cols, d, text, permalink, published, values  # finish_posts lets the raw table go
     release_arrow_memory()  # the text and count temporaries
-    return finish_posts(raw, ctx, pd.DataFrame(cols, index=d.index), reasons, TWEETS_FORMAT)
+    return finish_posts(raw, ctx, out, reasons, TWEETS_FORMAT)
 
+
+#: Tables of at least this many rows have the raw values finish_posts lets go collected at once.
+RELEASE_AFTER_ROWS = 50_000
 
 METRIC_COLUMNS = ("impressions", "engagements", "likes", "reposts", "replies", "quotes", "bookmarks",
                   "url_clicks", "profile_clicks", "media_views", "follows", "reach")
@@ -200,7 +206,20 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     (``published_time_reliable`` True where there is a time, ``is_own_post`` True, ``author`` = ``account``).
     """
     warnings = list(raw.warnings)
+    n_read = raw.n_data + len(raw.bad)
     out = out.copy(deep=False)  # columns are replaced below, never written into
+    # plausibility first (it reads no text), so that the raw table is let go before the text work below
+    out, more = plausibility(out, reasons, source_file=ctx.source_file, rows=np.asarray(raw.rows),
+                             views="Views" if fmt.startswith("meta_bs") else "impressions")
+    # No reason is added from here on but "duplicate post_id with different metrics": only the rows with a reason
+    # and the repeated ids can still be quarantined, so the raw table keeps those rows' raw values and lets the
+    # rest go now (the reader has dropped its own reference to it), before the work below allocates more.
+    valid = ~reasons.bad
+    dup = valid & duplicated_keys(out["post_id"], valid)
+    raw.keep_rows(~valid | dup)
+    if raw.n_data >= RELEASE_AFTER_ROWS:  # the raw Series that pandas' ``.str`` accessor holds in reference cycles
+        gc.collect()
+        release_arrow_memory()
     if "text" in out.columns:
         out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
         if repaired:
@@ -209,8 +228,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
         if unsure:
             warnings.append(f"{ctx.source_file}: {unsure} row(s) of text look like mojibake but could not be "
                             "repaired with confidence; left as they are (emoji and accents there may be wrong)")
-    out, more = plausibility(out, reasons, source_file=ctx.source_file, rows=np.asarray(raw.rows),
-                             views="Views" if fmt.startswith("meta_bs") else "impressions")
     warnings += more
     out = classify_posts(out)
     if "published_time_reliable" not in out.columns:
@@ -224,8 +241,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
         has = pd.Series(out["impressions"], index=out.index).notna().to_numpy()
         label = pc.if_else(pa.array(has), pa.scalar("Impressions", pa.large_string()), pa.scalar(None, pa.large_string()))
         out["impressions_label"] = string_series(label, out.index)
-    valid = ~reasons.bad
-    dup = valid & duplicated_keys(out["post_id"], valid)
     differ = np.zeros(len(out), dtype=bool)
     if dup.any():
         metrics = [c for c in METRIC_COLUMNS if c in out.columns]
@@ -245,7 +260,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     superseded = int((dup & ~differ).sum())
     frame = out if keep.all() else out.loc[keep]
     frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)  # reset_index copied every column
-    n_read = len(raw.data) + len(raw.bad)
     if n_read == 0:
         warnings.append(f"{ctx.source_file}: header only, no data rows")
     return FileOutcome(file=ctx.source_file, format=fmt, table="posts", frame=frame,
