@@ -31,6 +31,17 @@ def arrow_strings(s: pd.Series) -> pa.Array:
     return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
+def arrow_chunks(s: pd.Series) -> pa.ChunkedArray:
+    """Like :func:`arrow_strings`, but an Arrow-backed column keeps its chunks (as read from the CSV, one per
+    block): no copy of the column into one array, for the kernels that take chunked input."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage.startswith("pyarrow"):
+        arr = pa.array(s.array)
+        if isinstance(arr, pa.ChunkedArray) and arr.type == pa.large_string():
+            return arr
+    arr = arrow_strings(s)
+    return pa.chunked_array([arr], type=pa.large_string())
+
+
 def string_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
     """An Arrow string array as a pandas Arrow-backed string Series (``large_string``, as pandas keeps them: the
     cast pandas would otherwise make copies every string)."""
@@ -45,8 +56,26 @@ def key_codes(keys: pd.Series) -> np.ndarray | None:
     per 1M ids; this takes ~0.1 s."""
     if not isinstance(keys.dtype, pd.StringDtype):
         return None
+    arr = pa.array(keys.array) if keys.dtype.storage.startswith("pyarrow") else None
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+        # chunk by chunk, without first copying the column into one array: Arrow encodes a chunked column with one
+        # dictionary, which every chunk shares (checked: the same buffers; else the one-array way below)
+        enc = pc.dictionary_encode(arr)
+        first = enc.chunks[0].dictionary
+        if all(_same_buffers(c.dictionary, first) for c in enc.chunks[1:]):
+            return np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                                   for c in enc.chunks])
+        del enc, first
     codes = pc.dictionary_encode(arrow_strings(keys)).indices
     return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
+    """Whether two arrays are the same data (same length, offset and buffers), without comparing their values."""
+    if len(a) != len(b) or a.offset != b.offset or a.type != b.type:
+        return False
+    return all((x is None and y is None) or (x is not None and y is not None and x.address == y.address
+                                              and x.size == y.size) for x, y in zip(a.buffers(), b.buffers(), strict=True))
 
 
 def duplicated_keys(keys: pd.Series, valid: np.ndarray) -> np.ndarray:

@@ -48,9 +48,9 @@ def _arrow_text(text: pd.Series):
     import pyarrow as pa
 
     if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage.startswith("pyarrow"):
-        from .common import arrow_strings
+        from .common import arrow_chunks
 
-        return arrow_strings(text)
+        return arrow_chunks(text)  # its chunks as read: the kernels below take chunked input (no copy)
     try:
         arr = pa.array(text.astype(object), type=pa.large_string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError, TypeError):

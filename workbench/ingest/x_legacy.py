@@ -31,7 +31,7 @@ from .common import (
     FileOutcome,
     ParseContext,
     Reasons,
-    arrow_strings,
+    arrow_chunks,
     constant_strings,
     duplicated_keys,
     file_quarantine,
@@ -102,10 +102,23 @@ def _decode_entities(text: pd.Series) -> pd.Series:
     the entities in real X exports); ``html.unescape`` row by row on the others only (other named entities,
     numeric ones, an entity without ``;``). tests/test_ingest_fastpath.py checks both against html.unescape.
     """
-    arr = arrow_strings(text)
+    arr = arrow_chunks(text)
     has_entity = pc.fill_null(pc.match_substring_regex(arr, _ENTITY), False)
     if not pc.any(has_entity).as_py():
         return text
+    # chunk by chunk (a CSV column comes in one chunk per block read): chunks without an entity are kept as they
+    # are, and no copy of the whole column is made on the way (0.16 GB at 1M posts)
+    has_entity = has_entity.combine_chunks() if isinstance(has_entity, pa.ChunkedArray) else has_entity  # bits
+    chunks, start = [], 0
+    for chunk in arr.chunks:
+        mask = has_entity.slice(start, len(chunk))
+        start += len(chunk)
+        chunks.append(_decode_chunk(chunk, mask) if pc.any(mask).as_py() else chunk)
+    return string_series(pa.chunked_array(chunks, type=pa.large_string()), text.index)
+
+
+def _decode_chunk(arr: pa.Array, has_entity: pa.Array) -> pa.Array:
+    """One chunk of :func:`_decode_entities`: its rows in ``has_entity`` decoded."""
     sub = arr.filter(has_entity)
     amp = pc.count_substring_regex(sub, "&[#A-Za-z]")
     simple = pc.count_substring(sub, _SIMPLE_ENTITIES[0][0])
@@ -119,14 +132,18 @@ def _decode_entities(text: pd.Series) -> pd.Series:
         hard = np.flatnonzero(~is_simple)
         by_hand = pa.array([html.unescape(t) for t in sub.take(pa.array(hard)).to_pylist()], type=pa.large_string())
         decoded = pc.replace_with_mask(decoded, pa.array(~is_simple), by_hand)
-    new = pc.replace_with_mask(arr, has_entity, decoded)
-    return string_series(new, text.index)
+    return pc.replace_with_mask(arr, has_entity, decoded)
 
 
 def _handles(permalink: pd.Series) -> pd.Series:
     """Account handle from ``https://twitter.com/<handle>/status/<id>`` (NA when the link is not like that)."""
-    found = pc.extract_regex(arrow_strings(permalink), _PERMALINK)
+    found = pc.extract_regex(arrow_chunks(permalink), _PERMALINK)
     return string_series(pc.struct_field(found, [0]), permalink.index)
+
+
+def _quoted(before: str, cells: pd.Series, after: str):
+    """A reason per row, ``before + cell + after``, built only when asked for (see :meth:`Reasons.add`)."""
+    return lambda: before + cells + after
 
 
 def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
@@ -137,24 +154,26 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
     empty_id = (post_id == "").to_numpy(dtype=bool, na_value=False)
     reasons.add(empty_id, "empty Tweet id")
     numeric = post_id.str.fullmatch(r"\d+").to_numpy(dtype=bool, na_value=False)
-    reasons.add(~empty_id & ~numeric, lambda: "Tweet id '" + post_id + "' is not a number")
+    reasons.add(~empty_id & ~numeric, _quoted("Tweet id '", post_id, "' is not a number"))
     time_raw = d[_column(raw, "time")].str.strip()
     published = pd.to_datetime(time_raw, format="%Y-%m-%d %H:%M %z", utc=True, errors="coerce")
-    reasons.add(published.isna(), lambda: "time '" + time_raw + "' is not a time like 2021-11-30 16:00 +0000")
+    reasons.add(published.isna(), _quoted("time '", time_raw, "' is not a time like 2021-11-30 16:00 +0000"))
     now = pd.Timestamp.now(tz="UTC") if ctx.now is None else ctx.now
     reasons.add(published > now + pd.Timedelta(days=1),
-                lambda: "time '" + time_raw + f"' is more than 1 day in the future (now is {now:%Y-%m-%d %H:%M} UTC)")
-    permalink = d[_column(raw, "tweet permalink")].str.strip()
+                _quoted("time '", time_raw, f"' is more than 1 day in the future (now is {now:%Y-%m-%d %H:%M} UTC)"))
+    del time_raw
+    permalink = d[_column(raw, "tweet permalink")]  # stripped once the raw table is let go (below)
     text = d[_column(raw, "tweet text")]
     n = len(d)
+    index = d.index
     cols: dict[str, object] = {
         "post_id": post_id,
         # one category: what conform makes of a column of "x" (no Python string per row)
         "platform": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["x"]) if n else "x",
-        "account": _handles(permalink),
+        "account": None,  # below, once the raw table is let go
         "published_at": published,
-        "text": _decode_entities(text),
-        "permalink": permalink,
+        "text": None,
+        "permalink": None,
     }
     keys = _keys(raw.header)
     for key, col in TWEET_METRICS.items():
@@ -164,7 +183,7 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         cols[col] = values
     # promoted (paid) figures: "-" when the tweet was not promoted. FORMATS.md §1a documents no promoted sample,
     # so whether ``impressions`` includes the promoted ones is not known: both are kept, nothing is subtracted.
-    promoted_any = np.zeros(len(d), dtype=bool)
+    promoted_any = np.zeros(n, dtype=bool)
     promoted_seen = False
     for key in [h for h in keys if h.startswith("promoted ") and h != "promoted engagement rate"]:
         name = _column(raw, key)
@@ -174,19 +193,27 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
             cols[PROMOTED_COLUMNS[key]] = values
         promoted_any |= values.notna().to_numpy() & ~bad
         promoted_seen = True
+    del d, values, bad, why
+    # Every check of a cell is done: let the raw table go but for the rows that may be quarantined, before the
+    # text work allocates (finish_posts adds no reason to an X legacy row but a repeated id's: no reach, so no
+    # plausibility contradiction). The text column read is kept by ``text``.
+    dup = release_raw_rows(raw, reasons, post_id)
+    cols["permalink"] = permalink = permalink.str.strip()
+    cols["account"] = _handles(permalink)
+    cols["text"] = _decode_entities(text)
     na_int = na_ints(n)
     for col in PROMOTED_COLUMNS.values():
         cols.setdefault(col, na_int)
     cols["is_promoted"] = pd.array(promoted_any, dtype="boolean") if promoted_seen else na_booleans(n)
     cols.update(quotes=na_int, bookmarks=na_int, reach=na_int,
-                media_type=constant_strings(None, d.index),
+                media_type=constant_strings(None, index),
                 is_reply=text.str.startswith("@"), is_repost=False,
-                source_format=constant_strings(TWEETS_FORMAT, d.index),
-                source_file=constant_strings(ctx.source_file, d.index), source_row=raw.rows)
-    out = pd.DataFrame(cols, index=d.index)
-    del cols, d, text, permalink, published, values  # finish_posts lets the raw table go
+                source_format=constant_strings(TWEETS_FORMAT, index),
+                source_file=constant_strings(ctx.source_file, index), source_row=raw.rows)
+    out = pd.DataFrame(cols, index=index)
+    del cols, text, permalink, published
     release_arrow_memory()  # the text and count temporaries
-    return finish_posts(raw, ctx, out, reasons, TWEETS_FORMAT)
+    return finish_posts(raw, ctx, out, reasons, TWEETS_FORMAT, dup=dup)
 
 
 #: Tables of at least this many rows have the raw values finish_posts lets go collected at once.
@@ -196,7 +223,22 @@ METRIC_COLUMNS = ("impressions", "engagements", "likes", "reposts", "replies", "
                   "url_clicks", "profile_clicks", "media_views", "follows", "reach")
 
 
-def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: Reasons, fmt: str) -> FileOutcome:
+def release_raw_rows(raw: RawTable, reasons: Reasons, post_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Let the raw table go but for the rows that may still be quarantined: those with a reason, and the repeated
+    post ids (finish_posts quarantines a repeat with different metrics). Returns ``(valid, dup)``, the rows without
+    a reason and the repeats among them, for finish_posts (which finds them again only when a reason was added
+    since). The raw Series pandas' ``.str`` accessor holds in reference cycles are collected for a large table."""
+    valid = ~reasons.bad
+    dup = valid & duplicated_keys(post_id, valid)
+    raw.keep_rows(~valid | dup)
+    if raw.n_data >= RELEASE_AFTER_ROWS:
+        gc.collect()
+        release_arrow_memory()
+    return valid, dup
+
+
+def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: Reasons, fmt: str,
+                 dup: tuple[np.ndarray, np.ndarray] | None = None) -> FileOutcome:
     """Quarantine bad rows and duplicate ids inside one file; return the file's outcome.
 
     A post id seen twice in one file keeps its first row (newest-first exports: the first is the latest);
@@ -214,12 +256,11 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     # No reason is added from here on but "duplicate post_id with different metrics": only the rows with a reason
     # and the repeated ids can still be quarantined, so the raw table keeps those rows' raw values and lets the
     # rest go now (the reader has dropped its own reference to it), before the work below allocates more.
-    valid = ~reasons.bad
-    dup = valid & duplicated_keys(out["post_id"], valid)
-    raw.keep_rows(~valid | dup)
-    if raw.n_data >= RELEASE_AFTER_ROWS:  # the raw Series that pandas' ``.str`` accessor holds in reference cycles
-        gc.collect()
-        release_arrow_memory()
+    if dup is not None and np.array_equal(dup[0], ~reasons.bad):  # the reader's release_raw_rows found them
+        valid, dup = dup
+        raw.keep_rows(~valid | dup)
+    else:
+        valid, dup = release_raw_rows(raw, reasons, out["post_id"])
     if "text" in out.columns:
         out["text"], repaired, unsure = repair_mojibake(pd.Series(out["text"], index=out.index))
         if repaired:
