@@ -384,16 +384,25 @@ ENTITY_PIECES = ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&apos;", "&amp", "
                  "&bogus;", "&ampx", "&lt3", "&1", "&é", "Q & A", "a", "é", "😀", "\n", "lt;", "amp;"]
 
 
+def _chunked(values: list, cuts: list[int]) -> pd.Series:
+    """``values`` as an Arrow-backed string Series in chunks (as the CSV reader gives a column: one per block),
+    cut at the positions ``cuts`` (empty chunks included)."""
+    bounds = [0, *sorted(min(c, len(values)) for c in cuts), len(values)]
+    chunks = [pa.array(values[a:b], type=pa.large_string()) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string())))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.none(), st.lists(st.one_of(st.sampled_from(ENTITY_PIECES), st.characters(
-    blacklist_categories=("Cs",))), max_size=10).map("".join)), min_size=1, max_size=25))
-def test_entities_decode_as_html_unescape(texts):
+    blacklist_categories=("Cs",))), max_size=10).map("".join)), min_size=1, max_size=25),
+       st.lists(st.integers(0, 25), max_size=4))
+def test_entities_decode_as_html_unescape(texts, cuts):
     import html
     import re
 
     from workbench.ingest.x_legacy import _decode_entities
 
-    s = pd.Series(texts, dtype="string[pyarrow]")
+    s = _chunked(texts, cuts)  # the chunks of a column read from a CSV (one chunk: no cut)
     got = _decode_entities(s)
     entity = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
     expected = [None if t is None else html.unescape(t) if entity.search(t) else t for t in texts]
@@ -426,11 +435,13 @@ def test_posts_sorted_as_pandas_sorts_them(rows):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["1", "01", "2", "é", "e\u0301", "", " 1"])),
                           st.booleans()), min_size=0, max_size=25),
-       st.sampled_from(["string[pyarrow]", "string[python]", "object"]))
-def test_duplicate_ids_found_as_pandas_finds_them(rows, dtype):
+       st.sampled_from(["string[pyarrow]", "string[python]", "object", "chunked"]), st.lists(st.integers(0, 25),
+                                                                                              max_size=4))
+def test_duplicate_ids_found_as_pandas_finds_them(rows, dtype, cuts):
     from workbench.ingest.common import duplicated_keys
 
-    keys = pd.Series([k for k, _ in rows], dtype=dtype)
+    keys = (_chunked([k for k, _ in rows], cuts) if dtype == "chunked"
+            else pd.Series([k for k, _ in rows], dtype=dtype))
     valid = np.array([v for _, v in rows], dtype=bool)
     expected = keys.where(valid).duplicated(keep="first").to_numpy(dtype=bool)
     np.testing.assert_array_equal(duplicated_keys(keys, valid), expected)

@@ -57,12 +57,12 @@ def key_codes(keys: pd.Series) -> np.ndarray | None:
     if not isinstance(keys.dtype, pd.StringDtype):
         return None
     arr = pa.array(keys.array) if keys.dtype.storage.startswith("pyarrow") else None
-    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1 and len(arr):
         # chunk by chunk, without first copying the column into one array: Arrow encodes a chunked column with one
         # dictionary, which every chunk shares (checked: the same buffers; else the one-array way below)
         enc = pc.dictionary_encode(arr)
-        first = enc.chunks[0].dictionary
-        if all(_same_buffers(c.dictionary, first) for c in enc.chunks[1:]):
+        first = enc.chunks[0].dictionary if enc.num_chunks else None
+        if first is not None and all(_same_buffers(c.dictionary, first) for c in enc.chunks[1:]):
             return np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
                                    for c in enc.chunks])
         del enc, first
