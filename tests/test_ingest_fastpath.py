@@ -352,11 +352,13 @@ _cell = st.one_of(st.sampled_from(COUNT_CELLS), st.none(),
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_cell, min_size=1, max_size=40), st.sampled_from(["string[pyarrow]", "string[python]", "object"]))
-def test_parse_counts_matches_the_reference(cells, dtype):
+@given(st.lists(_cell, min_size=1, max_size=40),
+       st.sampled_from(["string[pyarrow]", "string[python]", "object", "chunked"]), st.lists(st.integers(0, 40),
+                                                                                              max_size=4))
+def test_parse_counts_matches_the_reference(cells, dtype, cuts):
     from workbench.ingest.common import parse_counts
 
-    raw = pd.Series(cells, dtype=dtype)
+    raw = _chunked(cells, cuts) if dtype == "chunked" else pd.Series(cells, dtype=dtype)
     fast, ref = parse_counts(raw, label="impressions"), _parse_counts_reference(raw, label="impressions")
     pd.testing.assert_series_equal(fast[0], ref[0])
     np.testing.assert_array_equal(fast[1], ref[1])
@@ -445,6 +447,21 @@ def test_duplicate_ids_found_as_pandas_finds_them(rows, dtype, cuts):
     valid = np.array([v for _, v in rows], dtype=bool)
     expected = keys.where(valid).duplicated(keep="first").to_numpy(dtype=bool)
     np.testing.assert_array_equal(duplicated_keys(keys, valid), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["x", "facebook", "instagram"])),
+                          st.one_of(st.none(), st.sampled_from(["a", "A", "b", "", "é", "e\u0301", " a"]))),
+                min_size=0, max_size=30), st.lists(st.integers(0, 30), max_size=3))
+def test_account_pairs_found_as_drop_duplicates_finds_them(rows, cuts):
+    from workbench.ingest import _first_of_each_pair
+
+    own = pd.DataFrame({"platform": pd.Series([p for p, _ in rows], dtype="category"),
+                        "account": _chunked([a for _, a in rows], cuts)})
+    own.index = np.arange(len(rows)) * 3
+    assert own["account"].isna().sum() == sum(a is None for _, a in rows)
+    expected = own.astype("string").drop_duplicates().dropna()
+    pd.testing.assert_frame_equal(_first_of_each_pair(own).astype("string").drop_duplicates().dropna(), expected)
 
 
 if __name__ == "__main__":

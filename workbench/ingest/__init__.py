@@ -512,9 +512,16 @@ def _sort_posts(posts: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
     cols = {}
     for c in list(posts.columns):
         cols[c] = posts.pop(c).take(order)
-        if isinstance(cols[c].dtype, pd.StringDtype):  # the column let go: Arrow's allocator keeps its pages
+        # a large text column let go: hand its pages back, which Arrow's allocator would keep for itself (numpy's
+        # columns cannot use them); not after every column, as each page handed back costs a fault to get again
+        if isinstance(cols[c].dtype, pd.StringDtype) and cols[c].array.nbytes >= SORT_RELEASE_BYTES:
             release_arrow_memory()
     return pd.DataFrame(cols, copy=False)
+
+
+#: While posts are sorted column by column, the memory of a sorted-out string column at least this large is handed
+#: back at once.
+SORT_RELEASE_BYTES = 32 * 1024**2
 
 
 def _assemble(outcomes: list[FileOutcome], warnings: list[str]) -> IngestResult:
@@ -621,6 +628,21 @@ def _warn_unmatched_codes(codes: pd.DataFrame, posts: pd.DataFrame, warnings: li
                         f"row {first['source_row']}); their decisions are not used{hint}")
 
 
+def _first_of_each_pair(own: pd.DataFrame) -> pd.DataFrame:
+    """The first row of each distinct (platform, account) of ``own``, in row order: what ``drop_duplicates`` keeps,
+    found on integer codes (categorical platform, Arrow codes of the accounts) rather than on 1M pairs of strings
+    (0.2-0.4 s at 1M posts); ``own`` as it is when the columns are not of those dtypes."""
+    from .common import key_codes
+
+    plat = own["platform"]
+    acc = key_codes(own["account"]) if len(own) > 1 else None
+    if acc is None or not isinstance(plat.dtype, pd.CategoricalDtype):
+        return own
+    key = plat.cat.codes.to_numpy().astype(np.int64) * (int(acc.max(initial=0)) + 2) + (acc + 1)
+    _, first = np.unique(key, return_index=True)
+    return own.iloc[np.sort(first)]
+
+
 def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """Fill missing account identity from the posts, never guessing a platform for a platform's own series.
 
@@ -634,7 +656,7 @@ def _fill_account_identity(account: pd.DataFrame, posts: pd.DataFrame, warnings:
     own = posts[["platform", "account"]]
     if "is_own_post" in posts:
         own = own.loc[posts["is_own_post"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
-    pairs = own.astype("string").drop_duplicates().dropna()
+    pairs = _first_of_each_pair(own).astype("string").drop_duplicates().dropna()
     out = account.copy()
     missing_platform = out["platform"].isna()
     if missing_platform.any() and len(pairs) == 1:

@@ -259,11 +259,10 @@ def parse_counts(raw: pd.Series, *, label: str) -> tuple[pd.Series, np.ndarray, 
     not_number = np.zeros(len(s), dtype=bool)
     arr = None
     try:
-        arr = arrow_strings(s) if isinstance(s.dtype, pd.StringDtype) else pa.array(s, type=pa.string())
+        # Arrow-backed strings keep their chunks (the kernels below take them; joining them copied the column)
+        arr = arrow_chunks(s) if isinstance(s.dtype, pd.StringDtype) else pa.array(s, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
     if arr is None:  # not strings: pandas reads what it can
         num = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
         nan = np.isnan(num) & ~s.str.lower().isin(NA_TOKENS).to_numpy(dtype=bool)

@@ -244,6 +244,17 @@ class CheckedFile:
     ends_with_newline: bool
 
 
+def _utf8_pieces(carry: bytes, data: memoryview) -> bool:
+    """Whether ``carry + data`` is valid UTF-8, ``carry`` being the start (at most 3 bytes) of a character that
+    ``data``'s first bytes complete; checked without joining them."""
+    if not carry:
+        return is_utf8(data)
+    k = 0
+    while k < min(3, len(data)) and data[k] & 0xC0 == 0x80:
+        k += 1
+    return is_utf8(carry + bytes(data[:k])) and is_utf8(data[k:])
+
+
 #: Bytes of a checked file kept for finding its format and its header (``split_header`` reads the first 1 MiB).
 HEAD_BYTES = 1 << 20
 _CHECK_CHUNK = 16 * 1024**2
@@ -275,31 +286,39 @@ def check_utf8_file(path: str | Path, *, label: str | None = None) -> CheckedFil
         if n_other > max(2, 0.01 * len(head)):
             return None
         size = len(first)
-        has_lf = has_cr = False
-        last = b""
+        has_lf, has_cr, last = b"\n" in first, b"\r" in first, first[-1:]
+        if b"\x00" in first:
+            return None
+        # The rest in chunks read into one buffer (no copy of the file in memory). UTF-8 is checked up to the last
+        # character that starts in a chunk; that character's bytes (at most 4) are checked with the next chunk.
+        # Pieces found valid make a valid whole; a piece cut inside a character can only make a valid file look
+        # invalid, which sends it the way of read_text_file: the answer is never wrong, at worst slower.
+        buf = bytearray(_CHECK_CHUNK)
+        view = memoryview(buf)
         carry = b""
-        chunk = first
-        while chunk:
-            has_lf = has_lf or b"\n" in chunk
-            has_cr = has_cr or b"\r" in chunk
-            if b"\x00" in chunk:
+        data = memoryview(first)
+        while True:
+            cut = len(data)
+            for i in range(len(data) - 1, max(len(data) - 5, -1), -1):
+                if data[i] & 0xC0 != 0x80:
+                    cut = i
+                    break
+            if not _utf8_pieces(carry, data[:cut]):
                 return None
-            last = chunk[-1:]
-            data = carry + chunk if carry else chunk
-            chunk = fh.read(_CHECK_CHUNK)
-            size += len(chunk)
-            if chunk:  # validate up to the last character that starts in these bytes; carry its bytes over
-                cut = len(data)
-                for i in range(len(data) - 1, max(len(data) - 5, -1), -1):
-                    if data[i] & 0xC0 != 0x80:
-                        cut = i
-                        break
-                carry, data = data[cut:], data[:cut]
-            else:
-                carry = b""
-            if not is_utf8(data):
+            carry = bytes(data[cut:])
+            n = fh.readinto(buf)
+            if not n:
+                break
+            data = view[:n]
+            size += n
+            has_lf = has_lf or buf.find(b"\n", 0, n) >= 0
+            has_cr = has_cr or buf.find(b"\r", 0, n) >= 0
+            if buf.find(b"\x00", 0, n) >= 0:
                 return None
-            del data
+            last = bytes(data[-1:])
+        del data, view
+        if not is_utf8(carry):
+            return None
     if has_cr and not has_lf:
         return None
     return CheckedFile(path=Path(path), head=head, encoding=encoding, size=size, ends_with_newline=last in (b"\n", b"\r"))
