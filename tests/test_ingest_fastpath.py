@@ -367,6 +367,48 @@ def test_parse_counts_matches_the_reference(cells, dtype, cuts):
         assert fast[2].tolist() == ref[2].tolist()
 
 
+_clean_cell = st.one_of(st.sampled_from(["-", "", "NA", "nan", " 12 ", "0", "1938.0", "007", "5.", ".0", "+3", "-0",
+                                           "999999999999999", "1.50", "n/a", "NULL"]),
+                        st.integers(0, 10**6).map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(st.one_of(_clean_cell, _cell), min_size=0, max_size=12),
+                          st.lists(st.integers(0, 12), max_size=2)), min_size=1, max_size=6),
+       st.integers(1, 12))
+def test_count_columns_parsed_together_as_one_by_one(columns, n):
+    """parse_count_columns (a small file's count columns parsed in one batch when every cell is clean) gives each
+    column what parse_counts gives it, reasons included."""
+    from workbench.ingest.common import parse_count_columns, parse_counts
+
+    series = [_chunked((cells * n)[:n] if cells else [""] * n, cuts) for cells, cuts in columns]
+    labels = [f"col {i}" for i in range(len(series))]
+    got = list(parse_count_columns(series, labels))
+    assert len(got) == len(series)
+    for s, label, (values, bad, why) in zip(series, labels, got, strict=True):
+        ref = parse_counts(s, label=label)
+        pd.testing.assert_series_equal(values, ref[0])
+        np.testing.assert_array_equal(bad, ref[1])
+        assert (why is None) == (ref[2] is None)
+        if why is not None:
+            assert why.tolist() == ref[2].tolist()
+
+
+def test_empty_file_quarantine_as_before(tmp_path):
+    """A file with nothing to quarantine gets the empty frame quarantine_frame made (columns, dtypes, index)."""
+    from workbench.ingest.common import Reasons, file_quarantine, quarantine_frame
+    from workbench.ingest.rawcsv import read_raw_csv
+
+    f = tmp_path / "a.csv"
+    f.write_text("a,b,b,c\n1,2,3,4\n5,6,7,8\n", encoding="utf-8")
+    raw = read_raw_csv(f)
+    reasons = Reasons(raw.data.index)
+    got = file_quarantine(raw, reasons, source_file="a.csv")
+    expected = quarantine_frame(raw.data, raw.rows, reasons.s, source_file="a.csv", mask=np.zeros(2, dtype=bool))
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got.columns) == ["source_file", "source_row", "reason", "a", "b", "b.1", "c"]
+
+
 def test_parse_counts_matches_the_reference_on_every_listed_cell():
     from workbench.ingest.common import parse_counts
 

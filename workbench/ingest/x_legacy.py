@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import html
 import re
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from .common import (
     na_booleans,
     na_ints,
     normalize_name,
+    parse_count_columns,
     parse_counts,
     release_arrow_memory,
     string_series,
@@ -176,24 +178,25 @@ def parse_tweets(raw: RawTable, ctx: ParseContext) -> FileOutcome:
         "permalink": None,
     }
     keys = _keys(raw.header)
-    for key, col in TWEET_METRICS.items():
-        name = _column(raw, key if key != "likes" or "likes" in keys else "favorites")
-        values, bad, why = parse_counts(d[name], label=name)
-        reasons.add(bad, why)
-        cols[col] = values
+    metric_names = [_column(raw, key if key != "likes" or "likes" in keys else "favorites") for key in TWEET_METRICS]
     # promoted (paid) figures: "-" when the tweet was not promoted. FORMATS.md §1a documents no promoted sample,
     # so whether ``impressions`` includes the promoted ones is not known: both are kept, nothing is subtracted.
+    promoted_keys = [h for h in keys if h.startswith("promoted ") and h != "promoted engagement rate"]
+    promoted_names = [_column(raw, key) for key in promoted_keys]
+    names = metric_names + promoted_names
+    parsed = parse_count_columns([d[name] for name in names], names)  # one column at a time, in this order
+    for col, (values, bad, why) in zip(TWEET_METRICS.values(), islice(parsed, len(TWEET_METRICS)), strict=True):
+        reasons.add(bad, why)
+        cols[col] = values
     promoted_any = np.zeros(n, dtype=bool)
     promoted_seen = False
-    for key in [h for h in keys if h.startswith("promoted ") and h != "promoted engagement rate"]:
-        name = _column(raw, key)
-        values, bad, why = parse_counts(d[name], label=name)
+    for key, (values, bad, why) in zip(promoted_keys, parsed, strict=True):
         if key in PROMOTED_COLUMNS:
             reasons.add(bad, why)
             cols[PROMOTED_COLUMNS[key]] = values
         promoted_any |= values.notna().to_numpy() & ~bad
         promoted_seen = True
-    del d, values, bad, why
+    del d, values, bad, why, parsed
     # Every check of a cell is done: let the raw table go but for the rows that may be quarantined, before the
     # text work allocates (finish_posts adds no reason to an X legacy row but a repeated id's: no reach, so no
     # plausibility contradiction). The text column read is kept by ``text``.
