@@ -376,6 +376,9 @@ def quarantine_frame(raw: pd.DataFrame, rows: np.ndarray, reasons: pd.Series, *,
     return q.reset_index(drop=True)
 
 
+_ARROW_STRING = pd.StringDtype("pyarrow")
+
+
 def file_quarantine(raw, reasons: Reasons, *, source_file: str) -> pd.DataFrame:
     """A file's quarantine: rows with reasons plus rows with the wrong number of fields, in row order."""
     bad_rows = reasons.bad
@@ -387,15 +390,12 @@ def file_quarantine(raw, reasons: Reasons, *, source_file: str) -> pd.DataFrame:
             cols: dict[str, Any] = {"source_file": np.empty(0, dtype=object),
                                     "source_row": np.asarray(raw.rows)[:0], "reason": np.empty(0, dtype=object)}
             empty = None
-            for c in data.columns:
-                s = data[c]
-                if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and isinstance(
-                        s.array, pd.arrays.ArrowStringArray):
-                    if empty is None or empty.dtype != s.dtype:
-                        empty = s.array[:0]
-                    cols[c] = empty  # one empty array for all the text columns (nothing can be written into it)
+            for c, dtype in zip(data.columns, data.dtypes, strict=True):
+                if dtype == _ARROW_STRING:  # one empty array for all the text columns (nothing is written into it)
+                    empty = pd.array([], dtype=_ARROW_STRING) if empty is None else empty
+                    cols[c] = empty
                 else:
-                    cols[c] = s.array[:0]
+                    cols[c] = data[c].array[:0]
             return pd.DataFrame(cols, copy=False)
     quarantine = quarantine_frame(raw.rows_data(bad_rows), np.asarray(raw.rows)[bad_rows], reasons.s[bad_rows],
                                   source_file=source_file, mask=np.ones(int(bad_rows.sum()), dtype=bool))

@@ -62,6 +62,11 @@ def _cells(line: str, delimiter: str) -> list[str]:
         return []
 
 
+def _about(line: str, delimiter: str) -> str:
+    """A line above the header as the preamble check reads it: its non-empty cells joined by spaces."""
+    return " ".join(c for c in _cells(line, delimiter) if c)
+
+
 def unwrap_report(utf8: bytes, *, matches, name: str) -> Unwrapped | None:
     """The table part of a report-style download whose header ``matches`` (a format's header check).
 
@@ -74,11 +79,15 @@ def unwrap_report(utf8: bytes, *, matches, name: str) -> Unwrapped | None:
         delimiter = "\t" if "\t" in line else ","
         cells = _cells(line, delimiter)
         if len(cells) < 2 or not matches(cells):
+            # a line that is no header and would not pass as a preamble line whatever the header's delimiter
+            # makes every later header "something else above": stop (a plain CSV's data rows are not matched)
+            if not any(_about(line, d) == "" or _PREAMBLE.match(normalize_name(_about(line, d))) for d in ",\t"):
+                return None
             continue
         if i == 0 and delimiter == ",":
             return None  # a plain CSV: the normal path reads it
         above = [ln.rstrip("\r") for ln in lines[:i]]
-        about = [" ".join(c for c in _cells(ln, delimiter) if c) for ln in above]
+        about = [_about(ln, delimiter) for ln in above]
         if not all(a == "" or _PREAMBLE.match(normalize_name(a)) for a in about):
             return None  # something else above the header: not a report preamble
         return _convert(utf8, i, delimiter, about, name)

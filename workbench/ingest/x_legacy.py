@@ -233,8 +233,8 @@ def release_raw_rows(raw: RawTable, reasons: Reasons, post_id: pd.Series) -> tup
     since). The raw Series pandas' ``.str`` accessor holds in reference cycles are collected for a large table."""
     valid = ~reasons.bad
     dup = valid & duplicated_keys(post_id, valid)
-    raw.keep_rows(~valid | dup)
-    if raw.n_data >= RELEASE_AFTER_ROWS:
+    if raw.n_data >= RELEASE_AFTER_ROWS:  # a small table is kept whole (selecting its rows cost more than it saves)
+        raw.keep_rows(~valid | dup)
         gc.collect()
         release_arrow_memory()
     return valid, dup
@@ -261,7 +261,6 @@ def finish_posts(raw: RawTable, ctx: ParseContext, out: pd.DataFrame, reasons: R
     # rest go now (the reader has dropped its own reference to it), before the work below allocates more.
     if dup is not None and np.array_equal(dup[0], ~reasons.bad):  # the reader's release_raw_rows found them
         valid, dup = dup
-        raw.keep_rows(~valid | dup)
     else:
         valid, dup = release_raw_rows(raw, reasons, out["post_id"])
     if "text" in out.columns:
