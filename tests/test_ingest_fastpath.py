@@ -394,6 +394,25 @@ def test_count_columns_parsed_together_as_one_by_one(columns, n):
             assert why.tolist() == ref[2].tolist()
 
 
+def test_parse_counts_whole_column_shortcuts_match_the_reference():
+    """The columns parse_counts reads by one cast (every cell a number Arrow reads as it is) or at once (every cell
+    "-" or empty), next to near misses that must take the long way (a space, a null, a token, a bad value)."""
+    from workbench.ingest.common import parse_counts
+
+    columns = [["-"] * 5, ["", "-", ""], ["1938.0", "7", "NaN", "nan", "0"], ["12", "1e3", "+4", ".0", "5."],
+               ["inf", "3"], ["-4", "2"], ["1.5", "2"], ["1e30", "1"], ["-", " -"], ["-", None], ["12", " 12"],
+               ["12", None], ["-", "NA"], ["1,234", "5"], ["12", "-"], ["\u00a012", "1"]]
+    for cells in columns:
+        for dtype in ("string[pyarrow]", "string[python]", "object"):
+            raw = pd.Series(cells, dtype=dtype)
+            fast, ref = parse_counts(raw, label="x"), _parse_counts_reference(raw, label="x")
+            pd.testing.assert_series_equal(fast[0], ref[0])
+            np.testing.assert_array_equal(fast[1], ref[1])
+            assert (fast[2] is None) == (ref[2] is None), cells
+            if ref[2] is not None:
+                assert fast[2].tolist() == ref[2].tolist()
+
+
 def test_empty_file_quarantine_as_before(tmp_path):
     """A file with nothing to quarantine gets the empty frame quarantine_frame made (columns, dtypes, index)."""
     from workbench.ingest.common import Reasons, file_quarantine, quarantine_frame
