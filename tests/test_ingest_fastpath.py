@@ -495,6 +495,34 @@ def test_posts_sorted_as_pandas_sorts_them(rows):
     pd.testing.assert_frame_equal(got, expected)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.sampled_from(["9", "10", "1", "a", "é"]),
+                          st.sampled_from(["f.csv", None]), st.one_of(st.none(), st.integers(0, 2))),
+                min_size=0, max_size=25), st.booleans())
+def test_posts_sorted_column_by_column_as_pandas_sorts_them(rows, constant):
+    """The sort that moves the columns out one at a time (constant columns kept as they are) gives the frame
+    ``sort_values`` gives: values, dtypes and index."""
+    from workbench.ingest import _sort_posts
+
+    n = len(rows)
+    frame = pd.DataFrame({
+        "published_at": pd.to_datetime([None if t is None else 1_600_000_000 + 60 * t for t, *_ in rows], unit="s",
+                                       utc=True),
+        "post_id": pd.Series([i for _, i, *_ in rows], dtype="string[pyarrow]"),
+        "source_file": pd.Series(["f.csv" if constant else f for *_, f, _ in rows], dtype="string[pyarrow]"),
+        "media_type": pd.Series([None] * n, dtype="string[pyarrow]"),
+        "platform": pd.Categorical(["x"] * n),
+        "likes": pd.array([v for *_, v in rows], dtype="Int64"),
+        "reach": pd.array([None] * n, dtype="Int64"),
+        "is_reply": pd.array([v == 1 if v is not None else None for *_, v in rows], dtype="boolean"),
+        "is_repost": np.zeros(n, dtype=bool),
+        "source_row": np.arange(n) + 2,
+    }, index=np.arange(n)[::-1] * 2)
+    expected = frame.sort_values(["published_at", "post_id"], kind="stable")
+    got = _sort_posts(frame.copy(), consume=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["1", "01", "2", "é", "e\u0301", "", " 1"])),
                           st.booleans()), min_size=0, max_size=25),
@@ -523,6 +551,24 @@ def test_account_pairs_found_as_drop_duplicates_finds_them(rows, cuts):
     assert own["account"].isna().sum() == sum(a is None for _, a in rows)
     expected = own.astype("string").drop_duplicates().dropna()
     pd.testing.assert_frame_equal(_first_of_each_pair(own).astype("string").drop_duplicates().dropna(), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["0", "00", "1", "01", "10", "9999999999999999999",
+                                                      "18446744073709551615", "18446744073709551616", "1741484949376373668",
+                                                      "１", "٣"]), st.integers(0, 10**19).map(str)),
+                min_size=0, max_size=25), st.lists(st.integers(0, 25), max_size=3))
+def test_post_id_codes_equal_where_the_ids_are_equal(ids, cuts):
+    """The digit-string codes of post ids (the number itself) tell ids apart exactly as the strings do."""
+    from workbench.ingest.common import key_codes
+
+    keys = _chunked(ids, cuts)
+    codes = key_codes(keys, digits_first=True)
+    assert len(codes) == len(ids)
+    for i, a in enumerate(ids):
+        assert (codes[i] == -1) == (a is None)
+        for j, b in enumerate(ids):
+            assert (codes[i] == codes[j]) == (a == b), (a, b)
 
 
 if __name__ == "__main__":

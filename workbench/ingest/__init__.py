@@ -509,14 +509,45 @@ def _sort_posts(posts: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
         return posts
     if not consume:
         return posts.take(order)
+    index = posts.index.take(order)
     cols = {}
     for c in list(posts.columns):
-        cols[c] = posts.pop(c).take(order)
+        values = posts.pop(c).array
+        if _constant(values):  # the same value in every row (a file name, a format, all NA): nothing to reorder
+            cols[c] = values
+            continue
+        cols[c] = values.take(order)
         # a large text column let go: hand its pages back, which Arrow's allocator would keep for itself (numpy's
         # columns cannot use them); not after every column, as each page handed back costs a fault to get again
-        if isinstance(cols[c].dtype, pd.StringDtype) and cols[c].array.nbytes >= SORT_RELEASE_BYTES:
+        if isinstance(values.dtype, pd.StringDtype) and values.nbytes >= SORT_RELEASE_BYTES:
+            del values
             release_arrow_memory()
-    return pd.DataFrame(cols, copy=False)
+    return pd.DataFrame(cols, index=index, copy=False)
+
+
+def _constant(values) -> bool:
+    """Whether a column holds one value in every row (all NA counts), told cheaply; False when unsure."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    if n == 0:
+        return True
+    if isinstance(values, pd.arrays.ArrowStringArray):
+        arr = pa.array(values)
+        if arr.null_count == n:
+            return True
+        if arr.null_count:
+            return False
+        lo_hi = pc.min_max(arr)
+        return lo_hi["min"].as_py() == lo_hi["max"].as_py()
+    if isinstance(values, (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)):
+        na = values.isna()
+        return bool(na.all())
+    if isinstance(values, pd.Categorical):
+        codes = values.codes
+        return bool((codes == codes[0]).all())
+    return False
 
 
 #: While posts are sorted column by column, the memory of a sorted-out string column at least this large is handed

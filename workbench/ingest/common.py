@@ -50,13 +50,20 @@ def string_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
-def key_codes(keys: pd.Series) -> np.ndarray | None:
+def key_codes(keys: pd.Series, *, digits_first: bool = False) -> np.ndarray | None:
     """An int64 code per row, equal where the string keys are equal (-1 for every NA), by Arrow's hash
     (``dictionary_encode``); None when the keys are not pandas strings. pandas factorized Arrow strings in 0.35 s
-    per 1M ids; this takes ~0.1 s."""
+    per 1M ids; this takes ~0.1 s.
+
+    ``digits_first``: keys that are mostly digit strings (post ids): when every key is one, the number itself is the
+    code (0.06 s per 1M ids, against 0.2-0.3 s for the hash)."""
     if not isinstance(keys.dtype, pd.StringDtype):
         return None
     arr = pa.array(keys.array) if keys.dtype.storage.startswith("pyarrow") else None
+    if digits_first and arr is not None and len(arr):
+        codes = _digit_codes(arr)
+        if codes is not None:
+            return codes
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1 and len(arr):
         # chunk by chunk, without first copying the column into one array: Arrow encodes a chunked column with one
         # dictionary, which every chunk shares (checked: the same buffers; else the one-array way below)
@@ -70,6 +77,25 @@ def key_codes(keys: pd.Series) -> np.ndarray | None:
     return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+#: A whole number written without leading zeros in at most 19 digits: distinct strings are distinct numbers, all
+#: below 2**64 - 1 (so none is -1 once read as int64).
+_DIGITS = r"^(?:0|[1-9][0-9]{0,18})$"
+
+
+def _digit_codes(arr: pa.ChunkedArray) -> np.ndarray | None:
+    """The keys' numbers (as int64 bits; -1 for a null) when every key is written as ``_DIGITS``; else None."""
+    ok = pc.match_substring_regex(arr, _DIGITS)
+    if not pc.all(pc.fill_null(ok, True)).as_py():
+        return None
+    nulls = arr.null_count
+    values = pc.cast(pc.fill_null(arr, "0") if nulls else arr, pa.uint64())
+    codes = values.to_numpy(zero_copy_only=False)
+    codes = (codes if codes.flags.writeable else codes.copy()).view(np.int64)
+    if nulls:
+        codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = -1
+    return codes
+
+
 def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
     """Whether two arrays are the same data (same length, offset and buffers), without comparing their values."""
     if len(a) != len(b) or a.offset != b.offset or a.type != b.type:
@@ -80,7 +106,7 @@ def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
 
 def duplicated_keys(keys: pd.Series, valid: np.ndarray) -> np.ndarray:
     """``keys.where(valid).duplicated(keep="first")`` as a bool array (rows not ``valid`` count as NA)."""
-    codes = key_codes(keys)
+    codes = key_codes(keys, digits_first=True)
     if codes is None:
         return keys.where(valid).duplicated(keep="first").to_numpy(dtype=bool)
     codes[~np.asarray(valid, dtype=bool)] = -1

@@ -85,7 +85,7 @@ def resolve_overlap(frame: pd.DataFrame, keys: list[str], metrics, time_col: str
     if frame.empty:
         return frame, frame.iloc[0:0]
     if len(keys) == 1:  # posts: the common case of no id in two files, found without Python strings
-        codes = key_codes(frame[keys[0]])
+        codes = key_codes(frame[keys[0]], digits_first=True)
         if codes is not None and not pd.Series(codes).duplicated(keep=False).any():
             return frame, frame.iloc[0:0]
     k = frame[keys].astype("string").fillna("\x00NA")
