@@ -1533,3 +1533,29 @@ def test_collab_posts_by_another_account_are_left_out_and_counted():
     assert pm.diagnostics["impressions"]["n"] == len(df) - 5
     (flag,) = [r for r in pm.records["flags"] if r["code"] == "collab_posts_left_out"]
     assert flag["n"] == 5 and "partner_lab" in flag["message"]
+
+
+def test_influential_posts_are_read_from_the_callers_rows_across_populations_and_platforms(ref_data):
+    """fit_post_models copies only the columns it fits; the influential posts' ids and links come from the
+    caller's table through row positions: with posts left out (replies, a collab post) and two platforms, each
+    listed post is the row its label names, in that platform, and its Cook's distance is the one of a fit on
+    exactly that platform's modelled rows."""
+    rng = np.random.default_rng(7)
+    df = pd.concat([ref_data, ref_data.assign(post_id=lambda d: "b" + d["post_id"])], ignore_index=True)
+    df["platform"] = ["x"] * len(ref_data) + ["bluesky"] * len(ref_data)
+    df["permalink"] = pd.array([f"https://example.org/{i}" for i in df["post_id"]], dtype="string")
+    df["is_reply"] = pd.array(rng.random(len(df)) < 0.2, dtype="boolean")
+    df["is_own_post"] = pd.array(rng.random(len(df)) > 0.01, dtype="boolean")
+    df = df.set_axis(rng.permutation(len(df)) * 3 + 1000)  # labels that are not positions
+    pm = fit_post_models(df, outcomes=("impressions",), models=("ols_log",))
+    for platform in ("x", "bluesky"):
+        listed = pm.diagnostics[f"{platform}: impressions"]["influential"]
+        assert len(listed) == wm.N_INFLUENTIAL
+        keep = (df["platform"] == platform) & ~df["is_reply"].to_numpy(dtype=bool) & df["is_own_post"].to_numpy(dtype=bool)
+        alone = fit_post_models(df[keep.to_numpy()].drop(columns=["platform"]), outcomes=("impressions",),
+                                models=("ols_log",))
+        assert listed == alone.diagnostics["impressions"]["influential"]
+        for entry in listed:
+            row = df.loc[entry["row"]]
+            assert row["post_id"] == entry["post_id"] and row["permalink"] == entry["permalink"]
+            assert row["platform"] == platform and not row["is_reply"] and row["is_own_post"]

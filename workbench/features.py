@@ -296,8 +296,12 @@ def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.S
 
     if "post_type" in posts.columns:
         # the distinct values only (a handful), not every row's string
-        codes, uniques = pd.factorize(posts["post_type"].astype("string") if not isinstance(
-            posts["post_type"].dtype, pd.CategoricalDtype) else posts["post_type"], use_na_sentinel=True)
+        column = posts["post_type"]
+        arrow_backed = isinstance(column.dtype, pd.ArrowDtype) or getattr(column.dtype, "storage", None) in (
+            "pyarrow", "pyarrow_numpy")
+        if not (arrow_backed or isinstance(column.dtype, pd.CategoricalDtype)):
+            column = column.astype("string")  # Arrow-backed text is factorized in Arrow, without Python strings
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
         given = pd.Series(uniques, dtype="string").str.strip().str.lower()
         lookup = np.array([POST_TYPES.index(v) if v in POST_TYPES else -1 for v in given.fillna("")] + [-1],
                           dtype=np.int8)

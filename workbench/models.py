@@ -358,10 +358,14 @@ def _levels(name: str, col: pd.Series) -> pd.Series:
     return values
 
 
-def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes) -> list[str]:
-    """Keep the columns of ``names`` that exist, are not entirely NA and are not constant."""
+def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, features=None) -> list[str]:
+    """Keep the columns of ``names`` that exist, are not entirely NA and are not constant.
+
+    ``features``: the feature columns a message about a missing column lists (default: those of ``posts``).
+    """
     kept = []
-    features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
+    if features is None:
+        features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
     for name in dict.fromkeys(names):
         if name not in posts.columns:
             manual = " (a manual code: it needs a coding file that codes it)" if name not in KNOWN_FEATURES else ""
@@ -1647,7 +1651,7 @@ def fit_count_model(
     keep = np.ones(len(y), dtype=bool)
     failures = [f"maximum likelihood failed ({reason})"]
     names = ["Intercept", *X.columns]
-    Z, A = _scaled_design(X, extra_params=1)
+    Z, A = (X, None) if res is not None else _scaled_design(X, extra_params=1)  # the scaled design only when needed
     if res is None and A is not None:
         scaled, why = _fit_negbin(y, Z, offset=offset)
         if scaled is not None:
@@ -1719,6 +1723,8 @@ class _OutcomeFit:
     notes: _Notes
     label: str
     gram: fastfit.Gram | None = None
+    #: (posts table, positions of ``posts``' rows in it): where the influential posts' ids and links are read
+    source: tuple | None = None
     tables: list = field(default_factory=list)
     fits: dict = field(default_factory=dict)
     sensitivity: list = field(default_factory=list)
@@ -1766,7 +1772,11 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
     cook = compute_cooks_distance(res)
     if isinstance(res, fastfit.LinearFit):  # residuals and leverage were kept for these two checks only
         del res._e, res._h
-    fit.diag["influential"] = _influential_posts(cook, fit.posts, np.flatnonzero(fit.mask))
+    rows = np.flatnonzero(fit.mask)
+    if fit.source is None:
+        fit.diag["influential"] = _influential_posts(cook, fit.posts, rows)
+    else:
+        fit.diag["influential"] = _influential_posts(cook, fit.source[0], fit.source[1][rows])
     fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
     del cook
     sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram)
@@ -2272,14 +2282,18 @@ def fit_post_models(
     keep, population_record, type_control, kind = _population(
         posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
     )
-    # only the columns the models read (a million rows of text copied for nothing cost seconds), in their order
-    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "post_id", "permalink",
-              "media_type"}
-    columns = [c for c in posts_coded.columns
-               if c in wanted or (isinstance(c, str) and c.startswith(("has_", "n_"))) or c in CATEGORICAL_COLUMNS]
+    # only the columns the models read, in their order (at a million posts every column copied costs 9 MB, a
+    # text column far more): post_id and permalink are read from posts_coded itself for the few influential
+    # posts, through ``origin`` (the rows of posts_all as positions in posts_coded)
+    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "media_type"}
+    columns = [c for c in posts_coded.columns if c in wanted or c in CATEGORICAL_COLUMNS]
+    features = [c for c in posts_coded.columns
+                if isinstance(c, str) and (c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS)]
+    origin = np.flatnonzero(keep)
     posts_all = posts_coded.loc[keep, columns]
     if type_control:  # post types are decided row by row, so those of the full table apply
         posts_all = posts_all.assign(post_type=kind[keep].to_numpy())
+        features += [] if "post_type" in features else ["post_type"]
     groups = _platform_groups(posts_all, pooled)
     several = len(groups) > 1
     tables, diagnostics, fits, sensitivity, fitted = [], {}, {}, [], []
@@ -2292,9 +2306,10 @@ def fit_post_models(
         notes.prefix = f"{platform}: " if several else ""
         posts = posts_all if rows.all() else posts_all.loc[rows]
         extra = (["post_type"] if type_control else []) + (["platform"] if is_pooled else [])
-        preds = _screen_columns(posts, predictors, role="predictor", notes=notes)
+        preds = _screen_columns(posts, predictors, role="predictor", notes=notes, features=features)
         ctrls = [
-            c for c in _screen_columns(posts, list(controls) + extra, role="control", notes=notes) if c not in preds
+            c for c in _screen_columns(posts, list(controls) + extra, role="control", notes=notes, features=features)
+            if c not in preds
         ]
         if not preds:
             notes.add("flags", "no_predictors", "No usable predictor left (see the warnings above); no models fitted.")
@@ -2303,7 +2318,8 @@ def fit_post_models(
             label = f"{platform}: {outcome}" if several else outcome
             _fit_outcome(posts, outcome, label=label, predictors=preds, controls=ctrls, models=models,
                          references=references, notes=notes, diagnostics=diagnostics, tables=tables, fits=fits,
-                         sensitivity=sensitivity, fitted=fitted, platform=platform)
+                         sensitivity=sensitivity, fitted=fitted, platform=platform,
+                         source=(posts_coded, origin if rows.all() else origin[rows]))
     notes.platform, notes.prefix = None, ""
 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
@@ -2382,8 +2398,12 @@ def _holm_families(table: pd.DataFrame) -> list[dict]:
 
 
 def _fit_outcome(posts, outcome, *, label, predictors, controls, models, references, notes, diagnostics, tables,
-                 fits, sensitivity, fitted, platform) -> None:
-    """Fit every requested model of one outcome on one platform's posts (appends to the shared lists)."""
+                 fits, sensitivity, fitted, platform, source=None) -> None:
+    """Fit every requested model of one outcome on one platform's posts (appends to the shared lists).
+
+    ``source``: (the caller's posts table, the positions of ``posts``' rows in it), where the influential posts'
+    ids and links are read (``posts`` itself when None).
+    """
     if outcome not in posts.columns:
         notes.add("flags", "outcome_missing", f"Outcome {outcome!r} is not a column of the coded posts; not modelled.",
                   outcome=outcome)
@@ -2455,7 +2475,7 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     diag["dispersion"] = {"mean": mean, "variance": var, "variance_to_mean": var / mean if mean > 0 else math.nan}
     ctx = _OutcomeFit(outcome=outcome, posts=posts, mask=mask, y=y, X=X, term_type=term_type, references=used_refs,
                       predictors=predictors, controls=controls, reference_levels=references, diag=diag,
-                      notes=notes, label=label, gram=gram)
+                      notes=notes, label=label, gram=gram, source=source)
     with _one_blas_thread():
         for name in MODEL_REGISTRY:
             if name in models:
