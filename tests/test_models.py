@@ -1559,3 +1559,22 @@ def test_influential_posts_are_read_from_the_callers_rows_across_populations_and
             row = df.loc[entry["row"]]
             assert row["post_id"] == entry["post_id"] and row["permalink"] == entry["permalink"]
             assert row["platform"] == platform and not row["is_reply"] and row["is_own_post"]
+
+
+def test_outcomes_with_the_same_posts_share_one_design_and_fit_as_alone(ref_data):
+    """Two outcomes over the same posts and terms share one design (not one n × p copy each); an outcome with
+    other posts (NA elsewhere) gets its own; every table row equals the fit of that outcome alone."""
+    df = ref_data[ref_data["impressions"].notna() & ref_data["engagements"].notna()].copy()
+    df["clicks"] = df["engagements"].astype("Int64")
+    df.loc[df.index[::7], "clicks"] = pd.NA
+    outcomes = ("impressions", "engagements", "clicks")
+    pm = fit_post_models(df, outcomes=outcomes, models=("ols_log", "negbin"))
+    X = {o: pm.fits[(o, "ols_log")]._X for o in outcomes}
+    assert X["impressions"] is X["engagements"] and X["clicks"] is not X["impressions"]
+    assert pm.fits[("engagements", "negbin")]._X is X["impressions"]
+    for o in outcomes:
+        alone = fit_post_models(df, outcomes=(o,), models=("ols_log", "negbin"))
+        got = pm.table[pm.table["outcome"] == o].drop(columns=["p_holm_across_outcomes"]).reset_index(drop=True)
+        want = alone.table.drop(columns=["p_holm_across_outcomes"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert pm.diagnostics[o]["influential"] == alone.diagnostics[o]["influential"]

@@ -597,15 +597,20 @@ def _build_design(
     outcome: str,
     notes: _Notes,
     references: dict[str, str] | None = None,
+    designs: list | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], fastfit.Gram]:
     """Design matrix without constant, term → term_type, categorical column → its reference level, and the
     design's centred cross-products (:class:`fastfit.Gram`, shared by the fits, VIF and the residual checks).
 
     The design is one float64 block (a DataFrame over a p × n array, no copy), built column by column.
+    ``designs``: the designs built before for other outcomes of the same posts (appended to). When the same
+    rows give the same columns again (the outcomes of a platform usually share their posts and terms), that
+    design and its cross-products are returned rather than a second n × p copy, which the fits would keep.
     """
     names: list[str] = []
     values: list[np.ndarray] = []
     term_type, used_references = {}, {}
+    cols: list = []
     for role, group in (("predictor", predictors), ("control", controls)):
         for name in group:
             cols, ref = _encode(sample, name, role=role, references=references)
@@ -642,11 +647,17 @@ def _build_design(
             )
         else:
             kept.append((c, v))
-    block = np.empty((len(kept), len(sample)))
-    for j, (_, v) in enumerate(kept):
-        block[j] = v
-    del values
+    del values, cols
     names = [c for c, _ in kept]
+    for d in designs or ():
+        X = d["X"]
+        if (list(X.columns) == names and X.index.equals(sample.index)
+                and all(np.array_equal(v, X.iloc[:, j].to_numpy()) for j, (_, v) in enumerate(kept))):
+            return X, {c: term_type[c] for c in names}, used_references, d["gram"]
+    block = np.empty((len(kept), len(sample)))
+    for j in range(len(kept)):  # each column freed once copied: the design is not held twice
+        block[j] = kept[j][1]
+        kept[j] = None
     with _one_blas_thread():
         gram = fastfit.Gram(block.T)
     # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
@@ -667,6 +678,8 @@ def _build_design(
         idx = [j for j in range(len(names)) if j not in set(dependent)]
         block, gram, names = block[idx], gram.sub(idx), [names[j] for j in idx]
     X = pd.DataFrame(block.T, index=sample.index, columns=pd.Index(names, dtype=object), copy=False)
+    if designs is not None and not dependent:  # (with a dropped column the names differ: not shared)
+        designs.append({"X": X, "gram": gram})
     return X, {c: term_type[c] for c in names}, used_references, gram
 
 
@@ -2314,12 +2327,13 @@ def fit_post_models(
         if not preds:
             notes.add("flags", "no_predictors", "No usable predictor left (see the warnings above); no models fitted.")
             continue
+        designs: list = []
         for outcome in dict.fromkeys(outcomes):
             label = f"{platform}: {outcome}" if several else outcome
             _fit_outcome(posts, outcome, label=label, predictors=preds, controls=ctrls, models=models,
                          references=references, notes=notes, diagnostics=diagnostics, tables=tables, fits=fits,
                          sensitivity=sensitivity, fitted=fitted, platform=platform,
-                         source=(posts_coded, origin if rows.all() else origin[rows]))
+                         source=(posts_coded, origin if rows.all() else origin[rows]), designs=designs)
     notes.platform, notes.prefix = None, ""
 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
@@ -2398,11 +2412,12 @@ def _holm_families(table: pd.DataFrame) -> list[dict]:
 
 
 def _fit_outcome(posts, outcome, *, label, predictors, controls, models, references, notes, diagnostics, tables,
-                 fits, sensitivity, fitted, platform, source=None) -> None:
+                 fits, sensitivity, fitted, platform, source=None, designs: list | None = None) -> None:
     """Fit every requested model of one outcome on one platform's posts (appends to the shared lists).
 
     ``source``: (the caller's posts table, the positions of ``posts``' rows in it), where the influential posts'
-    ids and links are read (``posts`` itself when None).
+    ids and links are read (``posts`` itself when None). ``designs``: the (design, cross-products) pairs of the
+    platform's outcomes fitted before; an identical design is shared rather than kept twice.
     """
     if outcome not in posts.columns:
         notes.add("flags", "outcome_missing", f"Outcome {outcome!r} is not a column of the coded posts; not modelled.",
@@ -2444,7 +2459,8 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     del first
     y = _numeric(posts[outcome].iloc[np.flatnonzero(mask)])
     X, term_type, used_refs, gram = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
-                                            references=references)
+                                            references=references, designs=designs)
+    del sample
     diag["terms"] = dict(term_type)
     diag["reference_levels"] = used_refs
     if n <= X.shape[1] + 2:
