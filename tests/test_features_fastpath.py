@@ -78,6 +78,20 @@ def test_fast_path_equals_reference_on_adversarial_fragments():
     _assert_same(_posts(texts, [int(m) if m >= 0 else None for m in media]))
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_fast_path_in_slices_of_posts_equals_reference(monkeypatch, chunk):
+    """The text passes run over slices of TEXT_CHUNK posts; slice edges anywhere change no value."""
+    monkeypatch.setattr(features, "TEXT_CHUNK", chunk)
+    texts = [a + b for a in FRAGMENTS for b in ("#x", "@x ", "http://a.b/c", "é🧵", " 1/5")] + [None, "", "\x00"]
+    rng = np.random.default_rng(chunk)
+    media = np.where(rng.random(len(texts)) < 0.5, 5, 0)
+    fast = _assert_same(_posts(texts, [int(m) for m in media]))
+    monkeypatch.setattr(features, "TEXT_CHUNK", len(texts) + 1)  # one slice
+    whole = features.code_features(_posts(texts, [int(m) for m in media]), account=None, timezone="Europe/Berlin",
+                                   research_domains=("nejm.org",))
+    pd.testing.assert_frame_equal(fast, whole)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
