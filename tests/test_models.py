@@ -1578,3 +1578,20 @@ def test_outcomes_with_the_same_posts_share_one_design_and_fit_as_alone(ref_data
         want = alone.table.drop(columns=["p_holm_across_outcomes"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert pm.diagnostics[o]["influential"] == alone.diagnostics[o]["influential"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_population_codes_give_what_the_strings_gave(seed):
+    """_population works on post-type codes: its categoricals and the per-source counts (order included, ties
+    in order of first appearance) equal those built from a million strings, as they were."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    texts = ["x", "bluesky", "unknown", "", "X"]
+    codes = rng.integers(0, len(texts) - seed, n)
+    got = wm._sorted_categorical(codes, texts)
+    want = pd.Categorical(np.array(texts, dtype=object)[codes])
+    assert list(got.categories) == list(want.categories) and (got == want).all()
+    source = rng.integers(0, 5, n) if seed else np.repeat([4, 0, 2, 1, 3], n // 5)  # seed 0: every count ties
+    strings = pd.Series(np.array(wm.POST_TYPE_SOURCES, dtype=object)[source], dtype="string")
+    assert list(wm._source_counts(source).items()) == [(str(k), int(v)) for k, v in strings.value_counts().items()]
+    assert list(wm._sorted_categorical(np.zeros(0, dtype=np.int64), texts)) == []

@@ -243,6 +243,8 @@ _MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "stat
 
 #: canonical post types (the ingest stage's ``post_type`` column uses the same words).
 POST_TYPES = ("original", "reply", "quote", "repost")
+#: where a post's type came from (:func:`post_types`' second column; :func:`post_type_codes` indexes it).
+POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
 #: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did (RE2).
 _RT_RE = r"^\s*RT\s+@\w"
 #: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky; RE2).
@@ -280,11 +282,23 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return _post_types(posts)
 
 
-_POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
+_POST_TYPE_SOURCES = POST_TYPE_SOURCES
 
 
 def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
-    """:func:`post_types` on integer codes (``text``: the posts' text already converted to Arrow, if at hand)."""
+    """:func:`post_types` (``text``: the posts' text already converted to Arrow, if at hand)."""
+    kind, source = post_type_codes(posts, text)
+    return (
+        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
+                  name="post_type"),
+        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
+                  index=posts.index, name="post_type_source"),
+    )
+
+
+def post_type_codes(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`post_types` as int8 codes: indices into :data:`POST_TYPES` and into the sources
+    (``post_type``, ``is_repost``, ``is_reply``, ``text``, ``default``), without a million strings."""
     n = len(posts)
     kind = np.full(n, -1, dtype=np.int8)  # index into POST_TYPES; -1 = not decided yet
     source = np.full(n, -1, dtype=np.int8)  # index into _POST_TYPE_SOURCES
@@ -326,12 +340,7 @@ def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.S
     rest = kind < 0
     kind[rest] = POST_TYPES.index("original")
     source[rest] = _POST_TYPE_SOURCES.index("default")
-    return (
-        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
-                  name="post_type"),
-        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
-                  index=posts.index, name="post_type_source"),
-    )
+    return kind, source
 
 
 def _trie_pattern(node: dict) -> str:

@@ -113,7 +113,7 @@ from statsmodels.stats.multitest import multipletests
 
 from . import fastfit
 from .errors import InputError
-from .features import FEATURE_DESCRIPTIONS, POST_TYPES, post_types
+from .features import FEATURE_DESCRIPTIONS, POST_TYPE_SOURCES, POST_TYPES, post_type_codes
 
 MODELS = ("ols_log", "ols_std", "negbin", "negbin_rate")
 #: the exposure of the rate model: ``negbin_rate`` models outcome / EXPOSURE (any outcome but EXPOSURE itself).
@@ -2050,7 +2050,8 @@ def _population_types(population) -> tuple[str, ...]:
 def _population(
     posts: pd.DataFrame, population, outcomes, notes: _Notes, *, terms=()
 ) -> tuple[np.ndarray, dict, bool]:
-    """Which posts the models cover: (mask, the ``population`` record, whether post type is a control)."""
+    """Which posts the models cover: (mask, the ``population`` record, whether post type is a control, every
+    post's type as a code into :data:`POST_TYPES`)."""
     type_terms = [t for t in terms if t in POST_TYPE_TERMS]
     if population is None:
         population = "all" if type_terms else "original"
@@ -2058,8 +2059,8 @@ def _population(
     else:
         chosen_by = "setting"
     types = _population_types(population)
-    kind, source = post_types(posts)
-    keep = kind.isin(types).to_numpy(dtype=bool)
+    kind_codes, source_codes = post_type_codes(posts)  # codes, not a million strings
+    keep = np.isin(kind_codes, [POST_TYPES.index(t) for t in types])
     # a collab post published by another account (ingest: is_own_post False) is not this account's posting
     collab = (
         posts["is_own_post"].astype("boolean").fillna(True).eq(False).to_numpy(dtype=bool)
@@ -2069,15 +2070,16 @@ def _population(
     keep &= ~collab
     control = len(types) > 1 and not type_terms
     setting = population if isinstance(population, str) else list(types)
-    platform = (
-        posts["platform"].astype("string").fillna("unknown")
-        if "platform" in posts.columns
-        else pd.Series("", index=posts.index, dtype="string")
-    )
+    if "platform" in posts.columns:  # the text rules on the distinct values only; NA reads "unknown"
+        codes, uniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+        texts = [*pd.Series(uniques).astype("string").fillna("unknown"), "unknown"]  # code -1 (NA): the last
+        platform = _sorted_categorical(codes, texts)
+    else:
+        platform = _sorted_categorical(np.zeros(len(posts), dtype=np.int64), [""])
     counts = []
     outcome_cols = [o for o in dict.fromkeys(outcomes) if o in posts.columns]
     # categories (sorted like the texts) rather than a million strings to group by
-    frame = pd.DataFrame({"platform": pd.Categorical(platform.to_numpy()), "post_type": pd.Categorical(kind.to_numpy())})
+    frame = pd.DataFrame({"platform": platform, "post_type": _sorted_categorical(kind_codes, list(POST_TYPES))})
     for o in outcome_cols:
         frame[o] = _numeric(posts[o])
     for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True, observed=True):
@@ -2096,7 +2098,7 @@ def _population(
         "n_out": int((~keep).sum()),
         "n_collab_out": int(collab.sum()),
         "counts": counts,
-        "post_type_source": {str(k): int(v) for k, v in source.value_counts().items()},
+        "post_type_source": _source_counts(source_codes),
         "why": (
             "Original posts only by default: replies and reposts reach people differently (a reply is shown "
             "mostly to the conversation, a repost's numbers belong to another account's post), they rarely carry "
@@ -2156,7 +2158,27 @@ def _population(
             + " are left out of the models: their reach is the other account's audience, not this one's.",
             n=int(collab.sum()),
         )
-    return keep, record, control, kind
+    return keep, record, control, kind_codes
+
+
+def _sorted_categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
+    """``pd.Categorical`` of the texts ``texts[codes]`` (categories: the texts present, sorted), built from the
+    codes: a million rows are never turned into strings."""
+    present = sorted({texts[c] for c in np.unique(codes)}) if len(codes) else []
+    at = {t: i for i, t in enumerate(present)}
+    lookup = np.array([at.get(t, -1) for t in texts], dtype=np.int64)
+    return pd.Categorical.from_codes(lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64),
+                                     categories=pd.Index(present, dtype=object))
+
+
+def _source_counts(codes: np.ndarray) -> dict[str, int]:
+    """Posts per post-type source, ordered as ``Series.value_counts`` orders them (descending; ties in order of
+    first appearance), from the codes."""
+    values, first, n = np.unique(codes, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    counts = pd.Series(pd.array(n[order], dtype="Int64"),
+                       index=pd.Index([POST_TYPE_SOURCES[v] for v in values[order]], dtype="string"))
+    return {str(k): int(v) for k, v in counts.sort_values(ascending=False).items()}
 
 
 def reach_by_type(
@@ -2305,7 +2327,7 @@ def fit_post_models(
     origin = np.flatnonzero(keep)
     posts_all = posts_coded.loc[keep, columns]
     if type_control:  # post types are decided row by row, so those of the full table apply
-        posts_all = posts_all.assign(post_type=kind[keep].to_numpy())
+        posts_all = posts_all.assign(post_type=np.array(POST_TYPES, dtype=object)[kind[keep]])
         features += [] if "post_type" in features else ["post_type"]
     groups = _platform_groups(posts_all, pooled)
     several = len(groups) > 1
