@@ -1595,3 +1595,49 @@ def test_population_codes_give_what_the_strings_gave(seed):
     strings = pd.Series(np.array(wm.POST_TYPE_SOURCES, dtype=object)[source], dtype="string")
     assert list(wm._source_counts(source).items()) == [(str(k), int(v)) for k, v in strings.value_counts().items()]
     assert list(wm._sorted_categorical(np.zeros(0, dtype=np.int64), texts)) == []
+
+
+def _reach_by_type_reference(posts, *, column="media_type", metrics=("impressions", "engagements")):
+    """reach_by_type as it was written before issue 14: groupby on a million strings."""
+    codes, texts = wm._level_codes(column, posts[column])
+    kind = np.array([*texts, "unknown"], dtype=object)[codes]
+    frame = pd.DataFrame({"platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns
+                          else pd.NA, "type": kind})
+    frame["platform"] = frame["platform"].astype("string")
+    present = [m for m in metrics if m in posts.columns]
+    for m in present:
+        frame[m] = wm._numeric(posts[m])
+    grouped = frame.groupby(["platform", "type"], dropna=False, sort=True)
+    out = grouped.size().rename("n").reset_index()
+    for m in metrics:
+        if m in present:
+            out[f"n_{m}"] = grouped[m].count().to_numpy()
+            out[f"median_{m}"] = grouped[m].median().to_numpy()
+        else:
+            out[f"n_{m}"] = 0
+            out[f"median_{m}"] = np.nan
+    totals = out.groupby("platform", dropna=False)["n"].transform("sum")
+    out.insert(3, "share", out["n"] / totals)
+    return out.sort_values(["platform", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reach_by_type_on_codes_equals_the_string_groupby(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    kinds = rng.choice(["Photo", "photo ", "video", None, "text"], n)
+    df = pd.DataFrame({
+        "media_type": pd.Categorical(kinds) if seed % 2 else pd.array(kinds, dtype="string"),
+        "impressions": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 50, n)), dtype="Int64"),
+        "engagements": pd.array(np.where(rng.random(n) < 0.5, None, rng.integers(0, 5, n)), dtype="Int64"),
+    })
+    if seed != 3:  # seed 3: no platform column
+        plats = rng.choice(["x", "bluesky", None, "X"], n)
+        df["platform"] = (pd.Categorical(plats) if seed % 3 == 0
+                          else pd.array(plats, dtype="string") if seed % 3 == 1 else plats.astype(object))
+    if seed == 4:
+        df["engagements"] = pd.array([None] * n, dtype="Int64")
+    for frame in (df, df.head(0), df.head(7)):
+        for metrics in (("impressions", "engagements"), ("impressions", "not_a_column")):
+            pd.testing.assert_frame_equal(wm.reach_by_type(frame, metrics=metrics),
+                                          _reach_by_type_reference(frame, metrics=metrics), check_exact=True)

@@ -2203,23 +2203,33 @@ def reach_by_type(
     if column not in posts.columns:
         raise InputError(f"reach_by_type: posts have no column {column!r}", column=column)
     codes, texts = _level_codes(column, posts[column])  # the text rules on the distinct values only
-    kind = np.array([*texts, "unknown"], dtype=object)[codes]  # NA (code -1) reads "unknown"
-    frame = pd.DataFrame(
-        {
-            "platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns else pd.NA,
-            "type": kind,
-        }
-    )
-    frame["platform"] = frame["platform"].astype("string")
+    # group on integer codes whose order is the texts' order (platform NA last, as groupby(dropna=False) puts it)
+    type_texts = sorted({*texts, "unknown"})
+    at = {t: i for i, t in enumerate(type_texts)}
+    type_code = np.array([at[t] for t in texts] + [at["unknown"]], dtype=np.int64)[codes]  # NA (-1): "unknown"
+    if "platform" in posts.columns:
+        pcodes, puniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+        ptexts = pd.Series(puniques).astype("string")
+    else:
+        pcodes, ptexts = np.full(len(posts), -1, dtype=np.int64), pd.Series([], dtype="string")
+    plat_texts = sorted({t for t in ptexts if not pd.isna(t)})
+    pat = {t: i for i, t in enumerate(plat_texts)}
+    na_code = len(plat_texts)
+    plat_code = np.array([na_code if pd.isna(t) else pat[t] for t in ptexts] + [na_code], dtype=np.int64)[pcodes]
+    key = plat_code * len(type_texts) + type_code
+    groups, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    plat_of, type_of = np.divmod(groups, len(type_texts))
+    out = pd.DataFrame({
+        "platform": pd.array([None if p == na_code else plat_texts[p] for p in plat_of], dtype="string"),
+        "type": np.array([type_texts[t] for t in type_of], dtype=object),
+        "n": sizes.astype(np.int64),
+    })
     present = [m for m in metrics if m in posts.columns]
-    for m in present:
-        frame[m] = _numeric(posts[m])
-    grouped = frame.groupby(["platform", "type"], dropna=False, sort=True)
-    out = grouped.size().rename("n").reset_index()
     for m in metrics:
         if m in present:
-            out[f"n_{m}"] = grouped[m].count().to_numpy()
-            out[f"median_{m}"] = grouped[m].median().to_numpy()
+            grouped = pd.Series(_numeric(posts[m])).groupby(inverse, sort=True)
+            out[f"n_{m}"] = grouped.count().reindex(range(len(groups)), fill_value=0).to_numpy()
+            out[f"median_{m}"] = grouped.median().reindex(range(len(groups))).to_numpy()
         else:
             out[f"n_{m}"] = 0
             out[f"median_{m}"] = np.nan
