@@ -876,10 +876,11 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 
 def _fit_ols_log(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None, cols=None,
-                 keep_diagnostics: bool = False):
+                 keep_diagnostics: bool = False, ly: np.ndarray | None = None):
     """OLS of log1p(y) with HC3 errors: by the centred normal equations (:func:`fastfit.fit_ols`), or by
-    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns)."""
-    ly = np.log1p(y)
+    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns).
+    ``ly``: log1p(y) when already computed (the fits of one outcome then share it)."""
+    ly = np.log1p(y) if ly is None else ly
     with _one_blas_thread():
         res = fastfit.fit_ols(ly, X, robust=True, gram=gram, cols=cols, keep_diagnostics=keep_diagnostics)
     if res is not None:
@@ -1529,13 +1530,14 @@ def _overdispersion(
     return {**out, **extra}
 
 
-def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None):
+def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None,
+                          ly: np.ndarray | None = None):
     """ols_log without the controls on the same posts: (sensitivity rows, fit), or None without controls."""
     preds = [c for c in X.columns if term_type[c] == "predictor"]
     if len(preds) == X.shape[1]:
         return None
     cols = [X.columns.get_loc(c) for c in preds]
-    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols))
+    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols), ly=ly)
 
     out = pd.DataFrame({"outcome": outcome, "term": preds})
     for label, res in (("without_controls", res_without), ("with_controls", res_with)):
@@ -1768,9 +1770,10 @@ class _OutcomeFit:
 
 def _run_ols_log(fit: _OutcomeFit) -> None:
     y, X, n, outcome = fit.y, fit.X, fit.n, fit.outcome
-    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True)
+    ly = np.log1p(y)  # one response vector for both ols_log fits (each fit keeps it)
+    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True, ly=ly)
     fit.fits[(fit.label, "ols_log")] = res
-    sd_log_y = np.log1p(y).std(ddof=1)
+    sd_log_y = ly.std(ddof=1)
     if fit.gram is not None:  # the sample SDs of the columns from their centred cross-products
         sd_x = pd.Series(np.sqrt(np.diag(fit.gram.G) / (n - 1)), index=X.columns)
     else:
@@ -1792,7 +1795,7 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
         fit.diag["influential"] = _influential_posts(cook, fit.source[0], fit.source[1][rows])
     fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
     del cook
-    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram)
+    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram, ly=ly)
     if sens is not None:
         fit.fits[(fit.label, "ols_log_no_controls")] = sens[1]
         fit.sensitivity.append(sens[0])
