@@ -78,6 +78,20 @@ def test_fast_path_equals_reference_on_adversarial_fragments():
     _assert_same(_posts(texts, [int(m) if m >= 0 else None for m in media]))
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_fast_path_in_slices_of_posts_equals_reference(monkeypatch, chunk):
+    """The text passes run over slices of TEXT_CHUNK posts; slice edges anywhere change no value."""
+    monkeypatch.setattr(features, "TEXT_CHUNK", chunk)
+    texts = [a + b for a in FRAGMENTS for b in ("#x", "@x ", "http://a.b/c", "é🧵", " 1/5")] + [None, "", "\x00"]
+    rng = np.random.default_rng(chunk)
+    media = np.where(rng.random(len(texts)) < 0.5, 5, 0)
+    fast = _assert_same(_posts(texts, [int(m) for m in media]))
+    monkeypatch.setattr(features, "TEXT_CHUNK", len(texts) + 1)  # one slice
+    whole = features.code_features(_posts(texts, [int(m) for m in media]), account=None, timezone="Europe/Berlin",
+                                   research_domains=("nejm.org",))
+    pd.testing.assert_frame_equal(fast, whole)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
@@ -216,6 +230,64 @@ def test_read_parquet_keeps_string_columns_in_arrow_and_the_rest_as_pandas_reads
         assert got[column].dtype == pd.StringDtype("pyarrow")
         pd.testing.assert_series_equal(got[column].astype(object), want[column].astype(object))
     pd.testing.assert_frame_equal(got.drop(columns=["post_id", "text"]), want.drop(columns=["post_id", "text"]))
+
+
+@pytest.mark.parametrize("rows", [0, 1, 257])
+def test_read_parquet_by_column_groups_equals_reading_the_table_whole(tmp_path, rows):
+    """The grouped reader (a few columns decoded at a time) gives the frame of one whole-table read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from workbench import results
+    from workbench.io import write_parquet
+
+    rng = np.random.default_rng(rows)
+    texts = np.array(["é #a", "", "x\U0001F9F5 1/5", "https://t.co/abc"], dtype=object)
+    frame = pd.DataFrame({
+        "post_id": pd.array(rng.integers(0, 10**12, rows).astype(str), dtype="string"),
+        "text": pd.array(np.where(rng.random(rows) < 0.2, None, texts[rng.integers(0, 4, rows)]), dtype="string"),
+        "obj": np.where(rng.random(rows) < 0.3, None, "z").astype(object),
+        "platform": pd.Categorical(rng.choice(["x", "bluesky"], rows)),
+        "media_type": pd.Categorical([None] * rows, categories=["photo"]),
+        "published_at": pd.Series(pd.to_datetime(rng.integers(0, 2 * 10**18, rows), utc=True)),
+        "month": pd.Series(pd.to_datetime(rng.integers(0, 2 * 10**18, rows))).astype("datetime64[ns]"),
+        "plain": rng.normal(size=rows),
+        "followers_at_post": pd.array(np.where(rng.random(rows) < 0.1, None, rng.normal(size=rows)), dtype="Float64"),
+        **{f"n_{i}": pd.array(np.where(rng.random(rows) < 0.1, None, rng.integers(0, 9, rows)), dtype="Int64")
+           for i in range(11)},
+        **{f"has_{i}": pd.array(np.where(rng.random(rows) < 0.1, None, rng.random(rows) < 0.5), dtype="boolean")
+           for i in range(5)},
+        "post_type": pd.array(rng.choice(["original", "reply"], rows), dtype="string"),
+    })
+    path = tmp_path / "posts_coded.parquet"
+    write_parquet(path, frame)
+    meta = pq.read_schema(path).pandas_metadata
+    assert len(frame.columns) > 2 * results._READ_GROUP  # several groups, the last one partial
+
+    def whole(columns=None):
+        return results._read_parquet_whole(pq.read_table(path, columns=columns), meta)
+
+    for columns in (None, ["text"], ["n_3", "text", "platform", "has_0", "post_id"], list(frame.columns)[::-1]):
+        got, want = results.read_parquet(path, columns=columns), whole(columns)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert list(got.columns) == (columns or list(frame.columns))
+        for name in ("post_id", "text", "post_type"):
+            if name in got.columns:
+                assert got[name].dtype == pd.StringDtype("pyarrow")
+                assert pa.types.is_large_string(got[name].array._pa_array.type)
+    # the same values pandas reads (its strings as Python objects)
+    got, want = results.read_parquet(path), pd.read_parquet(path)
+    strings = ["post_id", "text", "post_type"]
+    pd.testing.assert_frame_equal(got.drop(columns=strings), want.drop(columns=strings), check_exact=True)
+    for name in strings:
+        pd.testing.assert_series_equal(got[name].astype(object), want[name].astype(object))
+    # a file that stores its index, and a column the file lacks, go through the whole-table read
+    indexed = tmp_path / "indexed.parquet"
+    frame.set_index("post_id").to_parquet(indexed)
+    want = results._read_parquet_whole(pq.read_table(indexed), pq.read_schema(indexed).pandas_metadata)
+    pd.testing.assert_frame_equal(results.read_parquet(indexed), want, check_exact=True)
+    with pytest.raises((KeyError, pa.ArrowInvalid)):
+        results.read_parquet(path, columns=["text", "no_such_column"])
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata",

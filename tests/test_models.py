@@ -1533,3 +1533,111 @@ def test_collab_posts_by_another_account_are_left_out_and_counted():
     assert pm.diagnostics["impressions"]["n"] == len(df) - 5
     (flag,) = [r for r in pm.records["flags"] if r["code"] == "collab_posts_left_out"]
     assert flag["n"] == 5 and "partner_lab" in flag["message"]
+
+
+def test_influential_posts_are_read_from_the_callers_rows_across_populations_and_platforms(ref_data):
+    """fit_post_models copies only the columns it fits; the influential posts' ids and links come from the
+    caller's table through row positions: with posts left out (replies, a collab post) and two platforms, each
+    listed post is the row its label names, in that platform, and its Cook's distance is the one of a fit on
+    exactly that platform's modelled rows."""
+    rng = np.random.default_rng(7)
+    df = pd.concat([ref_data, ref_data.assign(post_id=lambda d: "b" + d["post_id"])], ignore_index=True)
+    df["platform"] = ["x"] * len(ref_data) + ["bluesky"] * len(ref_data)
+    df["permalink"] = pd.array([f"https://example.org/{i}" for i in df["post_id"]], dtype="string")
+    df["is_reply"] = pd.array(rng.random(len(df)) < 0.2, dtype="boolean")
+    df["is_own_post"] = pd.array(rng.random(len(df)) > 0.01, dtype="boolean")
+    df = df.set_axis(rng.permutation(len(df)) * 3 + 1000)  # labels that are not positions
+    pm = fit_post_models(df, outcomes=("impressions",), models=("ols_log",))
+    for platform in ("x", "bluesky"):
+        listed = pm.diagnostics[f"{platform}: impressions"]["influential"]
+        assert len(listed) == wm.N_INFLUENTIAL
+        keep = (df["platform"] == platform) & ~df["is_reply"].to_numpy(dtype=bool) & df["is_own_post"].to_numpy(dtype=bool)
+        alone = fit_post_models(df[keep.to_numpy()].drop(columns=["platform"]), outcomes=("impressions",),
+                                models=("ols_log",))
+        assert listed == alone.diagnostics["impressions"]["influential"]
+        for entry in listed:
+            row = df.loc[entry["row"]]
+            assert row["post_id"] == entry["post_id"] and row["permalink"] == entry["permalink"]
+            assert row["platform"] == platform and not row["is_reply"] and row["is_own_post"]
+
+
+def test_outcomes_with_the_same_posts_share_one_design_and_fit_as_alone(ref_data):
+    """Two outcomes over the same posts and terms share one design (not one n × p copy each); an outcome with
+    other posts (NA elsewhere) gets its own; every table row equals the fit of that outcome alone."""
+    df = ref_data[ref_data["impressions"].notna() & ref_data["engagements"].notna()].copy()
+    df["clicks"] = df["engagements"].astype("Int64")
+    df.loc[df.index[::7], "clicks"] = pd.NA
+    outcomes = ("impressions", "engagements", "clicks")
+    pm = fit_post_models(df, outcomes=outcomes, models=("ols_log", "negbin"))
+    X = {o: pm.fits[(o, "ols_log")]._X for o in outcomes}
+    assert X["impressions"] is X["engagements"] and X["clicks"] is not X["impressions"]
+    assert pm.fits[("engagements", "negbin")]._X is X["impressions"]
+    for o in outcomes:
+        alone = fit_post_models(df, outcomes=(o,), models=("ols_log", "negbin"))
+        got = pm.table[pm.table["outcome"] == o].drop(columns=["p_holm_across_outcomes"]).reset_index(drop=True)
+        want = alone.table.drop(columns=["p_holm_across_outcomes"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert pm.diagnostics[o]["influential"] == alone.diagnostics[o]["influential"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_population_codes_give_what_the_strings_gave(seed):
+    """_population works on post-type codes: its categoricals and the per-source counts (order included, ties
+    in order of first appearance) equal those built from a million strings, as they were."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    texts = ["x", "bluesky", "unknown", "", "X"]
+    codes = rng.integers(0, len(texts) - seed, n)
+    got = wm._sorted_categorical(codes, texts)
+    want = pd.Categorical(np.array(texts, dtype=object)[codes])
+    assert list(got.categories) == list(want.categories) and (got == want).all()
+    source = rng.integers(0, 5, n) if seed else np.repeat([4, 0, 2, 1, 3], n // 5)  # seed 0: every count ties
+    strings = pd.Series(np.array(wm.POST_TYPE_SOURCES, dtype=object)[source], dtype="string")
+    assert list(wm._source_counts(source).items()) == [(str(k), int(v)) for k, v in strings.value_counts().items()]
+    assert list(wm._sorted_categorical(np.zeros(0, dtype=np.int64), texts)) == []
+
+
+def _reach_by_type_reference(posts, *, column="media_type", metrics=("impressions", "engagements")):
+    """reach_by_type as it was written before issue 14: groupby on a million strings."""
+    codes, texts = wm._level_codes(column, posts[column])
+    kind = np.array([*texts, "unknown"], dtype=object)[codes]
+    frame = pd.DataFrame({"platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns
+                          else pd.NA, "type": kind})
+    frame["platform"] = frame["platform"].astype("string")
+    present = [m for m in metrics if m in posts.columns]
+    for m in present:
+        frame[m] = wm._numeric(posts[m])
+    grouped = frame.groupby(["platform", "type"], dropna=False, sort=True)
+    out = grouped.size().rename("n").reset_index()
+    for m in metrics:
+        if m in present:
+            out[f"n_{m}"] = grouped[m].count().to_numpy()
+            out[f"median_{m}"] = grouped[m].median().to_numpy()
+        else:
+            out[f"n_{m}"] = 0
+            out[f"median_{m}"] = np.nan
+    totals = out.groupby("platform", dropna=False)["n"].transform("sum")
+    out.insert(3, "share", out["n"] / totals)
+    return out.sort_values(["platform", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reach_by_type_on_codes_equals_the_string_groupby(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    kinds = rng.choice(["Photo", "photo ", "video", None, "text"], n)
+    df = pd.DataFrame({
+        "media_type": pd.Categorical(kinds) if seed % 2 else pd.array(kinds, dtype="string"),
+        "impressions": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 50, n)), dtype="Int64"),
+        "engagements": pd.array(np.where(rng.random(n) < 0.5, None, rng.integers(0, 5, n)), dtype="Int64"),
+    })
+    if seed != 3:  # seed 3: no platform column
+        plats = rng.choice(["x", "bluesky", None, "X"], n)
+        df["platform"] = (pd.Categorical(plats) if seed % 3 == 0
+                          else pd.array(plats, dtype="string") if seed % 3 == 1 else plats.astype(object))
+    if seed == 4:
+        df["engagements"] = pd.array([None] * n, dtype="Int64")
+    for frame in (df, df.head(0), df.head(7)):
+        for metrics in (("impressions", "engagements"), ("impressions", "not_a_column")):
+            pd.testing.assert_frame_equal(wm.reach_by_type(frame, metrics=metrics),
+                                          _reach_by_type_reference(frame, metrics=metrics), check_exact=True)

@@ -464,6 +464,7 @@ def _nb2_derivs(y, X, beta, alpha, offset, counts: _Counts, *, per_obs: bool = F
         counts.sum(lambda v: special.gammaln(v + r)) - n * special.gammaln(r) - counts.lgamma_y1
         + np.sum(-r * ld + y * (math.log(alpha) + eta - ld))
     )
+    del eta
     resid = y - mu
     g_eta = resid / d
     psi_r = float(special.digamma(r))
@@ -476,13 +477,17 @@ def _nb2_derivs(y, X, beta, alpha, offset, counts: _Counts, *, per_obs: bool = F
     H[:k1, :k1] = -wgram(X, mu * (1.0 + alpha * y) / d**2)
     h_ae = -g_eta * mu / d
     H[:k1, k1] = H[k1, :k1] = xtv(X, h_ae)
+    del h_ae  # n-vectors are freed as soon as they are summed: a fit's temporaries stay a few n-vectors
     trig = float(counts.counts @ special.polygamma(1, counts.values + r)) - n * float(special.polygamma(1, r))
+    sum_mu_d = float(np.sum(mu / d))
+    del mu
     H[k1, k1] = (
         -2.0 * t_sum / alpha**3
         + trig / alpha**4
-        + float(np.sum(mu / d)) / alpha**2
+        + sum_mu_d / alpha**2
         - float(np.sum(resid * (1.0 + 2.0 * amu) / d**2)) / alpha**2
     )
+    del resid, amu, d
     out = {"llf": llf, "grad": grad, "hess": H}
     if per_obs:
         out["g_eta"] = g_eta

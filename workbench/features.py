@@ -243,6 +243,8 @@ _MEDIA_TYPES_WITHOUT_MEDIA = {"none", "text", "link_card", "link", "poll", "stat
 
 #: canonical post types (the ingest stage's ``post_type`` column uses the same words).
 POST_TYPES = ("original", "reply", "quote", "repost")
+#: where a post's type came from (:func:`post_types`' second column; :func:`post_type_codes` indexes it).
+POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
 #: a repost written into the text the old way ("RT @handle: ..."), as X and Mastodon clients did (RE2).
 _RT_RE = r"^\s*RT\s+@\w"
 #: a quote: the text ends with a link to another post's status page (X/Twitter, Bluesky; RE2).
@@ -280,11 +282,23 @@ def post_types(posts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return _post_types(posts)
 
 
-_POST_TYPE_SOURCES = ("post_type", "is_repost", "is_reply", "text", "default")
+_POST_TYPE_SOURCES = POST_TYPE_SOURCES
 
 
 def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
-    """:func:`post_types` on integer codes (``text``: the posts' text already converted to Arrow, if at hand)."""
+    """:func:`post_types` (``text``: the posts' text already converted to Arrow, if at hand)."""
+    kind, source = post_type_codes(posts, text)
+    return (
+        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
+                  name="post_type"),
+        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
+                  index=posts.index, name="post_type_source"),
+    )
+
+
+def post_type_codes(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`post_types` as int8 codes: indices into :data:`POST_TYPES` and into the sources
+    (``post_type``, ``is_repost``, ``is_reply``, ``text``, ``default``), without a million strings."""
     n = len(posts)
     kind = np.full(n, -1, dtype=np.int8)  # index into POST_TYPES; -1 = not decided yet
     source = np.full(n, -1, dtype=np.int8)  # index into _POST_TYPE_SOURCES
@@ -296,8 +310,12 @@ def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.S
 
     if "post_type" in posts.columns:
         # the distinct values only (a handful), not every row's string
-        codes, uniques = pd.factorize(posts["post_type"].astype("string") if not isinstance(
-            posts["post_type"].dtype, pd.CategoricalDtype) else posts["post_type"], use_na_sentinel=True)
+        column = posts["post_type"]
+        arrow_backed = isinstance(column.dtype, pd.ArrowDtype) or getattr(column.dtype, "storage", None) in (
+            "pyarrow", "pyarrow_numpy")
+        if not (arrow_backed or isinstance(column.dtype, pd.CategoricalDtype)):
+            column = column.astype("string")  # Arrow-backed text is factorized in Arrow, without Python strings
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
         given = pd.Series(uniques, dtype="string").str.strip().str.lower()
         lookup = np.array([POST_TYPES.index(v) if v in POST_TYPES else -1 for v in given.fillna("")] + [-1],
                           dtype=np.int8)
@@ -322,12 +340,7 @@ def _post_types(posts: pd.DataFrame, text: pa.Array | None = None) -> tuple[pd.S
     rest = kind < 0
     kind[rest] = POST_TYPES.index("original")
     source[rest] = _POST_TYPE_SOURCES.index("default")
-    return (
-        pd.Series(pd.array(np.array(POST_TYPES, dtype=object)[kind], dtype="string"), index=posts.index,
-                  name="post_type"),
-        pd.Series(pd.array(np.array(_POST_TYPE_SOURCES, dtype=object)[source], dtype="string"),
-                  index=posts.index, name="post_type_source"),
-    )
+    return kind, source
 
 
 def _trie_pattern(node: dict) -> str:
@@ -707,6 +720,7 @@ def code_features(
         return _code_features(posts, account=account, timezone=timezone, research_domains=research_domains)
     finally:
         _ARROW_CACHE.clear()  # the last text converted must not outlive the call
+        pa.default_memory_pool().release_unused()  # the text passes' freed buffers go back to the system
 
 
 def _code_features(posts: pd.DataFrame, *, account: pd.DataFrame | None, timezone: str,
@@ -941,9 +955,49 @@ def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
+#: Posts whose text features are computed together: every feature is a function of one post's text, so the
+#: text passes run over slices of this many posts, and their temporaries (the text with the media link cut, the
+#: text outside links: a copy of the text each) are a slice's, not the whole column's.
+TEXT_CHUNK = 262_144
+
+
 def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
-                         domains: tuple[str, ...]) -> dict[str, pd.Series]:
-    """The text features of :func:`_text_features_reference`, computed on Arrow with RE2 (same values).
+                         domains: tuple[str, ...], *, chunk: int | None = None) -> dict[str, pd.Series]:
+    """The text features of :func:`_text_features_reference`, computed on Arrow with RE2 (same values), over
+    slices of ``chunk`` posts (default :data:`TEXT_CHUNK`)."""
+    n = len(arr)
+    chunk = chunk or TEXT_CHUNK
+    media = has_media.fillna(False).to_numpy(dtype=bool)
+    parts = [_text_feature_arrays(arr.slice(start, chunk), media[start:start + chunk], domains)
+             for start in range(0, max(n, 1), chunk)]
+    got = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    del parts
+    na = got.pop("na")
+
+    def count(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64, copy=False), na.copy()), index=index)
+
+    def flag(values: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.BooleanArray(values.astype(bool, copy=False), na.copy()), index=index)
+
+    n_urls, n_emoji = got["n_urls"], got["n_emoji"]
+    return {
+        "n_urls": count(n_urls),
+        "has_url": flag(n_urls > 0),
+        "n_hashtags": count(got["n_hashtags"]),
+        "n_mentions": count(got["n_mentions"]),
+        "n_emoji": count(n_emoji),
+        "has_emoji": flag(n_emoji > 0),
+        "n_chars": count(got["n_chars"]),
+        "is_question": flag(got["question"]),
+        "has_thread_marker": flag(got["thread"]),
+        "has_research_link": flag(got["research"]),
+        "has_call_to_action": flag(got["cta"]),
+    }
+
+
+def _text_feature_arrays(arr: pa.Array, media: np.ndarray, domains: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The text features of the posts in ``arr`` as numpy arrays (``na``: the text is NA; ``media``: has_media).
 
     RE2 has no look-arounds. One RE2 pass finds the rows where a look-behind of HTTP_RE, HASHTAG_RE or
     MENTION_RE can fail (a word character or @ before "http", "#" or "@": e-mail addresses, C#); those rows
@@ -960,7 +1014,7 @@ def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
     n = len(arr)
     na = to_numpy_bool(pc.is_null(arr))
     # X legacy quirk: on posts with media, a trailing t.co link (and the whitespace before it) is the media.
-    media_rows = np.flatnonzero(has_media.fillna(False).to_numpy(dtype=bool) & ~na)
+    media_rows = np.flatnonzero(media & ~na)
     body = arr
     if len(media_rows):
         rows = pa.array(media_rows)
@@ -1028,24 +1082,6 @@ def _text_features_arrow(arr: pa.Array, index: pd.Index, has_media: pd.Series,
         n_hashtags[slow] = [len(HASHTAG_RE.findall(t)) for t in texts]
         n_mentions[slow] = [len(MENTION_RE.findall(t)) for t in texts]
         del texts
-
-    def count(values: np.ndarray) -> pd.Series:
-        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64, copy=False), na.copy()), index=index)
-
-    def flag(values: np.ndarray) -> pd.Series:
-        return pd.Series(pd.arrays.BooleanArray(values.astype(bool, copy=False), na.copy()), index=index)
-
-    out = {
-        "n_urls": count(n_urls),
-        "has_url": flag(n_urls > 0),
-        "n_hashtags": count(n_hashtags),
-        "n_mentions": count(n_mentions),
-        "n_emoji": count(n_emoji),
-        "has_emoji": flag(n_emoji > 0),
-        "n_chars": count(n_chars),
-        "is_question": flag(got["question"]),
-        "has_thread_marker": flag(got["thread"]),
-        "has_research_link": flag(got["research"]),
-        "has_call_to_action": flag(got["cta"]),
-    }
-    return out
+    return {"na": na, "n_urls": n_urls, "n_hashtags": n_hashtags, "n_mentions": n_mentions, "n_emoji": n_emoji,
+            "n_chars": n_chars, "question": got["question"], "thread": got["thread"], "research": got["research"],
+            "cta": got["cta"]}

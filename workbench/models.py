@@ -113,7 +113,7 @@ from statsmodels.stats.multitest import multipletests
 
 from . import fastfit
 from .errors import InputError
-from .features import FEATURE_DESCRIPTIONS, POST_TYPES, post_types
+from .features import FEATURE_DESCRIPTIONS, POST_TYPE_SOURCES, POST_TYPES, post_type_codes
 
 MODELS = ("ols_log", "ols_std", "negbin", "negbin_rate")
 #: the exposure of the rate model: ``negbin_rate`` models outcome / EXPOSURE (any outcome but EXPOSURE itself).
@@ -358,10 +358,14 @@ def _levels(name: str, col: pd.Series) -> pd.Series:
     return values
 
 
-def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes) -> list[str]:
-    """Keep the columns of ``names`` that exist, are not entirely NA and are not constant."""
+def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, features=None) -> list[str]:
+    """Keep the columns of ``names`` that exist, are not entirely NA and are not constant.
+
+    ``features``: the feature columns a message about a missing column lists (default: those of ``posts``).
+    """
     kept = []
-    features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
+    if features is None:
+        features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
     for name in dict.fromkeys(names):
         if name not in posts.columns:
             manual = " (a manual code: it needs a coding file that codes it)" if name not in KNOWN_FEATURES else ""
@@ -593,15 +597,20 @@ def _build_design(
     outcome: str,
     notes: _Notes,
     references: dict[str, str] | None = None,
+    designs: list | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], fastfit.Gram]:
     """Design matrix without constant, term → term_type, categorical column → its reference level, and the
     design's centred cross-products (:class:`fastfit.Gram`, shared by the fits, VIF and the residual checks).
 
     The design is one float64 block (a DataFrame over a p × n array, no copy), built column by column.
+    ``designs``: the designs built before for other outcomes of the same posts (appended to). When the same
+    rows give the same columns again (the outcomes of a platform usually share their posts and terms), that
+    design and its cross-products are returned rather than a second n × p copy, which the fits would keep.
     """
     names: list[str] = []
     values: list[np.ndarray] = []
     term_type, used_references = {}, {}
+    cols: list = []
     for role, group in (("predictor", predictors), ("control", controls)):
         for name in group:
             cols, ref = _encode(sample, name, role=role, references=references)
@@ -638,11 +647,17 @@ def _build_design(
             )
         else:
             kept.append((c, v))
-    block = np.empty((len(kept), len(sample)))
-    for j, (_, v) in enumerate(kept):
-        block[j] = v
-    del values
+    del values, cols
     names = [c for c, _ in kept]
+    for d in designs or ():
+        X = d["X"]
+        if (list(X.columns) == names and X.index.equals(sample.index)
+                and all(np.array_equal(v, X.iloc[:, j].to_numpy()) for j, (_, v) in enumerate(kept))):
+            return X, {c: term_type[c] for c in names}, used_references, d["gram"]
+    block = np.empty((len(kept), len(sample)))
+    for j in range(len(kept)):  # each column freed once copied: the design is not held twice
+        block[j] = kept[j][1]
+        kept[j] = None
     with _one_blas_thread():
         gram = fastfit.Gram(block.T)
     # Exact collinearity: drop the later of two linearly dependent terms (controls come after predictors).
@@ -663,6 +678,8 @@ def _build_design(
         idx = [j for j in range(len(names)) if j not in set(dependent)]
         block, gram, names = block[idx], gram.sub(idx), [names[j] for j in idx]
     X = pd.DataFrame(block.T, index=sample.index, columns=pd.Index(names, dtype=object), copy=False)
+    if designs is not None and not dependent:  # (with a dropped column the names differ: not shared)
+        designs.append({"X": X, "gram": gram})
     return X, {c: term_type[c] for c in names}, used_references, gram
 
 
@@ -859,10 +876,11 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 
 def _fit_ols_log(y: np.ndarray, X: pd.DataFrame, *, gram: fastfit.Gram | None = None, cols=None,
-                 keep_diagnostics: bool = False):
+                 keep_diagnostics: bool = False, ly: np.ndarray | None = None):
     """OLS of log1p(y) with HC3 errors: by the centred normal equations (:func:`fastfit.fit_ols`), or by
-    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns)."""
-    ly = np.log1p(y)
+    statsmodels' pseudo-inverse when the design is too ill-conditioned for them (near-collinear columns).
+    ``ly``: log1p(y) when already computed (the fits of one outcome then share it)."""
+    ly = np.log1p(y) if ly is None else ly
     with _one_blas_thread():
         res = fastfit.fit_ols(ly, X, robust=True, gram=gram, cols=cols, keep_diagnostics=keep_diagnostics)
     if res is not None:
@@ -1512,13 +1530,14 @@ def _overdispersion(
     return {**out, **extra}
 
 
-def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None):
+def _controls_sensitivity(y, X, term_type, res_with, *, outcome: str, n: int, gram: fastfit.Gram | None = None,
+                          ly: np.ndarray | None = None):
     """ols_log without the controls on the same posts: (sensitivity rows, fit), or None without controls."""
     preds = [c for c in X.columns if term_type[c] == "predictor"]
     if len(preds) == X.shape[1]:
         return None
     cols = [X.columns.get_loc(c) for c in preds]
-    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols))
+    res_without = _fit_ols_log(y, X, cols=cols, gram=None if gram is None else gram.sub(cols), ly=ly)
 
     out = pd.DataFrame({"outcome": outcome, "term": preds})
     for label, res in (("without_controls", res_without), ("with_controls", res_with)):
@@ -1647,7 +1666,7 @@ def fit_count_model(
     keep = np.ones(len(y), dtype=bool)
     failures = [f"maximum likelihood failed ({reason})"]
     names = ["Intercept", *X.columns]
-    Z, A = _scaled_design(X, extra_params=1)
+    Z, A = (X, None) if res is not None else _scaled_design(X, extra_params=1)  # the scaled design only when needed
     if res is None and A is not None:
         scaled, why = _fit_negbin(y, Z, offset=offset)
         if scaled is not None:
@@ -1719,6 +1738,8 @@ class _OutcomeFit:
     notes: _Notes
     label: str
     gram: fastfit.Gram | None = None
+    #: (posts table, positions of ``posts``' rows in it): where the influential posts' ids and links are read
+    source: tuple | None = None
     tables: list = field(default_factory=list)
     fits: dict = field(default_factory=dict)
     sensitivity: list = field(default_factory=list)
@@ -1749,9 +1770,10 @@ class _OutcomeFit:
 
 def _run_ols_log(fit: _OutcomeFit) -> None:
     y, X, n, outcome = fit.y, fit.X, fit.n, fit.outcome
-    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True)
+    ly = np.log1p(y)  # one response vector for both ols_log fits (each fit keeps it)
+    res = _fit_ols_log(y, X, gram=fit.gram, keep_diagnostics=True, ly=ly)
     fit.fits[(fit.label, "ols_log")] = res
-    sd_log_y = np.log1p(y).std(ddof=1)
+    sd_log_y = ly.std(ddof=1)
     if fit.gram is not None:  # the sample SDs of the columns from their centred cross-products
         sd_x = pd.Series(np.sqrt(np.diag(fit.gram.G) / (n - 1)), index=X.columns)
     else:
@@ -1766,10 +1788,14 @@ def _run_ols_log(fit: _OutcomeFit) -> None:
     cook = compute_cooks_distance(res)
     if isinstance(res, fastfit.LinearFit):  # residuals and leverage were kept for these two checks only
         del res._e, res._h
-    fit.diag["influential"] = _influential_posts(cook, fit.posts, np.flatnonzero(fit.mask))
+    rows = np.flatnonzero(fit.mask)
+    if fit.source is None:
+        fit.diag["influential"] = _influential_posts(cook, fit.posts, rows)
+    else:
+        fit.diag["influential"] = _influential_posts(cook, fit.source[0], fit.source[1][rows])
     fit.diag["n_cook_above_4_over_n"] = int(np.sum(cook.to_numpy() > 4.0 / n))
     del cook
-    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram)
+    sens = _controls_sensitivity(y, X, fit.term_type, res, outcome=outcome, n=n, gram=fit.gram, ly=ly)
     if sens is not None:
         fit.fits[(fit.label, "ols_log_no_controls")] = sens[1]
         fit.sensitivity.append(sens[0])
@@ -2027,7 +2053,8 @@ def _population_types(population) -> tuple[str, ...]:
 def _population(
     posts: pd.DataFrame, population, outcomes, notes: _Notes, *, terms=()
 ) -> tuple[np.ndarray, dict, bool]:
-    """Which posts the models cover: (mask, the ``population`` record, whether post type is a control)."""
+    """Which posts the models cover: (mask, the ``population`` record, whether post type is a control, every
+    post's type as a code into :data:`POST_TYPES`)."""
     type_terms = [t for t in terms if t in POST_TYPE_TERMS]
     if population is None:
         population = "all" if type_terms else "original"
@@ -2035,8 +2062,8 @@ def _population(
     else:
         chosen_by = "setting"
     types = _population_types(population)
-    kind, source = post_types(posts)
-    keep = kind.isin(types).to_numpy(dtype=bool)
+    kind_codes, source_codes = post_type_codes(posts)  # codes, not a million strings
+    keep = np.isin(kind_codes, [POST_TYPES.index(t) for t in types])
     # a collab post published by another account (ingest: is_own_post False) is not this account's posting
     collab = (
         posts["is_own_post"].astype("boolean").fillna(True).eq(False).to_numpy(dtype=bool)
@@ -2046,15 +2073,16 @@ def _population(
     keep &= ~collab
     control = len(types) > 1 and not type_terms
     setting = population if isinstance(population, str) else list(types)
-    platform = (
-        posts["platform"].astype("string").fillna("unknown")
-        if "platform" in posts.columns
-        else pd.Series("", index=posts.index, dtype="string")
-    )
+    if "platform" in posts.columns:  # the text rules on the distinct values only; NA reads "unknown"
+        codes, uniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+        texts = [*pd.Series(uniques).astype("string").fillna("unknown"), "unknown"]  # code -1 (NA): the last
+        platform = _sorted_categorical(codes, texts)
+    else:
+        platform = _sorted_categorical(np.zeros(len(posts), dtype=np.int64), [""])
     counts = []
     outcome_cols = [o for o in dict.fromkeys(outcomes) if o in posts.columns]
     # categories (sorted like the texts) rather than a million strings to group by
-    frame = pd.DataFrame({"platform": pd.Categorical(platform.to_numpy()), "post_type": pd.Categorical(kind.to_numpy())})
+    frame = pd.DataFrame({"platform": platform, "post_type": _sorted_categorical(kind_codes, list(POST_TYPES))})
     for o in outcome_cols:
         frame[o] = _numeric(posts[o])
     for (plat, ptype), g in frame.groupby(["platform", "post_type"], sort=True, observed=True):
@@ -2073,7 +2101,7 @@ def _population(
         "n_out": int((~keep).sum()),
         "n_collab_out": int(collab.sum()),
         "counts": counts,
-        "post_type_source": {str(k): int(v) for k, v in source.value_counts().items()},
+        "post_type_source": _source_counts(source_codes),
         "why": (
             "Original posts only by default: replies and reposts reach people differently (a reply is shown "
             "mostly to the conversation, a repost's numbers belong to another account's post), they rarely carry "
@@ -2133,7 +2161,27 @@ def _population(
             + " are left out of the models: their reach is the other account's audience, not this one's.",
             n=int(collab.sum()),
         )
-    return keep, record, control, kind
+    return keep, record, control, kind_codes
+
+
+def _sorted_categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
+    """``pd.Categorical`` of the texts ``texts[codes]`` (categories: the texts present, sorted), built from the
+    codes: a million rows are never turned into strings."""
+    present = sorted({texts[c] for c in np.unique(codes)}) if len(codes) else []
+    at = {t: i for i, t in enumerate(present)}
+    lookup = np.array([at.get(t, -1) for t in texts], dtype=np.int64)
+    return pd.Categorical.from_codes(lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64),
+                                     categories=pd.Index(present, dtype=object))
+
+
+def _source_counts(codes: np.ndarray) -> dict[str, int]:
+    """Posts per post-type source, ordered as ``Series.value_counts`` orders them (descending; ties in order of
+    first appearance), from the codes."""
+    values, first, n = np.unique(codes, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    counts = pd.Series(pd.array(n[order], dtype="Int64"),
+                       index=pd.Index([POST_TYPE_SOURCES[v] for v in values[order]], dtype="string"))
+    return {str(k): int(v) for k, v in counts.sort_values(ascending=False).items()}
 
 
 def reach_by_type(
@@ -2158,23 +2206,33 @@ def reach_by_type(
     if column not in posts.columns:
         raise InputError(f"reach_by_type: posts have no column {column!r}", column=column)
     codes, texts = _level_codes(column, posts[column])  # the text rules on the distinct values only
-    kind = np.array([*texts, "unknown"], dtype=object)[codes]  # NA (code -1) reads "unknown"
-    frame = pd.DataFrame(
-        {
-            "platform": posts["platform"].astype("string").to_numpy() if "platform" in posts.columns else pd.NA,
-            "type": kind,
-        }
-    )
-    frame["platform"] = frame["platform"].astype("string")
+    # group on integer codes whose order is the texts' order (platform NA last, as groupby(dropna=False) puts it)
+    type_texts = sorted({*texts, "unknown"})
+    at = {t: i for i, t in enumerate(type_texts)}
+    type_code = np.array([at[t] for t in texts] + [at["unknown"]], dtype=np.int64)[codes]  # NA (-1): "unknown"
+    if "platform" in posts.columns:
+        pcodes, puniques = pd.factorize(posts["platform"], use_na_sentinel=True)
+        ptexts = pd.Series(puniques).astype("string")
+    else:
+        pcodes, ptexts = np.full(len(posts), -1, dtype=np.int64), pd.Series([], dtype="string")
+    plat_texts = sorted({t for t in ptexts if not pd.isna(t)})
+    pat = {t: i for i, t in enumerate(plat_texts)}
+    na_code = len(plat_texts)
+    plat_code = np.array([na_code if pd.isna(t) else pat[t] for t in ptexts] + [na_code], dtype=np.int64)[pcodes]
+    key = plat_code * len(type_texts) + type_code
+    groups, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    plat_of, type_of = np.divmod(groups, len(type_texts))
+    out = pd.DataFrame({
+        "platform": pd.array([None if p == na_code else plat_texts[p] for p in plat_of], dtype="string"),
+        "type": np.array([type_texts[t] for t in type_of], dtype=object),
+        "n": sizes.astype(np.int64),
+    })
     present = [m for m in metrics if m in posts.columns]
-    for m in present:
-        frame[m] = _numeric(posts[m])
-    grouped = frame.groupby(["platform", "type"], dropna=False, sort=True)
-    out = grouped.size().rename("n").reset_index()
     for m in metrics:
         if m in present:
-            out[f"n_{m}"] = grouped[m].count().to_numpy()
-            out[f"median_{m}"] = grouped[m].median().to_numpy()
+            grouped = pd.Series(_numeric(posts[m])).groupby(inverse, sort=True)
+            out[f"n_{m}"] = grouped.count().reindex(range(len(groups)), fill_value=0).to_numpy()
+            out[f"median_{m}"] = grouped.median().reindex(range(len(groups))).to_numpy()
         else:
             out[f"n_{m}"] = 0
             out[f"median_{m}"] = np.nan
@@ -2272,14 +2330,18 @@ def fit_post_models(
     keep, population_record, type_control, kind = _population(
         posts_coded, population, outcomes, notes, terms=list(predictors) + list(controls)
     )
-    # only the columns the models read (a million rows of text copied for nothing cost seconds), in their order
-    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "post_id", "permalink",
-              "media_type"}
-    columns = [c for c in posts_coded.columns
-               if c in wanted or (isinstance(c, str) and c.startswith(("has_", "n_"))) or c in CATEGORICAL_COLUMNS]
+    # only the columns the models read, in their order (at a million posts every column copied costs 9 MB, a
+    # text column far more): post_id and permalink are read from posts_coded itself for the few influential
+    # posts, through ``origin`` (the rows of posts_all as positions in posts_coded)
+    wanted = {*outcomes, *predictors, *controls, EXPOSURE, "platform", "post_type", "media_type"}
+    columns = [c for c in posts_coded.columns if c in wanted or c in CATEGORICAL_COLUMNS]
+    features = [c for c in posts_coded.columns
+                if isinstance(c, str) and (c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS)]
+    origin = np.flatnonzero(keep)
     posts_all = posts_coded.loc[keep, columns]
     if type_control:  # post types are decided row by row, so those of the full table apply
-        posts_all = posts_all.assign(post_type=kind[keep].to_numpy())
+        posts_all = posts_all.assign(post_type=np.array(POST_TYPES, dtype=object)[kind[keep]])
+        features += [] if "post_type" in features else ["post_type"]
     groups = _platform_groups(posts_all, pooled)
     several = len(groups) > 1
     tables, diagnostics, fits, sensitivity, fitted = [], {}, {}, [], []
@@ -2292,18 +2354,21 @@ def fit_post_models(
         notes.prefix = f"{platform}: " if several else ""
         posts = posts_all if rows.all() else posts_all.loc[rows]
         extra = (["post_type"] if type_control else []) + (["platform"] if is_pooled else [])
-        preds = _screen_columns(posts, predictors, role="predictor", notes=notes)
+        preds = _screen_columns(posts, predictors, role="predictor", notes=notes, features=features)
         ctrls = [
-            c for c in _screen_columns(posts, list(controls) + extra, role="control", notes=notes) if c not in preds
+            c for c in _screen_columns(posts, list(controls) + extra, role="control", notes=notes, features=features)
+            if c not in preds
         ]
         if not preds:
             notes.add("flags", "no_predictors", "No usable predictor left (see the warnings above); no models fitted.")
             continue
+        designs: list = []
         for outcome in dict.fromkeys(outcomes):
             label = f"{platform}: {outcome}" if several else outcome
             _fit_outcome(posts, outcome, label=label, predictors=preds, controls=ctrls, models=models,
                          references=references, notes=notes, diagnostics=diagnostics, tables=tables, fits=fits,
-                         sensitivity=sensitivity, fitted=fitted, platform=platform)
+                         sensitivity=sensitivity, fitted=fitted, platform=platform,
+                         source=(posts_coded, origin if rows.all() else origin[rows]), designs=designs)
     notes.platform, notes.prefix = None, ""
 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))
@@ -2382,8 +2447,13 @@ def _holm_families(table: pd.DataFrame) -> list[dict]:
 
 
 def _fit_outcome(posts, outcome, *, label, predictors, controls, models, references, notes, diagnostics, tables,
-                 fits, sensitivity, fitted, platform) -> None:
-    """Fit every requested model of one outcome on one platform's posts (appends to the shared lists)."""
+                 fits, sensitivity, fitted, platform, source=None, designs: list | None = None) -> None:
+    """Fit every requested model of one outcome on one platform's posts (appends to the shared lists).
+
+    ``source``: (the caller's posts table, the positions of ``posts``' rows in it), where the influential posts'
+    ids and links are read (``posts`` itself when None). ``designs``: the (design, cross-products) pairs of the
+    platform's outcomes fitted before; an identical design is shared rather than kept twice.
+    """
     if outcome not in posts.columns:
         notes.add("flags", "outcome_missing", f"Outcome {outcome!r} is not a column of the coded posts; not modelled.",
                   outcome=outcome)
@@ -2424,7 +2494,8 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     del first
     y = _numeric(posts[outcome].iloc[np.flatnonzero(mask)])
     X, term_type, used_refs, gram = _build_design(sample, predictors, controls, outcome=outcome, notes=notes,
-                                            references=references)
+                                            references=references, designs=designs)
+    del sample
     diag["terms"] = dict(term_type)
     diag["reference_levels"] = used_refs
     if n <= X.shape[1] + 2:
@@ -2455,7 +2526,7 @@ def _fit_outcome(posts, outcome, *, label, predictors, controls, models, referen
     diag["dispersion"] = {"mean": mean, "variance": var, "variance_to_mean": var / mean if mean > 0 else math.nan}
     ctx = _OutcomeFit(outcome=outcome, posts=posts, mask=mask, y=y, X=X, term_type=term_type, references=used_refs,
                       predictors=predictors, controls=controls, reference_levels=references, diag=diag,
-                      notes=notes, label=label, gram=gram)
+                      notes=notes, label=label, gram=gram, source=source)
     with _one_blas_thread():
         for name in MODEL_REGISTRY:
             if name in models:
