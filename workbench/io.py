@@ -9,7 +9,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +110,20 @@ def _as_text(s: pd.Series) -> pd.Series:
         return s.astype("string")
 
 
+def _arrow_strings(s: pd.Series) -> Any:
+    """The Arrow ``string`` array behind an Arrow-backed string column (``string[pyarrow]``, pandas' ``str``),
+    without a copy where it is one chunk; None for any other column."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+
+
 def neutralize_formulas(df: pd.DataFrame, *, _texts: dict | None = None) -> pd.DataFrame:
     """Return a copy of ``df`` in which every text cell that a spreadsheet would run as a formula starts with ``'``.
 
@@ -131,7 +145,15 @@ def neutralize_formulas(df: pd.DataFrame, *, _texts: dict | None = None) -> pd.D
         if _texts is not None:
             _texts[col] = text
         risky = text.str.contains(_FORMULA_RE, regex=True).fillna(False).to_numpy(dtype=bool)
-        if risky.any():
+        if risky.any() and _arrow_strings(s) is not None:  # Arrow-backed text stays in Arrow (same cells)
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            arr = _arrow_strings(s)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", arr.type), arr, pa.scalar("", arr.type))
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(pc.if_else(pa.array(risky), quoted, arr)),
+                                 index=s.index)
+        elif risky.any():
             fixed = s.astype(object).copy()
             fixed[risky] = "'" + text[risky].astype(object)
             out[col] = fixed
@@ -177,6 +199,43 @@ def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) ->
     return _write_with(path, lambda p: frame.to_csv(p, index=False, quoting=quoting))
 
 
+def write_csv_chunks(path: str | Path, chunks: Iterable[pd.DataFrame], *, whole: Callable[[], pd.DataFrame],
+                     neutralize: bool = True) -> Path:
+    """Write the frame that ``chunks`` (consecutive row slices, same columns) make up, as :func:`write_csv` writes
+    ``whole()``, without holding it or its text whole: each slice is formatted column-wise in Arrow and appended.
+
+    The bytes are :func:`write_csv`'s for the whole frame: every cell is formatted on its own, so the slices'
+    lines joined are the frame's. Where a slice cannot take that path (a carriage return in a text cell, which
+    quotes the whole file; a column only pandas writes exactly), the file is written from ``whole()`` by
+    :func:`write_csv` instead.
+    """
+    class _Whole(Exception):
+        """A slice the Arrow path cannot write as pandas would: the file is written from the whole frame."""
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            first = True
+            for chunk in chunks:
+                texts: dict = {}
+                frame = neutralize_formulas(chunk, _texts=texts) if neutralize else chunk
+                if _holds_carriage_return(chunk, _texts=texts):
+                    raise _Whole
+                parts = _csv_bytes_arrow(frame)
+                if parts is None:
+                    raise _Whole
+                for part in parts if first else parts[1:]:
+                    fh.write(part)
+                first = False
+                del texts, frame, parts
+            if first:  # no rows: _csv_bytes_arrow's header-only case is pandas'
+                raise _Whole
+
+    try:
+        return _write_with(path, write)  # the temp file of an abandoned attempt is removed, ``path`` untouched
+    except _Whole:
+        return write_csv(path, whole(), neutralize=neutralize)
+
+
 #: a field Python's csv writer quotes under QUOTE_MINIMAL with pandas' dialect (delimiter ",", quotechar '"',
 #: line terminator "\n"; a lone "\r" is not quoted, and frames holding one are written by pandas with QUOTE_ALL)
 _NEEDS_QUOTES = '[,"\n]'
@@ -200,13 +259,18 @@ def _csv_column_arrow(s: pd.Series) -> Any:
         mask = pa.array(np.isnan(values))
         return pc.if_else(mask, pa.scalar("", pa.large_string()), text)
     if isinstance(dtype, np.dtype) and dtype.kind == "O" or isinstance(dtype, pd.StringDtype):
-        try:  # only Python/Arrow strings and missing values: any other object (a number, a date, bytes) goes to
-            arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)  # pandas, which writes its repr
-        except (pa.ArrowException, TypeError, ValueError, UnicodeError):
-            return None
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
-            return None
-        arr = arr.cast(pa.large_string())
+        arrow = _arrow_strings(s)  # Arrow-backed text: its own array, never a million Python strings
+        if arrow is not None:
+            arr = arrow.cast(pa.large_string())
+        else:
+            try:  # only Python/Arrow strings and missing values: any other object (a number, a date, bytes) goes to
+                arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)  # pandas, which writes its repr
+            except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+                return None
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                    or pa.types.is_null(arr.type)):
+                return None
+            arr = arr.cast(pa.large_string())
         q, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
         needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_QUOTES), False)
         if pc.any(needs).as_py():  # only those cells are quoted (a million-row column has few)
