@@ -44,7 +44,7 @@ def _posts(n: int, seed: int) -> pd.DataFrame:
     })
 
 
-def _reference_full_posts(paths, outcomes=None):
+def _reference_full_posts(paths, outcomes=None, posts=None):
     """The read before the column subset: every column, pandas' own string dtype."""
     return pd.read_parquet(paths.posts_coded) if paths.posts_coded.is_file() else None
 
@@ -115,3 +115,23 @@ def test_release_memory_gives_freed_arrow_memory_back():
     pipeline.release_memory()
     assert before - rss() > 200e6
     assert "release_memory()" in pipeline._RESET_NAMESPACE
+
+
+def test_the_columns_the_findings_read_are_not_read_again(tmp_path, monkeypatch):
+    """With RunResults.posts at hand only the other columns come from the file; the frame equals a fresh read."""
+    from workbench import results as results_module
+
+    paths = RunPaths(tmp_path)
+    paths.posts_coded.parent.mkdir(parents=True)
+    _posts(300, 5).to_parquet(paths.posts_coded)
+    slim = read_run_results(tmp_path).posts
+    fresh = extras._full_posts(paths, {"likes"})
+    asked: list = []
+    real = results_module.read_parquet
+    monkeypatch.setattr(results_module, "read_parquet", lambda path, columns=None: asked.append(columns) or real(
+        path, columns=columns))
+    reused = extras._full_posts(paths, {"likes"}, slim)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert len(asked) == 1 and "text" not in asked[0] and "likes" in asked[0]
+    # a posts table that is not this file's (another length) is not mixed in: the file is read whole
+    assert len(extras._full_posts(paths, {"likes"}, slim.head(10))) == 300
