@@ -308,3 +308,33 @@ def test_neutralizing_keeps_arrow_backed_text_in_arrow():
     assert got["t"].dtype == "string[pyarrow]"
     assert got["t"].tolist() == ["'=1", pd.NA, "ok", "'@x", "'－2"]
     assert frame["t"].tolist() == ["=1", pd.NA, "ok", "@x", "－2"]  # the input is not changed
+
+
+def test_float_text_through_arrow_equals_numpy():
+    """Arrow's digits where it lays them out as numpy does, numpy's text everywhere else: rates, every scale,
+    random bit patterns (subnormals, huge values), integers, ±0, ±inf, NaN and the layout boundaries."""
+    from workbench import io
+
+    rng = np.random.default_rng(11)
+    n = 200_000
+    values = np.concatenate([
+        rng.integers(0, 5000, n) / rng.integers(1, 100_000, n),  # engagement rates
+        np.exp(rng.uniform(-30, 80, n)) * rng.choice([-1, 1], n),
+        rng.integers(0, 2**63, n, dtype=np.int64).view(np.float64),
+        rng.integers(-10**6, 10**6, 1000).astype(float), [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324],
+        *(np.nextafter(np.full(500, b), d) * (1 + rng.random(500) * 1e-12)
+          for b in (1e-4, 1e-5, 1e15, 1e16, 1e17, 1.0, 0.1) for d in (-np.inf, np.inf)),
+    ])
+    got = io._float64_text(values).to_pylist()
+    assert got == values.astype(str).tolist()
+
+
+@pytest.mark.parametrize("cells", [["a", "b\rc"], ["a", "b"], ["", ""], ["\r"], ["é\r", None], ["x", None],
+                                   ["😀", "\u2028", "\n"]])
+def test_carriage_return_check_on_arrow_text_equals_a_per_cell_check(cells):
+    from workbench import io
+
+    frame = pd.DataFrame({"t": pd.Series(cells, dtype="string[pyarrow]")})
+    assert io._holds_carriage_return(frame) == any(isinstance(c, str) and "\r" in c for c in cells)
+    sliced = pd.DataFrame({"t": pd.Series(["\r", *cells], dtype="string[pyarrow]").iloc[1:]})  # an offset slice
+    assert io._holds_carriage_return(sliced) == any(isinstance(c, str) and "\r" in c for c in cells)

@@ -168,10 +168,27 @@ def _holds_carriage_return(df: pd.DataFrame, *, _texts: dict | None = None) -> b
         s = df[col]
         if pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype) or isinstance(
                 s.dtype, pd.CategoricalDtype):
+            arrow = _arrow_strings(s)
+            if arrow is not None and arrow.null_count == 0:
+                if _bytes_hold(arrow, 13):
+                    return True
+                continue
             text = _texts[col] if _texts is not None and col in _texts else _as_text(s)
             if text.str.contains("\r", regex=False).fillna(False).any():
                 return True
     return False
+
+
+def _bytes_hold(arr: Any, byte: int) -> bool:
+    """Whether the UTF-8 bytes of the (null-free) Arrow string array ``arr`` hold the ASCII ``byte``: one scan
+    of its data buffer (an ASCII byte never occurs inside a multi-byte character)."""
+    import numpy as np
+
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    if end <= start:
+        return False
+    return bool((np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start:end] == byte).any())
 
 
 def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) -> Path:
@@ -255,7 +272,10 @@ def _csv_column_arrow(s: pd.Series) -> Any:
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         # pandas: ``values.astype(str)`` (numpy's shortest round-trip repr), missing values as ""
         values = s.to_numpy()
-        text = pa.array(values.astype(str), type=pa.large_string())
+        if dtype == np.float64:
+            text = _float64_text(values)
+        else:
+            text = pa.array(values.astype(str), type=pa.large_string())
         mask = pa.array(np.isnan(values))
         return pc.if_else(mask, pa.scalar("", pa.large_string()), text)
     if isinstance(dtype, np.dtype) and dtype.kind == "O" or isinstance(dtype, pd.StringDtype):
@@ -279,6 +299,28 @@ def _csv_column_arrow(s: pd.Series) -> Any:
                 q, pc.replace_substring(few, '"', '""'), q, empty))
         return pc.fill_null(arr, empty)
     return None
+
+
+def _float64_text(values: Any) -> Any:
+    """``values.astype(str)`` (numpy's shortest round-trip repr) as an Arrow ``large_string`` array, 7× faster.
+
+    Arrow's cast gives the same shortest round-trip digits but its own layout: ``1`` for ``1.0``, ``0.00001``
+    for ``1e-05``, and an exponent beyond 17 digits where numpy writes them out. Its text is kept only where
+    both write the digits positionally with a decimal point (a non-integral value, 1e-4 ≤ |x| < 1e16, and
+    Arrow's text holds "." and no "e"); every other value is formatted by numpy."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.large_string())
+    with np.errstate(invalid="ignore"):
+        size = np.abs(values)
+        candidate = (size >= 1e-4) & (size < 1e16) & (values != np.trunc(values))
+    positional = pc.and_(pc.match_substring(text, "."), pc.invert(pc.match_substring(text, "e")))
+    slow = ~(candidate & positional.to_numpy(zero_copy_only=False))
+    if slow.any():
+        text = pc.replace_with_mask(text, pa.array(slow), pa.array(values[slow].astype(str), type=pa.large_string()))
+    return text
 
 
 def _csv_bytes_arrow(df: pd.DataFrame) -> list[bytes | memoryview] | None:
