@@ -100,7 +100,10 @@ def _candidates(text: pd.Series) -> dict[str, np.ndarray] | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pa.array(text.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
+        if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+            arr = pa.array(text.array)  # Arrow-backed text as it is (the same strings, no Python objects)
+        else:
+            arr = pa.array(text.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
         return {cat: pc.fill_null(pc.match_substring_regex(arr, "|".join(f"(?:{_re2_folds(p)})" for p in pats),
                                                            ignore_case=True), False).to_numpy(zero_copy_only=False)
                 for cat, pats in LEXICON.items()}
@@ -128,7 +131,9 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
     own = (posts["is_own_post"].astype("boolean").fillna(True) if "is_own_post" in posts
            else pd.Series(True, index=posts.index))
     mask = (reply.fillna(False) & own).to_numpy(dtype=bool)
-    sub = posts.loc[mask]
+    # only the columns the review shows, only the own replies (not every column of a million posts)
+    sub = posts.loc[mask, [c for c in ("post_id", "platform", "account", "published_at", "permalink", "text")
+                           if c in posts]]
     text = sub["text"].astype("string").fillna("")
     cats = pd.Series("", index=sub.index, dtype=object)
     matched = pd.Series("", index=sub.index, dtype=object)

@@ -201,7 +201,7 @@ class RankedPosts:
         stop = max(start, min(stop, len(self)))
         rows = self.order[start:stop]
         # only the columns the table shows, only these rows (never the whole posts frame reordered)
-        posts = {c: self.posts[c].iloc[rows] for c in ("text", "permalink", "post_id", "platform") if c in self.posts}
+        posts = {c: self.posts[c].iloc[rows] for c in ("permalink", "post_id", "platform") if c in self.posts}
         n = len(rows)
 
         def text(values: Any) -> Any:
