@@ -106,6 +106,9 @@ def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str
             return None
 
     outcomes = _claim_outcomes(dataset)
+    from ..io import give_back_memory
+
+    give_back_memory()  # what the findings before freed goes back first: the extras' peak is the stage's
     posts = attempt("posts table", lambda: _full_posts(paths, outcomes, results.posts))
     if posts is None and "posts table" not in out.reasons:
         out.reasons["posts table"] = f"{paths.rel(paths.posts_coded)} was not found in the run folder"
