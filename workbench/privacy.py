@@ -134,7 +134,12 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
     # only the columns the review shows, only the own replies (not every column of a million posts)
     sub = posts.loc[mask, [c for c in ("post_id", "platform", "account", "published_at", "permalink", "text")
                            if c in posts]]
-    text = sub["text"].astype("string").fillna("")
+    raw = sub["text"]
+
+    def text(rows: np.ndarray | None = None) -> pd.Series:
+        """The texts (of ``rows``) as pandas strings for Python's re: only the candidates are converted."""
+        return (raw if rows is None else raw[rows]).astype("string").fillna("")
+
     cats = pd.Series("", index=sub.index, dtype=object)
     matched = pd.Series("", index=sub.index, dtype=object)
     any_hit = np.zeros(len(sub), dtype=bool)
@@ -143,9 +148,9 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
         found = pd.Series(np.nan, index=sub.index, dtype=object)
         rows = candidates.get(cat) if candidates is not None else None
         if rows is None:  # Arrow could not screen the texts: Python's re on every reply
-            found = text.str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+            found = text().str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
         elif rows.any():  # Python's re (Unicode word boundaries) only on the replies RE2 found a candidate in
-            found[rows] = text[rows].str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+            found[rows] = text(rows).str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
         hit = found.notna().to_numpy()
         if not hit.any():
             continue

@@ -76,8 +76,8 @@ def _full_posts(paths: RunPaths, outcomes: set[str] | None = None,
     extra = read_parquet(paths.posts_coded, columns=rest) if rest else pd.DataFrame(index=pd.RangeIndex(len(posts)))
     if len(extra) != len(posts) or not isinstance(posts.index, pd.RangeIndex) or posts.index.start != 0:
         return read_parquet(paths.posts_coded, columns=keep)  # not the same table: read it whole, as before
-    have = [c for c in keep if c in posts.columns]
-    return pd.concat([posts[have], extra], axis=1)[keep]
+    # the columns themselves, not copies (the extras only read them): at 1M posts +0.26 GB with pd.concat
+    return pd.DataFrame({c: posts[c] if c in posts.columns else extra[c] for c in keep}, copy=False)
 
 
 def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str] | None = None) -> Extras:
