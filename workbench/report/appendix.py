@@ -93,7 +93,7 @@ def _mask_mentions(arr: Any, keep: set[str]) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    has = pc.fill_null(pc.or_(pc.match_substring(arr, "@"), pc.match_substring(arr, "＠")), False)
+    has = pc.fill_null(pc.match_substring_regex(arr, "[@＠]"), False)  # one pass (two literal scans cost 2×)
     rows = np.flatnonzero(has.to_numpy(zero_copy_only=False))
     if not len(rows):
         return arr
