@@ -197,12 +197,16 @@ def test_formula_neutralizing_through_arrow_equals_a_per_cell_regex():
     frame = pd.DataFrame({"a": [cells[i] for i in rng.integers(0, len(cells), 500)],
                           "b": pd.Categorical(rng.choice(["+x", "x", "=", "é"], 500)),
                           "c": rng.normal(size=500)})
+    # Arrow-backed text (its first character looked up in the prefixes): every text cell above, and nulls
+    frame["d"] = pd.Series([c if isinstance(c, str) and "\ud800" not in c else None for c in frame["a"]],
+                           dtype="string[pyarrow]")
     pattern = re.compile(io._FORMULA_RE)
     expected = frame.copy()
-    for col in ("a", "b"):
+    for col in ("a", "b", "d"):
         expected[col] = [("'" + str(v)) if isinstance(v, str) and pattern.match(v) else v for v in frame[col]]
     got = io.neutralize_formulas(frame)
     assert got["a"].tolist() == expected["a"].tolist() and got["b"].tolist() == expected["b"].tolist()
+    assert got["d"].astype(object).tolist() == expected["d"].astype(object).tolist()
     assert got["c"].equals(frame["c"])
     assert io._holds_carriage_return(pd.DataFrame({"t": ["a", "b\rc"]}))
     assert not io._holds_carriage_return(pd.DataFrame({"t": ["a", "\ud800", None]}))

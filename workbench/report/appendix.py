@@ -63,8 +63,6 @@ def _ranked_posts(ctx: ReportContext) -> RankedPosts | None:
 _PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 #: :data:`_URL_IN_TEXT` for RE2 (Arrow): the same matches, leftmost-first, case folded the same (ſ matches s).
 _URL_IN_TEXT_RE2 = f"(?i)(?:https?|ftp)://[^{_PY_SPACE}]+|www\\.[^{_PY_SPACE}]+"
-#: the columns of the ranked posts (the top-posts table and report_posts.csv), in order
-RANKED_COLUMNS = ("rank", "published", "text", "impressions", "engagement_rate", "permalink", "post_id", "platform")
 #: rows of report_posts.csv built and written at a time: the file (1M posts, ~230 MB) is never held whole; one
 #: slice's transients are ~0.2 GB of RSS at 50k rows (0.35 GB at 100k; 25k costs more CPU)
 CSV_CHUNK_ROWS = 50_000
@@ -182,7 +180,8 @@ def _take_rows(s: pd.Series, rows: np.ndarray) -> pd.Series:
 @dataclass
 class RankedPosts:
     """Every post ranked by impressions (most first, ties in file order, missing last), built a slice at a time:
-    :meth:`frame` gives rows ``start:stop`` of the ranked table (columns :data:`RANKED_COLUMNS`)."""
+    :meth:`frame` gives rows ``start:stop`` of the ranked table (rank, published, text, impressions,
+    engagement_rate, permalink, post_id, platform)."""
 
     posts: pd.DataFrame
     #: positions in ``posts``, in rank order
