@@ -44,7 +44,7 @@ def _posts(n: int, seed: int) -> pd.DataFrame:
     })
 
 
-def _reference_full_posts(paths, outcomes=None):
+def _reference_full_posts(paths, outcomes=None, posts=None):
     """The read before the column subset: every column, pandas' own string dtype."""
     return pd.read_parquet(paths.posts_coded) if paths.posts_coded.is_file() else None
 
@@ -115,3 +115,69 @@ def test_release_memory_gives_freed_arrow_memory_back():
     pipeline.release_memory()
     assert before - rss() > 200e6
     assert "release_memory()" in pipeline._RESET_NAMESPACE
+
+
+def test_the_columns_the_findings_read_are_not_read_again(tmp_path, monkeypatch):
+    """With RunResults.posts at hand only the other columns come from the file; the frame equals a fresh read."""
+    from workbench import results as results_module
+
+    paths = RunPaths(tmp_path)
+    paths.posts_coded.parent.mkdir(parents=True)
+    _posts(300, 5).to_parquet(paths.posts_coded)
+    slim = read_run_results(tmp_path).posts
+    fresh = extras._full_posts(paths, {"likes"})
+    asked: list = []
+    real = results_module.read_parquet
+    monkeypatch.setattr(results_module, "read_parquet", lambda path, columns=None: asked.append(columns) or real(
+        path, columns=columns))
+    reused = extras._full_posts(paths, {"likes"}, slim)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert len(asked) == 1 and "text" not in asked[0] and "likes" in asked[0]
+    # a posts table that is not this file's (another length) is not mixed in: the file is read whole
+    assert len(extras._full_posts(paths, {"likes"}, slim.head(10))) == 300
+
+
+def _reference_post_type_counts(posts):
+    """post_type_counts before it lowered the distinct values only (every post's type lowered, compared per type)."""
+    from workbench.findings.posts import POST_TYPES, num
+
+    if posts is None or posts.empty:
+        return []
+    if "post_type" in posts and posts["post_type"].notna().any():
+        kind = posts["post_type"].astype("string").str.lower()
+    elif {"is_reply", "is_repost"} & set(posts.columns):
+        reply = posts["is_reply"].astype("boolean") if "is_reply" in posts else pd.Series(False, index=posts.index)
+        repost = posts["is_repost"].astype("boolean") if "is_repost" in posts else pd.Series(False, index=posts.index)
+        if reply.isna().all() and repost.isna().all():
+            return []
+        kind = pd.Series(np.where(repost.fillna(False), "repost", np.where(reply.fillna(False), "reply", "original")),
+                         index=posts.index, dtype="string")
+        kind = kind.mask(reply.isna() & repost.isna())
+    else:
+        return []
+    imp = pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts else None
+    out = []
+    order = [t for t in POST_TYPES if (kind == t).any()] + sorted(set(kind.dropna().unique()) - set(POST_TYPES))
+    for t in order + (["unknown"] if kind.isna().any() else []):
+        mask = kind.isna() if t == "unknown" else (kind == t).fillna(False)
+        med = imp[mask].median() if imp is not None else None
+        out.append({"type": str(t), "n": int(mask.sum()), "share": float(mask.mean()),
+                    "median_impressions": num(med), "source": "posts_coded post_type (else is_reply / is_repost)"})
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["object", "string[pyarrow]", "string", "category"])
+def test_post_type_counts_equal_the_per_post_reference(dtype):
+    from workbench.findings.posts import post_type_counts
+
+    rng = np.random.default_rng(len(dtype))
+    values = ["original", "Reply", "reply", "QUOTE", "repost", "Story", "", None, "İ", "ı", "REPOST"]
+    for trial in range(30):
+        n = int(rng.integers(1, 300))
+        frame = pd.DataFrame({"post_type": pd.Series([values[i] for i in rng.integers(0, len(values), n)], dtype=dtype),
+                              "impressions": rng.integers(0, 100, n).astype(float),
+                              "is_reply": pd.array(rng.choice([True, False, None], n), dtype="boolean")})
+        frame.index = rng.permutation(n) + 5
+        if trial % 5 == 0:
+            frame = frame.drop(columns="post_type")
+        assert post_type_counts(frame) == _reference_post_type_counts(frame)

@@ -107,26 +107,54 @@ def _posts(n: int, seed: int, *, impressions_dtype: str) -> pd.DataFrame:
     return frame
 
 
+def _as_read(posts: pd.DataFrame) -> pd.DataFrame:
+    """The text columns as the report reads them from posts_coded.parquet (Arrow-backed strings)."""
+    return posts.assign(**{c: posts[c].astype("string[pyarrow]") for c in ("text", "permalink", "post_id", "account")})
+
+
+def _values(frame: pd.DataFrame) -> dict[str, list]:
+    return {c: [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+                for v in frame[c].astype(object)] for c in frame.columns}
+
+
 @pytest.mark.parametrize("impressions_dtype", ["float64", "int64", "Int64"])
 @pytest.mark.parametrize("show_handles", [False, True])
-def test_ranked_posts_fast_path_equals_the_reference(tmp_path, impressions_dtype, show_handles):
+@pytest.mark.parametrize("arrow_text", [False, True])
+@pytest.mark.parametrize("carriage_return", [False, True])
+def test_ranked_posts_fast_path_equals_the_reference(tmp_path, impressions_dtype, show_handles, arrow_text,
+                                                     carriage_return):
     posts = _posts(3000, seed=len(impressions_dtype) + show_handles, impressions_dtype=impressions_dtype)
+    if not carriage_return:  # without a CR the file is written slice by slice in Arrow; with one, by pandas
+        posts["text"] = [v.replace("\r", "") if isinstance(v, str) else v for v in posts["text"]]
+    posts = _as_read(posts) if arrow_text else posts
     posts.index = np.random.default_rng(0).permutation(len(posts)) + 17  # an index that is not 0..n-1
-    ref, fast = _reference(_ctx(posts, show_handles=show_handles)), appendix._rank_posts(_ctx(posts,
-                                                                                         show_handles=show_handles))
-    pd.testing.assert_frame_equal(fast, ref)
+    ref = _reference(_ctx(posts, show_handles=show_handles))
+    ranked = appendix._rank_posts(_ctx(posts, show_handles=show_handles))
+    pd.testing.assert_frame_equal(ranked.frame(0, len(ranked)), ref)
+    pd.testing.assert_frame_equal(ranked.frame(50, 1000), ref.iloc[50:1000])
+    # the slices report_posts.csv is written from: Arrow-backed text, the same values
+    assert _values(pd.concat(list(ranked.chunks(700)))) == _values(ref)
     write_csv(tmp_path / "ref.csv", ref)
-    write_csv(tmp_path / "fast.csv", fast)
+    appendix.write_posts_csv(_ctx(posts, show_handles=show_handles), tmp_path / "fast.csv")
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert (b"\r" in (tmp_path / "ref.csv").read_bytes()) == carriage_return
+    assert ranked.n_platforms() == ref["platform"].nunique()
 
 
 def test_ranked_posts_without_optional_columns_and_naive_times():
     posts = _posts(200, seed=3, impressions_dtype="float64").drop(columns=["engagements", "platform", "account"])
     posts["published_at"] = posts["published_at"].dt.tz_localize(None)
-    pd.testing.assert_frame_equal(appendix._rank_posts(_ctx(posts, tz="Asia/Kolkata")),
-                                  _reference(_ctx(posts, tz="Asia/Kolkata")))
+
+    def whole(ctx):
+        ranked = appendix._rank_posts(ctx)
+        return ranked.frame(0, len(ranked))
+
+    pd.testing.assert_frame_equal(whole(_ctx(posts, tz="Asia/Kolkata")), _reference(_ctx(posts, tz="Asia/Kolkata")))
+    beyond = appendix._rank_posts(_ctx(posts)).frame(250, 1000)  # fewer posts than the collapsed part starts at
+    pd.testing.assert_frame_equal(beyond, _reference(_ctx(posts)).iloc[250:1000], check_index_type=False)
     no_text = posts.drop(columns=["text", "published_at"])
-    pd.testing.assert_frame_equal(appendix._rank_posts(_ctx(no_text)), _reference(_ctx(no_text)))
+    pd.testing.assert_frame_equal(whole(_ctx(no_text)), _reference(_ctx(no_text)))
+    assert appendix._rank_posts(_ctx(no_text)).n_platforms() == 0
     empty = posts.assign(impressions=np.nan)
     assert appendix._rank_posts(_ctx(empty)) is None and _reference(_ctx(empty)) is None
 
@@ -138,6 +166,28 @@ def test_ranked_posts_are_computed_once_per_report():
     assert appendix._ranked_posts(ctx) is first
 
 
+#: characters around @ that decide MENTION_RE: word characters of every kind (é, a combining mark, Arabic and
+#: superscript digits), the look-behind's !#$%&*@＠, handles that fold (K, ſ), 15-character runs, line ends
+MENTION_ALPHABET = ["@", "＠", "a", "B", "_", "9", "é", "\u0301", ".", " ", "!", "#", "&", "*", "$", "%", "K",
+                    "ſ", "ourlab", "OurLab", "OURLAB_", "x" * 14, "\n", "😀", "١", "²", "-", "/", ":", "…", "\\1"]
+
+
+@pytest.mark.parametrize("keep", [set(), {"ourlab"}, {"ourlab", "k", "é", "a.b"}])
+def test_mention_masking_through_re2_equals_python_re(keep):
+    """RE2 masks where MENTION_RE's look-behind cannot fail and no kept handle is near; Python elsewhere."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(len(keep))
+    texts = ["".join(rng.choice(MENTION_ALPHABET, size=int(rng.integers(0, 12)))) for _ in range(20_000)]
+    texts += [None, "", "@", "@@a", "@a.@b", "@ab@cd", "＠ab＠cd", "(@ab)", "@" + "a" * 15, "@" + "a" * 16]
+
+    def replace(match: re.Match) -> str:
+        return match.group(0) if match.group(0)[1:].lower() in keep else "@…"
+
+    expected = [None if t is None else MENTION_RE.sub(replace, t) for t in texts]
+    assert appendix._mask_mentions(pa.array(texts, type=pa.string()), keep).to_pylist() == expected
+
+
 def test_formula_neutralizing_through_arrow_equals_a_per_cell_regex():
     from workbench import io
 
@@ -147,12 +197,16 @@ def test_formula_neutralizing_through_arrow_equals_a_per_cell_regex():
     frame = pd.DataFrame({"a": [cells[i] for i in rng.integers(0, len(cells), 500)],
                           "b": pd.Categorical(rng.choice(["+x", "x", "=", "é"], 500)),
                           "c": rng.normal(size=500)})
+    # Arrow-backed text (its first character looked up in the prefixes): every text cell above, and nulls
+    frame["d"] = pd.Series([c if isinstance(c, str) and "\ud800" not in c else None for c in frame["a"]],
+                           dtype="string[pyarrow]")
     pattern = re.compile(io._FORMULA_RE)
     expected = frame.copy()
-    for col in ("a", "b"):
+    for col in ("a", "b", "d"):
         expected[col] = [("'" + str(v)) if isinstance(v, str) and pattern.match(v) else v for v in frame[col]]
     got = io.neutralize_formulas(frame)
     assert got["a"].tolist() == expected["a"].tolist() and got["b"].tolist() == expected["b"].tolist()
+    assert got["d"].astype(object).tolist() == expected["d"].astype(object).tolist()
     assert got["c"].equals(frame["c"])
     assert io._holds_carriage_return(pd.DataFrame({"t": ["a", "b\rc"]}))
     assert not io._holds_carriage_return(pd.DataFrame({"t": ["a", "\ud800", None]}))
@@ -169,11 +223,8 @@ def _pandas_csv(frame: pd.DataFrame) -> bytes:
     return neutral.to_csv(index=False, quoting=quoting).encode("utf-8")
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
-    from workbench import io
-
-    rng = np.random.default_rng(seed)
+def _random_frame(rng: np.random.Generator) -> pd.DataFrame:
+    """Text cells that need quoting, escaping or neutralizing; floats numpy and Arrow format differently."""
     alphabet = list('ab ,"\n\t=+-@é€😀\u2028\x0b\x1c;\'\\＝') + ["", " ", "line\nbreak", '"quoted"', "http://x.y/?a=1,2"]
     n = int(rng.integers(1, 400))
 
@@ -189,6 +240,14 @@ def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
                           "none": None, "small": rng.integers(-5, 5, n).astype("int32"),
                           "single": rng.random(n).astype("float32")})
     frame.index = rng.permutation(n) + 3  # the index is not written
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_write_csv_through_arrow_writes_the_bytes_pandas_wrote(tmp_path, seed):
+    from workbench import io
+
+    frame = _random_frame(np.random.default_rng(seed))
     parts = io._csv_bytes_arrow(io.neutralize_formulas(frame))
     assert parts is not None  # the Arrow path is the one tested
     assert b"".join(bytes(p) for p in parts) == _pandas_csv(frame)
@@ -219,3 +278,67 @@ def test_write_csv_falls_back_to_pandas_where_arrow_would_differ(tmp_path, frame
         return
     io.write_csv(tmp_path / "out.csv", frame)
     assert (tmp_path / "out.csv").read_bytes() == expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_write_csv_chunks_writes_the_bytes_of_the_whole_frame(tmp_path, seed):
+    """Slices written one after the other give write_csv's bytes for the whole frame, on the Arrow path and (a CR,
+    a number among texts in one slice only) on the fallback, which leaves no temporary file behind."""
+    from workbench import io
+
+    rng = np.random.default_rng(seed)
+    frame = _random_frame(rng)
+    if seed == 4:
+        frame.loc[frame.index[-1], "text"] = 5  # only the last slice holds a non-text object
+    if seed in (2, 5):  # a CR in the last slice: the whole file is written with every field quoted
+        frame.loc[frame.index[-1], "arrow"] = "a\rb"
+    cuts = sorted({0, len(frame), *rng.integers(1, max(len(frame), 2), size=3).tolist()})
+    slices = [frame.iloc[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    def whole() -> pd.DataFrame:
+        assert seed in (2, 4, 5), "the Arrow path should have written these slices"
+        return frame
+
+    io.write_csv_chunks(tmp_path / "out.csv", iter(slices), whole=whole)
+    io.write_csv(tmp_path / "whole.csv", frame)
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes() == _pandas_csv(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "whole.csv"]
+
+
+def test_neutralizing_keeps_arrow_backed_text_in_arrow():
+    from workbench import io
+
+    frame = pd.DataFrame({"t": pd.Series(["=1", None, "ok", "@x", "－2"], dtype="string[pyarrow]"), "n": range(5)})
+    got = io.neutralize_formulas(frame)
+    assert got["t"].dtype == "string[pyarrow]"
+    assert got["t"].tolist() == ["'=1", pd.NA, "ok", "'@x", "'－2"]
+    assert frame["t"].tolist() == ["=1", pd.NA, "ok", "@x", "－2"]  # the input is not changed
+
+
+def test_float_text_through_arrow_equals_numpy():
+    """Arrow's digits where it lays them out as numpy does, numpy's text everywhere else: rates, every scale,
+    random bit patterns (subnormals, huge values), integers, ±0, ±inf, NaN and the layout boundaries."""
+    from workbench import io
+
+    rng = np.random.default_rng(11)
+    n = 200_000
+    values = np.concatenate([
+        rng.integers(0, 5000, n) / rng.integers(1, 100_000, n),  # engagement rates
+        np.exp(rng.uniform(-30, 80, n)) * rng.choice([-1, 1], n),
+        rng.integers(0, 2**63, n, dtype=np.int64).view(np.float64),
+        rng.integers(-10**6, 10**6, 1000).astype(float), [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324],
+        *(np.nextafter(np.full(500, b), d) * (1 + rng.random(500) * 1e-12)
+          for b in (1e-4, 1e-5, 1e15, 1e16, 1e17, 1.0, 0.1) for d in (-np.inf, np.inf)),
+    ])
+    got = io._float64_text(values).to_pylist()
+    assert got == values.astype(str).tolist()
+
+
+@pytest.mark.parametrize("cells", [["a", "b\rc"], ["a", "b"], ["", ""], ["\r"], ["é\r", None], ["x", None],
+                                   ["😀", "\u2028", "\n"]])
+def test_carriage_return_check_on_arrow_text_equals_a_per_cell_check(cells):
+    from workbench import io
+
+    frame = pd.DataFrame({"t": pd.Series(cells, dtype="string[pyarrow]")})
+    assert io._holds_carriage_return(frame) == any(isinstance(c, str) and "\r" in c for c in cells)
+    sliced = pd.DataFrame({"t": pd.Series(["\r", *cells], dtype="string[pyarrow]").iloc[1:]})  # an offset slice
+    assert io._holds_carriage_return(sliced) == any(isinstance(c, str) and "\r" in c for c in cells)

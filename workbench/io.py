@@ -9,7 +9,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,29 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` atomically."""
     return _write_with(path, lambda p: p.write_bytes(data))
+
+
+def give_back_memory() -> None:
+    """Return the pages freed since the last call to the system: Arrow's pool (mimalloc) and glibc's malloc keep
+    them for reuse, so a big table's buffers, once freed, would still count in the process's RSS.
+
+    :func:`workbench.pipeline.release_memory` without its ``gc.collect()``, which costs ~0.1 s in a kernel that
+    imported statsmodels and seaborn: for buffers freed by reference counting (no cycles), as between the
+    slices of a file written a slice at a time."""
+    import sys
+
+    if "pyarrow" in sys.modules:
+        try:
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        except Exception:  # noqa: BLE001 - only memory is at stake
+            pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 def _json_default(obj: Any) -> Any:
@@ -110,6 +133,20 @@ def _as_text(s: pd.Series) -> pd.Series:
         return s.astype("string")
 
 
+def _arrow_strings(s: pd.Series) -> Any:
+    """The Arrow ``string`` array behind an Arrow-backed string column (``string[pyarrow]``, pandas' ``str``),
+    without a copy where it is one chunk; None for any other column."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+
+
 def neutralize_formulas(df: pd.DataFrame, *, _texts: dict | None = None) -> pd.DataFrame:
     """Return a copy of ``df`` in which every text cell that a spreadsheet would run as a formula starts with ``'``.
 
@@ -127,11 +164,24 @@ def neutralize_formulas(df: pd.DataFrame, *, _texts: dict | None = None) -> pd.D
         if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
                 or isinstance(dtype, pd.CategoricalDtype)):
             continue
-        text = _texts[col] if _texts is not None and col in _texts else _as_text(s)
-        if _texts is not None:
-            _texts[col] = text
-        risky = text.str.contains(_FORMULA_RE, regex=True).fillna(False).to_numpy(dtype=bool)
-        if risky.any():
+        arr = _arrow_strings(s)
+        if arr is not None:  # Arrow-backed text stays in Arrow: its first character against the prefixes
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            first = pc.utf8_slice_codeunits(arr, 0, 1)  # (a set lookup: 3× faster than the anchored regex)
+            risky = pc.fill_null(pc.is_in(first, value_set=pa.array(FORMULA_PREFIXES, type=arr.type)),
+                                 False).to_numpy(zero_copy_only=False)
+        else:
+            text = _texts[col] if _texts is not None and col in _texts else _as_text(s)
+            if _texts is not None:
+                _texts[col] = text
+            risky = text.str.contains(_FORMULA_RE, regex=True).fillna(False).to_numpy(dtype=bool)
+        if risky.any() and arr is not None:
+            quoted = pc.binary_join_element_wise(pa.scalar("'", arr.type), arr, pa.scalar("", arr.type))
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(pc.if_else(pa.array(risky), quoted, arr)),
+                                 index=s.index)
+        elif risky.any():
             fixed = s.astype(object).copy()
             fixed[risky] = "'" + text[risky].astype(object)
             out[col] = fixed
@@ -146,10 +196,27 @@ def _holds_carriage_return(df: pd.DataFrame, *, _texts: dict | None = None) -> b
         s = df[col]
         if pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype) or isinstance(
                 s.dtype, pd.CategoricalDtype):
+            arrow = _arrow_strings(s)
+            if arrow is not None and arrow.null_count == 0:
+                if _bytes_hold(arrow, 13):
+                    return True
+                continue
             text = _texts[col] if _texts is not None and col in _texts else _as_text(s)
             if text.str.contains("\r", regex=False).fillna(False).any():
                 return True
     return False
+
+
+def _bytes_hold(arr: Any, byte: int) -> bool:
+    """Whether the UTF-8 bytes of the (null-free) Arrow string array ``arr`` hold the ASCII ``byte``: one scan
+    of its data buffer (an ASCII byte never occurs inside a multi-byte character)."""
+    import numpy as np
+
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    if end <= start:
+        return False
+    return bool((np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start:end] == byte).any())
 
 
 def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) -> Path:
@@ -177,6 +244,43 @@ def write_csv(path: str | Path, df: pd.DataFrame, *, neutralize: bool = True) ->
     return _write_with(path, lambda p: frame.to_csv(p, index=False, quoting=quoting))
 
 
+def write_csv_chunks(path: str | Path, chunks: Iterable[pd.DataFrame], *, whole: Callable[[], pd.DataFrame],
+                     neutralize: bool = True) -> Path:
+    """Write the frame that ``chunks`` (consecutive row slices, same columns) make up, as :func:`write_csv` writes
+    ``whole()``, without holding it or its text whole: each slice is formatted column-wise in Arrow and appended.
+
+    The bytes are :func:`write_csv`'s for the whole frame: every cell is formatted on its own, so the slices'
+    lines joined are the frame's. Where a slice cannot take that path (a carriage return in a text cell, which
+    quotes the whole file; a column only pandas writes exactly), the file is written from ``whole()`` by
+    :func:`write_csv` instead.
+    """
+    class _Whole(Exception):
+        """A slice the Arrow path cannot write as pandas would: the file is written from the whole frame."""
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            first = True
+            for chunk in chunks:
+                texts: dict = {}
+                frame = neutralize_formulas(chunk, _texts=texts) if neutralize else chunk
+                if _holds_carriage_return(chunk, _texts=texts):
+                    raise _Whole
+                parts = _csv_bytes_arrow(frame)
+                if parts is None:
+                    raise _Whole
+                for part in parts if first else parts[1:]:
+                    fh.write(part)
+                first = False
+                del texts, frame, parts, chunk  # freed before the next slice is built, not after
+            if first:  # no rows: _csv_bytes_arrow's header-only case is pandas'
+                raise _Whole
+
+    try:
+        return _write_with(path, write)  # the temp file of an abandoned attempt is removed, ``path`` untouched
+    except _Whole:
+        return write_csv(path, whole(), neutralize=neutralize)
+
+
 #: a field Python's csv writer quotes under QUOTE_MINIMAL with pandas' dialect (delimiter ",", quotechar '"',
 #: line terminator "\n"; a lone "\r" is not quoted, and frames holding one are written by pandas with QUOTE_ALL)
 _NEEDS_QUOTES = '[,"\n]'
@@ -196,17 +300,25 @@ def _csv_column_arrow(s: pd.Series) -> Any:
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         # pandas: ``values.astype(str)`` (numpy's shortest round-trip repr), missing values as ""
         values = s.to_numpy()
-        text = pa.array(values.astype(str), type=pa.large_string())
+        if dtype == np.float64:
+            text = _float64_text(values)
+        else:
+            text = pa.array(values.astype(str), type=pa.large_string())
         mask = pa.array(np.isnan(values))
         return pc.if_else(mask, pa.scalar("", pa.large_string()), text)
     if isinstance(dtype, np.dtype) and dtype.kind == "O" or isinstance(dtype, pd.StringDtype):
-        try:  # only Python/Arrow strings and missing values: any other object (a number, a date, bytes) goes to
-            arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)  # pandas, which writes its repr
-        except (pa.ArrowException, TypeError, ValueError, UnicodeError):
-            return None
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
-            return None
-        arr = arr.cast(pa.large_string())
+        arrow = _arrow_strings(s)  # Arrow-backed text: its own array, never a million Python strings
+        if arrow is not None:
+            arr = arrow.cast(pa.large_string())
+        else:
+            try:  # only Python/Arrow strings and missing values: any other object (a number, a date, bytes) goes to
+                arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)  # pandas, which writes its repr
+            except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+                return None
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                    or pa.types.is_null(arr.type)):
+                return None
+            arr = arr.cast(pa.large_string())
         q, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
         needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_QUOTES), False)
         if pc.any(needs).as_py():  # only those cells are quoted (a million-row column has few)
@@ -215,6 +327,28 @@ def _csv_column_arrow(s: pd.Series) -> Any:
                 q, pc.replace_substring(few, '"', '""'), q, empty))
         return pc.fill_null(arr, empty)
     return None
+
+
+def _float64_text(values: Any) -> Any:
+    """``values.astype(str)`` (numpy's shortest round-trip repr) as an Arrow ``large_string`` array, 7× faster.
+
+    Arrow's cast gives the same shortest round-trip digits but its own layout: ``1`` for ``1.0``, ``0.00001``
+    for ``1e-05``, and an exponent beyond 17 digits where numpy writes them out. Its text is kept only where
+    both write the digits positionally with a decimal point (a non-integral value, 1e-4 ≤ |x| < 1e16, and
+    Arrow's text holds "." and no "e"); every other value is formatted by numpy."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.large_string())
+    with np.errstate(invalid="ignore"):
+        size = np.abs(values)
+        candidate = (size >= 1e-4) & (size < 1e16) & (values != np.trunc(values))
+    positional = pc.and_(pc.match_substring(text, "."), pc.invert(pc.match_substring(text, "e")))
+    slow = ~(candidate & positional.to_numpy(zero_copy_only=False))
+    if slow.any():
+        text = pc.replace_with_mask(text, pa.array(slow), pa.array(values[slow].astype(str), type=pa.large_string()))
+    return text
 
 
 def _csv_bytes_arrow(df: pd.DataFrame) -> list[bytes | memoryview] | None:

@@ -100,7 +100,10 @@ def _candidates(text: pd.Series) -> dict[str, np.ndarray] | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pa.array(text.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
+        if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+            arr = pa.array(text.array)  # Arrow-backed text as it is (the same strings, no Python objects)
+        else:
+            arr = pa.array(text.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
         return {cat: pc.fill_null(pc.match_substring_regex(arr, "|".join(f"(?:{_re2_folds(p)})" for p in pats),
                                                            ignore_case=True), False).to_numpy(zero_copy_only=False)
                 for cat, pats in LEXICON.items()}
@@ -128,8 +131,15 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
     own = (posts["is_own_post"].astype("boolean").fillna(True) if "is_own_post" in posts
            else pd.Series(True, index=posts.index))
     mask = (reply.fillna(False) & own).to_numpy(dtype=bool)
-    sub = posts.loc[mask]
-    text = sub["text"].astype("string").fillna("")
+    # only the columns the review shows, only the own replies (not every column of a million posts)
+    sub = posts.loc[mask, [c for c in ("post_id", "platform", "account", "published_at", "permalink", "text")
+                           if c in posts]]
+    raw = sub["text"]
+
+    def text(rows: np.ndarray | None = None) -> pd.Series:
+        """The texts (of ``rows``) as pandas strings for Python's re: only the candidates are converted."""
+        return (raw if rows is None else raw[rows]).astype("string").fillna("")
+
     cats = pd.Series("", index=sub.index, dtype=object)
     matched = pd.Series("", index=sub.index, dtype=object)
     any_hit = np.zeros(len(sub), dtype=bool)
@@ -138,9 +148,9 @@ def flag_privacy_risk(posts: pd.DataFrame) -> pd.DataFrame:
         found = pd.Series(np.nan, index=sub.index, dtype=object)
         rows = candidates.get(cat) if candidates is not None else None
         if rows is None:  # Arrow could not screen the texts: Python's re on every reply
-            found = text.str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+            found = text().str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
         elif rows.any():  # Python's re (Unicode word boundaries) only on the replies RE2 found a candidate in
-            found[rows] = text[rows].str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
+            found[rows] = text(rows).str.extract(f"({rx.pattern})", flags=re.IGNORECASE)[0]
         hit = found.notna().to_numpy()
         if not hit.any():
             continue

@@ -388,8 +388,14 @@ def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
     median impressions. [] when the posts say nothing about their type."""
     if posts is None or posts.empty:
         return []
+    codes = None
     if "post_type" in posts and posts["post_type"].notna().any():
-        kind = posts["post_type"].astype("string").str.lower()
+        # lower-cased per distinct value, not per post (a million Python strings otherwise); values that lower
+        # to the same text are one type, as before
+        first, distinct = pd.factorize(posts["post_type"])
+        lowered, uniques = pd.factorize(pd.Series(distinct).astype("string").str.lower())
+        codes = np.where(first >= 0, lowered[np.maximum(first, 0)] if len(lowered) else -1, -1)
+        kind = None
     elif {"is_reply", "is_repost"} & set(posts.columns):
         reply = posts["is_reply"].astype("boolean") if "is_reply" in posts else pd.Series(False, index=posts.index)
         repost = posts["is_repost"].astype("boolean") if "is_repost" in posts else pd.Series(False, index=posts.index)
@@ -401,10 +407,13 @@ def post_type_counts(posts: pd.DataFrame | None) -> list[dict[str, Any]]:
     else:
         return []
     imp = pd.to_numeric(posts["impressions"], errors="coerce") if "impressions" in posts else None
+    if codes is None:
+        codes, uniques = pd.factorize(kind)
+    position = {str(u): i for i, u in enumerate(uniques)}
     out = []
-    order = [t for t in POST_TYPES if (kind == t).any()] + sorted(set(kind.dropna().unique()) - set(POST_TYPES))
-    for t in order + (["unknown"] if kind.isna().any() else []):
-        mask = kind.isna() if t == "unknown" else (kind == t).fillna(False)
+    order = [t for t in POST_TYPES if t in position] + sorted(set(position) - set(POST_TYPES))
+    for t in order + (["unknown"] if (codes < 0).any() else []):
+        mask = pd.Series(codes < 0 if t == "unknown" else codes == position[t], index=posts.index)
         med = imp[mask].median() if imp is not None else None
         out.append({"type": str(t), "n": int(mask.sum()), "share": float(mask.mean()),
                     "median_impressions": num(med),
