@@ -1104,6 +1104,11 @@ def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
 
     lows, highs = [], []
     for path, column in ((paths.posts, "published_at"), (paths.account, "date")):
+        span = _parquet_min_max(path, column)
+        if span is not None:
+            lows.append(span[0])
+            highs.append(span[1])
+            continue
         try:
             col = pq.read_table(path, columns=[column]).column(column)
         except (OSError, KeyError, ValueError, ImportError):
@@ -1115,6 +1120,30 @@ def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
         lows.append(lo.date() if isinstance(lo, dt.datetime) else lo)
         highs.append(hi.date() if isinstance(hi, dt.datetime) else hi)
     return (min(lows), max(highs)) if lows else None
+
+
+def _parquet_min_max(path: Path, column: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last date of a timestamp column from the parquet file's row-group statistics (nothing of the
+    data read: at 1M posts the column itself costs the CLI ~35 MB it keeps); None when a row group has no
+    statistics or holds only nulls (the caller reads the column)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        j = pf.schema_arrow.get_field_index(column)
+        if j < 0 or pf.metadata.num_row_groups == 0:
+            return None
+        stats = [pf.metadata.row_group(i).column(j).statistics for i in range(pf.metadata.num_row_groups)]
+    except (OSError, ValueError, ImportError):
+        return None
+    if any(st is None or not st.has_min_max for st in stats):
+        return None
+    try:
+        lo, hi = min(st.min for st in stats), max(st.max for st in stats)
+    except TypeError:
+        return None
+    out = [v.date() if isinstance(v, dt.datetime) else v for v in (lo, hi)]
+    return (out[0], out[1]) if all(type(v) is dt.date for v in out) else None
 
 
 def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -> None:
@@ -1217,6 +1246,14 @@ def stage_dependencies(stages: Sequence[Stage] = STAGES) -> dict[str, frozenset[
     return out
 
 
+def _input_bytes(ds: Dataset) -> int | None:
+    """The size of the dataset's input files (exports, coding files, publication lists), None if unreadable."""
+    try:
+        return sum(f.stat().st_size for f in {*dataset_inputs(ds), *ds.publication_inputs()})
+    except OSError:
+        return None
+
+
 def _kernels_for(ds: Dataset, to_run: Sequence[Stage]) -> int:
     """How many kernels a run whose stages ``to_run`` (in order) may run: two when two of them are independent
     of each other, the machine has two cores and the dataset is small (:data:`PARALLEL_MAX_INPUT_BYTES`)."""
@@ -1225,11 +1262,20 @@ def _kernels_for(ds: Dataset, to_run: Sequence[Stage]) -> int:
     independent = any(b not in deps[a] and a not in deps[b] for i, a in enumerate(names) for b in names[i + 1:])
     if not independent or (os.cpu_count() or 1) < 2:
         return 1
-    try:
-        size = sum(f.stat().st_size for f in {*dataset_inputs(ds), *ds.publication_inputs()})
-    except OSError:
-        return 1
-    return 2 if size <= PARALLEL_MAX_INPUT_BYTES else 1
+    size = _input_bytes(ds)
+    return 2 if size is not None and size <= PARALLEL_MAX_INPUT_BYTES else 1
+
+
+def _first_warm_up(ds: Dataset, first: Stage, kernels: int) -> tuple[str, ...]:
+    """What the first kernel imports before its first notebook: everything (it boots while the CLI checks the
+    card), except before ingest or feature coding when a second kernel imports the rest meanwhile, or when the
+    dataset is large: there a notebook imports what it uses when it runs, so ingest's and feature coding's peaks
+    do not carry statsmodels, scipy and matplotlib (≈ 145 MB)."""
+    if first.name not in ("ingest", "features"):
+        return WARM_UP_MODULES
+    size = _input_bytes(ds)
+    large = size is None or size > PARALLEL_MAX_INPUT_BYTES
+    return WARM_UP_INGEST if kernels > 1 or large else WARM_UP_MODULES
 
 
 class _Worker:
@@ -1380,9 +1426,8 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 if deferred is None:
                     # a stage will run: start the kernels now, they boot while the card is checked
                     n = _kernels_for(ds, pending)
-                    first_warm = WARM_UP_INGEST if n > 1 and stage.name == "ingest" else WARM_UP_MODULES
                     for k, w in enumerate(workers[:n]):
-                        w.launch(first_warm if k == 0 else WARM_UP_MODULES)
+                        w.launch(_first_warm_up(ds, stage, n) if k == 0 else WARM_UP_MODULES)
                     deferred = check_card_vocabulary(ds)
                 worker = pick(stage)
                 if worker is None:
