@@ -173,3 +173,55 @@ def test_warm_up_code_imports_each_module_and_leaves_no_name():
     exec(pipeline._warm_up_code(["json", "no_such_module_xyz"]), ns)  # a missing module is the notebook's error
     assert "json" in sys.modules
     assert not [k for k in ns if k.startswith("_wb")]
+
+
+def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monkeypatch):
+    """Two real kernels: b fails while c runs in the other kernel; the error names b's cell, c's products and
+    manifest entry are kept, and each notebook is saved with papermill's injected parameters."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+
+    def notebook(name: str, *cells: str) -> None:
+        params = new_code_cell('dataset_dir = ""\nrun_dir = ""')
+        params.metadata["tags"] = ["parameters"]
+        nb = new_notebook(cells=[new_markdown_cell(f"# {name}"), params, *(new_code_cell(c) for c in cells)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / name)
+
+    write = "import os, pathlib\npathlib.Path(run_dir, 'data').mkdir(exist_ok=True)\n"
+    notebook("a.ipynb", write + "pathlib.Path(run_dir, 'data', 'posts.parquet').write_text('p')")
+    notebook("b.ipynb", write + "pathlib.Path(run_dir, 'pid_b').write_text(str(os.getpid()))",
+             "raise ValueError('boom in b')")
+    notebook("c.ipynb", write + "import time\ntime.sleep(1.5)\n"
+             "pathlib.Path(run_dir, 'pid_c').write_text(str(os.getpid()))\n"
+             "pathlib.Path(run_dir, 'results').mkdir(exist_ok=True)\n"
+             "pathlib.Path(run_dir, 'results', 'growth.json').write_text('{}')")
+    stages = (pipeline.Stage("a", "a.ipynb", reads=(), writes=("posts",)),
+              pipeline.Stage("b", "b.ipynb", reads=("posts",), writes=("regression",)),
+              pipeline.Stage("c", "c.ipynb", reads=("posts",), writes=("growth",)))
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", folder)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setattr(pipeline, "STAGE_NAMES", tuple(s.name for s in stages))
+    monkeypatch.setattr(pipeline, "WARM_UP_MODULES", ())
+    monkeypatch.setattr(pipeline, "WARM_UP_INGEST", ())
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    ds_folder = tmp_path / "ds"
+    (ds_folder / "raw").mkdir(parents=True)
+    (ds_folder / "raw" / "posts.csv").write_text("a\n1\n")
+    (ds_folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
+    monkeypatch.setattr(pipeline, "check_card_vocabulary", lambda ds, **kw: [])
+    monkeypatch.setattr(pipeline, "validate_parameters", lambda overrides: {s.name: {} for s in stages})
+    out = tmp_path / "run"
+    lines: list[str] = []
+    with pytest.raises(StageError) as err:
+        pipeline.run_pipeline(ds_folder, out=out, echo=lines.append)
+    assert err.value.stage == "b" and err.value.cell == 4 and "boom in b" in str(err.value)
+    assert (out / "pid_b").read_text() != (out / "pid_c").read_text()  # two kernels
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["stages"]) == ["a", "c"] and list(manifest["failed_stages"]) == ["b"]
+    for name in ("b", "c"):
+        saved = json.loads((out / "notebooks" / f"{name}.ipynb").read_text())
+        assert any("injected-parameters" in c["metadata"].get("tags", []) for c in saved["cells"])

@@ -1235,9 +1235,10 @@ def run_pipeline(
 PARALLEL_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
-def stage_dependencies(stages: Sequence[Stage] = STAGES) -> dict[str, frozenset[str]]:
-    """For each stage, every earlier stage it depends on, directly or through another (it reads a product of
-    theirs, optional reads included)."""
+def stage_dependencies(stages: Sequence[Stage] | None = None) -> dict[str, frozenset[str]]:
+    """For each stage (default :data:`STAGES`), every earlier stage it depends on, directly or through another
+    (it reads a product of theirs, optional reads included)."""
+    stages = STAGES if stages is None else stages
     out: dict[str, frozenset[str]] = {}
     for i, stage in enumerate(stages):
         needs = set(stage.reads) | set(stage.optional_reads)
