@@ -829,6 +829,22 @@ class KernelSession:
         self.dirty = True
         return self.km, self.kc
 
+    def clear(self) -> None:
+        """Empty the namespace the last notebook left and give its memory back now, while the runner records the
+        stage (an idle kernel then holds none of it); when this fails, the next :meth:`prepare` clears again."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is None or self.kc is None or not self.dirty or self._warm is not None:
+            return
+        try:
+            reply = run_sync(self.kc.execute_interactive)(
+                _RESET_NAMESPACE % str(notebooks_folder()), silent=True, store_history=False, allow_stdin=False,
+                timeout=120, output_hook=lambda msg: None)
+        except Exception:  # noqa: BLE001 - a dead kernel: the next stage restarts it
+            return
+        if isinstance(reply, dict) and reply.get("content", {}).get("status") == "ok":
+            self.dirty = False
+
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
@@ -1442,6 +1458,8 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
                 worker.busy = True
                 future = worker.submit(worker.run, stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
+                if worker.session is not None:
+                    worker.submit(worker.session.clear)  # after the stage, while this thread records it
                 running[future] = (stage, worker, time.perf_counter(), inputs, params, nb_hash)
                 pending.remove(stage)
                 progressed = True
