@@ -225,3 +225,17 @@ def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monk
     for name in ("b", "c"):
         saved = json.loads((out / "notebooks" / f"{name}.ipynb").read_text())
         assert any("injected-parameters" in c["metadata"].get("tags", []) for c in saved["cells"])
+
+
+def test_runner_reads_the_card_without_pandas():
+    """Until a stage will run, the runner loads no pandas (a no-op re-run stays fast; the first kernel is launched
+    before the CLI imports it); the schema names the card is checked against are schema's."""
+    code = ("import sys\nimport workbench.cli as cli\ncli.build_parser()\nfrom workbench import pipeline\n"
+            f"ds = pipeline.load_dataset({str(REPO / 'data' / 'example')!r})\n"
+            "ds.post_files(); ds.account_files(); ds.code_files(); ds.publication_inputs()\n"
+            "print('pandas' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+    from workbench import dataset, schema
+
+    assert dataset.PLATFORMS == schema.PLATFORMS and dataset.POST_TYPES == schema.POST_TYPES

@@ -17,7 +17,36 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import DatasetCardError
-from .schema import PLATFORMS, POST_TYPES
+
+
+def _module_literal(module: str, name: str) -> Any:
+    """The value a ``workbench`` module assigns to ``name`` at its top level, read from the module's source when
+    it is a literal (nothing imported), else from the imported module."""
+    import ast
+
+    path = Path(__file__).resolve().parent / f"{module.replace('.', '/')}.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return ast.literal_eval(value)
+    except (OSError, SyntaxError, ValueError):
+        pass
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
+# Read from schema's source: importing schema loads pandas (0.4 CPU-s, 90 MB), which a runner that only reads
+# the card (a no-op re-run) or has not started its kernel yet must not pay; the card check imports it later.
+PLATFORMS: tuple[str, ...] = _module_literal("schema", "PLATFORMS")
+POST_TYPES: tuple[str, ...] = _module_literal("schema", "POST_TYPES")
 
 CARD_NAME = "dataset.yml"
 
@@ -671,30 +700,6 @@ def _claims(raw: Any, card: Path) -> tuple[tuple[tuple[str, Any], ...], ...]:
 #: Manual codes the README's example card uses; they exist once coding files provide them, so a card may name
 #: them before any coding file exists (the model drops an absent predictor with a warning).
 COMMON_MANUAL_CODES = ("has_poll", "has_graphic")
-
-
-def _module_literal(module: str, name: str) -> Any:
-    """The value a ``workbench`` module assigns to ``name`` at its top level, read from the module's source when
-    it is a literal (nothing imported), else from the imported module."""
-    import ast
-
-    path = Path(__file__).resolve().parent / f"{module.replace('.', '/')}.py"
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in tree.body:
-            if isinstance(node, ast.Assign):
-                targets, value = node.targets, node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                targets, value = [node.target], node.value
-            else:
-                continue
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                return ast.literal_eval(value)
-    except (OSError, SyntaxError, ValueError):
-        pass
-    import importlib
-
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
 def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
