@@ -731,7 +731,8 @@ class KernelSession:
     folder) but in this kernel, after :data:`_RESET_NAMESPACE` emptied the namespace the previous notebook
     left, and through one kernel client kept for the whole run (a new client waits ≥ 0.4 s for the kernel's
     replies before it may send a cell). The kernel starts on the first stage that runs (a no-op re-run starts
-    none) and is restarted when it died; :meth:`close` shuts it down.
+    none) and is restarted when it died; :meth:`close` shuts it down. A run may hold two sessions (independent
+    stages side by side, see :func:`_run_stages`); every call to one session comes from one thread.
     """
 
     def __init__(self, warm_up: Sequence[str] = WARM_UP_MODULES) -> None:
@@ -768,6 +769,8 @@ class KernelSession:
         left is emptied first, so the freeze that follows keeps none of its data alive). Returns at once; the next
         :meth:`prepare` waits for it."""
         todo = [m for m in modules if m not in self.imported]
+        if self._warm is not None and not self._warm.is_alive():
+            self._warm = None
         if self.km is None or not todo or self._warm is not None:
             return
         code = (_RESET_NAMESPACE % str(notebooks_folder()) if self.dirty else "") + _warm_up_code(todo)
