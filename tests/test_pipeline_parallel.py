@@ -175,9 +175,8 @@ def test_warm_up_code_imports_each_module_and_leaves_no_name():
     assert not [k for k in ns if k.startswith("_wb")]
 
 
-def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monkeypatch):
-    """Two real kernels: b fails while c runs in the other kernel; the error names b's cell, c's products and
-    manifest entry are kept, and each notebook is saved with papermill's injected parameters."""
+def _tiny_graph(tmp_path, monkeypatch, b_cells: tuple[str, ...], c_cells: tuple[str, ...]):
+    """Stages a -> (b, c) of tiny notebooks, run by the real runner (two kernels, nothing warmed up)."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -193,12 +192,8 @@ def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monk
 
     write = "import os, pathlib\npathlib.Path(run_dir, 'data').mkdir(exist_ok=True)\n"
     notebook("a.ipynb", write + "pathlib.Path(run_dir, 'data', 'posts.parquet').write_text('p')")
-    notebook("b.ipynb", write + "pathlib.Path(run_dir, 'pid_b').write_text(str(os.getpid()))",
-             "raise ValueError('boom in b')")
-    notebook("c.ipynb", write + "import time\ntime.sleep(1.5)\n"
-             "pathlib.Path(run_dir, 'pid_c').write_text(str(os.getpid()))\n"
-             "pathlib.Path(run_dir, 'results').mkdir(exist_ok=True)\n"
-             "pathlib.Path(run_dir, 'results', 'growth.json').write_text('{}')")
+    notebook("b.ipynb", write + "pathlib.Path(run_dir, 'pid_b').write_text(str(os.getpid()))", *b_cells)
+    notebook("c.ipynb", write + "pathlib.Path(run_dir, 'pid_c').write_text(str(os.getpid()))", *c_cells)
     stages = (pipeline.Stage("a", "a.ipynb", reads=(), writes=("posts",)),
               pipeline.Stage("b", "b.ipynb", reads=("posts",), writes=("regression",)),
               pipeline.Stage("c", "c.ipynb", reads=("posts",), writes=("growth",)))
@@ -208,12 +203,21 @@ def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monk
     monkeypatch.setattr(pipeline, "WARM_UP_MODULES", ())
     monkeypatch.setattr(pipeline, "WARM_UP_INGEST", ())
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "check_card_vocabulary", lambda ds, **kw: [])
+    monkeypatch.setattr(pipeline, "validate_parameters", lambda overrides: {s.name: {} for s in stages})
     ds_folder = tmp_path / "ds"
     (ds_folder / "raw").mkdir(parents=True)
     (ds_folder / "raw" / "posts.csv").write_text("a\n1\n")
     (ds_folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
-    monkeypatch.setattr(pipeline, "check_card_vocabulary", lambda ds, **kw: [])
-    monkeypatch.setattr(pipeline, "validate_parameters", lambda overrides: {s.name: {} for s in stages})
+    return ds_folder
+
+
+def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monkeypatch):
+    """Two real kernels: b fails while c runs in the other kernel; the error names b's cell, c's products and
+    manifest entry are kept, and each notebook is saved with papermill's injected parameters."""
+    ds_folder = _tiny_graph(tmp_path, monkeypatch, ("raise ValueError('boom in b')",),
+                            ("import time\ntime.sleep(1.5)\npathlib.Path(run_dir, 'results').mkdir(exist_ok=True)\n"
+                             "pathlib.Path(run_dir, 'results', 'growth.json').write_text('{}')",))
     out = tmp_path / "run"
     lines: list[str] = []
     with pytest.raises(StageError) as err:
@@ -225,6 +229,29 @@ def test_real_kernels_side_by_side_a_failure_names_stage_and_cell(tmp_path, monk
     for name in ("b", "c"):
         saved = json.loads((out / "notebooks" / f"{name}.ipynb").read_text())
         assert any("injected-parameters" in c["metadata"].get("tags", []) for c in saved["cells"])
+
+
+def test_an_interrupted_run_does_not_wait_for_the_stage_running_beside(tmp_path, monkeypatch):
+    """Ctrl-C (here: raised when c's line is printed) while b runs a minute-long cell in the other kernel: the run
+    ends at once, b's kernel is killed, no kernel is left."""
+    import psutil
+
+    ds_folder = _tiny_graph(tmp_path, monkeypatch, ("import time\ntime.sleep(60)",),
+                            ("pathlib.Path(run_dir, 'results').mkdir(exist_ok=True)\n"
+                             "pathlib.Path(run_dir, 'results', 'growth.json').write_text('{}')",))
+
+    def echo(line: str) -> None:
+        if line.startswith("[3/3] c") and "ran" in line:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_pipeline(ds_folder, out=out, echo=echo)
+    assert time.perf_counter() - t0 < 40
+    pid_b = int((out / "pid_b").read_text())
+    time.sleep(0.5)
+    assert not psutil.pid_exists(pid_b) or psutil.Process(pid_b).status() == psutil.STATUS_ZOMBIE
 
 
 def test_runner_reads_the_card_without_pandas():

@@ -807,7 +807,10 @@ class KernelSession:
 
         self.launch()
         if self._warm is not None:
-            self._warm.join()
+            while self._warm.is_alive():  # the warm-up's client would wait minutes for a kernel that died
+                self._warm.join(0.25)
+                if self._warm.is_alive() and not run_sync(self.km.is_alive)():
+                    break
             self._warm = None
         if self.kc is None:
             kc = self.km.client()
@@ -840,6 +843,8 @@ class KernelSession:
         if self.km is None or self.kc is None or not self.dirty or self._warm is not None:
             return
         try:
+            if not run_sync(self.km.is_alive)():
+                return
             reply = run_sync(self.kc.execute_interactive)(
                 _RESET_NAMESPACE % str(notebooks_folder()), silent=True, store_history=False, allow_stdin=False,
                 timeout=120, output_hook=lambda msg: None)
@@ -853,7 +858,7 @@ class KernelSession:
 
         km, kc, self.km, self.kc = self.km, self.kc, None, None
         if self._warm is not None:
-            self._warm.join(timeout=5)
+            self._warm.join(timeout=1)  # a daemon thread: one waiting on a killed kernel is left behind
             self._warm = None
         if kc is not None:
             try:
@@ -1244,6 +1249,9 @@ def run_pipeline(
         workers = [_Worker(session=KernelSession()), _Worker(session=KernelSession())]
         try:
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, workers=workers)
+        except BaseException:
+            _stop_running(workers)  # Ctrl-C: a notebook still running in a kernel's thread must not be waited for
+            raise
         finally:
             _close_workers(workers)
 
@@ -1346,14 +1354,34 @@ def _execute_in(session: KernelSession, stage: Stage, **kwargs: Any) -> None:
     execute_stage(stage, kernel=session, **kwargs)
 
 
-def _close_workers(workers: Sequence[_Worker]) -> None:
-    """Shut the kernels down, side by side."""
+def _stop_running(workers: Sequence[_Worker]) -> None:
+    """Start nothing more and kill the kernel of every worker still running a stage (its thread then ends with a
+    StageError): the run is being abandoned (interrupted) and must not wait for a notebook to finish."""
     for w in workers:
         if w._thread is not None:
-            w._thread.submit(w.session.close)
+            w._thread.shutdown(wait=False, cancel_futures=True)
+        km = getattr(w.session, "km", None)
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if w.busy and process is not None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+
+def _close_workers(workers: Sequence[_Worker]) -> None:
+    """Shut the kernels down, side by side (each from its thread; after an interruption, from this one)."""
+    for w in workers:
+        if w._thread is not None:
+            try:
+                w._thread.submit(w.session.close)
+            except RuntimeError:  # stopped by _stop_running: closed below
+                pass
     for w in workers:
         if w._thread is not None:
             w._thread.shutdown(wait=True)
+            if w.session.km is not None:
+                w.session.close()
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
