@@ -182,10 +182,28 @@ def _children_cpu() -> float:
 
 #: per stage of the last sampled _run_cli: (label, wall s, CPU s of the process tree, peak MB of the tree)
 _LAST_STAGES: list[tuple[str, float, float, float]] = []
+#: per stage of the last sampled _run_cli: {process role: its MB} at the moment the tree's peak was sampled
+_LAST_STAGE_PARTS: list[dict[str, float]] = []
 
 
-def _tree_sample(pid: int, cpu_seen: dict[int, float]) -> tuple[float, float]:
-    """(PSS MB summed over the process tree, CPU seconds of every process seen so far, ended ones included)."""
+def _role(p) -> str:
+    """What a process of a run's tree is: the CLI, a kernel (with its pid: a run may have two), Chromium, other."""
+    try:
+        cmd = " ".join(p.cmdline())
+    except Exception:  # noqa: BLE001 - psutil.Error or a process gone meanwhile
+        return "other"
+    if "ipykernel" in cmd:
+        return f"kernel {p.pid}"
+    if "workbench.cli" in cmd:
+        return "cli"
+    if "chrom" in cmd.lower():
+        return "chromium"
+    return "other"
+
+
+def _tree_sample(pid: int, cpu_seen: dict[int, float], parts: dict[str, float] | None = None) -> tuple[float, float]:
+    """(PSS MB summed over the process tree, CPU seconds of every process seen so far, ended ones included);
+    with ``parts``, each process's PSS MB is left in it by role (:func:`_role`)."""
     import psutil
 
     try:
@@ -197,7 +215,11 @@ def _tree_sample(pid: int, cpu_seen: dict[int, float]) -> tuple[float, float]:
     for p in procs:
         try:  # PSS: pages shared between the processes (Chromium's, the kernel's libraries) counted once
             info = p.memory_full_info()
-            total += getattr(info, "pss", info.rss)
+            mem = getattr(info, "pss", info.rss)
+            total += mem
+            if parts is not None:
+                role = _role(p)
+                parts[role] = parts.get(role, 0.0) + mem / 1e6
             t = p.cpu_times()
             cpu_seen[p.pid] = t.user + t.system
         except psutil.Error:
@@ -205,21 +227,38 @@ def _tree_sample(pid: int, cpu_seen: dict[int, float]) -> tuple[float, float]:
     return total / 1e6, sum(cpu_seen.values())
 
 
-def _stage_rows(marks: list[tuple[float, str]], samples: list[tuple[float, float, float]]
+def _stage_rows(marks: list[tuple[float, str]], samples: list[tuple]
                 ) -> list[tuple[str, float, float, float]]:
     """Per stage, ended by the CLI's "[i/n] stage ran in …" line (the first row includes the CLI's start and
-    card check, the last row the report's writing and the kernel's shutdown): wall s, CPU s, peak MB."""
+    card check, the last row the report's writing and the kernel's shutdown): wall s, CPU s, peak MB. The
+    breakdown by process at each row's peak (samples carrying one as their 4th item) goes to _LAST_STAGE_PARTS.
+    Stages that ran side by side (two kernels, small datasets) share the rows their lines end."""
     ends = [(t, line.split("]", 1)[1].split()[0]) for t, line in marks if line.startswith("[")]
     if samples:
         ends.append((samples[-1][0], "(end: summary printed, kernel shut down)"))
     rows, prev, cpu_prev = [], 0.0, 0.0
+    _LAST_STAGE_PARTS.clear()
     for t, name in ends:
         seg = [x for x in samples if prev <= x[0] <= t]
         if seg:
-            rows.append((name, t - prev, seg[-1][2] - cpu_prev, max(x[1] for x in seg)))
+            top = max(seg, key=lambda x: x[1])
+            rows.append((name, t - prev, seg[-1][2] - cpu_prev, top[1]))
+            _LAST_STAGE_PARTS.append(dict(top[3]) if len(top) > 3 else {})
             cpu_prev = seg[-1][2]
         prev = t
     return rows
+
+
+def _parts_text(parts: dict[str, float]) -> str:
+    """``cli 120 + kernel 1650 + …`` (MB at the peak; kernels numbered in the order they appear)."""
+    names: dict[str, str] = {}
+    out = []
+    for role in sorted(parts, key=lambda r: (not r.startswith("cli"), r)):
+        label = role
+        if role.startswith("kernel "):
+            label = names.setdefault(role, f"kernel{len([n for n in names if n.startswith('kernel ')]) + 1}")
+        out.append(f"{label} {parts[role]:.0f}")
+    return " + ".join(out)
 
 
 def _run_cli(*args: str, sample: bool = False) -> tuple[float, float, str]:
@@ -231,14 +270,15 @@ def _run_cli(*args: str, sample: bool = False) -> tuple[float, float, str]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    samples: list[tuple[float, float, float]] = []
+    samples: list[tuple[float, float, float, dict[str, float]]] = []
     stop = threading.Event()
     cpu_seen: dict[int, float] = {}
 
     def poll() -> None:
         while not stop.is_set():
-            pss, cpu = _tree_sample(proc.pid, cpu_seen)
-            samples.append((time.perf_counter() - t0, pss, cpu))
+            parts: dict[str, float] = {}
+            pss, cpu = _tree_sample(proc.pid, cpu_seen, parts)
+            samples.append((time.perf_counter() - t0, pss, cpu, parts))
             time.sleep(0.1)
 
     err_lines: list[str] = []
@@ -417,11 +457,13 @@ def main() -> None:
                            f"| {seconds:.1f} | {cpu:.1f} | {peak:.0f} | ≤ 40 s, ≤ 2000 MB | "
                            f"{_met(seconds <= 40 and peak <= 2000)} |"), ""]
                 if _LAST_STAGES and not failed:
+                    parts = _LAST_STAGE_PARTS + [{}] * (len(_LAST_STAGES) - len(_LAST_STAGE_PARTS))
                     lines += ["Per stage (samples of the process tree every 0.1 s; CPU = user + system of the CLI, "
-                              "its kernel and Chromium; each row ends when the CLI prints that stage's line):", "",
-                              "| stage | wall s | CPU s | peak MB |", "|---|---|---|---|",
-                              *(f"| {name} | {wall:.1f} | {cpu:.1f} | {mb:.0f} |"
-                                for name, wall, cpu, mb in _LAST_STAGES), ""]
+                              "its kernel and Chromium; each row ends when the CLI prints that stage's line; "
+                              "'at the peak' = each process's PSS in the sample where the tree peaked):", "",
+                              "| stage | wall s | CPU s | peak MB | at the peak, MB |", "|---|---|---|---|---|",
+                              *(f"| {name} | {wall:.1f} | {cpu:.1f} | {mb:.0f} | {_parts_text(part)} |"
+                                for (name, wall, cpu, mb), part in zip(_LAST_STAGES, parts, strict=True)), ""]
     finally:
         RESULTS.write_text("\n".join(lines), encoding="utf-8")
         shutil.rmtree(workdir, ignore_errors=True)

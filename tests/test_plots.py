@@ -306,3 +306,18 @@ def test_plot_residuals_draws_both_panels():
     with pytest.raises(InputError, match="missing columns"):
         plot_residuals(frame.drop(columns="fitted"))
 
+
+
+def test_palette_is_seaborns_colorblind_palette_without_importing_seaborn():
+    """plots keeps seaborn's colours but imports seaborn only for the heatmap (a kernel that draws growth figures
+    does not pay for it)."""
+    import subprocess
+    import sys
+
+    from workbench import plots
+
+    assert plots.palette(12) == [sns.color_palette("colorblind")[i % 10] for i in range(12)]
+    code = ("import sys, json\nfrom workbench import plots\nplots.palette(3)\n"
+            "print('seaborn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -661,6 +661,7 @@ import os as _wb_os, sys as _wb_sys
 _wb_os.chdir(%r)
 if "matplotlib.pyplot" in _wb_sys.modules:
     _wb_sys.modules["matplotlib.pyplot"].close("all")
+    _wb_sys.modules["matplotlib.pyplot"].uninstall_repl_displayhook()  # see _NO_REDRAW
 del _wb_os, _wb_sys
 get_ipython().run_line_magic("reset", "-f")
 __import__("gc").collect()  # the previous notebook's frames are freed before the next one loads its own
@@ -690,23 +691,36 @@ def release_memory() -> None:
             pass
 
 
-#: Imported in a new kernel at once (errors ignored: a notebook meets the same error in its own cell). The
-#: imported objects are then frozen (``gc.freeze``): they live as long as the kernel, and a collection that
-#: scans them (every notebook's reset, every full collection while a stage computes) costs 0.15-0.25 s each.
+#: Imported by a kernel before its first notebook (errors ignored: a notebook meets the same error in its own
+#: cell). The imported objects are then frozen (``gc.freeze``): they live as long as the kernel, and a collection
+#: that scans them (every notebook's reset, every full collection while a stage computes) costs 0.15-0.25 s each.
 #: The warm-up leaves no name behind, so the first notebook needs no reset.
-_WARM_UP = """\
-for _wb_module in ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "statsmodels.api", "seaborn",
-                   "matplotlib.pyplot", "workbench.pipeline", "workbench.ingest", "workbench.features",
-                   "workbench.coding", "workbench.models", "workbench.growth", "workbench.explore",
-                   "workbench.plots", "workbench.results", "workbench.report"):
-    try:
-        __import__(_wb_module)
-    except Exception:
-        pass
-del _wb_module
-__import__("gc").collect()
-__import__("gc").freeze()
+WARM_UP_MODULES = ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "statsmodels.api", "matplotlib.pyplot",
+                   "workbench.pipeline", "workbench.ingest", "workbench.features", "workbench.coding",
+                   "workbench.models", "workbench.growth", "workbench.explore", "workbench.plots",
+                   "workbench.results", "workbench.report", "workbench.findings", "workbench.attention",
+                   "workbench.publications_stage")
+#: What ingest and feature coding import: the first kernel of a run with a second kernel imports only these before
+#: it runs ingest (statsmodels, scipy and matplotlib, ≈ 1.5 CPU-s, are imported by the second kernel meanwhile).
+WARM_UP_INGEST = ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "workbench.pipeline",
+                  "workbench.ingest", "workbench.results", "workbench.features", "workbench.coding")
+
+#: Batch kernels draw each figure once: pyplot's IPython hook draws every open figure after each cell (an
+#: interactive window's refresh) although the inline backend renders it again for the notebook right after
+#: (0.05-0.1 s per figure). The notebook's figures are the same; JupyterLab sessions keep the hook.
+_NO_REDRAW = """\
+if "matplotlib.pyplot" in __import__("sys").modules:
+    __import__("matplotlib.pyplot").pyplot.uninstall_repl_displayhook()
 """
+
+
+def _warm_up_code(modules: Sequence[str]) -> str:
+    return (f"for _wb_module in {tuple(modules)!r}:\n"
+            "    try:\n        __import__(_wb_module)\n    except Exception:\n        pass\n"
+            "del _wb_module\n" + _NO_REDRAW + '__import__("gc").collect()\n__import__("gc").freeze()\n')
+
+
+_WARM_UP = _warm_up_code(WARM_UP_MODULES)
 
 
 class KernelSession:
@@ -717,15 +731,18 @@ class KernelSession:
     folder) but in this kernel, after :data:`_RESET_NAMESPACE` emptied the namespace the previous notebook
     left, and through one kernel client kept for the whole run (a new client waits ≥ 0.4 s for the kernel's
     replies before it may send a cell). The kernel starts on the first stage that runs (a no-op re-run starts
-    none) and is restarted when it died; :meth:`close` shuts it down.
+    none) and is restarted when it died; :meth:`close` shuts it down. A run may hold two sessions (independent
+    stages side by side, see :func:`_run_stages`); every call to one session comes from one thread.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, warm_up: Sequence[str] = WARM_UP_MODULES) -> None:
         self.km: Any = None
         self.kc: Any = None  # the run's client (asyncio, this thread's event loop), made by the first prepare()
         self.notebooks_run = 0
         self.dirty = False  # the namespace holds names (a notebook's, a failed warm-up's): cleared before the next
         self._warm: threading.Thread | None = None
+        self.warm_up = tuple(warm_up)  # the modules imported when the kernel starts
+        self.imported: set[str] = set()  # the modules a warm-up has asked the kernel to import
 
     def launch(self) -> None:
         """Start the kernel process without waiting for it (the caller imports papermill meanwhile)."""
@@ -742,10 +759,28 @@ class KernelSession:
         self.km, self.kc, self.notebooks_run, self.dirty = km, None, 0, False
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
         # two processes on two cores.
-        self._warm = threading.Thread(target=self._warm_up, name="workbench-kernel-warm-up", daemon=True)
+        self.imported = set(self.warm_up)
+        self._warm = threading.Thread(target=self._warm_up, args=(_warm_up_code(self.warm_up),),
+                                      name="workbench-kernel-warm-up", daemon=True)
         self._warm.start()
 
-    def _warm_up(self) -> None:
+    def warm_more(self, modules: Sequence[str] = WARM_UP_MODULES) -> None:
+        """Import ``modules`` in the kernel while it waits for its next notebook (the namespace the last notebook
+        left is emptied first, so the freeze that follows keeps none of its data alive). Returns at once; the next
+        :meth:`prepare` waits for it."""
+        todo = [m for m in modules if m not in self.imported]
+        if self._warm is not None and not self._warm.is_alive():
+            self._warm = None
+        if self.km is None or not todo or self._warm is not None:
+            return
+        code = (_RESET_NAMESPACE % str(notebooks_folder()) if self.dirty else "") + _warm_up_code(todo)
+        self.imported.update(todo)
+        self.dirty = False
+        self._warm = threading.Thread(target=self._warm_up, args=(code,), name="workbench-kernel-warm-up",
+                                      daemon=True)
+        self._warm.start()
+
+    def _warm_up(self, code: str) -> None:
         from jupyter_client.blocking import BlockingKernelClient
 
         kc = BlockingKernelClient()
@@ -753,7 +788,7 @@ class KernelSession:
             kc.load_connection_info(self.km.get_connection_info(session=False))
             kc.start_channels()
             kc.wait_for_ready(timeout=120)
-            reply = kc.execute_interactive(_WARM_UP, silent=True, store_history=False, timeout=300,
+            reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=300,
                                            allow_stdin=False, output_hook=lambda msg: None)
             if not isinstance(reply, dict) or reply.get("content", {}).get("status") != "ok":
                 self.dirty = True
@@ -772,7 +807,10 @@ class KernelSession:
 
         self.launch()
         if self._warm is not None:
-            self._warm.join()
+            while self._warm.is_alive():  # the warm-up's client would wait minutes for a kernel that died
+                self._warm.join(0.25)
+                if self._warm.is_alive() and not run_sync(self.km.is_alive)():
+                    break
             self._warm = None
         if self.kc is None:
             kc = self.km.client()
@@ -797,12 +835,30 @@ class KernelSession:
         self.dirty = True
         return self.km, self.kc
 
+    def clear(self) -> None:
+        """Empty the namespace the last notebook left and give its memory back now, while the runner records the
+        stage (an idle kernel then holds none of it); when this fails, the next :meth:`prepare` clears again."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is None or self.kc is None or not self.dirty or self._warm is not None:
+            return
+        try:
+            if not run_sync(self.km.is_alive)():
+                return
+            reply = run_sync(self.kc.execute_interactive)(
+                _RESET_NAMESPACE % str(notebooks_folder()), silent=True, store_history=False, allow_stdin=False,
+                timeout=120, output_hook=lambda msg: None)
+        except Exception:  # noqa: BLE001 - a dead kernel: the next stage restarts it
+            return
+        if isinstance(reply, dict) and reply.get("content", {}).get("status") == "ok":
+            self.dirty = False
+
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
         km, kc, self.km, self.kc = self.km, self.kc, None, None
         if self._warm is not None:
-            self._warm.join(timeout=5)
+            self._warm.join(timeout=1)  # a daemon thread: one waiting on a killed kernel is left behind
             self._warm = None
         if kc is not None:
             try:
@@ -937,7 +993,9 @@ def execute_stage(stage: Stage, *, ds: Dataset, paths: RunPaths, parameters: Map
             kernel_name=_kernel_name(),
             progress_bar=False,
             log_output=False,
-            cwd=str(stage.notebook_path.parent),
+            # a shared kernel already runs in the notebooks' folder (and papermill's cwd is a chdir of this whole
+            # process, which two kernels' threads must not race on)
+            cwd=None if kernel is not None else str(stage.notebook_path.parent),
             # The kernel's own log is noise on a batch run's console: start-up warnings ("running over TCP
             # without encryption"), and "KeyboardInterrupt caught in kernel" logged at ERROR when the kernel
             # is shut down. A cell's error reaches us through the notebook, not this log.
@@ -1070,6 +1128,11 @@ def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
 
     lows, highs = [], []
     for path, column in ((paths.posts, "published_at"), (paths.account, "date")):
+        span = _parquet_min_max(path, column)
+        if span is not None:
+            lows.append(span[0])
+            highs.append(span[1])
+            continue
         try:
             col = pq.read_table(path, columns=[column]).column(column)
         except (OSError, KeyError, ValueError, ImportError):
@@ -1081,6 +1144,30 @@ def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
         lows.append(lo.date() if isinstance(lo, dt.datetime) else lo)
         highs.append(hi.date() if isinstance(hi, dt.datetime) else hi)
     return (min(lows), max(highs)) if lows else None
+
+
+def _parquet_min_max(path: Path, column: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last date of a timestamp column from the parquet file's row-group statistics (nothing of the
+    data read: at 1M posts the column itself costs the CLI ~35 MB it keeps); None when a row group has no
+    statistics or holds only nulls (the caller reads the column)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        j = pf.schema_arrow.get_field_index(column)
+        if j < 0 or pf.metadata.num_row_groups == 0:
+            return None
+        stats = [pf.metadata.row_group(i).column(j).statistics for i in range(pf.metadata.num_row_groups)]
+    except (OSError, ValueError, ImportError):
+        return None
+    if any(st is None or not st.has_min_max for st in stats):
+        return None
+    try:
+        lo, hi = min(st.min for st in stats), max(st.max for st in stats)
+    except TypeError:
+        return None
+    out = [v.date() if isinstance(v, dt.datetime) else v for v in (lo, hi)]
+    return (out[0], out[1]) if all(type(v) is dt.date for v in out) else None
 
 
 def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -> None:
@@ -1155,17 +1242,157 @@ def run_pipeline(
     _prepare_run_folder(paths)
     with run_lock(paths), _remembered_hashes():
         if executor is not execute_stage:
-            return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, executor=executor)
-        with KernelSession() as kernel:  # started by the first stage that runs; shut down however the run ends
             return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo,
-                               executor=functools.partial(execute_stage, kernel=kernel),
-                               on_first_run=kernel.launch)
+                               workers=[_Worker(run=executor)])
+        # kernels start on the first stage that runs (a no-op re-run starts none); the second one only when
+        # independent stages will run on a dataset small enough to hold twice (see _kernels_for)
+        workers = [_Worker(session=KernelSession()), _Worker(session=KernelSession())]
+        try:
+            return _run_stages(ds, paths, manifest, overrides, only=only, force=force, echo=echo, workers=workers)
+        except BaseException:
+            _stop_running(workers)  # Ctrl-C: a notebook still running in a kernel's thread must not be waited for
+            raise
+        finally:
+            _close_workers(workers)
+
+
+#: Independent stages (regression, growth, publications: none reads what another writes) run side by side in two
+#: kernels when the dataset's input files total at most this: each kernel then holds its own copy of the coded
+#: posts. Above it (≈ 150,000 X posts) the stages run one at a time in one kernel, memory being the limit there.
+PARALLEL_MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def stage_dependencies(stages: Sequence[Stage] | None = None) -> dict[str, frozenset[str]]:
+    """For each stage (default :data:`STAGES`), every earlier stage it depends on, directly or through another
+    (it reads a product of theirs, optional reads included)."""
+    stages = STAGES if stages is None else stages
+    out: dict[str, frozenset[str]] = {}
+    for i, stage in enumerate(stages):
+        needs = set(stage.reads) | set(stage.optional_reads)
+        direct = {e.name for e in stages[:i] if needs & (set(e.writes) | set(e.optional_writes))}
+        out[stage.name] = frozenset(direct.union(*(out[d] for d in direct)))
+    return out
+
+
+def _input_bytes(ds: Dataset) -> int | None:
+    """The size of the dataset's input files (exports, coding files, publication lists), None if unreadable."""
+    try:
+        return sum(f.stat().st_size for f in {*dataset_inputs(ds), *ds.publication_inputs()})
+    except OSError:
+        return None
+
+
+def _kernels_for(ds: Dataset, to_run: Sequence[Stage]) -> int:
+    """How many kernels a run whose stages ``to_run`` (in order) may run: two when two of them are independent
+    of each other, the machine has two cores and the dataset is small (:data:`PARALLEL_MAX_INPUT_BYTES`)."""
+    deps = stage_dependencies()
+    names = [s.name for s in to_run]
+    independent = any(b not in deps[a] and a not in deps[b] for i, a in enumerate(names) for b in names[i + 1:])
+    if not independent or (os.cpu_count() or 1) < 2:
+        return 1
+    size = _input_bytes(ds)
+    return 2 if size is not None and size <= PARALLEL_MAX_INPUT_BYTES else 1
+
+
+def _first_warm_up(ds: Dataset, first: Stage, kernels: int) -> tuple[str, ...]:
+    """What the first kernel imports before its first notebook: everything (it boots while the CLI checks the
+    card), except before ingest or feature coding when a second kernel imports the rest meanwhile, or when the
+    dataset is large: there a notebook imports what it uses when it runs, so ingest's and feature coding's peaks
+    do not carry statsmodels, scipy and matplotlib (≈ 145 MB)."""
+    if first.name not in ("ingest", "features"):
+        return WARM_UP_MODULES
+    size = _input_bytes(ds)
+    large = size is None or size > PARALLEL_MAX_INPUT_BYTES
+    return WARM_UP_INGEST if kernels > 1 or large else WARM_UP_MODULES
+
+
+class _Worker:
+    """Where a stage runs: a kernel session with a thread of its own (every call to a session is made from that
+    thread: its client lives on the thread's event loop), or, for tests, a plain executor called inline."""
+
+    def __init__(self, *, session: KernelSession | None = None, run: Callable[..., None] | None = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.session = session
+        self.run = run if run is not None else functools.partial(_execute_in, session)
+        self.busy = False
+        self.started = session is None  # a kernel's worker is used once its kernel is launched
+        self._thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-kernel")
+                        if session is not None else None)
+
+    @property
+    def warm(self) -> bool:
+        """Whether the kernel has imported every module of :data:`WARM_UP_MODULES` (or is still importing them)."""
+        return self.session is None or set(WARM_UP_MODULES) <= self.session.imported
+
+    @property
+    def ready(self) -> bool:
+        """Whether the kernel has imported everything and is not importing anything any more."""
+        warming = self.session is not None and self.session._warm is not None and self.session._warm.is_alive()
+        return self.warm and not warming
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from concurrent.futures import Future
+
+        if self._thread is not None:
+            return self._thread.submit(fn, *args, **kwargs)
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future, as from a thread
+            future.set_exception(exc)
+        return future
+
+    def launch(self, warm_up: Sequence[str]) -> None:
+        if self.session is not None and not self.started:
+            self.session.warm_up = tuple(warm_up)
+            self.submit(self.session.launch)  # errors show when its first stage runs (execute_stage launches again)
+            self.started = True
+
+
+def _execute_in(session: KernelSession, stage: Stage, **kwargs: Any) -> None:
+    execute_stage(stage, kernel=session, **kwargs)
+
+
+def _stop_running(workers: Sequence[_Worker]) -> None:
+    """Start nothing more and kill the kernel of every worker still running a stage (its thread then ends with a
+    StageError): the run is being abandoned (interrupted) and must not wait for a notebook to finish."""
+    for w in workers:
+        if w._thread is not None:
+            w._thread.shutdown(wait=False, cancel_futures=True)
+        km = getattr(w.session, "km", None)
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if w.busy and process is not None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+
+def _close_workers(workers: Sequence[_Worker]) -> None:
+    """Shut the kernels down, side by side (each from its thread; after an interruption, from this one)."""
+    for w in workers:
+        if w._thread is not None:
+            try:
+                w._thread.submit(w.session.close)
+            except RuntimeError:  # stopped by _stop_running: closed below
+                pass
+    for w in workers:
+        if w._thread is not None:
+            w._thread.shutdown(wait=True)
+            if w.session.km is not None:
+                w.session.close()
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
                 only: Sequence[str] | None, force: bool, echo: Callable[[str], None],
-                executor: Callable[..., None], on_first_run: Callable[[], None] | None = None
-                ) -> list[StageOutcome]:
+                workers: Sequence[_Worker]) -> list[StageOutcome]:
+    """Run the selected stages in their order, each as soon as the stages it depends on have finished and a
+    worker is free: with one worker, one after the other; with two kernels, independent stages side by side.
+
+    Everything about the manifest, the run status and the console happens in this thread."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     started = _now()
     manifest["dataset"] = {"name": ds.name, "folder": str(ds.root)}  # claimed before anything runs
     failures: dict[str, Any] = manifest.setdefault("failed_stages", {})
@@ -1176,97 +1403,152 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
     versions: dict[str, str] | None = None  # read once, when the first stage has run
     outcomes: list[StageOutcome] = []
     selected = [s for s in STAGES if not only or s.name in only]
+    position = {s.name: i for i, s in enumerate(selected, 1)}
     for name, f in failures.items():
-        if name not in {s.name for s in selected} and isinstance(f, dict):
+        if name not in position and isinstance(f, dict):
             echo(f"note: stage '{name}' failed at {f.get('at')} ({f.get('error') or f.get('message', '')}"
                  .splitlines()[0] + "); later stages use what it left from an earlier run")
+    deps = stage_dependencies()
     # The names the card uses are checked before the first kernel starts, and only when one will: a no-op
-    # re-run must stay fast, and an unchanged card was checked when its stages last ran (the check imports
-    # the feature and growth modules, seconds of start-up).
+    # re-run must stay fast, and an unchanged card was checked when its stages last ran.
     deferred: list[str] | None = None
     data_checked = False
-    for i, stage in enumerate(selected, 1):
-        nb_hash = hash_file(stage.notebook_path)
-        params = _jsonable(overrides.get(stage.name, {}))
-        inputs = stage_inputs(stage, ds, paths)
-        missing = [k for k, v in inputs.items() if v == "missing"]
-        label = f"[{i}/{len(selected)}] {stage.name:<11}"
-        if missing:
-            msg = (
-                f"stage '{stage.name}' needs {', '.join(m.removeprefix('run:') for m in missing)} "
-                f"in {paths.root}; run the earlier stages first (drop --only)"
-            )
-            echo(f"{label} failed: {msg}")
-            outcomes.append(StageOutcome(stage.name, "failed", 0.0, msg))
-            _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed")
-            raise StageError(msg, stage=stage.name)
-        previous = manifest["stages"].get(stage.name)
-        products = stage_products(stage, paths)
-        up_to_date = (
-            not force
-            and previous is not None
-            and previous.get("inputs") == inputs
-            and previous.get("parameters") == params
-            and previous.get("notebook_sha256") == nb_hash
-            and previous.get("code_sha256") == code
-            and previous.get("products") == products
-            and all(v is not None for v in products.values())
-        )
-        if up_to_date:
-            echo(f"{label} up to date")
-            outcomes.append(StageOutcome(stage.name, "up to date", 0.0))
-            continue
-        if deferred is None:
-            if on_first_run is not None:
-                try:
-                    on_first_run()  # a stage will run: start its kernel now, it boots while the card is checked
-                except Exception:  # noqa: BLE001 - the stage tries again and reports the failure as a StageError
-                    pass
-            deferred = check_card_vocabulary(ds)
-        if stage.name != "ingest" and not data_checked and paths.posts.exists():
-            check_ingested(ds, paths, deferred)
-            data_checked = True
-        # Forget the stage before running it: a crash mid-stage must not leave it looking up to date.
-        manifest["stages"].pop(stage.name, None)
-        _save_manifest(paths, manifest)
-        _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
-        t0 = time.perf_counter()
-        try:
-            executor(stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
-        except StageError as exc:
-            seconds = time.perf_counter() - t0
-            echo(f"{label} failed after {seconds:.1f} s")
-            outcomes.append(StageOutcome(stage.name, "failed", seconds, str(exc)))
-            failures[stage.name] = {
-                "stage": stage.name, "notebook": stage.notebook, "cell": exc.cell, "error": exc.error,
-                "message": str(exc), "at": _now(), "seconds": round(seconds, 3),
-            }
-            try:
-                _save_manifest(paths, manifest)
-            finally:
-                _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed")
-            raise
-        seconds = time.perf_counter() - t0
-        failures.pop(stage.name, None)
-        manifest["stages"][stage.name] = {
-            "notebook": stage.notebook,
-            "inputs": inputs,
-            "parameters": params,
-            "notebook_sha256": nb_hash,
-            "code_sha256": code,
-            "package_version": version,
-            "python": sys.version.split()[0],
-            "products": stage_products(stage, paths),
-            "seconds": round(seconds, 3),
-            "finished_at": _now(),
-        }
-        versions = versions or library_versions()
-        manifest["versions"] = versions  # Python and the analysis libraries behind the numbers
-        _save_manifest(paths, manifest)
-        echo(f"{label} ran in {seconds:.1f} s")
-        outcomes.append(StageOutcome(stage.name, "ran", seconds))
+    pending = list(selected)
+    finished: set[str] = set()  # ran or up to date in this run
+    running: dict[Any, tuple[Stage, _Worker, float, dict[str, str], Any, str]] = {}
+    failed: BaseException | None = None
+
+    def label(stage: Stage) -> str:
+        return f"[{position[stage.name]}/{len(selected)}] {stage.name:<11}"
+
+    def pick(stage: Stage) -> _Worker | None:
+        free = [w for w in workers if w.started and not w.busy]
+        if not free:
+            return None
+        # ingest: the first kernel (warmed for it); later stages: a kernel that has imported everything, else one
+        # importing it, else any
         if stage.name == "ingest":
-            check_ingested(ds, paths, deferred or ())
-            data_checked = True
+            return free[0]
+        return next((w for w in free if w.ready), next((w for w in free if w.warm), free[0]))
+
+    while pending or running:
+        progressed = True
+        while progressed and failed is None:
+            progressed = False
+            for stage in list(pending):
+                if any(d in position and d not in finished for d in deps[stage.name]):
+                    continue
+                nb_hash = hash_file(stage.notebook_path)
+                params = _jsonable(overrides.get(stage.name, {}))
+                inputs = stage_inputs(stage, ds, paths)
+                missing = [k for k, v in inputs.items() if v == "missing"]
+                if missing:
+                    msg = (
+                        f"stage '{stage.name}' needs {', '.join(m.removeprefix('run:') for m in missing)} "
+                        f"in {paths.root}; run the earlier stages first (drop --only)"
+                    )
+                    echo(f"{label(stage)} failed: {msg}")
+                    outcomes.append(StageOutcome(stage.name, "failed", 0.0, msg))
+                    pending.remove(stage)
+                    failed = StageError(msg, stage=stage.name)
+                    break
+                previous = manifest["stages"].get(stage.name)
+                products = stage_products(stage, paths)
+                up_to_date = (
+                    not force
+                    and previous is not None
+                    and previous.get("inputs") == inputs
+                    and previous.get("parameters") == params
+                    and previous.get("notebook_sha256") == nb_hash
+                    and previous.get("code_sha256") == code
+                    and previous.get("products") == products
+                    and all(v is not None for v in products.values())
+                )
+                if up_to_date:
+                    echo(f"{label(stage)} up to date")
+                    outcomes.append(StageOutcome(stage.name, "up to date", 0.0))
+                    pending.remove(stage)
+                    finished.add(stage.name)
+                    progressed = True
+                    break  # a stage that depends on this one may now be ready: look again from the first
+                if deferred is None:
+                    # a stage will run: start the kernels now, they boot while the card is checked
+                    n = _kernels_for(ds, pending)
+                    for k, w in enumerate(workers[:n]):
+                        w.launch(_first_warm_up(ds, stage, n) if k == 0 else WARM_UP_MODULES)
+                    deferred = check_card_vocabulary(ds)
+                worker = pick(stage)
+                if worker is None:
+                    break  # every kernel is busy: wait for one
+                if stage.name != "ingest" and not data_checked and paths.posts.exists():
+                    check_ingested(ds, paths, deferred)
+                    data_checked = True
+                # Forget the stage before running it: a crash mid-stage must not leave it looking up to date.
+                manifest["stages"].pop(stage.name, None)
+                _save_manifest(paths, manifest)
+                _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
+                worker.busy = True
+                future = worker.submit(worker.run, stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
+                if worker.session is not None:
+                    worker.submit(worker.session.clear)  # after the stage, while this thread records it
+                running[future] = (stage, worker, time.perf_counter(), inputs, params, nb_hash)
+                pending.remove(stage)
+                progressed = True
+                break
+            # a kernel with nothing to run imports what later stages need meanwhile
+            for w in workers:
+                if w.started and not w.busy and not w.warm and w.session is not None and (running or pending):
+                    w.submit(w.session.warm_more)
+        if not running:
+            break
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: position[running[f][0].name]):
+            stage, worker, t0, inputs, params, nb_hash = running.pop(future)
+            worker.busy = False
+            seconds = time.perf_counter() - t0
+            exc = future.exception()
+            if isinstance(exc, StageError):
+                echo(f"{label(stage)} failed after {seconds:.1f} s")
+                outcomes.append(StageOutcome(stage.name, "failed", seconds, str(exc)))
+                failures[stage.name] = {
+                    "stage": stage.name, "notebook": stage.notebook, "cell": exc.cell, "error": exc.error,
+                    "message": str(exc), "at": _now(), "seconds": round(seconds, 3),
+                }
+                _save_manifest(paths, manifest)
+                failed = failed or exc
+                continue
+            if exc is not None:
+                failed = failed or exc
+                continue
+            failures.pop(stage.name, None)
+            manifest["stages"][stage.name] = {
+                "notebook": stage.notebook,
+                "inputs": inputs,
+                "parameters": params,
+                "notebook_sha256": nb_hash,
+                "code_sha256": code,
+                "package_version": version,
+                "python": sys.version.split()[0],
+                "products": stage_products(stage, paths),
+                "seconds": round(seconds, 3),
+                "finished_at": _now(),
+            }
+            versions = versions or library_versions()
+            manifest["versions"] = versions  # Python and the analysis libraries behind the numbers
+            _save_manifest(paths, manifest)
+            echo(f"{label(stage)} ran in {seconds:.1f} s")
+            outcomes.append(StageOutcome(stage.name, "ran", seconds))
+            finished.add(stage.name)
+            if stage.name == "ingest" and failed is None:
+                try:
+                    check_ingested(ds, paths, deferred or ())
+                except BaseException as err:  # noqa: BLE001 - raised once the stages still running finished
+                    failed = err
+                data_checked = True
+    outcomes.sort(key=lambda o: position[o.name])
+    if failed is not None:
+        if isinstance(failed, StageError):
+            _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed")
+        raise failed
     _write_run_status(paths, ds, manifest, outcomes, started=started, status="failed" if failures else "ok")
     return outcomes
