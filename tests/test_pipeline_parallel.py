@@ -156,16 +156,16 @@ def test_one_worker_runs_the_stages_in_their_order(dataset, tmp_path):
 
 def test_card_check_reads_growth_names_without_importing_growth():
     """The CLI checks the card before any kernel starts: it must not load statsmodels or scipy for it, and the names
-    it reads from growth's source are growth's."""
+    it takes from workbench.names are the ones growth and schema use."""
     code = ("import sys\nfrom workbench.dataset import card_vocabulary, check_card_vocabulary, load_dataset\n"
             f"ds = load_dataset({str(REPO / 'data' / 'example')!r})\ncheck_card_vocabulary(ds)\n"
             "print(sorted(m for m in ('statsmodels', 'scipy', 'workbench.growth', 'matplotlib') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
-    from workbench import growth
-    from workbench.dataset import _module_literal
+    from workbench import dataset, growth, schema
 
-    assert _module_literal("growth", "POST_DERIVABLE") == growth.POST_DERIVABLE
+    assert dataset.POST_DERIVABLE is growth.POST_DERIVABLE
+    assert (dataset.PLATFORMS, dataset.POST_TYPES) == (schema.PLATFORMS, schema.POST_TYPES)
 
 
 def test_warm_up_code_imports_each_module_and_leaves_no_name():

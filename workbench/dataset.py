@@ -18,35 +18,9 @@ import yaml
 
 from .errors import DatasetCardError
 
-
-def _module_literal(module: str, name: str) -> Any:
-    """The value a ``workbench`` module assigns to ``name`` at its top level, read from the module's source when
-    it is a literal (nothing imported), else from the imported module."""
-    import ast
-
-    path = Path(__file__).resolve().parent / f"{module.replace('.', '/')}.py"
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in tree.body:
-            if isinstance(node, ast.Assign):
-                targets, value = node.targets, node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                targets, value = [node.target], node.value
-            else:
-                continue
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                return ast.literal_eval(value)
-    except (OSError, SyntaxError, ValueError):
-        pass
-    import importlib
-
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
-
-
-# Read from schema's source: importing schema loads pandas (0.4 CPU-s, 90 MB), which a runner that only reads
-# the card (a no-op re-run) or has not started its kernel yet must not pay; the card check imports it later.
-PLATFORMS: tuple[str, ...] = _module_literal("schema", "PLATFORMS")
-POST_TYPES: tuple[str, ...] = _module_literal("schema", "POST_TYPES")
+# names.py imports nothing: loading a card must not load pandas (schema) or statsmodels (growth), which a
+# runner that only reads the card (a no-op re-run) or has not started its kernel yet must not pay
+from .names import PLATFORMS, POST_DERIVABLE, POST_TYPES
 
 CARD_NAME = "dataset.yml"
 
@@ -715,7 +689,7 @@ def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[
 
     # growth's names are read from its source: importing it loads statsmodels and scipy (≈ 1 CPU-s in the CLI,
     # which checks the card before the first kernel starts); the module itself when the value is not a literal
-    post_derivable = _module_literal("growth", "POST_DERIVABLE")
+    post_derivable = POST_DERIVABLE
     from .schema import ACCOUNT_METRICS, POST_METRICS, POSTS_SCHEMA
 
     not_features = {"post_id", "account", "published_at", "text", "permalink", "source_format", "source_file",

@@ -171,6 +171,7 @@ from scipy import optimize, stats
 from .beforeafter import monthly_its, post_change
 from .errors import InputError
 from .io import _clean_floats
+from .names import POST_DERIVABLE  # noqa: F401  (re-exported; defined where the card check reads it without importing growth)
 
 __all__ = [
     "prepare_growth_series",
@@ -184,7 +185,6 @@ __all__ = [
 MAXLAGS_RULE = "floor(4*(n/100)^(2/9)) (Newey & West 1994), n = observations in the model"
 #: the start of the warning given when growth is measured from net flows without a follower count
 REBUILT_WARNING = "no follower count in the account data: growth is compared as net new followers per day"
-POST_DERIVABLE = ("impressions", "engagements", "posts")
 #: share of a first or last month the posts must span for its posts-derived totals to count as complete
 POSTS_MONTH_COVERAGE = 0.8
 #: what ``level_model`` keeps of the segmented level regression (for comparison with the published form)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import InputError
-
-PLATFORMS = ("x", "facebook", "instagram", "linkedin", "bluesky", "mastodon")
+from .names import PLATFORMS, POST_TYPES  # noqa: F401  (defined without imports for the card check)
 
 #: Count metrics of a post. Int64 with NA where the platform does not report the metric (never 0).
 POST_METRICS = (
@@ -60,7 +59,6 @@ PROMOTED_COLUMNS = {"promoted impressions": "promoted_impressions", "promoted en
 
 #: values of posts.post_type: an original post, a reply, a quote (a post quoting another) or a repost
 #: (a retweet/boost/share of someone else's post, carrying that post's text).
-POST_TYPES = ("original", "reply", "quote", "repost")
 
 #: Account metrics. ``followers`` is a follower *level* (a total at that date, e.g. an Audience.csv anchor);
 #: ``new_follows`` are gross daily follows and are never summed into ``followers`` at ingest.
