@@ -59,9 +59,9 @@ def give_back_memory() -> None:
     """Return the pages freed since the last call to the system: Arrow's pool (mimalloc) and glibc's malloc keep
     them for reuse, so a big table's buffers, once freed, would still count in the process's RSS.
 
-    :func:`workbench.pipeline.release_memory` without its ``gc.collect()``, which costs ~0.1 s in a kernel that
-    imported statsmodels and seaborn: for buffers freed by reference counting (no cycles), as between the
-    slices of a file written a slice at a time."""
+    Without a ``gc.collect()`` (~0.1 s in a kernel that imported statsmodels and seaborn): for buffers freed by
+    reference counting, as between the slices of a file written a slice at a time;
+    :func:`workbench.pipeline.release_memory` collects first."""
     import sys
 
     if "pyarrow" in sys.modules:

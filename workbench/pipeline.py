@@ -673,22 +673,14 @@ __import__("gc").freeze()
 def release_memory() -> None:
     """Give the memory freed by collected frames back to the system: Arrow's allocator (mimalloc/jemalloc) and
     glibc's malloc keep freed pages for reuse, so a shared kernel would otherwise carry the previous stage's
-    peak into the next (at 1M posts, 1.4 GB kept after a posts table was freed, 0.17 GB after this)."""
+    peak into the next (at 1M posts, 1.4 GB kept after a posts table was freed, 0.17 GB after this).
+    :func:`workbench.io.give_back_memory` after a full collection (frames in reference cycles included)."""
     import gc
 
-    gc.collect()
-    if "pyarrow" in sys.modules:
-        try:
-            sys.modules["pyarrow"].default_memory_pool().release_unused()
-        except Exception:  # noqa: BLE001 - only memory is at stake
-            pass
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    from .io import give_back_memory
 
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
-            pass
+    gc.collect()
+    give_back_memory()
 
 
 #: Imported by a kernel before its first notebook (errors ignored: a notebook meets the same error in its own
