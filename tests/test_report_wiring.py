@@ -545,3 +545,27 @@ def test_mixed_meta_and_x_posts_are_named_per_platform(tmp_path, quick):
     assert f"Posts (X)</dt><dd>{len(posts) - half}" in key
     # the top-posts table names each post's platform, and says the counts differ
     assert "Each platform counts its own way (views on Meta, impressions on X)" in page
+
+
+def test_reach_by_type_leaves_out_a_platform_whose_posts_have_no_type(tmp_path, quick):
+    """A platform whose exports give no media type has one row, "unknown": it is left out with a note that says why
+    and what would give it; a platform with types keeps its rows."""
+    mixed = models_v2()
+    mixed["reach_by_type"] = [
+        {"platform": "x", "type": "unknown", "n": 25, "share": 0.625, "median_impressions": 900.0,
+         "median_engagements": 12.0},
+        {"platform": "bluesky", "type": "text", "n": 15, "share": 0.375, "median_impressions": 300.0,
+         "median_engagements": None}]
+    run = write_run(tmp_path / "mixed", models=mixed)
+    ww = section(html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY)), "what-works")
+    flat = ww.replace(' class="num"', "")
+    assert "<td>Bluesky</td><td>text</td>" in flat and "<td>unknown</td>" not in flat
+    assert "Not shown for the X posts: the exports read give no post type" in ww
+
+    untyped = models_v2()
+    untyped["reach_by_type"] = [{"platform": "x", "type": "unknown", "n": 40, "share": 1.0,
+                                 "median_impressions": 900.0, "median_engagements": 12.0}]
+    run = write_run(tmp_path / "untyped", models=untyped)
+    ww = section(html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY)), "what-works")
+    assert "Reach by type" in ww and "from models.json reach_by_type" not in ww
+    assert "Not shown for the posts: the exports read give no post type" in ww

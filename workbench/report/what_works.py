@@ -246,9 +246,23 @@ def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
     rows = (ctx.f.model_notes or {}).get("reach_by_type") or []
     if not rows:
         return []
+    several = len({r.get("platform") for r in rows}) > 1  # the platform is named even when one is left out
+    # A platform whose posts all lack a type gives one row, "unknown": true, and says nothing. Its row is left
+    # out and the note says why and what would give the table.
+    typed = {r.get("platform") for r in rows if str(r.get("type")) != "unknown"}
+    untyped = list(dict.fromkeys(r.get("platform") for r in rows if r.get("platform") not in typed))
+    note: list[Block | None] = []
+    if untyped:
+        whose = ("the posts" if len(untyped) == len({r.get("platform") for r in rows}) and len(untyped) == 1
+                 else "the " + ", ".join(platform_name(p) for p in untyped) + " posts")
+        note = [Note(f"Not shown for {whose}: the exports read give no post type (photo, video, link, text …) for "
+                     "any of them. Exports that give one per post (Facebook's and Instagram's post exports, Bluesky's "
+                     "and Mastodon's archives) would make it possible.")]
+        rows = [r for r in rows if r.get("platform") in typed]
+        if not rows:
+            return [Heading(3, "Reach by type"), *note]
     reach = {(str(r.get("platform")), str(r.get("type"))): r for r in (ctx.f.reach or {}).get("posts") or []}
     with_reach = any((str(r.get("platform")), str(r.get("type"))) in reach for r in rows)
-    several = len({r.get("platform") for r in rows}) > 1
     word = ctx.word("impressions")
     headers = ((["Platform"] if several else []) + ["Type", "Posts", "Share", f"Median {word}", "Median engagements"]
                + (["Median reach (posts with reach)"] if with_reach else []))
@@ -270,7 +284,7 @@ def _reach_by_type(ctx: ReportContext) -> list[Block | None]:
     return [Heading(3, "Reach by type"), table(
         f"Posts and {what} per type (descriptive, not adjusted for anything; from models.json reach_by_type"
         + (" and posts_coded reach" if with_reach else "") + ")", headers, body,
-        numeric=tuple(range(first + 1, first + 5 + int(with_reach))))]
+        numeric=tuple(range(first + 1, first + 5 + int(with_reach)))), *note]
 
 
 def _sensitivity_table(ctx: ReportContext, outcome: str, platform: str | None = None) -> list[Block | None]:
@@ -348,8 +362,10 @@ def _published_table(ctx: ReportContext) -> list[Block | None]:
     return [
         table(caption, ["Feature", "Outcome", "Standardized β", "p (unadjusted)"], rows, numeric=(2, 3)),
         Meta("Standardized β is the change in the outcome, in standard deviations, per standard deviation of "
-             "the feature. It is shown so these results can be compared with published studies; it cannot "
-             "be read as a % change, and its p-values are not adjusted for multiple testing."),
+             "the feature, from OLS on the raw counts (not their logarithm, as in the tables above, so a few "
+             "very large posts weigh heavily and its sign can differ from the % above). It is shown so these "
+             "results can be compared with published studies; it cannot be read as a % change, and its "
+             "p-values are not adjusted for multiple testing."),
     ]
 
 
