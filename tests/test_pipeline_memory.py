@@ -4,6 +4,10 @@ column; the same dates as reading the column, whatever the file looks like."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,3 +66,14 @@ def test_missing_column_or_file_is_none(tmp_path):
     pq.write_table(pa.table({"x": [1]}), path)
     assert pipeline._parquet_min_max(path, "published_at") is None
     assert pipeline._parquet_min_max(tmp_path / "absent.parquet", "published_at") is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="jemalloc is chosen on Linux only")
+def test_arrow_allocates_with_jemalloc_unless_the_user_chose():
+    """workbench sets Arrow's allocator before pyarrow is imported (it is faster at 1M posts, see
+    workbench/__init__.py); a user's own ARROW_DEFAULT_MEMORY_POOL is kept."""
+    code = "import workbench, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")}
+    run = partial(subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run(env=env).stdout.strip() == "jemalloc"
+    assert run(env={**env, "ARROW_DEFAULT_MEMORY_POOL": "system"}).stdout.strip() == "system"

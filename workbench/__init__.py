@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 # after a delay, so its peak varied with the run's speed; purging dirty pages after 250 ms (muzzy at once) held
 # ingest's peak at 1.18-1.26 GB over 6 runs at the same speed (3.4-3.9 s). A user's own settings are kept, and a
 # pyarrow imported before workbench keeps the allocator it started with.
-_os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
-_os.environ.setdefault("JE_ARROW_MALLOC_CONF", "dirty_decay_ms:250,muzzy_decay_ms:0")
+# Only on Linux, where pyarrow's wheels are built with jemalloc (elsewhere Arrow would warn on every import that
+# the backend is unsupported, and keep its default).
+if __import__("sys").platform.startswith("linux"):
+    _os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    _os.environ.setdefault("JE_ARROW_MALLOC_CONF", "dirty_decay_ms:250,muzzy_decay_ms:0")
 del _os
