@@ -202,6 +202,10 @@ def test_cannot_tell_says_which_change_could_have_been_detected():
     assert "cannot tell" in text
     assert ("With this much month-to-month variation, only a change of the growth rate of about 2.3× or more "
             "(or a fall to 0.45× or less) would be detected reliably (80% power).") in text
+    # the caveat growth.json carries is said with it: the figure is optimistic under weeks-long bursts
+    caveat = "estimated …, which understates bursts of attention that last weeks: … 58% to 82% of them"
+    with_caveat = describe_growth(_comparison(_cannot_tell({**md, "caveat": caveat})))
+    assert f"would be detected reliably (80% power). That size is {caveat}." in with_caveat
     md_none = {**md, "ratio_increase": None, "ratio_decrease": None}
     assert "not even a 20.0× change" in describe_growth(_comparison(_cannot_tell(md_none)))
     # a growth.json without the key (older runs) keeps the old sentence, with nothing invented
@@ -220,3 +224,14 @@ def test_the_growth_table_row_states_the_minimum_detectable_ratio_and_the_power_
     none = {**md, "method": None, "ratio_increase": None, "reason": "the before growth rate is not positive"}
     assert _detectable_text(_cannot_tell(none)) == "not computed: the before growth rate is not positive"
     assert "growth.json has no minimum detectable ratio" in _detectable_text(_cannot_tell(None))
+
+
+def test_the_minimum_detectable_ratio_carries_the_measured_optimism():
+    """growth.json's minimum_detectable says how far below 80% the power at the reported ratio was in the
+    simulation suite (the numbers of MDE_POWER_MEASURED), so the report never states 80% as if it were exact."""
+    from workbench import growth
+
+    md = growth._minimum_detectable(None, 0, float("nan"), alpha=0.05, stat="log")
+    assert md["caveat"] is None and md["reason"]
+    lo, hi = min(growth.MDE_POWER_MEASURED.values()), max(growth.MDE_POWER_MEASURED.values())
+    assert lo < growth.MDE_POWER <= hi

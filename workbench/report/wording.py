@@ -151,7 +151,9 @@ def describe_detectable(results: Mapping[str, Any]) -> str | None:
         main = f"only a change of the growth rate of about {format_ratio(up)} or more"
         if down is not None:
             main += f" (or a fall to {format_ratio(down)} or less)"
-    return f"With this much month-to-month variation, {main} would be detected reliably ({power:.0%} power)."
+    caveat = md.get("caveat")
+    return (f"With this much month-to-month variation, {main} would be detected reliably ({power:.0%} power)."
+            + (f" That size is {caveat}." if caveat else ""))
 
 
 def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers", since: Any = None) -> str | None:
