@@ -475,24 +475,13 @@ def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event
         comp, g = own_growth
         r = comp.results
         if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
-            rows.append((
-                f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
-                format_number(_rate(comp.before)[0], signed=True),
-                format_number(_rate(comp.after)[0], signed=True),
-                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
-            ))
+            rows.append(_growth_rate_row(_own_series_label(g, name), comp))
     elif f.comparisons and growth_platform == plat and not f.growth_platforms:
         comp = f.comparisons[0]
         r = comp.results
         level_known = (ctx.r.growth or {}).get("level_known")
         if num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None:
-            rows.append((
-                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
-                else f"{cap(metric_name(f.metric))} gained per day",
-                format_number(_rate(comp.before)[0], signed=True),
-                format_number(_rate(comp.after)[0], signed=True),
-                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
-            ))
+            rows.append(_growth_rate_row(_gained_per_day_label(f.metric, level_known), comp))
     n_collab = int(rec.get("n_collab_out") or 0)
     posts_text = f"{format_int(rec.get('n_posts'))} posts" + (
         f"; {format_int(n_collab)} posts by other accounts (collabs) left out" if n_collab else "")
@@ -575,23 +564,13 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
     if own_growth is not None:  # the account table holds several platforms: the posts' platform's own series
         comp, g = own_growth
         name = platform_name(posts_platforms[0])
-        rows.append((f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)",
-                     format_number(_rate(comp.before)[0], signed=True),
-                     format_number(_rate(comp.after)[0], signed=True),
-                     f"{format_ratio(comp.results.get('slope_ratio'))} "
-                     f"({ci_text(comp.results.get('slope_ratio_ci'), format_ratio)})"))
+        rows.append(_growth_rate_row(_own_series_label(g, name), comp))
     if f.comparisons:
         comp = f.comparisons[0]
         r = comp.results
         level_known = (ctx.r.growth or {}).get("level_known")
         if own_growth is None and (num(r.get("slope_ratio")) is not None or _rate(comp.before)[0] is not None):
-            rows.append((
-                "New follows per day (follower level unknown)" if f.metric == "followers" and level_known is False
-                else f"{metric_name(f.metric).capitalize()} gained per day",
-                format_number(_rate(comp.before)[0], signed=True),
-                format_number(_rate(comp.after)[0], signed=True),
-                f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})",
-            ))
+            rows.append(_growth_rate_row(_gained_per_day_label(f.metric, level_known), comp))
         monthly = r.get("monthly") or {}
         if num(monthly.get("fold_change")) is not None and _enough_months(monthly) and all(
                 num(v) is not None for v in monthly.get("fold_change_ci") or [None]):
@@ -681,3 +660,23 @@ def what_it_will_say(findings, dataset=None) -> str:
     for outcome, terms in findings.model_terms.items():
         lines += [f"  {s}" for s in describe_terms(terms, findings.dropped, outcome=outcome)]
     return "\n".join(lines)
+
+
+def _growth_rate_row(label: str, comp: Any) -> tuple[str, str, str, str]:
+    """A before/after table row of a growth comparison: the rate per day in each period and the growth ratio with
+    its CI."""
+    r = comp.results
+    return (label, format_number(_rate(comp.before)[0], signed=True), format_number(_rate(comp.after)[0], signed=True),
+            f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})")
+
+
+def _own_series_label(g: Mapping[str, Any], name: str) -> str:
+    """The row label of a platform's own growth series (findings' growth_by_platform entry ``g``)."""
+    return f"{cap(str(g.get('unit') or metric_name(str(g.get('metric')))))} ({name}'s own series)"
+
+
+def _gained_per_day_label(metric: str, level_known: Any) -> str:
+    """The row label of growth.json's comparison: new follows when the follower level is unknown."""
+    if metric == "followers" and level_known is False:
+        return "New follows per day (follower level unknown)"
+    return f"{cap(metric_name(metric))} gained per day"
