@@ -569,3 +569,27 @@ def test_reach_by_type_leaves_out_a_platform_whose_posts_have_no_type(tmp_path, 
     ww = section(html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY)), "what-works")
     assert "Reach by type" in ww and "from models.json reach_by_type" not in ww
     assert "Not shown for the posts: the exports read give no post type" in ww
+
+
+def test_no_estimable_predictor_says_why_each_was_left_out_and_what_would_make_it_possible(tmp_path, quick):
+    """A short, replies-heavy export where every predictor has fewer than 10 posts in a group: the regression has
+    no rows. The report names each predictor's reason and what input would make it possible, not a file name."""
+    from test_report import make_regression
+
+    models = models_v2()
+    models["dropped"] = [
+        {"code": "too_few_posts", "role": "predictor", "outcome": "impressions", "term": "has_url", "n": 2,
+         "message": "impressions: only 2 of 24 posts without 'has_url' (fewer than 10, the minimum in each group)"},
+        {"code": "not_a_column", "role": "predictor", "outcome": None, "term": "has_poll", "n": None,
+         "message": "Predictor 'has_poll' is not a column of the coded posts; dropped from the models."},
+        {"code": "too_few_posts", "role": "predictor", "outcome": "engagements", "term": "has_url", "n": 2,
+         "message": "engagements: only 2 of 24 posts without 'has_url' (fewer than 10, the minimum in each group)"}]
+    run = write_run(tmp_path, regression=make_regression().iloc[0:0], models=models)
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    ww = section(page, "what-works")
+    assert "No post feature could be estimated: every predictor of the card was left out of the models." in ww
+    assert "Link (URL): impressions: only 2 of 24 posts without 'has_url'" in ww and "engagements: only 2" not in ww
+    assert "Poll: Predictor 'has_poll' is not a column of the coded posts" in ww
+    assert "at least 10 with and 10 without a feature among the posts the models use" in ww
+    assert "results/regression.csv has no rows" not in ww
+    assert "No post feature could be estimated (every predictor was left out of the models" in page

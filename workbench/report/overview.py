@@ -162,7 +162,10 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
                 f"{len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
             )
     else:
-        out.append("Post-level models were not available, so no claim is made about which features work.")
+        out.append("No post feature could be estimated (every predictor was left out of the models: too few posts "
+                   "in a group, or not in the data; see What works), so no claim is made about which features work."
+                   if f.effects is None and any(d.get("role") == "predictor" for d in f.dropped or [])
+                   else "Post-level models were not available, so no claim is made about which features work.")
 
     growth, metric = ctx.r.growth, metric_name(f.metric)
     if growth is None:

@@ -50,11 +50,52 @@ def _controls_phrase(ctx: ReportContext) -> str:
     return f"holding {join_words(held)} constant"
 
 
+def _population_block(ctx: ReportContext) -> Block | None:
+    """ "The models use original posts only: 510 posts (left out: 1,200 replies)." (findings' population)"""
+    f = ctx.f
+    pop = f.population
+    if not pop or num(pop.get("n_in")) is None:
+        return None
+    words = {"reply": "replies", "repost": "reposts", "quote": "quotes", "original": "original posts"}
+    out: dict[str, int] = {}
+    for c in pop["counts"]:
+        if not c["in_models"] and c["n"]:
+            out[c["post_type"]] = out.get(c["post_type"], 0) + c["n"]
+    setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
+                                                                          str(pop.get("setting") or "posts"))
+    text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
+    left = [f"{format_int(n)} {platform_word(words.get(t, t), vocabulary_platforms(f.vocabulary))}"
+            for t, n in out.items()]
+    n_collab = num(pop.get("n_collab_out"))
+    if n_collab:
+        left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
+    if left:
+        text += " (left out: " + ", ".join(left) + ")"
+    text += "; post type is a control." if pop.get("post_type_controlled") else "."
+    return Meta(text)
+
+
+def _predictors_left_out(ctx: ReportContext) -> str:
+    """Why each predictor was left out of the models (findings' dropped records, the first reason per predictor),
+    as sentences; empty when no predictor record says so."""
+    first: dict[str, str] = {}
+    for d in ctx.f.dropped or []:
+        if d.get("role") == "predictor" and d.get("term") is not None:
+            first.setdefault(str(d["term"]), str(d.get("reason") or "left out"))
+    return " ".join(f"{label_feature(t)}: {reason.rstrip('.')}." for t, reason in first.items())
+
+
 def what_works(ctx: ReportContext) -> list[Block | None]:
     f, r = ctx.f, ctx.r
     if f.effects is None:
         if r.regression is None:
             return [Note(r.missing_note(ctx.paths.regression, "The post-level model"))]
+        unfit = _predictors_left_out(ctx)
+        if unfit:
+            return [Note("No post feature could be estimated: every predictor of the card was left out of the "
+                         f"models. {unfit} More posts would make it possible: at least {MIN_LEVEL_POSTS} with and "
+                         f"{MIN_LEVEL_POSTS} without a feature among the posts the models use, or predictors that "
+                         "these posts vary on."), _population_block(ctx)]
         return [Note(f"The post-level model is not available: results/regression.csv has no rows for the "
                      f"primary model {f.primary!r} with the expected columns.")]
     kind = str(f.effects["p_kind"].iloc[0])
@@ -65,25 +106,7 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         f"{kind} for the number of features tested. These are associations in observational data, not proof "
         "of cause."
     )]
-    pop = f.population
-    if pop and num(pop.get("n_in")) is not None:
-        words = {"reply": "replies", "repost": "reposts", "quote": "quotes", "original": "original posts"}
-        out = {}
-        for c in pop["counts"]:
-            if not c["in_models"] and c["n"]:
-                out[c["post_type"]] = out.get(c["post_type"], 0) + c["n"]
-        setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
-                                                                              str(pop.get("setting") or "posts"))
-        text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-        left = [f"{format_int(n)} {platform_word(words.get(t, t), vocabulary_platforms(f.vocabulary))}"
-                for t, n in out.items()]
-        n_collab = num(pop.get("n_collab_out"))
-        if n_collab:
-            left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
-        if left:
-            text += " (left out: " + ", ".join(left) + ")"
-        text += "; post type is a control." if pop.get("post_type_controlled") else "."
-        blocks.append(Meta(text))
+    blocks.append(_population_block(ctx))
     reason = (r.models or {}).get("primary_reason")
     if reason:
         blocks.append(Meta(f"Why this model: {reason}"))
