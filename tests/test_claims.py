@@ -131,3 +131,22 @@ def test_card_timing_claim_window_validated_and_usable(tmp_path):
     assert load_claims(ds)[-1]["window"] == {"weekdays": [4], "hours": [9]}
     with pytest.raises(DatasetCardError, match=r"claims\[0\].window must be a map"):
         parse_card({"name": "t", "posts": ["x.csv"], "claims": [{**own, "window": {"hours": [25]}}]}, tmp_path)
+
+
+def test_hashtag_difference_needs_the_models_minimum_in_each_group():
+    """The models estimate no effect from fewer than MIN_LEVEL_POSTS posts in a group; the claims comparison does
+    not either (it accepted 5 posts in a group)."""
+    from workbench.models import MIN_LEVEL_POSTS
+
+    rng = np.random.default_rng(7)
+    n = 24
+    t = pd.Timestamp("2024-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
+    for with_tags in (MIN_LEVEL_POSTS - 1, MIN_LEVEL_POSTS):
+        h = np.r_[np.ones(with_tags, dtype=int), np.zeros(n - with_tags, dtype=int)]
+        posts = pd.DataFrame({"published_at": t, "n_hashtags": h, "is_reply": False,
+                              "engagements": pd.array(rng.integers(1, 50, n), dtype="Int64")})
+        got, why = hashtag_difference(posts)
+        if with_tags < MIN_LEVEL_POSTS:
+            assert got is None and f"{with_tags} with hashtags" in why and f"{MIN_LEVEL_POSTS} in each group" in why
+        else:
+            assert got is not None and got[3] == n

@@ -593,3 +593,18 @@ def test_no_estimable_predictor_says_why_each_was_left_out_and_what_would_make_i
     assert "at least 10 with and 10 without a feature among the posts the models use" in ww
     assert "results/regression.csv has no rows" not in ww
     assert "No post feature could be estimated (every predictor was left out of the models" in page
+
+
+def test_posting_times_note_names_only_the_controls_the_models_had(tmp_path, quick):
+    """"the models above hold audience size and year constant" was printed under the posting-time counts even when
+    no model was fitted; it now names the fitted controls, or says nothing of models that do not exist."""
+    from test_report import make_regression
+
+    run = write_run(tmp_path / "none", regression=make_regression().iloc[0:0], models=models_v2())
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    assert ("Descriptive only: these counts show when posts were published, not which times work best." in page)
+    assert "the models above hold" not in page
+    run = write_run(tmp_path / "fitted")
+    page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
+    held = re.search(r"not which times work best; the models above hold ([^.]*) constant, these counts do not\.", page)
+    assert held and "audience size" in held.group(1)

@@ -163,6 +163,9 @@ def hashtag_difference(posts: pd.DataFrame, *, outcome: str = "engagements", tim
     """
     import statsmodels.api as sm
 
+    # the models' minimum per group: an effect they would not estimate is not compared
+    from .models import MIN_LEVEL_POSTS
+
     if outcome not in posts or "n_hashtags" not in posts:
         return None, f"the posts have no {outcome!r} or no n_hashtags (run the features stage)"
     keep_rows = np.ones(len(posts), dtype=bool)
@@ -174,9 +177,9 @@ def hashtag_difference(posts: pd.DataFrame, *, outcome: str = "engagements", tim
     h = pd.to_numeric(p["n_hashtags"], errors="coerce")
     ok = y.notna() & h.notna() & p["published_at"].notna()
     p, y, h = p[ok], y[ok].astype(float), (h[ok] > 0).astype(float)
-    if len(p) < 20 or h.sum() < 5 or (1 - h).sum() < 5:
+    if len(p) < 20 or h.sum() < MIN_LEVEL_POSTS or (1 - h).sum() < MIN_LEVEL_POSTS:
         return None, (f"too few posts to compare ({len(p)} with {outcome}; {int(h.sum())} with hashtags, "
-                      f"{int((1 - h).sum())} without; at least 20 with 5 in each group are needed)")
+                      f"{int((1 - h).sum())} without; at least 20 with {MIN_LEVEL_POSTS} in each group are needed)")
     local = p["published_at"].dt.tz_convert(timezone)
     month = local.dt.year * 12 + local.dt.month
     ly = np.log1p(y)

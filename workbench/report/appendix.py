@@ -17,7 +17,7 @@ from ..features import MENTION_RE
 from ..findings import num
 from ..io import give_back_memory, write_csv_chunks
 from ..plots import WEEKDAYS, count_posting_times, plot_posting_heatmap
-from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE, cap, platform_name
+from ..vocab import ALPHA_RELIABLE, ALPHA_TENTATIVE, cap, control_name, join_words, platform_name
 from .blocks import Block, Details, Heading, Meta, Note, P, Warn, permalink, table, ul
 from .format import NA_TEXT, format_date, format_int, format_number, format_pct
 from .wording import describe_posting_times
@@ -332,7 +332,7 @@ def posting_section(ctx: ReportContext) -> list[Block | None]:
         counts = count_posting_times(posts)
         finding = describe_posting_times(counts, timezone=tzname)
         blocks.append(P("Descriptive only: these counts show when posts were published, not which times "
-                        "work best; the models above hold audience size and year constant, these counts do not."))
+                        f"work best{_unlike_the_models(ctx)}."))
         blocks.append(ctx.figure("posting_heatmap", lambda ax: plot_posting_heatmap(posts, ax=ax), alt=finding,
                                  caption=f"Posts per weekday and hour ({tzname}), counts", figsize=(10, 3.6)))
         blocks.append(P(finding))
@@ -537,3 +537,15 @@ def read_codebook(path: str | Path) -> tuple[list[dict[str, str]], list[str]]:
             row[key] = "" if value is None else str(value).strip()
         out.append(row)
     return out, problems
+
+
+def _unlike_the_models(ctx: ReportContext) -> str:
+    """"; the models above hold audience size and year constant, these counts do not" — naming only the controls
+    the fitted models had, and nothing when no model was fitted."""
+    controls = list(dict.fromkeys(control_name(t) for terms in (ctx.f.model_terms or {}).values()
+                                  for t in terms.get("controls") or []))
+    if controls:
+        return f"; the models above hold {join_words(controls)} constant, these counts do not"
+    if ctx.f.effects is not None:
+        return "; the models above compare posts with and without each feature, these counts compare nothing"
+    return ""
