@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from workbench.coding import (
 )
 from workbench.errors import InputError
 from workbench.schema import CODES_SCHEMA, conform
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_codes(rows, code: str = "has_poll") -> pd.DataFrame:
@@ -621,6 +624,50 @@ def test_fleiss_bootstrap_formula_matches_statsmodels_on_every_resample():
     for w, k in zip(weights, fast, strict=True):
         table = np.repeat(counts, w.astype(int), axis=0)
         assert k == pytest.approx(fleiss_kappa(table), abs=1e-12)
+
+
+def test_fleiss_point_estimate_is_statsmodels_to_the_last_bit():
+    """The point estimate is written out (no statsmodels import in the feature-coding stage) with statsmodels'
+    operations in statsmodels' order: equal, not merely close, on random tables of every shape."""
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    from workbench.coding import _fleiss_kappa
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n_units, n_cat, m = int(rng.integers(2, 40)), int(rng.integers(2, 6)), int(rng.integers(2, 15))
+        table = np.stack([np.bincount(rng.integers(0, n_cat, m), minlength=n_cat) for _ in range(n_units)])
+        if ((table.sum(0) / table.sum()) ** 2).sum() == 1.0:
+            continue  # no variation: kappa is undefined (compute_reliability leaves it NaN)
+        assert _fleiss_kappa(table) == float(fleiss_kappa(table, method="fleiss"))
+    assert _fleiss_kappa(np.array(FLEISS_WIKIPEDIA)) == float(fleiss_kappa(np.array(FLEISS_WIKIPEDIA)))
+
+
+def test_feature_coding_imports_neither_scipy_nor_statsmodels():
+    """Coding features and merging and checking manual codes (notebook 02) runs on the kernel that ran ingest,
+    before it has imported the models' libraries: it must not import them itself (0.5-1 CPU-s)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, tempfile
+from workbench import coding, features, ingest, pipeline, results
+ds, paths = pipeline.open_run({str(REPO_ROOT / "data" / "example")!r}, tempfile.mkdtemp())
+settings = results.coding_settings(ds)
+result = ingest.read_exports(ds, binary_codes=settings["binary_codes"])
+ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
+posts, account, codes = results.load_ingested(paths)
+auto = features.code_features(posts, account=account, timezone=ds.timezone,
+                              research_domains=settings["research_domains"])
+coded, info = coding.merge_codes(auto, codes, codebook=settings["codebook"])
+reliability = coding.compute_reliability(codes, n_boot=20, seed=1, codebook=settings["codebook"])
+assert reliability["fleiss_kappa"].notna().any()
+coding.compare_manual_automatic(coded, settings["codebook"])
+results.save_coding(paths, posts_coded=coded, coding_info=info, reliability=reliability)
+print(",".join(sorted({{m.split(".")[0] for m in sys.modules}} & {{"scipy", "statsmodels", "matplotlib"}})))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
 
 
 def test_a_third_coder_on_one_post_does_not_break_kappa():

@@ -266,3 +266,71 @@ def test_runner_reads_the_card_without_pandas():
     from workbench import dataset, schema
 
     assert dataset.PLATFORMS == schema.PLATFORMS and dataset.POST_TYPES == schema.POST_TYPES
+
+
+def test_independent_stages_start_longest_first_by_the_last_run(dataset, tmp_path):
+    """Of the stages that may start together, the one that took longest last time starts first (LPT): on two kernels
+    the longest stage is not left for last. Without a previous run, the stage order."""
+    out = tmp_path / "run"
+    first = ThreadedFake(delay={"regression": 0.05, "growth": 0.4, "publications": 0.2})
+    run(dataset, out, threaded_workers(first))
+    assert first.started[2:5] == ["regression", "growth", "publications"]  # nothing known yet: the stage order
+    again = ThreadedFake(delay={"regression": 0.05, "growth": 0.4, "publications": 0.2})
+    run(dataset, out, threaded_workers(again), force=True)
+    assert again.started[:2] == ["ingest", "features"] and again.started[-1] == "report"
+    assert again.started[2:5] == ["growth", "publications", "regression"]
+
+
+class _StubSession:
+    """What the scheduler reads of a kernel session: the modules it has imported and whether it still imports."""
+
+    def __init__(self, imported, importing_for: float = 0.0):
+        self.imported = set(imported)
+        self.warm_up = tuple(imported)
+        self._warm = threading.Thread(target=time.sleep, args=(importing_for,)) if importing_for else None
+        if self._warm is not None:
+            self._warm.start()
+        self.asked: list[tuple[str, ...]] = []
+
+    def launch(self):
+        pass
+
+    def warm_more(self, modules=pipeline.WARM_UP_MODULES):
+        self.asked.append(tuple(modules))
+        self.imported.update(modules)
+
+    def clear(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_feature_coding_runs_on_the_kernel_that_has_its_modules_not_the_one_still_importing(dataset, tmp_path):
+    """After ingest, the first kernel has imported what feature coding uses; the second is still importing the
+    models' libraries. Feature coding starts at once on the first; a later stage on a kernel that lacks its
+    modules is preceded by importing them there."""
+    ran_on: dict[str, int] = {}
+    second_still_importing: dict[str, bool] = {}
+    fake = ThreadedFake()
+
+    def recording(stage, **kwargs):
+        ran_on[stage.name] = 1 if threading.current_thread().name.startswith("k1") else 2
+        second_still_importing[stage.name] = k2._warm is not None and k2._warm.is_alive()
+        fake(stage, **kwargs)
+
+    k1 = _StubSession(pipeline.WARM_UP_INGEST)
+    k2 = _StubSession(pipeline.WARM_UP_MODULES, importing_for=1.5)
+    workers = []
+    for i, session in enumerate((k1, k2), 1):
+        w = pipeline._Worker(session=session, run=recording)
+        w._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"k{i}")
+        workers.append(w)
+    run(dataset, tmp_path / "run", workers)
+    assert ran_on["ingest"] == 1 and ran_on["features"] == 1
+    assert second_still_importing["features"]  # it did not wait for the second kernel
+    # the first kernel ran a stage that needs everything only after importing it
+    later = [name for name, k in ran_on.items() if k == 1 and name not in ("ingest", "features")]
+    if later:
+        assert k1.asked and set(pipeline.WARM_UP_MODULES) <= k1.imported
+    k2._warm.join()

@@ -696,6 +696,9 @@ WARM_UP_MODULES = ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "s
 #: it runs ingest (statsmodels, scipy and matplotlib, ≈ 1.5 CPU-s, are imported by the second kernel meanwhile).
 WARM_UP_INGEST = ("pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "workbench.pipeline",
                   "workbench.ingest", "workbench.results", "workbench.features", "workbench.coding")
+#: What a stage's notebook imports, when less than :data:`WARM_UP_MODULES`: a kernel that has imported these
+#: runs the stage at once (feature coding on the kernel that ran ingest, while the other still imports the rest).
+STAGE_MODULES = {"ingest": WARM_UP_INGEST, "features": WARM_UP_INGEST}
 
 #: Batch kernels draw each figure once: pyplot's IPython hook draws every open figure after each cell (an
 #: interactive window's refresh) although the inline backend renders it again for the notebook right after
@@ -713,6 +716,46 @@ def _warm_up_code(modules: Sequence[str]) -> str:
 
 
 _WARM_UP = _warm_up_code(WARM_UP_MODULES)
+
+
+async def _until_ready(kc: Any, timeout: float) -> None:
+    """Wait until the kernel answers ``kc``'s kernel_info request on the shell channel and the request's IOPub
+    messages reach ``kc`` (then a cell's output cannot be lost to a subscription not yet made).
+
+    What jupyter_client's ``wait_for_ready`` checks, without its last step, a 0.2 s wait for IOPub to fall
+    silent (0.2 s of every notebook run's first cell in a kernel): the messages it drains belong to requests this
+    client did not make, and nbclient ignores those (it reads only the replies to its own requests).
+    """
+    from queue import Empty
+
+    from jupyter_client.utils import ensure_async
+
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        try:
+            reply = await ensure_async(kc.get_shell_msg(timeout=1))
+        except Empty:
+            reply = None
+        if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
+            # the kernel publishes "busy" and "idle" around every request: seeing this one's "idle" proves IOPub
+            # is subscribed (if the subscription came too late for it, ask again)
+            end = time.monotonic() + 0.5
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = await ensure_async(kc.get_iopub_msg(timeout=left))
+                except Empty:
+                    break
+                if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "status"
+                        and msg.get("content", {}).get("execution_state") == "idle"):
+                    handle = getattr(kc, "_handle_kernel_info_reply", None)
+                    if handle is not None:
+                        handle(reply)  # the protocol version, as wait_for_ready records it
+                    return
+        if not await ensure_async(kc.is_alive()):
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
 
 
 class KernelSession:
@@ -733,6 +776,7 @@ class KernelSession:
         self.notebooks_run = 0
         self.dirty = False  # the namespace holds names (a notebook's, a failed warm-up's): cleared before the next
         self._warm: threading.Thread | None = None
+        self._abandon = threading.Event()  # set: a warm-up's thread stops waiting (the kernel died or is closed)
         self.warm_up = tuple(warm_up)  # the modules imported when the kernel starts
         self.imported: set[str] = set()  # the modules a warm-up has asked the kernel to import
 
@@ -749,6 +793,7 @@ class KernelSession:
         # the kernel's own log is noise on a batch run's console (see execute_stage)
         run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
         self.km, self.kc, self.notebooks_run, self.dirty = km, None, 0, False
+        self._abandon = threading.Event()
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
         # two processes on two cores.
         self.imported = set(self.warm_up)
@@ -773,17 +818,35 @@ class KernelSession:
         self._warm.start()
 
     def _warm_up(self, code: str) -> None:
+        """Run ``code`` in the kernel through a client of this thread's own, waiting only for its reply.
+
+        The request is sent at once, also while the kernel is still booting (ZeroMQ queues it until the kernel's
+        shell socket is bound), and nothing waits for IOPub: jupyter_client's ``wait_for_ready`` polls the
+        heartbeat every 0.2 s and then waits 0.2 s for IOPub to fall silent, 0.2-0.4 s of every kernel's start
+        on the run's critical path. The output of the warm-up is not wanted; its reply says whether it worked.
+        """
+        from queue import Empty
+
         from jupyter_client.blocking import BlockingKernelClient
 
         kc = BlockingKernelClient()
         try:
             kc.load_connection_info(self.km.get_connection_info(session=False))
-            kc.start_channels()
-            kc.wait_for_ready(timeout=120)
-            reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=300,
-                                           allow_stdin=False, output_hook=lambda msg: None)
-            if not isinstance(reply, dict) or reply.get("content", {}).get("status") != "ok":
-                self.dirty = True
+            kc.start_channels(iopub=False, stdin=False, hb=False, control=False)
+            msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+            deadline = time.monotonic() + 300
+            while not self._abandon.is_set():
+                try:
+                    reply = kc.get_shell_msg(timeout=0.25)
+                except Empty:
+                    if time.monotonic() > deadline:
+                        break
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    if reply.get("content", {}).get("status") != "ok":
+                        self.dirty = True
+                    return
+            self.dirty = True  # no reply: the kernel died or hangs; the next prepare finds out which
         except Exception:  # noqa: BLE001 - a failed warm-up only costs time; the notebook reports real errors
             self.dirty = True
         finally:
@@ -802,6 +865,7 @@ class KernelSession:
             while self._warm.is_alive():  # the warm-up's client would wait minutes for a kernel that died
                 self._warm.join(0.25)
                 if self._warm.is_alive() and not run_sync(self.km.is_alive)():
+                    self._abandon.set()  # the warm-up's thread stops waiting for a reply that will not come
                     break
             self._warm = None
         if self.kc is None:
@@ -809,7 +873,7 @@ class KernelSession:
             kc.allow_stdin = False
             kc.start_channels()
             try:
-                run_sync(kc.wait_for_ready)(timeout=120)
+                run_sync(_until_ready)(kc, 120)
             except BaseException:
                 kc.stop_channels()
                 raise
@@ -849,6 +913,7 @@ class KernelSession:
         from jupyter_core.utils import run_sync
 
         km, kc, self.km, self.kc = self.km, self.kc, None, None
+        self._abandon.set()
         if self._warm is not None:
             self._warm.join(timeout=1)  # a daemon thread: one waiting on a killed kernel is left behind
             self._warm = None
@@ -1315,13 +1380,16 @@ class _Worker:
     @property
     def warm(self) -> bool:
         """Whether the kernel has imported every module of :data:`WARM_UP_MODULES` (or is still importing them)."""
-        return self.session is None or set(WARM_UP_MODULES) <= self.session.imported
+        return self.importing(WARM_UP_MODULES)
 
-    @property
-    def ready(self) -> bool:
-        """Whether the kernel has imported everything and is not importing anything any more."""
+    def importing(self, modules: Sequence[str]) -> bool:
+        """Whether the kernel has imported ``modules`` or is importing them."""
+        return self.session is None or set(modules) <= self.session.imported
+
+    def has(self, modules: Sequence[str]) -> bool:
+        """Whether the kernel has imported ``modules`` and is not importing anything any more."""
         warming = self.session is not None and self.session._warm is not None and self.session._warm.is_alive()
-        return self.warm and not warming
+        return self.importing(modules) and not warming
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from concurrent.futures import Future
@@ -1417,17 +1485,30 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
         free = [w for w in workers if w.started and not w.busy]
         if not free:
             return None
-        # ingest: the first kernel (warmed for it); later stages: a kernel that has imported everything, else one
-        # importing it, else any
+        # ingest: the first kernel (warmed for it); later stages: a kernel that has imported what the stage uses,
+        # else one importing it, else any (which imports it first, see below)
         if stage.name == "ingest":
             return free[0]
-        return next((w for w in free if w.ready), next((w for w in free if w.warm), free[0]))
+        needs = STAGE_MODULES.get(stage.name, WARM_UP_MODULES)
+        return next((w for w in free if w.has(needs)), next((w for w in free if w.importing(needs)), free[0]))
+
+    # Of the stages that may start, the longest first (as long as it took last time; the stage order when
+    # unknown): with two kernels and three independent stages, the longest one on the kernel that is ready and
+    # the others after it, rather than the longest last (LPT, longest processing time first).
+    took = {name: float(rec.get("seconds") or 0.0) for name, rec in manifest["stages"].items()
+            if isinstance(rec, dict) and isinstance(rec.get("seconds"), int | float)}
+
+    def in_order() -> list[Stage]:
+        def waiting(stage: Stage) -> bool:
+            return any(d in position and d not in finished for d in deps[stage.name])
+
+        return sorted(pending, key=lambda s: (waiting(s), -took.get(s.name, 0.0), position[s.name]))
 
     while pending or running:
         progressed = True
         while progressed and failed is None:
             progressed = False
-            for stage in list(pending):
+            for stage in in_order():
                 if any(d in position and d not in finished for d in deps[stage.name]):
                     continue
                 nb_hash = hash_file(stage.notebook_path)
@@ -1480,6 +1561,9 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 _save_manifest(paths, manifest)
                 _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
                 worker.busy = True
+                needs = STAGE_MODULES.get(stage.name, WARM_UP_MODULES)
+                if worker.session is not None and not worker.importing(needs):
+                    worker.submit(worker.session.warm_more, needs)  # the stage's prepare waits for it
                 future = worker.submit(worker.run, stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
                 if worker.session is not None:
                     worker.submit(worker.session.clear)  # after the stage, while this thread records it
