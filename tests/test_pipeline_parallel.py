@@ -159,13 +159,18 @@ def test_card_check_reads_growth_names_without_importing_growth():
     it takes from workbench.names are the ones growth and schema use."""
     code = ("import sys\nfrom workbench.dataset import card_vocabulary, check_card_vocabulary, load_dataset\n"
             f"ds = load_dataset({str(REPO / 'data' / 'example')!r})\ncheck_card_vocabulary(ds)\n"
-            "print(sorted(m for m in ('statsmodels', 'scipy', 'workbench.growth', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('statsmodels', 'scipy', 'workbench.growth', 'matplotlib', 'pandas', 'numpy')\n"
+            "             if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "[]"
-    from workbench import dataset, growth, schema
+    assert proc.stdout.strip() == "[]"  # the example card has a codebook: read too, without pandas
+    from workbench import dataset, features, growth, names, schema
+    from workbench.ingest import account_csv
 
     assert dataset.POST_DERIVABLE is growth.POST_DERIVABLE
     assert (dataset.PLATFORMS, dataset.POST_TYPES) == (schema.PLATFORMS, schema.POST_TYPES)
+    # the light copies of names the card is checked against are the ones the stages use
+    assert names.AUTOMATIC_FEATURES == tuple(features.FEATURE_DESCRIPTIONS)
+    assert account_csv.CANONICAL == schema.ACCOUNT_COLUMNS
 
 
 def test_warm_up_code_imports_each_module_and_leaves_no_name():

@@ -20,7 +20,7 @@ from .errors import DatasetCardError
 
 # names.py imports nothing: loading a card must not load pandas (schema) or statsmodels (growth), which a
 # runner that only reads the card (a no-op re-run) or has not started its kernel yet must not pay
-from .names import PLATFORMS, POST_DERIVABLE, POST_TYPES
+from .names import AUTOMATIC_FEATURES, PLATFORMS, POST_DERIVABLE, POST_TYPES
 
 CARD_NAME = "dataset.yml"
 
@@ -684,13 +684,11 @@ def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[
     account metrics; ``monthly_metrics``: account metrics, ``impressions_per_post``; ``columns``: the canonical
     account columns a column map may target.
     """
-    from .features import FEATURE_DESCRIPTIONS
-    from .ingest.account_csv import CANONICAL
-
-    # growth's names are read from its source: importing it loads statsmodels and scipy (≈ 1 CPU-s in the CLI,
-    # which checks the card before the first kernel starts); the module itself when the value is not a literal
+    # names only: features, ingest and coding load pandas (≈ 0.4 CPU-s in the CLI, which checks the card while the
+    # first kernel starts); growth's names are read from workbench.names (importing growth loads statsmodels)
     post_derivable = POST_DERIVABLE
-    from .schema import ACCOUNT_METRICS, POST_METRICS, POSTS_SCHEMA
+    from .codebook import load_codebook
+    from .schema import ACCOUNT_COLUMNS, ACCOUNT_METRICS, POST_METRICS, POSTS_SCHEMA
 
     not_features = {"post_id", "account", "published_at", "text", "permalink", "source_format", "source_file",
                     "source_row", "platform"}
@@ -698,10 +696,8 @@ def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[
     codebook_codes: tuple[str, ...] = ()
     cb = ds.codebook_path()
     if cb is not None and cb.exists():
-        from .coding import load_codebook
-
         codebook_codes = load_codebook(cb).names
-    features = tuple(dict.fromkeys([*FEATURE_DESCRIPTIONS, *post_columns, *codebook_codes, *manual_codes,
+    features = tuple(dict.fromkeys([*AUTOMATIC_FEATURES, *post_columns, *codebook_codes, *manual_codes,
                                     *COMMON_MANUAL_CODES]))
     return {
         "outcomes": tuple(POST_METRICS),
@@ -710,7 +706,7 @@ def card_vocabulary(ds: Dataset, *, manual_codes: tuple[str, ...] = ()) -> dict[
         "growth_metric": tuple(ACCOUNT_METRICS),
         "goals": tuple(ACCOUNT_METRICS),
         "monthly_metrics": tuple(dict.fromkeys([*ACCOUNT_METRICS, *post_derivable, "impressions_per_post"])),
-        "columns": tuple(CANONICAL),
+        "columns": tuple(ACCOUNT_COLUMNS),
     }
 
 

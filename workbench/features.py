@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .codebook import _DOMAIN_RE, _LABEL, normalize_research_domains  # noqa: F401 - re-exported
 from .errors import InputError
 from .schema import check_columns
 
@@ -146,7 +147,6 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 # Every pattern that scans all posts starts with a literal or a character class and is case-insensitive
 # through explicit classes ([hH]), not re.IGNORECASE: that keeps the prefix search that makes Python's re
 # fast. Look-behinds come after the first character for the same reason.
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Generic top-level domains a bare domain (no http://) may end with. Country-code domains (any two letters)
 # count only when followed by a path, as in X's own rules, so "e.g." or "node.js" are not links.
 _GTLDS = (
@@ -196,7 +196,6 @@ CALL_TO_ACTION_RE2 = (
     + "|".join(r"[\s-]+".join(map(re.escape, p.split())) for p in CALL_TO_ACTION_PHRASES)
     + r")(?:$|[^\pL\pN_-])"
 )
-_DOMAIN_RE = re.compile(r"(?:" + _LABEL + r"\.)+[a-z]{2,63}")
 
 
 def research_domain_pattern(domains: Sequence[str]) -> str:
@@ -207,23 +206,6 @@ def research_domain_pattern(domains: Sequence[str]) -> str:
     """
     alts = "|".join(re.escape(d) for d in sorted(set(domains), key=lambda d: (-len(d), d)))
     return r"(?:^|[^\pL\pN_@.-])(?:" + _LABEL + r"\.)*(?:" + alts + r")(?:$|[^\pL\pN_.-]|\.$|\.[^a-z0-9])"
-
-
-def normalize_research_domains(domains) -> tuple[str, ...]:
-    """``domains`` as a tuple of lower-case host names without ``www.``; an InputError names a bad one."""
-    if isinstance(domains, str):
-        domains = [domains]
-    out = []
-    for d in domains:
-        host = str(d).strip().lower()
-        host = host[4:] if host.startswith("www.") else host
-        if not _DOMAIN_RE.fullmatch(host):
-            raise InputError(
-                f"research domain {d!r} is not a host name; expected a domain such as 'nejm.org' or "
-                "'jamanetwork.com' (no 'https://', no path)"
-            )
-        out.append(host)
-    return tuple(dict.fromkeys(out))
 
 
 _MEDIA_TYPES_WITH_MEDIA = {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .names import PLATFORMS, POST_TYPES  # noqa: F401  (defined without imports for the card check)
+
+if TYPE_CHECKING:  # pandas is imported where used: checking a card reads these names and loads no pandas
+    import pandas as pd
 
 #: Count metrics of a post. Int64 with NA where the platform does not report the metric (never 0).
 POST_METRICS = (
@@ -65,6 +68,9 @@ PROMOTED_COLUMNS = {"promoted impressions": "promoted_impressions", "promoted en
 ACCOUNT_METRICS = ("followers", "new_follows", "unfollows", "impressions", "engagements", "posts",
                    "reach", "visits", "link_clicks")
 
+#: The account columns a card's column map may name (``account: [{columns: {raw: canonical}}]``).
+ACCOUNT_COLUMNS = ("date", *ACCOUNT_METRICS, "platform", "account")
+
 #: account table: one row per account per date.
 ACCOUNT_SCHEMA: dict[str, str] = {
     "date": "datetime64[ns]",
@@ -121,11 +127,15 @@ QUARANTINE_LEADING = ("source_file", "source_row", "reason")
 
 def empty_frame(schema: dict[str, str]) -> pd.DataFrame:
     """An empty frame with the columns and dtypes of ``schema``."""
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
 
 
 def _has_dtype(s: pd.Series, dtype: str) -> bool:
     """Whether ``s`` already has the schema's ``dtype``; any storage of pandas' string dtype is ``string``."""
+    import pandas as pd
+
     if dtype == "string":
         return isinstance(s.dtype, pd.StringDtype)
     return str(s.dtype) == dtype
@@ -137,6 +147,8 @@ def conform(df: pd.DataFrame, schema: dict[str, str], *, table: str) -> pd.DataF
     Extra columns are kept after the schema's columns. Columns that already have their dtype are not copied
     (string columns keep their storage: Arrow-backed strings stay Arrow-backed); the frame is built once.
     """
+    import pandas as pd
+
     index = pd.RangeIndex(len(df))
     if not df.index.equals(index):
         df = df.set_axis(index, axis=0, copy=False)

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..schema import ACCOUNT_METRICS
+from ..schema import ACCOUNT_COLUMNS, ACCOUNT_METRICS
 from .common import FileOutcome, ParseContext, Reasons, file_quarantine, parse_counts
 from .rawcsv import RawTable
 
 FORMAT = "account_csv"
-CANONICAL = ("date", *ACCOUNT_METRICS, "platform", "account")
+CANONICAL = ACCOUNT_COLUMNS
 
 
 def resolve_columns(header: list[str], column_map=None, *, file: str | None = None) -> dict[str, str]:
