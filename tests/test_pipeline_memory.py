@@ -3,6 +3,7 @@ column; the same dates as reading the column, whatever the file looks like."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -77,3 +78,40 @@ def test_arrow_allocates_with_jemalloc_unless_the_user_chose():
     run = partial(subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run(env=env).stdout.strip() == "jemalloc"
     assert run(env={**env, "ARROW_DEFAULT_MEMORY_POOL": "system"}).stdout.strip() == "system"
+
+
+def test_checks_after_ingest_read_ingest_log_and_agree_with_the_parquet_files(tmp_path):
+    """Ingest writes the dates its tables cover and the codes found into ingest_log.json; the runner's checks read
+    them there (no pyarrow or pandas in the runner between ingest and the next stage) and get what the parquet
+    files say, on the example dataset with its interventions, account rows and coding files."""
+    import json
+    from pathlib import Path
+
+    from workbench import ingest, results
+
+    repo = Path(__file__).resolve().parents[1]
+    ds, paths = pipeline.open_run(repo / "data" / "example", tmp_path / "run")
+    result = ingest.read_exports(ds, binary_codes=results.coding_settings(ds)["binary_codes"])
+    ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
+    log = json.loads((paths.results / "ingest_log.json").read_text())
+    spans = [s for s in (_read_min_max(paths.posts, "published_at"), _read_min_max(paths.account, "date")) if s]
+    assert pipeline._date_range(paths) == (min(a for a, _ in spans), max(b for _, b in spans))
+    codes = pq.read_table(paths.codes, columns=["code"]).column("code").drop_null().to_pylist()
+    assert log["manual_codes"] == sorted(set(codes)) and log["manual_codes"]
+    assert log["date_range"]["posts"] == [d.isoformat() for d in _read_min_max(paths.posts, "published_at")]
+    # the runner process: the checks load neither pyarrow nor pandas
+    code = (f"import sys\nfrom workbench import pipeline\nds = pipeline.load_dataset({str(ds.root)!r})\n"
+            f"from pathlib import Path\npaths = pipeline.RunPaths(Path({str(paths.root)!r}))\n"
+            "pipeline.check_ingested(ds, paths, ['has_poll'])\nprint(pipeline._date_range(paths))\n"
+            "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[-1] == "[]"
+    # a log without these keys (an older run folder): the parquet files are read, with the same answer
+    del log["date_range"], log["manual_codes"]
+    (paths.results / "ingest_log.json").write_text(json.dumps(log))
+    assert pipeline._date_range(paths) == (min(a for a, _ in spans), max(b for _, b in spans))
+    # an intervention outside the covered dates is still refused, naming the range
+    first, last = pipeline._date_range(paths)
+    late = dataclasses.replace(ds.interventions[0], date=last + dt.timedelta(days=3))
+    with pytest.raises(pipeline.DatasetCardError, match=f"covers {first} to {last}"):
+        pipeline.check_ingested(dataclasses.replace(ds, interventions=(late,)), paths)

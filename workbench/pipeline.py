@@ -1178,8 +1178,26 @@ def _write_run_status(paths: RunPaths, ds: Dataset, manifest: Mapping[str, Any],
 # checks that need the ingested data (run right after ingest, before any later stage)
 
 
+def _ingest_facts(paths: RunPaths) -> dict[str, Any]:
+    """What ingest wrote for the runner's checks into ingest_log.json (``date_range``, ``manual_codes``); {} when
+    the log is missing or older than these keys (the checks then read the parquet files)."""
+    try:
+        log = json.loads((paths.results / "ingest_log.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return log if isinstance(log, dict) and "date_range" in log and "manual_codes" in log else {}
+
+
 def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
     """First and last date of the ingested posts and account rows (UTC dates), or None without data."""
+    facts = _ingest_facts(paths).get("date_range")
+    if isinstance(facts, dict):
+        try:
+            spans = [(dt.date.fromisoformat(v[0]), dt.date.fromisoformat(v[1])) for v in facts.values() if v]
+        except (TypeError, ValueError, IndexError):
+            spans = None
+        if spans is not None:
+            return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -1245,13 +1263,15 @@ def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -
                     f"{last} (posts and account rows). A change can only be tested inside that range: correct "
                     "the date or add the exports that cover it.", file=ds.card_path)
     if deferred:
-        import pyarrow.parquet as pq
+        codes = _ingest_facts(paths).get("manual_codes")
+        if not isinstance(codes, list):
+            import pyarrow.parquet as pq
 
-        try:
-            codes = set(pq.read_table(paths.codes, columns=["code"]).column("code").drop_null().to_pylist())
-        except (OSError, KeyError, ValueError):
-            codes = set()
-        check_card_vocabulary(ds, manual_codes=tuple(sorted(codes)))
+            try:
+                codes = pq.read_table(paths.codes, columns=["code"]).column("code").drop_null().to_pylist()
+            except (OSError, KeyError, ValueError):
+                codes = []
+        check_card_vocabulary(ds, manual_codes=tuple(sorted(set(map(str, codes)))))
 
 
 # --------------------------------------------------------------------------------------------------------------
