@@ -479,7 +479,10 @@ def test_read_exports_and_write_outputs(tmp_path):
     q = pd.read_csv(paths["quarantine"], dtype=str)
     assert list(q.columns[:3]) == ["source_file", "source_row", "reason"] and q["source_row"].tolist() == ["3"]
     log = json.loads(paths["ingest_log"].read_text())
-    assert set(log) == {"files", "warnings"}
+    assert set(log) == {"files", "warnings", "date_range", "manual_codes"}  # the last two for the runner's checks
+    assert log["manual_codes"] == ["has_poll"]
+    assert log["date_range"]["posts"] == [back["published_at"].min().date().isoformat()] * 2
+    assert log["date_range"]["account"] is not None
     assert [set(f) for f in log["files"]] == [{"file", "format", "table", "rows_read", "rows_kept",
                                                "rows_quarantined", "rows_superseded"}] * 3
     assert [(f["file"], f["table"]) for f in log["files"]] == [
