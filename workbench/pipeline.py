@@ -923,6 +923,15 @@ class KernelSession:
             except Exception:  # noqa: BLE001
                 pass
         if km is not None:
+            # killed and reaped here: jupyter_client's shutdown(now=True) kills too, then polls every 0.1 s until
+            # the process is gone (0.1-0.2 s at the end of every run); it then finds it gone and cleans up
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            if process is not None:
+                try:
+                    process.kill()
+                    process.wait(timeout=5)
+                except Exception:  # noqa: BLE001 - gone already, or stuck: shutdown_kernel below deals with it
+                    pass
             try:
                 run_sync(km.shutdown_kernel)(now=True)
             except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
