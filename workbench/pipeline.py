@@ -718,36 +718,212 @@ def _warm_up_code(modules: Sequence[str]) -> str:
 _WARM_UP = _warm_up_code(WARM_UP_MODULES)
 
 
+#: What every kernel imports to be a kernel (ipykernel and IPython, ≈ 0.15 CPU-s): a forked kernel has them.
+KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel")
+
+
+#: Whether small runs fork their kernels from a zygote (:mod:`workbench.zygote`): Linux only (fork), and not
+#: when ``WORKBENCH_ZYGOTE=0``.
+def _zygote_wanted() -> bool:
+    return sys.platform.startswith("linux") and os.environ.get("WORKBENCH_ZYGOTE", "1") != "0"
+
+
+class ZygoteError(RuntimeError):
+    """The zygote could not fork a kernel (it ended, or it refused): the kernel is started the usual way."""
+
+
+class _Zygote:
+    """The runner's side of :mod:`workbench.zygote`: one process per run that imports the analysis libraries once
+    and forks kernels from them.
+
+    Kernels are forked in the order their tickets were taken (:meth:`ticket`, called from the runner's thread when
+    it launches a kernel), so the first kernel is forked as soon as the modules of ingest are imported, before the
+    zygote goes on to import the models' libraries for the second."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        read, write = os.pipe()
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "workbench.zygote", str(write)],
+                                         stdin=subprocess.PIPE, pass_fds=(write,), text=True,
+                                         cwd=str(notebooks_folder()))
+        finally:
+            os.close(write)
+        self._replies = os.fdopen(read, "r", encoding="utf-8")
+        self._turn = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self.imported: set[str] = set()
+        self.broken: str | None = None
+
+    def ticket(self) -> int:
+        with self._turn:
+            self._next_ticket += 1
+            return self._next_ticket - 1
+
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.broken:
+            raise ZygoteError(self.broken)
+        try:
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+            line = self._replies.readline()
+        except (OSError, ValueError) as exc:
+            line, self.broken = "", f"{type(exc).__name__}: {exc}"
+        if not line:
+            self.broken = self.broken or f"the zygote ended (exit status {self.proc.poll()})"
+            raise ZygoteError(self.broken)
+        reply = json.loads(line)
+        if reply.get("op") != message["op"]:  # out of step: no further request can be trusted
+            self.broken = f"the zygote answered {reply!r} to {message['op']!r}"
+            raise ZygoteError(self.broken)
+        return reply
+
+    def fork(self, ticket: int, modules: Sequence[str], argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> int:
+        """When ``ticket``'s turn comes: import ``modules`` (those not yet imported), fork a kernel running ``argv``
+        in ``cwd`` with ``env``, and return its pid. ZygoteError when the zygote cannot."""
+        with self._turn:
+            if not self._turn.wait_for(lambda: self._serving >= ticket, timeout=300):
+                raise ZygoteError("timed out waiting for the zygote")
+        try:
+            missing = [m for m in modules if m not in self.imported]
+            if missing:
+                self._ask({"op": "import", "modules": missing})
+                self.imported.update(missing)
+            reply = self._ask({"op": "fork", "argv": list(argv), "cwd": cwd, "env": dict(env)})
+            if "pid" not in reply:
+                raise ZygoteError(str(reply.get("error") or "the zygote did not fork"))
+            return int(reply["pid"])
+        finally:
+            self.skip(ticket)
+
+    def skip(self, ticket: int) -> None:
+        """Let the next ticket's turn come (its holder forked, or will not)."""
+        with self._turn:
+            self._serving = max(self._serving, ticket + 1)
+            self._turn.notify_all()
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()  # the zygote ends at the end of its requests
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=2)
+        except Exception:  # noqa: BLE001 - stuck: killed
+            self.proc.kill()
+            self.proc.wait()
+        self._replies.close()
+
+
+class _ForkedProcess:
+    """A kernel forked by the zygote, behind the part of subprocess.Popen that jupyter_client's provisioner uses.
+
+    The zygote reaps its kernels as they end, so a pid that no longer exists is an ended kernel (its exit status
+    is not known here: 1)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = 1
+            except PermissionError:  # the pid was reused by another user's process: ours is gone
+                self.returncode = 1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+
+def _zygote_kernel_manager(zygote: _Zygote, ticket: int, modules: Sequence[str]) -> Any:
+    """An AsyncKernelManager whose kernel is forked by ``zygote`` (with ``modules`` imported) instead of started:
+    everything else (connection file, ports, environment, client, shutdown) is jupyter_client's."""
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    class ForkedProvisioner(LocalProvisioner):
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            cwd = str(kwargs.get("cwd") or Path.cwd())
+            env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+            self.process = _ForkedProcess(zygote.fork(ticket, modules, cmd, cwd, env))
+            self.pid = self.pgid = self.process.pid  # the kernel leads its own process group (setsid)
+            self.cwd = cwd
+            return self.connection_info
+
+    km = AsyncKernelManager(kernel_name=_kernel_name())
+    km.kernel_id = str(uuid.uuid4())
+    km.provisioner = ForkedProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    return km
+
+
 async def _until_ready(kc: Any, timeout: float) -> None:
     """Wait until the kernel answers ``kc``'s kernel_info request on the shell channel and the request's IOPub
     messages reach ``kc`` (then a cell's output cannot be lost to a subscription not yet made).
 
     What jupyter_client's ``wait_for_ready`` checks, without its last step, a 0.2 s wait for IOPub to fall
     silent (0.2 s of every notebook run's first cell in a kernel): the messages it drains belong to requests this
-    client did not make, and nbclient ignores those (it reads only the replies to its own requests).
+    client did not make, and nbclient ignores those (it reads only the replies to its own requests). While the
+    IOPub subscription is still being made the kernel's "idle" is lost; the request is then sent again every
+    50 ms, not after a second.
     """
     from queue import Empty
 
     from jupyter_client.utils import ensure_async
 
     deadline = time.monotonic() + timeout
+    asked: set[str] = set()
+    reply = None
     while True:
         msg_id = kc.kernel_info()
-        try:
-            reply = await ensure_async(kc.get_shell_msg(timeout=1))
-        except Empty:
-            reply = None
-        if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
-            # the kernel publishes "busy" and "idle" around every request: seeing this one's "idle" proves IOPub
-            # is subscribed (if the subscription came too late for it, ask again)
-            end = time.monotonic() + 0.5
+        asked.add(msg_id)
+        if reply is None:
+            try:
+                got = await ensure_async(kc.get_shell_msg(timeout=1))
+            except Empty:
+                got = None
+            if got is not None and got.get("parent_header", {}).get("msg_id") in asked:
+                reply = got
+        if reply is not None:
+            # the kernel publishes "busy" and "idle" around every request: one of ours seen on IOPub proves the
+            # subscription is made
+            end = time.monotonic() + 0.05
             while (left := end - time.monotonic()) > 0:
                 try:
                     msg = await ensure_async(kc.get_iopub_msg(timeout=left))
                 except Empty:
                     break
-                if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "status"
-                        and msg.get("content", {}).get("execution_state") == "idle"):
+                if msg.get("parent_header", {}).get("msg_id") in asked and msg.get("msg_type") == "status":
                     handle = getattr(kc, "_handle_kernel_info_reply", None)
                     if handle is not None:
                         handle(reply)  # the protocol version, as wait_for_ready records it
@@ -779,9 +955,13 @@ class KernelSession:
         self._abandon = threading.Event()  # set: a warm-up's thread stops waiting (the kernel died or is closed)
         self.warm_up = tuple(warm_up)  # the modules imported when the kernel starts
         self.imported: set[str] = set()  # the modules a warm-up has asked the kernel to import
+        self.zygote: _Zygote | None = None  # the run's zygote, when its kernels are forked
+        self._channels: Any = None  # the run's client, connected at launch, until prepare() checks it is ready
+        self.ticket: int | None = None  # this kernel's turn to be forked (taken in the runner's thread)
 
     def launch(self) -> None:
-        """Start the kernel process without waiting for it (the caller imports papermill meanwhile)."""
+        """Start the kernel process without waiting for it (the caller imports papermill meanwhile): forked by the
+        run's zygote when it has one and a turn was taken for this kernel (:attr:`ticket`), else started."""
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
@@ -789,17 +969,49 @@ class KernelSession:
             if run_sync(self.km.is_alive)():
                 return
             self.close()
-        km = AsyncKernelManager(kernel_name=_kernel_name())
-        # the kernel's own log is noise on a batch run's console (see execute_stage)
-        run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
+        ticket, self.ticket = self.ticket, None
+        km = None
+        imported = set(self.warm_up)
+        if self.zygote is not None and ticket is not None:
+            try:
+                km = _zygote_kernel_manager(self.zygote, ticket, (*KERNEL_MODULES, *self.warm_up))
+                run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
+                imported |= self.zygote.imported
+            except ZygoteError:
+                try:
+                    run_sync(km.cleanup_resources)()  # the connection file written for the fork
+                except Exception:  # noqa: BLE001
+                    pass
+                km = None  # started the usual way below
+            finally:
+                self.zygote.skip(ticket)
+        if km is None:
+            km = AsyncKernelManager(kernel_name=_kernel_name())
+            # the kernel's own log is noise on a batch run's console (see execute_stage)
+            run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
         self.km, self.kc, self.notebooks_run, self.dirty = km, None, 0, False
         self._abandon = threading.Event()
+        # the run's client connects now: its IOPub subscription is made while the kernel warms up, not after
+        try:
+            kc = km.client()
+            kc.allow_stdin = False
+            kc.start_channels()
+            self._channels = kc
+        except Exception:  # noqa: BLE001 - prepare() makes one then
+            self._channels = None
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
-        # two processes on two cores.
-        self.imported = set(self.warm_up)
+        # two processes on two cores. (A forked kernel has them already: the warm-up only freezes and sets up.)
+        self.imported = imported
         self._warm = threading.Thread(target=self._warm_up, args=(_warm_up_code(self.warm_up),),
                                       name="workbench-kernel-warm-up", daemon=True)
         self._warm.start()
+
+    def respawn(self, modules: Sequence[str] = WARM_UP_MODULES) -> None:
+        """Replace the kernel with one forked by the zygote with ``modules`` imported (a turn must have been
+        taken, :attr:`ticket`): instead of importing them into this kernel (≈ 1 CPU-s), a fork (≈ 0.1 s)."""
+        self.close()
+        self.warm_up = tuple(dict.fromkeys([*self.warm_up, *modules]))
+        self.launch()
 
     def warm_more(self, modules: Sequence[str] = WARM_UP_MODULES) -> None:
         """Import ``modules`` in the kernel while it waits for its next notebook (the namespace the last notebook
@@ -869,9 +1081,11 @@ class KernelSession:
                     break
             self._warm = None
         if self.kc is None:
-            kc = self.km.client()
-            kc.allow_stdin = False
-            kc.start_channels()
+            kc, self._channels = self._channels, None
+            if kc is None:
+                kc = self.km.client()
+                kc.allow_stdin = False
+                kc.start_channels()
             try:
                 run_sync(_until_ready)(kc, 120)
             except BaseException:
@@ -912,7 +1126,8 @@ class KernelSession:
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
-        km, kc, self.km, self.kc = self.km, self.kc, None, None
+        km, kc, self.km, self.kc = self.km, self.kc or self._channels, None, None
+        self._channels = None
         self._abandon.set()
         if self._warm is not None:
             self._warm.join(timeout=1)  # a daemon thread: one waiting on a killed kernel is left behind
@@ -1435,8 +1650,25 @@ class _Worker:
     def launch(self, warm_up: Sequence[str]) -> None:
         if self.session is not None and not self.started:
             self.session.warm_up = tuple(warm_up)
+            self.session.imported = set(warm_up)  # what it will import: the scheduler reads it from now on
+            if getattr(self.session, "zygote", None) is not None:
+                self.session.ticket = self.session.zygote.ticket()  # forked in the order launched
             self.submit(self.session.launch)  # errors show when its first stage runs (execute_stage launches again)
             self.started = True
+
+    def make_ready(self, modules: Sequence[str]) -> None:
+        """Have the kernel hold ``modules`` before its next stage: a kernel forked anew by the zygote (which has
+        them, or imports them once for every kernel), else an import in this kernel. The stage's prepare waits."""
+        session = self.session
+        if session is None or self.importing(modules) or getattr(session, "ticket", None) is not None:
+            return  # (a fork is already on its way: its modules are the ones asked for when it was launched)
+        zygote = getattr(session, "zygote", None)
+        if zygote is not None and not zygote.broken:
+            session.ticket = zygote.ticket()
+            session.imported.update(modules)  # what the new kernel will hold (the scheduler reads it now)
+            self.submit(session.respawn, modules)
+        else:
+            self.submit(session.warm_more, modules)
 
 
 def _execute_in(session: KernelSession, stage: Stage, **kwargs: Any) -> None:
@@ -1458,8 +1690,20 @@ def _stop_running(workers: Sequence[_Worker]) -> None:
                 pass
 
 
+def _start_zygote() -> _Zygote | None:
+    """The run's zygote (:mod:`workbench.zygote`) where kernels can be forked, else None (kernels are started)."""
+    if not _zygote_wanted():
+        return None
+    try:
+        return _Zygote()
+    except OSError:
+        return None
+
+
 def _close_workers(workers: Sequence[_Worker]) -> None:
-    """Shut the kernels down, side by side (each from its thread; after an interruption, from this one)."""
+    """Shut the kernels down, side by side (each from its thread; after an interruption, from this one), then
+    the zygote they were forked from."""
+    zygotes = {id(z): z for w in workers if (z := getattr(w.session, "zygote", None)) is not None}
     for w in workers:
         if w._thread is not None:
             try:
@@ -1471,6 +1715,8 @@ def _close_workers(workers: Sequence[_Worker]) -> None:
             w._thread.shutdown(wait=True)
             if w.session.km is not None:
                 w.session.close()
+    for zygote in zygotes.values():
+        zygote.close()
 
 
 def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], overrides: Mapping[str, dict], *,
@@ -1576,8 +1822,14 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 if deferred is None:
                     # a stage will run: start the kernels now, they boot while the card is checked
                     n = _kernels_for(ds, pending)
+                    kernels = [w.session for w in workers[:n] if isinstance(w.session, KernelSession)]
+                    zygote = _start_zygote() if n > 1 and len(kernels) > 1 else None
                     for k, w in enumerate(workers[:n]):
+                        if isinstance(w.session, KernelSession):
+                            w.session.zygote = zygote
                         w.launch(_first_warm_up(ds, stage, n) if k == 0 else WARM_UP_MODULES)
+                    if kernels:
+                        _shared_kernel_engine()  # papermill's import (0.3 CPU-s) while the kernels start
                     deferred = check_card_vocabulary(ds)
                 worker = pick(stage)
                 if worker is None:
@@ -1590,9 +1842,7 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 _save_manifest(paths, manifest)
                 _write_run_status(paths, ds, manifest, outcomes, started=started, status="running")
                 worker.busy = True
-                needs = STAGE_MODULES.get(stage.name, WARM_UP_MODULES)
-                if worker.session is not None and not worker.importing(needs):
-                    worker.submit(worker.session.warm_more, needs)  # the stage's prepare waits for it
+                worker.make_ready(STAGE_MODULES.get(stage.name, WARM_UP_MODULES))  # its prepare waits for it
                 future = worker.submit(worker.run, stage, ds=ds, paths=paths, parameters=overrides.get(stage.name, {}))
                 if worker.session is not None:
                     worker.submit(worker.session.clear)  # after the stage, while this thread records it
@@ -1600,10 +1850,10 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                 pending.remove(stage)
                 progressed = True
                 break
-            # a kernel with nothing to run imports what later stages need meanwhile
+            # a kernel with nothing to run gets what later stages need meanwhile
             for w in workers:
                 if w.started and not w.busy and not w.warm and w.session is not None and (running or pending):
-                    w.submit(w.session.warm_more)
+                    w.make_ready(WARM_UP_MODULES)
         if not running:
             break
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
