@@ -126,3 +126,17 @@ def test_a_forked_kernels_process_is_seen_ending():
     child.wait()  # (here we are its parent; the zygote reaps its own kernels)
     assert proc.wait(timeout=5) == 1 and proc.poll() == 1
     proc.kill()  # gone: nothing to signal, no error
+
+
+@pytest.mark.parametrize("zygote", ["1", "0"])
+def test_kernels_side_by_side_run_their_linear_algebra_on_one_thread_each(tmp_path, monkeypatch, zygote):
+    """Two kernels on two cores: one BLAS thread each (forked or started alike), unless the user chose."""
+    monkeypatch.setenv("WORKBENCH_ZYGOTE", zygote)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    cell = ("import os, pathlib\npathlib.Path(run_dir, f'env_{os.getpid()}').write_text("
+            "os.environ.get('OPENBLAS_NUM_THREADS', '') + ',' + os.environ.get('OMP_NUM_THREADS', ''))")
+    ds_folder = _tiny_graph(tmp_path, monkeypatch, (cell,), (cell,))
+    out = tmp_path / "run"
+    pipeline.run_pipeline(ds_folder, out=out, echo=lambda s: None)
+    assert sorted(p.read_text() for p in out.glob("env_*")) == ["1,3", "1,3"]

@@ -718,6 +718,16 @@ def _warm_up_code(modules: Sequence[str]) -> str:
 _WARM_UP = _warm_up_code(WARM_UP_MODULES)
 
 
+#: Two kernels side by side on two cores run their linear algebra on one thread each: OpenBLAS' default (a thread
+#: per core, per kernel) puts four busy threads on two cores, and its waiting threads spin (fig15 measured
+#: analyze_attention at 0.1-2.6 s with them, 0.14 s without). A value the user set is kept.
+SIDE_BY_SIDE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _side_by_side_env() -> dict[str, str]:
+    return {**os.environ, **{k: v for k, v in SIDE_BY_SIDE_ENV.items() if k not in os.environ}}
+
+
 #: What every kernel imports to be a kernel (ipykernel and IPython, ≈ 0.15 CPU-s): a forked kernel has them.
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel")
 
@@ -740,14 +750,14 @@ class _Zygote:
     it launches a kernel), so the first kernel is forked as soon as the modules of ingest are imported, before the
     zygote goes on to import the models' libraries for the second."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
         import subprocess
 
         read, write = os.pipe()
         try:
             self.proc = subprocess.Popen([sys.executable, "-m", "workbench.zygote", str(write)],
                                          stdin=subprocess.PIPE, pass_fds=(write,), text=True,
-                                         cwd=str(notebooks_folder()))
+                                         cwd=str(notebooks_folder()), env=dict(env) if env is not None else None)
         finally:
             os.close(write)
         self._replies = os.fdopen(read, "r", encoding="utf-8")
@@ -957,6 +967,7 @@ class KernelSession:
         self.imported: set[str] = set()  # the modules a warm-up has asked the kernel to import
         self.zygote: _Zygote | None = None  # the run's zygote, when its kernels are forked
         self._channels: Any = None  # the run's client, connected at launch, until prepare() checks it is ready
+        self.env: Mapping[str, str] | None = None  # the kernel's environment (default: this process's)
         self.ticket: int | None = None  # this kernel's turn to be forked (taken in the runner's thread)
 
     def launch(self) -> None:
@@ -970,12 +981,14 @@ class KernelSession:
                 return
             self.close()
         ticket, self.ticket = self.ticket, None
+        env = {"env": dict(self.env)} if self.env is not None else {}
         km = None
         imported = set(self.warm_up)
         if self.zygote is not None and ticket is not None:
             try:
                 km = _zygote_kernel_manager(self.zygote, ticket, (*KERNEL_MODULES, *self.warm_up))
-                run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
+                run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"],
+                                          **env)
                 imported |= self.zygote.imported
             except ZygoteError:
                 try:
@@ -988,7 +1001,7 @@ class KernelSession:
         if km is None:
             km = AsyncKernelManager(kernel_name=_kernel_name())
             # the kernel's own log is noise on a batch run's console (see execute_stage)
-            run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"])
+            run_sync(km.start_kernel)(cwd=str(notebooks_folder()), extra_arguments=["--log-level=CRITICAL"], **env)
         self.km, self.kc, self.notebooks_run, self.dirty = km, None, 0, False
         self._abandon = threading.Event()
         # the run's client connects now: its IOPub subscription is made while the kernel warms up, not after
@@ -1690,12 +1703,12 @@ def _stop_running(workers: Sequence[_Worker]) -> None:
                 pass
 
 
-def _start_zygote() -> _Zygote | None:
+def _start_zygote(env: Mapping[str, str] | None = None) -> _Zygote | None:
     """The run's zygote (:mod:`workbench.zygote`) where kernels can be forked, else None (kernels are started)."""
     if not _zygote_wanted():
         return None
     try:
-        return _Zygote()
+        return _Zygote(env)
     except OSError:
         return None
 
@@ -1823,10 +1836,11 @@ def _run_stages(ds: Dataset, paths: RunPaths, manifest: dict[str, Any], override
                     # a stage will run: start the kernels now, they boot while the card is checked
                     n = _kernels_for(ds, pending)
                     kernels = [w.session for w in workers[:n] if isinstance(w.session, KernelSession)]
-                    zygote = _start_zygote() if n > 1 and len(kernels) > 1 else None
+                    env = _side_by_side_env() if n > 1 else None
+                    zygote = _start_zygote(env) if n > 1 and len(kernels) > 1 else None
                     for k, w in enumerate(workers[:n]):
                         if isinstance(w.session, KernelSession):
-                            w.session.zygote = zygote
+                            w.session.zygote, w.session.env = zygote, env
                         w.launch(_first_warm_up(ds, stage, n) if k == 0 else WARM_UP_MODULES)
                     if kernels:
                         _shared_kernel_engine()  # papermill's import (0.3 CPU-s) while the kernels start
