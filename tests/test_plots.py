@@ -321,3 +321,133 @@ def test_palette_is_seaborns_colorblind_palette_without_importing_seaborn():
             "print('seaborn' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+# --- drawn once: workbench.plots.figure_png and the notebooks' show_* helpers --------------------------------------
+
+def _count_draws(monkeypatch) -> list[int]:
+    calls = [0]
+    original = Figure.draw
+
+    def counting(self, renderer):
+        calls[0] += 1
+        return original(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counting)
+    return calls
+
+
+def _decoded_size(png: bytes) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        return image.size
+
+
+def _inside(fig) -> bool:
+    """Every Axes with its tick labels, axis labels, title and legend lies inside the figure (nothing clipped)."""
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for axes in fig.axes:
+        tight = axes.get_tightbbox(renderer)
+        if tight.x0 < box.x0 - 0.5 or tight.y0 < box.y0 - 0.5 or tight.x1 > box.x1 + 0.5 or tight.y1 > box.y1 + 0.5:
+            return False
+    return True
+
+
+def test_figure_png_draws_once_at_the_figure_size(monkeypatch):
+    from workbench.plots import figure_png, new_figure
+
+    fig, axes = new_figure((6.5, 4.0))
+    plot_forest(regression_table(), outcome="impressions", ax=axes[0, 0])
+    draws = _count_draws(monkeypatch)
+    png = figure_png(fig)
+    assert draws[0] == 1  # no dry-run draw (a figure with a layout engine gets one), no layout inside the draw
+    assert fig.get_layout_engine() is None
+    assert _decoded_size(png) == (650, 400)
+    assert b"Software" not in png[:200]  # no tool metadata: the same figure gives the same bytes
+    again, axes = new_figure((6.5, 4.0))
+    plot_forest(regression_table(), outcome="impressions", ax=axes[0, 0])
+    assert figure_png(again) == png
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_figure_png_fits_long_labels_inside_the_figure(long):
+    """Margins come from the labels, whatever their length: a long predictor name, intervention label or metric
+    name is not cut off."""
+    from workbench.plots import figure_png, new_figure
+
+    table = regression_table()
+    if long:
+        table["term"] = table["term"].replace({"has_poll": "has_a_predictor_named_at_great_length_by_a_user"})
+    fig, axes = new_figure((6.5, 3.4))
+    plot_forest(table, outcome="impressions", ax=axes[0, 0])
+    figure_png(fig)
+    assert _inside(fig)
+    growth = {"metric": "followers per month of the main account in the export" if long else "followers",
+              "series": [{"date": f"2021-{m:02d}-01", "value": 100 + 1000000 * m, "period": "before"}
+                         for m in range(1, 13)],
+              "periods": [{"label": "before", "start": "2021-01-01", "end": "2021-12-01", "intercept": 100.0,
+                           "slope_per_day": 33000.0}], "origin": "2021-01-01"}
+    fig, axes = new_figure((8, 4.5))
+    plot_growth(growth, ax=axes[0, 0])
+    figure_png(fig)
+    assert _inside(fig)
+
+
+def test_posting_heatmap_never_imports_seaborn():
+    """The report kernel draws the posting-time heatmap with matplotlib alone (importing seaborn cost ≈ 0.15 s and
+    its heatmap draws the whole figure once more)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport pandas as pd\nfrom workbench.plots import figure_png, new_figure, "
+            "plot_posting_heatmap\nfig, axes = new_figure((10, 3.6))\nplot_posting_heatmap(pd.DataFrame("
+            "{'weekday_local': [0, 1, 6], 'hour_local': [0, 12, 23]}), ax=axes[0, 0])\nfigure_png(fig)\n"
+            "print('seaborn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
+def test_posting_heatmap_looks_like_seaborns(ax):
+    """The cells of seaborn's heatmap: cividis from 0 to the largest count, white lines, a 'posts' colour bar
+    without outline, no spines, a label at each cell's centre, Monday on top; on a narrow Axes every other hour
+    is labelled (labels at least 1.8 font sizes apart never overlap)."""
+    from workbench.plots import new_figure
+
+    posts = pd.DataFrame({"weekday_local": [0, 0, 3, 6], "hour_local": [9, 9, 14, 23]})
+    plot_posting_heatmap(posts, ax=ax)  # 6.4 in wide: 24 labels 0.25 in apart do not fit
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(h) for h in range(0, 24, 2)]
+    assert list(ax.get_xticks()) == [h + 0.5 for h in range(0, 24, 2)]
+    ax = new_figure((10, 3.6))[1][0, 0]  # the report's size
+    plot_posting_heatmap(posts, ax=ax)
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert mesh.get_cmap().name == "cividis" and mesh.norm.vmin == 0 and mesh.norm.vmax == 2
+    assert mesh.get_linewidths()[0] == pytest.approx(0.3)
+    assert tuple(mesh.get_edgecolor()[0]) == (1.0, 1.0, 1.0, 1.0)
+    assert not any(spine.get_visible() for spine in ax.spines.values())
+    assert ax.get_ylim() == (7, 0) and ax.get_xlim() == (0, 24)
+    colorbar = mesh.colorbar
+    assert colorbar.ax.get_ylabel() == "posts" and colorbar.outline.get_linewidth() == 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(h) for h in range(24)]
+    assert list(ax.get_xticks()) == [h + 0.5 for h in range(24)]
+
+
+def test_show_helpers_return_the_png_as_the_cells_image(monkeypatch):
+    from workbench import results
+    from workbench.plots import FigurePNG
+
+    open_before = plt.get_fignums()
+    shown = results.show_forest(regression_table())
+    assert isinstance(shown, FigurePNG)
+    assert _decoded_size(shown._repr_png_()) == (1300, 450)  # both outcomes side by side, 6.5 × 4.5 in each
+    assert "PNG" in repr(shown)
+    growth = {"metric": "followers", "series": [], "periods": []}
+    draws = _count_draws(monkeypatch)
+    assert _decoded_size(results.show_growth(growth).png) == (800, 450)
+    assert _decoded_size(results.show_monthly(growth).png) == (800, 400)
+    assert draws[0] == 2
+    assert plt.get_fignums() == open_before  # nothing left open for an inline backend to draw again

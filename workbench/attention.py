@@ -508,15 +508,13 @@ def featured_paper_rows(papers: pd.DataFrame, links: pd.DataFrame, *, limit: int
 
 
 def plot_attention(papers: pd.DataFrame, *, ax=None):
-    """Altmetric score of featured vs not-featured papers, by journal (log scale); returns the Axes."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    """Altmetric score of featured vs not-featured papers, by journal (log scale); returns the Axes (without one,
+    on a new Agg figure: :func:`workbench.plots.figure_png` gives its PNG)."""
+    from .plots import new_figure
 
     d = papers[papers["altmetric_score"].notna()].copy()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 1.6 + 0.45 * max(d["journal"].nunique(), 2)))
+    if ax is None:  # an Agg figure outside pyplot; workbench.plots.figure_png lays it out and draws it once
+        ax = new_figure((8, 1.6 + 0.45 * max(d["journal"].nunique(), 2)), dpi=120)[1][0, 0]
     journals = d.groupby("journal")["altmetric_score"].median().sort_values().index.tolist()
     pos = {j: i for i, j in enumerate(journals)}
     rng = np.random.default_rng(0)
@@ -529,7 +527,6 @@ def plot_attention(papers: pd.DataFrame, *, ax=None):
     ax.set_xlabel("Altmetric Attention Score (log scale)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, markerscale=1.5)
     ax.set_title("Altmetric score by journal", pad=28)
-    ax.figure.tight_layout()
     return ax
 
 

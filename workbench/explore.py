@@ -19,7 +19,6 @@ Batch runs never need this module.
 
 from __future__ import annotations
 
-import io
 import warnings as pywarnings
 from collections.abc import Sequence
 
@@ -305,21 +304,16 @@ class ModelExplorer:
     def _draw(self) -> bytes:
         if self.table.empty:
             return b""
-        from matplotlib.figure import Figure
+        from .plots import figure_png, new_figure, plot_forest
 
-        from .plots import plot_forest
-
-        fig = Figure(figsize=(6.5, 0.45 * len(self.table) + 1.5))
-        ax = fig.subplots()
+        fig, axes = new_figure((6.5, 0.45 * len(self.table) + 1.5), dpi=90)
+        ax = axes[0, 0]
         plot_forest(self.result.table, outcome=self.outcome, model=self.model, ax=ax)
         if self.model == "ols_std":
             ax.set_xlabel(f"standardized β as exp(β) − 1 (published form; not a % change in {self.outcome})")
         elif self.model == "negbin_rate":
             ax.set_xlabel(f"% change in {self.outcome} per impression (engagement rate, 95% CI)")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        return buf.getvalue()
+        return figure_png(fig, pad=1.08)  # laid out and drawn once
 
     def _render(self) -> None:
         import html

@@ -2173,6 +2173,30 @@ def compare_growth(
         that contains an intervention date and is left out of the monthly comparison), ``interventions`` and
         ``warnings``. Values that cannot be estimated are None; degenerate input never raises.
     """
+    from .models import _one_blas_thread
+
+    # one BLAS thread: every product here is small (months × a few columns, a 2,000-resample bootstrap); with
+    # OpenBLAS' default threads the stage spent twice the CPU (threads spinning) for the same wall time, CPU the
+    # stages running beside it on a 2-core machine lose. The same products, the same numbers.
+    with _one_blas_thread():
+        return _compare_growth(account, interventions=interventions, posts=posts, metric=metric,
+                               monthly_metric=monthly_metric, maxlags=maxlags,
+                               equivalence_margin=equivalence_margin, alpha=alpha,
+                               month_of_previous=month_of_previous)
+
+
+def _compare_growth(
+    account: pd.DataFrame,
+    *,
+    interventions: Sequence[Any],
+    posts: pd.DataFrame | None,
+    metric: str,
+    monthly_metric: str,
+    maxlags: int | None,
+    equivalence_margin: tuple[float, float],
+    alpha: float,
+    month_of_previous: Sequence[str],
+) -> dict:
     lo_m, hi_m = (float(v) for v in equivalence_margin)
     if not (0 < lo_m < 1 < hi_m):
         raise InputError(

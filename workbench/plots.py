@@ -1,15 +1,16 @@
 """Figures for the notebooks and the report: data first, keyword-only options, each returns the Axes.
 
 Colours come from seaborn's ``colorblind`` palette (Okabe–Ito-like) and the ``cividis`` colour map, so every
-figure reads the same for people with the common colour-vision deficiencies. seaborn is imported only by the
-figure that draws with it (the posting-time heatmap): importing it costs a kernel ≈ 0.2 CPU-s and 15 MB. The functions draw on the Axes
-they are given; without one they draw on a new figure from pyplot (the report passes Axes of Agg-backed
-figures so batch runs never need a display).
+figure reads the same for people with the common colour-vision deficiencies. seaborn itself is never imported
+(its palette is copied below, its heatmap drawn with matplotlib): importing it costs a kernel ≈ 0.2 CPU-s and
+15 MB. The functions draw on the Axes they are given; without one they draw on a new figure from pyplot (the
+report passes Axes of Agg-backed figures so batch runs never need a display).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,6 +39,60 @@ def palette(n: int) -> list[tuple[float, float, float]]:
     """Return ``n`` colour-blind-safe colours (seaborn ``colorblind``, cycled)."""
     base = [to_rgb(c) for c in COLORBLIND]
     return [base[i % len(base)] for i in range(max(n, 1))]
+
+
+#: white space around a figure's outermost labels, in font sizes (0.3 × 10 pt ≈ the 3 pt that matplotlib's
+#: constrained layout leaves)
+FIGURE_PAD = 0.3
+
+
+def new_figure(figsize: tuple[float, float], *, nrows: int = 1, ncols: int = 1, dpi: float = 100) -> tuple[Any, Any]:
+    """An Agg-backed figure outside pyplot (no open-figure state, no display needed) and its ``nrows × ncols``
+    Axes as a 2-D array; :func:`figure_png` turns it into PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def figure_png(fig: Any, *, pad: float = FIGURE_PAD) -> bytes:
+    """PNG bytes of a figure (without tool metadata), drawn once at its own size and dpi.
+
+    The margins are fitted to the labels by one tight-layout pass (a
+    :class:`~matplotlib.layout_engine.TightLayoutEngine` executed, not attached), and the figure keeps no layout
+    engine, so ``savefig`` draws it a single time. A constrained layout runs its two-pass layout in every draw,
+    ``savefig`` draws twice when a figure has an engine, and an inline backend's ``bbox_inches="tight"`` costs
+    a pass more: four or five passes over every tick label and text instead of two (0.05-0.1 s per figure).
+    """
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    # rect=None: one pass (a rect costs a second one); between panels the default 1.08 font sizes
+    TightLayoutEngine(pad=pad, h_pad=1.08, w_pad=1.08, rect=None).execute(fig)
+    fig.set_layout_engine(None)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+class FigurePNG:
+    """A figure already drawn: PNG bytes that a notebook shows as the cell's image (``_repr_png_``), so no
+    backend draws the figure again."""
+
+    def __init__(self, png: bytes) -> None:
+        self.png = png
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return f"<figure: PNG, {len(self.png):,} bytes>"
+
+
+def show_figure(fig: Any) -> FigurePNG:
+    """The figure drawn once as PNG for a notebook cell (:func:`figure_png`)."""
+    return FigurePNG(figure_png(fig))
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -345,22 +400,25 @@ def count_posting_times(posts: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_posting_heatmap(posts: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Draw how many posts went out at each weekday × local hour (descriptive counts); return the Axes."""
-    import seaborn as sns
+    """Draw how many posts went out at each weekday × local hour (descriptive counts); return the Axes.
 
+    The cells of ``seaborn.heatmap`` (``cividis`` from 0 to the largest count, white lines between cells, a
+    colour bar labelled "posts", no spines, a label at every cell's centre while they fit) drawn with matplotlib
+    alone: seaborn's heatmap draws the whole figure once more to test whether tick labels overlap, and importing
+    seaborn costs ≈ 0.15 s, together a third of the report's figure time. The tick labels here are spaced so they
+    cannot overlap (at least 1.8 font sizes apart; "23" is 1.3 wide), so no trial draw is needed.
+    """
     counts = count_posting_times(posts)
     ax = _new_axes(ax, (10, 3.6))
     values = counts.to_numpy()
-    sns.heatmap(
-        counts,
-        ax=ax,
-        cmap="cividis",
-        annot=False,
-        cbar_kws={"label": "posts"},
-        linewidths=0.3,
-        linecolor="white",
-        vmin=0,
-    )
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    mesh = ax.pcolormesh(values.astype(float), cmap="cividis", vmin=0, vmax=float(values.max()), linewidths=0.3,
+                         edgecolor="white")
+    ax.set_xlim(0, values.shape[1])
+    ax.set_ylim(values.shape[0], 0)  # Monday on top, as a table reads
+    colorbar = ax.figure.colorbar(mesh, ax=ax, label="posts", fraction=0.025, pad=0.02)  # a bar 1/20 as wide as high, close by
+    colorbar.outline.set_linewidth(0)
     if values.max() < 1000:  # counts in the non-empty cells while they stay legible (at most 7 × 24 labels)
         top = values.max()
         for day, hour in zip(*np.nonzero(values), strict=True):
@@ -373,12 +431,24 @@ def plot_posting_heatmap(posts: pd.DataFrame, *, ax: Axes | None = None) -> Axes
                 fontsize=7,
                 color="black" if values[day, hour] > top / 2 else "white",
             )
-    ax.set_yticks(np.arange(7) + 0.5)
-    ax.set_yticklabels(WEEKDAYS, rotation=0)
+    width = ax.get_position().width * ax.figure.get_figwidth()  # inches (before any layout: an upper bound)
+    step = _label_step(len(counts.columns), width, plt.rcParams["xtick.labelsize"])
+    ax.set_xticks(np.arange(0, values.shape[1], step) + 0.5, [str(h) for h in counts.columns[::step]])
+    ax.set_yticks(np.arange(7) + 0.5, WEEKDAYS, va="center")
     ax.set_xlabel("hour of day (local time)")
     ax.set_ylabel("")
     ax.set_title("When posts were published (counts; descriptive, not an effect)")
     return ax
+
+
+def _label_step(n: int, width_inches: float, fontsize: Any) -> int:
+    """Every how many of ``n`` cells a tick label goes so that labels of up to two digits stay 1.8 font sizes
+    apart on an axis ``width_inches`` long."""
+    from matplotlib.font_manager import FontProperties
+
+    points = FontProperties(size=fontsize).get_size_in_points()
+    fits = int(width_inches // (1.8 * points / 72))
+    return max(1, -(-n // max(fits, 1)))
 
 
 #: plot_residuals draws at most this many posts chosen at random (plus the most extreme residuals) ...

@@ -67,13 +67,9 @@ def save_publications(paths, *, data: PublicationData | None, links: LinkResult 
     io.write_csv(paths.match_review, neutralize_formulas(links.review))
     figure = None
     if papers["altmetric_score"].notna().any():
-        import matplotlib.pyplot as plt
+        from .plots import figure_png
 
-        ax = plot_attention(papers)
-        target = paths.figures / FIGURE_NAME
-        with io.atomic_path(target) as tmp:
-            ax.figure.savefig(tmp, format="png", dpi=120)
-        plt.close(ax.figure)
+        io.write_bytes(paths.figures / FIGURE_NAME, figure_png(plot_attention(papers).figure))
         figure = f"figures/{FIGURE_NAME}"
     counts = {"files": data.files, "quarantined": len(data.quarantine),
               "quarantine_reasons": data.quarantine["reason"].value_counts().head(10).to_dict()

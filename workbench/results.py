@@ -286,22 +286,19 @@ def modelled_outcomes(table: pd.DataFrame, *, model: str = "ols_log") -> list[st
 
 
 def show_forest(table: pd.DataFrame, *, model: str = "ols_log"):
-    """Forest plots of every modelled outcome, side by side; a note when nothing could be modelled."""
-    import matplotlib.pyplot as plt
-
-    from .plots import plot_forest
+    """Forest plots of every modelled outcome, side by side, drawn once as the cell's image
+    (:class:`workbench.plots.FigurePNG`); a note when nothing could be modelled."""
+    from .plots import new_figure, plot_forest, show_figure
 
     outcomes = modelled_outcomes(table, model=model)
     if not outcomes:
         print(f"No {model} estimates to plot: see the warnings above.")
         return None
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(6.5 * len(outcomes), 4.5), squeeze=False)
+    fig, axes = new_figure((6.5 * len(outcomes), 4.5), ncols=len(outcomes))
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         plot_forest(table, outcome=outcome, model=model, ax=ax)
         ax.set_title(outcome)
-    fig.tight_layout()
-    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
-    return fig
+    return show_figure(fig)
 
 
 def influential_posts(fit: PostModels) -> pd.DataFrame:
@@ -316,22 +313,19 @@ def influential_posts(fit: PostModels) -> pd.DataFrame:
 
 
 def show_residuals(fit: PostModels, *, model: str = "ols_log"):
-    """Residual-vs-fitted and QQ plots of ``model`` for every modelled outcome."""
-    import matplotlib.pyplot as plt
-
+    """Residual-vs-fitted and QQ plots of ``model`` for every modelled outcome, drawn once as the cell's image
+    (:class:`workbench.plots.FigurePNG`)."""
     from .models import residual_frame
-    from .plots import plot_residuals
+    from .plots import new_figure, plot_residuals, show_figure
 
     keys = [k for k in fit.fits if k[1] == model]
     if not keys:
         print(f"No {model} fits to diagnose.")
         return None
-    fig, axes = plt.subplots(len(keys), 2, figsize=(10, 4 * len(keys)), squeeze=False)
+    fig, axes = new_figure((10, 4 * len(keys)), nrows=len(keys), ncols=2)
     for row, (outcome, _) in zip(axes, keys, strict=True):
         plot_residuals(residual_frame(fit.fits[(outcome, model)]), title=outcome, axes=row)
-    fig.tight_layout()
-    plt.close(fig)  # shown once, as the cell's value (an open figure is drawn a second time at the cell's end)
-    return fig
+    return show_figure(fig)
 
 
 def growth_settings(ds: Dataset, *, maxlags: int = -1) -> dict[str, Any]:
@@ -348,6 +342,24 @@ def growth_settings(ds: Dataset, *, maxlags: int = -1) -> dict[str, Any]:
 
 def save_growth(paths: RunPaths, growth_result: dict[str, Any]) -> None:
     io.write_json(paths.growth, growth_result)
+
+
+def show_growth(growth_result: dict[str, Any]):
+    """:func:`workbench.plots.plot_growth` of the growth result, drawn once as the cell's image."""
+    from .plots import new_figure, plot_growth, show_figure
+
+    fig, axes = new_figure((8, 4.5))
+    plot_growth(growth_result, ax=axes[0, 0])
+    return show_figure(fig)
+
+
+def show_monthly(growth_result: dict[str, Any]):
+    """:func:`workbench.plots.plot_monthly` of the growth result, drawn once as the cell's image."""
+    from .plots import new_figure, plot_monthly, show_figure
+
+    fig, axes = new_figure((8, 4))
+    plot_monthly(growth_result, ax=axes[0, 0])
+    return show_figure(fig)
 
 
 def growth_table(growth_result: dict[str, Any]) -> pd.DataFrame:

@@ -42,15 +42,19 @@ EXTRAS_COLUMNS = frozenset({
 _NAMED_IN_ERRORS = 12
 
 
-def _claim_outcomes(dataset) -> set[str] | None:
+def _claim_outcomes(claims: list[dict] | Exception) -> set[str] | None:
     """The outcome columns the claims compare (a card's claim may name any), None when the claims cannot be
     read (the claims step then reports why; every column is read, as before)."""
-    from ..claims import load_claims
-
-    try:
-        return {str(c.get("outcome", "engagements")) for c in load_claims(dataset)}
-    except Exception:  # noqa: BLE001 - the claims attempt below meets and reports the same error
+    if isinstance(claims, Exception):
         return None
+    return {str(c.get("outcome", "engagements")) for c in claims}
+
+
+def _loaded(claims: list[dict] | Exception) -> list[dict]:
+    """The claims as :func:`~workbench.claims.load_claims` gave them, or its error raised again."""
+    if isinstance(claims, Exception):
+        raise claims
+    return claims
 
 
 def _full_posts(paths: RunPaths, outcomes: set[str] | None = None,
@@ -105,7 +109,11 @@ def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str
             out.reasons[what] = f"it could not be computed ({message})"
             return None
 
-    outcomes = _claim_outcomes(dataset)
+    try:  # read once (the package's claims file is YAML: ≈ 10 ms a parse); its error is the claims step's
+        claims_read: list[dict] | Exception = load_claims(dataset)
+    except Exception as exc:  # noqa: BLE001 - reported by the claims attempt below, as when it read them itself
+        claims_read = exc
+    outcomes = _claim_outcomes(claims_read)
     from ..io import give_back_memory
 
     give_back_memory()  # what the findings before freed goes back first: the extras' peak is the stage's
@@ -122,7 +130,7 @@ def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str
         out.timing = timing.to_dict() if timing is not None else None
         out.privacy_review = attempt("privacy review", lambda: flag_privacy_risk(posts))
     claims = attempt("claims", lambda: compare_claims(
-        load_claims(dataset), regression=results.regression, growth=results.growth, posts=posts, campaigns=camp,
+        _loaded(claims_read), regression=results.regression, growth=results.growth, posts=posts, campaigns=camp,
         timezone=tz))
     out.claims = claims.to_dict() if claims is not None else None
     posts = None  # the largest table the report step reads: its memory goes back before the report is built

@@ -9,7 +9,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,27 +16,24 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
 
 from .. import __version__
 from ..dataset import Dataset
 from ..findings import Findings, RunResults, compute_findings, read_run_results, write_findings
 from ..io import write_bytes, write_text
 from ..pipeline import RunPaths
+from ..plots import figure_png, new_figure
 from ..vocab import outcome_word
 from .blocks import Block, Figure, Heading, Note
 from .format import format_date
 
 
 def _figure_png(draw: Callable[[Axes], Any], *, figsize: tuple[float, float]) -> bytes:
-    """Draw on an Agg-backed figure (no pyplot state) and return PNG bytes without tool metadata."""
-    fig = MplFigure(figsize=figsize, dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    draw(fig.add_subplot())
-    buf = BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
+    """Draw on an Agg-backed figure (no pyplot state) and return PNG bytes without tool metadata, the figure
+    drawn once (:func:`workbench.plots.figure_png`)."""
+    fig, axes = new_figure(figsize)
+    draw(axes[0, 0])
+    return figure_png(fig)
 
 
 @dataclass
