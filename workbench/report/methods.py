@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..beforeafter import MIN_MONTHS_EACH_SIDE
 from ..errors import InputError
 from ..features import FEATURE_DESCRIPTIONS
 from ..findings import num
+from ..models import MIN_LEVEL_POSTS
 from ..vocab import (
     PLATFORM_TERMS,
     control_name,
@@ -77,6 +79,17 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
         out.append(f"The slope ratio's 95% CI uses the {ratio_method}.")
         out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; "
                    "only a significant TOST supports “no meaningful change” — a large p-value alone never does.")
+        ta = details.get("trend_adjusted") or {}
+        if ta.get("method"):
+            out.append("A change at the date, not a drift already under way: a significant rate comparison becomes "
+                       "the verdict “changed” only when, in a second model whose rate also follows one steady "
+                       f"linear trend across both periods ({ta['method']}), the jump of the rate at the date is "
+                       "significant in the same direction; otherwise the verdict is “cannot tell” and says why "
+                       "(with the before period's own trend in the rate and the placebo dates). On simulated "
+                       "accounts whose rate declined steadily with no change at the date, the rate comparison alone "
+                       "called a change in up to 99% of accounts (the steeper the decline, the more), this rule in "
+                       "at most 5%; it costs power against a real change (tests/test_growth_calibration.py, "
+                       "README).")
     pa = details.get("posts_adjusted") or {}
     if ctx.f.before_after_platforms:
         out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
@@ -92,6 +105,11 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
     its = details.get("monthly_its") or {}
     if its.get("method"):
         out.append(f"Monthly metrics (the rigorous form): {ctx.own_terms(str(its['method']))}.")
+    out.append("Medians of posts before and after the date (the before/after tables and the summary's "
+               "descriptive ratio): one ratio of medians and one interval, a percentile interval of 999 resamples "
+               "of whole calendar months within each period (posts of one month are not independent); no ratio "
+               f"from fewer than {MIN_LEVEL_POSTS} posts a side or a median of 0, and no interval from fewer than "
+               f"{MIN_MONTHS_EACH_SIDE} months a side (the cell says why).")
     out.append("Monthly metrics, published form: fold change of the period means with a 95% CI, Welch's t-test "
                "and the Mann–Whitney test (months treated as independent, the earlier trend ignored); the "
                "one-tailed t-test is shown only as the published form.")
