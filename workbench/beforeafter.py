@@ -495,7 +495,7 @@ def monthly_its(
         if partial.any():
             names = ", ".join(t.strftime("%B %Y") for t in m_all[partial])
             res.reason = (f"no complete month {side} the date: the month(s) {side} it with data ({names}) are "
-                          "partial (the data do not cover the whole month)"
+                          "counted as partial (the data do not cover the whole month)"
                           + ("; the month containing the date is left out" if has_date_month else ""))
         elif has_date_month:
             res.reason = (f"no month wholly {side} the date: the data {side} it lie in the month containing the "

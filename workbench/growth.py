@@ -2067,7 +2067,7 @@ def _pre_trend(inc: pd.DataFrame, cut: np.ndarray, k: int, *, maxlags: int | Non
     if r is None:
         out["reason"] = "the before period's increments do not vary: no trend can be tested"
         return out
-    out.update(estimate_per_year=_f(r["estimate"]), ci=[_f(r["estimate"] - r["crit"] * r["se"]),
+    out.update(estimate_per_year=_f(r["estimate"]), se=_f(r["se"]), ci=[_f(r["estimate"] - r["crit"] * r["se"]),
                _f(r["estimate"] + r["crit"] * r["se"])], p_value=_f(r["p_value"]),
                significant=bool(r["p_value"] < alpha))
     return out
@@ -2110,7 +2110,7 @@ def _trend_adjusted(inc: pd.DataFrame, cut: np.ndarray, k: int, *, maxlags: int 
     if r is None:
         out["reason"] = "the increments do not vary: no jump can be tested"
         return out
-    out.update(jump_per_day=_f(r["estimate"]), jump_ci=[_f(r["estimate"] - r["crit"] * r["se"]),
+    out.update(jump_per_day=_f(r["estimate"]), jump_se=_f(r["se"]), jump_ci=[_f(r["estimate"] - r["crit"] * r["se"]),
                _f(r["estimate"] + r["crit"] * r["se"])], p_value=_f(r["p_value"]),
                trend_per_year=_f(r["beta"][2]), rate_before_at_date=_f(r["beta"][0]),
                significant=bool(r["p_value"] < alpha))

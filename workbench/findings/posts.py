@@ -115,7 +115,8 @@ def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None, *
 
     One record per metric (impressions, engagements, posts) both tables report: ``per_post`` (sum over the posts
     table: the figure the report uses), ``account`` (sum of the main account's rows dated within the posts' first
-    and last day, after re-dating the rows of ``month_of_previous`` sources — the card's ``month_of: previous``,
+    and last day — a monthly series: its rows of the months the posts span — after re-dating the rows of
+    ``month_of_previous`` sources — the card's ``month_of: previous``,
     :func:`workbench.growth.apply_month_of` — to the month they describe), ``difference`` and ``difference_pct``,
     and ``reasons``: explanations that fit the difference's sign and what the posts table holds (a posts table
     that holds replies is never said to miss them). ``months_without_posts`` lists the months (YYYY-MM) the
@@ -152,7 +153,11 @@ def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None, *
             continue
         series = _main_account_series(account, metric)
         dates = series["date"].dt.tz_localize(None) if series["date"].dt.tz is not None else series["date"]
-        inside = series[(dates >= first.normalize()) & (dates <= last.normalize())]
+        gaps = dates.drop_duplicates().sort_values().diff().dt.days.dropna()
+        monthly = bool(len(gaps)) and float(gaps.median()) >= 28
+        # a monthly total covers its whole month: the months the posts span, not the days
+        lo = first.to_period("M").to_timestamp() if monthly else first.normalize()
+        inside = series[(dates >= lo) & (dates <= last.normalize())]
         if inside.empty:
             continue
         total = float(inside["value"].sum())
@@ -166,7 +171,7 @@ def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None, *
                     "reasons": _reconcile_reasons(metric, diff, n_replies, empty_months),
                     "month_of_previous_applied": bool(moved),
                     "source": "posts_coded (sum) vs account table, main account, rows dated within the posts' "
-                              "first and last day" + (" (rows of month_of: previous sources filed under the month "
+                              "first and last day (monthly rows: within the months the posts span)" + (" (rows of month_of: previous sources filed under the month "
                                                       "they describe)" if moved else "")})
     return out
 

@@ -54,6 +54,19 @@ def _platform_definitions(ctx: ReportContext) -> list[str]:
     return out
 
 
+def _at_date_measured() -> str:
+    """What the simulation suite measured for the change-at-the-date rule (growth.CHANGE_AT_DATE_MEASURED)."""
+    from ..growth import CHANGE_AT_DATE_MEASURED as m
+
+    decl = [v for (_, what), v in m.items() if what.startswith("decline")]
+    step = {name: v for (name, what), v in m.items() if what == "1.7x"}
+    return (f"On simulated accounts (300 per scenario) whose rate declined steadily with no change at the date, the "
+            f"rate comparison alone called a change in up to {max(v[0] for v in decl):.0%} of them, this rule in at "
+            f"most {max(v[1] for v in decl):.0%}; the price is power against a real 1.7× step at the date: "
+            f"{step['ar90'][1]:.2f} instead of {step['ar90'][0]:.2f} with bursts of attention lasting days (φ = .90), "
+            f"{step['split_40_8'][1]:.2f} instead of {step['split_40_8'][0]:.2f} with 40 months before and 8 after.")
+
+
 def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin_words: str) -> list[str]:
     """Which model each growth number came from (growth.json's own method texts where it has them)."""
     details = ctx.f.growth_details[0] if ctx.f.growth_details else {}
@@ -85,11 +98,7 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
                        "the verdict “changed” only when, in a second model whose rate also follows one steady "
                        f"linear trend across both periods ({ta['method']}), the jump of the rate at the date is "
                        "significant in the same direction; otherwise the verdict is “cannot tell” and says why "
-                       "(with the before period's own trend in the rate and the placebo dates). On simulated "
-                       "accounts whose rate declined steadily with no change at the date, the rate comparison alone "
-                       "called a change in up to 99% of accounts (the steeper the decline, the more), this rule in "
-                       "at most 5%; it costs power against a real change (tests/test_growth_calibration.py, "
-                       "README).")
+                       "(with the before period's own trend in the rate and the placebo dates). " + _at_date_measured())
     pa = details.get("posts_adjusted") or {}
     if ctx.f.before_after_platforms:
         out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
