@@ -172,7 +172,8 @@ def test_end_values_name_their_dates():
     ss = {"dates": ["2024-12-01", "2025-01-01", "2025-02-01"], "forecast_end": 978, "observed_end": 926,
           "excess_end": -51.8, "excess_ci": [-179, 75.6], "converged": True}
     text = describe_state_space(ss, metric="net_follows")
-    assert "for 1 Feb 2025 (the last month start of its monthly grid)" in text and "926 observed on that date" in text
+    assert "for the first reading of February 2025 (the model uses each month's first reading)" in text
+    assert "978 net new followers against 926 observed then" in text or "against 926 observed then" in text
     comp = _comparison("0.2", None)
     comp.results.update(slope_change={"p_value": 0.2, "estimate": -1.0}, counterfactual={
         "dates": ["2025-01-01", "2025-02-11"], "observed_end": 932, "projected_end": 1034, "excess_end": -102,

@@ -263,14 +263,15 @@ def describe_state_space(ss: Mapping[str, Any], *, metric: str = "followers") ->
     if ci.startswith("CI not available (zero"):
         ci = "no usable interval: the model's interval has zero width, so its uncertainty is unknown"
     caveat = "" if ss.get("converged", True) else " (the model's fit did not fully converge; treat with caution)"
-    # the model runs on a monthly grid: its end is the last month start, not the series' last day, so the
-    # observed value is named with its date (it differs from the counterfactual's end value)
+    # the model runs on the first reading of each month: its end is the last month's first reading, not the
+    # series' last value, so the month is named (the counterfactual's end value is of another day)
     end = (ss.get("dates") or [None])[-1]
-    when = f"for {format_date(end)} (the last month start of its monthly grid) " if end else ""
+    month = pd.Timestamp(end).strftime("%B %Y") if end else None
+    when = f"for the first reading of {month} (the model uses each month's first reading) " if month else ""
     return (
         f"Second opinion (a local linear trend state-space model of the earlier months): it forecast "
         f"{when}{format_number(ss.get('forecast_end'))} {metric_name(metric)} against "
-        f"{format_number(ss.get('observed_end'))} observed on that date, a difference of "
+        f"{format_number(ss.get('observed_end'))} observed{' then' if month else ''}, a difference of "
         f"{format_number(ss.get('excess_end'), signed=True)} ({ci}){caveat}."
     )
 
