@@ -180,3 +180,11 @@ def test_end_values_name_their_dates():
         "excess_ci": [-197, -38.1]})
     cells = str(_comparison_table(comp, "net follows per day").__dict__)
     assert "on 11 Feb 2025: observed 932 vs projected 1,034" in cells
+
+
+def test_before_after_table_row_says_the_ratio_is_not_a_change_at_the_date():
+    from workbench.report.overview import _growth_rate_row
+
+    row = _growth_rate_row("Net follows gained per day", _comparison(0.006, False, "already falling"))
+    assert row[3].startswith("0.26× (95% CI 0.13× to 0.53×); not a change at the date")
+    assert "not a change" not in _growth_rate_row("x", _comparison(0.006, True))[3]

@@ -2363,7 +2363,12 @@ def compare_growth(
         projected, pi_low, pi_high, anchor {date, value}, observed_end, projected_end, excess_end, excess_ci,
         pi_method}, ``placebo`` {n, dates, estimates, t_values, p_values, real_t, rank_p, method, summary} and
         ``state_space`` {dates, observed, forecast, pi_low, pi_high, observed_end, forecast_end, excess_end,
-        excess_ci, months_fitted, months_missing, converged, method} or {error}), ``comparisons`` (one such
+        excess_ci, months_fitted, months_missing, converged, method} or {error}), ``pre_trend`` (the before
+        period's own linear trend in the rate: estimate_per_year, se, ci, p_value, n_increments, significant,
+        method, reason), ``trend_adjusted`` (the rate's jump at the date beyond one steady trend across both
+        periods: jump_per_day, jump_se, jump_ci, p_value, trend_per_year, rate_before_at_date, n_increments,
+        significant, method, reason) and ``change_at_date`` {holds (None when the rate test finds no change),
+        reason, rule, placebo_as_small, placebo_n}: see :data:`CHANGE_AT_DATE_RULE`), ``comparisons`` (one such
         dict per consecutive pair
         of periods, with ``before``, ``after`` and ``intervention_date``), ``series`` (date, value, period
         label), ``monthly_series`` (month, the monthly metric, period label, or ``"transition"`` for a month

@@ -537,8 +537,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         for rec in per_platform:
             blocks += _platform_change_blocks(ctx, rec, event=event, date=date, growth_platform=growth_platform)
         blocks.append(Meta(
-            "Medians of single posts compare the typical post, which a few viral posts cannot move; their 95% "
-            "intervals are distribution-free (order statistics of each period, combined on the log scale). The "
+            "Medians of single posts compare the typical post, which a few viral posts cannot move; the 95% "
+            "interval of their ratio resamples whole calendar months (posts of one month are not independent). The "
             "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
             "monthly rows use complete months of that platform only, the month containing the date left out."
             + (" Follower growth in each table is that platform's own series (the growth model run on its account "
@@ -611,9 +611,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         table(f"Change at {event} ({format_date(date)}): after ÷ before, with 95% CI",
               ["Measure", "Before", "After", "Change (after ÷ before)"], rows, numeric=(1, 2, 3),
               row_headers=True, wide=True),
-        Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; their "
-             "95% intervals are distribution-free (order statistics of each period, combined on the log "
-             "scale). "
+        Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; the 95% "
+             "interval of their ratio resamples whole calendar months (posts of one month are not independent). "
              + (f"The follows row is the {platform_name(posts_platforms[0])} account's own series (the growth model "
                 "run on its account rows alone); monthly figures come from the growth comparison below. "
                 if own_growth is not None else "Growth and monthly figures come from the growth comparison below. ")
@@ -677,8 +676,12 @@ def _growth_rate_row(label: str, comp: Any) -> tuple[str, str, str, str]:
     """A before/after table row of a growth comparison: the rate per day in each period and the growth ratio with
     its CI."""
     r = comp.results
+    at = r.get("change_at_date")
+    # a rate that was already drifting: the ratio stays (it is what the periods' rates are), not as a change at the date
+    caveat = ("; not a change at the date: the rate was already changing before it (growth section)"
+              if isinstance(at, Mapping) and at.get("holds") is False else "")
     return (label, format_number(_rate(comp.before)[0], signed=True), format_number(_rate(comp.after)[0], signed=True),
-            f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})")
+            f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)}){caveat}")
 
 
 def _own_series_label(g: Mapping[str, Any], name: str) -> str:
