@@ -2136,7 +2136,7 @@ CHANGE_AT_DATE_RULE = (
     "a significant rate comparison (p < α) counts as a change at the date only when the jump of the rate at the "
     "date, in a model where the rate also follows one steady linear trend across both periods (trend_adjusted), "
     "is significant in the same direction; otherwise a rate that was already drifting explains the difference "
-    "as well, and the verdict is 'cannot tell'. In the simulation suite (tests/test_growth_calibration.py, 300 "
+    "as well, and the verdict is 'cannot tell'. In the simulation suite (tests/test_growth_change_at_date.py, 300 "
     "series per scenario) a steady decline with no change at the date passed the rate comparison alone in up to "
     "99.7% of accounts and this rule in at most 3.7%; gating on the placebo check or on a trend test of the before "
     "period alone still let 15–65% through. The price is power against a real step at the date: 1.7× was "
