@@ -39,6 +39,9 @@ class Scenario:
     change_month: int = 24
     follows: float = 12.0
     unfollows: float = 2.0
+    #: a steady trend in the rate with no change at the date: the rate multiplier falls linearly from 1 on the
+    #: first day to ``1 − decline`` on the last (both follows and unfollows), e.g. 0.6 = a fall to 0.4×
+    decline: float = 0.0
 
 
 #: the four scenarios of issue 12's table (48 monthly counts)
@@ -61,7 +64,7 @@ def simulate(scn: Scenario, n: int, *, ratio: float = 1.0, seed: int = 0):
     n_days = int(day_of[-1]) + scn.jitter + 1
     change = int(day_of[scn.change_month])
     day = np.arange(n_days)
-    g = np.where(day < change, 1.0, ratio)
+    g = np.where(day < change, 1.0, ratio) * (1.0 - scn.decline * day / max(n_days - 1, 1))
     if scn.sd > 0:
         innov = rng.normal(0.0, scn.sd * np.sqrt(1 - scn.phi**2), (n, n_days))
         x0 = rng.normal(0.0, scn.sd, n)
@@ -110,7 +113,26 @@ def fit_one(account: pd.DataFrame, cut: pd.Timestamp, *, alpha: float = 0.05) ->
     fit = growth._fit_rates(inc, cuts, ["before", "after"], maxlags=None, warnings=[])
     comp = growth._compare_rates(fit, 0, margin=(0.8, 1.25), alpha=alpha, warnings=[])
     comp["counterfactual"] = growth._counterfactual(fit, 0, series, clock, alpha=alpha)
+    comp["pre_trend"] = growth._pre_trend(inc, cuts, 0, maxlags=None, alpha=alpha)
+    comp["trend_adjusted"] = growth._trend_adjusted(inc, cuts, 0, maxlags=None, alpha=alpha)
+    comp["change_at_date"] = growth._change_at_date(comp, alpha)
     return comp
+
+
+def measure_at_date(scn: Scenario, n: int, *, ratio: float = 1.0, seed: int = 0, alpha: float = 0.05) -> dict:
+    """Share of judged accounts whose rate comparison rejects (``rate_test``) and whose verdict is "changed"
+    (``changed``: the rate comparison rejects and ``change_at_date`` holds, growth.CHANGE_AT_DATE_RULE)."""
+    day_of, values, keep, change = simulate(scn, n, ratio=ratio, seed=seed)
+    cut = pd.Timestamp(START + np.timedelta64(int(change), "D"))
+    rate, changed = [], []
+    for i in range(n):
+        comp = fit_one(account_of(day_of, values, keep, i), cut, alpha=alpha)
+        if not comp["judgeable"]:
+            continue
+        rate.append(comp["slope_change"]["p_value"] < alpha)
+        changed.append(rate[-1] and comp["change_at_date"]["holds"] is True)
+    return {"scenario": scn.name, "decline": scn.decline, "ratio": ratio, "n": len(rate),
+            "rate_test": float(np.mean(rate)), "changed": float(np.mean(changed))}
 
 
 def measure(scn: Scenario, n: int, *, seed: int = 0, alpha: float = 0.05, power_ratio: float = 1.7) -> dict:

@@ -226,6 +226,42 @@ def _month_block_median_ci_reference(
     return float(np.quantile(ok, alpha / 2)), float(np.quantile(ok, 1 - alpha / 2))
 
 
+def median_ratio_rule(before: np.ndarray, after: np.ndarray, months_before: int, months_after: int, *,
+                      noun: str = "the outcome") -> dict[str, Any]:
+    """Whether a descriptive ratio of medians (after ÷ before) and its month-resampling CI may be printed.
+
+    A ratio needs :data:`workbench.models.MIN_LEVEL_POSTS` posts on each side (the models' minimum per group:
+    a median of fewer says nothing about the period) and two positive medians (a median of 0 makes the ratio 0
+    or infinite, which says only that most posts had none: ``median_ratio_reason`` says so). Its CI resamples
+    whole calendar months, and needs :data:`MIN_MONTHS_EACH_SIDE` months on each side — the minimum of the
+    adjusted estimate: with two months a side the resampling has three distinct outcomes per side, and the
+    percentile interval no coverage meaning. Returns ``median_ratio``, ``median_ratio_reason``,
+    ``median_ratio_ci_reason`` (None when allowed).
+    """
+    from .models import MIN_LEVEL_POSTS
+
+    nb, na = len(before), len(after)
+    out: dict[str, Any] = {"median_ratio": None, "median_ratio_reason": None, "median_ratio_ci_reason": None}
+    if nb < MIN_LEVEL_POSTS or na < MIN_LEVEL_POSTS:
+        out["median_ratio_reason"] = (
+            f"{nb} post(s) before and {na} after; a ratio of medians needs at least {MIN_LEVEL_POSTS} on each side")
+    else:
+        mb, ma = float(np.median(before)), float(np.median(after))
+        zero = [f"the median {side} is 0 ({int((v == 0).sum())} of {len(v)} posts have no {noun})"
+                for side, m, v in (("before", mb, before), ("after", ma, after)) if m <= 0]
+        if zero:
+            out["median_ratio_reason"] = " and ".join(zero) + ": a ratio of medians would be 0 or infinite"
+        else:
+            out["median_ratio"] = _f(ma / mb)
+    if out["median_ratio"] is None:
+        out["median_ratio_ci_reason"] = "no ratio"
+    elif months_before < MIN_MONTHS_EACH_SIDE or months_after < MIN_MONTHS_EACH_SIDE:
+        out["median_ratio_ci_reason"] = (
+            f"posts in {months_before} month(s) before and {months_after} after; an interval from resampling whole "
+            f"months needs at least {MIN_MONTHS_EACH_SIDE} on each side")
+    return out
+
+
 def _collinear(X: np.ndarray, tol: float = 1e-7) -> bool:
     """True when the columns (scaled to unit length) are (numerically) linearly dependent."""
     norms = np.linalg.norm(X, axis=0)
@@ -302,13 +338,14 @@ def post_change(
         "label": "descriptive, unadjusted: not an estimate of the intervention's effect",
         "median_before": med_b,
         "median_after": med_a,
-        "median_ratio": _f(med_a / med_b) if med_b > 0 else None,
+        "median_ratio": None,
         "median_ratio_ci": [None, None],
         "median_ratio_ci_method": (
             f"percentile interval of {MEDIAN_BOOT} resamples of whole calendar months within each period"
         ),
     }
-    if mb >= 2 and ma >= 2 and med_b > 0:
+    desc.update(median_ratio_rule(yv[~after], yv[after], mb, ma, noun=metric_name(outcome)))
+    if desc["median_ratio"] is not None and desc["median_ratio_ci_reason"] is None:
         desc["median_ratio_ci"] = list(_month_block_median_ci(yv, after, month, alpha))
     res.descriptive = desc
     if mb < MIN_MONTHS_EACH_SIDE or ma < MIN_MONTHS_EACH_SIDE:
@@ -443,12 +480,28 @@ def monthly_its(
         res.reason = f"no month has a number of {metric_name(metric)} (the export does not report them)"
         return res
     use = complete & ~transition & v.notna()
+    has = v.notna()
+    # months with a value on each side, whatever their completeness: why a side is empty is said truly
+    side_all = {"after": has & (m >= date), "before": has & (end <= date)}
+    m_all = m
     m, v = m[use], v[use].to_numpy()
     after = (m >= date).to_numpy()
     nb, na = int((~after).sum()), int(after.sum())
     res.n_months, res.n_months_before, res.n_months_after = int(len(v)), nb, na
     if na == 0 or nb == 0:
-        res.reason = f"the date is {'after' if na == 0 else 'before'} your monthly data: nothing {'after' if na == 0 else 'before'} it to compare"
+        side = "after" if na == 0 else "before"
+        partial = side_all[side] & ~complete
+        has_date_month = bool((transition & has).any())
+        if partial.any():
+            names = ", ".join(t.strftime("%B %Y") for t in m_all[partial])
+            res.reason = (f"no complete month {side} the date: the month(s) {side} it with data ({names}) are "
+                          "counted as partial (the data do not cover the whole month)"
+                          + ("; the month containing the date is left out" if has_date_month else ""))
+        elif has_date_month:
+            res.reason = (f"no month wholly {side} the date: the data {side} it lie in the month containing the "
+                          "date, which is left out (it mixes both periods)")
+        else:
+            res.reason = f"the date is {'after' if na == 0 else 'before'} your monthly data: nothing {side} it to compare"
         return res
     if nb < MIN_MONTHS_EACH_SIDE or na < MIN_MONTHS_EACH_SIDE or len(v) < 8:
         res.reason = (

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import Dataset
+from ..growth import month_of_previous_sources
 from ..io import give_back_memory, write_json
 from ..pipeline import STAGE_NAMES, RunPaths
 from ..vocab import ALPHA_TENTATIVE, SIGNIFICANCE, label_feature
@@ -225,7 +226,9 @@ class Findings:
                 "source": "first intervention of the dataset card (else growth.json's second period)"},
             "period_change": None if self.period_change is None else {
                 "rows": _records(self.period_change),
-                "source": "ratio of medians before/after the split, distribution-free CI (Price & Bonett 2002)"},
+                "source": "ratio of medians before/after the split (at least models.MIN_LEVEL_POSTS posts and a positive "
+                          "median on each side), CI: percentile interval of resamples of whole calendar months "
+                          "(at least beforeafter.MIN_MONTHS_EACH_SIDE months a side); note says why one is missing"},
             "primary_model": self.primary,
             "effects": effects,
             "model_terms": self.model_terms,
@@ -466,7 +469,8 @@ def compute_findings(
         problems=r.problems,
         population=derive("the models' population", lambda: model_population(models), None),
         post_types=derive("the posts per type", lambda: post_type_counts(r.posts), []),
-        reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(r.posts, r.account), []),
+        reconciliation=derive("the per-post and account totals", lambda: reconcile_totals(
+            r.posts, r.account, month_of_previous=month_of_previous_sources(dataset) if dataset else ()), []),
         publications=derive("the publications summary", lambda: publications_findings(r, dataset), None),
         vocabulary=derive("the platforms' vocabulary", lambda: platform_vocabulary(r.posts), None),
         extras=compute_extras(r, dataset, problems=r.problems),

@@ -63,7 +63,9 @@ def _rate(period: Mapping[str, Any]) -> tuple[float | None, Any]:
 
 
 def growth_verdict(comparison: GrowthComparison) -> str:
-    """``changed`` (calibrated HAC p < 0.05), ``equivalent`` (TOST), ``cannot tell``, ``not estimable``, or
+    """``changed`` (calibrated HAC p < 0.05 and, where growth.json has ``change_at_date``, a jump at the date beyond
+    a steady trend in the rate), ``equivalent`` (TOST), ``cannot tell`` (also: the rates differ but the rate was
+    already drifting: ``change_at_date.reason``), ``not estimable``, or
     ``not judged`` (growth.json says the comparison cannot be judged: too few increments, or the date is outside
     the data; ``not_judged_reason`` says why)."""
     r = comparison.results
@@ -71,6 +73,9 @@ def growth_verdict(comparison: GrowthComparison) -> str:
         return "not judged"
     p = num(_as_mapping(r.get("slope_change")).get("p_value"))
     if p is not None and p < SIGNIFICANCE:
+        # a rate that was already drifting before the date is no change at the date (growth.CHANGE_AT_DATE_RULE)
+        if _as_mapping(r.get("change_at_date")).get("holds") is False:
+            return "cannot tell"
         return "changed"
     if _as_mapping(r.get("equivalence")).get("equivalent") is True:
         return "equivalent"
@@ -108,6 +113,7 @@ def comparison_honesty(comp: GrowthComparison) -> dict[str, Any]:
         adjusted["not_adjusted_for"] = {ADJUSTED_FOR.get(t, t): why for t, why in _as_mapping(pa.get("terms_missing")).items()}
         adjusted["descriptive"] = _pick(pa.get("descriptive"), (
             "label", "median_before", "median_after", "median_ratio", "median_ratio_ci", "median_ratio_ci_method",
+            "median_ratio_reason", "median_ratio_ci_reason",
             "followers_median_ratio", "impressions_per_follower_median_ratio"))
         adjusted["source"] = "growth.json posts_adjusted (workbench.beforeafter.post_change)"
     its = _as_mapping(r.get("monthly_its"))
@@ -131,6 +137,10 @@ def comparison_honesty(comp: GrowthComparison) -> dict[str, Any]:
         "placebo": None if not placebo else {
             "n": placebo.get("n"), "rank_p": placebo.get("rank_p"),
             "smallest_attainable_p": placebo.get("smallest_attainable_p")},
+        "change_at_date": _pick(r.get("change_at_date"), ("holds", "reason", "placebo_as_small", "placebo_n")),
+        "trend_adjusted": _pick(r.get("trend_adjusted"), ("jump_per_day", "jump_ci", "p_value", "trend_per_year",
+                                                          "reason", "method")),
+        "pre_trend": _pick(r.get("pre_trend"), ("estimate_per_year", "ci", "p_value", "reason", "method")),
         "growth_model": r.get("growth_model"),
         "calibration": r.get("calibration"),
         "minimum_detectable": _pick(r.get("minimum_detectable"), (

@@ -109,22 +109,38 @@ def compute_key_figures(
     return out
 
 
-def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None) -> list[dict[str, Any]]:
+def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None, *,
+                     month_of_previous: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Per-post totals against the account table's totals of the same metric over the same dates.
 
     One record per metric (impressions, engagements, posts) both tables report: ``per_post`` (sum over the posts
     table: the figure the report uses), ``account`` (sum of the main account's rows dated within the posts' first
-    and last day), ``difference`` and ``difference_pct``. The report states the per-post figure and shows the
-    account figure beside it when they differ by more than 0.5%, with the usual reasons. [] when either is absent.
+    and last day — a monthly series: its rows of the months the posts span — after re-dating the rows of
+    ``month_of_previous`` sources — the card's ``month_of: previous``,
+    :func:`workbench.growth.apply_month_of` — to the month they describe), ``difference`` and ``difference_pct``,
+    and ``reasons``: explanations that fit the difference's sign and what the posts table holds (a posts table
+    that holds replies is never said to miss them). ``months_without_posts`` lists the months (YYYY-MM) the
+    account rows report posts or impressions for and the posts table has no post in (a missing export). The
+    report states the per-post figure and shows the account figure beside it when they differ by more than
+    0.5%. [] when either is absent.
     """
+    from ..growth import apply_month_of
+
     if posts is None or account is None or "date" not in account or "published_at" not in posts:
         return []
     when = pd.to_datetime(posts["published_at"]).dropna()
     if when.empty:
         return []
+    moved = list(month_of_previous)
+    if moved:
+        account, _ = apply_month_of(account, moved)
     first, last = when.min(), when.max()
     first = first.tz_convert(None) if first.tzinfo else first
     last = last.tz_convert(None) if last.tzinfo else last
+    naive = when.dt.tz_convert(None) if when.dt.tz is not None else when
+    post_months = set(naive.dt.to_period("M").astype(str))
+    n_replies = (int(posts["is_reply"].astype("boolean").fillna(False).sum()) if "is_reply" in posts.columns
+                 else None)
     out = []
     for metric in ("impressions", "engagements", "posts"):
         if metric not in account.columns or not account[metric].notna().any():
@@ -137,16 +153,52 @@ def reconcile_totals(posts: pd.DataFrame | None, account: pd.DataFrame | None) -
             continue
         series = _main_account_series(account, metric)
         dates = series["date"].dt.tz_localize(None) if series["date"].dt.tz is not None else series["date"]
-        inside = series[(dates >= first.normalize()) & (dates <= last.normalize())]
+        gaps = dates.drop_duplicates().sort_values().diff().dt.days.dropna()
+        monthly = bool(len(gaps)) and float(gaps.median()) >= 28
+        # a monthly total covers its whole month: the months the posts span, not the days
+        lo = first.to_period("M").to_timestamp() if monthly else first.normalize()
+        inside = series[(dates >= lo) & (dates <= last.normalize())]
         if inside.empty:
             continue
         total = float(inside["value"].sum())
         diff = total - per_post
+        in_dates = inside.loc[inside["value"] > 0, "date"]
+        in_dates = in_dates.dt.tz_localize(None) if in_dates.dt.tz is not None else in_dates
+        empty_months = sorted(set(in_dates.dt.to_period("M").astype(str)) - post_months)
         out.append({"metric": metric, "per_post": per_post, "account": total, "difference": diff,
                     "difference_pct": 100 * diff / per_post if per_post else None,
+                    "months_without_posts": empty_months,
+                    "reasons": _reconcile_reasons(metric, diff, n_replies, empty_months),
+                    "month_of_previous_applied": bool(moved),
                     "source": "posts_coded (sum) vs account table, main account, rows dated within the posts' "
-                              "first and last day"})
+                              "first and last day (monthly rows: within the months the posts span)" + (" (rows of month_of: previous sources filed under the month "
+                                                      "they describe)" if moved else "")})
     return out
+
+
+def _reconcile_reasons(metric: str, diff: float, n_replies: int | None, empty_months: list[str]) -> list[str]:
+    """Explanations of an account-vs-posts difference that fit its sign and the data (see reconcile_totals)."""
+    reasons = []
+    if empty_months:
+        shown = ", ".join(pd.Period(m).strftime("%B %Y") for m in empty_months[:6])
+        more = f" and {len(empty_months) - 6} more" if len(empty_months) > 6 else ""
+        reasons.append(f"the account files report {metric} in month(s) with no post in the per-post files "
+                       f"({shown}{more}): a per-post export may be missing")
+    if diff > 0:
+        if n_replies == 0:
+            reasons.append("the per-post files hold no replies, which account totals may count")
+        reasons.append("account totals also count posts not in the per-post files (promoted or deleted posts, "
+                       "posts outside the exported days)")
+    elif diff < 0:
+        if metric == "posts":
+            reasons.append("the account files count fewer posts than the per-post files hold: they may leave some "
+                           "kinds out" + (f" (the per-post files hold {n_replies:,} replies)" if n_replies else "")
+                           + ", or cut days or months at a different hour (time zone)")
+        else:
+            reasons.append(f"the per-post files count a post's {metric} up to the day they were exported, a period's "
+                           "account total only those within the period; the account files may also leave some "
+                           "kinds of post out, or cut days or months at a different hour (time zone)")
+    return reasons
 
 
 #: Goals are judged by one rule, :func:`workbench.goals.assess_goals`: at the end of the data (never today's date),
@@ -252,7 +304,14 @@ def compare_post_medians(
     A post belongs to "after" when its publication date in ``timezone`` is on or after ``split``. One row per
     metric (``impressions``, ``engagement_rate``; a metric the posts lack is left out): metric, n_before,
     n_after, median_before, median_after, ratio (after ÷ before), ratio_ci_low, ratio_ci_high (floats, NaN
-    where not estimable) — see :func:`ratio_of_medians` for the interval.
+    where not estimable), months_before, months_after and ``note`` (why no ratio or no interval, else "").
+
+    The interval resamples whole calendar months (:func:`workbench.beforeafter._month_block_median_ci`, the one
+    the executive summary prints): posts of one month are not independent, and the order-statistic interval of
+    :func:`ratio_of_medians` (Price & Bonett), which treats them as independent, was narrower than the month
+    resampling on real accounts (rOpenSci: 0.93–1.09 against 0.86–1.18). No ratio from fewer than
+    ``models.MIN_LEVEL_POSTS`` posts a side or a median of 0, and no interval from fewer than
+    ``beforeafter.MIN_MONTHS_EACH_SIDE`` months a side (:func:`workbench.beforeafter.median_ratio_rule`).
     """
     check_columns(posts, ["published_at"], table="posts_coded")
     when = pd.to_datetime(posts["published_at"])
@@ -265,11 +324,22 @@ def compare_post_medians(
         samples["impressions"] = pd.to_numeric(posts["impressions"], errors="coerce").astype(float)
     if {"impressions", "engagements"} <= set(posts.columns):
         samples["engagement_rate"] = engagement_rates(posts).reindex(posts.index)
+    from ..beforeafter import _month_block_median_ci, median_ratio_rule
+
+    # calendar months in the card's time zone: the clusters the interval resamples (posts of one month share its
+    # audience and news, so they are not independent)
+    month = (local_day.dt.year * 12 + local_day.dt.month).to_numpy()
     rows = []
     for metric, values in samples.items():  # two metrics
         v = values.to_numpy(dtype=float)
-        res = ratio_of_medians(v[known & ~after], v[known & after], level=level)
-        low, high = res["ratio_ci"]
+        ok = known & np.isfinite(v)
+        vb, va = v[ok & ~after], v[ok & after]
+        res = ratio_of_medians(vb, va, level=level)  # the medians (the interval is the months' one below)
+        mb, ma = len(np.unique(month[ok & ~after])), len(np.unique(month[ok & after]))
+        rule = median_ratio_rule(vb, va, mb, ma, noun="impressions" if metric == "impressions" else "engagement")
+        low = high = None
+        if rule["median_ratio_ci_reason"] is None:
+            low, high = _month_block_median_ci(v[ok], after[ok], month[ok], 1 - level)
         rows.append(
             {
                 "metric": metric,
@@ -277,15 +347,21 @@ def compare_post_medians(
                 "n_after": res["n_after"],
                 "median_before": res["median_before"],
                 "median_after": res["median_after"],
-                "ratio": res["ratio"],
+                "ratio": rule["median_ratio"],
                 "ratio_ci_low": low,
                 "ratio_ci_high": high,
+                "months_before": mb,
+                "months_after": ma,
+                "note": rule["median_ratio_reason"] or (
+                    f"no interval: {rule['median_ratio_ci_reason']}" if rule["median_ratio_ci_reason"] else ""),
             }
         )
     values = ["median_before", "median_after", "ratio", "ratio_ci_low", "ratio_ci_high"]
-    table = pd.DataFrame(rows, columns=["metric", "n_before", "n_after", *values])
+    table = pd.DataFrame(rows, columns=["metric", "n_before", "n_after", *values, "months_before", "months_after",
+                                        "note"])
     # None (no estimate) becomes NaN so the value columns are plain floats
-    return table.astype({"n_before": "int64", "n_after": "int64", **dict.fromkeys(values, "float64")})
+    return table.astype({"n_before": "int64", "n_after": "int64", "months_before": "int64", "months_after": "int64",
+                         **dict.fromkeys(values, "float64")})
 
 
 

@@ -148,6 +148,25 @@ def _detectable_text(r: Mapping[str, Any]) -> str:
     return text + (" Power against a 1.7× change: over 99%." if at > 0.99 else f" Power against a 1.7× change: {at:.0%}.")
 
 
+def _trend_text(r: Mapping[str, Any]) -> str:
+    """The jump of the rate at the date in the model with one steady trend (growth.json ``trend_adjusted``) and
+    whether the comparison above counts as a change at the date (``change_at_date``)."""
+    ta, at = r.get("trend_adjusted"), r.get("change_at_date")
+    if not isinstance(ta, Mapping):
+        return "not computed (growth.json has no trend_adjusted: re-run the growth stage)"
+    if num(ta.get("jump_per_day")) is None:
+        return f"not estimated: {ta.get('reason') or 'growth.json gives no reason'}"
+    text = (f"jump at the date {format_number(ta.get('jump_per_day'), signed=True)} per day "
+            f"({ci_text(ta.get('jump_ci'), lambda v: format_number(v, signed=True))}; {p_is(ta.get('p_value'))}), "
+            f"with a common trend of {format_number(ta.get('trend_per_year'), signed=True)} per day per year")
+    if isinstance(at, Mapping) and at.get("holds") is False:
+        text += (". The change in growth above is not attributed to the date: the rate was already changing "
+                 "(see the verdict above the figure)")
+    elif isinstance(at, Mapping) and at.get("holds") is True:
+        text += ". The change above holds beyond the trend"
+    return text
+
+
 def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, Any] | None = None,
                       word: Any = None) -> Block:
     r = comp.results
@@ -192,6 +211,11 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
             f"{change.get('cov_type', 'HAC')} {p_is(change.get('p_value'))}{lag_text}",
         ),
         (
+            "A change at the date, beyond a steady trend in the rate?",
+            "not tested",
+            "not judged (see above)" if not_judged else _trend_text(r),
+        ),
+        (
             "Did growth stay the same?",
             "not tested (p > 0.05 is often misread as “no change”)",
             "not judged (see above)" if not_judged else
@@ -227,7 +251,8 @@ def _comparison_table(comp: GrowthComparison, unit: str, detail: Mapping[str, An
         (
             "Compared with the earlier trend projected forward",
             "not reported",
-            f"observed {format_number(cf.get('observed_end'))} vs projected {format_number(cf.get('projected_end'))}: "
+            (f"on {format_date(cf['dates'][-1])}: " if cf.get("dates") else "")
+            + f"observed {format_number(cf.get('observed_end'))} vs projected {format_number(cf.get('projected_end'))}: "
             f"excess {format_number(cf.get('excess_end'), signed=True)} "
             f"({ci_text(cf.get('excess_ci'), lambda v: format_number(v, signed=True))})",
         ),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..beforeafter import MIN_MONTHS_EACH_SIDE
 from ..errors import InputError
 from ..features import FEATURE_DESCRIPTIONS
 from ..findings import num
+from ..models import MIN_LEVEL_POSTS
 from ..vocab import (
     PLATFORM_TERMS,
     control_name,
@@ -52,6 +54,19 @@ def _platform_definitions(ctx: ReportContext) -> list[str]:
     return out
 
 
+def _at_date_measured() -> str:
+    """What the simulation suite measured for the change-at-the-date rule (growth.CHANGE_AT_DATE_MEASURED)."""
+    from ..growth import CHANGE_AT_DATE_MEASURED as m
+
+    decl = [v for (_, what), v in m.items() if what.startswith("decline")]
+    step = {name: v for (name, what), v in m.items() if what == "1.7x"}
+    return (f"On simulated accounts (300 per scenario) whose rate declined steadily with no change at the date, the "
+            f"rate comparison alone called a change in up to {max(v[0] for v in decl):.0%} of them, this rule in at "
+            f"most {max(v[1] for v in decl):.0%}; the price is power against a real 1.7× step at the date: "
+            f"{step['ar90'][1]:.2f} instead of {step['ar90'][0]:.2f} with bursts of attention lasting days (φ = .90), "
+            f"{step['split_40_8'][1]:.2f} instead of {step['split_40_8'][0]:.2f} with 40 months before and 8 after.")
+
+
 def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin_words: str) -> list[str]:
     """Which model each growth number came from (growth.json's own method texts where it has them)."""
     details = ctx.f.growth_details[0] if ctx.f.growth_details else {}
@@ -77,6 +92,13 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
         out.append(f"The slope ratio's 95% CI uses the {ratio_method}.")
         out.append(f"Equivalence: two one-sided tests (TOST) of the slope ratio against the margin {margin_words}; "
                    "only a significant TOST supports “no meaningful change” — a large p-value alone never does.")
+        ta = details.get("trend_adjusted") or {}
+        if ta.get("method"):
+            out.append("A change at the date, not a drift already under way: a significant rate comparison becomes "
+                       "the verdict “changed” only when, in a second model whose rate also follows one steady "
+                       f"linear trend across both periods ({ta['method']}), the jump of the rate at the date is "
+                       "significant in the same direction; otherwise the verdict is “cannot tell” and says why "
+                       "(with the before period's own trend in the rate and the placebo dates). " + _at_date_measured())
     pa = details.get("posts_adjusted") or {}
     if ctx.f.before_after_platforms:
         out.append("Several platforms: the before/after tables compare each platform apart — its own posts (collab "
@@ -92,6 +114,11 @@ def _growth_methods(ctx: ReportContext, lag_text: str, ratio_method: str, margin
     its = details.get("monthly_its") or {}
     if its.get("method"):
         out.append(f"Monthly metrics (the rigorous form): {ctx.own_terms(str(its['method']))}.")
+    out.append("Medians of posts before and after the date (the before/after tables and the summary's "
+               "descriptive ratio): one ratio of medians and one interval, a percentile interval of 999 resamples "
+               "of whole calendar months within each period (posts of one month are not independent); no ratio "
+               f"from fewer than {MIN_LEVEL_POSTS} posts a side or a median of 0, and no interval from fewer than "
+               f"{MIN_MONTHS_EACH_SIDE} months a side (the cell says why).")
     out.append("Monthly metrics, published form: fold change of the period means with a 95% CI, Welch's t-test "
                "and the Mann–Whitney test (months treated as independent, the earlier trend ignored); the "
                "one-tailed t-test is shown only as the published form.")

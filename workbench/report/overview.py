@@ -113,7 +113,10 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
                 sentence += (
                     f" {intro}, the median post was seen {format_ratio(change['ratio'])} as often "
                     f"as before ({format_int(change['median_before'])} → {format_int(change['median_after'])} "
-                    f"{word}; {ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio)}); "
+                    f"{word}; "
+                    + (ci_text([change['ratio_ci_low'], change['ratio_ci_high']], format_ratio) + " from resampling "
+                       "whole months" if num(change['ratio_ci_low']) is not None else
+                       str(change.get("note") or "CI not available")) + "); "
                     "descriptive only, not adjusted for audience size or trend."
                 )
         out.append(sentence)
@@ -359,8 +362,13 @@ def key_figures(ctx: ReportContext) -> list[Block | None]:
             blocks.append(Meta(
                 f"Two totals of {what}: {format_int(rec['per_post'])} from the per-post exports (used in this "
                 f"report) and {format_int(rec['account'])} from the account-level files over the same dates "
-                f"({format_pct(pct, signed=True)}). Account-level totals also count posts that are not in the "
-                "per-post files (replies, promoted or deleted posts, posts outside the exported months)."
+                f"({format_pct(pct, signed=True)})"
+                + (" (account rows filed under the month they describe, as the card's month_of says)"
+                   if rec.get("month_of_previous_applied") else "") + ". "
+                + ("; ".join(cap(x) if i == 0 else x for i, x in enumerate(rec["reasons"])) + "."
+                   if rec.get("reasons") else
+                   "Account-level totals also count posts that are not in the per-post files (replies, promoted or "
+                   "deleted posts, posts outside the exported months).")
             ))
     if ctx.r.posts is None:
         blocks.append(Note(ctx.r.missing_note(ctx.paths.posts_coded, "Post data")))
@@ -417,9 +425,14 @@ def _enough_months(monthly: Mapping[str, Any]) -> bool:
     return nb is not None and na is not None and min(nb, na) >= MIN_MONTHS_EACH_SIDE
 
 
-def _ratio_cell(ratio: Any, ci: Any) -> str:
-    return (f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)})" if num(ratio) is not None
-            else "not available (too few posts, or a median of zero)")
+def _ratio_cell(ratio: Any, ci: Any, note: Any = None) -> str:
+    """The ratio of medians with its month-resampling CI, or why either is missing (findings' ``note``)."""
+    note = note if isinstance(note, str) and note else None
+    if num(ratio) is None:
+        return f"not available: {note}" if note else "not available (too few posts, or a median of zero)"
+    if all(num(v) is not None for v in ci or [None]):
+        return f"{format_ratio(ratio)} ({ci_text(ci, format_ratio)}, resampling whole months)"
+    return f"{format_ratio(ratio)} ({note or ci_text(ci, format_ratio)})"
 
 
 def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event: str, date: Any,
@@ -441,7 +454,7 @@ def _platform_change_blocks(ctx: ReportContext, rec: Mapping[str, Any], *, event
             continue
         rows.append((label, f"{fmt(num(m.get('median_before')))} ({format_int(m.get('n_before'))} posts)",
                      f"{fmt(num(m.get('median_after')))} ({format_int(m.get('n_after'))} posts)",
-                     _ratio_cell(m.get("ratio"), [m.get("ratio_ci_low"), m.get("ratio_ci_high")])))
+                     _ratio_cell(m.get("ratio"), [m.get("ratio_ci_low"), m.get("ratio_ci_high")], m.get("note"))))
     pa = rec.get("posts_adjusted") or {}
     adjusted_label = (f"{cap(word)} of the typical post, adjusted for "
                       f"{join_words(pa.get('adjusted_for') or ['nothing'])}")
@@ -524,8 +537,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         for rec in per_platform:
             blocks += _platform_change_blocks(ctx, rec, event=event, date=date, growth_platform=growth_platform)
         blocks.append(Meta(
-            "Medians of single posts compare the typical post, which a few viral posts cannot move; their 95% "
-            "intervals are distribution-free (order statistics of each period, combined on the log scale). The "
+            "Medians of single posts compare the typical post, which a few viral posts cannot move; the 95% "
+            "interval of their ratio resamples whole calendar months (posts of one month are not independent). The "
             "adjusted change is an OLS of log(1 + count) with standard errors clustered by calendar month; the "
             "monthly rows use complete months of that platform only, the month containing the date left out."
             + (" Follower growth in each table is that platform's own series (the growth model run on its account "
@@ -546,12 +559,7 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         row = _median_change_row(ctx, metric)
         if row is None:
             continue
-        ratio = num(row["ratio"])
-        change = (
-            f"{format_ratio(ratio)} ({ci_text([row['ratio_ci_low'], row['ratio_ci_high']], format_ratio)})"
-            if ratio is not None
-            else "not available (too few posts, or a median of zero)"
-        )
+        change = _ratio_cell(row["ratio"], [row["ratio_ci_low"], row["ratio_ci_high"]], row.get("note"))
         rows.append((name, f"{fmt(num(row['median_before']))} ({format_int(row['n_before'])} posts)",
                      f"{fmt(num(row['median_after']))} ({format_int(row['n_after'])} posts)", change))
     details = f.growth_details[0] if f.growth_details else {}
@@ -603,9 +611,8 @@ def _change_table(ctx: ReportContext) -> list[Block | None]:
         table(f"Change at {event} ({format_date(date)}): after ÷ before, with 95% CI",
               ["Measure", "Before", "After", "Change (after ÷ before)"], rows, numeric=(1, 2, 3),
               row_headers=True, wide=True),
-        Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; their "
-             "95% intervals are distribution-free (order statistics of each period, combined on the log "
-             "scale). "
+        Meta("Medians of single posts compare the typical post, which a few viral posts cannot move; the 95% "
+             "interval of their ratio resamples whole calendar months (posts of one month are not independent). "
              + (f"The follows row is the {platform_name(posts_platforms[0])} account's own series (the growth model "
                 "run on its account rows alone); monthly figures come from the growth comparison below. "
                 if own_growth is not None else "Growth and monthly figures come from the growth comparison below. ")
@@ -669,8 +676,12 @@ def _growth_rate_row(label: str, comp: Any) -> tuple[str, str, str, str]:
     """A before/after table row of a growth comparison: the rate per day in each period and the growth ratio with
     its CI."""
     r = comp.results
+    at = r.get("change_at_date")
+    # a rate that was already drifting: the ratio stays (it is what the periods' rates are), not as a change at the date
+    caveat = ("; not a change at the date: the rate was already changing before it (growth section)"
+              if isinstance(at, Mapping) and at.get("holds") is False else "")
     return (label, format_number(_rate(comp.before)[0], signed=True), format_number(_rate(comp.after)[0], signed=True),
-            f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)})")
+            f"{format_ratio(r.get('slope_ratio'))} ({ci_text(r.get('slope_ratio_ci'), format_ratio)}){caveat}")
 
 
 def _own_series_label(g: Mapping[str, Any], name: str) -> str:

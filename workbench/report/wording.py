@@ -96,6 +96,13 @@ def describe_growth(comparison: GrowthComparison, *, metric: str = "followers", 
     metric = metric_words or metric_name(metric)
     if r.get("reason") and p is None and ratio is None:
         return f"Whether growth in {metric} changed {after} could not be estimated: {r['reason']}"
+    at_date = r.get("change_at_date") if isinstance(r.get("change_at_date"), Mapping) else {}
+    if p is not None and p < SIGNIFICANCE and at_date.get("holds") is False:
+        # the rates differ, but a drift already under way explains it as well (growth.CHANGE_AT_DATE_RULE)
+        rate = (f"{format_ratio(ratio)} the earlier rate, {ci_text(ratio_ci, format_ratio)}, HAC {p_is(p)}"
+                if usable_ratio else f"HAC {p_is(p)}")
+        return (f"Cannot tell whether growth in {metric} changed {after}: the rate after the date differs from the "
+                f"average rate before ({rate}), but {at_date.get('reason') or 'the rate was already changing'}.")
     if p is not None and p < SIGNIFICANCE:
         noise = f"the change is unlikely to be noise (HAC {p_is(p)})"
         if usable_ratio:
@@ -256,10 +263,15 @@ def describe_state_space(ss: Mapping[str, Any], *, metric: str = "followers") ->
     if ci.startswith("CI not available (zero"):
         ci = "no usable interval: the model's interval has zero width, so its uncertainty is unknown"
     caveat = "" if ss.get("converged", True) else " (the model's fit did not fully converge; treat with caution)"
+    # the model runs on the first reading of each month: its end is the last month's first reading, not the
+    # series' last value, so the month is named (the counterfactual's end value is of another day)
+    end = (ss.get("dates") or [None])[-1]
+    month = pd.Timestamp(end).strftime("%B %Y") if end else None
+    when = f"for the first reading of {month} (the model uses each month's first reading) " if month else ""
     return (
         f"Second opinion (a local linear trend state-space model of the earlier months): it forecast "
-        f"{format_number(ss.get('forecast_end'))} {metric_name(metric)} against "
-        f"{format_number(ss.get('observed_end'))} observed, a difference of "
+        f"{when}{format_number(ss.get('forecast_end'))} {metric_name(metric)} against "
+        f"{format_number(ss.get('observed_end'))} observed{' then' if month else ''}, a difference of "
         f"{format_number(ss.get('excess_end'), signed=True)} ({ci}){caveat}."
     )
 
@@ -386,11 +398,17 @@ def describe_posts_adjusted(pa: Mapping[str, Any] | None, intro: str) -> list[st
                     f"{format_int(d.get('median_after'))} {outcome}")
         if all(num(v) is not None for v in (d.get("median_ratio_ci") or [None, None])):
             sentence += f"; {ci_text(d['median_ratio_ci'], format_ratio)} from resampling whole months"
+        elif d.get("median_ratio_ci_reason"):
+            sentence += f"; no interval: {d['median_ratio_ci_reason']}"
         sentence += ")"
         if num(d.get("followers_median_ratio")) is not None:
             sentence += (f", while the median follower count at the post grew "
                          f"{format_ratio(d['followers_median_ratio'])}")
         out.append(sentence + ".")
+    elif d.get("median_ratio_reason") and num(d.get("median_before")) is not None:
+        out.append(f"Descriptive only, not adjusted for anything: the median post had {format_int(d['median_before'])}"
+                   f" {outcome} before and {format_int(d.get('median_after'))} after; no ratio is given: "
+                   f"{d['median_ratio_reason']}.")
     return out
 
 
