@@ -132,6 +132,10 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     serve(requests_fd, int(sys.argv[1]))
+    # nothing to clean up: skip the interpreter's finalization of every imported library (≈ 0.1 s the runner waits)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
