@@ -1751,7 +1751,8 @@ def test_a_count_estimate_that_ran_off_is_flagged_as_separation():
     notes = wm._Notes()
     fit = wm._OutcomeFit.__new__(wm._OutcomeFit)
     fit.outcome, fit.notes, fit.diag = "engagements", notes, {"flags": [], "separation": []}
-    wm._flag_runaway(fit, "negbin", Res(), {"has_url": "predictor", "n_hashtags": "predictor"})
+    X = pd.DataFrame({"has_url": [0.0, 1.0, 1.0], "n_hashtags": [0.0, 3.0, 1.0]})
+    wm._flag_runaway(fit, "negbin", Res(), {"has_url": "predictor", "n_hashtags": "predictor"}, X)
     (rec,) = notes.flags
     assert (rec["code"], rec["term"], rec["model"]) == ("separation_suspected", "has_url", "negbin")
     assert fit.diag["flags"] == ["separation suspected: has_url (negbin estimate -62.8 on the log scale)"]

@@ -342,7 +342,7 @@ def test_what_works_words_the_models_actually_fitted(tmp_path, quick):
             "(1 + impressions) — roughly the typical post, not the average.") in ww
     assert ("The count model negbin for engagements on bluesky was not fitted by maximum likelihood (nb2_ml) but by "
             "poisson_qmle: NB2 did not converge.") in ww
-    assert "Cannot tell for Graphic: only 4 posts (fewer than 10 in a group)." in ww
+    assert "Cannot tell for graphic: only 4 posts in a group (at least 10 are needed in each group)." in ww
     assert ("Overdispersion of impressions: variance ÷ mean 389 (1 for Poisson counts); negative binomial α 0.22 "
             "(95% CI 0.20 to 0.25); Pearson dispersion of the Poisson fit 402.") in ww
     assert "per type (descriptive, not adjusted for anything; from models.json reach_by_type" in ww

@@ -374,14 +374,21 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
         features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
     for name in dict.fromkeys(names):
         if name not in posts.columns:
-            manual = " (a manual code: it needs a coding file that codes it)" if name not in KNOWN_FEATURES else ""
+            if name not in KNOWN_FEATURES:
+                # review15 R4/R5: the user did list it; what is missing is a coding file that codes it
+                reason = ("it is a manual code and no coding file of the dataset card codes it (add a coding file "
+                          "that codes it: see the README, \"Manual codes\")")
+            else:
+                reason = "these exports do not provide it"
             notes.add(
                 "dropped",
                 "not_a_column",
-                f"{role.capitalize()} {name!r} is not a column of the coded posts{manual}; dropped from the "
+                f"{role.capitalize()} {name!r} is not a column of the coded posts: {reason}; dropped from the "
                 f"models. Features these posts have: {', '.join(features) if features else 'none'}.",
                 term=name,
                 role=role,
+                reason=reason,
+                manual_code=name not in KNOWN_FEATURES,
             )
             continue
         col = posts[name]
@@ -394,6 +401,7 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=0,
+                reason="no post has a value for it (these exports do not give it)",
             )
             continue
         values = col.dropna().unique()
@@ -406,6 +414,7 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=int(col.notna().sum()),
+                reason=f"it has the same value in every post ({values[0]})",
             )
             continue
         kept.append(name)
@@ -643,6 +652,7 @@ def _rare_levels(
                 column=col.name,
                 minimum=col.floor,
                 n_judged=n,
+                group=g["plain"],
                 action=action,
                 n_left_out=k_out if action == "posts_left_out" else 0,
                 reason=reason,
@@ -1975,7 +1985,7 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
             fit.notes.add("flags", "count_model_rescaled", f"{fit.outcome}: {model} was {count.reason}.",
                           outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method, warn=False)
         res = count.res
-        _flag_runaway(fit, model, res, terms)
+        _flag_runaway(fit, model, res, terms, Xk)
         fit.fits[(fit.label, model)] = res
         fit.diag["dispersion"].update({f"{model}_alpha": count.alpha, f"{model}_alpha_ci": count.alpha_ci,
                                        f"{model}_alpha_method": count.method})
@@ -1998,12 +2008,15 @@ SEPARATION_LOG = 10.0
 SEPARATION_SUSPECT_LOG = 5.0
 
 
-def _flag_runaway(fit: _OutcomeFit, model: str, res, terms: dict[str, str]) -> None:
-    """Flag count-model coefficients that ran off (see ``SEPARATION_LOG``) in the diagnostics and the records."""
+def _flag_runaway(fit: _OutcomeFit, model: str, res, terms: dict[str, str], X: pd.DataFrame | None = None) -> None:
+    """Flag count-model coefficients of yes/no terms (a dummy's coefficient is the whole contrast; a number's is
+    per unit, which can be large for a narrow column such as log followers) that ran off (``SEPARATION_LOG``)."""
     params = pd.Series(np.asarray(res.params, dtype=float), index=list(res.params.index))
     bse = pd.Series(np.asarray(res.bse, dtype=float), index=list(res.params.index))
     for term in terms:
         if term not in params.index:
+            continue
+        if X is not None and term in X.columns and not np.isin(X[term].to_numpy(), (0.0, 1.0)).all():
             continue
         b, se = float(params[term]), float(bse[term])
         z = abs(b / se) if np.isfinite(se) and se > 0 else math.nan

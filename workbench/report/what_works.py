@@ -21,6 +21,7 @@ from ..vocab import (
     MODEL_NAMES,
     cap,
     control_name,
+    count_noun,
     join_words,
     label_feature,
     own_words,
@@ -63,12 +64,12 @@ def _population_block(ctx: ReportContext) -> Block | None:
             out[c["post_type"]] = out.get(c["post_type"], 0) + c["n"]
     setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
                                                                           str(pop.get("setting") or "posts"))
-    text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-    left = [f"{format_int(n)} {platform_word(words.get(t, t), vocabulary_platforms(f.vocabulary))}"
+    text = f"The models use {setting}: {count_noun(pop['n_in'], 'post')}"
+    left = [f"{format_int(n)} {platform_word(words.get(t, t) if n != 1 else t + ' post', vocabulary_platforms(f.vocabulary))}"
             for t, n in out.items()]
     n_collab = num(pop.get("n_collab_out"))
     if n_collab:
-        left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
+        left.append(f"{count_noun(n_collab, 'post')} by other accounts (collabs)")
     if left:
         text += " (left out: " + ", ".join(left) + ")"
     text += "; post type is a control." if pop.get("post_type_controlled") else "."
@@ -112,13 +113,19 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         blocks.append(Meta(f"Why this model: {reason}"))
     sentences = (r.models or {}).get("sentences") or {}
     reg = r.regression
+    blocks.append(_left_out_everywhere(ctx))
+    thin = {(str(t.get("outcome")), str(t.get("term"))) for t in (f.model_notes or {}).get("too_few_posts") or []}
     for outcome in ctx.outcomes():
         eff = f.effects[f.effects["outcome"].astype(str) == outcome]
         word = ctx.word(outcome)
         blocks.append(Heading(3, cap(word)))
         terms = f.model_terms.get(outcome)
         if terms:
-            blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, f.dropped, outcome=word))
+            # this outcome's own records only (those of every model are said once above); a predictor with too
+            # few posts is said by its "Cannot tell" note below, not twice (review15 R4, M7)
+            mine = [dict(d, outcome=None) for d in f.dropped or [] if d.get("outcome") == outcome
+                    and not (d.get("role") == "predictor" and (outcome, str(d.get("term"))) in thin)]
+            blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, mine, outcome=word))
         blocks.extend(_model_note_blocks(ctx, outcome))
         # several platforms: one sub-heading per platform with its own model's effects; a pooled model (all
         # platforms in one model, only on request) last and labelled so
@@ -225,6 +232,29 @@ def _effect_blocks(ctx: ReportContext, outcome: str, eff: pd.DataFrame, said: An
     return blocks
 
 
+def _group_words(rec: Mapping[str, Any], full: Mapping[str, Any]) -> str:
+    """ "have it", "lack it", "are 'reel'": which posts a too_few_posts record counts (its ``group`` field; a
+    record from before it has none: "in a group")."""
+    return str(full.get("group") or "in a group")
+
+
+def _left_out_everywhere(ctx: ReportContext) -> Block | None:
+    """The predictors and controls left out of every model (no coding file, not in the exports, constant),
+    said once for the section (review15 R4: said under each outcome, and once per platform)."""
+    gone = [d for d in ctx.f.dropped or [] if d.get("outcome") is None and d.get("term") is not None]
+    if not gone:
+        return None
+    parts = []
+    for role, what in (("predictor", "Features"), ("control", "Controls")):
+        mine = [d for d in gone if (d.get("role") or "predictor") == role]
+        if mine:
+            listed = "; ".join(
+                f"{control_name(d['term']) if role == 'control' else label_feature(d['term']).lower()} "
+                f"({d.get('reason') or 'left out'})" for d in mine)
+            parts.append(f"{what} left out of every model: {listed}.")
+    return Meta(ctx.own_terms(" ".join(parts)))
+
+
 def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
     """What the estimate means (the primary model's estimand), a count model fitted by a fallback, groups with
     too few posts, and the outcome's overdispersion — each from findings' model_notes (models.json)."""
@@ -242,12 +272,30 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
             out.append(Warn(f"The count model {fb.get('model')} for {ctx.word(outcome, fb.get('platform'))}{where} was not fitted by maximum "
                             f"likelihood (nb2_ml) but by {fb.get('fit_method')}: "
                             f"{fb.get('fallback_reason') or 'models.json gives no reason'}."))
+    raw = {(r.get("platform"), r.get("outcome"), r.get("term")): r
+           for r in (ctx.r.models or {}).get("dropped") or [] if isinstance(r, Mapping)
+           and r.get("code") == "too_few_posts"}
+    several = len(notes.get("platforms") or []) > 1
     for rec in notes.get("too_few_posts") or []:
-        if rec.get("outcome") == outcome:
-            term = label_feature(str(rec.get("term"))) if rec.get("term") else "this outcome's models"
-            out.append(Warn(f"Cannot tell for {term}: only {format_int(rec.get('n'))} posts"
-                            + (f" (fewer than {format_int(rec.get('minimum'))} in a group)" if rec.get("minimum")
-                               else "") + "."))
+        if rec.get("outcome") != outcome or rec.get("role") == "control":
+            continue  # (a control's estimate is not reported: the "Controls left out" line says it)
+        plat = rec.get("platform")
+        where = f" on {platform_name(plat)}" if several and plat else ""
+        if not rec.get("term"):
+            out.append(Warn(f"Cannot tell for {ctx.word(outcome, plat)}{where}: only "
+                            f"{count_noun(rec.get('n'), 'usable post')} for this outcome's models."))
+            continue
+        full = raw.get((plat, rec.get("outcome"), rec.get("term"))) or rec
+        judged = full.get("n_judged")
+        k = format_int(rec.get("n"))
+        counted = f"{k} of {count_noun(judged, 'post')}" if judged else count_noun(rec.get("n"), "post")
+        need = f" (at least {format_int(rec.get('minimum'))} are needed in each group)" if rec.get("minimum") else ""
+        done = {"posts_left_out": f"; {'that post was' if rec.get('n') == 1 else 'those posts were'} left out of "
+                                  f"these models",
+                "column_left_out": "; the feature was left out of these models and its posts kept"}.get(
+                    str(full.get("action")), "")
+        out.append(Warn(f"Cannot tell for {label_feature(str(rec.get('term'))).lower()}{where}: only {counted} "
+                        f"{_group_words(rec, full)}{need}{done}."))
     d = (notes.get("dispersion") or {}).get(outcome) or {}
     bits = []
     if num(d.get("variance_to_mean")) is not None:
