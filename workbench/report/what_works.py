@@ -114,6 +114,9 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
     sentences = (r.models or {}).get("sentences") or {}
     reg = r.regression
     blocks.append(_left_out_everywhere(ctx))
+    unfitted = unfitted_sentence(ctx)
+    if unfitted:
+        blocks.append(Warn(unfitted))
     thin = {(str(t.get("outcome")), str(t.get("term"))) for t in (f.model_notes or {}).get("too_few_posts") or []}
     for outcome in ctx.outcomes():
         eff = f.effects[f.effects["outcome"].astype(str) == outcome]
@@ -236,6 +239,56 @@ def _group_words(rec: Mapping[str, Any], full: Mapping[str, Any]) -> str:
     """ "have it", "lack it", "are 'reel'": which posts a too_few_posts record counts (its ``group`` field; a
     record from before it has none: "in a group")."""
     return str(full.get("group") or "in a group")
+
+
+#: models.json flag codes of an outcome (or a whole platform) that was not modelled, and why in plain words
+UNFITTED_REASONS = {
+    "no_predictors": "no feature could be estimated on its posts",
+    "too_few_posts_model": "too few usable posts",
+    "constant_outcome": "every post had the same value",
+    "outcome_not_reported": "the exports do not report it",
+    "outcome_missing": "the exports do not report it",
+}
+
+
+def unfitted_models(models: Mapping[str, Any] | None, outcomes: list[str], primary: str | None = None
+                    ) -> tuple[list[tuple[str | None, str]], list[tuple[str | None, str, str]]]:
+    """(fitted, not fitted) platform × outcome pairs of the primary model, from models.json's ``fitted_terms``
+    and ``flags``; each pair not fitted with its reason (review15 M6: 3 of 4 were not fitted, unsaid)."""
+    models = models if isinstance(models, Mapping) else {}
+    primary = primary or models.get("primary_model") or "ols_log"
+    fitted = list(dict.fromkeys((r.get("platform"), str(r.get("outcome")))
+                                for r in models.get("fitted_terms") or [] if isinstance(r, Mapping)
+                                and r.get("model") == primary))
+    missing: dict[tuple[str | None, str], str] = {}
+    for r in models.get("flags") or []:
+        if not isinstance(r, Mapping) or r.get("code") not in UNFITTED_REASONS or r.get("model"):
+            continue
+        for o in ([r["outcome"]] if r.get("outcome") else outcomes):
+            key = (r.get("platform"), str(o))
+            if key not in fitted:
+                missing.setdefault(key, UNFITTED_REASONS[str(r["code"])])
+    return fitted, [(p, o, why) for (p, o), why in missing.items()]
+
+
+def unfitted_sentence(ctx: ReportContext) -> str | None:
+    """ "Models were fitted for 1 of 4 platform–outcome pairs (Facebook engagements); not fitted: …" or None when
+    every pair was fitted. For the section and for the executive summary (overview.py may append it)."""
+    fitted, missing = unfitted_models(ctx.r.models, list(ctx.outcomes()), ctx.f.primary)
+    if not missing:
+        return None
+
+    def name(p: str | None, o: str) -> str:
+        return f"{platform_name(p)} {ctx.word(o, p)}" if p else ctx.word(o)
+
+    total = len(fitted) + len(missing)
+    pairs = "platform–outcome pair" if any(p for p, _ in fitted) or any(p for p, _, _ in missing) else "outcome"
+    done = (f"The post-level models were fitted for {len(fitted)} of {count_noun(total, pairs)}"
+            + (f" ({join_words([name(p, o) for p, o in fitted])})" if fitted else ""))
+    by_reason: dict[str, list[str]] = {}
+    for p, o, why in missing:
+        by_reason.setdefault(why, []).append(name(p, o))
+    return done + "; not fitted: " + "; ".join(f"{join_words(v)} ({k})" for k, v in by_reason.items()) + "."
 
 
 def _left_out_everywhere(ctx: ReportContext) -> Block | None:
