@@ -192,8 +192,8 @@ def test_why_a_claim_has_no_estimate_is_the_true_reason():
     # R5: listed, but a manual code with no coding file: not "add it to analysis.predictors"
     (g,) = compare_claims([claims["research_network_graphics"]], regression=reg, posts=posts).comparisons
     assert g.explanation == ("regression.csv has no ols_std row for has_graphic on impressions: has_graphic is a "
-                             "manual code and no coding file of the dataset card codes it (add a coding file that "
-                             "codes it: see the README, \"Manual codes\")")
+                             "manual code that no coding file of the dataset card codes: add a coding file that "
+                             "codes it (README, \"Manual codes\")")
     # the models' own record, when models.json is given
     models = {"dropped": [{"code": "too_few_posts", "platform": "x", "outcome": "impressions", "term": "has_graphic",
                            "reason": "only 3 of 40 posts have it (at least 10 are needed)"}]}

@@ -1018,6 +1018,14 @@ def test_choose_primary_model_rule():
     assert model == "ols_log" and "did not converge for every outcome" in reason
     model, reason = choose_primary_model({"impressions": diag_entry(skew=2.0, over=False)})
     assert model == "ols_log" and "not overdispersed" in reason
+    # review15 M4: a count model that separated (posts of a level, all 0, left out of it) describes other posts
+    # than ols_log: it does not lead
+    sep = diag_entry(zero_share=0.5)
+    sep["separation"] = [{"term": "year[2025]", "level": 1, "n_posts": 20, "outcome_value": 0}]
+    model, reason = choose_primary_model({"engagements": sep})
+    assert model == "ols_log" and "20 posts with year[2025], all 0: separation" in reason
+    sep["separation"] = [{"term": "has_x", "level": None, "n_posts": None, "model": "negbin"}]  # a flag only
+    assert choose_primary_model({"engagements": sep})[0] == "negbin"
     # the summary keys beside the outcomes are ignored
     with_summary = {**zeros, "primary": {"model": "x"}, "sensitivity": []}
     assert choose_primary_model(with_summary) == choose_primary_model(zeros)
@@ -1467,7 +1475,7 @@ def test_a_year_with_few_posts_is_left_out_and_said():
     (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
     assert (r["term"], r["n"], r["minimum"], r["n_judged"], r["action"]) == (
         "year[2023]", 2, wm.MIN_CONTROL_LEVEL_POSTS, 120, "posts_left_out")
-    assert r["reason"] == "only 2 of 120 posts are from 2023 (at least 10 are needed): those posts were left out " \
+    assert r["reason"] == "only 2 of 120 posts are from 2023, fewer than the 10 needed: those posts were left out " \
                           "of the impressions models"
     # 9 of 120 posts (more than 5% of them): the year control is left out, every post kept, and said so
     df["year"] = pd.array([2021] * 60 + [2022] * 51 + [2023] * 9, dtype="Int64")
@@ -1687,7 +1695,7 @@ def test_every_predictor_is_judged_on_the_same_posts_and_a_large_minority_keeps_
         "has_url": (2, 24, "column_left_out"), "n_mentions": (2, 24, "column_left_out"),
         "has_emoji": (9, 24, "column_left_out")}
     assert "only 9 of 24 posts with 'has_emoji'" in rare["has_emoji"]["message"]
-    assert rare["has_url"]["reason"] == ("only 2 of 24 posts lack it (at least 10 are needed): left out of the "
+    assert rare["has_url"]["reason"] == ("only 2 of 24 posts lack it, fewer than the 10 needed: left out of the "
                                          "impressions models, those posts kept")
 
 

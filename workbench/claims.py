@@ -157,8 +157,8 @@ def _why_no_row(c: dict, model: str, regression: pd.DataFrame, posts: pd.DataFra
         why = rec.get("reason") or rec.get("message") or rec.get("code")
         return f"{head}: the models left it out ({why})"
     if posts is not None and term not in posts.columns and term not in KNOWN_FEATURES:
-        return (f"{head}: {term} is a manual code and no coding file of the dataset card codes it (add a coding file "
-                "that codes it: see the README, \"Manual codes\")")
+        return (f"{head}: {term} is a manual code that no coding file of the dataset card codes: add a coding file "
+                "that codes it (README, \"Manual codes\")")
     if not (regression["outcome"].astype(str) == outcome).any():
         return f"{head}: the models did not fit {outcome} (add it to analysis.outcomes if the exports report it)"
     if not (regression["term"].astype(str) == term).any():

@@ -310,6 +310,12 @@ class _Notes:
         **extra,
     ) -> None:
         text = self.prefix + message
+        if self.prefix and extra.get("reason") and code != "not_a_column":
+            # several platforms: a reason is about one platform's posts (a missing code is the same for all, and
+            # is said once for them)
+            from .vocab import platform_name
+
+            extra["reason"] = f"{platform_name(self.platform)}: {extra['reason']}"
         record = {
             "code": code,
             "platform": self.platform,
@@ -376,8 +382,8 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
         if name not in posts.columns:
             if name not in KNOWN_FEATURES:
                 # review15 R4/R5: the user did list it; what is missing is a coding file that codes it
-                reason = ("it is a manual code and no coding file of the dataset card codes it (add a coding file "
-                          "that codes it: see the README, \"Manual codes\")")
+                reason = ("a manual code that no coding file of the dataset card codes: add a coding file that "
+                          "codes it (README, \"Manual codes\")")
             else:
                 reason = "these exports do not provide it"
             notes.add(
@@ -401,7 +407,7 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=0,
-                reason="no post has a value for it (these exports do not give it)",
+                reason="these exports do not give it",
             )
             continue
         values = col.dropna().unique()
@@ -414,7 +420,9 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=int(col.notna().sum()),
-                reason=f"it has the same value in every post ({values[0]})",
+                reason=("it has the same value in every post ("
+                        + ({True: "yes", False: "no"}.get(values[0]) if isinstance(values[0], (bool, np.bool_))
+                           else str(values[0])) + ")"),
             )
             continue
         kept.append(name)
@@ -626,7 +634,7 @@ def _rare_levels(
                 still = "" if k_out == sum(x["k"] for x in groups) else f" (the {k_out} still in the sample)"
                 tail = (f"{_those(k)} left out of the {outcome} models{still}, few enough that the models still "
                         f"describe the same posts")
-                reason = (f"only {k} of {n} posts {g['plain']} (at least {col.floor} are needed): "
+                reason = (f"only {k} of {n} posts {g['plain']}, fewer than the {col.floor} needed: "
                           f"{'that post was' if k == 1 else 'those posts were'} left out of the {outcome} models")
             else:
                 if left_out + k_out > budget:
@@ -638,7 +646,7 @@ def _rare_levels(
                             f"only {other_groups[0]['k']} posts {other_groups[0]['words']}")
                     why = f"leaving those posts out would leave {other.role} {other.name!r} with {left}"
                 tail = f"{col.name!r} is left out of the {outcome} models and its posts are kept ({why})"
-                reason = (f"only {k} of {n} posts {g['plain']} (at least {col.floor} are needed): left out of "
+                reason = (f"only {k} of {n} posts {g['plain']}, fewer than the {col.floor} needed: left out of "
                           f"the {outcome} models, {'that post' if k == 1 else 'those posts'} kept")
             notes.add(
                 "dropped",
@@ -1537,8 +1545,9 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
        means, not of means). Heteroskedasticity alone does not disqualify it: HC3 errors cover it.
     3. Even then ``negbin`` leads only if it converged for every outcome and the overdispersion test rejects
        the Poisson model (Cameron–Trivedi or boundary-corrected LR p < 0.05) for every outcome — so the count
-       model that fits is the negative binomial, not a Poisson. Otherwise ``ols_log`` stays, and the reason
-       says what is doubtful about it.
+       model that fits is the negative binomial, not a Poisson — and it separated on no term (a separated
+       level's posts are left out of the count models, which then describe other posts than ols_log).
+       Otherwise ``ols_log`` stays, and the reason says what is doubtful about it.
     """
     entries = {
         o: d for o, d in _outcome_entries(diagnostics).items() if any((d.get("converged") or {}).values())
@@ -1569,7 +1578,11 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
     nb_ok = all((d.get("converged") or {}).get("negbin") for d in entries.values())
     over = {o: (d.get("overdispersion") or {}).get("negbin") or {} for o, d in entries.items()}
     overdispersed = all(v.get("overdispersed") for v in over.values())
-    if nb_ok and overdispersed:
+    # a count model that separated on a term left those posts out: it does not describe the posts the report
+    # says the models use (review15 M4: 20 of 39 Facebook posts, one page's, left out of negbin)
+    separated = {o: [x for x in d.get("separation") or [] if x.get("n_posts")] for o, d in entries.items()}
+    separated = {o: v for o, v in separated.items() if v}
+    if nb_ok and overdispersed and not separated:
         ps = ", ".join(
             f"{o} p {_fmt_p(min(x for x in (v.get('ct_p', math.nan), v.get('lr_p', math.nan)) if np.isfinite(x)))}"
             for o, v in over.items()
@@ -1582,6 +1595,11 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
         "it did not converge for every outcome"
         if not nb_ok
         else "the counts are not overdispersed for every outcome"
+        if not overdispersed
+        else "it left out posts that the other models use (" + "; ".join(
+            f"for {o}, " + ", ".join(f"{x['n_posts']} posts {'with' if x.get('level') == 1 else 'without'} "
+                                      f"{x['term']}, all 0" for x in v)
+            for o, v in separated.items()) + ": separation), so it does not describe the same posts"
     )
     return "ols_log", (
         f"OLS on log(1 + count) with HC3 errors stays primary although {detail}: the negative binomial model "
@@ -1931,6 +1949,12 @@ def _count_design(
             fit.diag["separation"].append(sep)
             fit.diag["flags"].append(f"separation: {sep['term']} ({what}: all 0)")
         fit.notes.add("dropped", "separation", message, outcome=fit.outcome, model=model, term=sep["term"],
+                      role=term_type.get(sep["term"], "predictor"),
+                      reason=(f"all {sep['n_posts']} posts "
+                              + (f"from {sep['term'][5:-1]}" if sep["term"].startswith("year[") and sep["level"] == 1
+                                 else f"{what} it")
+                              + f" have 0 {fit.outcome}: the count model {model} "
+                              f"cannot estimate it, so it and those posts were left out of {model}"),
                       n=sep["n_posts"], level=sep["level"])
         keep &= X[sep["term"]].to_numpy() != sep["level"]
         terms.pop(sep["term"], None)

@@ -292,19 +292,31 @@ def unfitted_sentence(ctx: ReportContext) -> str | None:
 
 
 def _left_out_everywhere(ctx: ReportContext) -> Block | None:
-    """The predictors and controls left out of every model (no coding file, not in the exports, constant),
-    said once for the section (review15 R4: said under each outcome, and once per platform)."""
+    """The predictors and controls left out of the models of every outcome (no coding file, not in the exports,
+    constant: a record with no outcome), said once for the section (review15 R4: said under each outcome, and once
+    per platform)."""
     gone = [d for d in ctx.f.dropped or [] if d.get("outcome") is None and d.get("term") is not None]
     if not gone:
         return None
+    names = {platform_name(p) for p in (ctx.f.model_notes or {}).get("platforms") or []}
     parts = []
     for role, what in (("predictor", "Features"), ("control", "Controls")):
-        mine = [d for d in gone if (d.get("role") or "predictor") == role]
-        if mine:
+        # one entry per term and reason: "Facebook: …" and "Instagram: …" with the same words become
+        # "Facebook and Instagram: …"
+        merged: dict[tuple[str, str], list[str]] = {}
+        for d in gone:
+            if (d.get("role") or "predictor") != role:
+                continue
+            reason = str(d.get("reason") or "left out")
+            head, _, rest = reason.partition(": ")
+            where, reason = ([head], rest) if head in names and rest else ([], reason)
+            merged.setdefault((str(d["term"]), reason), []).extend(where)
+        if merged:
             listed = "; ".join(
-                f"{control_name(d['term']) if role == 'control' else label_feature(d['term']).lower()} "
-                f"({d.get('reason') or 'left out'})" for d in mine)
-            parts.append(f"{what} left out of every model: {listed}.")
+                f"{control_name(t) if role == 'control' else label_feature(t).lower()} "
+                f"({join_words(list(dict.fromkeys(where))) + ': ' if where else ''}{reason})"
+                for (t, reason), where in merged.items())
+            parts.append(f"{what} left out of the models: {listed}.")
     return Meta(ctx.own_terms(" ".join(parts)))
 
 
