@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from .dataset import CLAIM_KEYS, CLAIM_METRICS, CLAIM_REQUIRED
-from .vocab import platform_name
+from .vocab import control_name, label_feature, platform_name
 
 SCHEMA_VERSION = 1
 #: the value of "no effect" on each statistic's scale
@@ -192,10 +192,14 @@ def _from_regression(c: dict, regression: pd.DataFrame | None, *, posts=None, mo
             est, lo, hi = r["estimate"], r["ci_low"], r["ci_high"]
         vals = [None if v is None or pd.isna(v) else float(v) for v in (est, lo, hi)]
         n = None if pd.isna(r.get("n")) else int(r["n"])
-        held = [str(t) for t in table[(table["outcome"] == c["outcome"]) & (table["model"] == r["model"])
-                                      & (table["term"] != c["term"]) & (table["term"] != "Intercept")]["term"]]
+        others = table[(table["outcome"] == c["outcome"]) & (table["model"] == r["model"])
+                       & (table["term"] != c["term"]) & (table["term"] != "Intercept")]
+        kinds = others["term_type"] if "term_type" in others.columns else pd.Series("predictor", index=others.index)
+        held = list(dict.fromkeys(
+            control_name(str(t)) if k == "control" else label_feature(str(t)).lower()
+            for t, k in zip(others["term"], kinds, strict=True)))
         basis = (f"{r['model']} of {c['outcome']}" + (f" on {_on(platform)}" if platform else "")
-                 + (f", {n} posts" if n else "") + (f", with {', '.join(held)}" if held else ", no other terms"))
+                 + (f", {n:,} posts" if n else "") + (f", with {', '.join(held)}" if held else ", no other terms"))
         out.append((platform, (*vals, n), "", basis))
     return out
 
@@ -359,7 +363,7 @@ def compare_claims(claims: list[dict[str, Any]], *, regression: pd.DataFrame | N
                     basis = (f"{outcome} of posts in the window against all other posts (ratio of geometric means, "
                              "month-adjusted)")
                 if got is not None and got[3]:
-                    basis += f", {got[3]} posts"
+                    basis += f", {got[3]:,} posts"
                 results.append((platform, got, why, (f"{basis} on {_on(platform)}" if platform else basis)))
         else:
             got, why = _from_campaigns(c, campaigns)

@@ -134,7 +134,10 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         # platforms in one model, only on request) last and labelled so
         names = (list(dict.fromkeys(eff["platform"].dropna().astype(str)))
                  if "platform" in eff.columns else [])
-        if len(names) > 1:
+        # several platforms modelled but one fitted: still under its platform's heading (review15 M7: Facebook's
+        # effect sentence followed Instagram's "Cannot tell" with no platform named)
+        several = len((f.model_notes or {}).get("platforms") or []) > 1
+        if len(names) > 1 or (several and names):
             names = sorted(n for n in names if n != POOLED) + [n for n in names if n == POOLED]
             for name in names:
                 own = eff[eff["platform"].astype(str) == name]
