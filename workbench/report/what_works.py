@@ -298,10 +298,10 @@ def _left_out_everywhere(ctx: ReportContext) -> Block | None:
     """The predictors and controls left out of the models of every outcome (no coding file, not in the exports,
     constant: a record with no outcome), said once for the section (review15 R4: said under each outcome, and once
     per platform)."""
-    gone = [d for d in ctx.f.dropped or [] if d.get("outcome") is None and d.get("term") is not None]
+    gone = [d for d in getattr(ctx.f, "dropped", None) or [] if d.get("outcome") is None and d.get("term") is not None]
     if not gone:
         return None
-    names = {platform_name(p) for p in (ctx.f.model_notes or {}).get("platforms") or []}
+    names = {platform_name(p) for p in (getattr(ctx.f, "model_notes", None) or {}).get("platforms") or []}
     parts = []
     for role, what in (("predictor", "Features"), ("control", "Controls")):
         # one entry per term and reason: "Facebook: …" and "Instagram: …" with the same words become
