@@ -55,7 +55,9 @@ def test_regression_and_growth_claims():
     by = {c.id: c for c in res.comparisons}
     assert by["research_network_polls"].verdict == "consistent" and by["research_network_polls"].estimate == 0.30
     assert by["research_network_graphics"].verdict == "cannot tell"
-    assert "add has_graphic to analysis.predictors" in by["research_network_graphics"].explanation
+    assert "the models did not estimate has_graphic (list it in analysis.predictors" in \
+        by["research_network_graphics"].explanation
+    assert by["research_network_polls"].basis == "ols_std of impressions, 500 posts, no other terms"
     assert by["women_in_medicine_growth"].verdict == "lower" and by["women_in_medicine_growth"].n == 24
     assert by["fb_ads_medical_ctr"].verdict == "not applicable"
     assert by["instagram_hashtags"].verdict == "cannot tell"
@@ -150,3 +152,82 @@ def test_hashtag_difference_needs_the_models_minimum_in_each_group():
             assert got is None and f"{with_tags} with hashtags" in why and f"{MIN_LEVEL_POSTS} in each group" in why
         else:
             assert got is not None and got[3] == n
+
+
+def _posts(platform: str, n: int, seed: int, effect: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 120, n), unit="D")
+    h = rng.integers(0, 2, n)
+    y = np.round(np.exp(rng.normal(3 + effect * h, 0.5))).astype(int)
+    return pd.DataFrame({"published_at": t, "n_hashtags": h, "engagements": pd.array(y, dtype="Int64"),
+                         "is_reply": False, "platform": platform})
+
+
+def test_claims_on_posts_are_compared_per_platform_with_their_basis():
+    # review15 M9: the hashtag claim pooled Facebook and Instagram (n = 48) though each platform is modelled apart
+    posts = pd.concat([_posts("facebook", 80, 1, 0.0), _posts("instagram", 60, 2, 0.8)], ignore_index=True)
+    claims = [c for c in load_claims() if c["id"] in ("instagram_hashtags", "research_network_polls")]
+    reg = pd.DataFrame({"platform": ["facebook", "instagram"], "outcome": "impressions", "model": "ols_std",
+                        "term": "has_poll", "estimate": [0.3, 0.1], "ci_low": [0.2, 0.0], "ci_high": [0.4, 0.2],
+                        "n": [80, 60]})
+    res = compare_claims(claims, regression=reg, posts=posts)
+    rows = {(c.id, c.platform): c for c in res.comparisons}
+    assert set(rows) == {("instagram_hashtags", "facebook"), ("instagram_hashtags", "instagram"),
+                         ("research_network_polls", "facebook"), ("research_network_polls", "instagram")}
+    for platform, n in (("facebook", 80), ("instagram", 60)):
+        own = posts[posts["platform"] == platform]
+        assert rows[("instagram_hashtags", platform)].estimate == pytest.approx(hashtag_difference(own)[0][0])
+        assert rows[("instagram_hashtags", platform)].n == n
+        assert rows[("instagram_hashtags", platform)].basis.endswith(f", {n} posts on {platform.capitalize()}")
+    assert rows[("research_network_polls", "instagram")].estimate == 0.1
+    assert rows[("research_network_polls", "facebook")].basis == "ols_std of impressions on Facebook, 80 posts, no other terms"
+    assert ClaimsResult.from_dict(res.to_dict()).to_dict() == res.to_dict()
+
+
+def test_why_a_claim_has_no_estimate_is_the_true_reason():
+    claims = {c["id"]: c for c in load_claims()}
+    reg = pd.DataFrame({"platform": "x", "outcome": "impressions", "model": "ols_std", "term": ["has_url"],
+                        "estimate": 0.1, "ci_low": 0.0, "ci_high": 0.2, "n": 40})
+    posts = _posts("x", 40, 3, 0.1)
+    # R5: listed, but a manual code with no coding file: not "add it to analysis.predictors"
+    (g,) = compare_claims([claims["research_network_graphics"]], regression=reg, posts=posts).comparisons
+    assert g.explanation == ("regression.csv has no ols_std row for has_graphic on impressions: has_graphic is a "
+                             "manual code that no coding file of the dataset card codes: add a coding file that "
+                             "codes it (README, \"Manual codes\")")
+    # the models' own record, when models.json is given
+    models = {"dropped": [{"code": "too_few_posts", "platform": "x", "outcome": "impressions", "term": "has_graphic",
+                           "reason": "only 3 of 40 posts have it (at least 10 are needed)"}]}
+    (g,) = compare_claims([claims["research_network_graphics"]], regression=reg, posts=posts,
+                          models=models).comparisons
+    assert g.explanation.endswith("the models left it out (only 3 of 40 posts have it (at least 10 are needed))")
+    # M10: no account data at all is not "a period's slope could not be fitted"
+    growth = {"status": "no_data", "basis": "none", "slope_ratio": None,
+              "not_available": {"reason": "no account data", "needed": {"file": "an account file"}}}
+    (w,) = compare_claims([claims["women_in_medicine_growth"]], growth=growth).comparisons
+    assert w.explanation == "no follower growth to compare (no account data): it needs an account file"
+    # X1: a ratio whose change the placebo dates show too carries the placebo's word
+    growth = {"comparisons": [{"slope_ratio": 0.26, "slope_ratio_ci": [0.13, 0.53],
+                               "placebo": {"n": 8, "rank_p": 0.556}}], "periods": [{"n": 300}]}
+    (w,) = compare_claims([claims["women_in_medicine_growth"]], growth=growth).comparisons
+    assert w.verdict == "lower" and "rank p = 0.56 over 8 dates" in w.note
+
+
+def test_report_claims_table_says_whose_posts_and_prints_no_published_number_for_a_direction():
+    from types import SimpleNamespace
+
+    from workbench.report.extras_sections import claims_section
+
+    claims = {"comparisons": [
+        {"id": "h", "claim": "Hashtags", "source": "guide", "statistic": "effect_pct", "published": 12.6,
+         "estimate": 151.0, "ci_low": -5.17, "ci_high": 567.0, "n": 39, "verdict": "cannot tell", "explanation": "e",
+         "platform": "facebook", "basis": "log(1 + engagements) …, 39 posts on Facebook"},
+        {"id": "t", "claim": "Noon", "source": "guide", "statistic": "above", "published": 1.0, "estimate": 0.91,
+         "ci_low": 0.7, "ci_high": 1.2, "n": 90, "verdict": "cannot tell", "explanation": "e", "platform": "x",
+         "basis": ""}]}
+    ctx = SimpleNamespace(f=SimpleNamespace(extras=SimpleNamespace(claims=claims, reasons={})),
+                          own_terms=lambda text, platform=None: text)
+    _, tab = claims_section(ctx)
+    text = repr(tab)
+    assert "−5.17 to 567" in text and "-5.17" not in text  # the report's minus
+    assert "39 posts on Facebook" in text
+    assert "none (a direction)" in text and "'1'" not in text

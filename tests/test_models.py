@@ -614,7 +614,8 @@ def test_nothing_usable_gives_empty_table():
     with pytest.warns(ModelWarning, match=r"impressions: every used post has the same value \(7\)"):
         pm = fit_post_models(df, outcomes=("impressions",), predictors=("has_poll",))
     assert pm.table.empty
-    with pytest.warns(ModelWarning, match=r"only \d usable posts for \d coefficients; not modelled"):
+    # 3 posts: each predictor's 1 post is a third of them, so the predictors (not the posts) are left out
+    with pytest.warns(ModelWarning, match=r"impressions: no predictor left in the posts used; not modelled"):
         fit_post_models(
             small_posts().iloc[:3], outcomes=("impressions",), predictors=("has_poll", "has_url"), controls=()
         )
@@ -1017,6 +1018,14 @@ def test_choose_primary_model_rule():
     assert model == "ols_log" and "did not converge for every outcome" in reason
     model, reason = choose_primary_model({"impressions": diag_entry(skew=2.0, over=False)})
     assert model == "ols_log" and "not overdispersed" in reason
+    # review15 M4: a count model that separated (posts of a level, all 0, left out of it) describes other posts
+    # than ols_log: it does not lead
+    sep = diag_entry(zero_share=0.5)
+    sep["separation"] = [{"term": "year[2025]", "level": 1, "n_posts": 20, "outcome_value": 0}]
+    model, reason = choose_primary_model({"engagements": sep})
+    assert model == "ols_log" and "20 posts with year[2025], all 0: separation" in reason
+    sep["separation"] = [{"term": "has_x", "level": None, "n_posts": None, "model": "negbin"}]  # a flag only
+    assert choose_primary_model({"engagements": sep})[0] == "negbin"
     # the summary keys beside the outcomes are ignored
     with_summary = {**zeros, "primary": {"model": "x"}, "sensitivity": []}
     assert choose_primary_model(with_summary) == choose_primary_model(zeros)
@@ -1454,17 +1463,28 @@ def test_model_settings_from_the_card(tmp_path):
     assert pm.diagnostics["impressions"]["reference_levels"]["media_type"] == "photo"
 
 
-def test_a_year_with_one_post_is_left_out_a_year_with_two_is_kept():
+def test_a_year_with_few_posts_is_left_out_and_said():
+    # review15 X5: 5 posts of 2024 (one day) against 116 of 2025 passed the old control floor of 2 posts, and
+    # year[2025] became an indicator of that day. A control level now needs MIN_LEVEL_POSTS posts like a group
     df = small_posts(120, seed=9)
-    df["year"] = pd.array([2021] * 60 + [2022] * 59 + [2023], dtype="Int64")
-    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
-    assert pm.diagnostics["impressions"]["n"] == 119 and "year[2023]" not in set(pm.table["term"])
-    assert np.isfinite(pm.table["std_error"]).all()
-    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
-    assert (r["term"], r["n"], r["minimum"]) == ("year[2023]", 1, wm.MIN_CONTROL_LEVEL_POSTS)
     df["year"] = pd.array([2021] * 60 + [2022] * 58 + [2023] * 2, dtype="Int64")
     pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
-    assert pm.diagnostics["impressions"]["n"] == 120 and "year[2023]" in set(pm.table["term"])
+    # 2 of 120 posts: few, so those posts are left out and year keeps its other two levels
+    assert pm.diagnostics["impressions"]["n"] == 118 and "year[2023]" not in set(pm.table["term"])
+    assert "year[2022]" in set(pm.table["term"]) and np.isfinite(pm.table["std_error"]).all()
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["n"], r["minimum"], r["n_judged"], r["action"]) == (
+        "year[2023]", 2, wm.MIN_CONTROL_LEVEL_POSTS, 120, "posts_left_out")
+    assert r["reason"] == "only 2 of 120 posts are from 2023, fewer than the 10 needed: those posts were left out " \
+                          "of the impressions models"
+    # 9 of 120 posts (more than 5% of them): the year control is left out, every post kept, and said so
+    df["year"] = pd.array([2021] * 60 + [2022] * 51 + [2023] * 9, dtype="Int64")
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), models=("ols_log",))
+    assert pm.diagnostics["impressions"]["n"] == 120 and not any(t.startswith("year") for t in pm.table["term"])
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["n"], r["action"], r["n_left_out"]) == ("year[2023]", 9, "column_left_out", 0)
+    assert "'year' is left out of the impressions models and its posts are kept" in r["message"]
+    assert "rare level: year[2023] (with: 9)" in pm.diagnostics["impressions"]["flags"]
 
 
 def test_badly_scaled_column_count_model_fits_and_maps_back_exactly():
@@ -1641,3 +1661,106 @@ def test_reach_by_type_on_codes_equals_the_string_groupby(seed):
         for metrics in (("impressions", "engagements"), ("impressions", "not_a_column")):
             pd.testing.assert_frame_equal(wm.reach_by_type(frame, metrics=metrics),
                                           _reach_by_type_reference(frame, metrics=metrics), check_exact=True)
+
+
+def _judged_posts(n: int, seed: int, **minorities: int) -> pd.DataFrame:
+    """``small_posts`` with yes/no features set on the first k posts each (so their minorities overlap)."""
+    df = small_posts(n, seed=seed)
+    for name, k in minorities.items():
+        flag = np.zeros(n, dtype=bool)
+        flag[:k] = True
+        df[name] = pd.array(flag, dtype="boolean")
+    return df
+
+
+def test_every_predictor_is_judged_on_the_same_posts_and_a_large_minority_keeps_its_posts():
+    # review15 X3: on 24 posts, leaving out 2 without a link, then the posts with mentions, then 9 with emoji
+    # left 3 of 11 with a hashtag (11 of the 24 have one) and no predictor; the notes said "3 of 20"
+    n = 24
+    df = small_posts(n, seed=4)
+    url = np.ones(n, dtype=bool)
+    url[[0, 1]] = False
+    emoji = np.zeros(n, dtype=bool)
+    emoji[2:11] = True
+    df["has_url"] = pd.array(url, dtype="boolean")
+    df["has_emoji"] = pd.array(emoji, dtype="boolean")
+    df["n_mentions"] = pd.array([1, 0, 2] + [0] * (n - 3), dtype="Int64")
+    df["n_hashtags"] = pd.array([1] * 11 + [0] * 13, dtype="Int64")  # 8 of the 11 also have an emoji or no link
+    pm = fit_post_models(df, predictors=("has_url", "n_mentions", "has_emoji", "n_hashtags"), controls=(),
+                         models=("ols_log",))
+    t = rows_of(pm.table, "impressions", "ols_log")
+    assert "n_hashtags" in t.index and t.loc["n_hashtags", "n"] == n  # every post kept
+    rare = {r["term"]: r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"}
+    assert {k: (r["n"], r["n_judged"], r["action"]) for k, r in rare.items()} == {
+        "has_url": (2, 24, "column_left_out"), "n_mentions": (2, 24, "column_left_out"),
+        "has_emoji": (9, 24, "column_left_out")}
+    assert "only 9 of 24 posts with 'has_emoji'" in rare["has_emoji"]["message"]
+    assert rare["has_url"]["reason"] == ("only 2 of 24 posts lack it, fewer than the 10 needed: left out of the "
+                                         "impressions models, those posts kept")
+
+
+def test_rare_posts_are_left_out_only_when_few_and_when_no_other_feature_loses_its_estimate():
+    # 8 of 400 posts with a poll (2%): left out with their posts, has_url estimated on the other 392
+    df = _judged_posts(400, 5, has_poll=8)
+    pm = fit_post_models(df, predictors=("has_poll", "has_url"), controls=(), models=("ols_log",))
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["n"], r["action"], r["n_left_out"]) == ("has_poll", 8, "posts_left_out", 8)
+    assert pm.diagnostics["impressions"]["n"] == 392
+    # the 8 poll posts are among the only 10 with a video: leaving them out would leave has_video 2 posts, so
+    # has_poll is left out with its posts kept (and the message names has_video), has_video is estimated
+    df = _judged_posts(400, 5, has_poll=8, has_video=10)
+    pm = fit_post_models(df, predictors=("has_poll", "has_video"), controls=(), models=("ols_log",))
+    (r,) = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert (r["term"], r["action"]) == ("has_poll", "column_left_out")
+    assert "would leave predictor 'has_video' with only 2 posts with 'has_video'" in r["message"]
+    assert "has_video" in set(pm.table["term"]) and pm.diagnostics["impressions"]["n"] == 400
+    # the posts left out for rare groups never pass MAX_LEFT_OUT_SHARE of the judged posts in all
+    df = _judged_posts(400, 5, has_poll=9, has_gif=9, has_thread=9)
+    df["has_gif"] = pd.array(np.roll(df["has_gif"].to_numpy(bool), 100), dtype="boolean")
+    df["has_thread"] = pd.array(np.roll(df["has_thread"].to_numpy(bool), 200), dtype="boolean")
+    pm = fit_post_models(df, predictors=("has_poll", "has_gif", "has_thread", "has_url"), controls=(),
+                         models=("ols_log",))
+    rec = [r for r in pm.records["dropped"] if r["code"] == "too_few_posts" and r["outcome"] == "impressions"]
+    assert [r["action"] for r in rec] == ["posts_left_out", "posts_left_out", "column_left_out"]
+    assert sum(r["n_left_out"] for r in rec) <= wm.MAX_LEFT_OUT_SHARE * 400
+    assert pm.diagnostics["impressions"]["n"] == 400 - 18
+
+
+def test_a_control_dropped_from_the_rate_model_only_names_that_model_and_a_separated_year_is_flagged():
+    # review15 M5/M4: one page's 2025 posts have no impressions and all-0 engagements; the 2017 page's have
+    # both. The rate model (posts with impressions) has one year: that is said of negbin_rate, not of "the
+    # posts used for this outcome" (the other models hold year); the negbin fit separated on year[2025] (−62.8)
+    rng = np.random.default_rng(12)
+    n = 60
+    df = small_posts(n, seed=12)
+    old = np.arange(n) < 30
+    df["year"] = pd.array(np.where(old, 2017, 2025), dtype="Int64")
+    df["impressions"] = pd.array(np.where(old, rng.integers(1000, 9000, n), pd.NA), dtype="Int64")
+    df["engagements"] = pd.array(np.where(old, rng.integers(5, 90, n), 0), dtype="Int64")
+    pm = fit_post_models(df, outcomes=("engagements",), predictors=("has_url",))
+    msgs = [r["message"] for r in pm.records["flags"] if r["code"] == "constant_in_sample"]
+    assert msgs == ["engagements (negbin_rate, on its 30 posts): control 'year' has a single value in those posts; "
+                    "dropped from negbin_rate."]
+    assert not any(r["term"] == "year" for r in pm.records["dropped"])  # the report's "left out of the models"
+    t = pm.table
+    assert "year[2025]" in set(t[t["model"] == "ols_log"]["term"])
+    sep = pm.diagnostics["engagements"]["separation"]
+    assert {(s["term"], s["level"], s["n_posts"]) for s in sep} == {("year[2025]", 1, 30)}
+    assert "separation: year[2025] (with: all 0)" in pm.diagnostics["engagements"]["flags"]
+    assert "year[2025]" not in set(t[t["model"] == "negbin"]["term"])
+
+
+def test_a_count_estimate_that_ran_off_is_flagged_as_separation():
+    class Res:
+        params = pd.Series({"Intercept": 1.0, "has_url": -62.8, "n_hashtags": 0.3})
+        bse = pd.Series({"Intercept": 0.1, "has_url": 3.0e4, "n_hashtags": 0.1})
+        nobs = 39
+
+    notes = wm._Notes()
+    fit = wm._OutcomeFit.__new__(wm._OutcomeFit)
+    fit.outcome, fit.notes, fit.diag = "engagements", notes, {"flags": [], "separation": []}
+    X = pd.DataFrame({"has_url": [0.0, 1.0, 1.0], "n_hashtags": [0.0, 3.0, 1.0]})
+    wm._flag_runaway(fit, "negbin", Res(), {"has_url": "predictor", "n_hashtags": "predictor"}, X)
+    (rec,) = notes.flags
+    assert (rec["code"], rec["term"], rec["model"]) == ("separation_suspected", "has_url", "negbin")
+    assert fit.diag["flags"] == ["separation suspected: has_url (negbin estimate -62.8 on the log scale)"]

@@ -199,7 +199,7 @@ def test_population_sentence_counts_collab_posts(tmp_path):
     object.__setattr__(ctx, "ds", None)
     ctx.outcomes = lambda: []  # type: ignore[method-assign]
     text = " ".join(str(getattr(b, "text", "")) for b in what_works(ctx) if b is not None)
-    assert "44 posts (left out: 1 posts by other accounts (collabs))" in text
+    assert "44 posts (left out: 1 post by other accounts (collabs))" in text  # (review15 M6: "1 posts")
     assert Findings and RunResults
 
 

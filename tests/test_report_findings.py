@@ -78,12 +78,16 @@ def test_controls_sentence_names_only_the_controls_that_were_fitted(tmp_path, qu
     run = write_run(tmp_path, regression=reg, models=mods)
     page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
     works = section(page, "what-works")
-    assert "audience size" not in works.split("<h3>")[0]  # the intro claims no control that was not fitted
+    # the intro claims no control that was not fitted (only the "left out of the models" line names it)
+    assert "audience size" not in works.split("<h3>")[0].split("Controls left out of the models")[0]
     assert "holding the other features constant (OLS" in works
     assert "The impressions model held the other features constant." in works
-    assert "Controls left out of the models: audience size (no post has a value for it); year (it has the same " \
-           "value for every post, so nothing can be compared)." in works
-    assert "Predictors left out of the models: graphic (not in the data (no such column in posts_coded))." in works
+    # left out of every model: said once for the section, not under each outcome (review15 R4)
+    assert works.count("Controls left out of the models: audience size (no post has a value for it); year (it has "
+                       "the same value for every post, so nothing can be compared).") == 1
+    assert works.count("Features left out of the models: graphic (not in the data (no such column in "
+                       "posts_coded)).") == 1
+    assert works.count("left out of the models") == 2
     assert "['has_poll'" not in works  # no raw Python list
     assert "Controls: none were in the fitted models" in section(page, "methods-appendix")
 

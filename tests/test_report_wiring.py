@@ -342,7 +342,7 @@ def test_what_works_words_the_models_actually_fitted(tmp_path, quick):
             "(1 + impressions) — roughly the typical post, not the average.") in ww
     assert ("The count model negbin for engagements on bluesky was not fitted by maximum likelihood (nb2_ml) but by "
             "poisson_qmle: NB2 did not converge.") in ww
-    assert "Cannot tell for Graphic: only 4 posts (fewer than 10 in a group)." in ww
+    assert "Cannot tell for graphic: only 4 posts in a group (at least 10 are needed in each group)." in ww
     assert ("Overdispersion of impressions: variance ÷ mean 389 (1 for Poisson counts); negative binomial α 0.22 "
             "(95% CI 0.20 to 0.25); Pearson dispersion of the Poisson fit 402.") in ww
     assert "per type (descriptive, not adjusted for anything; from models.json reach_by_type" in ww
@@ -608,3 +608,27 @@ def test_posting_times_note_names_only_the_controls_the_models_had(tmp_path, qui
     page = html.unescape(report.build_report_html(run, dataset=make_dataset(run), today=TODAY))
     held = re.search(r"not which times work best; the models above hold ([^.]*) constant, these counts do not\.", page)
     assert held and "audience size" in held.group(1)
+
+
+def test_models_not_fitted_are_said_with_their_platform_and_reason():
+    # review15 M6: 3 of 4 platform × outcome models were not fitted and only the data appendix said so
+    from types import SimpleNamespace
+
+    from workbench.report.what_works import unfitted_sentence
+
+    models = {"primary_model": "ols_log",
+              "fitted_terms": [{"platform": "facebook", "outcome": "engagements", "model": "ols_log"},
+                               {"platform": "facebook", "outcome": "engagements", "model": "negbin"}],
+              "flags": [{"code": "no_predictors", "platform": "facebook", "outcome": "impressions", "model": None},
+                        {"code": "no_predictors", "platform": "instagram", "outcome": None, "model": None},
+                        {"code": "too_few_posts_model", "platform": "facebook", "outcome": "engagements",
+                         "model": "negbin_rate"}]}
+    words = {("impressions", "facebook"): "views", ("impressions", "instagram"): "views"}
+    ctx = SimpleNamespace(r=SimpleNamespace(models=models), f=SimpleNamespace(primary="ols_log"),
+                          outcomes=lambda: ["impressions", "engagements"],
+                          word=lambda o, p=None: words.get((o, p), o))
+    assert unfitted_sentence(ctx) == (
+        "The post-level models were fitted for 1 of 4 platform–outcome pairs (Facebook engagements); not fitted: "
+        "Facebook views, Instagram views and Instagram engagements (no feature could be estimated on its posts).")
+    models["flags"] = []
+    assert unfitted_sentence(ctx) is None

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from .dataset import CLAIM_KEYS, CLAIM_METRICS, CLAIM_REQUIRED
+from .vocab import control_name, label_feature, platform_name
 
 SCHEMA_VERSION = 1
 #: the value of "no effect" on each statistic's scale
@@ -53,6 +54,11 @@ class ClaimComparison:
     explanation: str
     note: str = ""
     origin: str = "package"  # package or card
+    #: whose posts the estimate is from (review15 M9: each platform is modelled apart, so a claim is compared on
+    #: each platform's own posts, one row per platform); None: one platform, or not a per-post estimate
+    platform: str | None = None
+    #: what was estimated, on which posts, with which terms (e.g. "ols_std of impressions, x, 24 posts")
+    basis: str = ""
 
 
 @dataclass
@@ -121,26 +127,81 @@ def verdict(estimate: float | None, lo: float | None, hi: float | None, publishe
 
 # ---- the account's estimates ------------------------------------------------------------------------------
 
-def _from_regression(c: dict, regression: pd.DataFrame | None):
+def _on(platform: str) -> str:
+    return "all platforms pooled" if platform == "pooled" else platform_name(platform)
+
+
+def _platforms_of(table: pd.DataFrame | None) -> list[str | None]:
+    """The platforms of a table's ``platform`` column (sorted; the pooled model last), or [None]."""
+    if table is None or "platform" not in table.columns or table["platform"].isna().all():
+        return [None]
+    names = sorted({str(p).strip().lower() for p in table["platform"].dropna()})
+    return [p for p in names if p != "pooled"] + [p for p in names if p == "pooled"]
+
+
+def _why_no_row(c: dict, model: str, regression: pd.DataFrame, posts: pd.DataFrame | None, models,
+                platform: str | None) -> str:
+    """Why regression.csv has no row for a claim's term (review15 R5: the advice "add has_graphic to
+    analysis.predictors" was given when it was there, with no coding file to code it)."""
+    from .models import KNOWN_FEATURES
+
+    term, outcome = c["term"], c["outcome"]
+    head = f"regression.csv has no {model} row for {term} on {outcome}"
+    for rec in (models or {}).get("dropped") or []:
+        if not isinstance(rec, dict) or rec.get("term") not in (term, None) or rec.get("term") is None:
+            continue
+        if platform is not None and rec.get("platform") not in (None, platform):
+            continue
+        if rec.get("outcome") not in (None, outcome):
+            continue
+        why = rec.get("reason") or rec.get("message") or rec.get("code")
+        return f"{head}: the models left it out ({why})"
+    if posts is not None and term not in posts.columns and term not in KNOWN_FEATURES:
+        return (f"{head}: {term} is a manual code that no coding file of the dataset card codes: add a coding file "
+                "that codes it (README, \"Manual codes\")")
+    if not (regression["outcome"].astype(str) == outcome).any():
+        return f"{head}: the models did not fit {outcome} (add it to analysis.outcomes if the exports report it)"
+    if not (regression["term"].astype(str) == term).any():
+        return (f"{head}: the models did not estimate {term} (list it in analysis.predictors; when it is listed, "
+                "too few posts have or lack it: see \"What works\")")
+    return f"{head}: {term} was estimated by other models or for other outcomes only"
+
+
+def _from_regression(c: dict, regression: pd.DataFrame | None, *, posts=None, models=None):
+    """One result per platform: ``[(platform, got, why, basis)]``."""
     if regression is None or regression.empty:
-        return None, "no post-level models (results/regression.csv) to compare with"
+        return [(None, None, "no post-level models (results/regression.csv) to compare with", "")]
     model, statistic = c.get("model", "ols_log"), c.get("statistic", "estimate")
-    rows = regression[(regression["outcome"] == c["outcome"]) & (regression["term"] == c["term"])]
-    if model:
-        rows = rows[rows["model"] == model]
-    if rows.empty:
-        return None, (f"regression.csv has no {model} row for {c['term']} on {c['outcome']}: add {c['term']} to "
-                      "analysis.predictors (and that outcome to analysis.outcomes)")
-    r = rows.iloc[0]
-    if statistic == "effect_pct":
-        est, lo, hi = r.get("effect_pct"), r.get("effect_pct_ci_low"), r.get("effect_pct_ci_high")
-    elif statistic == "std_beta" and model != "ols_std":
-        return None, "a standardized beta is compared only with the ols_std model (the published form)"
-    else:  # estimate; in ols_std the estimate is the standardized beta itself
-        est, lo, hi = r["estimate"], r["ci_low"], r["ci_high"]
-    vals = [None if v is None or pd.isna(v) else float(v) for v in (est, lo, hi)]
-    n = None if pd.isna(r.get("n")) else int(r["n"])
-    return (*vals, n), ""
+    out = []
+    for platform in _platforms_of(regression):
+        table = regression if platform is None else regression[regression["platform"].astype(str) == platform]
+        if statistic == "std_beta" and model != "ols_std":
+            out.append((platform, None, "a standardized beta is compared only with the ols_std model (the published "
+                        "form)", ""))
+            continue
+        rows = table[(table["outcome"] == c["outcome"]) & (table["term"] == c["term"])]
+        if model:
+            rows = rows[rows["model"] == model]
+        if rows.empty:
+            out.append((platform, None, _why_no_row(c, model, table, posts, models, platform), ""))
+            continue
+        r = rows.iloc[0]
+        if statistic == "effect_pct":
+            est, lo, hi = r.get("effect_pct"), r.get("effect_pct_ci_low"), r.get("effect_pct_ci_high")
+        else:  # estimate; in ols_std the estimate is the standardized beta itself
+            est, lo, hi = r["estimate"], r["ci_low"], r["ci_high"]
+        vals = [None if v is None or pd.isna(v) else float(v) for v in (est, lo, hi)]
+        n = None if pd.isna(r.get("n")) else int(r["n"])
+        others = table[(table["outcome"] == c["outcome"]) & (table["model"] == r["model"])
+                       & (table["term"] != c["term"]) & (table["term"] != "Intercept")]
+        kinds = others["term_type"] if "term_type" in others.columns else pd.Series("predictor", index=others.index)
+        held = list(dict.fromkeys(
+            control_name(str(t)) if k == "control" else label_feature(str(t)).lower()
+            for t, k in zip(others["term"], kinds, strict=True)))
+        basis = (f"{r['model']} of {c['outcome']}" + (f" on {_on(platform)}" if platform else "")
+                 + (f", {n:,} posts" if n else "") + (f", with {', '.join(held)}" if held else ", no other terms"))
+        out.append((platform, (*vals, n), "", basis))
+    return out
 
 
 def _from_growth(growth: dict | None):
@@ -149,7 +210,16 @@ def _from_growth(growth: dict | None):
     g = growth if "slope_ratio" in growth else (growth.get("comparisons") or [{}])[0]
     ci = g.get("slope_ratio_ci") or [None, None]
     if g.get("slope_ratio") is None:
-        return None, "growth.json holds no slope ratio (a period's slope could not be fitted)"
+        # review15 M10: "a period's slope could not be fitted" was said when there was no account data at all
+        na = growth.get("not_available") or g.get("not_available") or {}
+        reason = na.get("reason") if isinstance(na, dict) else na
+        if growth.get("status") == "no_data" or growth.get("basis") == "none":
+            needed = (na.get("needed") or {}).get("file") if isinstance(na, dict) else None
+            return None, (f"no follower growth to compare ({reason or 'no follower data'})"
+                          + (f": it needs {needed}" if needed else ""))
+        why = reason or growth.get("not_judged_reason") or g.get("not_judged_reason")
+        return None, ("growth.json holds no ratio of the growth rates after and before"
+                      + (f": {why}" if why else " (a period's rate could not be fitted)"))
     n = sum(p.get("n", 0) for p in growth.get("periods", [])) or None
     return (float(g["slope_ratio"]), ci[0], ci[1], n), ""
 
@@ -230,9 +300,24 @@ def _from_campaigns(c: dict, campaigns):
     return (e.value, e.ci_low, e.ci_high, None), ""
 
 
+def _platform_mask(posts: pd.DataFrame, platform: str) -> np.ndarray:
+    return (posts["platform"].astype("string").str.strip().str.lower() == platform).fillna(False).to_numpy(bool)
+
+
+def _placebo_note(growth: dict | None) -> str:
+    """A growth ratio whose change the run's own placebo check finds at fake dates too (review15 X1)."""
+    g = growth if growth and "slope_ratio" in growth else ((growth or {}).get("comparisons") or [{}])[0]
+    placebo = g.get("placebo") or (growth or {}).get("placebo") or {}
+    rank_p, n = placebo.get("rank_p"), placebo.get("n")
+    if not isinstance(rank_p, (int, float)) or not n or rank_p < 0.05:
+        return ""
+    return (f"The run's placebo check finds changes as clear as this one at fake dates where nothing changed "
+            f"(rank p = {rank_p:.2g} over {n} dates): the ratio may reflect a trend, not the change at the date.")
+
+
 def compare_claims(claims: list[dict[str, Any]], *, regression: pd.DataFrame | None = None,
                    growth: dict | None = None, posts: pd.DataFrame | None = None,
-                   campaigns=None, timezone: str = "UTC") -> ClaimsResult:
+                   campaigns=None, timezone: str = "UTC", models: dict | None = None) -> ClaimsResult:
     """Each claim beside the account's estimate (see the module docstring for the verdicts).
 
     Parameters
@@ -243,32 +328,58 @@ def compare_claims(claims: list[dict[str, Any]], *, regression: pd.DataFrame | N
         ``results/regression.csv``, ``results/growth.json``, ``data/posts_coded.parquet`` (hashtag and timing
         claims, via :func:`workbench.timing.window_effect`) and a :class:`workbench.campaigns.CampaignResults`;
         any may be None (those claims are "cannot tell", with what is missing).
+    models
+        ``results/models.json`` (optional): its ``dropped`` records say why a claim's term has no row.
+
+    A claim on posts (regression, hashtag, timing) is compared on each platform's own posts (one row each,
+    ``platform`` set), as the models are fitted per platform; ``basis`` says what was estimated on which posts.
     timezone
         The card's time zone (local months and hours).
     """
     out = ClaimsResult()
+    platforms = _platforms_of(posts)
     for c in claims:
         metric, stat = c["metric"], str(c.get("statistic", "estimate"))
+        results: list[tuple[str | None, Any, str, str]]  # (platform, got, why, basis)
+        extra = ""
         if metric == "regression":
-            got, why = _from_regression(c, regression)
+            results = _from_regression(c, regression, posts=posts, models=models)
         elif metric == "growth_ratio":
             got, why = _from_growth(growth)
-        elif metric == "hashtag_any":
-            got, why = ((None, "no posts table") if posts is None
-                        else hashtag_difference(posts, outcome=c.get("outcome", "engagements"), timezone=timezone))
-        elif metric == "timing_window":
-            got, why = _from_timing(c, posts, timezone)
+            results = [(None, got, why, "ratio of the follower growth rates after and before (growth.json)")]
+            extra = _placebo_note(growth) if got is not None else ""
+        elif metric in ("hashtag_any", "timing_window"):
+            outcome = c.get("outcome", "engagements")
+            results = []
+            for platform in platforms if posts is not None else [None]:
+                own = posts if platform is None or posts is None else posts[_platform_mask(posts, platform)]
+                if metric == "hashtag_any":
+                    got, why = ((None, "no posts table") if own is None
+                                else hashtag_difference(own, outcome=outcome, timezone=timezone))
+                    basis = (f"log(1 + {outcome}) of own original posts with at least one hashtag against those "
+                             f"with none, calendar-month fixed effects, HC3")
+                else:
+                    got, why = _from_timing(c, own, timezone)
+                    basis = (f"{outcome} of posts in the window against all other posts (ratio of geometric means, "
+                             "month-adjusted)")
+                if got is not None and got[3]:
+                    basis += f", {got[3]:,} posts"
+                results.append((platform, got, why, (f"{basis} on {_on(platform)}" if platform else basis)))
         else:
             got, why = _from_campaigns(c, campaigns)
-        if got is None:
-            v, expl, est, lo, hi, n = "cannot tell", why, None, None, None, None
-            if metric == "ad_benchmark" and (campaigns is None or not campaigns.overall):
-                v = "not applicable"  # no paid data: the section leaves these claims out
-        else:
-            est, lo, hi, n = got
-            v, expl = verdict(est, lo, hi, float(c["effect"]), statistic=stat)
-        out.comparisons.append(ClaimComparison(
-            id=str(c["id"]), claim=str(c["claim"]), source=str(c["source"]), population=str(c.get("population", "")),
-            metric=metric, statistic=stat, published=float(c["effect"]), estimate=est, ci_low=lo, ci_high=hi, n=n,
-            verdict=v, explanation=expl, note=str(c.get("note", "")), origin=str(c.get("origin", "package"))))
+            results = [(None, got, why, "")]
+        for platform, got, why, basis in results:
+            if got is None:
+                v, expl, est, lo, hi, n = "cannot tell", why, None, None, None, None
+                if metric == "ad_benchmark" and (campaigns is None or not campaigns.overall):
+                    v = "not applicable"  # no paid data: the section leaves these claims out
+            else:
+                est, lo, hi, n = got
+                v, expl = verdict(est, lo, hi, float(c["effect"]), statistic=stat)
+            note = " ".join(x for x in (str(c.get("note", "")), extra) if x)
+            out.comparisons.append(ClaimComparison(
+                id=str(c["id"]), claim=str(c["claim"]), source=str(c["source"]),
+                population=str(c.get("population", "")), metric=metric, statistic=stat, published=float(c["effect"]),
+                estimate=est, ci_low=lo, ci_high=hi, n=n, verdict=v, explanation=expl, note=note,
+                origin=str(c.get("origin", "package")), platform=platform, basis=basis if got is not None else ""))
     return out

@@ -161,10 +161,16 @@ DEFAULT_CONTROLS = ("followers_at_post", "year")
 #: the count models' estimate can run to the boundary; 10 is the usual floor for one estimated parameter
 #: (Peduzzi et al. 1996's events-per-variable rule applied to the smaller group).
 MIN_LEVEL_POSTS = 10
-#: the same floor for a level of a categorical *control* (``year``, ``post_type``), whose estimate is not reported:
-#: only a level with a single post is left out (its dummy would give that post leverage 1, and HC3 then divides
-#: 0 by 0 for every coefficient's error).
-MIN_CONTROL_LEVEL_POSTS = 2
+#: the same floor for a level of a categorical *control* (``year``, ``post_type``), whose estimate is not reported.
+#: It was 2 (only a one-post level, whose dummy gives that post leverage 1 and HC3 a 0/0 for every error, was
+#: left out); a level of a few posts passed, e.g. 5 posts of 2024, all from one day, against 116 of 2025: the
+#: year dummy is then an indicator of that one day (or of one account), absorbs whatever those posts share, and
+#: the count models can separate on it. A control level needs as many posts as a predictor's group.
+MIN_CONTROL_LEVEL_POSTS = MIN_LEVEL_POSTS
+#: the most posts (share of the posts judged for an outcome) that ``_rare_levels`` leaves out, in all, because
+#: they are a group too small to estimate; past it the not-estimable column is left out and its posts kept, so
+#: the models go on describing the same posts (one post in twenty: a rare feature's posts, not a population).
+MAX_LEFT_OUT_SHARE = 0.05
 #: columns entered as categories whatever their dtype; their levels are lower-cased.
 CATEGORICAL_COLUMNS = ("media_type", "post_type", "platform")
 #: preferred reference levels; absent → the most common level (``media_type``) or the first in sorted order.
@@ -304,6 +310,12 @@ class _Notes:
         **extra,
     ) -> None:
         text = self.prefix + message
+        if self.prefix and extra.get("reason") and code != "not_a_column":
+            # several platforms: a reason is about one platform's posts (a missing code is the same for all, and
+            # is said once for them)
+            from .vocab import platform_name
+
+            extra["reason"] = f"{platform_name(self.platform)}: {extra['reason']}"
         record = {
             "code": code,
             "platform": self.platform,
@@ -368,14 +380,21 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
         features = [c for c in posts.columns if c.startswith(("has_", "n_")) or c in CATEGORICAL_COLUMNS]
     for name in dict.fromkeys(names):
         if name not in posts.columns:
-            manual = " (a manual code: it needs a coding file that codes it)" if name not in KNOWN_FEATURES else ""
+            if name not in KNOWN_FEATURES:
+                # review15 R4/R5: the user did list it; what is missing is a coding file that codes it
+                reason = ("a manual code that no coding file of the dataset card codes: add a coding file that "
+                          "codes it (README, \"Manual codes\")")
+            else:
+                reason = "these exports do not provide it"
             notes.add(
                 "dropped",
                 "not_a_column",
-                f"{role.capitalize()} {name!r} is not a column of the coded posts{manual}; dropped from the "
+                f"{role.capitalize()} {name!r} is not a column of the coded posts: {reason}; dropped from the "
                 f"models. Features these posts have: {', '.join(features) if features else 'none'}.",
                 term=name,
                 role=role,
+                reason=reason,
+                manual_code=name not in KNOWN_FEATURES,
             )
             continue
         col = posts[name]
@@ -388,6 +407,7 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=0,
+                reason="these exports do not give it",
             )
             continue
         values = col.dropna().unique()
@@ -400,6 +420,9 @@ def _screen_columns(posts: pd.DataFrame, names, *, role: str, notes: _Notes, fea
                 term=name,
                 role=role,
                 n=int(col.notna().sum()),
+                reason=("it has the same value in every post ("
+                        + ({True: "yes", False: "no"}.get(values[0]) if isinstance(values[0], (bool, np.bool_))
+                           else str(values[0])) + ")"),
             )
             continue
         kept.append(name)
@@ -487,105 +510,162 @@ def _those(k: int) -> str:
     return "that post is" if k == 1 else f"those {k} posts are"
 
 
+@dataclass
+class _Column:
+    """One judged column of ``_rare_levels``: every post's value as a code into ``values`` (sorted numbers, or
+    level texts for a categorical column)."""
+
+    name: str
+    role: str
+    level: bool
+    codes: np.ndarray
+    values: list
+    floor: int
+
+    def judge(self, keep: np.ndarray) -> tuple[int, list[dict], np.ndarray]:
+        """(distinct values among ``keep``, the rare groups, the rare groups' posts within ``keep``)."""
+        counts = np.bincount(self.codes[keep & (self.codes >= 0)], minlength=len(self.values))
+        present = np.flatnonzero(counts)
+        out = np.zeros(len(keep), dtype=bool)
+        if len(present) < 2:
+            return len(present), [], out
+        groups = []
+        if self.level:
+            for c in sorted(present, key=lambda c: (-counts[c], c)):  # value_counts order
+                if counts[c] < self.floor:
+                    lev = self.values[c]
+                    groups.append({"term": f"{self.name}[{lev}]", "level": lev, "k": int(counts[c]), "what": "with",
+                                   "words": f"with {self.name} {lev!r}",
+                                   "plain": f"are from {lev}" if self.name == "year" else f"are {lev!r}"})
+                    out |= keep & (self.codes == c)
+            return len(present), groups, out
+        mode = int(np.argmax(counts))  # (ties: the smallest value, as np.unique's order)
+        k = int(counts.sum() - counts[mode])
+        if k < self.floor:
+            vals = np.asarray(self.values)[present]
+            m = self.values[mode]
+            if bool(np.isin(vals, (0.0, 1.0)).all()):
+                what = "with" if m == 0 else "without"
+                words, plain = f"{what} {self.name!r}", "have it" if m == 0 else "lack it"
+            else:
+                what, words = "with", f"with {self.name} other than {m:g}"
+                plain = f"have a value other than {m:g}"
+            groups.append({"term": self.name, "level": None, "k": k, "what": what, "words": words, "plain": plain})
+            out = keep & (self.codes != mode)
+        return len(present), groups, out
+
+    def estimable(self, keep: np.ndarray) -> tuple[bool, int, list[dict]]:
+        n_values, groups, _ = self.judge(keep)
+        return n_values >= 2 and not groups, n_values, groups
+
+
 def _rare_levels(
     sample: pd.DataFrame, predictors: list[str], controls: list[str], *, outcome: str, notes: _Notes, diag: dict
 ) -> tuple[np.ndarray, set[str]]:
-    """Posts to keep so that every estimated level has at least ``MIN_LEVEL_POSTS`` posts, and the columns left
-    with a single value (so not estimable at all).
+    """Posts to keep so that every estimated group has enough posts, and the columns left out of the models.
 
-    A yes/no or count predictor with fewer than ``MIN_LEVEL_POSTS`` posts away from its most common value
-    (e.g. 3 posts with a poll), any level of a categorical predictor with fewer than ``MIN_LEVEL_POSTS`` posts,
-    and any level of a categorical control (``year``) with fewer than ``MIN_CONTROL_LEVEL_POSTS``: those posts
-    are left out of this outcome's models, and the feature (level) is
-    recorded as "too few posts to estimate" instead of getting an estimate whose interval is infinite or
-    meaningless. Repeated until no level is rare (leaving posts out can make another level rare).
+    A column is *not estimable* when one of its groups has too few posts: fewer than ``MIN_LEVEL_POSTS`` posts
+    away from the most common value of a yes/no or count predictor (e.g. 3 posts with a poll) or in a level of
+    a categorical predictor (``media_type``), or fewer than ``MIN_CONTROL_LEVEL_POSTS`` in a level of a
+    categorical control (``year``). Such a group gets no estimate (its interval would be infinite or
+    meaningless). The rule:
+
+    1. Every column is judged on the same posts: all the posts usable for this outcome, so the counts in the
+       notes ("k of n") are on the posts actually judged, whatever was decided for another column.
+    2. The not-estimable columns are taken in order of their rare posts, fewest first. The rare posts are left
+       out of this outcome's models (the column's other levels stay estimable; the models then describe the
+       posts without that rare feature) only when they are *few*: all posts left out this way stay within
+       ``MAX_LEFT_OUT_SHARE`` of the judged posts, and leaving them out makes no estimable column unestimable.
+       Otherwise the *column* is left out of the models and its posts are kept: leaving the posts out would
+       change which posts the models describe, or cost another column its estimate.
+    3. Each decision is a ``too_few_posts`` record with its ``action`` (``posts_left_out`` /
+       ``column_left_out``), the judged posts (``n_judged``) and a plain ``reason``.
+
+    Returns the posts to keep and the columns left out (not estimable, or left with a single value).
     """
-    keep = np.ones(len(sample), dtype=bool)
+    n = len(sample)
+    keep = np.ones(n, dtype=bool)
     exhausted: set[str] = set()
-    roles = [(c, "predictor") for c in predictors] + [(c, "control") for c in controls]
-    # every column's levels (as codes) or numbers once; each pass below only masks them
-    columns: dict[tuple[str, str], tuple | None] = {}
-    for name, role in roles:
+    columns: list[_Column] = []
+    for name, role in [(c, "predictor") for c in predictors] + [(c, "control") for c in controls]:
         col = sample[name]
+        floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
         if _is_level_column(name, col, role):
-            columns[(name, role)] = ("level", *_level_codes(name, col))
-        elif role == "control":
-            columns[(name, role)] = None
+            codes, texts = _level_codes(name, col)
+            columns.append(_Column(name, role, True, codes, texts, floor))
+        elif role == "predictor":  # (a numeric control, followers_at_post, has no groups)
+            values, codes = np.unique(_numeric(col), return_inverse=True)
+            codes = np.where(np.isnan(values)[codes], -1, codes) if len(values) else codes
+            columns.append(_Column(name, role, False, codes.astype(np.int64), [float(v) for v in values], floor))
+    judged = {c.name + "/" + c.role: c.judge(keep) for c in columns}
+    rare = sorted((c for c in columns if judged[c.name + "/" + c.role][1]),
+                  key=lambda c: int(judged[c.name + "/" + c.role][2].sum()))
+    budget = MAX_LEFT_OUT_SHARE * n
+    left_out = 0
+    pending = {id(c) for c in rare}
+    for col in rare:
+        n_values, groups, posts = judged[col.name + "/" + col.role]
+        pending.discard(id(col))
+        posts = posts & keep
+        k_out = int(posts.sum())
+        trial = keep & ~posts
+        broken = None  # the first estimable column that leaving these posts out would make unestimable
+        for other in columns:
+            if other is col or id(other) in pending or other.name in exhausted:
+                continue
+            if other.estimable(keep)[0]:
+                ok, n_other, other_groups = other.estimable(trial)
+                if not ok:
+                    broken = (other, n_other, other_groups)
+                    break
+        for g in groups:
+            diag["flags"].append(f"rare level: {g['term']} ({g['what']}: {g['k']})")
+        if left_out + k_out <= budget and broken is None:
+            keep, left_out, action = trial, left_out + k_out, "posts_left_out"
+            if n_values - len(groups) < 2:
+                exhausted.add(col.name)
         else:
-            columns[(name, role)] = ("number", _numeric(col))
-    for _ in range(5):
-        changed = False
-        n = int(keep.sum())
-        for name, role in roles:
-            column = columns[(name, role)]
-            if column is None:
-                continue
-            if column[0] == "level":
-                _, codes, texts = column
-                counts = _level_counts(codes[keep], texts)
-                if len(counts) < 2:
-                    continue
-                floor = MIN_LEVEL_POSTS if role == "predictor" else MIN_CONTROL_LEVEL_POSTS
-                groups = [(f"{name}[{lev}]", lev, int(k)) for lev, k in counts.items() if k < floor]
-                index = {t: i for i, t in enumerate(texts)}
-                for term, lev, k in groups:
-                    # (before issue 14 a second rare level of the same column in one pass crashed here)
-                    keep &= codes != index[lev]
-                    notes.add(
-                        "dropped",
-                        "too_few_posts",
-                        f"{outcome}: only {k} of {n} posts with {name} {lev!r} (fewer than {floor}, the "
-                        f"minimum in each group): too few posts to estimate it; {_those(k)} left out of the "
-                        f"{outcome} models.",
-                        outcome=outcome,
-                        term=term,
-                        n=k,
-                        role=role,
-                        column=name,
-                        level=str(lev),
-                        minimum=floor,
-                    )
-                    diag["flags"].append(f"rare level: {term} (with: {k})")
-                    changed = True
-                if len(counts) - len(groups) < 2:
-                    exhausted.add(name)
-                continue
-            v = column[1][keep]
-            values, counts = np.unique(v, return_counts=True)
-            if len(values) < 2:
-                continue
-            mode = values[np.argmax(counts)]
-            minority = v != mode
-            k = int(minority.sum())
-            if k >= MIN_LEVEL_POSTS:
-                continue
-            binary = bool(np.isin(values, (0.0, 1.0)).all())
-            if binary:
-                what = "with" if mode == 0 else "without"
-                group = f"{what} {name!r}"
+            action = "column_left_out"
+            exhausted.add(col.name)
+        for g in groups:
+            k = g["k"]
+            what = repr(g["term"]) if g["level"] is not None else repr(col.name)
+            if action == "posts_left_out":
+                still = "" if k_out == sum(x["k"] for x in groups) else f" (the {k_out} still in the sample)"
+                tail = (f"{_those(k)} left out of the {outcome} models{still}, few enough that the models still "
+                        f"describe the same posts")
+                reason = (f"only {k} of {n} posts {g['plain']}, fewer than the {col.floor} needed: "
+                          f"{'that post was' if k == 1 else 'those posts were'} left out of the {outcome} models")
             else:
-                what = "with"
-                group = f"with {name} other than {mode:g}"
-            out = keep.copy()
-            out[keep] = minority
-            keep &= ~out
+                if left_out + k_out > budget:
+                    why = (f"leaving out {left_out + k_out} of {n} posts would change which posts the models "
+                           f"describe: at most {MAX_LEFT_OUT_SHARE:.0%} are left out for this")
+                else:
+                    other, n_other, other_groups = broken
+                    left = ("a single value" if n_other < 2 else
+                            f"only {other_groups[0]['k']} posts {other_groups[0]['words']}")
+                    why = f"leaving those posts out would leave {other.role} {other.name!r} with {left}"
+                tail = f"{col.name!r} is left out of the {outcome} models and its posts are kept ({why})"
+                reason = (f"only {k} of {n} posts {g['plain']}, fewer than the {col.floor} needed: left out of "
+                          f"the {outcome} models, {'that post' if k == 1 else 'those posts'} kept")
             notes.add(
                 "dropped",
                 "too_few_posts",
-                f"{outcome}: only {k} of {n} posts {group} (fewer than {MIN_LEVEL_POSTS}, the minimum in each "
-                f"group): too few posts to estimate {name!r}; {_those(k)} left out of the {outcome} models.",
+                f"{outcome}: only {k} of {n} posts {g['words']} (fewer than {col.floor}, the minimum in each "
+                f"group): too few posts to estimate {what}; {tail}.",
                 outcome=outcome,
-                term=name,
+                term=g["term"],
                 n=k,
-                role=role,
-                column=name,
-                minimum=MIN_LEVEL_POSTS,
+                role=col.role,
+                column=col.name,
+                minimum=col.floor,
+                n_judged=n,
+                group=g["plain"],
+                action=action,
+                n_left_out=k_out if action == "posts_left_out" else 0,
+                reason=reason,
+                **({"level": str(g["level"])} if g["level"] is not None else {}),
             )
-            diag["flags"].append(f"rare level: {name} ({what}: {k})")
-            exhausted.add(name)
-            changed = True
-        if not changed:
-            break
     return keep, exhausted
 
 
@@ -598,6 +678,7 @@ def _build_design(
     notes: _Notes,
     references: dict[str, str] | None = None,
     designs: list | None = None,
+    model: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], fastfit.Gram]:
     """Design matrix without constant, term → term_type, categorical column → its reference level, and the
     design's centred cross-products (:class:`fastfit.Gram`, shared by the fits, VIF and the residual checks).
@@ -606,7 +687,18 @@ def _build_design(
     ``designs``: the designs built before for other outcomes of the same posts (appended to). When the same
     rows give the same columns again (the outcomes of a platform usually share their posts and terms), that
     design and its cross-products are returned rather than a second n × p copy, which the fits would keep.
+    ``model``: the one model this design is for (the engagement-rate model's own posts), named in the records
+    (review15 M5: "control 'year' has a single value in the posts used for this outcome" came from the rate
+    model's 19 posts with impressions while the outcome's other models held year).
     """
+    if model is None:
+        where, scope, posts_used = outcome, "the posts used for this outcome", ""
+    else:
+        where = f"{outcome} ({model}, on its {len(sample)} posts)"
+        scope, posts_used = "those posts", f" from {model}"
+    # a term left out of one model only (its other models hold it) is a flag of that model, not a term "left out
+    # of the models" (the report lists the dropped records as such)
+    kind = "dropped" if model is None else "flags"
     names: list[str] = []
     values: list[np.ndarray] = []
     term_type, used_references = {}, {}
@@ -616,13 +708,16 @@ def _build_design(
             cols, ref = _encode(sample, name, role=role, references=references)
             if not cols:
                 notes.add(
-                    "dropped",
+                    kind,
                     "constant_in_sample",
-                    f"{outcome}: {role} {name!r} has a single value in the posts used for this outcome; dropped.",
+                    f"{where}: {role} {name!r} has a single value in {scope}; dropped{posts_used}.",
                     outcome=outcome,
                     term=name,
                     role=role,
                     n=len(sample),
+                    model=model,
+                    reason=(f"it has a single value in the {len(sample)} posts of the {model} model" if model else
+                            f"it has a single value in the {len(sample)} posts used for {outcome}"),
                 )
                 continue
             for c, v in cols:
@@ -636,14 +731,15 @@ def _build_design(
     for c, v in zip(names, values, strict=True):
         if v.size and np.all(v == v[0]):
             notes.add(
-                "dropped",
+                kind,
                 "constant_in_sample",
-                f"{outcome}: {term_type[c]} term {c!r} is constant in the {len(v)} posts used "
-                f"for this outcome (every value {v[0]:g}); dropped.",
+                f"{where}: {term_type[c]} term {c!r} is constant in the {len(v)} posts used "
+                f"(every value {v[0]:g}); dropped{posts_used}.",
                 outcome=outcome,
                 term=c,
                 role=term_type[c],
                 n=len(v),
+                model=model,
             )
         else:
             kept.append((c, v))
@@ -665,14 +761,15 @@ def _build_design(
     for j in dependent:
         c = names[j]
         notes.add(
-            "dropped",
+            kind,
             "collinear",
-            f"{outcome}: {term_type[c]} term {c!r} is an exact linear combination of the terms "
-            f"before it; dropped.",
+            f"{where}: {term_type[c]} term {c!r} is an exact linear combination of the terms "
+            f"before it; dropped{posts_used}.",
             outcome=outcome,
             term=c,
             role=term_type[c],
             n=len(sample),
+            model=model,
         )
     if dependent:
         idx = [j for j in range(len(names)) if j not in set(dependent)]
@@ -1296,13 +1393,15 @@ def _influential_posts(
 
 
 def _separation(X: pd.DataFrame, y: np.ndarray, term_type: dict[str, str]) -> list[dict]:
-    """Binary predictor levels in which every post has outcome 0 (quasi-complete separation for count models)."""
+    """Yes/no levels (a predictor's or a control's dummy, e.g. ``year[2025]``) in which every post has outcome 0:
+    quasi-complete separation for the count models (before review15 M4 only predictors were checked, and a
+    year in which one page's posts all had 0 engagements gave year[2025] = −62.8 unflagged)."""
     found = []
     zero = y == 0
     if not zero.any():
         return found
     for c in X.columns:
-        if term_type.get(c) != "predictor":
+        if term_type.get(c) not in ("predictor", "control"):
             continue
         v = X[c].to_numpy()
         if not np.isin(v, (0.0, 1.0)).all():
@@ -1446,8 +1545,9 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
        means, not of means). Heteroskedasticity alone does not disqualify it: HC3 errors cover it.
     3. Even then ``negbin`` leads only if it converged for every outcome and the overdispersion test rejects
        the Poisson model (Cameron–Trivedi or boundary-corrected LR p < 0.05) for every outcome — so the count
-       model that fits is the negative binomial, not a Poisson. Otherwise ``ols_log`` stays, and the reason
-       says what is doubtful about it.
+       model that fits is the negative binomial, not a Poisson — and it separated on no term (a separated
+       level's posts are left out of the count models, which then describe other posts than ols_log).
+       Otherwise ``ols_log`` stays, and the reason says what is doubtful about it.
     """
     entries = {
         o: d for o, d in _outcome_entries(diagnostics).items() if any((d.get("converged") or {}).values())
@@ -1478,7 +1578,11 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
     nb_ok = all((d.get("converged") or {}).get("negbin") for d in entries.values())
     over = {o: (d.get("overdispersion") or {}).get("negbin") or {} for o, d in entries.items()}
     overdispersed = all(v.get("overdispersed") for v in over.values())
-    if nb_ok and overdispersed:
+    # a count model that separated on a term left those posts out: it does not describe the posts the report
+    # says the models use (review15 M4: 20 of 39 Facebook posts, one page's, left out of negbin)
+    separated = {o: [x for x in d.get("separation") or [] if x.get("n_posts")] for o, d in entries.items()}
+    separated = {o: v for o, v in separated.items() if v}
+    if nb_ok and overdispersed and not separated:
         ps = ", ".join(
             f"{o} p {_fmt_p(min(x for x in (v.get('ct_p', math.nan), v.get('lr_p', math.nan)) if np.isfinite(x)))}"
             for o, v in over.items()
@@ -1491,6 +1595,11 @@ def choose_primary_model(diagnostics: dict) -> tuple[str, str]:
         "it did not converge for every outcome"
         if not nb_ok
         else "the counts are not overdispersed for every outcome"
+        if not overdispersed
+        else "it left out posts that the other models use (" + "; ".join(
+            f"for {o}, " + ", ".join(f"{x['n_posts']} posts {'with' if x.get('level') == 1 else 'without'} "
+                                      f"{x['term']}, all 0" for x in v)
+            for o, v in separated.items()) + ": separation), so it does not describe the same posts"
     )
     return "ols_log", (
         f"OLS on log(1 + count) with HC3 errors stays primary although {detail}: the negative binomial model "
@@ -1840,6 +1949,12 @@ def _count_design(
             fit.diag["separation"].append(sep)
             fit.diag["flags"].append(f"separation: {sep['term']} ({what}: all 0)")
         fit.notes.add("dropped", "separation", message, outcome=fit.outcome, model=model, term=sep["term"],
+                      role=term_type.get(sep["term"], "predictor"),
+                      reason=(f"all {sep['n_posts']} posts "
+                              + (f"from {sep['term'][5:-1]}" if sep["term"].startswith("year[") and sep["level"] == 1
+                                 else f"{what} it")
+                              + f" have 0 {fit.outcome}: the count model {model} "
+                              f"cannot estimate it, so it and those posts were left out of {model}"),
                       n=sep["n_posts"], level=sep["level"])
         keep &= X[sep["term"]].to_numpy() != sep["level"]
         terms.pop(sep["term"], None)
@@ -1894,6 +2009,7 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
             fit.notes.add("flags", "count_model_rescaled", f"{fit.outcome}: {model} was {count.reason}.",
                           outcome=fit.outcome, model=model, n=len(yk), fit_method=count.method, warn=False)
         res = count.res
+        _flag_runaway(fit, model, res, terms, Xk)
         fit.fits[(fit.label, model)] = res
         fit.diag["dispersion"].update({f"{model}_alpha": count.alpha, f"{model}_alpha_ci": count.alpha_ci,
                                        f"{model}_alpha_method": count.method})
@@ -1907,6 +2023,40 @@ def _run_count(fit: _OutcomeFit, model: str, *, y, X, term_type, offset=None, n_
     fit.diag["overdispersion"][model] = _overdispersion(
         yk, Xk, count, offset=ok, poisson=None if pois is None else (pois[1], pois[2])
     )
+
+
+#: a count-model coefficient beyond this on the log scale (a ratio of e^10 ≈ 22,000 per unit) is no estimate of
+#: an effect but the sign of (quasi-)separation that the all-zero check did not catch (e.g. a level whose
+#: outcomes are all but one 0): it is flagged, as is any |estimate| above SEPARATION_SUSPECT_LOG with |z| < 1.
+SEPARATION_LOG = 10.0
+SEPARATION_SUSPECT_LOG = 5.0
+
+
+def _flag_runaway(fit: _OutcomeFit, model: str, res, terms: dict[str, str], X: pd.DataFrame | None = None) -> None:
+    """Flag count-model coefficients of yes/no terms (a dummy's coefficient is the whole contrast; a number's is
+    per unit, which can be large for a narrow column such as log followers) that ran off (``SEPARATION_LOG``)."""
+    params = pd.Series(np.asarray(res.params, dtype=float), index=list(res.params.index))
+    bse = pd.Series(np.asarray(res.bse, dtype=float), index=list(res.params.index))
+    for term in terms:
+        if term not in params.index:
+            continue
+        if X is not None and term in X.columns and not np.isin(X[term].to_numpy(), (0.0, 1.0)).all():
+            continue
+        b, se = float(params[term]), float(bse[term])
+        z = abs(b / se) if np.isfinite(se) and se > 0 else math.nan
+        if not np.isfinite(b) or abs(b) > SEPARATION_LOG or (abs(b) > SEPARATION_SUSPECT_LOG and not z >= 1.0):
+            fit.diag["flags"].append(f"separation suspected: {term} ({model} estimate {b:+.3g} on the log scale)")
+            fit.diag["separation"].append({"term": term, "level": None, "n_posts": None, "outcome_value": None,
+                                           "model": model, "estimate": b, "z": z})
+            fit.notes.add(
+                "flags", "separation_suspected",
+                f"{fit.outcome}: the {model} estimate for {term} is {b:+.3g} on the log scale (a ratio of "
+                f"{math.exp(min(abs(b), 700)):.3g} per unit{'' if not np.isfinite(z) else f', |z| = {z:.2g}'}): "
+                "no effect is that large, so the count model has (nearly) separated on it; read that model's "
+                "estimates for this outcome with care.",
+                outcome=fit.outcome, model=model, term=term, n=int(res.nobs) if hasattr(res, "nobs") else None,
+                estimate=b, z=None if not np.isfinite(z) else z,
+            )
 
 
 def _run_negbin(fit: _OutcomeFit) -> None:
@@ -1941,7 +2091,8 @@ def _run_negbin_rate(fit: _OutcomeFit) -> None:
         Xr, tt = fit.X, fit.term_type
     else:
         Xr, tt, _, _ = _build_design(posts.loc[usable, fit.predictors + fit.controls], fit.predictors, fit.controls,
-                                  outcome=outcome, notes=fit.notes, references=fit.reference_levels)
+                                  outcome=outcome, notes=fit.notes, references=fit.reference_levels,
+                                  model="negbin_rate")
     if n_rate <= Xr.shape[1] + 2 or float(np.var(y)) == 0.0:
         fit.notes.add("flags", "too_few_posts_model",
                       f"{outcome}: too few usable posts ({n_rate}) for the engagement-rate model; not fitted.",

@@ -375,3 +375,20 @@ def platforms_without(metric: str, vocabulary: dict | None) -> list[str]:
         if terms is not None and metric not in terms and not (metric == "impressions" and "views" in terms):
             out.append(platform_name(r.get("platform")))
     return out
+
+
+_IRREGULAR = {"reply": "replies", "this": "these", "estimate": "estimates"}
+
+
+def count_noun(n: object, noun: str, plural: str | None = None, *, spec: str = ",") -> str:
+    """ "1 post", "2 posts", "1 feature–outcome estimate" (review15 M6: "1 posts"); ``n`` None → the plural alone."""
+    many = plural or _IRREGULAR.get(noun) or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou"
+                                              else noun + "s")
+    if n is None:
+        return many
+    try:
+        value = float(n)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return f"{n} {many}"
+    text = format(int(value), spec) if value.is_integer() else format(value, "g")
+    return f"{text} {noun if value == 1 else many}"

@@ -11,6 +11,7 @@ from typing import Any
 from ..campaigns import METRIC_LABELS
 from ..findings import num
 from ..timing import WEEKDAYS
+from ..vocab import platform_name
 from .blocks import Block, Meta, Note, P, table
 
 CLAIMS_TITLE = "How this account compares"
@@ -20,7 +21,7 @@ PAID_TITLE = "Paid results"
 
 def _g(x: Any, spec: str = ".3g") -> str:
     v = num(x)
-    return "" if v is None else format(v, spec)
+    return "" if v is None else format(v, spec).replace("-", "−")  # the report's minus (review15 M9)
 
 
 def _interval(lo: Any, hi: Any, spec: str = ".3g", *, scale: float = 1.0, unit: str = "") -> str:
@@ -29,7 +30,7 @@ def _interval(lo: Any, hi: Any, spec: str = ".3g", *, scale: float = 1.0, unit: 
         return ""  # an interval that is not available is an empty cell, never "0 to 0"
     low = "" if lo is None else format(lo * scale, spec) + unit
     high = "no upper bound" if hi is None else format(hi * scale, spec) + unit
-    return f"{low} to {high}"
+    return f"{low} to {high}".replace("-", "−")
 
 
 def _reason(ctx, what: str) -> str | None:
@@ -45,16 +46,24 @@ def claims_section(ctx) -> list[Block | None]:
     if not rows:
         return [Note("Not available: no published claim applies to this account's data.")]
     body = []
+    several = len({c.get("platform") for c in rows if c.get("platform")}) > 1
     for c in rows:
         est = _g(c.get("estimate"))
         ci = _interval(c.get("ci_low"), c.get("ci_high"))
         mine = (f"{est} ({ci})" if est and ci else est or "not estimated") + (
             f"; n = {c['n']}" if c.get("n") else "")
+        # whose posts and which fit the estimate is from (review15 M9/R8: pooled platforms, outcome unsaid)
+        if c.get("basis"):
+            mine += f" — {ctx.own_terms(str(c['basis']), c.get('platform'))}"
+        elif c.get("platform") and several:
+            mine = f"{platform_name(c['platform'])}: {mine}"
         claim = str(c.get("claim") or "") + (" (from the dataset card)" if c.get("origin") == "card" else "")
         source = str(c.get("source") or "") + (f" — {c['population']}" if c.get("population") else "")
         verdict = f"{c.get('verdict')}: {c.get('explanation') or ''}".strip().rstrip(":") + (
             f" {c['note']}" if c.get("note") else "")
-        body.append((claim, source, _g(c.get("published"), "g"), mine, verdict))
+        # a claim of direction has no published number (review15 R6: its "1" was shown as if published)
+        published = "none (a direction)" if c.get("statistic") == "above" else _g(c.get("published"), "g")
+        body.append((claim, source, published, mine, verdict))
     return [
         P("Published claims set beside this account's own estimates (95% intervals). A verdict says whether this "
           "account's posts show the same association; it is not advice and not a causal effect."),

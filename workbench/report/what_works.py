@@ -21,6 +21,7 @@ from ..vocab import (
     MODEL_NAMES,
     cap,
     control_name,
+    count_noun,
     join_words,
     label_feature,
     own_words,
@@ -63,12 +64,12 @@ def _population_block(ctx: ReportContext) -> Block | None:
             out[c["post_type"]] = out.get(c["post_type"], 0) + c["n"]
     setting = {"original": "original posts only", "all": "all posts"}.get(str(pop.get("setting")),
                                                                           str(pop.get("setting") or "posts"))
-    text = f"The models use {setting}: {format_int(pop['n_in'])} posts"
-    left = [f"{format_int(n)} {platform_word(words.get(t, t), vocabulary_platforms(f.vocabulary))}"
+    text = f"The models use {setting}: {count_noun(pop['n_in'], 'post')}"
+    left = [f"{format_int(n)} {platform_word(words.get(t, t) if n != 1 else t + ' post', vocabulary_platforms(f.vocabulary))}"
             for t, n in out.items()]
     n_collab = num(pop.get("n_collab_out"))
     if n_collab:
-        left.append(f"{format_int(n_collab)} posts by other accounts (collabs)")
+        left.append(f"{count_noun(n_collab, 'post')} by other accounts (collabs)")
     if left:
         text += " (left out: " + ", ".join(left) + ")"
     text += "; post type is a control." if pop.get("post_type_controlled") else "."
@@ -112,19 +113,31 @@ def what_works(ctx: ReportContext) -> list[Block | None]:
         blocks.append(Meta(f"Why this model: {reason}"))
     sentences = (r.models or {}).get("sentences") or {}
     reg = r.regression
+    blocks.append(_left_out_everywhere(ctx))
+    unfitted = unfitted_sentence(ctx)
+    if unfitted:
+        blocks.append(Warn(unfitted))
+    thin = {(str(t.get("outcome")), str(t.get("term"))) for t in (f.model_notes or {}).get("too_few_posts") or []}
     for outcome in ctx.outcomes():
         eff = f.effects[f.effects["outcome"].astype(str) == outcome]
         word = ctx.word(outcome)
         blocks.append(Heading(3, cap(word)))
         terms = f.model_terms.get(outcome)
         if terms:
-            blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, f.dropped, outcome=word))
+            # this outcome's own records only (those of every model are said once above); a predictor with too
+            # few posts is said by its "Cannot tell" note below, not twice (review15 R4, M7)
+            mine = [dict(d, outcome=None) for d in f.dropped or [] if d.get("outcome") == outcome
+                    and not (d.get("role") == "predictor" and (outcome, str(d.get("term"))) in thin)]
+            blocks.extend(Meta(ctx.own_terms(s)) for s in describe_terms(terms, mine, outcome=word))
         blocks.extend(_model_note_blocks(ctx, outcome))
         # several platforms: one sub-heading per platform with its own model's effects; a pooled model (all
         # platforms in one model, only on request) last and labelled so
         names = (list(dict.fromkeys(eff["platform"].dropna().astype(str)))
                  if "platform" in eff.columns else [])
-        if len(names) > 1:
+        # several platforms modelled but one fitted: still under its platform's heading (review15 M7: Facebook's
+        # effect sentence followed Instagram's "Cannot tell" with no platform named)
+        several = len((f.model_notes or {}).get("platforms") or []) > 1
+        if len(names) > 1 or (several and names):
             names = sorted(n for n in names if n != POOLED) + [n for n in names if n == POOLED]
             for name in names:
                 own = eff[eff["platform"].astype(str) == name]
@@ -225,6 +238,91 @@ def _effect_blocks(ctx: ReportContext, outcome: str, eff: pd.DataFrame, said: An
     return blocks
 
 
+def _group_words(rec: Mapping[str, Any], full: Mapping[str, Any]) -> str:
+    """ "have it", "lack it", "are 'reel'": which posts a too_few_posts record counts (its ``group`` field; a
+    record from before it has none: "in a group")."""
+    return str(full.get("group") or "in a group")
+
+
+#: models.json flag codes of an outcome (or a whole platform) that was not modelled, and why in plain words
+UNFITTED_REASONS = {
+    "no_predictors": "no feature could be estimated on its posts",
+    "too_few_posts_model": "too few usable posts",
+    "constant_outcome": "every post had the same value",
+    "outcome_not_reported": "the exports do not report it",
+    "outcome_missing": "the exports do not report it",
+}
+
+
+def unfitted_models(models: Mapping[str, Any] | None, outcomes: list[str], primary: str | None = None
+                    ) -> tuple[list[tuple[str | None, str]], list[tuple[str | None, str, str]]]:
+    """(fitted, not fitted) platform × outcome pairs of the primary model, from models.json's ``fitted_terms``
+    and ``flags``; each pair not fitted with its reason (review15 M6: 3 of 4 were not fitted, unsaid)."""
+    models = models if isinstance(models, Mapping) else {}
+    primary = primary or models.get("primary_model") or "ols_log"
+    fitted = list(dict.fromkeys((r.get("platform"), str(r.get("outcome")))
+                                for r in models.get("fitted_terms") or [] if isinstance(r, Mapping)
+                                and r.get("model") == primary))
+    missing: dict[tuple[str | None, str], str] = {}
+    for r in models.get("flags") or []:
+        if not isinstance(r, Mapping) or r.get("code") not in UNFITTED_REASONS or r.get("model"):
+            continue
+        for o in ([r["outcome"]] if r.get("outcome") else outcomes):
+            key = (r.get("platform"), str(o))
+            if key not in fitted:
+                missing.setdefault(key, UNFITTED_REASONS[str(r["code"])])
+    return fitted, [(p, o, why) for (p, o), why in missing.items()]
+
+
+def unfitted_sentence(ctx: ReportContext) -> str | None:
+    """ "Models were fitted for 1 of 4 platform–outcome pairs (Facebook engagements); not fitted: …" or None when
+    every pair was fitted. For the section and for the executive summary (overview.py may append it)."""
+    fitted, missing = unfitted_models(ctx.r.models, list(ctx.outcomes()), ctx.f.primary)
+    if not missing:
+        return None
+
+    def name(p: str | None, o: str) -> str:
+        return f"{platform_name(p)} {ctx.word(o, p)}" if p else ctx.word(o)
+
+    total = len(fitted) + len(missing)
+    pairs = "platform–outcome pair" if any(p for p, _ in fitted) or any(p for p, _, _ in missing) else "outcome"
+    done = (f"The post-level models were fitted for {len(fitted)} of {count_noun(total, pairs)}"
+            + (f" ({join_words([name(p, o) for p, o in fitted])})" if fitted else ""))
+    by_reason: dict[str, list[str]] = {}
+    for p, o, why in missing:
+        by_reason.setdefault(why, []).append(name(p, o))
+    return done + "; not fitted: " + "; ".join(f"{join_words(v)} ({k})" for k, v in by_reason.items()) + "."
+
+
+def _left_out_everywhere(ctx: ReportContext) -> Block | None:
+    """The predictors and controls left out of the models of every outcome (no coding file, not in the exports,
+    constant: a record with no outcome), said once for the section (review15 R4: said under each outcome, and once
+    per platform)."""
+    gone = [d for d in getattr(ctx.f, "dropped", None) or [] if d.get("outcome") is None and d.get("term") is not None]
+    if not gone:
+        return None
+    names = {platform_name(p) for p in (getattr(ctx.f, "model_notes", None) or {}).get("platforms") or []}
+    parts = []
+    for role, what in (("predictor", "Features"), ("control", "Controls")):
+        # one entry per term and reason: "Facebook: …" and "Instagram: …" with the same words become
+        # "Facebook and Instagram: …"
+        merged: dict[tuple[str, str], list[str]] = {}
+        for d in gone:
+            if (d.get("role") or "predictor") != role:
+                continue
+            reason = str(d.get("reason") or "left out")
+            head, _, rest = reason.partition(": ")
+            where, reason = ([head], rest) if head in names and rest else ([], reason)
+            merged.setdefault((str(d["term"]), reason), []).extend(where)
+        if merged:
+            listed = "; ".join(
+                f"{control_name(t) if role == 'control' else label_feature(t).lower()} "
+                f"({join_words(list(dict.fromkeys(where))) + ': ' if where else ''}{reason})"
+                for (t, reason), where in merged.items())
+            parts.append(f"{what} left out of the models: {listed}.")
+    return Meta(ctx.own_terms(" ".join(parts)))
+
+
 def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
     """What the estimate means (the primary model's estimand), a count model fitted by a fallback, groups with
     too few posts, and the outcome's overdispersion — each from findings' model_notes (models.json)."""
@@ -242,12 +340,30 @@ def _model_note_blocks(ctx: ReportContext, outcome: str) -> list[Block | None]:
             out.append(Warn(f"The count model {fb.get('model')} for {ctx.word(outcome, fb.get('platform'))}{where} was not fitted by maximum "
                             f"likelihood (nb2_ml) but by {fb.get('fit_method')}: "
                             f"{fb.get('fallback_reason') or 'models.json gives no reason'}."))
+    raw = {(r.get("platform"), r.get("outcome"), r.get("term")): r
+           for r in (ctx.r.models or {}).get("dropped") or [] if isinstance(r, Mapping)
+           and r.get("code") == "too_few_posts"}
+    several = len(notes.get("platforms") or []) > 1
     for rec in notes.get("too_few_posts") or []:
-        if rec.get("outcome") == outcome:
-            term = label_feature(str(rec.get("term"))) if rec.get("term") else "this outcome's models"
-            out.append(Warn(f"Cannot tell for {term}: only {format_int(rec.get('n'))} posts"
-                            + (f" (fewer than {format_int(rec.get('minimum'))} in a group)" if rec.get("minimum")
-                               else "") + "."))
+        if rec.get("outcome") != outcome or rec.get("role") == "control":
+            continue  # (a control's estimate is not reported: the "Controls left out" line says it)
+        plat = rec.get("platform")
+        where = f" on {platform_name(plat)}" if several and plat else ""
+        if not rec.get("term"):
+            out.append(Warn(f"Cannot tell for {ctx.word(outcome, plat)}{where}: only "
+                            f"{count_noun(rec.get('n'), 'usable post')} for this outcome's models."))
+            continue
+        full = raw.get((plat, rec.get("outcome"), rec.get("term"))) or rec
+        judged = full.get("n_judged")
+        k = format_int(rec.get("n"))
+        counted = f"{k} of {count_noun(judged, 'post')}" if judged else count_noun(rec.get("n"), "post")
+        need = f" (at least {format_int(rec.get('minimum'))} are needed in each group)" if rec.get("minimum") else ""
+        done = {"posts_left_out": f"; {'that post was' if rec.get('n') == 1 else 'those posts were'} left out of "
+                                  f"these models",
+                "column_left_out": "; the feature was left out of these models and its posts kept"}.get(
+                    str(full.get("action")), "")
+        out.append(Warn(f"Cannot tell for {label_feature(str(rec.get('term'))).lower()}{where}: only {counted} "
+                        f"{_group_words(rec, full)}{need}{done}."))
     d = (notes.get("dispersion") or {}).get(outcome) or {}
     bits = []
     if num(d.get("variance_to_mean")) is not None:
