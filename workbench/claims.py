@@ -220,6 +220,10 @@ def _from_growth(growth: dict | None):
         why = reason or growth.get("not_judged_reason") or g.get("not_judged_reason")
         return None, ("growth.json holds no ratio of the growth rates after and before"
                       + (f": {why}" if why else " (a period's rate could not be fitted)"))
+    at = g.get("change_at_date") or {}
+    if at.get("holds") is False:  # the rates differ, but the rate was already changing before the date (issue 12)
+        return None, ("the growth rates differ between the periods, but not as a change at the date: "
+                      + str(at.get("reason") or "the rate was already changing before it"))
     n = sum(p.get("n", 0) for p in growth.get("periods", [])) or None
     return (float(g["slope_ratio"]), ci[0], ci[1], n), ""
 
@@ -307,6 +311,8 @@ def _platform_mask(posts: pd.DataFrame, platform: str) -> np.ndarray:
 def _placebo_note(growth: dict | None) -> str:
     """A growth ratio whose change the run's own placebo check finds at fake dates too (review15 X1)."""
     g = growth if growth and "slope_ratio" in growth else ((growth or {}).get("comparisons") or [{}])[0]
+    if "change_at_date" in g:  # judged by growth's own rule (a jump beyond a steady trend): no second verdict
+        return ""
     placebo = g.get("placebo") or (growth or {}).get("placebo") or {}
     rank_p, n = placebo.get("rank_p"), placebo.get("n")
     if not isinstance(rank_p, (int, float)) or not n or rank_p < 0.05:

@@ -131,7 +131,7 @@ def compute_extras(results: RunResults, dataset=None, *, problems: dict[str, str
         out.privacy_review = attempt("privacy review", lambda: flag_privacy_risk(posts))
     claims = attempt("claims", lambda: compare_claims(
         _loaded(claims_read), regression=results.regression, growth=results.growth, posts=posts, campaigns=camp,
-        timezone=tz))
+        timezone=tz, models=getattr(results, "models", None)))
     out.claims = claims.to_dict() if claims is not None else None
     posts = None  # the largest table the report step reads: its memory goes back before the report is built
     from ..pipeline import release_memory

@@ -501,7 +501,8 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
     """Each platform's own words and definitions for the posts' impressions and engagements, and its reach.
 
     Returns ``{"impressions_word", "platforms": [{platform, n_posts, impressions_label, impressions_definition,
-    engagements_definition, n_reach, reach_median, n_impressions, impressions_total, impressions_median}]}``: ``impressions_label`` is the export's own name for what
+    engagements_definition, n_reach, reach_median, n_impressions, impressions_total, impressions_median, accounts}]}``
+    (``accounts``: each account's number of posts, most first): ``impressions_label`` is the export's own name for what
     the ``impressions`` column holds (``impressions_label`` column: "Views" on Meta), reach the median of the posts
     that have it (Meta; never summed: people reached are not additive); the platform's impressions (views on
     Meta) total and median per post over its posts that report them. None without posts.
@@ -518,7 +519,10 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
            else pd.Series(np.nan, index=posts.index))
     eng = (pd.to_numeric(posts["engagements"], errors="coerce") if "engagements" in posts
            else pd.Series(np.nan, index=posts.index))
-    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach, "imp": imp, "eng": eng})
+    account = (posts["account"].astype("string").fillna("?") if "account" in posts
+               else pd.Series("?", index=posts.index, dtype="string"))
+    frame = pd.DataFrame({"platform": plat, "label": label, "reach": reach, "imp": imp, "eng": eng,
+                          "account": account})
     rows = []
     for name, g in frame.groupby("platform", sort=True, observed=True):
         labels = g["label"].dropna()
@@ -536,6 +540,9 @@ def platform_vocabulary(posts: pd.DataFrame | None) -> dict[str, Any] | None:
                      "n_reach": int(len(r)), "reach_median": float(r.median()) if len(r) else None,
                      "n_impressions": int(g["imp"].notna().sum()),
                      "impressions_total": float(g["imp"].sum()) if g["imp"].notna().any() else None,
-                     "impressions_median": float(g["imp"].median()) if g["imp"].notna().any() else None})
+                     "impressions_median": float(g["imp"].median()) if g["imp"].notna().any() else None,
+                     # the accounts whose posts these are (review15 M1: two pages pooled without a word)
+                     "accounts": [{"account": str(a), "n_posts": int(n)}
+                                  for a, n in g["account"].value_counts(sort=True).items()]})
     return {"impressions_word": impressions_word(list(label.dropna().unique())), "platforms": rows,
             "source": "posts_coded (platform, impressions_label, reach); definitions from workbench.vocab.PLATFORM_TERMS"}

@@ -14,6 +14,7 @@ from ..vocab import (
     ALPHA_TENTATIVE,
     SIGNIFICANCE,
     cap,
+    count_noun,
     join_words,
     label_feature,
     metric_name,
@@ -32,6 +33,7 @@ from .format import (
     format_ratio,
     p_is,
 )
+from .what_works import unfitted_sentence
 from .wording import after_phrase, describe_effect, describe_growth, describe_posts_adjusted, thin_clause
 
 if TYPE_CHECKING:
@@ -92,6 +94,15 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
                    f", {format_int(v['impressions_total'])} {ctx.word('impressions', v['platform'])} "
                    f"(median {format_int(v['impressions_median'])} per post)")
                 for v in plats)
+        pooled = [v for v in plats or (f.vocabulary or {}).get("platforms") or [] if len(v.get("accounts") or []) > 1]
+        if pooled:  # review15 M1: several accounts of one platform are analysed together; say so, and how not to
+            imp += ". " + " ".join(
+                f"{platform_name(v['platform'])}'s posts come from {len(v['accounts'])} accounts ("
+                + ", ".join(f"{a['account']}: {count_noun(a['n_posts'], 'post')}" for a in v["accounts"][:4])
+                + (", …" if len(v["accounts"]) > 4 else "") + ") and are analysed together: its medians, models "
+                "and comparisons pool them." for v in pooled) + (
+                " To judge each account on its own, give each its own dataset folder and run them together "
+                "(workbench run data/a data/b)")
         sentence = (f"This report covers {format_int(k['n_posts'])} posts{when}{imp}." if k["n_posts"] else
                     "This report covers no posts: the exports the card names held none that could be used (the data "
                     "appendix lists every file read, its rows and what was quarantined).")
@@ -145,9 +156,12 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             phrase = describe_effect(str(best["term"]), ctx.word(str(best["outcome"]), best_platform),
                                      best["effect_pct"],
                                      best["effect_pct_ci_low"], best["effect_pct_ci_high"])
+            several = len([v for v in (f.vocabulary or {}).get("platforms") or []
+                           if v.get("platform") != "unknown"]) > 1  # the report covers several platforms
+            where = f" (on {platform_name(best_platform)})" if best_platform and several else ""
             out.append(
-                f"The clearest effect: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
-                f"{n_held} of {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+                f"The clearest effect{where}: {phrase[:-1]}; {kind} {p_is(best['p_used'])}); "
+                f"{n_held} of {count_noun(len(eff), 'feature–outcome estimate')} held up {held}{thin_clause(eff)}."
             )
         elif len(per_outcome):
             # none holds up across outcomes, but the tables below judge each outcome's predictors as their own
@@ -156,19 +170,24 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
             within = join_words([f"{lab[:1].lower()}{lab[1:]} ({ctx.word(str(o))})"
                                  for lab, o in zip(labels, per_outcome["outcome"], strict=True)])
             out.append(
-                f"None of the {len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}; judged within "
+                f"None of the {count_noun(len(eff), 'feature–outcome estimate')} held up {held}{thin_clause(eff)}; "
+                "judged within "
                 f"each outcome, as the tables below are, {len(per_outcome)} did: {within}."
             )
         else:
             out.append(
                 f"No post feature had a clear effect on {' or '.join(ctx.word(o) for o in ctx.outcomes())}: none of the "
-                f"{len(eff)} feature–outcome estimates held up {held}{thin_clause(eff)}."
+                f"{count_noun(len(eff), 'feature–outcome estimate')} held up {held}{thin_clause(eff)}."
             )
     else:
         out.append("No post feature could be estimated (every predictor was left out of the models: too few posts "
                    "in a group, or not in the data; see What works), so no claim is made about which features work."
                    if f.effects is None and any(d.get("role") == "predictor" for d in f.dropped or [])
                    else "Post-level models were not available, so no claim is made about which features work.")
+
+    unfitted = unfitted_sentence(ctx)  # review15 M6: models not fitted are said here, not only in the appendix
+    if unfitted:
+        out.append(unfitted)
 
     growth, metric = ctx.r.growth, metric_name(f.metric)
     if growth is None:
