@@ -43,7 +43,8 @@ def test_a_small_runs_two_kernels_are_forked_by_one_zygote_that_ends_with_the_ru
     assert all(p["decimal_loaded"] for p in procs)
     time.sleep(0.2)
     assert not psutil.pid_exists(zygote) or psutil.Process(zygote).status() == psutil.STATUS_ZOMBIE
-    assert not [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+    kernels = [int(p.name.removeprefix("proc_")) for p in out.glob("proc_*")]
+    assert not [k for k in kernels if psutil.pid_exists(k) and psutil.Process(k).status() != psutil.STATUS_ZOMBIE]
 
 
 def test_without_the_zygote_the_kernels_are_started_as_before(tmp_path, monkeypatch):
