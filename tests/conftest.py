@@ -25,3 +25,21 @@ def ropensci_dir(shared_fixtures: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"rOpenSci dataset not found at {path}")
     return path
+
+
+def code_example(run: Path):
+    """The example dataset ingested and coded into the run folder ``run`` as stages 01 and 02 do (reliability
+    from 20 bootstrap resamples); returns ``(ds, paths, account, coded)``."""
+    from workbench import coding, features, ingest, pipeline, results
+
+    ds, paths = pipeline.open_run(EXAMPLE, run)
+    settings = results.coding_settings(ds)
+    result = ingest.read_exports(ds, binary_codes=settings["binary_codes"])
+    ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
+    posts, account, codes = results.load_ingested(paths)
+    auto = features.code_features(posts, account=account, timezone=ds.timezone,
+                                  research_domains=settings["research_domains"])
+    coded, info = coding.merge_codes(auto, codes, codebook=settings["codebook"])
+    reliability = coding.compute_reliability(codes, n_boot=20, seed=1, codebook=settings["codebook"])
+    results.save_coding(paths, posts_coded=coded, coding_info=info, reliability=reliability)
+    return ds, paths, account, coded

@@ -4,28 +4,18 @@ threads, on the example and on a million posts (where the threaded products spli
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import code_example
 
-from workbench import coding, features, growth, ingest, io, pipeline, results
-
-REPO = Path(__file__).resolve().parents[1]
+from workbench import growth, io, results
 
 
 @pytest.fixture(scope="module")
 def example_tables(tmp_path_factory):
-    run = tmp_path_factory.mktemp("growth_threads")
-    ds, paths = pipeline.open_run(REPO / "data" / "example", run)
-    settings = results.coding_settings(ds)
-    result = ingest.read_exports(ds, binary_codes=settings["binary_codes"])
-    ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
-    posts, account, codes = results.load_ingested(paths)
-    auto = features.code_features(posts, account=account, timezone=ds.timezone,
-                                  research_domains=settings["research_domains"])
-    coded, _ = coding.merge_codes(auto, codes, codebook=settings["codebook"])
+    ds, _, account, coded = code_example(tmp_path_factory.mktemp("growth_threads"))
     kwargs = results.growth_settings(ds)
     kwargs["month_of_previous"] = growth.month_of_previous_sources(ds)
     return account, coded, kwargs

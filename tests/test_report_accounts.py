@@ -4,33 +4,20 @@ was already changing (review15 M1, M6, X1: integrated by the lead)."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import code_example
 
-from workbench import coding, features, ingest, pipeline, results
 from workbench.claims import _from_growth
 from workbench.findings import compute_findings
 from workbench.report.overview import summary_sentences
 from workbench.report.render import ReportContext
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def coded_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("accounts_run")
-    ds, paths = pipeline.open_run(REPO / "data" / "example", run)
-    settings = results.coding_settings(ds)
-    result = ingest.read_exports(ds, binary_codes=settings["binary_codes"])
-    ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
-    posts, account, codes = results.load_ingested(paths)
-    auto = features.code_features(posts, account=account, timezone=ds.timezone,
-                                  research_domains=settings["research_domains"])
-    coded, info = coding.merge_codes(auto, codes, codebook=settings["codebook"])
-    reliability = coding.compute_reliability(codes, n_boot=20, seed=1, codebook=settings["codebook"])
-    results.save_coding(paths, posts_coded=coded, coding_info=info, reliability=reliability)
+    ds, paths, _, _ = code_example(tmp_path_factory.mktemp("accounts_run"))
     return ds, paths
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import code_example
 
-from workbench import coding, features, growth, ingest, io, models, pipeline, publications_stage, results
+from workbench import growth, io, models, pipeline, publications_stage, results
 from workbench.findings import compute_findings, extras, write_findings
 from workbench.report import appendix, render, render_report
 
@@ -38,16 +39,7 @@ OUTPUTS = ("report.html", "report_posts.csv", "results/findings.json", "results/
 def example_run(tmp_path_factory) -> tuple[Path, Path]:
     """The example dataset ingested and coded as stages 01 and 02 do (no models: the report says so)."""
     run = tmp_path_factory.mktemp("example_run")
-    ds, paths = pipeline.open_run(REPO / "data" / "example", run)
-    settings = results.coding_settings(ds)
-    result = ingest.read_exports(ds, binary_codes=settings["binary_codes"])
-    ingest.write_ingest_outputs(result, data_dir=paths.data, results_dir=paths.results)
-    posts, account, codes = results.load_ingested(paths)
-    auto = features.code_features(posts, account=account, timezone=ds.timezone,
-                                  research_domains=settings["research_domains"])
-    coded, info = coding.merge_codes(auto, codes, codebook=settings["codebook"])
-    reliability = coding.compute_reliability(codes, n_boot=20, seed=1, codebook=settings["codebook"])
-    results.save_coding(paths, posts_coded=coded, coding_info=info, reliability=reliability)
+    code_example(run)
     return REPO / "data" / "example", run
 
 
