@@ -519,7 +519,7 @@ def test_executive_summary_states_the_supported_findings(full):
     assert "2 of 6 feature–outcome estimates held up after correction for multiple testing" in text
     assert "Growth in followers was 2.0× faster after Designer <joined> (95% CI 1.7× to 2.3×)" in text
     assert "HAC p = 0.001" in text
-    assert "Of 2 goal(s): 1 met, 1 not on track" in text
+    assert "Of 2 goals: 1 met, 1 not on track" in text
     assert "graphic (α = 0.55)" in text
 
 

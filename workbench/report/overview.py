@@ -217,11 +217,14 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     if goals is not None and len(goals):
         counts = goals["status"].value_counts()
         parts = [f"{n} {status}" for status, n in counts.items()]
-        sentence = f"Of {len(goals)} goal(s): {', '.join(parts)}"
+        one = len(goals) == 1
+        sentence = (f"The goal ({goals['label'].iloc[0]}): {goals['status'].iloc[0]}" if one
+                    else f"Of {count_noun(len(goals), 'goal')}: {', '.join(parts)}")
         behind = goals[goals["status"].isin(["not on track", "not met", "not met (deadline passed)"])]
         if len(behind):
             g = behind.iloc[0]
-            sentence += (f"; {g['label']} stood at {format_number(g['actual'])} of {format_number(g['target'])} "
+            sentence += (f"; {'it' if one else g['label']} stood at {format_number(g['actual'])} of "
+                         f"{format_number(g['target'])} "
                          f"due {format_date(g['by'])} on {format_date(g['actual_date'])}")
             if g["projected_date"] is not None:
                 sentence += f" and would be reached around {format_date(g['projected_date'])} at the current rate"
