@@ -2113,7 +2113,23 @@ def _trend_adjusted(inc: pd.DataFrame, cut: np.ndarray, k: int, *, maxlags: int 
     out.update(jump_per_day=_f(r["estimate"]), jump_se=_f(r["se"]), jump_ci=[_f(r["estimate"] - r["crit"] * r["se"]),
                _f(r["estimate"] + r["crit"] * r["se"])], p_value=_f(r["p_value"]),
                trend_per_year=_f(r["beta"][2]), rate_before_at_date=_f(r["beta"][0]),
-               significant=bool(r["p_value"] < alpha))
+               significant=bool(r["p_value"] < alpha), jump_critical_value=_f(r["crit"]))
+    # The jump this test finds with MDE_POWER: the calibrated critical value plus the normal quantile of the power,
+    # in standard errors; as a ratio of the rate at the date (the before line's value there). It says how large a
+    # change must be to count as a change at the date (CHANGE_AT_DATE_RULE), beside the rate comparison's
+    # minimum_detectable, which is smaller: the trend and the jump share the information of the series.
+    rate = float(r["beta"][0])
+    if rate > 0:
+        from scipy.stats import norm
+
+        step = (float(r["crit"]) + float(norm.ppf(MDE_POWER))) * float(r["se"])
+        out["detectable"] = {
+            "power": MDE_POWER, "ratio_increase": _f(1 + step / rate),
+            "ratio_decrease": _f(1 - step / rate) if step < rate else None,
+            "method": (f"the jump found with {MDE_POWER:.0%} power: (calibrated critical value + the normal "
+                       f"{MDE_POWER:.0%} quantile) × its standard error, a normal approximation, as a ratio of the "
+                       "rate at the date on the before period's line"),
+        }
     return out
 
 

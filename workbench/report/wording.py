@@ -160,7 +160,23 @@ def describe_detectable(results: Mapping[str, Any]) -> str | None:
             main += f" (or a fall to {format_ratio(down)} or less)"
     caveat = md.get("caveat")
     return (f"With this much month-to-month variation, {main} would be detected reliably ({power:.0%} power)."
-            + (f" That size is {caveat}." if caveat else ""))
+            + (f" That size is {caveat}." if caveat else "") + _detectable_at_date(results))
+
+
+def _detectable_at_date(results: Mapping[str, Any]) -> str:
+    """How large a change must be to count as a change at the date, beyond a steady trend in the rate (growth.json
+    ``trend_adjusted.detectable``): larger than the rate comparison needs, as the trend and the jump share the
+    series' information. "" when not estimated."""
+    det = (results.get("trend_adjusted") or {}).get("detectable") if isinstance(results, Mapping) else None
+    if not isinstance(det, Mapping) or num(det.get("ratio_increase")) is None:
+        return ""
+    up, down = num(det.get("ratio_increase")), num(det.get("ratio_decrease"))
+    power = num(det.get("power")) or 0.8
+    fall = (f" (or a fall to {format_ratio(down)})" if down is not None and down > 0
+            else " (a fall, even to none, would not be found reliably)")
+    return (f" To count as a change at the date it must also stand out from a steady trend in the rate, which takes "
+            f"a jump to about {format_ratio(up)} the rate at the date{fall} ({power:.0%} power, a normal "
+            "approximation).")
 
 
 def describe_counterfactual(cf: Mapping[str, Any], *, metric: str = "followers", since: Any = None) -> str | None:
