@@ -60,7 +60,7 @@ def notebooks_folder() -> Path:
 KERNEL_NAME = "workbench"
 
 #: libraries whose versions can change a number in the report (listed in the manifest and the report).
-ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "seaborn", "jinja2")
+ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "jinja2")
 
 
 def library_versions() -> dict[str, str]:
@@ -947,7 +947,7 @@ async def _until_ready(kc: Any, timeout: float) -> None:
 class KernelSession:
     """One Python kernel shared by the stages of a run (DESIGN.md §8).
 
-    Starting a kernel and importing pandas, statsmodels and seaborn in it costs seconds; the stages pay it once.
+    Starting a kernel and importing pandas, statsmodels and matplotlib in it costs seconds; the stages pay it once.
     Each notebook is still executed by papermill (parameters injected, the executed copy saved in the run
     folder) but in this kernel, after :data:`_RESET_NAMESPACE` emptied the namespace the previous notebook
     left, and through one kernel client kept for the whole run (a new client waits ≥ 0.4 s for the kernel's
