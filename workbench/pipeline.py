@@ -843,9 +843,7 @@ class _ForkedProcess:
         if self.returncode is None:
             try:
                 os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = 1
-            except PermissionError:  # the pid was reused by another user's process: ours is gone
+            except (ProcessLookupError, PermissionError):  # gone (PermissionError: its pid reused by another user)
                 self.returncode = 1
         return self.returncode
 
@@ -895,6 +893,14 @@ def _zygote_kernel_manager(zygote: _Zygote, ticket: int, modules: Sequence[str])
     km.kernel_id = str(uuid.uuid4())
     km.provisioner = ForkedProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
     return km
+
+
+def _connected_client(km: Any) -> Any:
+    """The run's client of ``km``'s kernel (no stdin: a batch run answers no prompt), its channels started."""
+    kc = km.client()
+    kc.allow_stdin = False
+    kc.start_channels()
+    return kc
 
 
 async def _until_ready(kc: Any, timeout: float) -> None:
@@ -1006,10 +1012,7 @@ class KernelSession:
         self._abandon = threading.Event()
         # the run's client connects now: its IOPub subscription is made while the kernel warms up, not after
         try:
-            kc = km.client()
-            kc.allow_stdin = False
-            kc.start_channels()
-            self._channels = kc
+            self._channels = _connected_client(km)
         except Exception:  # noqa: BLE001 - prepare() makes one then
             self._channels = None
         # The kernel imports the heavy modules while this process goes on (card checks, papermill's import):
@@ -1096,9 +1099,7 @@ class KernelSession:
         if self.kc is None:
             kc, self._channels = self._channels, None
             if kc is None:
-                kc = self.km.client()
-                kc.allow_stdin = False
-                kc.start_channels()
+                kc = _connected_client(self.km)
             try:
                 run_sync(_until_ready)(kc, 120)
             except BaseException:
@@ -1425,9 +1426,10 @@ def _ingest_facts(paths: RunPaths) -> dict[str, Any]:
     return log if isinstance(log, dict) and "date_range" in log and "manual_codes" in log else {}
 
 
-def _date_range(paths: RunPaths) -> tuple[dt.date, dt.date] | None:
-    """First and last date of the ingested posts and account rows (UTC dates), or None without data."""
-    facts = _ingest_facts(paths).get("date_range")
+def _date_range(paths: RunPaths, facts: Mapping[str, Any] | None = None) -> tuple[dt.date, dt.date] | None:
+    """First and last date of the ingested posts and account rows (UTC dates), or None without data. ``facts``:
+    :func:`_ingest_facts` when the caller has read them."""
+    facts = (_ingest_facts(paths) if facts is None else facts).get("date_range")
     if isinstance(facts, dict):
         try:
             spans = [(dt.date.fromisoformat(v[0]), dt.date.fromisoformat(v[1])) for v in facts.values() if v]
@@ -1489,7 +1491,8 @@ def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -
     the data covers (no period before/after it to compare). Predictors or controls that only a coding file
     could provide (``deferred`` by :func:`workbench.dataset.check_card_vocabulary`) must be codes found there.
     """
-    span = _date_range(paths)
+    facts = _ingest_facts(paths)  # read once for both checks
+    span = _date_range(paths, facts)
     if span is not None:
         first, last = span
         for i, iv in enumerate(ds.interventions):
@@ -1500,7 +1503,7 @@ def check_ingested(ds: Dataset, paths: RunPaths, deferred: Sequence[str] = ()) -
                     f"{last} (posts and account rows). A change can only be tested inside that range: correct "
                     "the date or add the exports that cover it.", file=ds.card_path)
     if deferred:
-        codes = _ingest_facts(paths).get("manual_codes")
+        codes = facts.get("manual_codes")
         if not isinstance(codes, list):
             import pyarrow.parquet as pq
 
