@@ -20,6 +20,18 @@ def shared_fixtures() -> Path:
 
 
 @pytest.fixture
+def dataset(tmp_path) -> Path:
+    """A dataset folder with one tiny posts file and a card naming it (the runner's tests)."""
+    import yaml
+
+    folder = tmp_path / "ds"
+    (folder / "raw").mkdir(parents=True)
+    (folder / "raw" / "posts.csv").write_text("a,b\n1,2\n")
+    (folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
+    return folder
+
+
+@pytest.fixture
 def ropensci_dir(shared_fixtures: Path) -> Path:
     path = shared_fixtures / "real" / "ropensci"
     if not path.is_dir():

@@ -15,15 +15,6 @@ from workbench import pipeline
 from workbench.errors import InputError, StageError
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    folder = tmp_path / "ds"
-    (folder / "raw").mkdir(parents=True)
-    (folder / "raw" / "posts.csv").write_text("a,b\n1,2\n")
-    (folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
-    return folder
-
-
 class FakeExecutor:
     """Writes every product of a stage; can be told to fail at one stage."""
 

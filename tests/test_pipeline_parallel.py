@@ -21,15 +21,6 @@ from workbench.errors import StageError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    folder = tmp_path / "ds"
-    (folder / "raw").mkdir(parents=True)
-    (folder / "raw" / "posts.csv").write_text("a,b\n1,2\n")
-    (folder / "dataset.yml").write_text(yaml.safe_dump({"name": "demo", "posts": ["raw/*.csv"]}))
-    return folder
-
-
 class ThreadedFake:
     """Writes each stage's products after ``delay[stage]`` seconds; records which stages overlapped in time."""
 
