@@ -36,9 +36,9 @@ COLORBLIND = ("#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC", "#CA9161", 
 
 
 def palette(n: int) -> list[tuple[float, float, float]]:
-    """Return ``n`` colour-blind-safe colours (seaborn ``colorblind``, cycled)."""
+    """Return ``n`` colour-blind-safe colours (seaborn ``colorblind``, cycled); none for ``n`` = 0."""
     base = [to_rgb(c) for c in COLORBLIND]
-    return [base[i % len(base)] for i in range(max(n, 1))]
+    return [base[i % len(base)] for i in range(n)]
 
 
 #: white space around a figure's outermost labels, in font sizes (0.3 × 10 pt ≈ the 3 pt that matplotlib's

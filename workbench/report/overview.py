@@ -193,10 +193,12 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     if growth is None:
         out.append("Growth before and after interventions was not analysed (no growth results).")
     elif not growth.get("periods"):
-        reason = growth.get("reason") or growth.get("not_available")
-        reason = reason.get("reason") if isinstance(reason, Mapping) else reason
+        na = growth.get("reason") or growth.get("not_available")
+        reason = na.get("reason") if isinstance(na, Mapping) else na
+        needed = (na.get("needed") or {}).get("file") if isinstance(na, Mapping) else None
         out.append(f"Growth in {metric} could not be compared: "
-                   + (str(reason) if reason else f"there was no {metric} data."))
+                   + (str(reason).rstrip(".") if reason else f"there was no {metric} data") + "."
+                   + (f" It needs {needed}." if needed else ""))
     elif f.split is not None and f.date_range is not None and not f.date_range[0] < f.split[0] <= f.date_range[1]:
         out.append(f"Growth could not be compared at {f.split[1]}: its date ({format_date(f.split[0])}) is outside "
                    f"the data ({format_date(f.date_range[0])} – {format_date(f.date_range[1])}).")
@@ -218,7 +220,9 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
         counts = goals["status"].value_counts()
         parts = [f"{n} {status}" for status, n in counts.items()]
         one = len(goals) == 1
-        sentence = (f"The goal ({goals['label'].iloc[0]}): {goals['status'].iloc[0]}" if one
+        why = goals["reason"].iloc[0] if one and "reason" in goals and goals["status"].iloc[0] == "not available" else None
+        sentence = (f"The goal ({goals['label'].iloc[0]}): {goals['status'].iloc[0]}"
+                    + (f" ({str(why).rstrip('.')})" if isinstance(why, str) and why else "") if one
                     else f"Of {count_noun(len(goals), 'goal')}: {', '.join(parts)}")
         behind = goals[goals["status"].isin(["not on track", "not met", "not met (deadline passed)"])]
         if len(behind):
